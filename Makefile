@@ -1,0 +1,89 @@
+# berth — build, run, test, fuzz, bench.
+#
+#   make run      install what is missing, build, start berth on 127.0.0.1:5000 with data in ./data
+#   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
+#   make bench    compare berth with Debian's docker-registry on loopback
+#   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
+#   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
+
+PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl
+SAN     ?=
+ifeq ($(SAN),1)
+B       := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1
+else
+B       := build
+SANFLAGS :=
+OPT     := -O2
+endif
+
+CC      ?= cc
+CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -g $(OPT) -D_GNU_SOURCE -Isrc $(SANFLAGS) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS := $(SANFLAGS)
+
+SRC     := $(shell find src -name '*.c' ! -path src/main.c | sort)
+OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
+UNIT    := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
+UNITBIN := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT))
+FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | sort)
+REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
+FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
+
+.PHONY: all deps run test unit replay integration bench fuzz clean
+all: $(B)/berth
+
+deps:
+	@sh scripts/deps.sh
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libberth.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/berth: $(B)/obj/main.o $(B)/libberth.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit/%: tests/unit/%.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(B)/replay/%: tests/fuzz/%.c tests/fuzz/standalone.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/standalone.c $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
+
+build/fuzz/%: tests/fuzz/%.c $(SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(SRC) $(LDLIBS)
+
+run: deps $(B)/berth
+	$(B)/berth serve --listen 127.0.0.1:5000 --data ./data
+
+unit: $(UNITBIN)
+	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done
+
+replay: $(REPLAY)
+	@set -e; for t in $(REPLAY); do n=$$(basename $$t); $$t tests/fuzz/corpus/$$n; done
+
+integration: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -x tests/integration
+
+test: deps
+	$(MAKE) all unit replay
+	$(MAKE) integration
+
+bench: deps $(B)/berth
+	bash bench/run.sh
+
+fuzz: $(FUZZBIN)
+
+clean:
+	rm -rf build build-san
+
+-include $(OBJ:.o=.d) $(B)/obj/main.d

@@ -1,0 +1,137 @@
+/*
+ * This module implements the bounded growable string and the slice helpers
+ * of buf.h.
+ */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+static char empty_string[1];
+
+struct slice slice_from(const char *z)
+{
+    struct slice s = {z, z ? strlen(z) : 0};
+    return s;
+}
+
+bool slice_eq(struct slice a, const char *z)
+{
+    size_t n = strlen(z);
+    return a.len == n && memcmp(a.base, z, n) == 0;
+}
+
+bool slice_eq_nocase(struct slice a, const char *z)
+{
+    size_t n = strlen(z);
+    return a.len == n && strncasecmp(a.base, z, n) == 0;
+}
+
+bool slice_starts_with(struct slice a, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return a.len >= n && memcmp(a.base, prefix, n) == 0;
+}
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->ptr = empty_string;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void buf_release(struct buf *b)
+{
+    if (b->cap)
+        free(b->ptr);
+    buf_init(b, b->max);
+}
+
+char *buf_detach(struct buf *b)
+{
+    char *p = b->cap ? b->ptr : xstrdup("");
+    buf_init(b, b->max);
+    return p;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->cap)
+        b->ptr[0] = '\0';
+}
+
+static int buf_grow(struct buf *b, size_t extra)
+{
+    size_t want;
+    if (extra > b->max || b->len > b->max - extra)
+        return error_set(E_TOOBIG, "content exceeds the limit of %zu bytes", b->max);
+    want = b->len + extra + 1;
+    if (want <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < want)
+        cap *= 2;
+    if (b->cap) {
+        b->ptr = xrealloc(b->ptr, cap);
+    } else {
+        b->ptr = xmalloc(cap);
+        b->ptr[0] = '\0';
+    }
+    b->cap = cap;
+    return 0;
+}
+
+int buf_put(struct buf *b, const void *data, size_t n)
+{
+    int rc;
+    if (n == 0)
+        return 0;
+    if ((rc = buf_grow(b, n)) < 0)
+        return rc;
+    memcpy(b->ptr + b->len, data, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return 0;
+}
+
+int buf_puts(struct buf *b, const char *z)
+{
+    return buf_put(b, z, strlen(z));
+}
+
+int buf_putc(struct buf *b, char c)
+{
+    return buf_put(b, &c, 1);
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n, rc;
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return error_set(E_ERROR, "bad format");
+    if ((rc = buf_grow(b, (size_t)n)) < 0)
+        return rc;
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
