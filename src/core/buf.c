@@ -5,6 +5,7 @@
 #include "core/buf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 

@@ -3,6 +3,7 @@
  */
 #include "core/digest.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
