@@ -1,4 +1,169 @@
-int main(void)
+/*
+ * The berth command line: `berth serve`, `berth admin ...`, `berth version`.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "blob/blobstore.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+#define BERTH_VERSION "0.1.0"
+
+extern void uploads_set_max_blob_bytes(uint64_t n);
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
 {
+    (void)sig;
+    stopping = 1;
+}
+
+static void usage(void)
+{
+    printf("berth %s: a self-hosted container registry with the Amazon ECR API\n\n"
+           "usage:\n"
+           "  berth serve [options]      run the registry (/v2) and the ECR control plane\n"
+           "  berth admin <command>      manage accounts and keys (berth admin --help)\n"
+           "  berth version              print the version\n\n"
+           "berth serve --help lists the options.\n",
+           BERTH_VERSION);
+}
+
+static void serve_usage(void)
+{
+    printf("usage: berth serve [--config FILE] [options]\n\n"
+           "Each option can also be set in a config file (name = value) or the environment.\n"
+           "Precedence: flags, then environment, then the config file, then defaults.\n\n");
+    config_print_help();
+    printf("\nFirst start: creates an account and a root access key, prints them once and writes\n"
+           "them (0600) to <data>/credentials. BERTH_ACCOUNT_ID, BERTH_ROOT_ACCESS_KEY_ID and\n"
+           "BERTH_ROOT_SECRET_ACCESS_KEY give them instead.\n");
+}
+
+/* Loads the configuration for a command: --config first, then the rest. */
+static int load_config(struct config *cfg, int argc, char **argv, int start, int (*extra)(int argc, char **argv, int *i))
+{
+    config_defaults(cfg);
+    for (int i = start; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && config_load_file(cfg, argv[i + 1]) < 0) {
+            fprintf(stderr, "berth: %s\n", error_message());
+            return -1;
+        }
+    if (config_load_env(cfg) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return -1;
+    }
+    for (int i = start; i < argc;) {
+        if (strcmp(argv[i], "--config") == 0) {
+            i += 2;
+            continue;
+        }
+        int rc = config_apply_flag(cfg, argc, argv, &i);
+        if (rc < 0) {
+            fprintf(stderr, "berth: %s\n", error_message());
+            return -1;
+        }
+        if (rc == 1) {
+            if (extra && extra(argc, argv, &i) == 0)
+                continue;
+            fprintf(stderr, "berth: unknown option '%s' (see --help)\n", argv[i]);
+            return -1;
+        }
+    }
+    int lvl = log_level_parse(cfg->log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "berth: log level '%s' is not error, warn, info or debug\n", cfg->log_level);
+        return -1;
+    }
+    log_level = lvl;
+    if (strcmp(cfg->auth, "on") != 0 && strcmp(cfg->auth, "none") != 0) {
+        fprintf(stderr, "berth: --auth is 'on' or 'none'\n");
+        return -1;
+    }
     return 0;
+}
+
+/* Opens the data directory: database, blobs, keys, default account. */
+static int open_data(struct config *cfg)
+{
+    if (mkdir(cfg->data_dir, 0700) != 0 && access(cfg->data_dir, W_OK) != 0) {
+        fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg->data_dir);
+        return -1;
+    }
+    if (store_open(cfg->data_dir) < 0 || blobstore_open(cfg->data_dir) < 0 || auth_init(cfg) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct config cfg;
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            serve_usage();
+            return 0;
+        }
+    if (load_config(&cfg, argc, argv, 2, NULL) < 0 || open_data(&cfg) < 0)
+        return 1;
+    uploads_set_max_blob_bytes((uint64_t)cfg.max_layer_size_mb << 20);
+    registry_configure(&cfg);
+
+    static const struct surface *const surfaces[] = {&registry_surface, NULL};
+    struct server_options opt = {
+        .listen = cfg.listen,
+        .tls_cert_file = cfg.tls_cert,
+        .tls_key_file = cfg.tls_key,
+        .threads = (unsigned)cfg.threads,
+        .surfaces = surfaces,
+    };
+    struct server *srv;
+    if (server_start(&srv, &opt) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("berth %s listening on %s%s (region %s, data %s)", BERTH_VERSION, cfg.tls_cert[0] ? "https://" : "http://",
+             cfg.listen, cfg.region, cfg.data_dir);
+    while (!stopping)
+        pause();
+    log_info("stopping");
+    server_stop(srv);
+    auth_shutdown();
+    store_close_thread();
+    config_release(&cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("berth %s\n", BERTH_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc, argv);
+    fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
+    return 2;
 }

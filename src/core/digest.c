@@ -86,6 +86,12 @@ void hasher_release(struct hasher *h)
     h->ctx = NULL;
 }
 
+void hasher_copy(struct hasher *dst, const struct hasher *src)
+{
+    EVP_MD_CTX_copy_ex(dst->ctx, src->ctx);
+    dst->alg = src->alg;
+}
+
 void digest_sha256(char out[DIGEST_MAX], const void *data, size_t n)
 {
     struct hasher h;

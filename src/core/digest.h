@@ -29,6 +29,8 @@ void hasher_update(struct hasher *h, const void *data, size_t n);
 /* Writes "alg:hex" into out (DIGEST_MAX bytes) and releases the context. */
 void hasher_final(struct hasher *h, char out[DIGEST_MAX]);
 void hasher_release(struct hasher *h);
+/* Makes dst (initialised) a copy of src's running state. */
+void hasher_copy(struct hasher *dst, const struct hasher *src);
 
 /* One-shot sha256 of a buffer, as "sha256:<hex>". */
 void digest_sha256(char out[DIGEST_MAX], const void *data, size_t n);

@@ -1,0 +1,275 @@
+/*
+ * This module implements the authentication seam of auth.h: bootstrapping
+ * the default account and its root key on the first start, identifying
+ * /v2 callers, and answering authorization questions.
+ */
+#include "auth/auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/keystore.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "store/store.h"
+
+static const struct config *cfg;
+static bool enabled = true;
+static char default_account[13];
+
+bool auth_enabled(void)
+{
+    return enabled;
+}
+
+const char *auth_region(void)
+{
+    return cfg ? cfg->region : "us-east-1";
+}
+
+void auth_repo_arn(char *out, size_t size, const char *account, const char *name)
+{
+    snprintf(out, size, "arn:aws:ecr:%s:%s:repository/%s", auth_region(), account, name);
+}
+
+static void principal_root(struct principal *p, const char *account, const char *akid)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->account_id, sizeof(p->account_id), "%s", account);
+    snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:root", account);
+    snprintf(p->user_id, sizeof(p->user_id), "%s", account);
+    snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", akid ? akid : "");
+    p->is_root = true;
+}
+
+void auth_anonymous(struct principal *out)
+{
+    principal_root(out, default_account, NULL);
+    out->anonymous = true;
+}
+
+static bool account_id_valid(const char *z)
+{
+    if (strlen(z) != 12)
+        return false;
+    for (int i = 0; i < 12; i++)
+        if (z[i] < '0' || z[i] > '9')
+            return false;
+    return true;
+}
+
+/* Writes <data>/credentials (0600) in the aws CLI's credentials format. */
+static int write_credentials_file(const char *account, const char *akid, const char *secret)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/credentials", cfg->data_dir);
+    snprintf(tmp, sizeof(tmp), "%s/credentials.tmp", cfg->data_dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set(E_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    fprintf(f,
+            "# berth root credentials for account %s, written once at the first start.\n"
+            "# Use as an aws CLI profile: cat this >> ~/.aws/credentials, then --profile berth.\n"
+            "[berth]\n"
+            "aws_access_key_id = %s\n"
+            "aws_secret_access_key = %s\n"
+            "berth_account_id = %s\n",
+            account, akid, secret, account);
+    if (fflush(f) != 0 || fsync(fd) != 0) {
+        fclose(f);
+        return error_set(E_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0)
+        return error_set(E_ERROR, "cannot write '%s': %s", path, strerror(errno));
+    return 0;
+}
+
+int auth_new_access_key(char akid[21], char secret[41])
+{
+    static const char upper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    static const char mixed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memcpy(akid, "AKIA", 4);
+    random_string(akid + 4, 16, upper);
+    random_string(secret, 40, mixed);
+    return 0;
+}
+
+int auth_store_key(const char *akid, const char *account, const char *user_name, const char *secret)
+{
+    char *sealed = NULL;
+    int rc = keystore_seal_secret(secret, &sealed);
+    if (rc < 0)
+        return rc;
+    rc = store_access_key_put(akid, account, user_name, sealed);
+    free(sealed);
+    return rc;
+}
+
+static int bootstrap(void)
+{
+    const char *env_account = getenv("BERTH_ACCOUNT_ID");
+    const char *env_akid = getenv("BERTH_ROOT_ACCESS_KEY_ID");
+    const char *env_secret = getenv("BERTH_ROOT_SECRET_ACCESS_KEY");
+    int rc;
+
+    if (env_account && *env_account && !account_id_valid(env_account))
+        return error_set(E_INVALID, "BERTH_ACCOUNT_ID must be 12 digits");
+    if ((env_akid && *env_akid) != (env_secret && *env_secret))
+        return error_set(E_INVALID, "BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY go together");
+    if (env_akid && *env_akid && (strlen(env_akid) < 16 || strlen(env_akid) > 128 || strlen(env_secret) < 16 ||
+                                  strlen(env_secret) > 128))
+        return error_set(E_INVALID, "root access key id and secret must be 16 to 128 characters");
+
+    if (store_account_default(default_account) == 0) {
+        /* not the first start: make sure keys given by the environment exist */
+        const char *account = env_account && *env_account ? env_account : default_account;
+        if (store_account_exists(account) < 0 && (rc = store_account_create(account)) < 0)
+            return rc;
+        if (env_akid && *env_akid) {
+            struct access_key k;
+            if (store_access_key_get(env_akid, &k) == 0) {
+                bool same = strcmp(k.account_id, account) == 0 && k.user_name == NULL;
+                char *secret = NULL;
+                if (same && keystore_open_secret(k.secret_enc, &secret) == 0 && strcmp(secret, env_secret) != 0) {
+                    /* the secret given now replaces the stored one */
+                    store_access_key_delete(env_akid);
+                    same = false;
+                }
+                free(secret);
+                access_key_release(&k);
+                if (same)
+                    return 0;
+            }
+            return auth_store_key(env_akid, account, NULL, env_secret);
+        }
+        return 0;
+    }
+
+    char account[13], akid[21], secret[41];
+    if (env_account && *env_account) {
+        snprintf(account, sizeof(account), "%s", env_account);
+    } else {
+        random_string(account, 12, "0123456789");
+        if (account[0] == '0')
+            account[0] = '1';
+    }
+    if ((rc = store_account_create(account)) < 0)
+        return rc;
+    snprintf(default_account, sizeof(default_account), "%s", account);
+    if (env_akid && *env_akid)
+        return auth_store_key(env_akid, account, NULL, env_secret);
+
+    auth_new_access_key(akid, secret);
+    if ((rc = auth_store_key(akid, account, NULL, secret)) < 0)
+        return rc;
+    if ((rc = write_credentials_file(account, akid, secret)) < 0)
+        return rc;
+    /* printed once, to the terminal that started berth; never to the log */
+    printf("berth: created account %s with a root access key.\n"
+           "  aws_access_key_id     = %s\n"
+           "  aws_secret_access_key = %s\n"
+           "These are shown once and saved (mode 0600) in %s/credentials.\n",
+           account, akid, secret, cfg->data_dir);
+    fflush(stdout);
+    return 0;
+}
+
+int auth_init(const struct config *c)
+{
+    int rc;
+    cfg = c;
+    enabled = strcmp(c->auth, "none") != 0;
+    if ((rc = keystore_open(c->data_dir)) < 0)
+        return rc;
+    if ((rc = bootstrap()) < 0)
+        return rc;
+    if (!enabled)
+        log_warn("authentication is OFF (--auth none): every caller acts as the root of account %s", default_account);
+    return 0;
+}
+
+void auth_shutdown(void)
+{
+    keystore_close();
+}
+
+/* Checks an access key id and its secret; fills p for the key's principal. */
+static int check_key_secret(const char *akid, const char *secret, size_t secret_len, struct principal *p)
+{
+    struct access_key k;
+    char *stored = NULL;
+    int rc = store_access_key_get(akid, &k);
+    if (rc < 0)
+        return error_set(E_UNAUTH, "unknown access key");
+    if (strcmp(k.status, "Active") != 0) {
+        access_key_release(&k);
+        return error_set(E_UNAUTH, "access key is not active");
+    }
+    rc = keystore_open_secret(k.secret_enc, &stored);
+    if (rc == 0 && !secure_equal(stored, strlen(stored), secret, secret_len))
+        rc = error_set(E_UNAUTH, "wrong secret for access key");
+    if (rc == 0) {
+        if (k.user_name) {
+            rc = error_set(E_UNAUTH, "registry login takes a token: use aws ecr get-login-password");
+        } else {
+            principal_root(p, k.account_id, akid);
+        }
+    }
+    if (stored) {
+        memset(stored, 0, strlen(stored));
+        free(stored);
+    }
+    access_key_release(&k);
+    return rc;
+}
+
+int auth_identify_registry(const char *authorization, struct principal *out)
+{
+    if (!authorization || !*authorization)
+        return error_set(E_UNAUTH, "authentication required");
+    if (strncasecmp(authorization, "Basic ", 6) != 0)
+        return error_set(E_UNAUTH, "authentication required: use HTTP Basic");
+    const char *b64 = authorization + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t n = strlen(b64), len;
+    if (n > 8192)
+        return error_set(E_UNAUTH, "credentials are too long");
+    unsigned char *raw = base64_decode(b64, n, &len);
+    if (!raw)
+        return error_set(E_UNAUTH, "malformed Basic credentials");
+    char *colon = memchr(raw, ':', len);
+    int rc;
+    if (!colon) {
+        rc = error_set(E_UNAUTH, "malformed Basic credentials");
+    } else {
+        *colon = '\0';
+        const char *user = (const char *)raw, *pass = colon + 1;
+        size_t pass_len = len - (size_t)(colon + 1 - (char *)raw);
+        rc = check_key_secret(user, pass, pass_len, out);
+    }
+    memset(raw, 0, len);
+    free(raw);
+    return rc;
+}
+
+int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,
+                   const struct authz_context *ctx)
+{
+    if (strcmp(p->account_id, resource_account) == 0)
+        return 0;
+    return error_set(E_DENIED,
+                     "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the "
+                     "%s action",
+                     p->arn, action, resource_arn, action);
+}

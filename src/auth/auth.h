@@ -1,0 +1,59 @@
+/*
+ * The authentication and authorization seam. Handlers ask it two questions:
+ * who is calling (auth_identify_*), and may they perform ecr:<Action> on a
+ * resource (auth_authorize). Handlers never look at credentials themselves.
+ */
+#ifndef BERTH_AUTH_AUTH_H
+#define BERTH_AUTH_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct principal {
+    char account_id[13];
+    char arn[320];         /* arn:aws:iam::<account>:root or :user/<path><name> */
+    char user_name[129];   /* "" for the account root */
+    char user_id[32];      /* AIDA... for users, the account id for root */
+    char access_key_id[32];
+    bool is_root;
+    bool anonymous;        /* authentication is switched off */
+};
+
+/* Request facts the policy conditions may look at. */
+struct authz_context {
+    const char *source_ip;
+    bool secure_transport;
+};
+
+/* Loads the server keys, creates the default account and root key on the
+ * first start (printing the credentials once and writing them 0600 to
+ * <data>/credentials). */
+int auth_init(const struct config *cfg);
+void auth_shutdown(void);
+
+bool auth_enabled(void);
+/* A principal for the default account when authentication is off. */
+void auth_anonymous(struct principal *out);
+
+/* /v2: from the Authorization header (HTTP Basic). E_UNAUTH when missing or
+ * not valid; the detail says why (never the secret). */
+int auth_identify_registry(const char *authorization, struct principal *out);
+
+/* Is p allowed action (e.g. "ecr:PutImage") on resource_arn, a resource of
+ * resource_account? E_DENIED with AWS's message as the detail. */
+int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,
+                   const struct authz_context *ctx);
+
+/* A fresh access key pair (AKIA + 16, and a 40-character secret). */
+int auth_new_access_key(char akid[21], char secret[41]);
+/* Stores a key, its secret sealed with the server key; user_name NULL for root. */
+int auth_store_key(const char *akid, const char *account, const char *user_name, const char *secret);
+
+/* arn:aws:ecr:<region>:<account>:repository/<name> */
+void auth_repo_arn(char *out, size_t size, const char *account, const char *name);
+const char *auth_region(void);
+
+#endif

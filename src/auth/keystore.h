@@ -1,0 +1,20 @@
+/*
+ * The server's own keys, kept in <data>/keys/ apart from the database: the
+ * key that seals secret access keys at rest and the key that signs registry
+ * login tokens.
+ */
+#ifndef BERTH_AUTH_KEYSTORE_H
+#define BERTH_AUTH_KEYSTORE_H
+
+#include <stddef.h>
+
+int keystore_open(const char *data_dir);
+void keystore_close(void);
+/* Seals a secret for storage; *out is malloc'd. */
+int keystore_seal_secret(const char *secret, char **out);
+/* Opens a sealed secret; *out is malloc'd and NUL-terminated. */
+int keystore_open_secret(const char *sealed, char **out);
+/* The 32-byte key that signs registry login tokens. */
+const unsigned char *keystore_token_key(void);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * The filesystem blob store and upload sessions.
+ *
+ * Blobs live at <data>/blobs/<alg>/<first two hex>/<hex>, named by digest
+ * and shared by every repository (deduplicated). An upload is a file at
+ * <data>/uploads/<uuid>; committing it verifies the digest, fsyncs, and
+ * renames it into place, so a crash leaves either no blob or a whole one.
+ * Paths are built only from digests that passed digest_validate() and from
+ * uuids this module generated: no name from the network becomes a path.
+ *
+ * The running hash of an upload is kept in memory between requests; after a
+ * restart (or if two requests race) it is recomputed from the file.
+ */
+#ifndef BERTH_BLOB_BLOBSTORE_H
+#define BERTH_BLOB_BLOBSTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/digest.h"
+
+int blobstore_open(const char *data_dir);
+
+/* E_NOTFOUND when the blob is not on disk. */
+int blob_stat(const char *digest, uint64_t *size_out);
+/* Opens the blob read-only; the caller owns *fd_out. */
+int blob_open(const char *digest, int *fd_out, uint64_t *size_out);
+int blob_remove(const char *digest);
+
+struct upload {
+    char id[37];
+    int fd;
+    uint64_t offset;
+    struct hasher hash; /* sha256 over [0, offset) */
+};
+
+/* Creates a new upload session file and fills u (open for appending). */
+int upload_begin(struct upload *u);
+/* Opens an existing session. E_NOTFOUND when there is none; E_EXISTS when
+ * another request is writing to it right now. */
+int upload_open(struct upload *u, const char *id);
+int upload_append(struct upload *u, const void *data, size_t n);
+/* Verifies the content against expected (any supported algorithm), makes it
+ * durable and visible as a blob, and removes the session. On E_MISMATCH the
+ * session is kept so the client may retry. *size_out is the blob's size. */
+int upload_commit(struct upload *u, const char *expected, uint64_t *size_out);
+/* Returns the session to the table of open sessions (keeps the hash state). */
+void upload_close(struct upload *u);
+/* Removes the session file and any saved state. */
+int upload_cancel(const char *id);
+/* Size of an existing session's data so far. */
+int upload_size(const char *id, uint64_t *size_out);
+/* Drops a session's cached hash state (after a failed or partial write). */
+void upload_forget(const char *id);
+
+#endif

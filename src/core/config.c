@@ -1,0 +1,186 @@
+/*
+ * This module implements the settings table of config.h and the three
+ * sources that fill it: config file, environment and command-line flags.
+ */
+#include "core/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+
+enum setting_type { T_STRING, T_INT };
+
+struct setting {
+    const char *name;
+    const char *env;
+    enum setting_type type;
+    size_t offset;
+    const char *def;
+    int64_t min, max;
+    const char *help;
+};
+
+#define S(field, env, def, help) {#field, env, T_STRING, offsetof(struct config, field), def, 0, 0, help}
+#define I(field, env, def, lo, hi, help) {#field, env, T_INT, offsetof(struct config, field), def, lo, hi, help}
+
+static const struct setting settings[] = {
+    {"listen", "BERTH_LISTEN", T_STRING, offsetof(struct config, listen), "127.0.0.1:5000", 0, 0,
+     "address and port to listen on (host:port, [v6]:port)"},
+    {"data", "BERTH_DATA", T_STRING, offsetof(struct config, data_dir), "./data", 0, 0,
+     "data directory: metadata database, blobs, keys"},
+    {"tls-cert", "BERTH_TLS_CERT", T_STRING, offsetof(struct config, tls_cert), "", 0, 0,
+     "PEM certificate file; serves HTTPS when set with --tls-key"},
+    {"tls-key", "BERTH_TLS_KEY", T_STRING, offsetof(struct config, tls_key), "", 0, 0, "PEM private key file"},
+    S(region, "BERTH_REGION", "us-east-1", "the region this server is"),
+    S(domain, "BERTH_DOMAIN", "",
+      "registry domain: hosts <account>.dkr.ecr.<region>.<domain> select the account (empty: the address berth is reached at)"),
+    {"log-level", "BERTH_LOG_LEVEL", T_STRING, offsetof(struct config, log_level), "info", 0, 0,
+     "error, warn, info or debug"},
+    S(auth, "BERTH_AUTH", "on", "on, or none to switch authentication off (benchmarks only)"),
+    I(threads, "BERTH_THREADS", "8", 1, 256, "HTTP worker threads"),
+    {"max-repositories", "BERTH_MAX_REPOSITORIES", T_INT, offsetof(struct config, max_repositories), "100000", 1,
+     10000000, "repositories per registry"},
+    {"max-images-per-repository", "BERTH_MAX_IMAGES_PER_REPOSITORY", T_INT, offsetof(struct config, max_images_per_repo),
+     "20000", 1, 10000000, "images per repository"},
+    {"max-tags-per-image", "BERTH_MAX_TAGS_PER_IMAGE", T_INT, offsetof(struct config, max_tags_per_image), "1000", 1,
+     100000, "tags per image"},
+    {"max-layer-size-mb", "BERTH_MAX_LAYER_SIZE_MB", T_INT, offsetof(struct config, max_layer_size_mb), "52000", 1,
+     10000000, "largest blob, in MiB"},
+    {"max-layer-parts", "BERTH_MAX_LAYER_PARTS", T_INT, offsetof(struct config, max_layer_parts), "4200", 1, 1000000,
+     "parts in one layer upload"},
+    {"token-hours", "BERTH_TOKEN_HOURS", T_INT, offsetof(struct config, token_hours), "12", 1, 168,
+     "lifetime of registry login tokens, in hours"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static int setting_apply(struct config *c, const struct setting *s, const char *value)
+{
+    char *base = (char *)c + s->offset;
+    if (s->type == T_STRING) {
+        char **dst = (char **)base;
+        free(*dst);
+        *dst = xstrdup(value);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < s->min || v > s->max)
+        return error_set(E_INVALID, "setting '%s' must be a number from %lld to %lld, not '%s'", s->name, (long long)s->min,
+                         (long long)s->max, value);
+    *(int64_t *)base = v;
+    return 0;
+}
+
+static const struct setting *setting_find(const char *name, size_t n)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].name) == n && strncmp(settings[i].name, name, n) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < NSETTINGS; i++)
+        setting_apply(c, &settings[i], settings[i].def);
+}
+
+void config_release(struct config *c)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].type == T_STRING) {
+            char **p = (char **)((char *)c + settings[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+int config_load_file(struct config *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0, rc = 0;
+    if (!f)
+        return error_set(E_NOTFOUND, "cannot open config file '%s': %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = error_set(E_INVALID, "%s:%d: expected 'name = value'", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        const struct setting *st = setting_find(key, strlen(key));
+        if (!st) {
+            rc = error_set(E_INVALID, "%s:%d: unknown setting '%s'", path, lineno, key);
+            break;
+        }
+        if ((rc = setting_apply(c, st, value)) < 0)
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_load_env(struct config *c)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *v = getenv(settings[i].env);
+        int rc;
+        if (v && *v && (rc = setting_apply(c, &settings[i], v)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int config_apply_flag(struct config *c, int argc, char **argv, int *argi)
+{
+    const char *arg = argv[*argi];
+    if (strncmp(arg, "--", 2) != 0)
+        return 1;
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name);
+    const struct setting *st = setting_find(name, n);
+    if (!st)
+        return 1;
+    const char *value;
+    if (eq) {
+        value = eq + 1;
+    } else {
+        if (*argi + 1 >= argc)
+            return error_set(E_INVALID, "option '--%s' needs a value", st->name);
+        value = argv[++*argi];
+    }
+    (*argi)++;
+    return setting_apply(c, st, value);
+}
+
+void config_print_help(void)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        printf("  --%-28s %s\n  %-30s env %s, default '%s'\n", settings[i].name, settings[i].help, "", settings[i].env,
+               settings[i].def);
+}

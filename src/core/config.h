@@ -1,0 +1,43 @@
+/*
+ * Server configuration: one table of settings (redis static_configs[]), each
+ * with its name (also the config-file key and the --flag), the environment
+ * variable that sets it, its default and its bounds. Precedence, lowest to
+ * highest: default, config file, environment, command line.
+ */
+#ifndef BERTH_CORE_CONFIG_H
+#define BERTH_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config {
+    char *listen;    /* host:port */
+    char *data_dir;
+    char *tls_cert;  /* PEM file; empty for plain HTTP */
+    char *tls_key;
+    char *region;
+    char *domain;    /* registry hosts are <account>.dkr.ecr.<region>.<domain> when set */
+    char *log_level;
+    char *auth;      /* "on" or "none" */
+    int64_t threads;
+    int64_t max_repositories;        /* per registry */
+    int64_t max_images_per_repo;
+    int64_t max_tags_per_image;
+    int64_t max_layer_size_mb;
+    int64_t max_layer_parts;
+    int64_t token_hours;
+};
+
+void config_defaults(struct config *c);
+void config_release(struct config *c);
+/* Applies a "key = value" file. E_INVALID with detail on a bad line. */
+int config_load_file(struct config *c, const char *path);
+/* Applies BERTH_* environment variables. */
+int config_load_env(struct config *c);
+/* Applies --name value / --name=value flags; *argi advances past what was
+ * consumed. Returns 1 when argv[*argi] is not a setting flag. */
+int config_apply_flag(struct config *c, int argc, char **argv, int *argi);
+/* Prints the settings table for --help. */
+void config_print_help(void);
+
+#endif

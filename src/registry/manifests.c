@@ -1,0 +1,316 @@
+/*
+ * This module implements /v2/<name>/manifests/<reference>: GET and HEAD with
+ * Accept negotiation, PUT with validation of everything a manifest refers
+ * to, and DELETE of a manifest (by digest) or of a tag. The digest of a
+ * manifest is over the exact bytes received, and those bytes are what GET
+ * returns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "registry/internal.h"
+#include "registry/manifest.h"
+#include "registry/registry.h"
+
+/* Pull times are recorded at most this often per image (ECR refreshes its
+ * lastRecordedPullTime at least daily), so GETs stay read-only. */
+#define PULL_TIME_RESOLUTION_MS (3600 * 1000)
+
+static bool is_digest_ref(const char *ref)
+{
+    return strchr(ref, ':') != NULL;
+}
+
+/* Checks the reference's form; answers and returns false when bad. */
+static bool check_reference(struct request *r, const char *ref)
+{
+    if (is_digest_ref(ref)) {
+        if (digest_validate(slice_from(ref), NULL) < 0) {
+            reg_error(r, RE_DIGEST_INVALID, error_message());
+            return false;
+        }
+        return true;
+    }
+    if (!tag_valid(slice_from(ref))) {
+        reg_error(r, RE_TAG_INVALID, "invalid tag");
+        return false;
+    }
+    return true;
+}
+
+struct accept_list {
+    char types[16][128];
+    int n;
+    bool any;
+};
+
+static int collect_accept(void *ctx, const char *k, const char *v)
+{
+    struct accept_list *a = ctx;
+    if (strcasecmp(k, "Accept") != 0)
+        return 0;
+    const char *p = v;
+    while (*p && a->n < 16) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",;");
+        size_t tl = len;
+        while (tl && p[tl - 1] == ' ')
+            tl--;
+        if (tl) {
+            if ((tl == 3 && strncmp(p, "*/*", 3) == 0) || (tl == 13 && strncmp(p, "application/*", 13) == 0))
+                a->any = true;
+            else if (tl < sizeof(a->types[0]))
+                snprintf(a->types[a->n++], sizeof(a->types[0]), "%.*s", (int)tl, p);
+        }
+        p += len;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+static bool accepted(const struct accept_list *a, const char *type)
+{
+    if (a->any || a->n == 0)
+        return true;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->types[i], type) == 0)
+            return true;
+    return false;
+}
+
+/* For a client that cannot take an index: the linux/amd64 image in it, as
+ * Distribution does for pulls by tag. */
+static int pick_platform_child(int64_t repo_id, const struct manifest *index, const struct accept_list *a,
+                               struct manifest *out)
+{
+    struct parsed_manifest pm;
+    int rc = manifest_parse(&pm, index->body, index->size, index->media_type);
+    if (rc < 0)
+        return rc;
+    rc = E_NOTFOUND;
+    for (size_t i = 0; i < pm.nmanifests; i++) {
+        if (!pm.manifests[i].platform || strcmp(pm.manifests[i].platform, "linux/amd64") != 0 ||
+            !accepted(a, pm.manifests[i].media_type))
+            continue;
+        rc = store_manifest_get(repo_id, pm.manifests[i].digest, true, out);
+        break;
+    }
+    parsed_manifest_release(&pm);
+    return rc;
+}
+
+void manifests_get(struct request *r)
+{
+    struct v2 *v = r->state;
+    char digest[DIGEST_MAX];
+    struct manifest m;
+    int rc;
+    if (!check_reference(r, v->ref))
+        return;
+    bool by_tag = !is_digest_ref(v->ref);
+    if (by_tag) {
+        if ((rc = store_tag_resolve(v->repo.id, v->ref, digest)) < 0) {
+            reg_error(r, RE_MANIFEST_UNKNOWN, NULL);
+            return;
+        }
+    } else {
+        snprintf(digest, sizeof(digest), "%.*s", DIGEST_MAX - 1, v->ref);
+    }
+    if ((rc = store_manifest_get(v->repo.id, digest, true, &m)) < 0) {
+        reg_error(r, RE_MANIFEST_UNKNOWN, NULL);
+        return;
+    }
+    struct accept_list acc = {0};
+    http_header_each(r, collect_accept, &acc);
+    if (!accepted(&acc, m.media_type)) {
+        struct manifest child;
+        if (by_tag && (strcmp(m.media_type, MT_DOCKER_LIST) == 0 || strcmp(m.media_type, MT_OCI_INDEX) == 0) &&
+            pick_platform_child(v->repo.id, &m, &acc, &child) == 0) {
+            manifest_release(&m);
+            m = child;
+        } else {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "manifest of type '%s' found, but the Accept header does not allow it", m.media_type);
+            manifest_release(&m);
+            reg_error(r, RE_MANIFEST_UNKNOWN, msg);
+            return;
+        }
+    }
+    http_respond(r, 200, m.media_type, m.body, m.size);
+    char etag[DIGEST_MAX + 3];
+    snprintf(etag, sizeof(etag), "\"%s\"", m.digest);
+    reg_common_headers(r);
+    http_set_header(r, "Docker-Content-Digest", m.digest);
+    http_set_header(r, "ETag", etag);
+    if (strcmp(r->method, "GET") == 0) {
+        int64_t now = now_ms();
+        if (now - m.last_pull_ms > PULL_TIME_RESOLUTION_MS)
+            store_manifest_touch_pull(v->repo.id, m.digest, now);
+    }
+    manifest_release(&m);
+}
+
+void manifests_put_begin(struct request *r)
+{
+    struct v2 *v = r->state;
+    if (!check_reference(r, v->ref))
+        return;
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t len;
+    if (cl && parse_u64(slice_from(cl), UINT64_MAX, &len) == 0 && len > MANIFEST_MAX_BYTES) {
+        reg_error(r, RE_MANIFEST_TOO_BIG, "manifest is larger than the 4 MiB limit");
+        return;
+    }
+    r->body_mode = BODY_BUFFER;
+    r->body.max = MANIFEST_MAX_BYTES;
+}
+
+/* Every blob and child manifest the manifest names must be in this
+ * repository. Answers and returns <0 when one is missing. */
+static int check_references(struct request *r, const struct parsed_manifest *pm, struct manifest_ref **refs_out,
+                            size_t *nrefs_out)
+{
+    struct v2 *v = r->state;
+    size_t cap = pm->nlayers + pm->nmanifests + 1, n = 0;
+    struct manifest_ref *refs = xcalloc(cap, sizeof(*refs));
+    char msg[300];
+    if (!pm->is_index) {
+        for (size_t i = 0; i <= pm->nlayers; i++) {
+            const struct descriptor *d = i == 0 ? &pm->config : &pm->layers[i - 1];
+            if (d->foreign)
+                continue;
+            uint64_t size;
+            if (store_blob_linked(v->repo.id, d->digest, &size) < 0) {
+                snprintf(msg, sizeof(msg), "blob unknown to registry: %s", d->digest);
+                reg_error(r, RE_MANIFEST_BLOB_UNKNOWN, msg);
+                free(refs);
+                return E_NOTFOUND;
+            }
+            if (size != d->size) {
+                snprintf(msg, sizeof(msg), "size of blob %s is %llu, not %llu", d->digest, (unsigned long long)size,
+                         (unsigned long long)d->size);
+                reg_error(r, RE_MANIFEST_INVALID, msg);
+                free(refs);
+                return E_INVALID;
+            }
+            refs[n++] = (struct manifest_ref){d->digest, false};
+        }
+    }
+    for (size_t i = 0; i < pm->nmanifests; i++) {
+        if (store_manifest_exists(v->repo.id, pm->manifests[i].digest) < 0) {
+            snprintf(msg, sizeof(msg), "manifest unknown to repository: %s", pm->manifests[i].digest);
+            reg_error(r, RE_MANIFEST_UNKNOWN, msg);
+            free(refs);
+            return E_NOTFOUND;
+        }
+        refs[n++] = (struct manifest_ref){pm->manifests[i].digest, true};
+    }
+    *refs_out = refs;
+    *nrefs_out = n;
+    return 0;
+}
+
+/* Set by the control plane: a hook that decides whether a tag may move
+ * (tag immutability) and enforces quotas. NULL allows everything. */
+int (*registry_put_policy)(const struct repo *repo, const char *tag, const char *digest, bool new_manifest) = NULL;
+
+void manifests_put_finish(struct request *r)
+{
+    struct v2 *v = r->state;
+    struct parsed_manifest pm;
+    struct manifest m;
+    struct manifest_ref *refs = NULL;
+    size_t nrefs = 0;
+    int rc;
+
+    if (r->body_error) {
+        if (r->body_error == E_TOOBIG)
+            reg_error(r, RE_MANIFEST_TOO_BIG, "manifest is larger than the 4 MiB limit");
+        else
+            reg_error_from(r, r->body_error, RE_MANIFEST_INVALID);
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    if (is_digest_ref(v->ref) && strncmp(v->ref, "sha512:", 7) == 0) {
+        struct hasher h;
+        hasher_init(&h, DIGEST_SHA512);
+        hasher_update(&h, r->body.ptr, r->body.len);
+        hasher_final(&h, m.digest);
+    } else {
+        digest_sha256(m.digest, r->body.ptr, r->body.len);
+    }
+    if (is_digest_ref(v->ref) && strcmp(v->ref, m.digest) != 0) {
+        reg_error(r, RE_DIGEST_INVALID, "manifest digest does not match the content");
+        return;
+    }
+    if ((rc = manifest_parse(&pm, r->body.ptr, r->body.len, http_header(r, "Content-Type"))) < 0) {
+        reg_error(r, RE_MANIFEST_INVALID, error_message());
+        return;
+    }
+    if (check_references(r, &pm, &refs, &nrefs) < 0) {
+        parsed_manifest_release(&pm);
+        return;
+    }
+    const char *tag = is_digest_ref(v->ref) ? NULL : v->ref;
+    bool exists = store_manifest_exists(v->repo.id, m.digest) == 0;
+    if (registry_put_policy && (rc = registry_put_policy(&v->repo, tag, m.digest, !exists)) < 0) {
+        if (rc == E_EXISTS || rc == E_INVALID)
+            reg_error(r, RE_TAG_INVALID, error_message());
+        else if (rc == E_TOOBIG)
+            reg_error(r, RE_DENIED, error_message());
+        else
+            reg_error_from(r, rc, RE_MANIFEST_INVALID);
+        goto done;
+    }
+
+    m.media_type = (char *)pm.media_type;
+    m.artifact_type = pm.artifact_type;
+    m.config_media_type = pm.is_index ? NULL : pm.config.media_type;
+    m.subject = pm.has_subject ? pm.subject.digest : NULL;
+    m.size = r->body.len;
+    m.image_size = pm.image_size;
+    m.body = r->body.ptr;
+    if ((rc = store_begin()) < 0 || (rc = store_manifest_put(v->repo.id, &m, refs, nrefs, tag)) < 0 ||
+        (rc = store_commit()) < 0) {
+        store_rollback();
+        reg_error_from(r, rc, RE_MANIFEST_INVALID);
+        goto done;
+    }
+    char loc[600];
+    snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", v->name, m.digest);
+    reg_json(r, 201, NULL, "", 0);
+    http_set_header(r, "Location", loc);
+    http_set_header(r, "Docker-Content-Digest", m.digest);
+    if (pm.has_subject)
+        http_set_header(r, "OCI-Subject", pm.subject.digest);
+done:
+    free(refs);
+    parsed_manifest_release(&pm);
+}
+
+void manifests_delete(struct request *r)
+{
+    struct v2 *v = r->state;
+    int rc;
+    if (!check_reference(r, v->ref))
+        return;
+    if (is_digest_ref(v->ref))
+        rc = store_manifest_delete(v->repo.id, v->ref);
+    else
+        rc = store_tag_delete(v->repo.id, v->ref);
+    if (rc < 0) {
+        reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
+        return;
+    }
+    reg_json(r, 202, NULL, "", 0);
+}

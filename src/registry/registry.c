@@ -1,0 +1,339 @@
+/*
+ * This module implements the /v2 surface: it claims the registry's paths,
+ * authenticates the caller, finds the repository, checks the ECR action the
+ * request maps to, and hands the request to the handler for its route from
+ * one table. It also owns the registry's error table.
+ */
+#include "registry/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "registry/internal.h"
+
+static const struct {
+    const char *code;
+    unsigned status;
+    const char *message;
+} errors[] = {
+    [RE_BLOB_UNKNOWN] = {"BLOB_UNKNOWN", 404, "blob unknown to registry"},
+    [RE_BLOB_UPLOAD_INVALID] = {"BLOB_UPLOAD_INVALID", 400, "blob upload invalid"},
+    [RE_BLOB_UPLOAD_UNKNOWN] = {"BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry"},
+    [RE_DIGEST_INVALID] = {"DIGEST_INVALID", 400, "provided digest did not match uploaded content"},
+    [RE_MANIFEST_BLOB_UNKNOWN] = {"MANIFEST_BLOB_UNKNOWN", 400, "blob unknown to registry"},
+    [RE_MANIFEST_INVALID] = {"MANIFEST_INVALID", 400, "manifest invalid"},
+    [RE_MANIFEST_UNKNOWN] = {"MANIFEST_UNKNOWN", 404, "manifest unknown"},
+    [RE_NAME_INVALID] = {"NAME_INVALID", 400, "invalid repository name"},
+    [RE_NAME_UNKNOWN] = {"NAME_UNKNOWN", 404, "repository name not known to registry"},
+    [RE_SIZE_INVALID] = {"SIZE_INVALID", 400, "provided length did not match content length"},
+    [RE_TAG_INVALID] = {"TAG_INVALID", 400, "manifest tag did not match URI"},
+    [RE_UNAUTHORIZED] = {"UNAUTHORIZED", 401, "authentication required"},
+    [RE_DENIED] = {"DENIED", 403, "requested access to the resource is denied"},
+    [RE_UNSUPPORTED] = {"UNSUPPORTED", 405, "The operation is unsupported."},
+    [RE_RANGE_INVALID] = {"BLOB_UPLOAD_INVALID", 416, "invalid content range"},
+    [RE_TOOMANYREQUESTS] = {"TOOMANYREQUESTS", 429, "too many requests"},
+    [RE_NOT_FOUND] = {"NOT_FOUND", 404, "the requested route does not exist"},
+    [RE_MANIFEST_TOO_BIG] = {"MANIFEST_INVALID", 413, "manifest too big"},
+    [RE_INTERNAL] = {"UNKNOWN", 500, "unknown error"},
+};
+
+static const struct config *cfg;
+bool registry_explicit_repositories = false;
+
+void registry_configure(const struct config *c)
+{
+    cfg = c;
+}
+
+void reg_common_headers(struct request *r)
+{
+    http_set_header(r, "Docker-Distribution-API-Version", "registry/2.0");
+}
+
+void reg_json(struct request *r, unsigned status, const char *content_type, const char *json, size_t n)
+{
+    http_respond(r, status, content_type ? content_type : "application/json", json, n);
+    reg_common_headers(r);
+}
+
+void reg_error(struct request *r, enum reg_error code, const char *message)
+{
+    json_t *e = json_pack("{s:[{s:s,s:s}]}", "errors", "code", errors[code].code, "message",
+                          message && *message ? message : errors[code].message);
+    char *body = json_dumps(e, JSON_COMPACT);
+    reg_json(r, errors[code].status, "application/json; charset=utf-8", body, strlen(body));
+    free(body);
+    json_decref(e);
+    if (code == RE_UNAUTHORIZED) {
+        char challenge[256];
+        const char *host = http_header(r, "Host");
+        snprintf(challenge, sizeof(challenge), "Basic realm=\"%s%s\",service=\"ecr.amazonaws.com\"",
+                 r->secure ? "https://" : "http://", host ? host : "berth");
+        http_set_header(r, "WWW-Authenticate", challenge);
+    }
+}
+
+void reg_error_from(struct request *r, int rc, enum reg_error notfound)
+{
+    const char *msg = error_message();
+    switch (rc) {
+    case E_NOTFOUND:
+        reg_error(r, notfound, msg);
+        break;
+    case E_DENIED:
+        reg_error(r, RE_DENIED, msg);
+        break;
+    case E_UNAUTH:
+        reg_error(r, RE_UNAUTHORIZED, msg);
+        break;
+    case E_TOOBIG:
+        reg_error(r, RE_SIZE_INVALID, msg);
+        break;
+    case E_MISMATCH:
+        reg_error(r, RE_DIGEST_INVALID, msg);
+        break;
+    case E_INVALID:
+        reg_error(r, RE_DIGEST_INVALID, msg);
+        break;
+    case E_UNSUPPORTED:
+        reg_error(r, RE_UNSUPPORTED, msg);
+        break;
+    case E_RANGE:
+        reg_error(r, RE_RANGE_INVALID, msg);
+        break;
+    default:
+        log_error("%s %s: %s", r->method, r->path, msg);
+        reg_error(r, RE_INTERNAL, NULL);
+        break;
+    }
+}
+
+static void v2_free(void *p)
+{
+    struct v2 *v = p;
+    if (v->up_open)
+        upload_close(&v->up);
+    repo_release(&v->repo);
+    free(v);
+}
+
+int reg_authorize(struct request *r, const char *action)
+{
+    struct v2 *v = r->state;
+    char arn[512];
+    auth_repo_arn(arn, sizeof(arn), v->account, v->name);
+    int rc = auth_authorize(&v->who, action, v->account, arn, &v->authz);
+    if (rc < 0) {
+        log_info("denied: %s", error_message());
+        reg_error(r, RE_DENIED, error_message());
+    }
+    return rc;
+}
+
+int reg_load_repo(struct request *r, bool for_push)
+{
+    struct v2 *v = r->state;
+    if (v->have_repo)
+        return 0;
+    int rc = store_repo_get(v->account, v->name, &v->repo);
+    if (rc == E_NOTFOUND && for_push && !registry_explicit_repositories) {
+        memset(&v->repo, 0, sizeof(v->repo));
+        snprintf(v->repo.account_id, sizeof(v->repo.account_id), "%s", v->account);
+        v->repo.name = xstrdup(v->name);
+        rc = store_repo_create(&v->repo);
+        if (rc == E_EXISTS) {
+            repo_release(&v->repo);
+            rc = store_repo_get(v->account, v->name, &v->repo);
+        }
+    }
+    if (rc == E_NOTFOUND) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "The repository with name '%s' does not exist in the registry with id '%s'", v->name,
+                 v->account);
+        reg_error(r, RE_NAME_UNKNOWN, msg);
+        return rc;
+    }
+    if (rc < 0) {
+        reg_error_from(r, rc, RE_NAME_UNKNOWN);
+        return rc;
+    }
+    v->have_repo = true;
+    return 0;
+}
+
+int reg_page_params(struct request *r, int *n_out, const char **last_out)
+{
+    const char *n = http_query(r, "n");
+    *n_out = 0;
+    *last_out = http_query(r, "last");
+    if (n) {
+        uint64_t v;
+        if (parse_u64(slice_from(n), 100000, &v) < 0)
+            return error_set(E_INVALID, "n must be a number up to 100000");
+        *n_out = (int)v;
+    }
+    return 0;
+}
+
+/* The account the request addresses: the one in a registry host name
+ * <account>.dkr.ecr.<region>.<domain>, else the caller's own. */
+static void resolve_account(struct request *r, struct v2 *v)
+{
+    const char *host = http_header(r, "Host");
+    snprintf(v->account, sizeof(v->account), "%s", v->who.account_id);
+    if (!host || !cfg || !cfg->domain[0])
+        return;
+    char expect[300];
+    snprintf(expect, sizeof(expect), ".dkr.ecr.%s.%s", cfg->region, cfg->domain);
+    size_t hl = strcspn(host, ":");
+    size_t el = strlen(expect);
+    if (hl == 12 + el && strncmp(host + 12, expect, el) == 0) {
+        for (int i = 0; i < 12; i++)
+            if (host[i] < '0' || host[i] > '9')
+                return;
+        memcpy(v->account, host, 12);
+        v->account[12] = '\0';
+    }
+}
+
+struct route {
+    enum v2_route route;
+    const char *method;
+    const char *action; /* ecr:<Action> checked before the handler; NULL: the handler checks */
+    bool push;          /* creates the repository while pushes still may */
+    void (*begin)(struct request *r);
+    void (*finish)(struct request *r);
+};
+
+static const struct route routes[] = {
+    {V2_MANIFEST, "GET", "ecr:BatchGetImage", false, manifests_get, NULL},
+    {V2_MANIFEST, "HEAD", "ecr:BatchGetImage", false, manifests_get, NULL},
+    {V2_MANIFEST, "PUT", "ecr:PutImage", true, manifests_put_begin, manifests_put_finish},
+    {V2_MANIFEST, "DELETE", "ecr:BatchDeleteImage", false, manifests_delete, NULL},
+    {V2_BLOB, "GET", "ecr:GetDownloadUrlForLayer", false, blobs_get, NULL},
+    {V2_BLOB, "HEAD", "ecr:BatchCheckLayerAvailability", false, blobs_get, NULL},
+    {V2_BLOB, "DELETE", "ecr:BatchDeleteImage", false, blobs_delete, NULL},
+    {V2_UPLOAD_START, "POST", "ecr:InitiateLayerUpload", true, uploads_start, uploads_start_finish},
+    {V2_UPLOAD, "PATCH", "ecr:UploadLayerPart", true, uploads_patch, uploads_patch_finish},
+    {V2_UPLOAD, "PUT", "ecr:CompleteLayerUpload", true, uploads_put, uploads_put_finish},
+    {V2_UPLOAD, "GET", "ecr:UploadLayerPart", true, uploads_status, NULL},
+    {V2_UPLOAD, "DELETE", "ecr:UploadLayerPart", true, uploads_cancel, NULL},
+    {V2_TAGS, "GET", "ecr:ListImages", false, tags_list, NULL},
+    {V2_REFERRERS, "GET", "ecr:BatchGetImage", false, referrers_list, NULL},
+};
+
+static bool v2_claims(struct request *r)
+{
+    return strncmp(r->path, "/v2", 3) == 0 && (r->path[3] == '\0' || r->path[3] == '/');
+}
+
+static void v2_begin(struct request *r)
+{
+    struct v2 *v = xcalloc(1, sizeof(*v));
+    r->state = v;
+    r->state_free = v2_free;
+    v->up.fd = -1;
+    v->authz.source_ip = r->client_ip;
+    v->authz.secure_transport = r->secure;
+
+    int rc;
+
+    /* authentication comes first: an anonymous caller learns nothing */
+    if (auth_enabled()) {
+        if ((rc = auth_identify_registry(http_header(r, "Authorization"), &v->who)) < 0) {
+            reg_error(r, RE_UNAUTHORIZED, error_message());
+            return;
+        }
+    } else {
+        auth_anonymous(&v->who);
+    }
+    snprintf(r->principal, sizeof(r->principal), "%s", v->who.arn);
+    resolve_account(r, v);
+
+    if (v2_path_parse(slice_from(r->path), &v->path) < 0) {
+        reg_error(r, RE_NOT_FOUND, NULL);
+        return;
+    }
+    if (v->path.route == V2_BASE) {
+        if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+            reg_error(r, RE_UNSUPPORTED, NULL);
+            return;
+        }
+        reg_json(r, 200, "application/json", "{}", 2);
+        return;
+    }
+    if (v->path.route == V2_CATALOG) {
+        if (strcmp(r->method, "GET") != 0) {
+            reg_error(r, RE_UNSUPPORTED, NULL);
+            return;
+        }
+        catalog_list(r);
+        return;
+    }
+    if (!repo_name_valid(v->path.name)) {
+        reg_error(r, RE_NAME_INVALID, "invalid repository name");
+        return;
+    }
+    snprintf(v->name, sizeof(v->name), "%.*s", (int)v->path.name.len, v->path.name.base);
+    if (v->path.ref.len >= sizeof(v->ref)) {
+        reg_error(r, v->path.route == V2_MANIFEST ? RE_TAG_INVALID : RE_DIGEST_INVALID, "reference is too long");
+        return;
+    }
+    snprintf(v->ref, sizeof(v->ref), "%.*s", (int)v->path.ref.len, v->path.ref.base);
+
+    const struct route *rt = NULL;
+    bool path_known = false;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (routes[i].route != v->path.route)
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, r->method) == 0) {
+            rt = &routes[i];
+            break;
+        }
+    }
+    if (!rt) {
+        reg_error(r, path_known ? RE_UNSUPPORTED : RE_NOT_FOUND, NULL);
+        return;
+    }
+    if (rt->action && reg_authorize(r, rt->action) < 0)
+        return;
+    if (reg_load_repo(r, rt->push) < 0)
+        return;
+    v->finish = rt->finish;
+    rt->begin(r);
+    if (!r->resp && !rt->finish)
+        reg_error(r, RE_INTERNAL, NULL);
+}
+
+static void v2_finish(struct request *r)
+{
+    struct v2 *v = r->state;
+    if (v && v->finish) {
+        v->finish(r);
+        return;
+    }
+    reg_error(r, RE_UNSUPPORTED, "this request takes no body");
+}
+
+static void v2_abort(struct request *r)
+{
+    struct v2 *v = r->state;
+    if (v && v->up_open)
+        uploads_abort(r);
+}
+
+const struct surface registry_surface = {
+    .name = "registry",
+    .claims = v2_claims,
+    .begin = v2_begin,
+    .finish = v2_finish,
+    .abort = v2_abort,
+};

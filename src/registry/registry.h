@@ -1,0 +1,18 @@
+/*
+ * The registry surface (/v2): OCI Distribution Spec 1.1, which is the Docker
+ * Registry HTTP API V2.
+ */
+#ifndef BERTH_REGISTRY_REGISTRY_H
+#define BERTH_REGISTRY_REGISTRY_H
+
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "http/server.h"
+
+extern const struct surface registry_surface;
+/* When false, a push to an unknown repository creates it. */
+extern bool registry_explicit_repositories;
+void registry_configure(const struct config *c);
+
+#endif

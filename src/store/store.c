@@ -1,0 +1,851 @@
+/*
+ * This module implements the metadata store of store.h on SQLite.
+ *
+ * Each thread opens its own connection on first use and keeps its prepared
+ * statements (keyed by the address of the SQL literal) for its lifetime, so
+ * a request costs no parsing of SQL. Writers use BEGIN IMMEDIATE so two
+ * threads never deadlock upgrading read locks; the busy timeout absorbs
+ * short waits on the single WAL writer.
+ */
+#include "store/store.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+
+static char *db_path;
+
+static const char *const migrations[] = {
+    /* 1: the data plane */
+    "CREATE TABLE accounts(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
+    "CREATE TABLE access_keys(id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  user_name TEXT, secret_enc TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'Active', created_at INTEGER NOT NULL);"
+    "CREATE TABLE repositories(id INTEGER PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),"
+    "  name TEXT NOT NULL, created_at INTEGER NOT NULL, tag_mutability TEXT NOT NULL DEFAULT 'MUTABLE',"
+    "  mutability_filters TEXT, scan_on_push INTEGER NOT NULL DEFAULT 0, encryption_type TEXT NOT NULL DEFAULT 'AES256',"
+    "  kms_key TEXT, policy TEXT, lifecycle_policy TEXT, UNIQUE(account_id, name));"
+    "CREATE TABLE repo_tags(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, PRIMARY KEY(repo_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE repo_blobs(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    "  digest TEXT NOT NULL REFERENCES blobs(digest), PRIMARY KEY(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE TABLE manifests(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE, digest TEXT NOT NULL,"
+    "  media_type TEXT NOT NULL, artifact_type TEXT, config_media_type TEXT, subject TEXT, size INTEGER NOT NULL,"
+    "  image_size INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL, pushed_at INTEGER NOT NULL, last_pull INTEGER,"
+    "  PRIMARY KEY(repo_id, digest));"
+    "CREATE INDEX manifests_subject ON manifests(repo_id, subject) WHERE subject IS NOT NULL;"
+    "CREATE TABLE tags(repo_id INTEGER NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(repo_id, name), FOREIGN KEY(repo_id, digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE)"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX tags_digest ON tags(repo_id, digest);"
+    "CREATE TABLE manifest_blobs(repo_id INTEGER NOT NULL, manifest_digest TEXT NOT NULL, blob_digest TEXT NOT NULL,"
+    "  PRIMARY KEY(repo_id, manifest_digest, blob_digest),"
+    "  FOREIGN KEY(repo_id, manifest_digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE) WITHOUT ROWID;"
+    "CREATE TABLE manifest_refs(repo_id INTEGER NOT NULL, parent_digest TEXT NOT NULL, child_digest TEXT NOT NULL,"
+    "  PRIMARY KEY(repo_id, parent_digest, child_digest),"
+    "  FOREIGN KEY(repo_id, parent_digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE) WITHOUT ROWID;"
+    "CREATE INDEX manifest_refs_child ON manifest_refs(repo_id, child_digest);"
+    "CREATE TABLE uploads(id TEXT PRIMARY KEY, repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE settings(scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(scope, key))"
+    "  WITHOUT ROWID;",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+static _Thread_local sqlite3 *tdb;
+static _Thread_local struct stmt_slot tcache[96];
+
+static int db_error(const char *what)
+{
+    return error_set(E_ERROR, "database: %s: %s", what, tdb ? sqlite3_errmsg(tdb) : "not open");
+}
+
+static sqlite3 *db(void)
+{
+    if (tdb)
+        return tdb;
+    if (sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        log_error("cannot open database '%s': %s", db_path, sqlite3_errmsg(tdb));
+        abort();
+    }
+    sqlite3_busy_timeout(tdb, 10000);
+    sqlite3_exec(tdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+    return tdb;
+}
+
+/* The cached statement for sql (a string literal), reset and unbound. */
+static sqlite3_stmt *stmt(const char *sql)
+{
+    sqlite3 *d = db();
+    size_t n = sizeof(tcache) / sizeof(tcache[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (tcache[i].sql == sql) {
+            sqlite3_reset(tcache[i].stmt);
+            sqlite3_clear_bindings(tcache[i].stmt);
+            return tcache[i].stmt;
+        }
+        if (!tcache[i].sql) {
+            if (sqlite3_prepare_v3(d, sql, -1, SQLITE_PREPARE_PERSISTENT, &tcache[i].stmt, NULL) != SQLITE_OK) {
+                log_error("cannot prepare '%s': %s", sql, sqlite3_errmsg(d));
+                abort(); /* SQL in this file is fixed: a bad statement is a bug */
+            }
+            tcache[i].sql = sql;
+            return tcache[i].stmt;
+        }
+    }
+    log_error("statement cache full");
+    abort();
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *z)
+{
+    if (z)
+        sqlite3_bind_text(st, i, z, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *z = sqlite3_column_text(st, i);
+    return z ? xstrdup((const char *)z) : NULL;
+}
+
+static void col_copy(char *out, size_t size, sqlite3_stmt *st, int i)
+{
+    const unsigned char *z = sqlite3_column_text(st, i);
+    snprintf(out, size, "%s", z ? (const char *)z : "");
+}
+
+/* Runs a statement that returns no rows; maps constraint failures. */
+static int step_done(sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return 0;
+    }
+    int ext = sqlite3_extended_errcode(db());
+    sqlite3_reset(st);
+    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+        return error_set(E_EXISTS, "%s: already exists", what);
+    if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return error_set(E_NOTFOUND, "%s: refers to something that does not exist", what);
+    return db_error(what);
+}
+
+static int64_t count_query(sqlite3_stmt *st)
+{
+    int64_t n = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return n;
+}
+
+int store_open(const char *data_dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/berth.db", data_dir);
+    free(db_path);
+    db_path = xstrdup(path);
+    sqlite3 *d = db();
+    int version = 0;
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > NMIGRATIONS)
+        return error_set(E_UNSUPPORTED, "database schema version %d is newer than this berth (%d)", version, NMIGRATIONS);
+    for (int v = version; v < NMIGRATIONS; v++) {
+        char pragma[64];
+        char *err = NULL;
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
+        if (sqlite3_exec(d, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(d, migrations[v], NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(d, pragma, NULL, NULL, &err) != SQLITE_OK || sqlite3_exec(d, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+            int rc = error_set(E_ERROR, "database migration to version %d failed: %s", v + 1, err ? err : "?");
+            sqlite3_free(err);
+            sqlite3_exec(d, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        log_info("database migrated to schema version %d", v + 1);
+    }
+    return 0;
+}
+
+void store_close_thread(void)
+{
+    for (size_t i = 0; i < sizeof(tcache) / sizeof(tcache[0]); i++) {
+        if (tcache[i].stmt)
+            sqlite3_finalize(tcache[i].stmt);
+        tcache[i].stmt = NULL;
+        tcache[i].sql = NULL;
+    }
+    if (tdb)
+        sqlite3_close(tdb);
+    tdb = NULL;
+}
+
+int store_begin(void)
+{
+    return step_done(stmt("BEGIN IMMEDIATE"), "begin");
+}
+
+int store_commit(void)
+{
+    return step_done(stmt("COMMIT"), "commit");
+}
+
+void store_rollback(void)
+{
+    if (!sqlite3_get_autocommit(db()))
+        step_done(stmt("ROLLBACK"), "rollback");
+}
+
+/* ---- accounts and keys ---- */
+
+int store_account_create(const char *account_id)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO accounts(id, created_at) VALUES(?1, ?2)");
+    bind_text(st, 1, account_id);
+    sqlite3_bind_int64(st, 2, now_ms());
+    return step_done(st, "account");
+}
+
+int store_account_exists(const char *account_id)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM accounts WHERE id = ?1");
+    bind_text(st, 1, account_id);
+    return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "account '%s' does not exist", account_id);
+}
+
+int store_account_default(char out[13])
+{
+    sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid LIMIT 1");
+    int rc = E_NOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        col_copy(out, 13, st, 0);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+void access_key_release(struct access_key *k)
+{
+    free(k->user_name);
+    free(k->secret_enc);
+    k->user_name = k->secret_enc = NULL;
+}
+
+int store_access_key_put(const char *id, const char *account_id, const char *user_name, const char *secret_enc)
+{
+    sqlite3_stmt *st =
+        stmt("INSERT INTO access_keys(id, account_id, user_name, secret_enc, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
+    bind_text(st, 1, id);
+    bind_text(st, 2, account_id);
+    bind_text(st, 3, user_name);
+    bind_text(st, 4, secret_enc);
+    sqlite3_bind_int64(st, 5, now_ms());
+    return step_done(st, "access key");
+}
+
+static void key_from_row(sqlite3_stmt *st, struct access_key *k)
+{
+    memset(k, 0, sizeof(*k));
+    col_copy(k->id, sizeof(k->id), st, 0);
+    col_copy(k->account_id, sizeof(k->account_id), st, 1);
+    k->user_name = col_dup(st, 2);
+    k->secret_enc = col_dup(st, 3);
+    col_copy(k->status, sizeof(k->status), st, 4);
+    k->created_ms = sqlite3_column_int64(st, 5);
+}
+
+int store_access_key_get(const char *id, struct access_key *out)
+{
+    sqlite3_stmt *st =
+        stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys WHERE id = ?1");
+    int rc = E_NOTFOUND;
+    bind_text(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        key_from_row(st, out);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_access_key_delete(const char *id)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM access_keys WHERE id = ?1");
+    bind_text(st, 1, id);
+    int rc = step_done(st, "access key");
+    if (rc == 0 && sqlite3_changes(db()) == 0)
+        return error_set(E_NOTFOUND, "access key '%s' does not exist", id);
+    return rc;
+}
+
+int store_root_keys(const char *account_id, int (*fn)(void *ctx, const struct access_key *k), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
+                            "WHERE account_id = ?1 AND user_name IS NULL ORDER BY created_at DESC");
+    bind_text(st, 1, account_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct access_key k;
+        key_from_row(st, &k);
+        int stop = fn(ctx, &k);
+        access_key_release(&k);
+        if (stop)
+            break;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- repositories ---- */
+
+#define REPO_COLUMNS                                                                                                       \
+    "id, account_id, name, created_at, tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key, policy, " \
+    "lifecycle_policy"
+
+void repo_release(struct repo *r)
+{
+    free(r->name);
+    free(r->tag_mutability);
+    free(r->mutability_filters);
+    free(r->encryption_type);
+    free(r->kms_key);
+    free(r->policy);
+    free(r->lifecycle_policy);
+    memset(r, 0, sizeof(*r));
+}
+
+static void repo_from_row(sqlite3_stmt *st, struct repo *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    col_copy(r->account_id, sizeof(r->account_id), st, 1);
+    r->name = col_dup(st, 2);
+    r->created_ms = sqlite3_column_int64(st, 3);
+    r->tag_mutability = col_dup(st, 4);
+    r->mutability_filters = col_dup(st, 5);
+    r->scan_on_push = sqlite3_column_int(st, 6) != 0;
+    r->encryption_type = col_dup(st, 7);
+    r->kms_key = col_dup(st, 8);
+    r->policy = col_dup(st, 9);
+    r->lifecycle_policy = col_dup(st, 10);
+}
+
+static int repo_one(sqlite3_stmt *st, struct repo *out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        repo_from_row(st, out);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "repository '%s' does not exist", what) : db_error("repository");
+}
+
+int store_repo_get(const char *account_id, const char *name, struct repo *out)
+{
+    sqlite3_stmt *st = stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE account_id = ?1 AND name = ?2");
+    bind_text(st, 1, account_id);
+    bind_text(st, 2, name);
+    return repo_one(st, out, name);
+}
+
+int store_repo_get_by_id(int64_t id, struct repo *out)
+{
+    sqlite3_stmt *st = stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE id = ?1");
+    sqlite3_bind_int64(st, 1, id);
+    return repo_one(st, out, "?");
+}
+
+static void bind_repo(sqlite3_stmt *st, const struct repo *r)
+{
+    bind_text(st, 1, r->account_id);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->tag_mutability ? r->tag_mutability : "MUTABLE");
+    bind_text(st, 4, r->mutability_filters);
+    sqlite3_bind_int(st, 5, r->scan_on_push);
+    bind_text(st, 6, r->encryption_type ? r->encryption_type : "AES256");
+    bind_text(st, 7, r->kms_key);
+    bind_text(st, 8, r->policy);
+    bind_text(st, 9, r->lifecycle_policy);
+}
+
+int store_repo_create(struct repo *r)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO repositories(account_id, name, tag_mutability, mutability_filters, scan_on_push, "
+                            "encryption_type, kms_key, policy, lifecycle_policy, created_at) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    bind_repo(st, r);
+    r->created_ms = now_ms();
+    sqlite3_bind_int64(st, 10, r->created_ms);
+    int rc = step_done(st, "repository");
+    if (rc == E_EXISTS)
+        return error_set(E_EXISTS, "repository '%s' already exists", r->name);
+    if (rc == 0)
+        r->id = sqlite3_last_insert_rowid(db());
+    return rc;
+}
+
+int store_repo_update(const struct repo *r)
+{
+    sqlite3_stmt *st = stmt("UPDATE repositories SET account_id = ?1, name = ?2, tag_mutability = ?3, mutability_filters = ?4,"
+                            " scan_on_push = ?5, encryption_type = ?6, kms_key = ?7, policy = ?8, lifecycle_policy = ?9"
+                            " WHERE id = ?10");
+    bind_repo(st, r);
+    sqlite3_bind_int64(st, 10, r->id);
+    return step_done(st, "repository");
+}
+
+int store_repo_delete(int64_t id)
+{
+    /* manifests first: their children (tags, refs) cascade from them */
+    sqlite3_stmt *st = stmt("DELETE FROM manifests WHERE repo_id = ?1");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = step_done(st, "manifests");
+    if (rc < 0)
+        return rc;
+    st = stmt("DELETE FROM repositories WHERE id = ?1");
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(st, "repository");
+}
+
+int64_t store_repo_count(const char *account_id)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM repositories WHERE account_id = ?1");
+    bind_text(st, 1, account_id);
+    return count_query(st);
+}
+
+int store_repo_list(const char *account_id, const char *after, int limit, int (*fn)(void *ctx, const struct repo *r),
+                    void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE account_id = ?1 AND name > ?2 "
+                            "ORDER BY name LIMIT ?3");
+    bind_text(st, 1, account_id);
+    bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct repo r;
+        repo_from_row(st, &r);
+        int stop = fn(ctx, &r);
+        repo_release(&r);
+        if (stop)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("repositories");
+}
+
+int64_t store_repo_image_count(int64_t repo_id)
+{
+    return store_manifest_count(repo_id);
+}
+
+int store_repo_tags_get(int64_t repo_id, int (*fn)(void *ctx, const char *k, const char *v), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT key, value FROM repo_tags WHERE repo_id = ?1 ORDER BY key");
+    sqlite3_bind_int64(st, 1, repo_id);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+            break;
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_repo_tag_put(int64_t repo_id, const char *key, const char *value)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO repo_tags(repo_id, key, value) VALUES(?1, ?2, ?3) "
+                            "ON CONFLICT(repo_id, key) DO UPDATE SET value = excluded.value");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, key);
+    bind_text(st, 3, value);
+    return step_done(st, "resource tag");
+}
+
+int store_repo_tag_delete(int64_t repo_id, const char *key)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM repo_tags WHERE repo_id = ?1 AND key = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, key);
+    return step_done(st, "resource tag");
+}
+
+int64_t store_repo_tag_count(int64_t repo_id)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM repo_tags WHERE repo_id = ?1");
+    sqlite3_bind_int64(st, 1, repo_id);
+    return count_query(st);
+}
+
+/* ---- blobs ---- */
+
+int store_blob_add(const char *digest, uint64_t size)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+    bind_text(st, 1, digest);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+    sqlite3_bind_int64(st, 3, now_ms());
+    return step_done(st, "blob");
+}
+
+int store_blob_link(int64_t repo_id, const char *digest)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO repo_blobs(repo_id, digest) VALUES(?1, ?2) ON CONFLICT DO NOTHING");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    return step_done(st, "blob link");
+}
+
+int store_blob_linked(int64_t repo_id, const char *digest, uint64_t *size_out)
+{
+    sqlite3_stmt *st = stmt("SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
+                            "WHERE r.repo_id = ?1 AND r.digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    int rc = E_NOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (size_out)
+            *size_out = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "blob '%s' is not in the repository", digest);
+}
+
+int store_blob_unlink(int64_t repo_id, const char *digest)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    int rc = step_done(st, "blob link");
+    if (rc == 0 && sqlite3_changes(db()) == 0)
+        return error_set(E_NOTFOUND, "blob '%s' is not in the repository", digest);
+    return rc;
+}
+
+int store_blob_size(const char *digest, uint64_t *size_out)
+{
+    sqlite3_stmt *st = stmt("SELECT size FROM blobs WHERE digest = ?1");
+    bind_text(st, 1, digest);
+    int rc = E_NOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *size_out = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "blob '%s' is unknown", digest);
+}
+
+/* ---- manifests and tags ---- */
+
+void manifest_release(struct manifest *m)
+{
+    free(m->media_type);
+    free(m->artifact_type);
+    free(m->config_media_type);
+    free(m->subject);
+    free(m->body);
+    memset(m, 0, sizeof(*m));
+}
+
+#define MANIFEST_COLUMNS                                                                                                   \
+    "digest, media_type, artifact_type, config_media_type, subject, size, image_size, pushed_at, last_pull"
+
+static void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body)
+{
+    memset(m, 0, sizeof(*m));
+    col_copy(m->digest, sizeof(m->digest), st, 0);
+    m->media_type = col_dup(st, 1);
+    m->artifact_type = col_dup(st, 2);
+    m->config_media_type = col_dup(st, 3);
+    m->subject = col_dup(st, 4);
+    m->size = (uint64_t)sqlite3_column_int64(st, 5);
+    m->image_size = (uint64_t)sqlite3_column_int64(st, 6);
+    m->pushed_ms = sqlite3_column_int64(st, 7);
+    m->last_pull_ms = sqlite3_column_int64(st, 8);
+    if (with_body) {
+        int n = sqlite3_column_bytes(st, 9);
+        m->body = xmalloc((size_t)n + 1);
+        memcpy(m->body, sqlite3_column_blob(st, 9), (size_t)n);
+        m->body[n] = '\0';
+    }
+}
+
+int store_manifest_put(int64_t repo_id, const struct manifest *m, const struct manifest_ref *refs, size_t nrefs,
+                       const char *tag)
+{
+    int rc;
+    sqlite3_stmt *st = stmt("INSERT INTO manifests(repo_id, digest, media_type, artifact_type, config_media_type, subject, "
+                            "size, image_size, body, pushed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                            "ON CONFLICT DO NOTHING");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, m->digest);
+    bind_text(st, 3, m->media_type);
+    bind_text(st, 4, m->artifact_type);
+    bind_text(st, 5, m->config_media_type);
+    bind_text(st, 6, m->subject);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)m->size);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)m->image_size);
+    sqlite3_bind_blob(st, 9, m->body, (int)m->size, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, m->pushed_ms ? m->pushed_ms : now_ms());
+    if ((rc = step_done(st, "manifest")) < 0)
+        return rc;
+    bool inserted = sqlite3_changes(db()) > 0;
+    for (size_t i = 0; inserted && i < nrefs; i++) {
+        if (refs[i].is_manifest)
+            st = stmt("INSERT INTO manifest_refs(repo_id, parent_digest, child_digest) VALUES(?1, ?2, ?3) "
+                      "ON CONFLICT DO NOTHING");
+        else
+            st = stmt("INSERT INTO manifest_blobs(repo_id, manifest_digest, blob_digest) VALUES(?1, ?2, ?3) "
+                      "ON CONFLICT DO NOTHING");
+        sqlite3_bind_int64(st, 1, repo_id);
+        bind_text(st, 2, m->digest);
+        bind_text(st, 3, refs[i].digest);
+        if ((rc = step_done(st, "manifest reference")) < 0)
+            return rc;
+    }
+    if (tag)
+        return store_tag_put(repo_id, tag, m->digest);
+    return 0;
+}
+
+int store_manifest_get(int64_t repo_id, const char *digest, bool with_body, struct manifest *out)
+{
+    sqlite3_stmt *st = with_body ? stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND digest = ?2")
+                                 : stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    int rc = E_NOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        manifest_from_row(st, out, with_body);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
+}
+
+int store_manifest_exists(int64_t repo_id, const char *digest)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
+}
+
+int store_manifest_delete(int64_t repo_id, const char *digest)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    int rc = step_done(st, "manifest");
+    if (rc == 0 && sqlite3_changes(db()) == 0)
+        return error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
+    return rc;
+}
+
+int64_t store_manifest_parent_count(int64_t repo_id, const char *digest)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    return count_query(st);
+}
+
+int store_manifest_touch_pull(int64_t repo_id, const char *digest, int64_t ms)
+{
+    sqlite3_stmt *st = stmt("UPDATE manifests SET last_pull = ?3 WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    sqlite3_bind_int64(st, 3, ms);
+    return step_done(st, "manifest");
+}
+
+int64_t store_manifest_count(int64_t repo_id)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1");
+    sqlite3_bind_int64(st, 1, repo_id);
+    return count_query(st);
+}
+
+int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX])
+{
+    sqlite3_stmt *st = stmt("SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, tag);
+    int rc = E_NOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        col_copy(out, DIGEST_MAX, st, 0);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "tag '%s' is unknown", tag);
+}
+
+int store_tag_put(int64_t repo_id, const char *tag, const char *digest)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO tags(repo_id, name, digest, updated_at) VALUES(?1, ?2, ?3, ?4) "
+                            "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, tag);
+    bind_text(st, 3, digest);
+    sqlite3_bind_int64(st, 4, now_ms());
+    return step_done(st, "tag");
+}
+
+int store_tag_delete(int64_t repo_id, const char *tag)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM tags WHERE repo_id = ?1 AND name = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, tag);
+    int rc = step_done(st, "tag");
+    if (rc == 0 && sqlite3_changes(db()) == 0)
+        return error_set(E_NOTFOUND, "tag '%s' is unknown", tag);
+    return rc;
+}
+
+int64_t store_tag_count_for(int64_t repo_id, const char *digest)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM tags WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    return count_query(st);
+}
+
+int store_tags_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const char *tag, const char *digest),
+                    void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT name, digest FROM tags WHERE repo_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, limit);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+            break;
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_tags_of(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *tag), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 ORDER BY name");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
+            break;
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_referrers(int64_t repo_id, const char *subject, int (*fn)(void *ctx, const struct manifest *m), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND subject = ?2 "
+                            "ORDER BY digest");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, subject);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct manifest m;
+        manifest_from_row(st, &m, true);
+        int stop = fn(ctx, &m);
+        manifest_release(&m);
+        if (stop)
+            break;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const struct manifest *m),
+                         void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest > ?2 "
+                            "ORDER BY digest LIMIT ?3");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct manifest m;
+        manifest_from_row(st, &m, false);
+        int stop = fn(ctx, &m);
+        manifest_release(&m);
+        if (stop)
+            break;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- upload sessions ---- */
+
+int store_upload_create(const char *id, int64_t repo_id)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO uploads(id, repo_id, created_at) VALUES(?1, ?2, ?3)");
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, repo_id);
+    sqlite3_bind_int64(st, 3, now_ms());
+    return step_done(st, "upload");
+}
+
+int store_upload_get(const char *id, int64_t repo_id)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM uploads WHERE id = ?1 AND repo_id = ?2");
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, repo_id);
+    return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "upload '%s' is unknown", id);
+}
+
+int store_upload_delete(const char *id)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM uploads WHERE id = ?1");
+    bind_text(st, 1, id);
+    return step_done(st, "upload");
+}
+
+/* ---- settings ---- */
+
+int store_setting_get(const char *scope, const char *key, char **out)
+{
+    sqlite3_stmt *st = stmt("SELECT value FROM settings WHERE scope = ?1 AND key = ?2");
+    bind_text(st, 1, scope);
+    bind_text(st, 2, key);
+    int rc = E_NOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = col_dup(st, 0);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_setting_put(const char *scope, const char *key, const char *value)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO settings(scope, key, value) VALUES(?1, ?2, ?3) "
+                            "ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value");
+    bind_text(st, 1, scope);
+    bind_text(st, 2, key);
+    bind_text(st, 3, value);
+    return step_done(st, "setting");
+}
