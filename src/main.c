@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ecr/ecr.h"
 #include "http/server.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -120,8 +121,9 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     uploads_set_max_blob_bytes((uint64_t)cfg.max_layer_size_mb << 20);
     registry_configure(&cfg);
+    ecr_configure(&cfg);
 
-    static const struct surface *const surfaces[] = {&registry_surface, NULL};
+    static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,
         .tls_cert_file = cfg.tls_cert,

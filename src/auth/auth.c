@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "auth/keystore.h"
+#include "auth/sigv4.h"
+#include "auth/token.h"
+#include "http/server.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -233,6 +236,139 @@ static int check_key_secret(const char *akid, const char *secret, size_t secret_
     return rc;
 }
 
+/* The principal an access key acts as. */
+static void principal_for_key(struct principal *p, const struct access_key *k)
+{
+    if (!k->user_name) {
+        principal_root(p, k->account_id, k->id);
+        return;
+    }
+    memset(p, 0, sizeof(*p));
+    snprintf(p->account_id, sizeof(p->account_id), "%s", k->account_id);
+    snprintf(p->user_name, sizeof(p->user_name), "%s", k->user_name);
+    snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:user/%s", k->account_id, k->user_name);
+    snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", k->id);
+}
+
+static int token_principal(const char *password, size_t len, struct principal *out)
+{
+    struct token t;
+    struct access_key k;
+    int rc = token_verify(&t, keystore_token_key(), (struct slice){password, len}, now_ms() / 1000);
+    if (rc < 0)
+        return error_set(E_UNAUTH, "authorization token is not valid or has expired: run aws ecr get-login-password again");
+    /* a token lives only as long as the key that minted it is active */
+    if (store_access_key_get(t.access_key_id, &k) < 0)
+        return error_set(E_UNAUTH, "authorization token belongs to a key that no longer exists");
+    bool active = strcmp(k.status, "Active") == 0 && strcmp(k.account_id, t.account_id) == 0;
+    if (active)
+        principal_for_key(out, &k);
+    access_key_release(&k);
+    if (!active)
+        return error_set(E_UNAUTH, "authorization token belongs to a key that is not active");
+    if (strcmp(out->arn, t.principal_arn) != 0)
+        return error_set(E_UNAUTH, "authorization token does not match its principal");
+    return 0;
+}
+
+int auth_mint_registry_token(const struct principal *p, char **out, int64_t *expires_ms)
+{
+    struct token t;
+    int rc = token_init(&t, p->account_id, p->arn, p->access_key_id, now_ms() / 1000);
+    if (rc < 0)
+        return rc;
+    t.expires_at = t.issued_at + (cfg ? cfg->token_hours : 12) * 3600;
+    *expires_ms = t.expires_at * 1000;
+    return token_mint(out, keystore_token_key(), &t);
+}
+
+struct sig_headers {
+    struct sigv4_header h[128];
+    size_t n;
+    struct sigv4_param q[128];
+    size_t nq;
+};
+
+static int collect_header(void *ctx, const char *k, const char *v)
+{
+    struct sig_headers *s = ctx;
+    if (s->n == sizeof(s->h) / sizeof(s->h[0]))
+        return 1;
+    s->h[s->n++] = (struct sigv4_header){slice_from(k), slice_from(v)};
+    return 0;
+}
+
+static int collect_param(void *ctx, const char *k, const char *v)
+{
+    struct sig_headers *s = ctx;
+    if (s->nq == sizeof(s->q) / sizeof(s->q[0]))
+        return 1;
+    s->q[s->nq++] = (struct sigv4_param){slice_from(k), slice_from(v)};
+    return 0;
+}
+
+static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap, size_t *len)
+{
+    char id[SIGV4_ACCESS_KEY_ID_MAX + 1];
+    struct access_key k;
+    char *plain = NULL;
+    if (akid.len >= sizeof(id))
+        return E_NOTFOUND;
+    memcpy(id, akid.base, akid.len);
+    id[akid.len] = '\0';
+    if (store_access_key_get(id, &k) < 0)
+        return E_NOTFOUND;
+    int rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, &plain) : E_NOTFOUND;
+    access_key_release(&k);
+    if (rc < 0)
+        return rc;
+    *len = strlen(plain);
+    if (*len > cap)
+        rc = E_TOOBIG;
+    else
+        memcpy(secret, plain, *len);
+    memset(plain, 0, *len);
+    free(plain);
+    return rc;
+}
+
+int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
+                        struct principal *out, struct auth_failure *fail)
+{
+    struct sig_headers *sh = xcalloc(1, sizeof(*sh));
+    struct sigv4_result res;
+    struct sigv4_verifier v = {.region = auth_region(), .services = services, .secret = secret_lookup};
+    http_header_each(r, collect_header, sh);
+    http_query_each(r, collect_param, sh);
+    struct sigv4_request req = {
+        .method = slice_from(r->method),
+        .path = slice_from(r->path),
+        .params = sh->q,
+        .nparams = sh->nq,
+        .headers = sh->h,
+        .nheaders = sh->n,
+        .payload_sha256 = slice_from(payload_sha256),
+    };
+    int rc = sigv4_verify(&res, &v, &req, now_ms() / 1000);
+    free(sh);
+    if (rc < 0) {
+        fail->type = sigv4_error_name(res.error, (enum sigv4_protocol)protocol);
+        fail->status = (unsigned)sigv4_error_status(res.error, (enum sigv4_protocol)protocol);
+        snprintf(fail->message, sizeof(fail->message), "%s", sigv4_error_message(&res, (enum sigv4_protocol)protocol));
+        return E_UNAUTH;
+    }
+    struct access_key k;
+    if (store_access_key_get(res.access_key_id, &k) < 0) {
+        fail->type = sigv4_error_name(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);
+        fail->status = (unsigned)sigv4_error_status(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);
+        snprintf(fail->message, sizeof(fail->message), "The security token included in the request is invalid.");
+        return E_UNAUTH;
+    }
+    principal_for_key(out, &k);
+    access_key_release(&k);
+    return 0;
+}
+
 int auth_identify_registry(const char *authorization, struct principal *out)
 {
     if (!authorization || !*authorization)
@@ -256,7 +392,10 @@ int auth_identify_registry(const char *authorization, struct principal *out)
         *colon = '\0';
         const char *user = (const char *)raw, *pass = colon + 1;
         size_t pass_len = len - (size_t)(colon + 1 - (char *)raw);
-        rc = check_key_secret(user, pass, pass_len, out);
+        if (strcmp(user, "AWS") == 0)
+            rc = token_principal(pass, pass_len, out);
+        else
+            rc = check_key_secret(user, pass, pass_len, out);
     }
     memset(raw, 0, len);
     free(raw);

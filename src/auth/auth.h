@@ -42,6 +42,26 @@ void auth_anonymous(struct principal *out);
  * not valid; the detail says why (never the secret). */
 int auth_identify_registry(const char *authorization, struct principal *out);
 
+struct request;
+
+/* Why a signed request was refused, in the protocol's own terms. */
+struct auth_failure {
+    const char *type; /* e.g. InvalidSignatureException / SignatureDoesNotMatch */
+    unsigned status;
+    char message[1024];
+};
+
+/* Control plane: verifies the request's SigV4 signature (header or query
+ * form) for one of services (NULL-terminated, e.g. {"ecr", NULL}) and fills
+ * out with the key's principal. protocol is enum sigv4_protocol (JSON or
+ * Query) and picks the error names. payload_sha256 is the body's hex hash. */
+int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
+                        struct principal *out, struct auth_failure *fail);
+
+/* /v2 login: a token for p, valid for the configured hours; *out is malloc'd
+ * (the password of `docker login -u AWS`). */
+int auth_mint_registry_token(const struct principal *p, char **out, int64_t *expires_ms);
+
 /* Is p allowed action (e.g. "ecr:PutImage") on resource_arn, a resource of
  * resource_account? E_DENIED with AWS's message as the detail. */
 int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Generates a C table of an AWS service model from botocore's service-2.json.
+
+The ECR and IAM contracts are botocore's service models; this turns one into
+src/<module>/model_gen.c: every shape reachable from the operations' inputs
+(type, min/max, pattern as POSIX ERE, enum values, structure members with
+'required'), and the operation table (name, input shape, HTTP status of each
+error shape). Run by hand when botocore's model changes; the output is
+committed so the build needs no Python:
+
+    python3 scripts/gen_model.py ecr 2015-09-21 > src/ecr/model_gen.c
+"""
+import gzip
+import json
+import os
+import re
+import sys
+
+import botocore
+
+
+def ere(pattern):
+    """Translate the model's (Java/JS) regex to POSIX ERE, anchored."""
+    p = pattern
+    p = p.replace("(?:", "(")
+    out = []
+    i = 0
+    in_bracket = False
+    while i < len(p):
+        c = p[i]
+        if c == "\\" and i + 1 < len(p):
+            n = p[i + 1]
+            i += 2
+            if n == "d":
+                out.append("0-9" if in_bracket else "[0-9]")
+            elif n == "w":
+                out.append("A-Za-z0-9_" if in_bracket else "[A-Za-z0-9_]")
+            elif n == "S":
+                if in_bracket:
+                    raise ValueError("\\S in bracket: " + pattern)
+                out.append("[^[:space:]]")
+            elif n == "s":
+                out.append("[:space:]" if in_bracket else "[[:space:]]")
+            elif in_bracket:
+                if n == "-":
+                    out.append("\x00DASH")  # moved to the end of the bracket below
+                elif n in "/.+*?()|{}^$":
+                    out.append(n)
+                elif n == "\\":
+                    out.append("\\")
+                else:
+                    raise ValueError("escape \\%s in bracket: %s" % (n, pattern))
+            else:
+                if n == "/":
+                    out.append("/")
+                elif n in ".+*?()[]{}|^$\\-":
+                    out.append("\\" + n if n != "-" else "-")
+                else:
+                    raise ValueError("escape \\%s: %s" % (n, pattern))
+            continue
+        if c == "[" and not in_bracket:
+            in_bracket = True
+            out.append(c)
+        elif c == "]" and in_bracket:
+            in_bracket = False
+            out.append(c)
+        else:
+            out.append(c)
+        i += 1
+    s = "".join(out)
+    # POSIX wants a literal '-' last in a bracket; the model also writes
+    # '-' right after a range (0-9-_), which Java reads as a literal
+    def fix(m):
+        body = m.group(1)
+        neg = body.startswith("^")
+        if neg:
+            body = body[1:]
+        items, literal_dash, i = [], "\x00DASH" in body, 0
+        body = body.replace("\x00DASH", "")
+        while i < len(body):
+            if body[i] == "[" and body.startswith("[:", i):
+                j = body.index(":]", i) + 2
+                items.append(body[i:j])
+                i = j
+            elif i + 2 < len(body) and body[i + 1] == "-" and body[i] != "-":
+                items.append(body[i:i + 3])
+                i += 3
+            elif body[i] == "-":
+                literal_dash = True
+                i += 1
+            else:
+                items.append(body[i])
+                i += 1
+        return "[" + ("^" if neg else "") + "".join(items) + ("-" if literal_dash else "") + "]"
+    s = re.sub(r"\[([^\]]*)\]", fix, s)
+    s = s.replace("\x00DASH", "-")
+    if s.startswith("^") and s.endswith("$") and "|" not in s:
+        return s
+    if s.startswith("^"):
+        s = s[1:]
+    if s.endswith("$") and not s.endswith("\\$"):
+        s = s[:-1]
+    return "^(" + s + ")$"
+
+
+def cstr(s):
+    return json.dumps(s)
+
+
+def main():
+    service, version = sys.argv[1], sys.argv[2]
+    path = os.path.join(os.path.dirname(botocore.__file__), "data", service, version, "service-2.json.gz")
+    model = json.load(gzip.open(path))
+    shapes = model["shapes"]
+    ops = model["operations"]
+
+    order = []
+    index = {}
+
+    def visit(name):
+        if name in index:
+            return
+        index[name] = len(order)
+        order.append(name)
+        s = shapes[name]
+        t = s["type"]
+        if t == "structure":
+            for m in s.get("members", {}).values():
+                visit(m["shape"])
+        elif t == "list":
+            visit(s["member"]["shape"])
+        elif t == "map":
+            visit(s["key"]["shape"])
+            visit(s["value"]["shape"])
+
+    for op in sorted(ops):
+        if "input" in ops[op]:
+            visit(ops[op]["input"]["shape"])
+
+    types = {"structure": "SH_STRUCT", "list": "SH_LIST", "map": "SH_MAP", "string": "SH_STRING",
+             "integer": "SH_INTEGER", "long": "SH_LONG", "boolean": "SH_BOOLEAN", "blob": "SH_BLOB",
+             "timestamp": "SH_TIMESTAMP", "double": "SH_DOUBLE", "float": "SH_DOUBLE"}
+    w = sys.stdout.write
+    w("/*\n * Generated by scripts/gen_model.py from botocore's %s %s service model\n" % (service, version))
+    w(" * (botocore %s). Do not edit; regenerate.\n */\n" % botocore.__version__)
+    w('#include "%s/model.h"\n\n' % service)
+    for n in order:
+        s = shapes[n]
+        if s["type"] == "structure" and s.get("members"):
+            req = set(s.get("required", []))
+            w("static const struct model_member m_%s[] = {\n" % n)
+            for mn, m in s["members"].items():
+                w("    {%s, %d, %s},\n" % (cstr(mn), index[m["shape"]], "true" if mn in req else "false"))
+            w("};\n")
+        if "enum" in s:
+            w("static const char *const e_%s[] = {%s, NULL};\n" % (n, ", ".join(cstr(e) for e in s["enum"])))
+    w("\nconst struct model_shape %s_shapes[] = {\n" % service)
+    for n in order:
+        s = shapes[n]
+        t = s["type"]
+        fields = [".name = %s" % cstr(n), ".type = %s" % types[t]]
+        if "min" in s:
+            fields.append(".has_min = true, .min = %d" % s["min"])
+        if "max" in s:
+            fields.append(".has_max = true, .max = %dLL" % s["max"])
+        if "pattern" in s:
+            fields.append(".pattern = %s" % cstr(ere(s["pattern"])))
+            fields.append(".model_pattern = %s" % cstr(s["pattern"]))
+        if "enum" in s:
+            fields.append(".enums = e_%s" % n)
+        if t == "structure" and s.get("members"):
+            fields.append(".members = m_%s, .nmembers = %d" % (n, len(s["members"])))
+        if t == "list":
+            fields.append(".item = %d" % index[s["member"]["shape"]])
+        if t == "map":
+            fields.append(".key = %d, .value = %d" % (index[s["key"]["shape"]], index[s["value"]["shape"]]))
+        w("    {%s},\n" % ", ".join(fields))
+    w("};\n\nconst size_t %s_nshapes = %d;\n\n" % (service, len(order)))
+    w("const struct model_operation %s_operations[] = {\n" % service)
+    for op in sorted(ops):
+        o = ops[op]
+        inp = index[o["input"]["shape"]] if "input" in o else -1
+        errs = [e["shape"] for e in o.get("errors", [])]
+        w("    {%s, %d, %s},\n" % (cstr(op), inp, cstr(",".join(errs))))
+    w("};\n\nconst size_t %s_noperations = %d;\n" % (service, len(ops)))
+
+
+if __name__ == "__main__":
+    main()

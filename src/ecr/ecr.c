@@ -1,0 +1,276 @@
+/*
+ * This module implements the ECR control-plane surface: it claims
+ * POST / with an X-Amz-Target of the ECR service, buffers the JSON body,
+ * verifies SigV4, validates the input against botocore's model, checks the
+ * operation's IAM action and runs the operation's handler, answering in
+ * AWS JSON 1.1 (errors as {"__type","message"} with x-amzn-ErrorType).
+ */
+#include "ecr/ecr.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/sigv4.h"
+#include "core/alloc.h"
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "ecr/model.h"
+#include "registry/reference.h"
+
+#define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
+/* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */
+#define ECR_BODY_MAX (28u << 20)
+
+static const struct config *cfg;
+
+void ecr_configure(const struct config *c)
+{
+    cfg = c;
+    if (model_init(ecr_shapes, ecr_nshapes) < 0) {
+        log_error("%s", error_message());
+        abort();
+    }
+}
+
+const struct config *ecr_config(void)
+{
+    return cfg;
+}
+
+static bool ecr_claims(struct request *r)
+{
+    const char *t = http_header(r, "X-Amz-Target");
+    return strcmp(r->path, "/") == 0 && t && strncmp(t, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0;
+}
+
+static void send_json(struct request *r, unsigned status, json_t *doc, const char *error_type)
+{
+    char id[37];
+    char *body = json_dumps(doc, JSON_COMPACT);
+    uuid_v4(id);
+    http_respond(r, status, "application/x-amz-json-1.1", body, strlen(body));
+    http_set_header(r, "x-amzn-RequestId", id);
+    if (error_type)
+        http_set_header(r, "x-amzn-ErrorType", error_type);
+    free(body);
+}
+
+static void send_error(struct request *r, unsigned status, const char *type, const char *message)
+{
+    json_t *doc = json_pack("{s:s,s:s}", "__type", type, "message", message);
+    send_json(r, status, doc, type);
+    json_decref(doc);
+}
+
+int ecr_fail(struct ecr_call *c, const char *type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err_message, sizeof(c->err_message), fmt, ap);
+    va_end(ap);
+    c->err_type = type;
+    c->err_status = strcmp(type, "ServerException") == 0 ? 500 : 400;
+    return -1;
+}
+
+int ecr_fail_internal(struct ecr_call *c, int rc)
+{
+    log_error("%s: %s", c->op, error_message());
+    return ecr_fail(c, "ServerException", "an internal error occurred");
+}
+
+int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn)
+{
+    if (auth_authorize(&c->who, action, resource_account, resource_arn, &c->authz) == 0)
+        return 0;
+    log_info("denied: %s", error_message());
+    return ecr_fail(c, "AccessDeniedException", "%s", error_message());
+}
+
+const char *ecr_str(struct ecr_call *c, const char *key)
+{
+    json_t *v = json_object_get(c->in, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void ecr_repo_arn(char *out, size_t size, const char *account, const char *name)
+{
+    auth_repo_arn(out, size, account, name);
+}
+
+void ecr_registry_host(char *out, size_t size, struct ecr_call *c, const char *account)
+{
+    if (cfg && cfg->domain[0]) {
+        snprintf(out, size, "%s.dkr.ecr.%s.%s", account, cfg->region, cfg->domain);
+        return;
+    }
+    const char *host = http_header(c->r, "Host");
+    snprintf(out, size, "%s", host && *host ? host : (cfg ? cfg->listen : "localhost"));
+}
+
+void ecr_repo_uri(char *out, size_t size, struct ecr_call *c, const char *account, const char *name)
+{
+    char host[300];
+    ecr_registry_host(host, sizeof(host), c, account);
+    snprintf(out, size, "%s/%s", host, name);
+}
+
+json_t *ecr_time(int64_t ms)
+{
+    return json_real((double)ms / 1000.0);
+}
+
+int ecr_load_repo(struct ecr_call *c, struct repo *out)
+{
+    const char *name = ecr_str(c, "repositoryName");
+    int rc = store_repo_get(c->registry_id, name ? name : "", out);
+    if (rc == E_NOTFOUND)
+        return ecr_fail(c, "RepositoryNotFoundException",
+                        "The repository with name '%s' does not exist in the registry with id '%s'", name ? name : "",
+                        c->registry_id);
+    if (rc < 0)
+        return ecr_fail_internal(c, rc);
+    return 0;
+}
+
+int ecr_page(struct ecr_call *c, int default_max, int hard_max, int *max_out, char **after_out)
+{
+    json_t *mr = json_object_get(c->in, "maxResults");
+    const char *tok = ecr_str(c, "nextToken");
+    *max_out = default_max;
+    *after_out = NULL;
+    if (json_is_integer(mr)) {
+        json_int_t v = json_integer_value(mr);
+        if (v < 1 || v > hard_max)
+            return ecr_fail(c, "InvalidParameterException",
+                            "Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have value less than "
+                            "or equal to %d'",
+                            hard_max);
+        *max_out = (int)v;
+    }
+    if (tok) {
+        size_t len;
+        unsigned char *raw = base64_decode(tok, strlen(tok), &len);
+        if (!raw || len < 2 || raw[0] != 'b' || raw[1] != ':')
+            return ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'nextToken': the token is not valid");
+        *after_out = xstrdup((const char *)raw + 2);
+        free(raw);
+    }
+    return 0;
+}
+
+void ecr_set_next_token(struct ecr_call *c, const char *last_key)
+{
+    char *raw = xmalloc(strlen(last_key) + 3);
+    snprintf(raw, strlen(last_key) + 3, "b:%s", last_key);
+    char *tok = base64_encode(raw, strlen(raw));
+    json_object_set_new(c->out, "nextToken", json_string(tok));
+    free(tok);
+    free(raw);
+}
+
+static void ecr_begin(struct request *r)
+{
+    if (strcmp(r->method, "POST") != 0) {
+        send_error(r, 405, "UnknownOperationException", "the control plane takes POST");
+        return;
+    }
+    r->body_mode = BODY_BUFFER;
+    r->body.max = ECR_BODY_MAX;
+}
+
+static const struct ecr_op *op_find(struct slice name)
+{
+    for (size_t i = 0; i < ecr_nops; i++)
+        if (slice_eq(name, ecr_ops[i].name))
+            return &ecr_ops[i];
+    return NULL;
+}
+
+static void ecr_finish(struct request *r)
+{
+    struct ecr_call c;
+    char payload[DIGEST_MAX];
+    static const char *const services[] = {"ecr", NULL};
+    struct auth_failure af;
+    json_error_t jerr;
+
+    memset(&c, 0, sizeof(c));
+    c.r = r;
+    if (r->body_error) {
+        send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
+        return;
+    }
+    digest_sha256(payload, r->body.ptr, r->body.len);
+    if (auth_identify_sigv4(r, payload + 7, services, SIGV4_JSON, &c.who, &af) < 0) {
+        send_error(r, af.status, af.type, af.message);
+        return;
+    }
+    snprintf(r->principal, sizeof(r->principal), "%s", c.who.arn);
+    c.authz.source_ip = r->client_ip;
+    c.authz.secure_transport = r->secure;
+
+    const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
+    c.op = target;
+    const struct model_operation *mop = model_operation_find(ecr_operations, ecr_noperations, slice_from(target));
+    if (!mop) {
+        send_error(r, 400, "UnknownOperationException", "");
+        return;
+    }
+    c.in = json_loadb(r->body.len ? r->body.ptr : "{}", r->body.len ? r->body.len : 2, JSON_REJECT_DUPLICATES, &jerr);
+    if (!c.in || !json_is_object(c.in)) {
+        json_decref(c.in);
+        send_error(r, 400, "SerializationException", "the request body is not a JSON object");
+        return;
+    }
+    if (model_validate(ecr_shapes, mop->input, c.in) < 0) {
+        send_error(r, 400, "InvalidParameterException", error_message());
+        json_decref(c.in);
+        return;
+    }
+    const struct ecr_op *op = op_find(slice_from(target));
+    if (!op) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the operation %s is not supported by this berth yet", mop->name);
+        send_error(r, 400, "UnsupportedOperationException", msg);
+        json_decref(c.in);
+        return;
+    }
+    const char *rid = ecr_str(&c, "registryId");
+    snprintf(c.registry_id, sizeof(c.registry_id), "%s", rid ? rid : c.who.account_id);
+    c.out = json_object();
+
+    char arn[600];
+    int rc = 0;
+    const char *name = ecr_str(&c, "repositoryName");
+    if (op->resource == RES_REPOSITORY && name) {
+        ecr_repo_arn(arn, sizeof(arn), c.registry_id, name);
+        rc = ecr_authorize(&c, op->action, c.registry_id, arn);
+    } else if (op->resource == RES_REGISTRY || op->resource == RES_REPOSITORY) {
+        snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/*", auth_region(), c.registry_id);
+        rc = ecr_authorize(&c, op->action, c.registry_id, arn);
+    } else {
+        rc = ecr_authorize(&c, op->action, c.who.account_id, "*");
+    }
+    if (rc == 0)
+        rc = op->handler(&c);
+    if (rc < 0)
+        send_error(r, c.err_status ? c.err_status : 400, c.err_type ? c.err_type : "ServerException", c.err_message);
+    else
+        send_json(r, 200, c.out, NULL);
+    json_decref(c.in);
+    json_decref(c.out);
+}
+
+const struct surface ecr_surface = {
+    .name = "ecr",
+    .claims = ecr_claims,
+    .begin = ecr_begin,
+    .finish = ecr_finish,
+    .abort = NULL,
+};

@@ -1,0 +1,76 @@
+/*
+ * The ECR control plane: AWS JSON 1.1 over SigV4 at POST / with
+ * X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Operation>.
+ *
+ * One dispatcher verifies the signature, decodes and validates the input
+ * against botocore's model, authorizes the operation's IAM action and calls
+ * the operation's handler from one table (ecr_ops[] in ops.c). A handler
+ * reads c->in, fills c->out, and returns 0 or ecr_fail(...).
+ */
+#ifndef BERTH_ECR_ECR_H
+#define BERTH_ECR_ECR_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "auth/auth.h"
+#include "core/config.h"
+#include "http/server.h"
+#include "store/store.h"
+
+extern const struct surface ecr_surface;
+void ecr_configure(const struct config *c);
+const struct config *ecr_config(void);
+
+struct ecr_call {
+    struct request *r;
+    json_t *in;
+    json_t *out; /* an object, sent as the reply */
+    struct principal who;
+    struct authz_context authz;
+    const char *op;
+    char registry_id[13]; /* input registryId, or the caller's account */
+    /* set by ecr_fail */
+    const char *err_type;
+    char err_message[1024];
+    unsigned err_status;
+};
+
+enum ecr_resource { RES_REPOSITORY, RES_REGISTRY, RES_ANY };
+
+struct ecr_op {
+    const char *name;
+    int (*handler)(struct ecr_call *c);
+    const char *action;         /* IAM action checked by the dispatcher */
+    enum ecr_resource resource; /* what the action is checked on */
+};
+
+extern const struct ecr_op ecr_ops[];
+extern const size_t ecr_nops;
+
+/* Records the error reply and returns -1: `return ecr_fail(c, "RepositoryNotFoundException", ...)`. */
+int ecr_fail(struct ecr_call *c, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* ServerException (500) for an unexpected E_* from below, logged. */
+int ecr_fail_internal(struct ecr_call *c, int rc);
+/* Checks c->who may do action on resource_arn in resource_account;
+ * AccessDeniedException with AWS's message otherwise. */
+int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn);
+
+/* Input helpers (validated by the model already, so types are right). */
+const char *ecr_str(struct ecr_call *c, const char *key);
+/* Loads the input's repositoryName in c->registry_id; RepositoryNotFoundException if absent. */
+int ecr_load_repo(struct ecr_call *c, struct repo *out);
+/* The repository's ARN and URI. */
+void ecr_repo_arn(char *out, size_t size, const char *account, const char *name);
+void ecr_repo_uri(char *out, size_t size, struct ecr_call *c, const char *account, const char *name);
+/* The registry host as clients should address it: <acct>.dkr.ecr.<region>.<domain>, or the Host berth was reached at. */
+void ecr_registry_host(char *out, size_t size, struct ecr_call *c, const char *account);
+/* A timestamp as AWS JSON 1.1 writes it: epoch seconds. */
+json_t *ecr_time(int64_t ms);
+
+/* Pagination: nextToken is an opaque marker (the last key served). */
+int ecr_page(struct ecr_call *c, int default_max, int hard_max, int *max_out, char **after_out);
+void ecr_set_next_token(struct ecr_call *c, const char *last_key);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * The handlers of the ECR operations, one file per family:
+ * auth_token.c, repositories.c, images.c, layers.c. The table that maps
+ * operation names to them and to IAM actions is in ops.c.
+ */
+#ifndef BERTH_ECR_OPS_H
+#define BERTH_ECR_OPS_H
+
+#include "ecr/ecr.h"
+
+/* auth_token.c */
+int op_get_authorization_token(struct ecr_call *c);
+
+/* repositories.c */
+int op_create_repository(struct ecr_call *c);
+int op_describe_repositories(struct ecr_call *c);
+int op_delete_repository(struct ecr_call *c);
+int op_put_image_tag_mutability(struct ecr_call *c);
+int op_put_image_scanning_configuration(struct ecr_call *c);
+int op_tag_resource(struct ecr_call *c);
+int op_untag_resource(struct ecr_call *c);
+int op_list_tags_for_resource(struct ecr_call *c);
+int op_describe_registry(struct ecr_call *c);
+int op_get_account_setting(struct ecr_call *c);
+int op_put_account_setting(struct ecr_call *c);
+
+/* images.c */
+int op_list_images(struct ecr_call *c);
+int op_describe_images(struct ecr_call *c);
+int op_batch_get_image(struct ecr_call *c);
+int op_put_image(struct ecr_call *c);
+int op_batch_delete_image(struct ecr_call *c);
+int op_list_image_referrers(struct ecr_call *c);
+
+/* layers.c */
+int op_batch_check_layer_availability(struct ecr_call *c);
+int op_get_download_url_for_layer(struct ecr_call *c);
+int op_initiate_layer_upload(struct ecr_call *c);
+int op_upload_layer_part(struct ecr_call *c);
+int op_complete_layer_upload(struct ecr_call *c);
+
+#endif
