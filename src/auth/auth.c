@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "auth/keystore.h"
 #include "auth/sigv4.h"
 #include "auth/token.h"
@@ -206,36 +209,6 @@ void auth_shutdown(void)
     keystore_close();
 }
 
-/* Checks an access key id and its secret; fills p for the key's principal. */
-static int check_key_secret(const char *akid, const char *secret, size_t secret_len, struct principal *p)
-{
-    struct access_key k;
-    char *stored = NULL;
-    int rc = store_access_key_get(akid, &k);
-    if (rc < 0)
-        return error_set(E_UNAUTH, "unknown access key");
-    if (strcmp(k.status, "Active") != 0) {
-        access_key_release(&k);
-        return error_set(E_UNAUTH, "access key is not active");
-    }
-    rc = keystore_open_secret(k.secret_enc, &stored);
-    if (rc == 0 && !secure_equal(stored, strlen(stored), secret, secret_len))
-        rc = error_set(E_UNAUTH, "wrong secret for access key");
-    if (rc == 0) {
-        if (k.user_name) {
-            rc = error_set(E_UNAUTH, "registry login takes a token: use aws ecr get-login-password");
-        } else {
-            principal_root(p, k.account_id, akid);
-        }
-    }
-    if (stored) {
-        memset(stored, 0, strlen(stored));
-        free(stored);
-    }
-    access_key_release(&k);
-    return rc;
-}
-
 /* The principal an access key acts as. */
 static void principal_for_key(struct principal *p, const struct access_key *k)
 {
@@ -369,6 +342,51 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
     return 0;
 }
 
+static void presign_mac(char hex[65], const char *akid, const char *account, const char *name, const char *digest,
+                        int64_t expires_s)
+{
+    char msg[1024];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int len = snprintf(msg, sizeof(msg), "berth-blob-v1\n%s\n%s\n%s\n%s\n%lld", akid, account, name, digest,
+                       (long long)expires_s);
+    HMAC(EVP_sha256(), keystore_token_key(), 32, (const unsigned char *)msg, (size_t)len, md, &n);
+    hex_encode(hex, md, 32);
+}
+
+void auth_presign_blob(char *out, size_t size, const struct principal *p, const char *account, const char *name,
+                       const char *digest, int64_t expires_s)
+{
+    char hex[65];
+    presign_mac(hex, p->access_key_id, account, name, digest, expires_s);
+    snprintf(out, size, "X-Berth-Account=%s&X-Berth-Credential=%s&X-Berth-Expires=%lld&X-Berth-Signature=%s", account,
+             p->access_key_id, (long long)expires_s, hex);
+}
+
+int auth_identify_presigned(struct request *r, const char *account, const char *name, const char *digest,
+                            struct principal *out)
+{
+    const char *akid = http_query(r, "X-Berth-Credential"), *exp = http_query(r, "X-Berth-Expires"),
+               *sig = http_query(r, "X-Berth-Signature");
+    uint64_t expires;
+    char hex[65];
+    struct access_key k;
+    if (!akid || !exp || !sig || strlen(akid) > 128 || parse_u64(slice_from(exp), INT64_MAX, &expires) < 0)
+        return error_set(E_UNAUTH, "malformed presigned URL");
+    if ((int64_t)expires < now_ms() / 1000)
+        return error_set(E_UNAUTH, "presigned URL has expired");
+    presign_mac(hex, akid, account, name, digest, (int64_t)expires);
+    if (!secure_equal(hex, 64, sig, strlen(sig)))
+        return error_set(E_UNAUTH, "presigned URL signature does not match");
+    if (store_access_key_get(akid, &k) < 0)
+        return error_set(E_UNAUTH, "presigned URL belongs to a key that no longer exists");
+    bool active = strcmp(k.status, "Active") == 0;
+    if (active)
+        principal_for_key(out, &k);
+    access_key_release(&k);
+    return active ? 0 : error_set(E_UNAUTH, "presigned URL belongs to a key that is not active");
+}
+
 int auth_identify_registry(const char *authorization, struct principal *out)
 {
     if (!authorization || !*authorization)
@@ -395,7 +413,7 @@ int auth_identify_registry(const char *authorization, struct principal *out)
         if (strcmp(user, "AWS") == 0)
             rc = token_principal(pass, pass_len, out);
         else
-            rc = check_key_secret(user, pass, pass_len, out);
+            rc = error_set(E_UNAUTH, "log in as user AWS with the password from aws ecr get-login-password");
     }
     memset(raw, 0, len);
     free(raw);

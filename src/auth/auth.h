@@ -62,6 +62,16 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
  * (the password of `docker login -u AWS`). */
 int auth_mint_registry_token(const struct principal *p, char **out, int64_t *expires_ms);
 
+/* Presigned blob downloads (GetDownloadUrlForLayer): the query string that
+ * lets the holder GET one blob of one repository as p until expires_s
+ * (epoch seconds), and its check on /v2. */
+void auth_presign_blob(char *out, size_t size, const struct principal *p, const char *account, const char *name,
+                       const char *digest, int64_t expires_s);
+/* E_UNAUTH unless the request carries a valid, unexpired presigned query
+ * for exactly this account, repository and digest; fills out. */
+int auth_identify_presigned(struct request *r, const char *account, const char *name, const char *digest,
+                            struct principal *out);
+
 /* Is p allowed action (e.g. "ecr:PutImage") on resource_arn, a resource of
  * resource_account? E_DENIED with AWS's message as the detail. */
 int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,

@@ -23,6 +23,12 @@ static const char *canonical_type(const char *t)
     return NULL;
 }
 
+/* sizes are client-declared (each up to 2^63 - 1): sums saturate, never wrap */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static void descriptor_release(struct descriptor *d)
 {
     free(d->media_type);
@@ -42,8 +48,12 @@ static int parse_descriptor(struct descriptor *d, json_t *j, const char *where)
     if (!json_is_string(dg))
         return error_set(E_INVALID, "%s has no digest", where);
     int rc = digest_validate((struct slice){json_string_value(dg), json_string_length(dg)}, NULL);
-    if (rc < 0)
-        return error_set(E_INVALID, "%s: %s", where, error_message());
+    if (rc < 0) {
+        /* the detail is rewritten in place: copy it out of the buffer first */
+        char why[512];
+        snprintf(why, sizeof(why), "%s", error_message());
+        return error_set(E_INVALID, "%s: %s", where, why);
+    }
     if (!json_is_integer(sz) || json_integer_value(sz) < 0)
         return error_set(E_INVALID, "%s has no valid size", where);
     d->media_type = xstrdup(json_string_value(mt));
@@ -184,7 +194,7 @@ int manifest_parse(struct parsed_manifest *out, const char *body, size_t n, cons
         if (layers && (rc = parse_array(&out->layers, &out->nlayers, layers, "layers")) < 0)
             goto done;
         for (size_t i = 0; i < out->nlayers; i++)
-            out->image_size += out->layers[i].size;
+            out->image_size = add_sat(out->image_size, out->layers[i].size);
     }
 
     json_t *at = json_object_get(root, "artifactType");

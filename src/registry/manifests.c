@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "registry/internal.h"
+#include "registry/image.h"
 #include "registry/manifest.h"
 #include "registry/registry.h"
 
@@ -175,63 +176,10 @@ void manifests_put_begin(struct request *r)
     r->body.max = MANIFEST_MAX_BYTES;
 }
 
-/* Every blob and child manifest the manifest names must be in this
- * repository. Answers and returns <0 when one is missing. */
-static int check_references(struct request *r, const struct parsed_manifest *pm, struct manifest_ref **refs_out,
-                            size_t *nrefs_out)
-{
-    struct v2 *v = r->state;
-    size_t cap = pm->nlayers + pm->nmanifests + 1, n = 0;
-    struct manifest_ref *refs = xcalloc(cap, sizeof(*refs));
-    char msg[300];
-    if (!pm->is_index) {
-        for (size_t i = 0; i <= pm->nlayers; i++) {
-            const struct descriptor *d = i == 0 ? &pm->config : &pm->layers[i - 1];
-            if (d->foreign)
-                continue;
-            uint64_t size;
-            if (store_blob_linked(v->repo.id, d->digest, &size) < 0) {
-                snprintf(msg, sizeof(msg), "blob unknown to registry: %s", d->digest);
-                reg_error(r, RE_MANIFEST_BLOB_UNKNOWN, msg);
-                free(refs);
-                return E_NOTFOUND;
-            }
-            if (size != d->size) {
-                snprintf(msg, sizeof(msg), "size of blob %s is %llu, not %llu", d->digest, (unsigned long long)size,
-                         (unsigned long long)d->size);
-                reg_error(r, RE_MANIFEST_INVALID, msg);
-                free(refs);
-                return E_INVALID;
-            }
-            refs[n++] = (struct manifest_ref){d->digest, false};
-        }
-    }
-    for (size_t i = 0; i < pm->nmanifests; i++) {
-        if (store_manifest_exists(v->repo.id, pm->manifests[i].digest) < 0) {
-            snprintf(msg, sizeof(msg), "manifest unknown to repository: %s", pm->manifests[i].digest);
-            reg_error(r, RE_MANIFEST_UNKNOWN, msg);
-            free(refs);
-            return E_NOTFOUND;
-        }
-        refs[n++] = (struct manifest_ref){pm->manifests[i].digest, true};
-    }
-    *refs_out = refs;
-    *nrefs_out = n;
-    return 0;
-}
-
-/* Set by the control plane: a hook that decides whether a tag may move
- * (tag immutability) and enforces quotas. NULL allows everything. */
-int (*registry_put_policy)(const struct repo *repo, const char *tag, const char *digest, bool new_manifest) = NULL;
-
 void manifests_put_finish(struct request *r)
 {
     struct v2 *v = r->state;
-    struct parsed_manifest pm;
-    struct manifest m;
-    struct manifest_ref *refs = NULL;
-    size_t nrefs = 0;
-    int rc;
+    struct image_put_result res;
 
     if (r->body_error) {
         if (r->body_error == E_TOOBIG)
@@ -240,62 +188,42 @@ void manifests_put_finish(struct request *r)
             reg_error_from(r, r->body_error, RE_MANIFEST_INVALID);
         return;
     }
-    memset(&m, 0, sizeof(m));
-    if (is_digest_ref(v->ref) && strncmp(v->ref, "sha512:", 7) == 0) {
-        struct hasher h;
-        hasher_init(&h, DIGEST_SHA512);
-        hasher_update(&h, r->body.ptr, r->body.len);
-        hasher_final(&h, m.digest);
-    } else {
-        digest_sha256(m.digest, r->body.ptr, r->body.len);
-    }
-    if (is_digest_ref(v->ref) && strcmp(v->ref, m.digest) != 0) {
-        reg_error(r, RE_DIGEST_INVALID, "manifest digest does not match the content");
-        return;
-    }
-    if ((rc = manifest_parse(&pm, r->body.ptr, r->body.len, http_header(r, "Content-Type"))) < 0) {
-        reg_error(r, RE_MANIFEST_INVALID, error_message());
-        return;
-    }
-    if (check_references(r, &pm, &refs, &nrefs) < 0) {
-        parsed_manifest_release(&pm);
-        return;
-    }
     const char *tag = is_digest_ref(v->ref) ? NULL : v->ref;
-    bool exists = store_manifest_exists(v->repo.id, m.digest) == 0;
-    if (registry_put_policy && (rc = registry_put_policy(&v->repo, tag, m.digest, !exists)) < 0) {
-        if (rc == E_EXISTS || rc == E_INVALID)
+    int rc = image_put(&res, &v->repo, r->body.ptr, r->body.len, http_header(r, "Content-Type"), tag,
+                       is_digest_ref(v->ref) ? v->ref : NULL);
+    if (rc < 0) {
+        switch (res.failure) {
+        case IMG_DIGEST_MISMATCH:
+            reg_error(r, RE_DIGEST_INVALID, error_message());
+            break;
+        case IMG_BLOB_UNKNOWN:
+            reg_error(r, RE_MANIFEST_BLOB_UNKNOWN, error_message());
+            break;
+        case IMG_MANIFEST_UNKNOWN:
+            reg_error(r, RE_MANIFEST_UNKNOWN, error_message());
+            break;
+        case IMG_TAG_IMMUTABLE:
             reg_error(r, RE_TAG_INVALID, error_message());
-        else if (rc == E_TOOBIG)
+            break;
+        case IMG_LIMIT:
             reg_error(r, RE_DENIED, error_message());
-        else
+            break;
+        case IMG_INVALID:
+            reg_error(r, RE_MANIFEST_INVALID, error_message());
+            break;
+        default:
             reg_error_from(r, rc, RE_MANIFEST_INVALID);
-        goto done;
-    }
-
-    m.media_type = (char *)pm.media_type;
-    m.artifact_type = pm.artifact_type;
-    m.config_media_type = pm.is_index ? NULL : pm.config.media_type;
-    m.subject = pm.has_subject ? pm.subject.digest : NULL;
-    m.size = r->body.len;
-    m.image_size = pm.image_size;
-    m.body = r->body.ptr;
-    if ((rc = store_begin()) < 0 || (rc = store_manifest_put(v->repo.id, &m, refs, nrefs, tag)) < 0 ||
-        (rc = store_commit()) < 0) {
-        store_rollback();
-        reg_error_from(r, rc, RE_MANIFEST_INVALID);
-        goto done;
+            break;
+        }
+        return;
     }
     char loc[600];
-    snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", v->name, m.digest);
+    snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", v->name, res.digest);
     reg_json(r, 201, NULL, "", 0);
     http_set_header(r, "Location", loc);
-    http_set_header(r, "Docker-Content-Digest", m.digest);
-    if (pm.has_subject)
-        http_set_header(r, "OCI-Subject", pm.subject.digest);
-done:
-    free(refs);
-    parsed_manifest_release(&pm);
+    http_set_header(r, "Docker-Content-Digest", res.digest);
+    if (res.subject[0])
+        http_set_header(r, "OCI-Subject", res.subject);
 }
 
 void manifests_delete(struct request *r)

@@ -1,6 +1,8 @@
 /*
  * This module implements the Range and Content-Range parsers of range.h.
- * Numbers are bounded to 2^62 so that sums cannot overflow.
+ * Numbers are bounded to 2^62 so that sums cannot overflow; in a Range
+ * header a longer run of digits is as good as 2^62 (RFC 9110 lets a client
+ * ask for "bytes=0-99999999999999999999999" and get the whole blob).
  */
 #include "registry/range.h"
 
@@ -33,6 +35,19 @@ static int split_dash(struct slice s, struct slice *a, struct slice *b)
     return 0;
 }
 
+/* A byte position of a Range header: digits only, saturating at RANGE_NUM_MAX. */
+static int parse_pos(struct slice s, uint64_t *out)
+{
+    if (s.len == 0)
+        return E_INVALID;
+    for (size_t i = 0; i < s.len; i++)
+        if (s.base[i] < '0' || s.base[i] > '9')
+            return E_INVALID;
+    if (parse_u64(s, RANGE_NUM_MAX, out) < 0)
+        *out = RANGE_NUM_MAX;
+    return 0;
+}
+
 int range_parse(struct slice header, uint64_t size, uint64_t *first, uint64_t *last)
 {
     struct slice a, b;
@@ -48,7 +63,7 @@ int range_parse(struct slice header, uint64_t size, uint64_t *first, uint64_t *l
         return E_INVALID;
     if (a.len == 0) {
         /* suffix: the last y bytes */
-        if (parse_u64(b, RANGE_NUM_MAX, &y) < 0)
+        if (parse_pos(b, &y) < 0)
             return error_set(E_INVALID, "bad suffix range");
         if (y == 0 || size == 0)
             return error_set(E_RANGE, "range not satisfiable");
@@ -56,12 +71,12 @@ int range_parse(struct slice header, uint64_t size, uint64_t *first, uint64_t *l
         *last = size - 1;
         return 0;
     }
-    if (parse_u64(a, RANGE_NUM_MAX, &x) < 0)
+    if (parse_pos(a, &x) < 0)
         return error_set(E_INVALID, "bad range start");
     if (b.len == 0) {
         y = size ? size - 1 : 0;
     } else {
-        if (parse_u64(b, RANGE_NUM_MAX, &y) < 0 || y < x)
+        if (parse_pos(b, &y) < 0 || y < x)
             return error_set(E_INVALID, "bad range end");
         if (y >= size)
             y = size ? size - 1 : 0;

@@ -17,23 +17,39 @@ static bool is_lower_alnum(char c)
 
 bool repo_name_valid(struct slice name)
 {
-    if (name.len < 2 || name.len > REPO_NAME_MAX)
+    /* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
+     * as a full match: runs of [a-z0-9] joined by exactly one separator,
+     * which is '/', '.', '_', "__" or any number of '-' */
+    size_t i = 0, n = name.len;
+    const char *z = name.base;
+    if (n < 2 || n > REPO_NAME_MAX)
         return false;
-    /* components of [a-z0-9]+([._-][a-z0-9]+)* separated by single '/' */
-    bool need_alnum = true; /* start of component or after a separator */
-    for (size_t i = 0; i < name.len; i++) {
-        char c = name.base[i];
-        if (is_lower_alnum(c)) {
-            need_alnum = false;
-        } else if (c == '.' || c == '_' || c == '-' || c == '/') {
-            if (need_alnum)
-                return false;
-            need_alnum = true;
-        } else {
+    for (;;) {
+        size_t start = i;
+        while (i < n && is_lower_alnum(z[i]))
+            i++;
+        if (i == start)
+            return false;
+        if (i == n)
+            return true;
+        switch (z[i]) {
+        case '/':
+        case '.':
+            i++;
+            break;
+        case '_':
+            i++;
+            if (i < n && z[i] == '_')
+                i++;
+            break;
+        case '-':
+            while (i < n && z[i] == '-')
+                i++;
+            break;
+        default:
             return false;
         }
     }
-    return !need_alnum;
 }
 
 bool tag_valid(struct slice tag)

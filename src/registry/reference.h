@@ -1,9 +1,9 @@
 /*
  * Names, tags and the /v2 path grammar.
  *
- * Repository names follow ECR's pattern (botocore RepositoryName:
- * (?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*, 2 to 256
- * characters); tags follow the OCI distribution spec
+ * Repository names follow ECR's pattern (botocore RepositoryName, a full
+ * match of [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*,
+ * 2 to 256 characters); tags follow the OCI distribution spec
  * ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}). A /v2 path is split into the
  * repository name and what is asked of it.
  */

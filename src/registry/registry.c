@@ -203,6 +203,14 @@ static void resolve_account(struct request *r, struct v2 *v)
     }
 }
 
+/* The account a presigned URL is for: named in its query (the registry
+ * host may not say it). */
+static const char *presign_account(struct request *r)
+{
+    const char *a = http_query(r, "X-Berth-Account");
+    return a ? a : "";
+}
+
 struct route {
     enum v2_route route;
     const char *method;
@@ -245,19 +253,32 @@ static void v2_begin(struct request *r)
 
     int rc;
 
+    bool presigned = false;
+    rc = v2_path_parse(slice_from(r->path), &v->path);
     /* authentication comes first: an anonymous caller learns nothing */
-    if (auth_enabled()) {
-        if ((rc = auth_identify_registry(http_header(r, "Authorization"), &v->who)) < 0) {
+    if (!auth_enabled()) {
+        auth_anonymous(&v->who);
+    } else if (rc == 0 && v->path.route == V2_BLOB && !http_header(r, "Authorization") &&
+               http_query(r, "X-Berth-Signature")) {
+        /* a presigned URL from GetDownloadUrlForLayer names one blob */
+        snprintf(v->name, sizeof(v->name), "%.*s", (int)(v->path.name.len < REPO_NAME_MAX ? v->path.name.len : 0),
+                 v->path.name.base);
+        snprintf(v->ref, sizeof(v->ref), "%.*s", (int)(v->path.ref.len < DIGEST_MAX ? v->path.ref.len : 0), v->path.ref.base);
+        if (auth_identify_presigned(r, presign_account(r), v->name, v->ref, &v->who) < 0) {
             reg_error(r, RE_UNAUTHORIZED, error_message());
             return;
         }
-    } else {
-        auth_anonymous(&v->who);
+        presigned = true;
+    } else if (auth_identify_registry(http_header(r, "Authorization"), &v->who) < 0) {
+        reg_error(r, RE_UNAUTHORIZED, error_message());
+        return;
     }
     snprintf(r->principal, sizeof(r->principal), "%s", v->who.arn);
     resolve_account(r, v);
+    if (presigned)
+        snprintf(v->account, sizeof(v->account), "%s", presign_account(r));
 
-    if (v2_path_parse(slice_from(r->path), &v->path) < 0) {
+    if (rc < 0) {
         reg_error(r, RE_NOT_FOUND, NULL);
         return;
     }

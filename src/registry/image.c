@@ -1,0 +1,180 @@
+/*
+ * This module implements image_put() of image.h.
+ */
+#include "registry/image.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "registry/manifest.h"
+
+static struct image_limits limits;
+
+void image_set_limits(const struct image_limits *l)
+{
+    limits = *l;
+}
+
+/* Does tag match one of the repository's exclusion filters (WILDCARD,
+ * '*' matching any run of characters)? */
+static bool matches_exclusion(const struct repo *repo, const char *tag)
+{
+    if (!repo->mutability_filters)
+        return false;
+    json_t *arr = json_loads(repo->mutability_filters, 0, NULL);
+    bool hit = false;
+    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr) && !hit; i++) {
+        const char *f = json_string_value(json_object_get(json_array_get(arr, i), "filter"));
+        hit = f && fnmatch(f, tag, 0) == 0;
+    }
+    json_decref(arr);
+    return hit;
+}
+
+bool image_tag_immutable(const struct repo *repo, const char *tag)
+{
+    const char *m = repo->tag_mutability ? repo->tag_mutability : "MUTABLE";
+    if (strcmp(m, "IMMUTABLE") == 0)
+        return true;
+    if (strcmp(m, "IMMUTABLE_WITH_EXCLUSION") == 0)
+        return !matches_exclusion(repo, tag);
+    if (strcmp(m, "MUTABLE_WITH_EXCLUSION") == 0)
+        return matches_exclusion(repo, tag);
+    return false;
+}
+
+static int fail(struct image_put_result *out, enum image_failure f, int rc)
+{
+    out->failure = f;
+    return rc;
+}
+
+/* Every blob and child manifest pm names must be in the repository. */
+static int check_references(struct image_put_result *out, const struct repo *repo, const struct parsed_manifest *pm,
+                            struct manifest_ref *refs, size_t *nrefs)
+{
+    size_t n = 0;
+    if (!pm->is_index) {
+        for (size_t i = 0; i <= pm->nlayers; i++) {
+            const struct descriptor *d = i == 0 ? &pm->config : &pm->layers[i - 1];
+            uint64_t size;
+            if (d->foreign)
+                continue;
+            if (store_blob_linked(repo->id, d->digest, &size) < 0) {
+                snprintf(out->missing, sizeof(out->missing), "%s", d->digest);
+                return fail(out, IMG_BLOB_UNKNOWN, error_set(E_NOTFOUND, "blob unknown to registry: %s", d->digest));
+            }
+            if (size != d->size)
+                return fail(out, IMG_INVALID,
+                            error_set(E_INVALID, "size of blob %s is %llu, not %llu as the manifest says", d->digest,
+                                      (unsigned long long)size, (unsigned long long)d->size));
+            refs[n++] = (struct manifest_ref){d->digest, false};
+        }
+    }
+    for (size_t i = 0; i < pm->nmanifests; i++) {
+        if (store_manifest_exists(repo->id, pm->manifests[i].digest) < 0) {
+            snprintf(out->missing, sizeof(out->missing), "%s", pm->manifests[i].digest);
+            return fail(out, IMG_MANIFEST_UNKNOWN,
+                        error_set(E_NOTFOUND, "manifest unknown to repository: %s", pm->manifests[i].digest));
+        }
+        refs[n++] = (struct manifest_ref){pm->manifests[i].digest, true};
+    }
+    *nrefs = n;
+    return 0;
+}
+
+int image_put(struct image_put_result *out, const struct repo *repo, const char *body, size_t n, const char *content_type,
+              const char *tag, const char *expect_digest)
+{
+    struct parsed_manifest pm;
+    struct manifest m;
+    struct manifest_ref *refs = NULL;
+    size_t nrefs = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&m, 0, sizeof(m));
+    if (expect_digest && strncmp(expect_digest, "sha512:", 7) == 0) {
+        struct hasher h;
+        hasher_init(&h, DIGEST_SHA512);
+        hasher_update(&h, body, n);
+        hasher_final(&h, out->digest);
+    } else {
+        digest_sha256(out->digest, body, n);
+    }
+    if (expect_digest && strcmp(expect_digest, out->digest) != 0)
+        return fail(out, IMG_DIGEST_MISMATCH,
+                    error_set(E_MISMATCH, "manifest digest %s does not match the content's digest %s", expect_digest,
+                              out->digest));
+    if ((rc = manifest_parse(&pm, body, n, content_type)) < 0)
+        return fail(out, IMG_INVALID, rc);
+    out->media_type = pm.media_type;
+    if (pm.has_subject)
+        snprintf(out->subject, sizeof(out->subject), "%s", pm.subject.digest);
+
+    refs = xcalloc(pm.nlayers + pm.nmanifests + 1, sizeof(*refs));
+    if ((rc = check_references(out, repo, &pm, refs, &nrefs)) < 0)
+        goto done;
+
+    if ((rc = store_begin()) < 0) {
+        fail(out, IMG_INTERNAL, rc);
+        goto done;
+    }
+    bool exists = store_manifest_exists(repo->id, out->digest) == 0;
+    if (tag) {
+        char current[DIGEST_MAX];
+        bool tagged = store_tag_resolve(repo->id, tag, current) == 0;
+        if (tagged && strcmp(current, out->digest) == 0) {
+            out->failure = IMG_ALREADY_EXISTS; /* not an error on /v2; ECR reports it */
+        } else if (tagged && image_tag_immutable(repo, tag)) {
+            rc = fail(out, IMG_TAG_IMMUTABLE,
+                      error_set(E_EXISTS,
+                                "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because "
+                                "the tag is immutable.",
+                                tag, repo->name));
+            goto rollback;
+        }
+        if (limits.max_tags && !(tagged && strcmp(current, out->digest) == 0) &&
+            store_tag_count_for(repo->id, out->digest) >= limits.max_tags) {
+            rc = fail(out, IMG_LIMIT,
+                      error_set(E_TOOBIG, "the image already has the maximum of %lld tags", limits.max_tags));
+            goto rollback;
+        }
+    } else if (exists) {
+        out->failure = IMG_ALREADY_EXISTS;
+    }
+    if (!exists && limits.max_images && store_manifest_count(repo->id) >= limits.max_images) {
+        rc = fail(out, IMG_LIMIT,
+                  error_set(E_TOOBIG, "the repository already has the maximum of %lld images", limits.max_images));
+        goto rollback;
+    }
+    m = (struct manifest){0};
+    memcpy(m.digest, out->digest, sizeof(m.digest));
+    m.media_type = (char *)pm.media_type;
+    m.artifact_type = pm.artifact_type;
+    m.config_media_type = pm.is_index ? NULL : pm.config.media_type;
+    m.subject = pm.has_subject ? pm.subject.digest : NULL;
+    m.size = n;
+    m.image_size = pm.image_size;
+    m.body = (char *)body;
+    if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 || (rc = store_commit()) < 0) {
+        fail(out, IMG_INTERNAL, rc);
+        goto rollback;
+    }
+    out->created = !exists;
+    rc = 0;
+    goto done;
+rollback:
+    store_rollback();
+done:
+    free(refs);
+    parsed_manifest_release(&pm);
+    return rc;
+}

@@ -1,0 +1,503 @@
+"""Integration harness: start the real berth on a loopback port and drive it with real clients.
+
+By default a session-scoped server is started from BERTH_BIN (default <repo>/build/berth) with
+a fresh temporary data directory and fixed root credentials; nothing is built here. To run
+the suite against a server that is already running (as redis tests do with --host/--port):
+
+    BERTH_URL=http://127.0.0.1:5000 BERTH_ROOT_ACCESS_KEY_ID=... BERTH_ROOT_SECRET_ACCESS_KEY=... \
+        /usr/bin/python3 -m pytest tests/integration
+
+(credentials may instead come from BERTH_CREDENTIALS_FILE, the INI that berth writes to
+DATA/credentials). Tests that need a server of their own (restarts) use `berth_factory`,
+which always starts BERTH_BIN.
+
+Two helpers are the only places that know how the registry is entered, so that the move
+to ECR-style login and explicit repositories changes nothing else:
+  registry_credentials(server) -> (user, password)
+  create_repository(name, server)
+"""
+
+import configparser
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+DEFAULT_BIN = REPO_ROOT / "build" / "berth"
+
+ACCOUNT_ID = os.environ.get("BERTH_TEST_ACCOUNT_ID", "123456789012")
+ACCESS_KEY_ID = os.environ.get("BERTH_TEST_ACCESS_KEY_ID", "AKIABERTHTESTROOT001")
+SECRET_ACCESS_KEY = os.environ.get("BERTH_TEST_SECRET_ACCESS_KEY", "berth/test/root/secret/" + "x" * 17)
+REGION = os.environ.get("BERTH_REGION", "us-east-1")
+START_TIMEOUT = float(os.environ.get("BERTH_TEST_START_TIMEOUT", "30"))
+
+# Every server this session started, so that failures can show their logs.
+_SERVERS = []
+
+
+# ---------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(f"required tool {name!r} is not installed: run `make deps` (scripts/deps.sh installs it)",
+                    pytrace=False)
+    return path
+
+
+def _redact(text: str, secrets_=()) -> str:
+    for s in secrets_:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+def run(cmd, *, env=None, timeout=120, check=True, input=None, cwd=None, redact=()):
+    """Run a CLI tool; fail the test (with its output) on a non-zero exit or a timeout."""
+    cmd = [str(c) for c in cmd]
+    require_tool(cmd[0])
+    shown = _redact(" ".join(cmd), redact)
+    try:
+        p = subprocess.run(cmd, env=env, input=input.encode() if isinstance(input, str) else input,
+                           capture_output=True, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")[-3000:]
+        err = (e.stderr or b"").decode(errors="replace")[-3000:]
+        pytest.fail(f"timed out after {timeout}s: {shown}\nstdout:\n{out}\nstderr:\n{_redact(err, redact)}")
+    p.stdout = p.stdout.decode(errors="replace")
+    p.stderr = p.stderr.decode(errors="replace")
+    if check and p.returncode != 0:
+        pytest.fail(f"exit {p.returncode}: {shown}\nstdout:\n{_redact(p.stdout[-4000:], redact)}\n"
+                    f"stderr:\n{_redact(p.stderr[-4000:], redact)}")
+    return p
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def token(n=4) -> str:
+    return secrets.token_hex(n)
+
+
+def repo_name_for(nodename: str, prefix: str = "itest") -> str:
+    """A fresh repository name that follows ECR's pattern, derived from a test's name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", nodename.lower()).strip("-")[:60].strip("-") or "t"
+    return f"{prefix}/{slug}-{token(3)}"
+
+
+# ---------------------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------------------
+
+class BerthServer:
+    """One berth process on 127.0.0.1 with its own data directory; can be stopped and restarted."""
+
+    def __init__(self, binary, data_dir, port=None, account_id=ACCOUNT_ID, access_key=ACCESS_KEY_ID,
+                 secret=SECRET_ACCESS_KEY, region=REGION, extra_env=None, extra_args=()):
+        self.binary = Path(binary)
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.account_id = account_id
+        self.access_key = access_key
+        self.secret = secret
+        self.region = region
+        self.extra_env = dict(extra_env or {})
+        self.extra_args = list(extra_args)
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.proc = None
+        self.starts = 0
+        self.external = False
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def start(self):
+        if not self.binary.exists():
+            pytest.fail(f"berth binary {self.binary} does not exist: build it with `make` "
+                        f"(or set BERTH_BIN / BERTH_URL)", pytrace=False)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        for k in ("BERTH_URL", "BERTH_LISTEN", "BERTH_DATA", "BERTH_ACCOUNT_ID", "BERTH_ROOT_ACCESS_KEY_ID",
+                  "BERTH_ROOT_SECRET_ACCESS_KEY"):
+            env.pop(k, None)
+        # Empty values mean "let berth generate them" (first-start behaviour).
+        for k, v in (("BERTH_ACCOUNT_ID", self.account_id), ("BERTH_ROOT_ACCESS_KEY_ID", self.access_key),
+                     ("BERTH_ROOT_SECRET_ACCESS_KEY", self.secret), ("BERTH_REGION", self.region)):
+            if v:
+                env[k] = v
+        env.update(self.extra_env)
+        cmd = [str(self.binary), "serve", "--listen", self.host, "--data", str(self.data_dir),
+               "--region", self.region, "--log-level", os.environ.get("BERTH_TEST_LOG_LEVEL", "debug")]
+        cmd += self.extra_args
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(f"\n===== start #{self.starts}: {' '.join(cmd)}\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        log.close()
+        if self not in _SERVERS:
+            _SERVERS.append(self)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"berth exited with status {self.proc.returncode} during start-up\n{self.log_tail()}",
+                            pytrace=False)
+            try:
+                r = requests.get(self.url + "/v2/", timeout=2)
+                if r.status_code in (200, 401):
+                    return
+                last = f"GET /v2/ -> {r.status_code}"
+            except requests.RequestException as e:
+                last = repr(e)
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"berth did not answer GET /v2/ within {timeout}s (last: {last})\n{self.log_tail()}",
+                    pytrace=False)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15, sig=signal.SIGTERM):
+        """Stop (SIGTERM, then SIGKILL); returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(sig)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        rc = self.proc.returncode
+        with open(self.log_path, "ab") as log:
+            log.write(f"===== exited with status {rc}\n".encode())
+        return rc
+
+    def kill(self):
+        return self.stop(timeout=10, sig=signal.SIGKILL)
+
+    def restart(self, sig=signal.SIGTERM):
+        self.stop(sig=sig)
+        return self.start()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=80) -> str:
+        text = self.log_text().splitlines()[-lines:]
+        return _redact(f"--- berth log {self.log_path} (last {len(text)} lines) ---\n" + "\n".join(text), [self.secret])
+
+    def sanitizer_reports(self) -> list:
+        text = self.log_text()
+        return [m for m in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                            "ThreadSanitizer", "Segmentation fault") if m in text]
+
+
+class ExternalServer:
+    """A berth started by someone else (BERTH_URL)."""
+
+    external = True
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+        self.host = self.url.split("://", 1)[1]
+        self.port = int(self.host.rsplit(":", 1)[1]) if ":" in self.host else 80
+        self.region = REGION
+        self.account_id = os.environ.get("BERTH_ACCOUNT_ID", "")
+        self.access_key = os.environ.get("BERTH_ROOT_ACCESS_KEY_ID", "")
+        self.secret = os.environ.get("BERTH_ROOT_SECRET_ACCESS_KEY", "")
+        cred_file = os.environ.get("BERTH_CREDENTIALS_FILE")
+        if cred_file and not (self.access_key and self.secret):
+            ini = configparser.ConfigParser()
+            ini.read(cred_file)
+            section = ini["berth"] if "berth" in ini else ini[ini.sections()[0]]
+            self.access_key = section.get("aws_access_key_id", "")
+            self.secret = section.get("aws_secret_access_key", "")
+            self.account_id = self.account_id or section.get("account_id", "")
+        if not (self.access_key and self.secret):
+            pytest.fail("BERTH_URL is set but no credentials: set BERTH_ROOT_ACCESS_KEY_ID and "
+                        "BERTH_ROOT_SECRET_ACCESS_KEY, or BERTH_CREDENTIALS_FILE", pytrace=False)
+
+    def alive(self):
+        return True
+
+    def log_tail(self, lines=80):
+        return "(external server: no log)"
+
+    def sanitizer_reports(self):
+        return []
+
+
+@pytest.fixture(scope="session")
+def berth_factory(tmp_path_factory):
+    """Start extra berth instances: factory(**kwargs) -> BerthServer (stopped at session end)."""
+    started = []
+
+    def factory(data_dir=None, **kwargs):
+        binary = Path(os.environ.get("BERTH_BIN", DEFAULT_BIN))
+        data_dir = data_dir or (tmp_path_factory.mktemp("berth") / "data")
+        srv = BerthServer(binary, data_dir, **kwargs)
+        started.append(srv)
+        return srv.start()
+
+    yield factory
+
+    problems = []
+    for srv in started:
+        crashed = srv.proc is not None and srv.proc.poll() is not None and srv.proc.returncode not in (0, -15)
+        rc = srv.stop()
+        reports = srv.sanitizer_reports()
+        if reports or crashed or rc not in (0, -signal.SIGTERM, None):
+            problems.append(f"berth on {srv.host} exited with status {rc}; log mentions {reports}\n{srv.log_tail(200)}")
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def berth(berth_factory):
+    """The shared server: BERTH_URL if set, else a fresh berth from BERTH_BIN."""
+    url = os.environ.get("BERTH_URL")
+    if url:
+        srv = ExternalServer(url)
+        r = requests.get(srv.url + "/v2/", timeout=5)
+        assert r.status_code in (200, 401), f"BERTH_URL {url}: GET /v2/ -> {r.status_code}"
+        return srv
+    return berth_factory()
+
+
+@pytest.fixture(autouse=True)
+def _server_still_alive(request):
+    """After every test, the shared server must still be running: a crash fails the test that caused it."""
+    yield
+    for srv in list(_SERVERS):
+        if srv.proc is not None and srv.proc.poll() is not None and not getattr(srv, "_stopped_by_test", False):
+            # Only servers that a test did not stop on purpose count.
+            if srv.proc.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                srv._stopped_by_test = True
+                pytest.fail(f"berth on {srv.host} died (status {srv.proc.returncode})\n{srv.log_tail()}",
+                            pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and _SERVERS:
+        for srv in _SERVERS:
+            rep.sections.append((f"berth {srv.host}", srv.log_tail(60)))
+
+
+# ---------------------------------------------------------------------------------------
+# Entering the registry: the two helpers that change when ECR-style auth lands
+# ---------------------------------------------------------------------------------------
+
+_ECR_PASSWORDS = {}
+
+
+def registry_credentials(server, access_key=None, secret=None):
+    """(user, password) for HTTP Basic on /v2 as the given principal (default: the root key).
+
+    As ECR: username "AWS" and the password from `aws ecr get-login-password
+    --endpoint-url <server>` signed with that key (/v2 takes nothing else).
+    """
+    access_key = access_key or server.access_key
+    secret = secret or server.secret
+    key = (server.url, access_key)
+    if key not in _ECR_PASSWORDS:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret,
+                   AWS_DEFAULT_REGION=server.region, AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        env.pop("AWS_SESSION_TOKEN", None)
+        p = run(["aws", "ecr", "get-login-password", "--endpoint-url", server.url, "--region", server.region],
+                env=env, timeout=60, redact=[secret])
+        _ECR_PASSWORDS[key] = p.stdout.strip()
+    return ("AWS", _ECR_PASSWORDS[key])
+
+
+def create_repository(name, server=None):
+    """Make sure repository `name` exists before pushing to it.
+
+    Now a no-op: a push creates the repository. When explicit ECR repositories land this
+    becomes `ecr.create_repository(repositoryName=name)` (ignoring RepositoryAlreadyExists).
+    """
+    return name
+
+
+# ---------------------------------------------------------------------------------------
+# Per-test conveniences
+# ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def reg(berth):
+    from regclient import Registry
+
+    return Registry(berth)
+
+
+@pytest.fixture
+def repo(request, berth):
+    """A fresh repository name for this test, already created."""
+    name = repo_name_for(request.node.name)
+    create_repository(name, berth)
+    return name
+
+
+@pytest.fixture
+def new_repo(request, berth):
+    """A factory of fresh repository names for tests that need several."""
+
+    def make(suffix=""):
+        name = repo_name_for(request.node.name + ("-" + suffix if suffix else ""))
+        create_repository(name, berth)
+        return name
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------
+# Container tools with private configuration (nothing touches the user's global state)
+# ---------------------------------------------------------------------------------------
+
+class ContainerTools:
+    """skopeo, podman and buildah with vfs storage, policy, registries.conf and auth under one tmp dir."""
+
+    def __init__(self, base: Path, server):
+        self.base = Path(base)
+        self.server = server
+        self.root = self.base / "storage"
+        self.runroot = self.base / "run"
+        self.tmp = self.base / "tmp"
+        self.home = self.base / "home"
+        for d in (self.root, self.runroot, self.tmp, self.home, self.base / "xdg-run", self.base / "xdg-config",
+                  self.base / "xdg-data"):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base / "xdg-run", 0o700)
+        self.policy = self.base / "policy.json"
+        self.policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}\n')
+        self.registries_conf = self.base / "registries.conf"
+        self.registries_conf.write_text(textwrap.dedent(f"""\
+            unqualified-search-registries = []
+            short-name-mode = "disabled"
+
+            [[registry]]
+            location = "{server.host}"
+            insecure = true
+            """))
+        self.storage_conf = self.base / "storage.conf"
+        self.storage_conf.write_text(textwrap.dedent(f"""\
+            [storage]
+            driver = "vfs"
+            runroot = "{self.runroot}"
+            graphroot = "{self.root}"
+            """))
+        self.containers_conf = self.base / "containers.conf"
+        self.containers_conf.write_text(textwrap.dedent(f"""\
+            [engine]
+            cgroup_manager = "cgroupfs"
+            events_logger = "file"
+            events_logfile_path = "{self.base / 'events.log'}"
+            tmp_dir = "{self.tmp}"
+            """))
+        self.authfile = self.base / "auth.json"
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "TMPDIR": str(self.tmp),
+            "XDG_RUNTIME_DIR": str(self.base / "xdg-run"),
+            "XDG_CONFIG_HOME": str(self.base / "xdg-config"),
+            "XDG_DATA_HOME": str(self.base / "xdg-data"),
+            "CONTAINERS_STORAGE_CONF": str(self.storage_conf),
+            "CONTAINERS_REGISTRIES_CONF": str(self.registries_conf),
+            "REGISTRIES_CONFIG_PATH": str(self.registries_conf),
+            "CONTAINERS_CONF": str(self.containers_conf),
+            "REGISTRY_AUTH_FILE": str(self.authfile),
+            "LC_ALL": "C.UTF-8",
+        }
+
+    def creds(self, access_key=None, secret=None) -> str:
+        user, password = registry_credentials(self.server, access_key, secret)
+        return f"{user}:{password}"
+
+    def _redact(self):
+        return [registry_credentials(self.server)[1], self.server.secret]
+
+    def skopeo(self, *args, timeout=120, check=True):
+        return run(["skopeo", "--policy", self.policy, "--registries-conf", self.registries_conf, *args],
+                   env=self.env, timeout=timeout, check=check, redact=self._redact())
+
+    def podman(self, *args, timeout=180, check=True, input=None):
+        return run(["podman", "--root", self.root, "--runroot", self.runroot, "--storage-driver", "vfs",
+                    "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", self.tmp, *args],
+                   env=self.env, timeout=timeout, check=check, input=input, redact=self._redact())
+
+    def buildah(self, *args, timeout=180, check=True, input=None):
+        return run(["buildah", "--root", self.root, "--runroot", self.runroot, "--storage-driver", "vfs",
+                    "--registries-conf", self.registries_conf, *args],
+                   env=self.env, timeout=timeout, check=check, input=input, redact=self._redact())
+
+
+@pytest.fixture(scope="session")
+def ctools(berth, tmp_path_factory):
+    for tool in ("skopeo", "podman", "buildah"):
+        require_tool(tool)
+    return ContainerTools(tmp_path_factory.mktemp("containers"), berth)
+
+
+class DockerCLI:
+    """The docker CLI without a daemon: only login and `manifest` subcommands, with a private config."""
+
+    def __init__(self, base: Path, server):
+        self.server = server
+        self.config = Path(base) / "docker-config"
+        self.config.mkdir(parents=True, exist_ok=True)
+        (self.config / "config.json").write_text('{"auths":{}}\n')
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(base),
+            "DOCKER_CONFIG": str(self.config),
+            "DOCKER_HOST": "unix://" + str(Path(base) / "no-daemon.sock"),
+            "DOCKER_CLI_EXPERIMENTAL": "enabled",
+            "TMPDIR": str(base),
+        }
+
+    def __call__(self, *args, timeout=120, check=True, input=None):
+        return run(["docker", *args], env=self.env, timeout=timeout, check=check, input=input,
+                   redact=[registry_credentials(self.server)[1], self.server.secret])
+
+
+@pytest.fixture(scope="session")
+def docker_cli(berth, tmp_path_factory):
+    require_tool("docker")
+    return DockerCLI(tmp_path_factory.mktemp("docker"), berth)
