@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "ecr/ecr.h"
 #include "http/server.h"
 #include "registry/registry.h"
@@ -154,6 +155,150 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
+/* ---- berth admin ---- */
+
+static const char *admin_opt(int argc, char **argv, const char *name)
+{
+    for (int i = 3; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+static int admin_extra(int argc, char **argv, int *i)
+{
+    /* the admin commands' own options are read by admin_opt */
+    static const char *const own[] = {"--account-id", "--access-key-id", NULL};
+    for (const char *const *o = own; *o; o++)
+        if (strcmp(argv[*i], *o) == 0 && *i + 1 < argc) {
+            *i += 2;
+            return 0;
+        }
+    return 1;
+}
+
+static void admin_usage(void)
+{
+    printf("usage: berth admin <command> [--data DIR] [options]\n\n"
+           "  create-account [--account-id ID]      a new account (12 digits; random when omitted) and its root key\n"
+           "  list-accounts                         accounts and their root access key ids\n"
+           "  create-root-key --account-id ID       another root access key for the account\n"
+           "  rotate-root-key --account-id ID       a new root key; the account's other root keys are deleted\n"
+           "  delete-root-key --access-key-id AKID  delete a root access key\n\n"
+           "Secrets are printed once, on standard output. The commands work while berth serves.\n");
+}
+
+static int print_new_root_key(const char *account)
+{
+    char akid[21], secret[41];
+    auth_new_access_key(akid, secret);
+    if (auth_store_key(akid, account, NULL, secret) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+    printf("account %s\n[berth-%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", account, account, akid, secret);
+    return 0;
+}
+
+struct key_list {
+    char ids[64][32];
+    int n;
+};
+
+static int collect_key(void *ctx, const struct access_key *k)
+{
+    struct key_list *l = ctx;
+    if (l->n < 64)
+        snprintf(l->ids[l->n++], sizeof(l->ids[0]), "%s", k->id);
+    return 0;
+}
+
+static int print_account(void *ctx, const char *id)
+{
+    struct key_list keys = {0};
+    store_root_keys(id, collect_key, &keys);
+    printf("%s", id);
+    for (int i = 0; i < keys.n; i++)
+        printf(" %s", keys.ids[i]);
+    printf("\n");
+    return 0;
+}
+
+static int admin_list_accounts(void)
+{
+    return store_accounts_each(print_account, NULL);
+}
+
+static int cmd_admin(int argc, char **argv)
+{
+    struct config cfg;
+    if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+        admin_usage();
+        return argc < 3 ? 2 : 0;
+    }
+    const char *cmd = argv[2];
+    if (load_config(&cfg, argc, argv, 3, admin_extra) < 0 || open_data(&cfg) < 0)
+        return 1;
+    const char *account = admin_opt(argc, argv, "--account-id");
+    int rc = 0;
+    if (strcmp(cmd, "create-account") == 0) {
+        char id[13];
+        if (account) {
+            snprintf(id, sizeof(id), "%s", account);
+        } else {
+            random_string(id, 12, "0123456789");
+            if (id[0] == '0')
+                id[0] = '1';
+        }
+        if (strlen(id) != 12 || strspn(id, "0123456789") != 12) {
+            fprintf(stderr, "berth: an account id is 12 digits\n");
+            return 1;
+        }
+        if (store_account_create(id) < 0) {
+            fprintf(stderr, "berth: account %s: %s\n", id, error_message());
+            return 1;
+        }
+        rc = print_new_root_key(id);
+    } else if (strcmp(cmd, "list-accounts") == 0) {
+        rc = admin_list_accounts();
+    } else if (strcmp(cmd, "create-root-key") == 0 || strcmp(cmd, "rotate-root-key") == 0) {
+        if (!account || store_account_exists(account) < 0) {
+            fprintf(stderr, "berth: --account-id must name an existing account\n");
+            return 1;
+        }
+        struct key_list old = {0};
+        store_root_keys(account, collect_key, &old);
+        rc = print_new_root_key(account);
+        if (rc == 0 && strcmp(cmd, "rotate-root-key") == 0)
+            for (int i = 0; i < old.n; i++) {
+                store_access_key_delete(old.ids[i]);
+                printf("deleted %s\n", old.ids[i]);
+            }
+    } else if (strcmp(cmd, "delete-root-key") == 0) {
+        const char *akid = admin_opt(argc, argv, "--access-key-id");
+        struct access_key k;
+        if (!akid || store_access_key_get(akid, &k) < 0) {
+            fprintf(stderr, "berth: --access-key-id must name an existing key\n");
+            return 1;
+        }
+        bool root = k.user_name == NULL;
+        access_key_release(&k);
+        if (!root) {
+            fprintf(stderr, "berth: %s belongs to an IAM user: delete it with aws iam delete-access-key\n", akid);
+            return 1;
+        }
+        rc = store_access_key_delete(akid) < 0;
+        if (!rc)
+            printf("deleted %s\n", akid);
+    } else {
+        fprintf(stderr, "berth: unknown admin command '%s'\n", cmd);
+        admin_usage();
+        return 2;
+    }
+    store_close_thread();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -166,6 +311,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc, argv);
+    if (strcmp(argv[1], "admin") == 0)
+        return cmd_admin(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

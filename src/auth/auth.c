@@ -113,7 +113,7 @@ int auth_new_access_key(char akid[21], char secret[41])
 int auth_store_key(const char *akid, const char *account, const char *user_name, const char *secret)
 {
     char *sealed = NULL;
-    int rc = keystore_seal_secret(secret, &sealed);
+    int rc = keystore_seal_secret(secret, akid, &sealed);
     if (rc < 0)
         return rc;
     rc = store_access_key_put(akid, account, user_name, sealed);
@@ -146,7 +146,7 @@ static int bootstrap(void)
             if (store_access_key_get(env_akid, &k) == 0) {
                 bool same = strcmp(k.account_id, account) == 0 && k.user_name == NULL;
                 char *secret = NULL;
-                if (same && keystore_open_secret(k.secret_enc, &secret) == 0 && strcmp(secret, env_secret) != 0) {
+                if (same && keystore_open_secret(k.secret_enc, k.id, &secret) == 0 && strcmp(secret, env_secret) != 0) {
                     /* the secret given now replaces the stored one */
                     store_access_key_delete(env_akid);
                     same = false;
@@ -291,7 +291,7 @@ static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap,
     id[akid.len] = '\0';
     if (store_access_key_get(id, &k) < 0)
         return E_NOTFOUND;
-    int rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, &plain) : E_NOTFOUND;
+    int rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, k.id, &plain) : E_NOTFOUND;
     access_key_release(&k);
     if (rc < 0)
         return rc;

@@ -39,16 +39,16 @@ const unsigned char *keystore_token_key(void)
     return keys.token;
 }
 
-int keystore_seal_secret(const char *secret, char **out)
+int keystore_seal_secret(const char *secret, const char *akid, char **out)
 {
-    return secretbox_seal(out, &keys.box, secret, strlen(secret), (struct slice){"", 0});
+    return secretbox_seal(out, &keys.box, secret, strlen(secret), slice_from(akid));
 }
 
-int keystore_open_secret(const char *sealed, char **out)
+int keystore_open_secret(const char *sealed, const char *akid, char **out)
 {
     char plain[SECRETBOX_PLAIN_MAX + 1];
     size_t n;
-    int rc = secretbox_open(plain, SECRETBOX_PLAIN_MAX, &n, &keys.box, slice_from(sealed), (struct slice){"", 0});
+    int rc = secretbox_open(plain, SECRETBOX_PLAIN_MAX, &n, &keys.box, slice_from(sealed), slice_from(akid));
     if (rc < 0)
         return rc;
     plain[n] = '\0';

@@ -10,10 +10,12 @@
 
 int keystore_open(const char *data_dir);
 void keystore_close(void);
-/* Seals a secret for storage; *out is malloc'd. */
-int keystore_seal_secret(const char *secret, char **out);
+/* Seals a secret for storage, bound to the access key id it belongs to (so
+ * a sealed secret moved to another key's row does not open); *out is
+ * malloc'd. */
+int keystore_seal_secret(const char *secret, const char *akid, char **out);
 /* Opens a sealed secret; *out is malloc'd and NUL-terminated. */
-int keystore_open_secret(const char *sealed, char **out);
+int keystore_open_secret(const char *sealed, const char *akid, char **out);
 /* The 32-byte key that signs registry login tokens. */
 const unsigned char *keystore_token_key(void);
 

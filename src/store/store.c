@@ -235,6 +235,16 @@ int store_account_exists(const char *account_id)
     return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "account '%s' does not exist", account_id);
 }
 
+int store_accounts_each(int (*fn)(void *ctx, const char *id), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid");
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
+            break;
+    sqlite3_reset(st);
+    return 0;
+}
+
 int store_account_default(char out[13])
 {
     sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid LIMIT 1");

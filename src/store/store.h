@@ -26,6 +26,8 @@ void store_rollback(void);
 /* ---- accounts and keys ---- */
 int store_account_create(const char *account_id);
 int store_account_exists(const char *account_id);
+/* Every account, oldest first. */
+int store_accounts_each(int (*fn)(void *ctx, const char *id), void *ctx);
 /* The account created first: the one a fresh server made or was given. */
 int store_account_default(char out[13]);
 
