@@ -72,11 +72,15 @@ replay: $(REPLAY)
 	@set -e; for t in $(REPLAY); do n=$$(basename $$t); $$t tests/fuzz/corpus/$$n; done
 
 integration: $(B)/berth
-	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -x tests/integration
+	ASAN_OPTIONS=detect_leaks=0 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
+# The whole suite: unit tests and fuzz corpora in the normal build and under
+# ASan+UBSan, then the integration tests against the sanitizer build of the
+# server, so memory errors under real clients fail the run.
 test: deps
-	$(MAKE) all unit replay
-	$(MAKE) integration
+	$(MAKE) -j2 all unit replay
+	$(MAKE) -j2 SAN=1 all unit replay
+	$(MAKE) SAN=1 integration
 
 bench: deps $(B)/berth
 	bash bench/run.sh
