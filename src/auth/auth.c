@@ -419,14 +419,3 @@ int auth_identify_registry(const char *authorization, struct principal *out)
     free(raw);
     return rc;
 }
-
-int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,
-                   const struct authz_context *ctx)
-{
-    if (strcmp(p->account_id, resource_account) == 0)
-        return 0;
-    return error_set(E_DENIED,
-                     "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the "
-                     "%s action",
-                     p->arn, action, resource_arn, action);
-}

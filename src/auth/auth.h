@@ -73,9 +73,28 @@ int auth_identify_presigned(struct request *r, const char *account, const char *
                             struct principal *out);
 
 /* Is p allowed action (e.g. "ecr:PutImage") on resource_arn, a resource of
- * resource_account? E_DENIED with AWS's message as the detail. */
+ * resource_account? E_DENIED with AWS's message as the detail. Decided by
+ * the one policy evaluator (iam/policy.h) over the principal's identity
+ * policies, the repository policy and the registry policy. */
 int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,
                    const struct authz_context *ctx);
+
+/* The decision with its explanation, for the simulator and denial logs. */
+struct auth_decision {
+    bool allowed;
+    char result[16];   /* allowed | explicitDeny | implicitDeny */
+    char source[300];  /* the deciding policy: its ARN/label, "repository policy", "registry policy" */
+    char sid[128];
+    char message[1200]; /* AWS's denial message; "" when allowed */
+};
+int auth_decide(struct auth_decision *out, const struct principal *p, const char *action, const char *resource_account,
+                const char *resource_arn, const struct authz_context *ctx);
+
+/* Where identity policies come from: a callback yielding (label, document)
+ * for every policy of (account, user). Set once at start by the IAM module. */
+typedef int (*auth_identity_source)(const char *account, const char *user_name,
+                                    int (*fn)(void *ctx, const char *label, const char *document), void *ctx);
+void auth_set_identity_source(auth_identity_source src);
 
 /* A fresh access key pair (AKIA + 16, and a 40-character secret). */
 int auth_new_access_key(char akid[21], char secret[41]);

@@ -1,0 +1,197 @@
+/*
+ * This module implements authorization: every control-plane call and every
+ * /v2 request asks auth_authorize() whether its principal may perform an
+ * ecr:/iam: action on a resource, and the answer comes from the one policy
+ * evaluator (iam/policy.h) over the principal's identity policies, the
+ * repository's policy and the registry's policy, with AWS's semantics.
+ *
+ * Parsed policies are cached per thread by their exact text, so a hot path
+ * (the same root pulling the same repository) parses nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "iam/policy.h"
+#include "store/store.h"
+
+#define POLICY_CACHE 32
+#define MAX_IDENTITY_POLICIES 64
+
+static auth_identity_source identity_source;
+
+void auth_set_identity_source(auth_identity_source src)
+{
+    identity_source = src;
+}
+
+struct cached_policy {
+    char *text;
+    enum policy_kind kind;
+    struct policy *policy;
+};
+
+static _Thread_local struct cached_policy cache[POLICY_CACHE];
+static _Thread_local unsigned cache_next;
+
+/* The parsed form of text (NULL when it does not parse: such a policy
+ * could only have been stored by an older berth; it is ignored, loudly). */
+static const struct policy *policy_cached(const char *text, enum policy_kind kind)
+{
+    for (int i = 0; i < POLICY_CACHE; i++)
+        if (cache[i].text && cache[i].kind == kind && strcmp(cache[i].text, text) == 0)
+            return cache[i].policy;
+    struct policy *p = NULL;
+    if (policy_parse(&p, text, strlen(text), kind, POLICY_LIMIT_NONE) < 0) {
+        log_warn("ignoring a stored policy that does not parse: %s", error_message());
+        p = NULL;
+    }
+    struct cached_policy *slot = &cache[cache_next++ % POLICY_CACHE];
+    free(slot->text);
+    policy_free(slot->policy);
+    slot->text = xstrdup(text);
+    slot->kind = kind;
+    slot->policy = p;
+    return p;
+}
+
+struct identity_list {
+    struct policy_attached items[MAX_IDENTITY_POLICIES];
+    char *labels[MAX_IDENTITY_POLICIES];
+    size_t n;
+};
+
+static int add_identity(void *ctx, const char *label, const char *document)
+{
+    struct identity_list *l = ctx;
+    if (l->n == MAX_IDENTITY_POLICIES)
+        return 1;
+    const struct policy *p = policy_cached(document, POLICY_IDENTITY);
+    if (!p)
+        return 0;
+    l->labels[l->n] = xstrdup(label);
+    l->items[l->n] = (struct policy_attached){p, l->labels[l->n]};
+    l->n++;
+    return 0;
+}
+
+/* The repository named by an ECR repository ARN, if it is one. */
+static bool repo_from_arn(const char *arn, char account[13], char *name, size_t size)
+{
+    const char *p = arn;
+    /* arn:aws:ecr:<region>:<account>:repository/<name> */
+    for (int field = 0; field < 4; field++) {
+        p = strchr(p, ':');
+        if (!p)
+            return false;
+        p++;
+    }
+    if (strncmp(arn, "arn:aws:ecr:", 12) != 0 || strlen(p) < 13 || p[12] != ':')
+        return false;
+    memcpy(account, p, 12);
+    account[12] = '\0';
+    p += 13;
+    if (strncmp(p, "repository/", 11) != 0)
+        return false;
+    p += 11;
+    if (!*p || strchr(p, '*') || strlen(p) >= size)
+        return false;
+    snprintf(name, size, "%s", p);
+    return true;
+}
+
+int auth_decide(struct auth_decision *out, const struct principal *p, const char *action, const char *resource_account,
+                const char *resource_arn, const struct authz_context *ctx)
+{
+    struct identity_list *ids = xcalloc(1, sizeof(*ids));
+    struct policy_attached resource = {0}, registry = {0};
+    char *repo_policy = NULL, *registry_policy = NULL;
+    char account[13], name[300];
+    struct repo repo;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (p->anonymous) {
+        out->allowed = true;
+        snprintf(out->result, sizeof(out->result), "allowed");
+        snprintf(out->source, sizeof(out->source), "authentication is off");
+        free(ids);
+        return 0;
+    }
+    if (!p->is_root && identity_source)
+        identity_source(p->account_id, p->user_name, add_identity, ids);
+    if (repo_from_arn(resource_arn, account, name, sizeof(name)) && store_repo_get(account, name, &repo) == 0) {
+        if (repo.policy) {
+            repo_policy = repo.policy;
+            repo.policy = NULL;
+        }
+        repo_release(&repo);
+    }
+    if (repo_policy) {
+        resource.policy = policy_cached(repo_policy, POLICY_RESOURCE);
+        resource.label = "repository policy";
+    }
+    if (store_setting_get(resource_account, "registry_policy", &registry_policy) == 0) {
+        registry.policy = policy_cached(registry_policy, POLICY_RESOURCE);
+        registry.label = "registry policy";
+    }
+
+    struct policy_request req = {
+        .principal = {.type = p->is_root ? POLICY_PRINCIPAL_ROOT : POLICY_PRINCIPAL_USER,
+                      .arn = p->arn,
+                      .account = p->account_id,
+                      .username = p->is_root ? NULL : p->user_name,
+                      .userid = p->user_id[0] ? p->user_id : NULL},
+        .action = action,
+        .resource = resource_arn,
+        .resource_account = resource_account,
+        .source_ip = ctx && ctx->source_ip && *ctx->source_ip ? ctx->source_ip : NULL,
+        .secure_transport = ctx ? ctx->secure_transport : false,
+    };
+    struct policy_inputs in = {
+        .identity = ids->items,
+        .identity_count = ids->n,
+        .resource = resource.policy ? &resource : NULL,
+        .registry = registry.policy ? &registry : NULL,
+    };
+    struct policy_decision d;
+    if ((rc = policy_evaluate(&d, &req, &in)) < 0)
+        goto done;
+    out->allowed = d.result == POLICY_ALLOW;
+    snprintf(out->result, sizeof(out->result), "%s", policy_result_name(d.result));
+    snprintf(out->source, sizeof(out->source), "%s",
+             d.label ? d.label : (d.type == POLICY_TYPE_NONE && out->allowed ? "account root" : "no policy"));
+    snprintf(out->sid, sizeof(out->sid), "%s", d.sid ? d.sid : "");
+    if (!out->allowed) {
+        struct buf msg;
+        buf_init(&msg, sizeof(out->message) - 1);
+        policy_decision_message(&msg, &req, &d);
+        snprintf(out->message, sizeof(out->message), "%s", msg.ptr);
+        buf_release(&msg);
+    }
+done:
+    for (size_t i = 0; i < ids->n; i++)
+        free(ids->labels[i]);
+    free(ids);
+    free(repo_policy);
+    free(registry_policy);
+    return rc;
+}
+
+int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,
+                   const struct authz_context *ctx)
+{
+    struct auth_decision d;
+    int rc = auth_decide(&d, p, action, resource_account, resource_arn, ctx);
+    if (rc < 0)
+        return rc;
+    if (d.allowed)
+        return 0;
+    log_info("denied %s %s on %s: %s by %s%s%s", p->arn, action, resource_arn, d.result, d.source, d.sid[0] ? " sid " : "",
+             d.sid);
+    return error_set(E_DENIED, "%s", d.message);
+}
