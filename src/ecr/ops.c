@@ -35,6 +35,13 @@ const struct ecr_op ecr_ops[] = {
     {"InitiateLayerUpload", op_initiate_layer_upload, "ecr:InitiateLayerUpload", RES_REPOSITORY},
     {"UploadLayerPart", op_upload_layer_part, "ecr:UploadLayerPart", RES_REPOSITORY},
     {"CompleteLayerUpload", op_complete_layer_upload, "ecr:CompleteLayerUpload", RES_REPOSITORY},
+
+    {"SetRepositoryPolicy", op_set_repository_policy, "ecr:SetRepositoryPolicy", RES_REPOSITORY},
+    {"GetRepositoryPolicy", op_get_repository_policy, "ecr:GetRepositoryPolicy", RES_REPOSITORY},
+    {"DeleteRepositoryPolicy", op_delete_repository_policy, "ecr:DeleteRepositoryPolicy", RES_REPOSITORY},
+    {"PutRegistryPolicy", op_put_registry_policy, "ecr:PutRegistryPolicy", RES_REGISTRY},
+    {"GetRegistryPolicy", op_get_registry_policy, "ecr:GetRegistryPolicy", RES_REGISTRY},
+    {"DeleteRegistryPolicy", op_delete_registry_policy, "ecr:DeleteRegistryPolicy", RES_REGISTRY},
 };
 
 const size_t ecr_nops = sizeof(ecr_ops) / sizeof(ecr_ops[0]);

@@ -39,4 +39,12 @@ int op_initiate_layer_upload(struct ecr_call *c);
 int op_upload_layer_part(struct ecr_call *c);
 int op_complete_layer_upload(struct ecr_call *c);
 
+/* policies.c */
+int op_set_repository_policy(struct ecr_call *c);
+int op_get_repository_policy(struct ecr_call *c);
+int op_delete_repository_policy(struct ecr_call *c);
+int op_put_registry_policy(struct ecr_call *c);
+int op_get_registry_policy(struct ecr_call *c);
+int op_delete_registry_policy(struct ecr_call *c);
+
 #endif

@@ -850,6 +850,14 @@ int store_setting_get(const char *scope, const char *key, char **out)
     return rc;
 }
 
+int store_setting_delete(const char *scope, const char *key)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM settings WHERE scope = ?1 AND key = ?2");
+    bind_text(st, 1, scope);
+    bind_text(st, 2, key);
+    return step_done(st, "setting");
+}
+
 int store_setting_put(const char *scope, const char *key, const char *value)
 {
     sqlite3_stmt *st = stmt("INSERT INTO settings(scope, key, value) VALUES(?1, ?2, ?3) "

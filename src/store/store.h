@@ -143,5 +143,6 @@ int store_upload_delete(const char *id);
 /* ---- key/value settings (per account, or "" for the server) ---- */
 int store_setting_get(const char *scope, const char *key, char **out);
 int store_setting_put(const char *scope, const char *key, const char *value);
+int store_setting_delete(const char *scope, const char *key);
 
 #endif
