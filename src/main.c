@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "ecr/ecr.h"
 #include "http/server.h"
+#include "registry/image.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -123,6 +124,7 @@ static int cmd_serve(int argc, char **argv)
     uploads_set_max_blob_bytes((uint64_t)cfg.max_layer_size_mb << 20);
     registry_configure(&cfg);
     ecr_configure(&cfg);
+    image_set_limits(&(struct image_limits){.max_images = cfg.max_images_per_repo, .max_tags = cfg.max_tags_per_image});
 
     static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, NULL};
     struct server_options opt = {

@@ -28,6 +28,7 @@ struct setting {
 
 #define S(field, env, def, help) {#field, env, T_STRING, offsetof(struct config, field), def, 0, 0, help}
 #define I(field, env, def, lo, hi, help) {#field, env, T_INT, offsetof(struct config, field), def, lo, hi, help}
+/* Quota defaults are ECR's (Amazon ECR service quotas page). */
 
 static const struct setting settings[] = {
     {"listen", "BERTH_LISTEN", T_STRING, offsetof(struct config, listen), "127.0.0.1:5000", 0, 0,
@@ -47,7 +48,7 @@ static const struct setting settings[] = {
     {"max-repositories", "BERTH_MAX_REPOSITORIES", T_INT, offsetof(struct config, max_repositories), "100000", 1,
      10000000, "repositories per registry"},
     {"max-images-per-repository", "BERTH_MAX_IMAGES_PER_REPOSITORY", T_INT, offsetof(struct config, max_images_per_repo),
-     "20000", 1, 10000000, "images per repository"},
+     "100000", 1, 10000000, "images per repository"},
     {"max-tags-per-image", "BERTH_MAX_TAGS_PER_IMAGE", T_INT, offsetof(struct config, max_tags_per_image), "1000", 1,
      100000, "tags per image"},
     {"max-layer-size-mb", "BERTH_MAX_LAYER_SIZE_MB", T_INT, offsetof(struct config, max_layer_size_mb), "52000", 1,
