@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,7 +171,8 @@ static const char *admin_opt(int argc, char **argv, const char *name)
 static int admin_extra(int argc, char **argv, int *i)
 {
     /* the admin commands' own options are read by admin_opt */
-    static const char *const own[] = {"--account-id", "--access-key-id", NULL};
+    static const char *const own[] = {"--account-id", "--access-key-id", "--principal", "--action", "--resource", "--context",
+                                      NULL};
     for (const char *const *o = own; *o; o++)
         if (strcmp(argv[*i], *o) == 0 && *i + 1 < argc) {
             *i += 2;
@@ -186,7 +188,9 @@ static void admin_usage(void)
            "  list-accounts                         accounts and their root access key ids\n"
            "  create-root-key --account-id ID       another root access key for the account\n"
            "  rotate-root-key --account-id ID       a new root key; the account's other root keys are deleted\n"
-           "  delete-root-key --access-key-id AKID  delete a root access key\n\n"
+           "  delete-root-key --access-key-id AKID  delete a root access key\n"
+           "  simulate --principal ARN --action ecr:PutImage --resource ARN [--context aws:SourceIp=1.2.3.4 ...]\n"
+           "                                        the policy decision for a request, and the statement that decided it\n\n"
            "Secrets are printed once, on standard output. The commands work while berth serves.\n");
 }
 
@@ -229,6 +233,75 @@ static int print_account(void *ctx, const char *id)
 static int admin_list_accounts(void)
 {
     return store_accounts_each(print_account, NULL);
+}
+
+/* berth admin simulate: what would the evaluator decide, and why. */
+static int admin_simulate(int argc, char **argv)
+{
+    const char *arn = admin_opt(argc, argv, "--principal"), *action = admin_opt(argc, argv, "--action"),
+               *resource = admin_opt(argc, argv, "--resource");
+    struct principal p;
+    struct authz_context ctx = {0};
+    char ip[64] = "";
+    if (!arn || !action || !resource) {
+        fprintf(stderr, "berth: simulate needs --principal, --action and --resource\n");
+        return 2;
+    }
+    memset(&p, 0, sizeof(p));
+    /* arn:aws:iam::<account>:root | arn:aws:iam::<account>:user/<path/>name */
+    if (strncmp(arn, "arn:aws:iam::", 13) != 0 || strlen(arn) < 13 + 13 || arn[25] != ':') {
+        fprintf(stderr, "berth: --principal must be arn:aws:iam::<account>:root or :user/<name>\n");
+        return 2;
+    }
+    snprintf(p.account_id, sizeof(p.account_id), "%.12s", arn + 13);
+    snprintf(p.arn, sizeof(p.arn), "%s", arn);
+    const char *what = arn + 26;
+    if (strcmp(what, "root") == 0) {
+        p.is_root = true;
+    } else if (strncmp(what, "user/", 5) == 0) {
+        const char *slash = strrchr(what, '/');
+        snprintf(p.user_name, sizeof(p.user_name), "%s", slash + 1);
+    } else {
+        fprintf(stderr, "berth: --principal must name a root or a user\n");
+        return 2;
+    }
+    for (int i = 3; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--context") != 0)
+            continue;
+        const char *kv = argv[i + 1];
+        if (strncasecmp(kv, "aws:SourceIp=", 13) == 0)
+            snprintf(ip, sizeof(ip), "%s", kv + 13);
+        else if (strncasecmp(kv, "aws:SecureTransport=", 20) == 0)
+            ctx.secure_transport = strcasecmp(kv + 20, "true") == 0;
+        else {
+            fprintf(stderr, "berth: unsupported --context '%s' (aws:SourceIp, aws:SecureTransport)\n", kv);
+            return 2;
+        }
+    }
+    ctx.source_ip = ip;
+    const char *account = p.account_id;
+    char racct[13] = "";
+    /* the resource's account: the fifth field of its ARN */
+    const char *f = resource;
+    for (int n = 0; f && n < 4; n++) {
+        f = strchr(f, ':');
+        if (f)
+            f++;
+    }
+    if (f && strlen(f) > 12 && f[12] == ':') {
+        snprintf(racct, sizeof(racct), "%.12s", f);
+        account = racct;
+    }
+    struct auth_decision d;
+    if (auth_decide(&d, &p, action, account, resource, &ctx) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+    printf("decision: %s\n", d.result);
+    printf("decided by: %s%s%s\n", d.source, d.sid[0] ? ", statement " : "", d.sid);
+    if (d.message[0])
+        printf("message: %s\n", d.message);
+    return d.allowed ? 0 : 3;
 }
 
 static int cmd_admin(int argc, char **argv)
@@ -276,6 +349,8 @@ static int cmd_admin(int argc, char **argv)
                 store_access_key_delete(old.ids[i]);
                 printf("deleted %s\n", old.ids[i]);
             }
+    } else if (strcmp(cmd, "simulate") == 0) {
+        rc = admin_simulate(argc, argv);
     } else if (strcmp(cmd, "delete-root-key") == 0) {
         const char *akid = admin_opt(argc, argv, "--access-key-id");
         struct access_key k;
