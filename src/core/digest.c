@@ -3,6 +3,7 @@
  */
 #include "core/digest.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,25 +20,43 @@ static const struct {
     {"sha512:", 128, DIGEST_SHA512},
 };
 
+/* at most this much of a bad digest is quoted in a message */
+#define QUOTE(s) (int)((s).len > 200 ? 200 : (s).len), (s).base
+
 int digest_validate(struct slice s, enum digest_alg *alg_out)
 {
-    const char *colon = memchr(s.base, ':', s.len);
-    if (!colon || colon == s.base)
-        return error_set(E_INVALID, "invalid digest '%.*s'", (int)(s.len > 200 ? 200 : s.len), s.base);
-    /* grammar from the OCI image spec: algorithm-component [+._-] ... ":" encoded */
-    for (const char *p = s.base; p < colon; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '+' || *p == '.' || *p == '_' || *p == '-'))
-            return error_set(E_INVALID, "invalid digest algorithm in '%.*s'", (int)(s.len > 200 ? 200 : s.len), s.base);
+    const char *colon = s.len ? memchr(s.base, ':', s.len) : NULL;
+    if (!colon || colon == s.base || colon == s.base + s.len - 1)
+        return error_set(E_INVALID, "invalid digest '%.*s'", QUOTE(s));
+    /* grammar from the OCI image spec:
+     *   algorithm ::= [a-z0-9]+ ([+._-] [a-z0-9]+)*
+     *   encoded   ::= [a-zA-Z0-9=_-]+ */
+    bool after_sep = true;
+    for (const char *p = s.base; p < colon; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) {
+            after_sep = false;
+        } else if (!after_sep && (*p == '+' || *p == '.' || *p == '_' || *p == '-')) {
+            after_sep = true;
+        } else {
+            return error_set(E_INVALID, "invalid digest algorithm in '%.*s'", QUOTE(s));
+        }
+    }
+    if (after_sep)
+        return error_set(E_INVALID, "invalid digest algorithm in '%.*s'", QUOTE(s));
+    for (const char *p = colon + 1; p < s.base + s.len; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '=' || *p == '_' ||
+              *p == '-'))
+            return error_set(E_INVALID, "invalid encoding in digest '%.*s'", QUOTE(s));
     for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++) {
         size_t plen = strlen(algorithms[i].prefix);
         if (s.len < plen || memcmp(s.base, algorithms[i].prefix, plen) != 0)
             continue;
         if (s.len - plen != algorithms[i].hexlen)
-            return error_set(E_INVALID, "invalid digest length in '%.*s'", (int)(s.len > 200 ? 200 : s.len), s.base);
+            return error_set(E_INVALID, "invalid digest length in '%.*s'", QUOTE(s));
         for (size_t j = plen; j < s.len; j++) {
             char c = s.base[j];
             if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-                return error_set(E_INVALID, "invalid hex in digest '%.*s'", (int)(s.len > 200 ? 200 : s.len), s.base);
+                return error_set(E_INVALID, "invalid hex in digest '%.*s'", QUOTE(s));
         }
         if (alg_out)
             *alg_out = algorithms[i].alg;

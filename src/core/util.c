@@ -151,8 +151,9 @@ int parse_u64(struct slice s, uint64_t max, uint64_t *out)
         if (c < '0' || c > '9')
             return error_set(E_INVALID, "invalid number");
         uint64_t d = (uint64_t)(c - '0');
-        if (v > (max - d) / 10)
-            return error_set(E_RANGE, "number out of range");
+        /* v * 10 + d <= max, without letting max - d wrap when max < 9 */
+        if (d > max || v > (max - d) / 10)
+            return error_set(E_INVALID, "number out of range");
         v = v * 10 + d;
     }
     *out = v;
