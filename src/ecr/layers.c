@@ -1,31 +1,471 @@
 /*
- * PLACEHOLDER until this family is written: every operation answers
- * UnsupportedOperationException.
+ * This module implements the layer operations of the ECR control plane:
+ * BatchCheckLayerAvailability, GetDownloadUrlForLayer, and the layer upload
+ * in three steps, InitiateLayerUpload, UploadLayerPart and CompleteLayerUpload.
+ *
+ * An ECR layer upload is a /v2 blob upload session (blob/blobstore.h)
+ * registered to the repository in the store, so a layer is verified, made
+ * durable and linked exactly as a /v2 upload is, and either protocol may
+ * continue a session the other started. UploadLayerPart carries its bytes
+ * base64-encoded inside the JSON body, so one part (at most 20 MiB) is
+ * necessarily buffered by the dispatcher; it is decoded and appended to the
+ * session file, and the layer as a whole is never held in memory.
  */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob/blobstore.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "ecr/ops.h"
+
+/* What InitiateLayerUpload advises: ECR answers 10485760 (its 10 MiB
+ * "maximum layer part size" quota); the model lets a part be 20 MiB, and
+ * that is what UploadLayerPart accepts. */
+#define PART_SIZE_ADVISED 10485760
+/* GetDownloadUrlForLayer's URLs last an hour, as ECR's (X-Amz-Expires=3600). */
+#define DOWNLOAD_URL_SECONDS 3600
+/* Defaults when no configuration was given (ECR's quotas). */
+#define DEFAULT_MAX_PARTS 4200
+#define DEFAULT_MAX_LAYER_MB 52000
+
+/*
+ * Parts received per upload session, for the layer-parts quota. The count
+ * lives in memory: after a restart a session's count starts again at zero,
+ * which the layer-size limit still bounds. Entries go when their upload
+ * completes; if abandoned sessions pile up, those whose file is gone are
+ * dropped.
+ */
+struct part_count {
+    char id[37];
+    int64_t parts;
+    struct part_count *next;
+};
+
+#define PART_COUNTS_PRUNE_AT 4096
+
+static pthread_mutex_t parts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct part_count *part_counts;
+static size_t n_part_counts;
+
+static int64_t parts_get(const char *id)
+{
+    int64_t n = 0;
+    pthread_mutex_lock(&parts_lock);
+    for (struct part_count *p = part_counts; p; p = p->next) {
+        if (strcmp(p->id, id) == 0) {
+            n = p->parts;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&parts_lock);
+    return n;
+}
+
+/* Drops the entries of sessions that no longer exist. Called locked. */
+static void parts_prune(void)
+{
+    uint64_t size;
+    for (struct part_count **pp = &part_counts; *pp;) {
+        struct part_count *p = *pp;
+        if (upload_size(p->id, &size) < 0) {
+            *pp = p->next;
+            free(p);
+            n_part_counts--;
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
+static void parts_add(const char *id)
+{
+    pthread_mutex_lock(&parts_lock);
+    struct part_count *p;
+    for (p = part_counts; p; p = p->next)
+        if (strcmp(p->id, id) == 0)
+            break;
+    if (!p) {
+        if (n_part_counts >= PART_COUNTS_PRUNE_AT)
+            parts_prune();
+        p = xcalloc(1, sizeof(*p));
+        snprintf(p->id, sizeof(p->id), "%s", id);
+        p->next = part_counts;
+        part_counts = p;
+        n_part_counts++;
+    }
+    p->parts++;
+    pthread_mutex_unlock(&parts_lock);
+}
+
+static void parts_drop(const char *id)
+{
+    pthread_mutex_lock(&parts_lock);
+    for (struct part_count **pp = &part_counts; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            struct part_count *p = *pp;
+            *pp = p->next;
+            free(p);
+            n_part_counts--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&parts_lock);
+}
+
+static int64_t max_parts(void)
+{
+    const struct config *cfg = ecr_config();
+    return cfg && cfg->max_layer_parts > 0 ? cfg->max_layer_parts : DEFAULT_MAX_PARTS;
+}
+
+static int64_t max_layer_mb(void)
+{
+    const struct config *cfg = ecr_config();
+    return cfg && cfg->max_layer_size_mb > 0 ? cfg->max_layer_size_mb : DEFAULT_MAX_LAYER_MB;
+}
+
+static int fail_upload_not_found(struct ecr_call *c, const struct repo *repo, const char *id)
+{
+    return ecr_fail(c, "UploadNotFoundException",
+                    "The upload with id '%s' does not exist in the repository with name '%s' in the registry with id '%s'", id,
+                    repo->name, c->registry_id);
+}
+
+/* The upload session id of the input, checked to belong to the repository. */
+static int find_session(struct ecr_call *c, const struct repo *repo, const char **id_out)
+{
+    const char *id = ecr_str(c, "uploadId");
+    *id_out = id ? id : "";
+    if (!id || store_upload_get(id, repo->id) < 0)
+        return fail_upload_not_found(c, repo, *id_out);
+    return 0;
+}
+
+/* Opens the session for writing; answers the error and returns <0 if it can't. */
+static int open_session(struct ecr_call *c, const struct repo *repo, const char *id, const char *busy_type, struct upload *out)
+{
+    int rc = upload_open(out, id);
+    if (rc == E_NOTFOUND)
+        return fail_upload_not_found(c, repo, id);
+    if (rc == E_EXISTS)
+        return ecr_fail(c, busy_type,
+                        "The upload with id '%s' in the repository with name '%s' in the registry with id '%s' is being "
+                        "written by another request; retry when it has finished",
+                        id, repo->name, c->registry_id);
+    if (rc < 0)
+        return ecr_fail_internal(c, rc);
+    return 0;
+}
 
 int op_batch_check_layer_availability(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    json_t *digests = json_object_get(c->in, "layerDigests");
+    json_t *layers = json_array(), *failures = json_array();
+    json_t *v;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(digests, i, v)
+    {
+        const char *d = json_string_value(v);
+        uint64_t size;
+        if (!d || !*d) {
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "layerDigest", "", "failureCode", "MissingLayerDigest",
+                                                      "failureReason", "The layer digest is missing"));
+            continue;
+        }
+        if (digest_validate(slice_from(d), NULL) < 0) {
+            char reason[300];
+            snprintf(reason, sizeof(reason), "Invalid layer digest: %s", error_message());
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "layerDigest", d, "failureCode", "InvalidLayerDigest",
+                                                      "failureReason", reason));
+            continue;
+        }
+        /* a layer that is not there is UNAVAILABLE, not a failure: clients
+         * (the ECR containerd resolver among them) upload it on that answer
+         * and treat a failure as an error. mediaType is left out: the store
+         * does not record the media type a manifest gave a blob, and a guess
+         * from the bytes would be worse than nothing. */
+        rc = store_blob_linked(repo.id, d, &size);
+        if (rc == E_NOTFOUND) {
+            json_array_append_new(layers, json_pack("{s:s,s:s}", "layerDigest", d, "layerAvailability", "UNAVAILABLE"));
+            rc = 0;
+            continue;
+        }
+        if (rc < 0)
+            break;
+        json_array_append_new(
+            layers, json_pack("{s:s,s:s,s:I}", "layerDigest", d, "layerAvailability", "AVAILABLE", "layerSize", (json_int_t)size));
+    }
+    repo_release(&repo);
+    if (rc < 0) {
+        json_decref(layers);
+        json_decref(failures);
+        return ecr_fail_internal(c, rc);
+    }
+    json_object_set_new(c->out, "layers", layers);
+    json_object_set_new(c->out, "failures", failures);
+    return 0;
 }
 
 int op_get_download_url_for_layer(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo;
+    const char *d = ecr_str(c, "layerDigest");
+    uint64_t size;
+    int rc;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    d = d ? d : "";
+    if (digest_validate(slice_from(d), NULL) < 0) {
+        rc = ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'layerDigest' failed to satisfy constraint: '%s'",
+                      error_message());
+        goto done;
+    }
+    rc = store_blob_linked(repo.id, d, &size);
+    if (rc == E_NOTFOUND) {
+        rc = ecr_fail(c, "LayersNotFoundException",
+                      "The layer with digest '%s' does not exist in the repository with name '%s' in the registry with id '%s'", d,
+                      repo.name, c->registry_id);
+        goto done;
+    }
+    if (rc < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    /* linked in the metadata but its bytes are gone (collected, lost) */
+    if ((rc = blob_stat(d, NULL)) < 0) {
+        log_warn("GetDownloadUrlForLayer: %s", error_message());
+        rc = ecr_fail(c, "LayerInaccessibleException",
+                      "The layer with digest '%s' in the repository with name '%s' in the registry with id '%s' is not available",
+                      d, repo.name, c->registry_id);
+        goto done;
+    }
+
+    char host[300], query[600], url[1400];
+    ecr_registry_host(host, sizeof(host), c, c->registry_id);
+    auth_presign_blob(query, sizeof(query), &c->who, c->registry_id, repo.name, d, now_ms() / 1000 + DOWNLOAD_URL_SECONDS);
+    snprintf(url, sizeof(url), "%s://%s/v2/%s/blobs/%s?%s", c->r->secure ? "https" : "http", host, repo.name, d, query);
+    json_object_set_new(c->out, "downloadUrl", json_string(url));
+    json_object_set_new(c->out, "layerDigest", json_string(d));
+done:
+    repo_release(&repo);
+    return rc;
 }
 
 int op_initiate_layer_upload(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo;
+    struct upload u;
+    int rc;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    if ((rc = upload_begin(&u)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    upload_close(&u);
+    if ((rc = store_upload_create(u.id, repo.id)) < 0) {
+        upload_cancel(u.id);
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    json_object_set_new(c->out, "uploadId", json_string(u.id));
+    json_object_set_new(c->out, "partSize", json_integer(PART_SIZE_ADVISED));
+done:
+    repo_release(&repo);
+    return rc;
+}
+
+/* InvalidLayerPartException for a part that does not continue the upload. */
+static int fail_part(struct ecr_call *c, const struct repo *repo, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_part(struct ecr_call *c, const struct repo *repo, const char *id, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return ecr_fail(c, "InvalidLayerPartException",
+                    "The layer part for the upload with id '%s' in the repository with name '%s' in the registry with id '%s' "
+                    "is not valid: %s",
+                    id, repo->name, c->registry_id, what);
 }
 
 int op_upload_layer_part(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo;
+    struct upload u;
+    bool open = false;
+    const char *id;
+    unsigned char *part = NULL;
+    size_t len = 0;
+    int rc;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    if ((rc = find_session(c, &repo, &id)) < 0)
+        goto done;
+
+    json_int_t first = json_integer_value(json_object_get(c->in, "partFirstByte"));
+    json_int_t last = json_integer_value(json_object_get(c->in, "partLastByte"));
+    json_t *blob = json_object_get(c->in, "layerPartBlob");
+    if (last < first) {
+        rc = fail_part(c, &repo, id, "the last byte %" PRId64 " is before the first byte %" PRId64, (int64_t)last, (int64_t)first);
+        goto done;
+    }
+    if (json_string_length(blob) > 0) {
+        part = base64_decode(json_string_value(blob), json_string_length(blob), &len);
+        if (!part) {
+            rc = ecr_fail(c, "InvalidParameterException",
+                          "Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'Member must be base64-encoded "
+                          "binary'");
+            goto done;
+        }
+    }
+    if ((uint64_t)len != (uint64_t)(last - first) + 1) {
+        rc = fail_part(c, &repo, id, "its size %" PRId64 " does not match the byte range of %" PRId64 " bytes", (int64_t)len,
+                       (int64_t)(last - first) + 1);
+        goto done;
+    }
+    if ((uint64_t)last >= (uint64_t)max_layer_mb() << 20) {
+        rc = ecr_fail(c, "LimitExceededException",
+                      "The layer of the upload with id '%s' would exceed the maximum layer size of %" PRId64 " MiB", id,
+                      max_layer_mb());
+        goto done;
+    }
+    if (parts_get(id) >= max_parts()) {
+        rc = ecr_fail(c, "LimitExceededException",
+                      "The upload with id '%s' has reached the maximum number of layer parts, %" PRId64, id, max_parts());
+        goto done;
+    }
+    if ((rc = open_session(c, &repo, id, "InvalidLayerPartException", &u)) < 0)
+        goto done;
+    open = true;
+    if ((uint64_t)first != u.offset) {
+        if (u.offset == 0)
+            rc = fail_part(c, &repo, id, "no byte has been received yet, so the part must start at byte 0, not %" PRId64,
+                           (int64_t)first);
+        else
+            rc = fail_part(c, &repo, id, "the first byte %" PRId64 " is not consecutive to the last byte received, %" PRId64,
+                           (int64_t)first, (int64_t)u.offset - 1);
+        goto done;
+    }
+    if ((rc = upload_append(&u, part, len)) < 0) {
+        /* what reached the file stays; the running hash is recomputed from it */
+        upload_forget(u.id);
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    parts_add(id);
+    json_object_set_new(c->out, "registryId", json_string(c->registry_id));
+    json_object_set_new(c->out, "repositoryName", json_string(repo.name));
+    json_object_set_new(c->out, "uploadId", json_string(id));
+    json_object_set_new(c->out, "lastByteReceived", json_integer((json_int_t)u.offset - 1));
+done:
+    if (open)
+        upload_close(&u);
+    free(part);
+    repo_release(&repo);
+    return rc;
 }
 
 int op_complete_layer_upload(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
-}
+    struct repo repo;
+    struct upload u;
+    bool open = false, existed = false;
+    const char *id;
+    uint64_t size, linked_size;
+    char got[DIGEST_MAX];
+    int rc;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    json_t *digests = json_object_get(c->in, "layerDigests");
+    const char *want = json_string_value(json_array_get(digests, 0));
+    if (json_array_size(digests) != 1 || !want) {
+        rc = ecr_fail(c, "InvalidParameterException",
+                      "Invalid parameter at 'layerDigests' failed to satisfy constraint: 'Member must contain exactly one "
+                      "layer digest'");
+        goto done;
+    }
+    if ((rc = find_session(c, &repo, &id)) < 0)
+        goto done;
+    if (digest_validate(slice_from(want), NULL) < 0) {
+        rc = ecr_fail(c, "InvalidLayerException",
+                      "The layer digest '%s' cannot be verified for the upload with id '%s' in the repository with name '%s' "
+                      "in the registry with id '%s': %s",
+                      want, id, repo.name, c->registry_id, error_message());
+        goto done;
+    }
+    if ((rc = open_session(c, &repo, id, "InvalidParameterException", &u)) < 0)
+        goto done;
+    open = true;
+    if (u.offset == 0) {
+        rc = ecr_fail(c, "EmptyUploadException",
+                      "The upload with id '%s' in the repository with name '%s' in registry with id '%s' cannot be completed "
+                      "because it does not have any parts",
+                      id, repo.name, c->registry_id);
+        goto done;
+    }
+    /* the sha256 of what arrived, for the message should it not match */
+    struct hasher h;
+    hasher_init(&h, DIGEST_SHA256);
+    hasher_copy(&h, &u.hash);
+    hasher_final(&h, got);
 
+    /* verified, durable and visible as a blob, or the session is kept */
+    rc = upload_commit(&u, want, &size);
+    if (rc == E_MISMATCH) {
+        rc = ecr_fail(c, "InvalidLayerException",
+                      "The layer digest '%s' does not match the content of the upload with id '%s' in the repository with "
+                      "name '%s' in the registry with id '%s' (its sha256 digest is '%s')",
+                      want, id, repo.name, c->registry_id, got);
+        goto done;
+    }
+    if (rc < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    open = false; /* the commit consumed the session */
+    parts_drop(id);
+
+    /* the metadata as a /v2 upload writes it, in one transaction */
+    if ((rc = store_begin()) < 0)
+        goto store_failed;
+    existed = store_blob_linked(repo.id, want, &linked_size) == 0;
+    if ((!existed && ((rc = store_blob_add(want, size)) < 0 || (rc = store_blob_link(repo.id, want)) < 0)) ||
+        (rc = store_upload_delete(id)) < 0 || (rc = store_commit()) < 0) {
+        store_rollback();
+        goto store_failed;
+    }
+    if (existed) {
+        rc = ecr_fail(c, "LayerAlreadyExistsException",
+                      "The layer with digest '%s' already exists in the repository with name '%s' in the registry with id '%s'",
+                      want, repo.name, c->registry_id);
+        goto done;
+    }
+    json_object_set_new(c->out, "registryId", json_string(c->registry_id));
+    json_object_set_new(c->out, "repositoryName", json_string(repo.name));
+    json_object_set_new(c->out, "uploadId", json_string(id));
+    json_object_set_new(c->out, "layerDigest", json_string(want));
+    rc = 0;
+    goto done;
+
+store_failed:
+    rc = ecr_fail_internal(c, rc);
+done:
+    if (open)
+        upload_close(&u);
+    repo_release(&repo);
+    return rc;
+}
