@@ -206,7 +206,7 @@ def raw_http(server, method, path, headers, body_iter=(), auth=DEFAULT, timeout=
         for piece in body_iter:
             s.sendall(piece)
         s.shutdown(socket.SHUT_WR)
-    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+    except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
         pass
     try:
         while True:

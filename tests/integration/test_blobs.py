@@ -9,10 +9,13 @@ from urllib.parse import urlsplit
 import pytest
 
 import images
-from regclient import Registry, assert_error, describe
+from regclient import Registry, assert_error, describe, raw_http
 
 OCTET = {"Content-Type": "application/octet-stream"}
 ZERO = "sha256:" + "0" * 64
+SPEC_CODES = {"BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN",
+              "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED",
+              "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS", "TAG_INVALID", "MANIFEST_UNVERIFIED"}
 
 
 def blob_of(size=1000):
@@ -176,8 +179,10 @@ def test_put_without_digest_is_digest_invalid(reg, repo):
     assert_error(r, 400, "DIGEST_INVALID")
 
 
-@pytest.mark.parametrize("digest", ["sha256:abc", "sha256:" + "z" * 64, "sha256", ":" + "0" * 64, "SHA256:" + "0" * 64])
+@pytest.mark.parametrize("digest", ["sha256:abc", "sha256:" + "z" * 64, "sha256", ":" + "0" * 64, "SHA256:" + "0" * 64,
+                                    images.sha256(b"abc").upper().replace("SHA256", "sha256")])
 def test_put_with_malformed_digest_is_digest_invalid(reg, repo, digest):
+    """(The last case is the right content digest with upper-case hex: sha256 is lower-case only.)"""
     r = reg.start_upload(repo)
     r = reg.put(reg.location(r), params={"digest": digest}, data=b"abc", headers=OCTET)
     assert_error(r, 400, "DIGEST_INVALID")
@@ -623,3 +628,57 @@ def test_large_blob_streams(reg, repo):
         n += len(chunk)
     assert n == size
     assert "sha256:" + h2.hexdigest() == digest
+
+
+# -- hostile paths ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/v2/{repo}/blobs/uploads/..%2F..%2F..%2Fkeys%2Fmaster.key",
+    "/v2/{repo}/blobs/uploads/../../../etc/passwd",
+    "/v2/{repo}/blobs/uploads/%2e%2e",
+    "/v2/{repo}/blobs/uploads/" + "a" * 5000,
+    "/v2/%2e%2e/%2e%2e/blobs/sha256:" + "0" * 64,
+    "/v2/{repo}/blobs/sha256:..%2F..%2Fx",
+    "/v2/{repo}/manifests/..%2F..%2Fx",
+    "/v2/{repo}/../../../etc/passwd",
+    "/v2/{repo}/blobs/uploads/%00",
+])
+def test_hostile_paths_are_refused_cleanly(berth, reg, repo, path):
+    """Sent byte for byte (no client-side dot-segment removal). Under /v2 every JSON error
+    body must use the spec's codes ("The code field MUST be one of the following")."""
+    import json
+
+    reg.push_blob(repo, blob_of(10))
+    for method in ("GET", "PATCH", "PUT", "DELETE"):
+        body = b"x" if method in ("PATCH", "PUT") else b""
+        status, headers, data = raw_http(berth, method, path.format(repo=repo),
+                                         {"Content-Type": "application/octet-stream",
+                                          "Content-Length": str(len(body))}, [body])
+        what = f"{method} {path} -> {status} {data[:200]!r}"
+        assert status in (400, 404, 405, 414), what
+        if "json" in headers.get("content-type", ""):
+            codes = [e["code"] for e in json.loads(data)["errors"]]
+            assert set(codes) <= SPEC_CODES, what
+    assert reg.get("/v2/").status_code == 200
+
+
+def test_concurrent_pushes_into_one_repository(berth, repo):
+    imgs = [images.make_image(label=f"conc{i}") for i in range(16)]
+    errors = []
+
+    def push(i):
+        try:
+            Registry(berth).push_image(repo, imgs[i], tag=f"t{i:02d}")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(len(imgs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    reg = Registry(berth)
+    assert reg.tags(repo) == [f"t{i:02d}" for i in range(len(imgs))]
+    for i, img in enumerate(imgs):
+        assert reg.get_manifest(repo, f"t{i:02d}").content == img.manifest

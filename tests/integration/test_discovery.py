@@ -254,6 +254,22 @@ def test_tags_list_last_is_not_required_to_exist(reg, tagged_repo):
     assert r.status_code == 200 and not r.json().get("tags"), describe(r)
 
 
+def test_many_tags_without_n_are_all_listed(reg, repo):
+    """Without n the server may still page (with a Link); following it yields every tag once."""
+    img = images.make_image()
+    reg.push_image(repo, img, tag="t000")
+    for i in range(1, 150):
+        r = reg.put_manifest(repo, f"t{i:03d}", img.manifest, img.media_type)
+        assert r.status_code == 201, describe(r)
+    seen, url = [], f"/v2/{repo}/tags/list"
+    while url:
+        r = reg.get(url)
+        assert r.status_code == 200, describe(r)
+        seen += r.json()["tags"]
+        url = next_link(r)
+    assert seen == [f"t{i:03d}" for i in range(150)]
+
+
 def test_tags_list_of_unknown_repository_is_name_unknown(reg):
     r = reg.get(f"/v2/itest/never-{os.urandom(3).hex()}/tags/list")
     assert_error(r, 404, "NAME_UNKNOWN")

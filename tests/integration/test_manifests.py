@@ -147,6 +147,48 @@ def test_malformed_manifest_is_manifest_invalid(reg, repo, body):
     assert reg.get_manifest(repo, "bad").status_code == 404
 
 
+def test_manifest_with_descriptor_without_size_is_manifest_invalid(reg, repo):
+    img = images.make_image()
+    obj = img.json
+    del obj["layers"][0]["size"]
+    for b in img.blobs:
+        reg.push_blob(repo, b)
+    r = reg.put_manifest(repo, "bad", images.dumps(obj), images.OCI_MANIFEST)
+    assert_error(r, 400, "MANIFEST_INVALID")
+
+
+def test_manifest_put_with_chunked_transfer_encoding(reg, repo):
+    img = images.make_image()
+    for b in img.blobs:
+        reg.push_blob(repo, b)
+    body = img.manifest
+
+    def gen():
+        for i in range(0, len(body), 100):
+            yield body[i:i + 100]
+
+    r = reg.put(f"/v2/{repo}/manifests/chunked", data=gen(), headers={"Content-Type": img.media_type})
+    assert r.status_code == 201, describe(r)
+    assert reg.get_manifest(repo, "chunked").content == body
+
+
+def test_chunked_manifest_over_the_limit_is_413(berth, reg, repo):
+    reg.push_image(repo, images.make_image(), tag="exists")
+    piece = b"p" * 65536
+
+    def body():
+        first = b'{"schemaVersion":2,"pad":"'
+        yield b"%x\r\n%s\r\n" % (len(first), first)
+        for _ in range(80):  # 5 MiB
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
+        yield b'3\r\n"}\n\r\n0\r\n\r\n'
+
+    status, headers, _ = raw_http(berth, "PUT", f"/v2/{repo}/manifests/chunked-big",
+                                  {"Content-Type": images.OCI_MANIFEST, "Transfer-Encoding": "chunked"}, body())
+    assert status == 413, (status, headers)
+    assert reg.get_manifest(repo, "chunked-big").status_code == 404
+
+
 def test_manifest_with_malformed_descriptor_digest(reg, repo):
     img = images.make_image()
     obj = img.json

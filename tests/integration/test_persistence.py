@@ -9,7 +9,7 @@ import stat
 import requests
 
 import images
-from conftest import registry_credentials, repo_name_for
+from conftest import create_repository, registry_credentials, repo_name_for
 from regclient import Registry, describe
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -19,6 +19,7 @@ def test_upload_session_survives_restart(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
     repo = repo_name_for("restart-upload")
+    create_repository(repo, srv)
     b = images.random_blob(300000)
     r = reg.start_upload(repo)
     assert r.status_code == 202, describe(r)
@@ -44,6 +45,7 @@ def test_streamed_upload_session_survives_restart(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
     repo = repo_name_for("restart-stream")
+    create_repository(repo, srv)
     b = images.random_blob(5000)
     r = reg.start_upload(repo)
     r = reg.patch(reg.location(r), data=b.data[:2000], headers=OCTET)
@@ -85,6 +87,7 @@ def test_content_survives_restart(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
     repo = repo_name_for("restart-content")
+    create_repository(repo, srv)
     objs = _push_everything(reg, repo)
     srv.restart()
     _check_everything(Registry(srv), repo, *objs)
@@ -95,6 +98,7 @@ def test_content_survives_sigkill(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
     repo = repo_name_for("sigkill-content")
+    create_repository(repo, srv)
     objs = _push_everything(reg, repo)
     srv.kill()
     srv.start()
@@ -108,6 +112,7 @@ def test_sigkill_mid_upload_leaves_no_partial_blob(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
     repo = repo_name_for("sigkill-upload")
+    create_repository(repo, srv)
     reg.push_blob(repo, images.random_blob(10))
     b = images.random_blob(4 * 1024 * 1024)
     user, password = registry_credentials(srv)
@@ -172,6 +177,7 @@ def test_secrets_never_in_log(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
     repo = repo_name_for("log-secrets")
+    create_repository(repo, srv)
     reg.push_image(repo, images.make_image(), tag="v1")
     user, password = registry_credentials(srv)
     requests.get(srv.url + "/v2/", auth=(user, password + "wrong"), timeout=10)
