@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -24,6 +26,9 @@
 
 struct server {
     struct MHD_Daemon *daemon;
+    int listen_fd;       /* plain HTTP: our own listener, see accept_loop() */
+    pthread_t acceptor;
+    volatile int stopping;
     const struct surface *const *surfaces;
     char *tls_cert;
     char *tls_key;
@@ -278,16 +283,78 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
+/*
+ * Plain HTTP only: berth accepts connections itself and hands them to
+ * libmicrohttpd, so that it can answer a TLS handshake with HTTP. Go
+ * clients (docker, containerd) try HTTPS first on a registry they are told
+ * is insecure and fall back to HTTP only when the answer is not TLS; an EOF
+ * (what a parser gives a binary ClientHello) stops them instead.
+ */
+static void *accept_loop(void *arg)
+{
+    struct server *s = arg;
+    static const char tls_answer[] = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                                     "Content-Length: 53\r\n\r\nClient sent a TLS handshake to a plain HTTP server.\r\n\r\n";
+    while (!s->stopping) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof(addr);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (s->stopping)
+                break;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+                continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                usleep(10000);
+                continue;
+            }
+            log_error("accept: %s", strerror(errno));
+            usleep(10000);
+            continue;
+        }
+        /* Clients speak first; look at the first byte if it is there soon. */
+        struct pollfd pfd = {fd, POLLIN, 0};
+        unsigned char first = 0;
+        if (poll(&pfd, 1, 100) == 1 && recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && first == 0x16) {
+            if (send(fd, tls_answer, sizeof(tls_answer) - 1, MSG_NOSIGNAL) < 0) {
+                /* the client is gone; nothing to tell it */
+            }
+            shutdown(fd, SHUT_WR);
+            close(fd);
+            continue;
+        }
+        if (MHD_add_connection(s->daemon, fd, (struct sockaddr *)&addr, len) != MHD_YES)
+            close(fd); /* MHD logs why (usually: connection limit) */
+    }
+    return NULL;
+}
+
+static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 1024) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int server_start(struct server **out, const struct server_options *opt)
 {
     struct sockaddr_storage ss;
-    socklen_t sslen;
+    socklen_t sslen = 0;
     int rc;
     if ((rc = parse_listen(opt->listen, &ss, &sslen)) < 0)
         return rc;
 
     struct server *s = xcalloc(1, sizeof(*s));
     s->surfaces = opt->surfaces;
+    s->listen_fd = -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -316,12 +383,18 @@ int server_start(struct server **out, const struct server_options *opt)
                                      (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                      MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
                                      MHD_OPTION_END);
-    else
-        s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+    else if ((s->listen_fd = listen_socket(&ss, sslen)) >= 0)
+        s->daemon = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, NULL, NULL, on_request, s,
                                      MHD_OPTION_THREAD_POOL_SIZE, opt->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_mem,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                                     (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                     MHD_OPTION_END);
+    if (s->daemon && s->listen_fd >= 0 && pthread_create(&s->acceptor, NULL, accept_loop, s) != 0) {
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+    }
     if (!s->daemon) {
+        if (s->listen_fd >= 0)
+            close(s->listen_fd);
         free(s->tls_cert);
         free(s->tls_key);
         free(s);
@@ -335,6 +408,12 @@ void server_stop(struct server *s)
 {
     if (!s)
         return;
+    if (s->listen_fd >= 0) {
+        s->stopping = 1;
+        shutdown(s->listen_fd, SHUT_RDWR);
+        pthread_join(s->acceptor, NULL);
+        close(s->listen_fd);
+    }
     MHD_stop_daemon(s->daemon);
     free(s->tls_cert);
     free(s->tls_key);

@@ -23,10 +23,12 @@ static const char *canonical_type(const char *t)
     return NULL;
 }
 
-/* sizes are client-declared (each up to 2^63 - 1): sums saturate, never wrap */
+/* Sizes are client-declared, each at most INT64_MAX (jansson's integers).
+ * Their sum saturates at INT64_MAX rather than wrapping, and stays within
+ * what SQLite and JSON integers (imageSizeInBytes) can carry. */
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    return a > (uint64_t)INT64_MAX - b ? (uint64_t)INT64_MAX : a + b;
 }
 
 static void descriptor_release(struct descriptor *d)
@@ -135,6 +137,13 @@ int manifest_parse(struct parsed_manifest *out, const char *body, size_t n, cons
         while (len && content_type[len - 1] == ' ')
             len--;
         snprintf(ct, sizeof(ct), "%.*s", (int)len, content_type);
+    }
+    /* a Content-Type that names something else than a manifest is refused;
+     * generic JSON types leave the decision to the document */
+    if (ct[0] && !canonical_type(ct) && strcmp(ct, "application/json") != 0 && strcmp(ct, "application/octet-stream") != 0 &&
+        strcmp(ct, MT_DOCKER_V1) != 0 && strcmp(ct, MT_DOCKER_V1_SIGNED) != 0) {
+        rc = error_set(E_INVALID, "Content-Type '%s' is not a manifest media type", ct);
+        goto done;
     }
     if (mt) {
         declared = json_string_value(mt);

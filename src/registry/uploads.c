@@ -187,7 +187,14 @@ static int check_chunk(struct request *r)
     const char *cr = http_header(r, "Content-Range");
     if (!cr)
         return 0;
-    if (content_range_parse(slice_from(cr), &v->range_first, &v->range_last) < 0 || v->range_first != v->up.offset) {
+    if (content_range_parse(slice_from(cr), &v->range_first, &v->range_last) < 0) {
+        reg_error(r, RE_BLOB_UPLOAD_INVALID, "malformed Content-Range");
+        session_headers(r, v->name, v->up.id, v->up.offset);
+        upload_close(&v->up);
+        v->up_open = false;
+        return E_INVALID;
+    }
+    if (v->range_first != v->up.offset) {
         reg_error(r, RE_RANGE_INVALID, "chunk does not continue the upload where it stands");
         session_headers(r, v->name, v->up.id, v->up.offset);
         upload_close(&v->up);
@@ -197,7 +204,7 @@ static int check_chunk(struct request *r)
     const char *cl = http_header(r, "Content-Length");
     uint64_t len;
     if (cl && parse_u64(slice_from(cl), UINT64_MAX, &len) == 0 && len != v->range_last - v->range_first + 1) {
-        reg_error(r, RE_RANGE_INVALID, "Content-Length does not match Content-Range");
+        reg_error(r, RE_SIZE_INVALID, "Content-Length does not match Content-Range");
         session_headers(r, v->name, v->up.id, v->up.offset);
         upload_close(&v->up);
         v->up_open = false;
