@@ -294,8 +294,9 @@ static void test_content_type_mismatch(void **state)
     expect_error(oci_index, MT_OCI_MANIFEST, E_INVALID, "does not match");
     expect_error(docker_list, MT_OCI_INDEX, E_INVALID, "does not match");
     expect_error(oci_manifest, MT_OCI_INDEX "; charset=utf-8", E_INVALID, "does not match");
-    /* types the parser does not know in Content-Type are not compared */
-    assert_int_equal(parse(&m, oci_manifest, "text/plain"), 0);
+    /* a Content-Type that is no manifest type is refused; generic JSON is not compared */
+    expect_error(oci_manifest, "text/plain", E_INVALID, "not a manifest media type");
+    assert_int_equal(parse(&m, oci_manifest, "application/json"), 0);
     parsed_manifest_release(&m);
     assert_int_equal(parse(&m, oci_manifest, ""), 0);
     parsed_manifest_release(&m);
@@ -523,13 +524,19 @@ static void test_image_size(void **state)
     assert_int_equal(parse(&m, one, NULL), 0);
     assert_int_equal(m.image_size, 7);
     parsed_manifest_release(&m);
-    /* the largest sizes JSON can carry do not wrap around */
+    /* the largest sizes JSON can carry do not wrap around: the sum stops at
+     * INT64_MAX, which SQLite and imageSizeInBytes can still carry */
     static const char huge[] = "{\"schemaVersion\":2,\"config\":" DESC(MT_OCI_CONFIG, DA, 1) ",\"layers\":[" DESC(
         MT_OCI_LAYER, DB, 9223372036854775807) "," DESC(MT_OCI_LAYER, DC, 9223372036854775807) "," DESC(MT_OCI_LAYER, DD,
                                                                                                        9223372036854775807) "]}";
     assert_int_equal(parse(&m, huge, NULL), 0);
     assert_int_equal(m.layers[0].size, INT64_MAX);
-    assert_true(m.image_size == UINT64_MAX);
+    assert_true(m.image_size == (uint64_t)INT64_MAX);
+    parsed_manifest_release(&m);
+    static const char near[] = "{\"schemaVersion\":2,\"config\":" DESC(MT_OCI_CONFIG, DA, 1) ",\"layers\":[" DESC(
+        MT_OCI_LAYER, DB, 9223372036854775806) "," DESC(MT_OCI_LAYER, DC, 1) "," DESC(MT_OCI_LAYER, DD, 0) "]}";
+    assert_int_equal(parse(&m, near, NULL), 0);
+    assert_true(m.image_size == (uint64_t)INT64_MAX);
     parsed_manifest_release(&m);
     static const char zero[] = "{\"schemaVersion\":2,\"config\":" DESC(MT_OCI_CONFIG, DA, 0) ",\"layers\":[" DESC(
         MT_OCI_LAYER, DB, 0) "]}";
