@@ -20,22 +20,24 @@ struct slice slice_from(const char *z)
     return s;
 }
 
+/* An empty slice may have a NULL base (slice_from(NULL), a zeroed struct):
+ * memcmp must not see it even for zero bytes, so n == 0 is decided first. */
 bool slice_eq(struct slice a, const char *z)
 {
     size_t n = strlen(z);
-    return a.len == n && memcmp(a.base, z, n) == 0;
+    return a.len == n && (n == 0 || memcmp(a.base, z, n) == 0);
 }
 
 bool slice_eq_nocase(struct slice a, const char *z)
 {
     size_t n = strlen(z);
-    return a.len == n && strncasecmp(a.base, z, n) == 0;
+    return a.len == n && (n == 0 || strncasecmp(a.base, z, n) == 0);
 }
 
 bool slice_starts_with(struct slice a, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return a.len >= n && memcmp(a.base, prefix, n) == 0;
+    return a.len >= n && (n == 0 || memcmp(a.base, prefix, n) == 0);
 }
 
 void buf_init(struct buf *b, size_t max)

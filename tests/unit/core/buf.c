@@ -42,6 +42,14 @@ static void test_slices(void **state)
     assert_false(slice_starts_with(part, "hell"));
     struct slice nul = {"a\0b", 3};
     assert_false(slice_eq(nul, "a"));
+    /* empty slices with no base at all (a zeroed struct, slice_from(NULL)) */
+    struct slice none = {NULL, 0};
+    assert_true(slice_eq(none, ""));
+    assert_true(slice_eq_nocase(none, ""));
+    assert_true(slice_starts_with(none, ""));
+    assert_false(slice_eq(none, "a"));
+    assert_false(slice_starts_with(none, "a"));
+    assert_true(slice_eq(slice_from(NULL), ""));
 }
 
 static void test_init_release(void **state)

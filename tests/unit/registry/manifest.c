@@ -300,6 +300,12 @@ static void test_content_type_mismatch(void **state)
     parsed_manifest_release(&m);
     assert_int_equal(parse(&m, oci_manifest, ""), 0);
     parsed_manifest_release(&m);
+    assert_int_equal(parse(&m, oci_manifest, "application/json; charset=utf-8"), 0);
+    parsed_manifest_release(&m);
+    assert_int_equal(parse(&m, oci_manifest, "application/octet-stream"), 0);
+    parsed_manifest_release(&m);
+    expect_error(oci_manifest, "application/vnd.oci.image.config.v1+json", E_INVALID, "not a manifest media type");
+    expect_error(oci_manifest, "application/vnd.oci.artifact.manifest.v1+json", E_INVALID, "not a manifest media type");
     /* mediaType decides over the shape */
     static const char liar[] = "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"config\":" DESC(MT_OCI_CONFIG, DA, 1)
         ",\"layers\":[]}";
