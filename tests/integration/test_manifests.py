@@ -206,6 +206,15 @@ def test_unknown_manifest_media_type_is_rejected(reg, repo):
     assert_error(r, (400, 415), ("MANIFEST_INVALID", "UNSUPPORTED"))
 
 
+@pytest.mark.parametrize("content_type", [images.OCI_INDEX, images.DOCKER_MANIFEST])
+def test_content_type_contradicting_media_type_field_is_manifest_invalid(reg, repo, content_type):
+    img = images.make_image()  # an OCI manifest whose mediaType field says so
+    reg.push_image(repo, img, tag="exists")
+    r = reg.put_manifest(repo, "mismatch", img.manifest, content_type)
+    assert_error(r, 400, "MANIFEST_INVALID")
+    assert reg.get_manifest(repo, "mismatch").status_code == 404
+
+
 def test_missing_layer_is_manifest_blob_unknown(reg, repo):
     img = images.make_image(nlayers=2)
     reg.push_blob(repo, img.config)
