@@ -60,7 +60,7 @@ void reg_common_headers(struct request *r);
 /* Checks the principal may do action on this request's repository. */
 int reg_authorize(struct request *r, const char *action);
 /* Loads the request's repository; answers NAME_UNKNOWN and returns <0 if absent. */
-int reg_load_repo(struct request *r, bool for_push);
+int reg_load_repo(struct request *r);
 
 void blobs_get(struct request *r);
 void blobs_delete(struct request *r);

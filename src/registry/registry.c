@@ -39,13 +39,12 @@ static const struct {
     [RE_UNSUPPORTED] = {"UNSUPPORTED", 405, "The operation is unsupported."},
     [RE_RANGE_INVALID] = {"BLOB_UPLOAD_INVALID", 416, "invalid content range"},
     [RE_TOOMANYREQUESTS] = {"TOOMANYREQUESTS", 429, "too many requests"},
-    [RE_NOT_FOUND] = {"NOT_FOUND", 404, "the requested route does not exist"},
+    [RE_NOT_FOUND] = {"UNSUPPORTED", 404, "the requested route does not exist"},
     [RE_MANIFEST_TOO_BIG] = {"MANIFEST_INVALID", 413, "manifest too big"},
     [RE_INTERNAL] = {"UNKNOWN", 500, "unknown error"},
 };
 
 static const struct config *cfg;
-bool registry_explicit_repositories = false;
 
 void registry_configure(const struct config *c)
 {
@@ -137,22 +136,13 @@ int reg_authorize(struct request *r, const char *action)
     return rc;
 }
 
-int reg_load_repo(struct request *r, bool for_push)
+int reg_load_repo(struct request *r)
 {
     struct v2 *v = r->state;
     if (v->have_repo)
         return 0;
+    /* repositories are explicit, as in ECR: CreateRepository makes them */
     int rc = store_repo_get(v->account, v->name, &v->repo);
-    if (rc == E_NOTFOUND && for_push && !registry_explicit_repositories) {
-        memset(&v->repo, 0, sizeof(v->repo));
-        snprintf(v->repo.account_id, sizeof(v->repo.account_id), "%s", v->account);
-        v->repo.name = xstrdup(v->name);
-        rc = store_repo_create(&v->repo);
-        if (rc == E_EXISTS) {
-            repo_release(&v->repo);
-            rc = store_repo_get(v->account, v->name, &v->repo);
-        }
-    }
     if (rc == E_NOTFOUND) {
         char msg[512];
         snprintf(msg, sizeof(msg), "The repository with name '%s' does not exist in the registry with id '%s'", v->name,
@@ -215,26 +205,25 @@ struct route {
     enum v2_route route;
     const char *method;
     const char *action; /* ecr:<Action> checked before the handler; NULL: the handler checks */
-    bool push;          /* creates the repository while pushes still may */
     void (*begin)(struct request *r);
     void (*finish)(struct request *r);
 };
 
 static const struct route routes[] = {
-    {V2_MANIFEST, "GET", "ecr:BatchGetImage", false, manifests_get, NULL},
-    {V2_MANIFEST, "HEAD", "ecr:BatchGetImage", false, manifests_get, NULL},
-    {V2_MANIFEST, "PUT", "ecr:PutImage", true, manifests_put_begin, manifests_put_finish},
-    {V2_MANIFEST, "DELETE", "ecr:BatchDeleteImage", false, manifests_delete, NULL},
-    {V2_BLOB, "GET", "ecr:GetDownloadUrlForLayer", false, blobs_get, NULL},
-    {V2_BLOB, "HEAD", "ecr:BatchCheckLayerAvailability", false, blobs_get, NULL},
-    {V2_BLOB, "DELETE", "ecr:BatchDeleteImage", false, blobs_delete, NULL},
-    {V2_UPLOAD_START, "POST", "ecr:InitiateLayerUpload", true, uploads_start, uploads_start_finish},
-    {V2_UPLOAD, "PATCH", "ecr:UploadLayerPart", true, uploads_patch, uploads_patch_finish},
-    {V2_UPLOAD, "PUT", "ecr:CompleteLayerUpload", true, uploads_put, uploads_put_finish},
-    {V2_UPLOAD, "GET", "ecr:UploadLayerPart", true, uploads_status, NULL},
-    {V2_UPLOAD, "DELETE", "ecr:UploadLayerPart", true, uploads_cancel, NULL},
-    {V2_TAGS, "GET", "ecr:ListImages", false, tags_list, NULL},
-    {V2_REFERRERS, "GET", "ecr:BatchGetImage", false, referrers_list, NULL},
+    {V2_MANIFEST, "GET", "ecr:BatchGetImage", manifests_get, NULL},
+    {V2_MANIFEST, "HEAD", "ecr:BatchGetImage", manifests_get, NULL},
+    {V2_MANIFEST, "PUT", "ecr:PutImage", manifests_put_begin, manifests_put_finish},
+    {V2_MANIFEST, "DELETE", "ecr:BatchDeleteImage", manifests_delete, NULL},
+    {V2_BLOB, "GET", "ecr:GetDownloadUrlForLayer", blobs_get, NULL},
+    {V2_BLOB, "HEAD", "ecr:BatchCheckLayerAvailability", blobs_get, NULL},
+    {V2_BLOB, "DELETE", "ecr:BatchDeleteImage", blobs_delete, NULL},
+    {V2_UPLOAD_START, "POST", "ecr:InitiateLayerUpload", uploads_start, uploads_start_finish},
+    {V2_UPLOAD, "PATCH", "ecr:UploadLayerPart", uploads_patch, uploads_patch_finish},
+    {V2_UPLOAD, "PUT", "ecr:CompleteLayerUpload", uploads_put, uploads_put_finish},
+    {V2_UPLOAD, "GET", "ecr:UploadLayerPart", uploads_status, NULL},
+    {V2_UPLOAD, "DELETE", "ecr:UploadLayerPart", uploads_cancel, NULL},
+    {V2_TAGS, "GET", "ecr:ListImages", tags_list, NULL},
+    {V2_REFERRERS, "GET", "ecr:BatchGetImage", referrers_list, NULL},
 };
 
 static bool v2_claims(struct request *r)
@@ -326,7 +315,7 @@ static void v2_begin(struct request *r)
     }
     if (rt->action && reg_authorize(r, rt->action) < 0)
         return;
-    if (reg_load_repo(r, rt->push) < 0)
+    if (reg_load_repo(r) < 0)
         return;
     v->finish = rt->finish;
     rt->begin(r);

@@ -11,8 +11,6 @@
 #include "http/server.h"
 
 extern const struct surface registry_surface;
-/* When false, a push to an unknown repository creates it. */
-extern bool registry_explicit_repositories;
 void registry_configure(const struct config *c);
 
 #endif

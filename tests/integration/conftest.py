@@ -349,12 +349,24 @@ def registry_credentials(server, access_key=None, secret=None):
     return ("AWS", _ECR_PASSWORDS[key])
 
 
-def create_repository(name, server=None):
-    """Make sure repository `name` exists before pushing to it.
+_ECR_CLIENTS = {}
 
-    Now a no-op: a push creates the repository. When explicit ECR repositories land this
-    becomes `ecr.create_repository(repositoryName=name)` (ignoring RepositoryAlreadyExists).
-    """
+
+def create_repository(name, server):
+    """Make sure repository `name` exists before pushing to it: repositories are explicit, as
+    in ECR (a push to a missing one is NAME_UNKNOWN), so this is ecr.create_repository."""
+    import boto3
+
+    key = (server.url, server.access_key)
+    if key not in _ECR_CLIENTS:
+        _ECR_CLIENTS[key] = boto3.client("ecr", endpoint_url=server.url, region_name=server.region,
+                                         aws_access_key_id=server.access_key,
+                                         aws_secret_access_key=server.secret)
+    ecr = _ECR_CLIENTS[key]
+    try:
+        ecr.create_repository(repositoryName=name)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
     return name
 
 
