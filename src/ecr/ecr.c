@@ -60,6 +60,15 @@ static void send_json(struct request *r, unsigned status, json_t *doc, const cha
     free(body);
 }
 
+static void send_error_extra(struct request *r, unsigned status, const char *type, const char *message, json_t *extra)
+{
+    json_t *doc = json_pack("{s:s,s:s}", "__type", type, "message", message);
+    if (extra)
+        json_object_update(doc, extra);
+    send_json(r, status, doc, type);
+    json_decref(doc);
+}
+
 static void send_error(struct request *r, unsigned status, const char *type, const char *message)
 {
     json_t *doc = json_pack("{s:s,s:s}", "__type", type, "message", message);
@@ -248,10 +257,27 @@ static void ecr_finish(struct request *r)
     char arn[600];
     int rc = 0;
     const char *name = ecr_str(&c, "repositoryName");
+    json_t *names = json_object_get(c.in, "repositoryNames");
+    const char *resource_arn = ecr_str(&c, "resourceArn");
     if (op->resource == RES_REPOSITORY && name) {
         ecr_repo_arn(arn, sizeof(arn), c.registry_id, name);
         rc = ecr_authorize(&c, op->action, c.registry_id, arn);
-    } else if (op->resource == RES_REGISTRY || op->resource == RES_REPOSITORY) {
+    } else if (op->resource == RES_NAMES && json_is_array(names) && json_array_size(names)) {
+        for (size_t i = 0; rc == 0 && i < json_array_size(names); i++) {
+            ecr_repo_arn(arn, sizeof(arn), c.registry_id, json_string_value(json_array_get(names, i)));
+            rc = ecr_authorize(&c, op->action, c.registry_id, arn);
+        }
+    } else if (op->resource == RES_ARN && resource_arn) {
+        /* the handler checks the ARN's form; its account is the fifth field */
+        const char *f = resource_arn;
+        char acct[13] = "";
+        for (int n = 0; f && n < 4; n++)
+            if ((f = strchr(f, ':')) != NULL)
+                f++;
+        if (f && strlen(f) > 12 && f[12] == ':')
+            snprintf(acct, sizeof(acct), "%.12s", f);
+        rc = ecr_authorize(&c, op->action, acct[0] ? acct : c.registry_id, resource_arn);
+    } else if (op->resource != RES_ANY) {
         snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/*", auth_region(), c.registry_id);
         rc = ecr_authorize(&c, op->action, c.registry_id, arn);
     } else {
@@ -260,11 +286,13 @@ static void ecr_finish(struct request *r)
     if (rc == 0)
         rc = op->handler(&c);
     if (rc < 0)
-        send_error(r, c.err_status ? c.err_status : 400, c.err_type ? c.err_type : "ServerException", c.err_message);
+        send_error_extra(r, c.err_status ? c.err_status : 400, c.err_type ? c.err_type : "ServerException", c.err_message,
+                         c.err_extra);
     else
         send_json(r, 200, c.out, NULL);
     json_decref(c.in);
     json_decref(c.out);
+    json_decref(c.err_extra);
 }
 
 const struct surface ecr_surface = {

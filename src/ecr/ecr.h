@@ -35,9 +35,16 @@ struct ecr_call {
     const char *err_type;
     char err_message[1024];
     unsigned err_status;
+    json_t *err_extra; /* more members of the error body (the model's exception fields), or NULL */
 };
 
-enum ecr_resource { RES_REPOSITORY, RES_REGISTRY, RES_ANY };
+enum ecr_resource {
+    RES_REPOSITORY, /* the input's repositoryName */
+    RES_REGISTRY,   /* the registry: every repository of registryId */
+    RES_ANY,        /* "*" */
+    RES_ARN,        /* the input's resourceArn */
+    RES_NAMES       /* each of the input's repositoryNames, else the registry */
+};
 
 struct ecr_op {
     const char *name;

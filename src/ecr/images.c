@@ -1,36 +1,835 @@
 /*
- * PLACEHOLDER until this family is written: every operation answers
- * UnsupportedOperationException.
+ * This module implements the image operations of the ECR control plane:
+ * ListImages, DescribeImages, BatchGetImage, PutImage, BatchDeleteImage and
+ * ListImageReferrers.
+ *
+ * ECR's unit of listing is the pair (digest, tag): ListImages and
+ * BatchGetImage answer one entry per tag and an untagged image as its digest
+ * alone, while DescribeImages answers one entry per manifest with all its
+ * tags. PutImage goes through image_put(), the same path as a /v2 manifest
+ * PUT; only the mapping of its failures to ECR's exceptions lives here.
+ * Pages are cut one entry past maxResults so that a next page is known to
+ * exist before a nextToken is handed out.
  */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "ecr/ops.h"
+#include "registry/image.h"
+#include "registry/manifest.h"
+#include "registry/reference.h"
+
+/* Pull times are recorded at most this often per image, as on /v2. */
+#define PULL_TIME_RESOLUTION_MS (3600 * 1000)
+/* Manifests read per query while looking for a filtered page. */
+#define SCAN_BATCH 500
+
+#define REASON_MISSING "Invalid request parameters: both tag and digest cannot be null"
+#define REASON_BAD_DIGEST "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"
+#define REASON_BAD_TAG "Invalid request parameters: image tag should satisfy the regex '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'"
+#define REASON_NOT_FOUND "Requested image not found"
+#define REASON_MISMATCH "Invalid request parameters: given tag does not map to the given digest"
+#define BAD_TOKEN "Invalid parameter at 'nextToken': the token is not valid"
+
+/* ---- image identifiers ---- */
+
+static json_t *image_id(const char *digest, const char *tag)
+{
+    json_t *o = json_object();
+    if (digest)
+        json_object_set_new(o, "imageDigest", json_string(digest));
+    if (tag)
+        json_object_set_new(o, "imageTag", json_string(tag));
+    return o;
+}
+
+static const char *id_digest(json_t *id)
+{
+    return json_string_value(json_object_get(id, "imageDigest"));
+}
+
+static const char *id_tag(json_t *id)
+{
+    return json_string_value(json_object_get(id, "imageTag"));
+}
+
+/* ECR's form of an image digest: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+ (lookup
+ * decides whether it names anything). */
+static bool digest_form_ok(const char *z)
+{
+    const char *colon = strchr(z, ':');
+    if (!colon || colon == z || !colon[1])
+        return false;
+    for (const char *p = z; p < colon; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '+' && *p != '.')
+            return false;
+    for (const char *p = colon + 1; *p; p++)
+        if (!isxdigit((unsigned char)*p))
+            return false;
+    return true;
+}
+
+enum id_status { ID_OK, ID_MISSING, ID_BAD_DIGEST, ID_BAD_TAG, ID_NOT_FOUND, ID_MISMATCH };
+
+/* Resolves an image identifier of the request to the digest it names. A tag
+ * wins over a digest for lookup; both given must agree. */
+static enum id_status resolve_id(int64_t repo_id, const char *digest, const char *tag, char out[DIGEST_MAX])
+{
+    if (!digest && !tag)
+        return ID_MISSING;
+    if (digest && !digest_form_ok(digest))
+        return ID_BAD_DIGEST;
+    if (tag && !tag_valid(slice_from(tag)))
+        return ID_BAD_TAG;
+    if (tag) {
+        if (store_tag_resolve(repo_id, tag, out) < 0)
+            return ID_NOT_FOUND;
+        return digest && strcmp(digest, out) != 0 ? ID_MISMATCH : ID_OK;
+    }
+    if (strlen(digest) >= DIGEST_MAX || store_manifest_exists(repo_id, digest) < 0)
+        return ID_NOT_FOUND;
+    snprintf(out, DIGEST_MAX, "%s", digest);
+    return ID_OK;
+}
+
+static void add_failure(json_t *failures, const char *digest, const char *tag, const char *code, const char *reason)
+{
+    json_array_append_new(
+        failures, json_pack("{s:o,s:s,s:s}", "imageId", image_id(digest, tag), "failureCode", code, "failureReason", reason));
+}
+
+/* The failure entry of a batch operation for an identifier that did not resolve. */
+static void add_id_failure(json_t *failures, const char *digest, const char *tag, enum id_status st)
+{
+    switch (st) {
+    case ID_MISSING:
+        add_failure(failures, NULL, NULL, "MissingDigestAndTag", REASON_MISSING);
+        break;
+    case ID_BAD_DIGEST:
+        add_failure(failures, digest, tag, "InvalidImageDigest", REASON_BAD_DIGEST);
+        break;
+    case ID_BAD_TAG:
+        add_failure(failures, digest, tag, "InvalidImageTag", REASON_BAD_TAG);
+        break;
+    case ID_MISMATCH:
+        add_failure(failures, digest, tag, "ImageTagDoesNotMatchDigest", REASON_MISMATCH);
+        break;
+    default:
+        add_failure(failures, digest, tag, "ImageNotFound", REASON_NOT_FOUND);
+        break;
+    }
+}
+
+/* ---- filters and pages ---- */
+
+enum tag_status { TS_ANY, TS_TAGGED, TS_UNTAGGED };
+
+static enum tag_status tag_status_of(struct ecr_call *c)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(c->in, "filter"), "tagStatus"));
+    if (s && strcmp(s, "TAGGED") == 0)
+        return TS_TAGGED;
+    if (s && strcmp(s, "UNTAGGED") == 0)
+        return TS_UNTAGGED;
+    return TS_ANY;
+}
+
+/* Every image here is ACTIVE (there is no archive tier), so a status filter
+ * of ARCHIVED or ACTIVATING selects nothing. */
+static bool status_filter_selects(struct ecr_call *c, const char *key)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(c->in, "filter"), key));
+    return !s || strcmp(s, "ACTIVE") == 0 || strcmp(s, "ANY") == 0;
+}
+
+/* The page was collected with one entry too many when there is a next page:
+ * drop it and hand out the key of the last entry kept as nextToken. */
+static void finish_page(struct ecr_call *c, json_t *list, size_t max, void (*key)(char *out, size_t size, json_t *entry))
+{
+    if (json_array_size(list) <= max)
+        return;
+    while (json_array_size(list) > max)
+        json_array_remove(list, json_array_size(list) - 1);
+    char k[DIGEST_MAX + 320];
+    key(k, sizeof(k), json_array_get(list, max - 1));
+    ecr_set_next_token(c, k);
+}
+
+/* Feeds take() the repository's manifests after `after` in digest order, a
+ * batch at a time, until it says the page is full or there are no more. */
+struct scan {
+    int (*take)(void *ctx, const struct manifest *m);
+    void *ctx;
+    char cursor[DIGEST_MAX];
+    int rows;
+    bool full;
+};
+
+static int scan_row(void *p, const struct manifest *m)
+{
+    struct scan *s = p;
+    snprintf(s->cursor, sizeof(s->cursor), "%s", m->digest);
+    s->rows++;
+    s->full = s->take(s->ctx, m) != 0;
+    return s->full;
+}
+
+static int scan_manifests(int64_t repo_id, const char *after, int (*take)(void *ctx, const struct manifest *m), void *ctx)
+{
+    struct scan s = {.take = take, .ctx = ctx};
+    snprintf(s.cursor, sizeof(s.cursor), "%s", after ? after : "");
+    do {
+        s.rows = 0;
+        int rc = store_manifests_list(repo_id, s.cursor, SCAN_BATCH, scan_row, &s);
+        if (rc < 0)
+            return rc;
+    } while (!s.full && s.rows == SCAN_BATCH);
+    return 0;
+}
+
+static int add_tag_string(void *ctx, const char *tag)
+{
+    json_array_append_new(ctx, json_string(tag));
+    return 0;
+}
+
+static json_t *tags_of(int64_t repo_id, const char *digest)
+{
+    json_t *tags = json_array();
+    store_tags_of(repo_id, digest, add_tag_string, tags);
+    return tags;
+}
+
+/* ---- ListImages ---- */
+
+struct list_images {
+    int64_t repo_id;
+    json_t *ids;
+    size_t want;
+};
+
+static int add_tagged(void *ctx, const char *tag, const char *digest)
+{
+    struct list_images *l = ctx;
+    json_array_append_new(l->ids, image_id(digest, tag));
+    return json_array_size(l->ids) >= l->want;
+}
+
+static int add_untagged(void *ctx, const struct manifest *m)
+{
+    struct list_images *l = ctx;
+    if (store_tag_count_for(l->repo_id, m->digest) == 0)
+        json_array_append_new(l->ids, image_id(m->digest, NULL));
+    return json_array_size(l->ids) >= l->want;
+}
+
+/* Tagged entries come first in tag order ("t:<tag>"), then untagged images in
+ * digest order ("u:<digest>"). */
+static void list_images_key(char *out, size_t size, json_t *entry)
+{
+    if (id_tag(entry))
+        snprintf(out, size, "t:%s", id_tag(entry));
+    else
+        snprintf(out, size, "u:%s", id_digest(entry));
+}
 
 int op_list_images(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo = {0};
+    char *after = NULL;
+    int max, rc = -1;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    if (ecr_page(c, 100, 1000, &max, &after) < 0)
+        goto done;
+    if (after && strncmp(after, "t:", 2) != 0 && strncmp(after, "u:", 2) != 0) {
+        rc = ecr_fail(c, "InvalidParameterException", BAD_TOKEN);
+        goto done;
+    }
+    enum tag_status ts = tag_status_of(c);
+    struct list_images l = {repo.id, json_array(), (size_t)max + 1};
+    json_object_set_new(c->out, "imageIds", l.ids);
+    if (!status_filter_selects(c, "imageStatus")) {
+        rc = 0;
+        goto done;
+    }
+    bool in_untagged = after && after[0] == 'u';
+    if (ts != TS_UNTAGGED && !in_untagged)
+        store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l);
+    if (ts != TS_TAGGED && json_array_size(l.ids) < l.want &&
+        (rc = scan_manifests(repo.id, in_untagged ? after + 2 : NULL, add_untagged, &l)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    finish_page(c, l.ids, (size_t)max, list_images_key);
+    rc = 0;
+done:
+    free(after);
+    repo_release(&repo);
+    return rc;
+}
+
+/* ---- DescribeImages ---- */
+
+static bool is_index_type(const char *media_type)
+{
+    return strcmp(media_type, MT_OCI_INDEX) == 0 || strcmp(media_type, MT_DOCKER_LIST) == 0;
+}
+
+/* An index is as large as the largest image it lists (ECR's definition);
+ * other manifests carry their size. */
+static uint64_t image_size_of(int64_t repo_id, const struct manifest *m)
+{
+    struct manifest full, child;
+    struct parsed_manifest pm;
+    uint64_t size = 0;
+    if (!is_index_type(m->media_type) || store_manifest_get(repo_id, m->digest, true, &full) < 0)
+        return m->image_size;
+    if (manifest_parse(&pm, full.body, full.size, full.media_type) == 0) {
+        for (size_t i = 0; i < pm.nmanifests; i++) {
+            if (store_manifest_get(repo_id, pm.manifests[i].digest, false, &child) < 0)
+                continue;
+            if (child.image_size > size)
+                size = child.image_size;
+            manifest_release(&child);
+        }
+        parsed_manifest_release(&pm);
+    }
+    manifest_release(&full);
+    return size;
+}
+
+/* The ImageDetail of m; takes the reference to tags. */
+static json_t *image_detail(const struct repo *repo, const struct manifest *m, json_t *tags)
+{
+    json_t *d = json_pack("{s:s,s:s,s:s}", "registryId", repo->account_id, "repositoryName", repo->name, "imageDigest", m->digest);
+    if (json_array_size(tags))
+        json_object_set_new(d, "imageTags", tags);
+    else
+        json_decref(tags);
+    json_object_set_new(d, "imageSizeInBytes", json_integer((json_int_t)image_size_of(repo->id, m)));
+    json_object_set_new(d, "imagePushedAt", ecr_time(m->pushed_ms));
+    json_object_set_new(d, "imageManifestMediaType", json_string(m->media_type));
+    if (m->config_media_type)
+        json_object_set_new(d, "artifactMediaType", json_string(m->config_media_type));
+    else if (m->artifact_type)
+        json_object_set_new(d, "artifactMediaType", json_string(m->artifact_type));
+    if (m->last_pull_ms > 0)
+        json_object_set_new(d, "lastRecordedPullTime", ecr_time(m->last_pull_ms));
+    if (m->subject)
+        json_object_set_new(d, "subjectManifestDigest", json_string(m->subject));
+    json_object_set_new(d, "imageStatus", json_string("ACTIVE"));
+    return d;
+}
+
+struct describe_images {
+    const struct repo *repo;
+    enum tag_status ts;
+    json_t *details;
+    size_t want;
+};
+
+static int add_detail(void *ctx, const struct manifest *m)
+{
+    struct describe_images *d = ctx;
+    json_t *tags = tags_of(d->repo->id, m->digest);
+    bool tagged = json_array_size(tags) > 0;
+    if ((d->ts == TS_TAGGED && !tagged) || (d->ts == TS_UNTAGGED && tagged))
+        json_decref(tags);
+    else
+        json_array_append_new(d->details, image_detail(d->repo, m, tags));
+    return json_array_size(d->details) >= d->want;
+}
+
+static void describe_images_key(char *out, size_t size, json_t *entry)
+{
+    snprintf(out, size, "d:%s", json_string_value(json_object_get(entry, "imageDigest")));
+}
+
+/* The identifier as ECR's messages print it: {imageDigest:'null', imageTag:'x'}. */
+static void format_image_id(char *out, size_t size, const char *digest, const char *tag)
+{
+    snprintf(out, size, "{imageDigest:'%s', imageTag:'%s'}", digest ? digest : "null", tag ? tag : "null");
+}
+
+static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *ids, json_t *details)
+{
+    json_t *seen = json_object();
+    int rc = 0;
+    for (size_t i = 0; i < json_array_size(ids) && rc == 0; i++) {
+        json_t *id = json_array_get(ids, i);
+        const char *digest = id_digest(id), *tag = id_tag(id);
+        char resolved[DIGEST_MAX], shown[700];
+        struct manifest m;
+        enum id_status st = resolve_id(repo->id, digest, tag, resolved);
+        format_image_id(shown, sizeof(shown), digest, tag);
+        if (st == ID_MISSING)
+            rc = ecr_fail(c, "InvalidParameterException",
+                          "Invalid parameter at 'imageIds' failed to satisfy constraint: 'both tag and digest cannot be null'");
+        else if (st == ID_BAD_DIGEST)
+            rc = ecr_fail(c, "InvalidParameterException",
+                          "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
+                          "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+        else if (st != ID_OK || store_manifest_get(repo->id, resolved, false, &m) < 0)
+            rc = ecr_fail(c, "ImageNotFoundException",
+                          "The image with imageId %s does not exist within the repository with name '%s' in the registry "
+                          "with id '%s'",
+                          shown, repo->name, repo->account_id);
+        else {
+            if (!json_object_get(seen, resolved)) {
+                json_object_set_new(seen, resolved, json_true());
+                json_array_append_new(details, image_detail(repo, &m, tags_of(repo->id, resolved)));
+            }
+            manifest_release(&m);
+        }
+    }
+    json_decref(seen);
+    return rc;
 }
 
 int op_describe_images(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo = {0};
+    char *after = NULL;
+    int max, rc = -1;
+    json_t *ids = json_object_get(c->in, "imageIds");
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    json_t *details = json_array();
+    json_object_set_new(c->out, "imageDetails", details);
+    if (ids) {
+        if (json_object_get(c->in, "nextToken") || json_object_get(c->in, "maxResults"))
+            rc = ecr_fail(c, "InvalidParameterException",
+                          "Invalid parameter: nextToken and maxResults cannot be used when imageIds are given");
+        else
+            rc = describe_by_ids(c, &repo, ids, details);
+        goto done;
+    }
+    if (ecr_page(c, 100, 1000, &max, &after) < 0)
+        goto done;
+    if (after && strncmp(after, "d:", 2) != 0) {
+        rc = ecr_fail(c, "InvalidParameterException", BAD_TOKEN);
+        goto done;
+    }
+    if (status_filter_selects(c, "imageStatus")) {
+        struct describe_images d = {&repo, tag_status_of(c), details, (size_t)max + 1};
+        if ((rc = scan_manifests(repo.id, after ? after + 2 : NULL, add_detail, &d)) < 0) {
+            rc = ecr_fail_internal(c, rc);
+            goto done;
+        }
+        finish_page(c, details, (size_t)max, describe_images_key);
+    }
+    rc = 0;
+done:
+    free(after);
+    repo_release(&repo);
+    return rc;
+}
+
+/* ---- BatchGetImage ---- */
+
+static bool media_type_accepted(json_t *accepted, const char *media_type)
+{
+    if (!json_is_array(accepted))
+        return true;
+    for (size_t i = 0; i < json_array_size(accepted); i++) {
+        const char *t = json_string_value(json_array_get(accepted, i));
+        if (t && strcmp(t, media_type) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Adds one Image per (digest, tag) pair not already in the answer. */
+static void add_image(const struct repo *repo, json_t *images, json_t *seen, const struct manifest *m, json_t *manifest_str,
+                      const char *tag)
+{
+    char key[DIGEST_MAX + 320];
+    snprintf(key, sizeof(key), "%s %s", m->digest, tag ? tag : "");
+    if (json_object_get(seen, key))
+        return;
+    json_object_set_new(seen, key, json_true());
+    json_array_append_new(images, json_pack("{s:s,s:s,s:o,s:O,s:s}", "registryId", repo->account_id, "repositoryName", repo->name,
+                                            "imageId", image_id(m->digest, tag), "imageManifest", manifest_str,
+                                            "imageManifestMediaType", m->media_type));
 }
 
 int op_batch_get_image(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo = {0};
+    json_t *ids = json_object_get(c->in, "imageIds");
+    json_t *accepted = json_object_get(c->in, "acceptedMediaTypes");
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    json_t *images = json_array(), *failures = json_array(), *seen = json_object();
+    json_object_set_new(c->out, "images", images);
+    json_object_set_new(c->out, "failures", failures);
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        json_t *id = json_array_get(ids, i);
+        const char *digest = id_digest(id), *tag = id_tag(id);
+        char resolved[DIGEST_MAX];
+        struct manifest m;
+        enum id_status st = resolve_id(repo.id, digest, tag, resolved);
+        if (st == ID_OK && store_manifest_get(repo.id, resolved, true, &m) < 0)
+            st = ID_NOT_FOUND;
+        if (st != ID_OK) {
+            add_id_failure(failures, digest, tag, st);
+            continue;
+        }
+        if (!media_type_accepted(accepted, m.media_type)) {
+            char reason[400];
+            snprintf(reason, sizeof(reason),
+                     "Requested image not found in any of the accepted media types: its manifest is of type '%s'", m.media_type);
+            add_failure(failures, digest, tag, "ImageNotFound", reason);
+            manifest_release(&m);
+            continue;
+        }
+        json_t *body = json_stringn(m.body, m.size);
+        if (!body) {
+            log_error("BatchGetImage: manifest %s of '%s' is not UTF-8", m.digest, repo.name);
+            add_failure(failures, digest, tag, "ImageNotFound", REASON_NOT_FOUND);
+            manifest_release(&m);
+            continue;
+        }
+        if (tag) {
+            add_image(&repo, images, seen, &m, body, tag);
+        } else {
+            json_t *tags = tags_of(repo.id, m.digest);
+            if (json_array_size(tags) == 0)
+                add_image(&repo, images, seen, &m, body, NULL);
+            for (size_t k = 0; k < json_array_size(tags); k++)
+                add_image(&repo, images, seen, &m, body, json_string_value(json_array_get(tags, k)));
+            json_decref(tags);
+        }
+        json_decref(body);
+        int64_t now = now_ms();
+        if (now - m.last_pull_ms > PULL_TIME_RESOLUTION_MS)
+            store_manifest_touch_pull(repo.id, m.digest, now);
+        manifest_release(&m);
+    }
+    json_decref(seen);
+    repo_release(&repo);
+    return 0;
+}
+
+/* ---- PutImage ---- */
+
+static int put_image_failure(struct ecr_call *c, const struct repo *repo, const struct image_put_result *res, int rc,
+                             const char *manifest, size_t n, const char *tag)
+{
+    json_t *doc;
+    switch (res->failure) {
+    case IMG_INVALID:
+        doc = json_loadb(manifest, n, 0, NULL);
+        if (!doc)
+            return ecr_fail(c, "InvalidParameterException",
+                            "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'");
+        json_decref(doc);
+        return ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'ImageManifest' failed to satisfy constraint: '%s'",
+                        error_message());
+    case IMG_DIGEST_MISMATCH:
+        return ecr_fail(c, "ImageDigestDoesNotMatchException",
+                        "The image digest '%s' does not match the digest '%s' that Amazon ECR calculated for the image manifest",
+                        ecr_str(c, "imageDigest"), res->digest);
+    case IMG_BLOB_UNKNOWN:
+        return ecr_fail(c, "LayersNotFoundException",
+                        "Layers with digests '[%s]' required for pushing image into repository with name '%s' in the registry "
+                        "with id '%s' do not exist",
+                        res->missing, repo->name, repo->account_id);
+    case IMG_MANIFEST_UNKNOWN:
+        return ecr_fail(c, "ReferencedImagesNotFoundException",
+                        "Images with digests '[%s]' referenced by the manifest list do not exist in the repository with name "
+                        "'%s' in the registry with id '%s'",
+                        res->missing, repo->name, repo->account_id);
+    case IMG_TAG_IMMUTABLE:
+        return ecr_fail(c, "ImageTagAlreadyExistsException",
+                        "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the %s", tag,
+                        repo->name,
+                        strcmp(repo->tag_mutability ? repo->tag_mutability : "", "IMMUTABLE") == 0 ? "repository is immutable."
+                                                                                                   : "tag is immutable.");
+    case IMG_LIMIT:
+        return ecr_fail(c, "LimitExceededException", "%s", error_message());
+    default:
+        return ecr_fail_internal(c, rc);
+    }
 }
 
 int op_put_image(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo = {0};
+    struct image_put_result res;
+    json_t *jm = json_object_get(c->in, "imageManifest");
+    const char *manifest = json_string_value(jm);
+    size_t n = json_string_length(jm);
+    const char *tag = ecr_str(c, "imageTag");
+    const char *digest = ecr_str(c, "imageDigest");
+    int rc;
+
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    if (tag && !tag_valid(slice_from(tag))) {
+        rc = ecr_fail(c, "InvalidParameterException",
+                      "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must satisfy regular expression "
+                      "pattern: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'");
+        goto done;
+    }
+    if (digest && digest_validate(slice_from(digest), NULL) < 0) {
+        rc = ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'imageDigest' failed to satisfy constraint: '%s'",
+                      error_message());
+        goto done;
+    }
+    rc = image_put(&res, &repo, manifest, n, ecr_str(c, "imageManifestMediaType"), tag, digest);
+    if (rc < 0) {
+        rc = put_image_failure(c, &repo, &res, rc, manifest, n, tag);
+        goto done;
+    }
+    if (res.failure == IMG_ALREADY_EXISTS) {
+        if (tag)
+            rc = ecr_fail(c, "ImageAlreadyExistsException",
+                          "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry "
+                          "with id '%s'",
+                          res.digest, tag, repo.name, repo.account_id);
+        else
+            rc = ecr_fail(c, "ImageAlreadyExistsException",
+                          "Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'",
+                          res.digest, repo.name, repo.account_id);
+        goto done;
+    }
+    json_object_set_new(c->out, "image",
+                        json_pack("{s:s,s:s,s:o,s:O,s:s}", "registryId", repo.account_id, "repositoryName", repo.name, "imageId",
+                                  image_id(res.digest, tag), "imageManifest", jm, "imageManifestMediaType", res.media_type));
+    rc = 0;
+done:
+    repo_release(&repo);
+    return rc;
+}
+
+/* ---- BatchDeleteImage ---- */
+
+static int add_parent(void *ctx, const char *parent)
+{
+    struct buf *b = ctx;
+    buf_printf(b, "%s%s", b->len ? ", " : "", parent);
+    return 0;
+}
+
+static void add_referenced_failure(json_t *failures, int64_t repo_id, const char *digest, const char *tag, const char *image)
+{
+    struct buf parents, reason;
+    buf_init(&parents, 16 * 1024);
+    buf_init(&reason, 20 * 1024);
+    store_manifest_parents(repo_id, image, add_parent, &parents);
+    buf_printf(&reason, "Requested image referenced by manifest list: [%s]", parents.ptr);
+    add_failure(failures, digest, tag, "ImageReferencedByManifestList", reason.ptr);
+    buf_release(&parents);
+    buf_release(&reason);
+}
+
+struct deletion {
+    int64_t repo_id;
+    json_t *deleted; /* the answer's imageIds */
+    json_t *failures;
+    json_t *reported;     /* "digest tag" pairs already in deleted */
+    json_t *gone;         /* digests deleted by this request */
+    json_t *removed_tags; /* tags removed by this request */
+};
+
+static void report_deleted(struct deletion *d, const char *digest, const char *tag)
+{
+    char key[DIGEST_MAX + 320];
+    snprintf(key, sizeof(key), "%s %s", digest, tag ? tag : "");
+    if (json_object_get(d->reported, key))
+        return;
+    json_object_set_new(d->reported, key, json_true());
+    if (tag)
+        json_object_set_new(d->removed_tags, tag, json_true());
+    json_array_append_new(d->deleted, image_id(digest, tag));
+}
+
+/* Deleting by digest removes the image with all its tags, unless an index
+ * still lists it. */
+static int delete_image(struct deletion *d, const char *req_digest, const char *image)
+{
+    int rc;
+    if (json_object_get(d->gone, image))
+        return 0;
+    if (store_manifest_parent_count(d->repo_id, image) > 0) {
+        add_referenced_failure(d->failures, d->repo_id, req_digest, NULL, image);
+        return 0;
+    }
+    json_t *tags = tags_of(d->repo_id, image);
+    if ((rc = store_manifest_delete(d->repo_id, image)) < 0) {
+        json_decref(tags);
+        if (rc == E_NOTFOUND) {
+            add_failure(d->failures, req_digest, NULL, "ImageNotFound", REASON_NOT_FOUND);
+            return 0;
+        }
+        return rc;
+    }
+    json_object_set_new(d->gone, image, json_true());
+    if (json_array_size(tags) == 0)
+        report_deleted(d, image, NULL);
+    for (size_t i = 0; i < json_array_size(tags); i++)
+        report_deleted(d, image, json_string_value(json_array_get(tags, i)));
+    json_decref(tags);
+    return 0;
+}
+
+/* Deleting by tag removes the tag; removing an image's last tag deletes the
+ * image, which an index that lists it forbids. */
+static int delete_tag(struct deletion *d, const char *req_digest, const char *tag, const char *image)
+{
+    int rc;
+    if (json_object_get(d->gone, image))
+        return 0;
+    if (store_tag_count_for(d->repo_id, image) <= 1) {
+        if (store_manifest_parent_count(d->repo_id, image) > 0) {
+            add_referenced_failure(d->failures, d->repo_id, req_digest, tag, image);
+            return 0;
+        }
+        if ((rc = store_manifest_delete(d->repo_id, image)) < 0)
+            return rc;
+        json_object_set_new(d->gone, image, json_true());
+    } else if ((rc = store_tag_delete(d->repo_id, tag)) < 0) {
+        return rc;
+    }
+    report_deleted(d, image, tag);
+    return 0;
 }
 
 int op_batch_delete_image(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo = {0};
+    json_t *ids = json_object_get(c->in, "imageIds");
+    int rc = 0;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    struct deletion d = {repo.id, json_array(), json_array(), json_object(), json_object(), json_object()};
+    json_object_set_new(c->out, "imageIds", d.deleted);
+    json_object_set_new(c->out, "failures", d.failures);
+    if ((rc = store_begin()) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(ids) && rc == 0; i++) {
+        json_t *id = json_array_get(ids, i);
+        const char *digest = id_digest(id), *tag = id_tag(id);
+        char image[DIGEST_MAX];
+        enum id_status st = resolve_id(repo.id, digest, tag, image);
+        /* an identifier whose image or tag this request already removed is not a failure */
+        if (st == ID_NOT_FOUND && tag && json_object_get(d.removed_tags, tag))
+            continue;
+        if (st == ID_NOT_FOUND && digest && !tag && json_object_get(d.gone, digest))
+            continue;
+        if (st != ID_OK)
+            add_id_failure(d.failures, digest, tag, st);
+        else if (tag)
+            rc = delete_tag(&d, digest, tag, image);
+        else
+            rc = delete_image(&d, digest, image);
+    }
+    if (rc < 0 || (rc = store_commit()) < 0) {
+        store_rollback();
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(d.reported);
+    json_decref(d.gone);
+    json_decref(d.removed_tags);
+    repo_release(&repo);
+    return rc;
+}
+
+/* ---- ListImageReferrers ---- */
+
+struct referrers {
+    json_t *list;
+    json_t *types; /* filter.artifactTypes, or NULL */
+    const char *after;
+    size_t want;
+};
+
+static int add_referrer(void *ctx, const struct manifest *m)
+{
+    struct referrers *r = ctx;
+    const char *type = m->artifact_type ? m->artifact_type : m->config_media_type;
+    if (r->after && strcmp(m->digest, r->after) <= 0)
+        return 0;
+    if (json_array_size(r->types)) {
+        bool hit = false;
+        for (size_t i = 0; i < json_array_size(r->types) && !hit; i++)
+            hit = type && strcmp(type, json_string_value(json_array_get(r->types, i))) == 0;
+        if (!hit)
+            return 0;
+    }
+    json_t *d = json_pack("{s:s,s:s,s:I}", "digest", m->digest, "mediaType", m->media_type, "size", (json_int_t)m->size);
+    if (type)
+        json_object_set_new(d, "artifactType", json_string(type));
+    json_t *doc = json_loadb(m->body, m->size, 0, NULL);
+    json_t *ann = json_object_get(doc, "annotations");
+    if (json_is_object(ann) && json_object_size(ann)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(ann, k, v)
+        {
+            if (json_is_string(v))
+                json_object_set(out, k, v);
+        }
+        json_object_set_new(d, "annotations", out);
+    }
+    json_decref(doc);
+    json_object_set_new(d, "artifactStatus", json_string("ACTIVE"));
+    json_array_append_new(r->list, d);
+    return json_array_size(r->list) >= r->want;
+}
+
+static void referrers_key(char *out, size_t size, json_t *entry)
+{
+    snprintf(out, size, "r:%s", json_string_value(json_object_get(entry, "digest")));
 }
 
 int op_list_image_referrers(struct ecr_call *c)
 {
-    return ecr_fail(c, "UnsupportedOperationException", "not implemented yet");
+    struct repo repo = {0};
+    char *after = NULL;
+    int max, rc = -1;
+    const char *subject = json_string_value(json_object_get(json_object_get(c->in, "subjectId"), "imageDigest"));
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    json_t *list = json_array();
+    json_object_set_new(c->out, "referrers", list);
+    if (ecr_page(c, 20, 50, &max, &after) < 0)
+        goto done;
+    if (after && strncmp(after, "r:", 2) != 0) {
+        rc = ecr_fail(c, "InvalidParameterException", BAD_TOKEN);
+        goto done;
+    }
+    if (!subject || digest_validate(slice_from(subject), NULL) < 0) {
+        rc = ecr_fail(c, "InvalidParameterException",
+                      "Invalid parameter at 'subjectId.imageDigest' failed to satisfy constraint: '%s'", error_message());
+        goto done;
+    }
+    if (status_filter_selects(c, "artifactStatus")) {
+        struct referrers r = {list, json_object_get(json_object_get(c->in, "filter"), "artifactTypes"), after ? after + 2 : NULL,
+                              (size_t)max + 1};
+        if ((rc = store_referrers(repo.id, subject, add_referrer, &r)) < 0) {
+            rc = ecr_fail_internal(c, rc);
+            goto done;
+        }
+        finish_page(c, list, (size_t)max, referrers_key);
+    }
+    rc = 0;
+done:
+    free(after);
+    repo_release(&repo);
+    return rc;
 }
-

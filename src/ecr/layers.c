@@ -296,6 +296,12 @@ static int fail_part(struct ecr_call *c, const struct repo *repo, const char *id
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    /* the exception carries where the upload stands (the model's fields) */
+    uint64_t size = 0;
+    upload_size(id, &size);
+    json_decref(c->err_extra);
+    c->err_extra = json_pack("{s:s,s:s,s:s,s:I}", "registryId", c->registry_id, "repositoryName", repo->name, "uploadId", id,
+                             "lastValidByteReceived", (json_int_t)(size ? size - 1 : 0));
     return ecr_fail(c, "InvalidLayerPartException",
                     "The layer part for the upload with id '%s' in the repository with name '%s' in the registry with id '%s' "
                     "is not valid: %s",

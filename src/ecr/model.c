@@ -179,8 +179,14 @@ static int validate(const struct model_shape *shapes, int idx, json_t *j, const 
     case SH_BLOB: {
         if (!json_is_string(j))
             return fail(path, "Member must be base64-encoded binary");
-        /* the decoded size: 3 bytes per 4 characters */
-        int64_t n = (int64_t)json_string_length(j) / 4 * 3;
+        /* the decoded size: 3 bytes per 4 characters, less the padding */
+        size_t len = json_string_length(j);
+        const char *z = json_string_value(j);
+        int64_t n = (int64_t)(len / 4 * 3);
+        if (len >= 1 && z[len - 1] == '=')
+            n--;
+        if (len >= 2 && z[len - 2] == '=')
+            n--;
         return check_length(s, path, n, "length");
     }
     }
