@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,27 @@ static int db_error(const char *what)
     return error_set(E_ERROR, "database: %s: %s", what, tdb ? sqlite3_errmsg(tdb) : "not open");
 }
 
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_exit(void *unused)
+{
+    (void)unused;
+    store_close_thread();
+}
+
+static void make_thread_key(void)
+{
+    pthread_key_create(&thread_key, thread_exit);
+}
+
 static sqlite3 *db(void)
 {
     if (tdb)
         return tdb;
+    /* the connection is closed when its thread ends */
+    pthread_once(&thread_key_once, make_thread_key);
+    pthread_setspecific(thread_key, (void *)1);
     if (sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         log_error("cannot open database '%s': %s", db_path, sqlite3_errmsg(tdb));
         abort();
@@ -866,4 +884,19 @@ int store_setting_put(const char *scope, const char *key, const char *value)
     bind_text(st, 2, key);
     bind_text(st, 3, value);
     return step_done(st, "setting");
+}
+
+/* ---- images (ECR BatchDeleteImage) ---- */
+
+int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *parent), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2 "
+                            "ORDER BY parent_digest");
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
+            break;
+    sqlite3_reset(st);
+    return 0;
 }
