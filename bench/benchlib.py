@@ -233,16 +233,17 @@ def render(results_path, out_md):
     lines.append("| machine | value |")
     lines.append("| --- | ---: |")
     lines.append("| SHA-256 (openssl speed -evp sha256, 1 MiB blocks), MB/s | %s |" % fmt(sha))
-    lines.append("| disk write (dd %d MiB, conv=fdatasync), MB/s | %s |" % (int(r.get("dd_mb", size)), fmt(disk)))
+    lines.append("| disk write (dd %d MiB, conv=fdatasync, best of 2), MB/s | %s |" % (int(r.get("dd_mb", size)), fmt(disk)))
     lines.append("| berth upload / min(SHA-256, disk) (target ≥ 70%%) | %s %s |" % (
         "n/a" if frac is None else "%.0f%%" % (frac * 100), verdict(None if frac is None else frac >= 0.70)))
     notes = []
     for k, v in sorted(r.items()):
         if k.endswith(".note"):
             notes.append("- %s: %s" % (k[:-5], v))
-    head = ("berth %s vs %s; %s; %s CPUs (%s), %s MiB RAM; loopback, data on %s; %s." % (
+    head = ("berth %s vs %s; %s; %s CPUs (%s), %s MiB RAM, load average %s at start; "
+            "loopback, data on %s; %s." % (
         r.get("berth_version", "?"), r.get("dist_version", "?"), r.get("date", "?"),
-        r.get("cpus", "?"), r.get("cpu", "?"), r.get("mem_mb", "?"), r.get("fs", "?"),
+        r.get("cpus", "?"), r.get("cpu", "?"), r.get("mem_mb", "?"), r.get("loadavg", "?"), r.get("fs", "?"),
         "quick run" if r.get("quick") == "1" else "full run"))
     text = head + "\n\n" + "\n".join(lines) + "\n"
     if notes:

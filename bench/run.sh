@@ -189,7 +189,7 @@ start_berth() {   # name auth(on|off)
     local authenv=(-u BERTH_AUTH)
     [ "$auth" = off ] && { extra=(--auth none); authenv=(BERTH_AUTH=none); }
     LOGF[$s]="$dir/server.log"
-    env "${authenv[@]}" BERTH_ACCOUNT_ID=$ACCOUNT_ID BERTH_ROOT_ACCESS_KEY_ID=$ROOT_AK BERTH_ROOT_SECRET_ACCESS_KEY=$ROOT_SK \
+    env "${authenv[@]}" BERTH_LOG_LEVEL=error BERTH_ACCOUNT_ID=$ACCOUNT_ID BERTH_ROOT_ACCESS_KEY_ID=$ROOT_AK BERTH_ROOT_SECRET_ACCESS_KEY=$ROOT_SK \
         "$BERTH_BIN" serve --listen "127.0.0.1:${PORT[$s]}" --data "$dir/data" "${extra[@]}" \
         >"${LOGF[$s]}" 2>&1 &
     PID[$s]=$!; SERVERS+=("$s")
@@ -284,7 +284,7 @@ run_wrk() {   # server key-prefix
     [ -n "${CRED[$s]:-}" ] && basic=$(printf '%s' "${CRED[$s]}" | base64 -w0)
     rm -f "$out"
     BENCH_BASIC=$basic BENCH_ACCEPT=$OCI_ACCEPT BENCH_WRK_OUT=$out \
-        timeout $((WRK_SECONDS + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONN" -d"${WRK_SECONDS}s" --latency \
+        timeout $((WRK_SECONDS + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONN" -d"${WRK_SECONDS}s" --timeout 10s --latency \
         -s "$HERE/manifest.lua" "${URL[$s]}/v2/bench/tiny/manifests/latest" >"$WORK/wrk.txt" 2>&1
     if [ ! -s "$out" ]; then cat "$WORK/wrk.txt" >&2; return 1; fi
     # shellcheck disable=SC1090
@@ -296,6 +296,7 @@ run_wrk() {   # server key-prefix
         warn "$(prefix_of "$s").$k" "$bad_status of $requests manifest GETs failed; req/s not counted"
         return 1
     fi
+    [ "$sock_errors" -gt 0 ] && warn "$(prefix_of "$s").$k" "wrk saw $sock_errors socket errors/timeouts (10 s timeout)"
     put "$(prefix_of "$s").${k}_rps" "$rps"
     put "$(prefix_of "$s").${k}_p99_ms" "$p99_ms"
 }
@@ -324,22 +325,29 @@ put size_mb "$SIZE_MB"; put small_mb "$SMALL_MB"; put reps "$REPS"; put pull_rep
 put layers "$LAYERS"; put layer_mb "$LAYER_MB"; put wrk_conn "$WRK_CONN"; put quick "$QUICK"; put dd_mb "$SIZE_MB"
 put date "$(date -u +%Y-%m-%dT%H:%MZ)"
 put cpus "$(nproc)"
+put loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
 put cpu "$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
 put mem_mb "$(awk '/^MemTotal/{printf "%d", $2/1024}' /proc/meminfo)"
 put fs "$(df -T "$WORK" | awk 'NR==2{print $2}')"
 put dist_version "Distribution $("$DIST_BIN" --version 2>/dev/null | awk '{print $3}')"
 if [ "$BERTH_OK" = 1 ]; then
-    put berth_version "$(timeout 5 "$BERTH_BIN" version 2>/dev/null | head -1 | tr -d '\n' || true) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null))"
+    put berth_version "$(timeout 5 "$BERTH_BIN" version 2>/dev/null | head -1 | sed "s/^berth //" | tr -d '\n' || true) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null))"
 else put berth_version "(not run)"; fi
 
 # ---- machine: SHA-256 and disk
 say "== machine"
 SHA_MBPS=$(timeout 30 openssl speed -evp sha256 -bytes 1048576 -seconds 3 2>/dev/null | awk '$1=="sha256"{v=$2; sub(/k$/,"",v); printf "%.0f", v*1000/1e6}')
 note "SHA-256: ${SHA_MBPS:-?} MB/s"; put machine.sha256_mbps "$SHA_MBPS"
-DD_OUT=$(timeout 120 dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count="$SIZE_MB" conv=fdatasync 2>&1 | tail -1)
-rm -f "$WORK/dd.tmp"
-DISK_MBPS=$(awk -v b="$(awk '{print $1}' <<<"$DD_OUT")" -v l="$DD_OUT" 'BEGIN{ n=split(l,a,", "); split(a[3],t," "); if (t[1]>0) printf "%.0f", b/t[1]/1e6 }')
-note "disk write (fdatasync): ${DISK_MBPS:-?} MB/s  [$DD_OUT]"; put machine.disk_mbps "$DISK_MBPS"
+DISK_RUNS=()
+for i in 1 2; do   # best of 2: the disk is shared with whatever else runs on the machine
+    DD_OUT=$(timeout 120 dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count="$SIZE_MB" conv=fdatasync 2>&1 | tail -1)
+    rm -f "$WORK/dd.tmp"
+    v=$(awk -v b="$(awk '{print $1}' <<<"$DD_OUT")" -v l="$DD_OUT" 'BEGIN{ n=split(l,a,", "); split(a[3],t," "); if (t[1]>0) printf "%.0f", b/t[1]/1e6 }')
+    note "disk write run $i (dd ${SIZE_MB} MiB, conv=fdatasync): ${v:-?} MB/s"
+    DISK_RUNS+=("$v")
+done
+DISK_MBPS=$(max_of "${DISK_RUNS[@]}")
+put machine.disk_mbps "$DISK_MBPS"
 
 # ---- test data
 say "== test data"
