@@ -29,6 +29,7 @@ struct saved_state {
     uint64_t offset;
     struct hasher hash;
     bool busy;
+    bool stale; /* the request holding it lost track: do not keep its hash */
     struct saved_state *next;
 };
 
@@ -248,6 +249,7 @@ int upload_open(struct upload *u, const char *id)
     pthread_mutex_unlock(&states_lock);
 
     if (!have_state && (rc = rehash(u, u->offset)) < 0) {
+        hasher_release(&u->hash); /* a partial hash must not be kept */
         upload_close(u);
         return rc;
     }
@@ -299,10 +301,13 @@ void upload_close(struct upload *u)
     for (struct saved_state *s = states; s; s = s->next) {
         if (strcmp(s->id, u->id) == 0) {
             hasher_release(&s->hash);
-            s->hash = u->hash;
-            s->offset = u->offset;
+            if (!s->stale) {
+                s->hash = u->hash;
+                s->offset = u->offset;
+                u->hash.ctx = NULL;
+            }
             s->busy = false;
-            u->hash.ctx = NULL;
+            s->stale = false;
             break;
         }
     }
@@ -312,7 +317,16 @@ void upload_close(struct upload *u)
 
 void upload_forget(const char *id)
 {
-    state_drop(id);
+    /* keep the entry (and its busy mark) but not the hash: the next open
+     * recomputes it from the file */
+    pthread_mutex_lock(&states_lock);
+    for (struct saved_state *s = states; s; s = s->next)
+        if (strcmp(s->id, id) == 0) {
+            hasher_release(&s->hash);
+            s->stale = s->busy;
+            break;
+        }
+    pthread_mutex_unlock(&states_lock);
 }
 
 int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)

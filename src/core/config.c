@@ -124,6 +124,11 @@ int config_load_file(struct config *c, const char *path)
         return error_set(E_NOTFOUND, "cannot open config file '%s': %s", path, strerror(errno));
     while (fgets(line, sizeof(line), f)) {
         lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
+            rc = error_set(E_INVALID, "%s:%d: line is longer than %zu bytes", path, lineno, sizeof(line) - 2);
+            break;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;

@@ -189,7 +189,11 @@ void http_set_header(struct request *r, const char *name, const char *value)
 {
     if (!r->resp)
         return;
-    MHD_del_response_header(r->resp, name, value);
+    /* replace, not add: drop every value the header has so far */
+    const char *old;
+    while ((old = MHD_get_response_header(r->resp, name)) != NULL)
+        if (MHD_del_response_header(r->resp, name, old) != MHD_YES)
+            break;
     MHD_add_response_header(r->resp, name, value);
 }
 

@@ -68,7 +68,7 @@ struct stmt_slot {
 };
 
 static _Thread_local sqlite3 *tdb;
-static _Thread_local struct stmt_slot tcache[96];
+static _Thread_local struct stmt_slot tcache[256];
 
 static int db_error(const char *what)
 {
@@ -456,7 +456,10 @@ int store_repo_delete(int64_t id)
         return rc;
     st = stmt("DELETE FROM repositories WHERE id = ?1");
     sqlite3_bind_int64(st, 1, id);
-    return step_done(st, "repository");
+    rc = step_done(st, "repository");
+    if (rc == 0 && sqlite3_changes(db()) == 0)
+        return error_set(E_NOTFOUND, "repository %lld does not exist", (long long)id);
+    return rc;
 }
 
 int64_t store_repo_count(const char *account_id)

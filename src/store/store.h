@@ -145,4 +145,8 @@ int store_setting_get(const char *scope, const char *key, char **out);
 int store_setting_put(const char *scope, const char *key, const char *value);
 int store_setting_delete(const char *scope, const char *key);
 
+/* ---- images (ECR BatchDeleteImage) ---- */
+/* The indexes in this repository that list digest, in digest order. */
+int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *parent), void *ctx);
+
 #endif
