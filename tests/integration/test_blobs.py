@@ -53,6 +53,19 @@ def test_blob_in_unknown_repository_is_404(reg):
     assert_error(r, 404, ("NAME_UNKNOWN", "BLOB_UNKNOWN"))
 
 
+def test_push_to_a_repository_that_was_not_created_is_name_unknown(reg):
+    """Repositories are explicit, as in ECR: nothing is created by a push."""
+    name = f"itest/not-created-{os.urandom(3).hex()}"
+    b = blob_of(10)
+    assert_error(reg.start_upload(name), 404, "NAME_UNKNOWN")
+    r = reg.post(f"/v2/{name}/blobs/uploads/", params={"digest": b.digest}, data=b.data, headers=OCTET)
+    assert_error(r, 404, "NAME_UNKNOWN")
+    img = images.make_image()
+    assert_error(reg.put_manifest(name, "v1", img.manifest, img.media_type), 404, "NAME_UNKNOWN")
+    r = reg.get("/v2/_catalog", params={"n": 1000})
+    assert name not in r.json()["repositories"]
+
+
 def test_blob_is_not_visible_from_another_repository(reg, new_repo):
     a, b = new_repo("a"), new_repo("b")
     blob = blob_of(100)

@@ -111,6 +111,20 @@ def test_referrers_filter_without_match_is_empty(reg, referrers_setup):
     assert manifests == []
 
 
+def test_referrers_filter_value_with_reserved_characters(reg, repo):
+    """artifactType values carry '+' and '.': the query value must be URL-decoded, not taken raw
+    (and '+' is not a space here, it arrives as %2B)."""
+    subject = images.make_image()
+    reg.push_image(repo, subject, tag="s")
+    plus = images.make_artifact(subject, "application/vnd.example.report+json")
+    other = images.make_artifact(subject, "application/vnd.example.report")
+    for art in (plus, other):
+        push_referrer(reg, repo, art)
+    r, manifests = get_referrers(reg, repo, subject.digest, artifactType="application/vnd.example.report+json")
+    assert r.headers.get("OCI-Filters-Applied") == "artifactType", describe(r)
+    assert [m["digest"] for m in manifests] == [plus.digest], manifests
+
+
 def test_referrers_of_unknown_digest_is_empty_index(reg, referrers_setup):
     s = referrers_setup
     _, manifests = get_referrers(reg, s["repo"], images.sha256(os.urandom(8)))
