@@ -28,7 +28,7 @@ const struct ecr_op ecr_ops[] = {
     {"BatchGetImage", op_batch_get_image, "ecr:BatchGetImage", RES_REPOSITORY},
     {"PutImage", op_put_image, "ecr:PutImage", RES_REPOSITORY},
     {"BatchDeleteImage", op_batch_delete_image, "ecr:BatchDeleteImage", RES_REPOSITORY},
-    {"ListImageReferrers", op_list_image_referrers, "ecr:ListImageReferrers", RES_REPOSITORY},
+    {"ListImageReferrers", op_list_image_referrers, "ecr:BatchGetImage", RES_REPOSITORY},
 
     {"BatchCheckLayerAvailability", op_batch_check_layer_availability, "ecr:BatchCheckLayerAvailability", RES_REPOSITORY},
     {"GetDownloadUrlForLayer", op_get_download_url_for_layer, "ecr:GetDownloadUrlForLayer", RES_REPOSITORY},
