@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "ecr/ecr.h"
 #include "http/server.h"
+#include "iam/iam.h"
 #include "registry/image.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -109,6 +110,7 @@ static int open_data(struct config *cfg)
         fprintf(stderr, "berth: %s\n", error_message());
         return -1;
     }
+    iam_configure(cfg);
     return 0;
 }
 
@@ -127,7 +129,7 @@ static int cmd_serve(int argc, char **argv)
     ecr_configure(&cfg);
     image_set_limits(&(struct image_limits){.max_images = cfg.max_images_per_repo, .max_tags = cfg.max_tags_per_image});
 
-    static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, NULL};
+    static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, &iam_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,
         .tls_cert_file = cfg.tls_cert,

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "iam/managed.h"
 
 static char *db_path;
 
@@ -58,6 +59,37 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL);"
     "CREATE TABLE settings(scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(scope, key))"
     "  WITHOUT ROWID;",
+    /* 2: identity -- IAM users, groups, memberships, customer managed policies and their versions, attachments of
+     * managed policies (customer and arn:aws:iam::aws:policy/...) and inline policies; names are unique regardless
+     * of case, as in IAM */
+    "CREATE TABLE iam_users(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE, path TEXT NOT NULL, id TEXT NOT NULL UNIQUE, arn TEXT NOT NULL, tags TEXT,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY(account_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE iam_groups(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE, path TEXT NOT NULL, id TEXT NOT NULL UNIQUE, arn TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY(account_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE iam_group_members(account_id TEXT NOT NULL, group_name TEXT NOT NULL COLLATE NOCASE,"
+    "  user_name TEXT NOT NULL COLLATE NOCASE, added_at INTEGER NOT NULL, PRIMARY KEY(account_id, group_name, user_name),"
+    "  FOREIGN KEY(account_id, group_name) REFERENCES iam_groups(account_id, name) ON DELETE CASCADE,"
+    "  FOREIGN KEY(account_id, user_name) REFERENCES iam_users(account_id, name) ON DELETE CASCADE) WITHOUT ROWID;"
+    "CREATE INDEX iam_group_members_user ON iam_group_members(account_id, user_name);"
+    "CREATE TABLE iam_policies(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE, path TEXT NOT NULL, id TEXT NOT NULL UNIQUE, arn TEXT NOT NULL UNIQUE,"
+    "  description TEXT NOT NULL DEFAULT '', default_version INTEGER NOT NULL, next_version INTEGER NOT NULL, tags TEXT,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(account_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE iam_policy_versions(policy_arn TEXT NOT NULL REFERENCES iam_policies(arn) ON DELETE CASCADE,"
+    "  version INTEGER NOT NULL, document TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(policy_arn, version))"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE iam_attachments(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  entity TEXT NOT NULL CHECK(entity IN ('user', 'group')), entity_name TEXT NOT NULL COLLATE NOCASE,"
+    "  policy_arn TEXT NOT NULL, attached_at INTEGER NOT NULL, PRIMARY KEY(account_id, entity, entity_name, policy_arn))"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX iam_attachments_policy ON iam_attachments(account_id, policy_arn);"
+    "CREATE TABLE iam_inline_policies(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  entity TEXT NOT NULL CHECK(entity IN ('user', 'group')), entity_name TEXT NOT NULL COLLATE NOCASE,"
+    "  name TEXT NOT NULL COLLATE NOCASE, document TEXT NOT NULL, PRIMARY KEY(account_id, entity, entity_name, name))"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX access_keys_user ON access_keys(account_id, user_name);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -902,4 +934,676 @@ int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *
             break;
     sqlite3_reset(st);
     return 0;
+}
+
+/* ---- IAM: users, groups, managed and inline policies ---- */
+
+static const char *entity_name(enum iam_entity kind)
+{
+    return kind == IAM_ENTITY_USER ? "user" : "group";
+}
+
+#define IAM_ENTITY_COLUMNS "account_id, name, path, id, arn, created_at"
+
+/* Users and groups have the same columns and the same record layout. */
+#define ENTITY_FROM_ROW(st, e)                                                                                             \
+    do {                                                                                                                   \
+        memset((e), 0, sizeof(*(e)));                                                                                      \
+        col_copy((e)->account_id, sizeof((e)->account_id), (st), 0);                                                       \
+        col_copy((e)->name, sizeof((e)->name), (st), 1);                                                                   \
+        col_copy((e)->path, sizeof((e)->path), (st), 2);                                                                   \
+        col_copy((e)->id, sizeof((e)->id), (st), 3);                                                                       \
+        col_copy((e)->arn, sizeof((e)->arn), (st), 4);                                                                     \
+        (e)->created_ms = sqlite3_column_int64((st), 5);                                                                   \
+    } while (0)
+
+static int entity_create(sqlite3_stmt *st, const char *account, const char *name, const char *path, const char *id,
+                         const char *arn, int64_t created_ms, const char *what)
+{
+    bind_text(st, 1, account);
+    bind_text(st, 2, name);
+    bind_text(st, 3, path);
+    bind_text(st, 4, id);
+    bind_text(st, 5, arn);
+    sqlite3_bind_int64(st, 6, created_ms ? created_ms : now_ms());
+    int rc = step_done(st, what);
+    if (rc == E_EXISTS)
+        return error_set(E_EXISTS, "%s with name %s already exists", what, name);
+    return rc;
+}
+
+static int changed_or_notfound(int rc, const char *what, const char *name)
+{
+    if (rc == 0 && sqlite3_changes(db()) == 0)
+        return error_set(E_NOTFOUND, "%s '%s' does not exist", what, name);
+    return rc;
+}
+
+int store_user_create(const struct iam_user *u, const char *tags_json)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO iam_users(account_id, name, path, id, arn, created_at, tags) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    bind_text(st, 7, tags_json);
+    return entity_create(st, u->account_id, u->name, u->path, u->id, u->arn, u->created_ms, "user");
+}
+
+int store_user_get(const char *account, const char *name, struct iam_user *out)
+{
+    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name = ?2");
+    int rc = E_NOTFOUND;
+    bind_text(st, 1, account);
+    bind_text(st, 2, name);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        ENTITY_FROM_ROW(st, out);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "user '%s' does not exist", name);
+}
+
+/* The text of one column of one row, malloc'd into *out (NULL for SQL NULL). */
+static int text_query(sqlite3_stmt *st, char **out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    *out = NULL;
+    if (rc == SQLITE_ROW)
+        *out = col_dup(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "%s does not exist", what) : db_error(what);
+}
+
+int store_user_tags(const char *account, const char *name, char **out)
+{
+    sqlite3_stmt *st = stmt("SELECT tags FROM iam_users WHERE account_id = ?1 AND name = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, name);
+    return text_query(st, out, "user");
+}
+
+int store_user_delete(const char *account, const char *name)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_users WHERE account_id = ?1 AND name = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, name);
+    return changed_or_notfound(step_done(st, "user"), "user", name);
+}
+
+int store_users_list(const char *account, const char *path_prefix, const char *after, int limit,
+                     int (*fn)(void *ctx, const struct iam_user *u), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name > ?2 "
+                            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, after ? after : "");
+    bind_text(st, 3, path_prefix);
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct iam_user u;
+        ENTITY_FROM_ROW(st, &u);
+        if (fn(ctx, &u))
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("users");
+}
+
+int store_group_create(const struct iam_group *g)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO iam_groups(account_id, name, path, id, arn, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    return entity_create(st, g->account_id, g->name, g->path, g->id, g->arn, g->created_ms, "group");
+}
+
+int store_group_get(const char *account, const char *name, struct iam_group *out)
+{
+    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name = ?2");
+    int rc = E_NOTFOUND;
+    bind_text(st, 1, account);
+    bind_text(st, 2, name);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        ENTITY_FROM_ROW(st, out);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "group '%s' does not exist", name);
+}
+
+int store_group_delete(const char *account, const char *name)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_groups WHERE account_id = ?1 AND name = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, name);
+    return changed_or_notfound(step_done(st, "group"), "group", name);
+}
+
+int store_groups_list(const char *account, const char *path_prefix, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name > ?2 "
+                            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, after ? after : "");
+    bind_text(st, 3, path_prefix);
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct iam_group g;
+        ENTITY_FROM_ROW(st, &g);
+        if (fn(ctx, &g))
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("groups");
+}
+
+int store_group_add_user(const char *account, const char *group, const char *user)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO iam_group_members(account_id, group_name, user_name, added_at) "
+                            "VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
+    bind_text(st, 1, account);
+    bind_text(st, 2, group);
+    bind_text(st, 3, user);
+    sqlite3_bind_int64(st, 4, now_ms());
+    return step_done(st, "group member");
+}
+
+int store_group_remove_user(const char *account, const char *group, const char *user)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_group_members WHERE account_id = ?1 AND group_name = ?2 AND user_name = ?3");
+    bind_text(st, 1, account);
+    bind_text(st, 2, group);
+    bind_text(st, 3, user);
+    return changed_or_notfound(step_done(st, "group member"), "group member", user);
+}
+
+int store_group_members(const char *account, const char *group, const char *after, int limit,
+                        int (*fn)(void *ctx, const struct iam_user *u), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT u.account_id, u.name, u.path, u.id, u.arn, u.created_at FROM iam_group_members m "
+                            "JOIN iam_users u ON u.account_id = m.account_id AND u.name = m.user_name "
+                            "WHERE m.account_id = ?1 AND m.group_name = ?2 AND u.name > ?3 ORDER BY u.name LIMIT ?4");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, group);
+    bind_text(st, 3, after ? after : "");
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct iam_user u;
+        ENTITY_FROM_ROW(st, &u);
+        if (fn(ctx, &u))
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("group members");
+}
+
+int store_user_groups(const char *account, const char *user, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT g.account_id, g.name, g.path, g.id, g.arn, g.created_at FROM iam_group_members m "
+                            "JOIN iam_groups g ON g.account_id = m.account_id AND g.name = m.group_name "
+                            "WHERE m.account_id = ?1 AND m.user_name = ?2 AND g.name > ?3 ORDER BY g.name LIMIT ?4");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, user);
+    bind_text(st, 3, after ? after : "");
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct iam_group g;
+        ENTITY_FROM_ROW(st, &g);
+        if (fn(ctx, &g))
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("groups of user");
+}
+
+int store_iam_usage(const char *account, enum iam_entity kind, const char *name, struct iam_usage *out)
+{
+    sqlite3_stmt *st = stmt("SELECT "
+                            " (SELECT count(*) FROM access_keys WHERE ?2 = 'user' AND account_id = ?1 AND user_name = ?3),"
+                            " (SELECT count(*) FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3),"
+                            " (SELECT count(*) FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3),"
+                            " (SELECT count(*) FROM iam_group_members WHERE ?2 = 'user' AND account_id = ?1 AND user_name = ?3),"
+                            " (SELECT count(*) FROM iam_group_members WHERE ?2 = 'group' AND account_id = ?1 AND group_name = ?3)");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    memset(out, 0, sizeof(*out));
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        out->access_keys = sqlite3_column_int64(st, 0);
+        out->inline_policies = sqlite3_column_int64(st, 1);
+        out->attached_policies = sqlite3_column_int64(st, 2);
+        out->groups = sqlite3_column_int64(st, 3);
+        out->members = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error("usage");
+}
+
+void iam_policy_version_release(struct iam_policy_version *v)
+{
+    free(v->document);
+    memset(v, 0, sizeof(*v));
+}
+
+#define IAM_POLICY_COLUMNS                                                                                                 \
+    "p.account_id, p.name, p.path, p.id, p.arn, p.description, p.default_version, p.created_at, p.updated_at, "           \
+    "(SELECT count(*) FROM iam_attachments a WHERE a.account_id = p.account_id AND a.policy_arn = p.arn)"
+
+static void policy_from_row(sqlite3_stmt *st, struct iam_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    col_copy(p->account_id, sizeof(p->account_id), st, 0);
+    col_copy(p->name, sizeof(p->name), st, 1);
+    col_copy(p->path, sizeof(p->path), st, 2);
+    col_copy(p->id, sizeof(p->id), st, 3);
+    col_copy(p->arn, sizeof(p->arn), st, 4);
+    col_copy(p->description, sizeof(p->description), st, 5);
+    p->default_version = sqlite3_column_int(st, 6);
+    p->created_ms = sqlite3_column_int64(st, 7);
+    p->updated_ms = sqlite3_column_int64(st, 8);
+    p->attachment_count = sqlite3_column_int64(st, 9);
+}
+
+int store_policy_create(const struct iam_policy *p, const char *document, const char *tags_json)
+{
+    int64_t now = p->created_ms ? p->created_ms : now_ms();
+    sqlite3_stmt *st = stmt("INSERT INTO iam_policies(account_id, name, path, id, arn, description, default_version, "
+                            "next_version, tags, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 1, 2, ?7, ?8, ?8)");
+    bind_text(st, 1, p->account_id);
+    bind_text(st, 2, p->name);
+    bind_text(st, 3, p->path);
+    bind_text(st, 4, p->id);
+    bind_text(st, 5, p->arn);
+    bind_text(st, 6, p->description);
+    bind_text(st, 7, tags_json);
+    sqlite3_bind_int64(st, 8, now);
+    int rc = step_done(st, "policy");
+    if (rc == E_EXISTS)
+        return error_set(E_EXISTS, "policy %s already exists", p->name);
+    if (rc < 0)
+        return rc;
+    st = stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, 1, ?2, ?3)");
+    bind_text(st, 1, p->arn);
+    bind_text(st, 2, document);
+    sqlite3_bind_int64(st, 3, now);
+    return step_done(st, "policy version");
+}
+
+int store_policy_get(const char *account, const char *arn, struct iam_policy *out)
+{
+    sqlite3_stmt *st = stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.arn = ?2");
+    int rc = E_NOTFOUND;
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        policy_from_row(st, out);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "policy '%s' does not exist", arn);
+}
+
+int store_policy_tags(const char *account, const char *arn, char **out)
+{
+    sqlite3_stmt *st = stmt("SELECT tags FROM iam_policies WHERE account_id = ?1 AND arn = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    return text_query(st, out, "policy");
+}
+
+int store_policy_delete(const char *account, const char *arn)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_policies WHERE account_id = ?1 AND arn = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    return changed_or_notfound(step_done(st, "policy"), "policy", arn);
+}
+
+int store_policies_list(const char *account, const char *path_prefix, bool only_attached, const char *after, int limit,
+                        int (*fn)(void *ctx, const struct iam_policy *p), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.name > ?2 "
+                            "AND (?3 IS NULL OR substr(p.path, 1, length(?3)) = ?3) AND (?4 = 0 OR EXISTS (SELECT 1 FROM "
+                            "iam_attachments a WHERE a.account_id = p.account_id AND a.policy_arn = p.arn)) "
+                            "ORDER BY p.name LIMIT ?5");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, after ? after : "");
+    bind_text(st, 3, path_prefix);
+    sqlite3_bind_int(st, 4, only_attached);
+    sqlite3_bind_int(st, 5, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct iam_policy p;
+        policy_from_row(st, &p);
+        if (fn(ctx, &p))
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("policies");
+}
+
+int store_policy_version_add(const char *account, const char *arn, const char *document, bool set_default, int max_versions,
+                             int *version_out)
+{
+    sqlite3_stmt *st = stmt("SELECT p.next_version, (SELECT count(*) FROM iam_policy_versions v WHERE v.policy_arn = p.arn) "
+                            "FROM iam_policies p WHERE p.account_id = ?1 AND p.arn = ?2");
+    int next = 0, count = 0, rc;
+    int64_t now = now_ms();
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        next = sqlite3_column_int(st, 0);
+        count = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "policy '%s' does not exist", arn) : db_error("policy");
+    if (count >= max_versions)
+        return error_set(E_TOOBIG, "policy '%s' has %d versions already", arn, count);
+    st = stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, ?2, ?3, ?4)");
+    bind_text(st, 1, arn);
+    sqlite3_bind_int(st, 2, next);
+    bind_text(st, 3, document);
+    sqlite3_bind_int64(st, 4, now);
+    if ((rc = step_done(st, "policy version")) < 0)
+        return rc;
+    st = stmt("UPDATE iam_policies SET next_version = ?3 + 1, default_version = CASE WHEN ?4 THEN ?3 ELSE default_version END,"
+              " updated_at = CASE WHEN ?4 THEN ?5 ELSE updated_at END WHERE account_id = ?1 AND arn = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    sqlite3_bind_int(st, 3, next);
+    sqlite3_bind_int(st, 4, set_default);
+    sqlite3_bind_int64(st, 5, now);
+    if ((rc = step_done(st, "policy")) < 0)
+        return rc;
+    *version_out = next;
+    return 0;
+}
+
+static void version_from_row(sqlite3_stmt *st, struct iam_policy_version *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->version = sqlite3_column_int(st, 0);
+    v->is_default = sqlite3_column_int(st, 1) != 0;
+    v->created_ms = sqlite3_column_int64(st, 2);
+    v->document = col_dup(st, 3);
+}
+
+int store_policy_version_get(const char *account, const char *arn, int version, struct iam_policy_version *out)
+{
+    sqlite3_stmt *st = stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
+                            "FROM iam_policy_versions v JOIN iam_policies p ON p.arn = v.policy_arn "
+                            "WHERE p.account_id = ?1 AND p.arn = ?2 AND v.version = ?3");
+    int rc = E_NOTFOUND;
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    sqlite3_bind_int(st, 3, version);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        version_from_row(st, out);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "policy '%s' has no version v%d", arn, version);
+}
+
+int store_policy_versions(const char *account, const char *arn, int (*fn)(void *ctx, const struct iam_policy_version *v),
+                          void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
+                            "FROM iam_policy_versions v JOIN iam_policies p ON p.arn = v.policy_arn "
+                            "WHERE p.account_id = ?1 AND p.arn = ?2 ORDER BY v.version DESC");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct iam_policy_version v;
+        version_from_row(st, &v);
+        int stop = fn(ctx, &v);
+        iam_policy_version_release(&v);
+        if (stop)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("policy versions");
+}
+
+int store_policy_version_delete(const char *account, const char *arn, int version)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_policy_versions WHERE version = ?3 AND policy_arn = "
+                            "(SELECT arn FROM iam_policies WHERE account_id = ?1 AND arn = ?2)");
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    sqlite3_bind_int(st, 3, version);
+    return changed_or_notfound(step_done(st, "policy version"), "policy version of", arn);
+}
+
+int store_policy_set_default(const char *account, const char *arn, int version)
+{
+    sqlite3_stmt *st = stmt("UPDATE iam_policies SET default_version = ?3, updated_at = ?4 WHERE account_id = ?1 AND arn = ?2 "
+                            "AND EXISTS (SELECT 1 FROM iam_policy_versions v WHERE v.policy_arn = ?2 AND v.version = ?3)");
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    sqlite3_bind_int(st, 3, version);
+    sqlite3_bind_int64(st, 4, now_ms());
+    return changed_or_notfound(step_done(st, "policy"), "policy version of", arn);
+}
+
+int64_t store_policy_attachment_count(const char *account, const char *arn)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM iam_attachments WHERE account_id = ?1 AND policy_arn = ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, arn);
+    return count_query(st);
+}
+
+int store_policy_attach(const char *account, enum iam_entity kind, const char *name, const char *arn)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO iam_attachments(account_id, entity, entity_name, policy_arn, attached_at) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, arn);
+    sqlite3_bind_int64(st, 5, now_ms());
+    return step_done(st, "policy attachment");
+}
+
+int store_policy_detach(const char *account, enum iam_entity kind, const char *name, const char *arn)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
+                            "AND policy_arn = ?4");
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, arn);
+    return changed_or_notfound(step_done(st, "policy attachment"), "attachment of", arn);
+}
+
+int store_attached_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                            int (*fn)(void *ctx, const char *arn), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT policy_arn FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
+                            "AND policy_arn > ?4 ORDER BY policy_arn LIMIT ?5");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, after ? after : "");
+    sqlite3_bind_int(st, 5, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
+            break;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("attached policies");
+}
+
+int store_inline_policy_put(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
+                            const char *document)
+{
+    sqlite3_stmt *st = stmt("INSERT INTO iam_inline_policies(account_id, entity, entity_name, name, document) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET document = excluded.document");
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, policy_name);
+    bind_text(st, 5, document);
+    return step_done(st, "inline policy");
+}
+
+int store_inline_policy_get(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
+                            char name_out[129], char **document_out)
+{
+    sqlite3_stmt *st = stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
+                            "AND entity_name = ?3 AND name = ?4");
+    int rc = E_NOTFOUND;
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, policy_name);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (name_out)
+            col_copy(name_out, 129, st, 0);
+        *document_out = col_dup(st, 1);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc == 0 ? 0 : error_set(E_NOTFOUND, "inline policy '%s' does not exist", policy_name);
+}
+
+int store_inline_policy_delete(const char *account, enum iam_entity kind, const char *name, const char *policy_name)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
+                            "AND name = ?4");
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, policy_name);
+    return changed_or_notfound(step_done(st, "inline policy"), "inline policy", policy_name);
+}
+
+int store_inline_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                          int (*fn)(void *ctx, const char *policy_name, const char *document), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
+                            "AND entity_name = ?3 AND name > ?4 ORDER BY name LIMIT ?5");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, entity_name(kind));
+    bind_text(st, 3, name);
+    bind_text(st, 4, after ? after : "");
+    sqlite3_bind_int(st, 5, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+            break;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("inline policies");
+}
+
+int store_access_keys_of(const char *account, const char *user_name, int (*fn)(void *ctx, const struct access_key *k),
+                         void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
+                            "WHERE account_id = ?1 AND user_name IS ?2 ORDER BY id");
+    int rc;
+    bind_text(st, 1, account);
+    bind_text(st, 2, user_name);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct access_key k;
+        key_from_row(st, &k);
+        int stop = fn(ctx, &k);
+        access_key_release(&k);
+        if (stop)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("access keys");
+}
+
+int64_t store_access_key_count(const char *account, const char *user_name)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM access_keys WHERE account_id = ?1 AND user_name IS ?2");
+    bind_text(st, 1, account);
+    bind_text(st, 2, user_name);
+    return count_query(st);
+}
+
+int store_access_key_set_status(const char *id, const char *status)
+{
+    sqlite3_stmt *st = stmt("UPDATE access_keys SET status = ?2 WHERE id = ?1");
+    bind_text(st, 1, id);
+    bind_text(st, 2, status);
+    return changed_or_notfound(step_done(st, "access key"), "access key", id);
+}
+
+int store_account_created(const char *account, int64_t *out_ms)
+{
+    sqlite3_stmt *st = stmt("SELECT created_at FROM accounts WHERE id = ?1");
+    int rc;
+    bind_text(st, 1, account);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *out_ms = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : error_set(E_NOTFOUND, "account '%s' does not exist", account);
+}
+
+struct identity_row {
+    char *label;
+    char *document;
+};
+
+int store_identity_policies(const char *account, const char *user_name,
+                            int (*fn)(void *ctx, const char *label, const char *document), void *ctx)
+{
+    struct identity_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    if (!user_name)
+        return 0;
+    sqlite3_stmt *st = stmt(
+        "SELECT 'inline:user/' || entity_name || '/' || name, document FROM iam_inline_policies "
+        " WHERE account_id = ?1 AND entity = 'user' AND entity_name = ?2 "
+        "UNION ALL "
+        "SELECT 'inline:group/' || p.entity_name || '/' || p.name, p.document FROM iam_inline_policies p "
+        " JOIN iam_group_members m ON m.account_id = p.account_id AND m.group_name = p.entity_name "
+        " WHERE p.account_id = ?1 AND p.entity = 'group' AND m.user_name = ?2 "
+        "UNION ALL "
+        "SELECT a.policy_arn, v.document FROM (SELECT DISTINCT policy_arn FROM iam_attachments WHERE account_id = ?1 AND "
+        "  ((entity = 'user' AND entity_name = ?2) OR (entity = 'group' AND entity_name IN "
+        "  (SELECT group_name FROM iam_group_members WHERE account_id = ?1 AND user_name = ?2)))) a "
+        " LEFT JOIN iam_policies p ON p.arn = a.policy_arn "
+        " LEFT JOIN iam_policy_versions v ON v.policy_arn = p.arn AND v.version = p.default_version");
+    bind_text(st, 1, account);
+    bind_text(st, 2, user_name);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *label = (const char *)sqlite3_column_text(st, 0);
+        const char *doc = (const char *)sqlite3_column_text(st, 1);
+        const struct managed_policy *m;
+        if (!doc && managed_policy_lookup(&m, label) == 0)
+            doc = m->document;
+        if (!label || !doc)
+            continue; /* a customer policy deleted under its attachment: nothing to apply */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            rows = xrealloc(rows, cap * sizeof(*rows));
+        }
+        rows[n].label = xstrdup(label);
+        rows[n].document = xstrdup(doc);
+        n++;
+    }
+    sqlite3_reset(st);
+    rc = rc == SQLITE_DONE ? 0 : db_error("identity policies");
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && fn(ctx, rows[i].label, rows[i].document))
+            rc = 1;
+        free(rows[i].label);
+        free(rows[i].document);
+    }
+    free(rows);
+    return rc < 0 ? rc : 0;
 }

@@ -149,4 +149,141 @@ int store_setting_delete(const char *scope, const char *key);
 /* The indexes in this repository that list digest, in digest order. */
 int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *parent), void *ctx);
 
+/* ---- IAM: users, groups, managed and inline policies ----
+ * Names of users, groups and policies are unique per account regardless of
+ * case, and are found regardless of case, as in IAM; records carry the name
+ * as created. Lists are ordered by name (attached policies by ARN) and
+ * start after `after` (NULL: from the start); fn returns non-zero to stop. */
+enum iam_entity { IAM_ENTITY_USER, IAM_ENTITY_GROUP };
+
+struct iam_user {
+    char account_id[13];
+    char name[129];
+    char path[513];
+    char id[32];   /* AIDA... */
+    char arn[700]; /* arn:aws:iam::<account>:user<path><name> */
+    int64_t created_ms;
+};
+
+struct iam_group {
+    char account_id[13];
+    char name[129];
+    char path[513];
+    char id[32];   /* AGPA... */
+    char arn[700]; /* arn:aws:iam::<account>:group<path><name> */
+    int64_t created_ms;
+};
+
+/* E_EXISTS when the name is taken; tags_json is a JSON array of
+ * {"Key","Value"} or NULL. */
+int store_user_create(const struct iam_user *u, const char *tags_json);
+int store_user_get(const char *account, const char *name, struct iam_user *out);
+/* The user's tags as stored (*out NULL when none; caller frees). */
+int store_user_tags(const char *account, const char *name, char **out);
+int store_user_delete(const char *account, const char *name);
+/* path_prefix NULL for all. */
+int store_users_list(const char *account, const char *path_prefix, const char *after, int limit,
+                     int (*fn)(void *ctx, const struct iam_user *u), void *ctx);
+
+int store_group_create(const struct iam_group *g);
+int store_group_get(const char *account, const char *name, struct iam_group *out);
+int store_group_delete(const char *account, const char *name);
+int store_groups_list(const char *account, const char *path_prefix, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx);
+/* Membership; adding twice is not an error, removing a non-member is E_NOTFOUND. */
+int store_group_add_user(const char *account, const char *group, const char *user);
+int store_group_remove_user(const char *account, const char *group, const char *user);
+int store_group_members(const char *account, const char *group, const char *after, int limit,
+                        int (*fn)(void *ctx, const struct iam_user *u), void *ctx);
+int store_user_groups(const char *account, const char *user, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx);
+
+/* What still refers to a user or a group (IAM refuses to delete either
+ * while anything does). groups: of a user; members: of a group. */
+struct iam_usage {
+    int64_t access_keys, inline_policies, attached_policies, groups, members;
+};
+int store_iam_usage(const char *account, enum iam_entity kind, const char *name, struct iam_usage *out);
+
+/* A customer managed policy. Versions are numbered from 1 (v1) and never
+ * reused; is_default is derived from default_version, attachment_count
+ * from the attachments. */
+struct iam_policy {
+    char account_id[13];
+    char name[129];
+    char path[513];
+    char id[32];   /* ANPA... */
+    char arn[700]; /* arn:aws:iam::<account>:policy<path><name> */
+    char description[1001];
+    int default_version;
+    int64_t attachment_count;
+    int64_t created_ms;
+    int64_t updated_ms; /* when the default version last changed */
+};
+
+struct iam_policy_version {
+    int version;
+    bool is_default;
+    int64_t created_ms;
+    char *document; /* owned; freed by iam_policy_version_release */
+};
+void iam_policy_version_release(struct iam_policy_version *v);
+
+/* Creates the policy with document as its default version v1. E_EXISTS
+ * when the name is taken. */
+int store_policy_create(const struct iam_policy *p, const char *document, const char *tags_json);
+int store_policy_get(const char *account, const char *arn, struct iam_policy *out);
+int store_policy_tags(const char *account, const char *arn, char **out);
+/* Deletes the policy and its versions (callers check attachments first). */
+int store_policy_delete(const char *account, const char *arn);
+/* Customer policies by name; only_attached skips those attached to nothing. */
+int store_policies_list(const char *account, const char *path_prefix, bool only_attached, const char *after, int limit,
+                        int (*fn)(void *ctx, const struct iam_policy *p), void *ctx);
+/* Adds the next version; E_TOOBIG when the policy has max_versions already. */
+int store_policy_version_add(const char *account, const char *arn, const char *document, bool set_default, int max_versions,
+                             int *version_out);
+int store_policy_version_get(const char *account, const char *arn, int version, struct iam_policy_version *out);
+/* Every version, newest first. */
+int store_policy_versions(const char *account, const char *arn, int (*fn)(void *ctx, const struct iam_policy_version *v),
+                          void *ctx);
+int store_policy_version_delete(const char *account, const char *arn, int version);
+int store_policy_set_default(const char *account, const char *arn, int version);
+/* Attachments of any policy ARN (customer or arn:aws:iam::aws:policy/...)
+ * to users and groups of the account. Attaching twice is not an error;
+ * detaching what is not attached is E_NOTFOUND. */
+int64_t store_policy_attachment_count(const char *account, const char *arn);
+int store_policy_attach(const char *account, enum iam_entity kind, const char *name, const char *arn);
+int store_policy_detach(const char *account, enum iam_entity kind, const char *name, const char *arn);
+int store_attached_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                            int (*fn)(void *ctx, const char *arn), void *ctx);
+
+/* Inline policies of a user or group, by policy name. */
+int store_inline_policy_put(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
+                            const char *document);
+/* name_out (may be NULL) gets the policy name as stored; *document_out is malloc'd. */
+int store_inline_policy_get(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
+                            char name_out[129], char **document_out);
+int store_inline_policy_delete(const char *account, enum iam_entity kind, const char *name, const char *policy_name);
+int store_inline_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                          int (*fn)(void *ctx, const char *policy_name, const char *document), void *ctx);
+
+/* Access keys of a user (user_name NULL: the root's), by id. */
+int store_access_keys_of(const char *account, const char *user_name, int (*fn)(void *ctx, const struct access_key *k),
+                         void *ctx);
+int64_t store_access_key_count(const char *account, const char *user_name);
+/* status: Active | Inactive; E_NOTFOUND for an unknown id. */
+int store_access_key_set_status(const char *id, const char *status);
+
+int store_account_created(const char *account, int64_t *out_ms);
+
+/* Every identity-based policy of a user, for the authorization engine:
+ * its inline policies (label "inline:user/<user>/<policy>"), the default
+ * version of each managed policy attached to it or to one of its groups
+ * (label: the policy's ARN; AWS-managed documents come from iam/managed.h),
+ * and its groups' inline policies ("inline:group/<group>/<policy>"). fn is
+ * called after the query is done, so it may use the store; non-zero stops.
+ * A root user (user_name NULL) has none. */
+int store_identity_policies(const char *account, const char *user_name,
+                            int (*fn)(void *ctx, const char *label, const char *document), void *ctx);
+
 #endif

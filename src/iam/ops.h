@@ -1,0 +1,63 @@
+/*
+ * The handlers of the IAM and STS operations, one file per family:
+ * users.c, groups.c, keys.c, policies.c (managed policies and their
+ * attachments), inline.c (inline policies) and sts.c. The table that maps
+ * operation names to them and to IAM actions is in ops.c.
+ */
+#ifndef BERTH_IAM_OPS_H
+#define BERTH_IAM_OPS_H
+
+#include "iam/iam.h"
+
+/* users.c */
+int op_create_user(struct iam_call *c);
+int op_get_user(struct iam_call *c);
+int op_list_users(struct iam_call *c);
+int op_delete_user(struct iam_call *c);
+
+/* keys.c */
+int op_create_access_key(struct iam_call *c);
+int op_list_access_keys(struct iam_call *c);
+int op_update_access_key(struct iam_call *c);
+int op_delete_access_key(struct iam_call *c);
+
+/* groups.c */
+int op_create_group(struct iam_call *c);
+int op_get_group(struct iam_call *c);
+int op_list_groups(struct iam_call *c);
+int op_delete_group(struct iam_call *c);
+int op_add_user_to_group(struct iam_call *c);
+int op_remove_user_from_group(struct iam_call *c);
+int op_list_groups_for_user(struct iam_call *c);
+
+/* policies.c */
+int op_create_policy(struct iam_call *c);
+int op_get_policy(struct iam_call *c);
+int op_delete_policy(struct iam_call *c);
+int op_list_policies(struct iam_call *c);
+int op_create_policy_version(struct iam_call *c);
+int op_get_policy_version(struct iam_call *c);
+int op_list_policy_versions(struct iam_call *c);
+int op_delete_policy_version(struct iam_call *c);
+int op_set_default_policy_version(struct iam_call *c);
+int op_attach_user_policy(struct iam_call *c);
+int op_detach_user_policy(struct iam_call *c);
+int op_attach_group_policy(struct iam_call *c);
+int op_detach_group_policy(struct iam_call *c);
+int op_list_attached_user_policies(struct iam_call *c);
+int op_list_attached_group_policies(struct iam_call *c);
+
+/* inline.c */
+int op_put_user_policy(struct iam_call *c);
+int op_get_user_policy(struct iam_call *c);
+int op_delete_user_policy(struct iam_call *c);
+int op_list_user_policies(struct iam_call *c);
+int op_put_group_policy(struct iam_call *c);
+int op_get_group_policy(struct iam_call *c);
+int op_delete_group_policy(struct iam_call *c);
+int op_list_group_policies(struct iam_call *c);
+
+/* sts.c */
+int op_get_caller_identity(struct iam_call *c);
+
+#endif
