@@ -216,11 +216,18 @@ static void principal_for_key(struct principal *p, const struct access_key *k)
         principal_root(p, k->account_id, k->id);
         return;
     }
+    struct iam_user u;
     memset(p, 0, sizeof(*p));
     snprintf(p->account_id, sizeof(p->account_id), "%s", k->account_id);
     snprintf(p->user_name, sizeof(p->user_name), "%s", k->user_name);
-    snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:user/%s", k->account_id, k->user_name);
     snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", k->id);
+    /* the user's ARN carries its path; its id is what aws:userid means */
+    if (store_user_get(k->account_id, k->user_name, &u) == 0) {
+        snprintf(p->arn, sizeof(p->arn), "%s", u.arn);
+        snprintf(p->user_id, sizeof(p->user_id), "%s", u.id);
+    } else {
+        snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:user/%s", k->account_id, k->user_name);
+    }
 }
 
 static int token_principal(const char *password, size_t len, struct principal *out)

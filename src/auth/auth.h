@@ -14,7 +14,7 @@
 
 struct principal {
     char account_id[13];
-    char arn[320];         /* arn:aws:iam::<account>:root or :user/<path><name> */
+    char arn[704];         /* arn:aws:iam::<account>:root or :user/<path><name> */
     char user_name[129];   /* "" for the account root */
     char user_id[32];      /* AIDA... for users, the account id for root */
     char access_key_id[32];

@@ -56,7 +56,7 @@ struct request {
     uint64_t bytes_out;
     bool completed_ok;
 
-    char principal[320]; /* who, for the log line; never a secret */
+    char principal[704]; /* who, for the log line; never a secret */
     char client_ip[64];
     bool secure; /* reached over TLS */
 };

@@ -358,22 +358,20 @@ static void resource_arn(struct iam_call *c, char *out, size_t size)
 }
 
 /*
- * The one place IAM calls are authorized. For now the root may do
- * everything in its own account and IAM users nothing; to decide IAM calls
- * with the policy evaluator instead, the body becomes
- *     return auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0
- *                ? iam_fail(c, "AccessDenied", "%s", error_message()) : 0;
+ * The one place IAM calls are authorized: by the same policy evaluator as
+ * every ECR and /v2 request (the root of the account is allowed unless a
+ * policy explicitly denies; a user needs an identity policy that allows).
+ * Calls that name no resource (GetCallerIdentity) need no permission.
  */
 static int iam_authorize(struct iam_call *c)
 {
     char arn[800];
-    if (c->op->resource == IAM_RES_NONE || c->who.is_root || c->who.anonymous)
+    if (c->op->resource == IAM_RES_NONE)
         return 0;
     resource_arn(c, arn, sizeof(arn));
-    return iam_fail(c, "AccessDenied",
-                    "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s "
-                    "action",
-                    c->caller.arn, c->op->action, arn, c->op->action);
+    if (auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0)
+        return iam_fail(c, "AccessDenied", "%s", error_message());
+    return 0;
 }
 
 /* The value at a validator path ("Tags.1.member.Key") in the input. */
