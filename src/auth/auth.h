@@ -22,10 +22,18 @@ struct principal {
     bool anonymous;        /* authentication is switched off */
 };
 
+/* A tag sent with a request (aws:RequestTag/<k>, aws:TagKeys). */
+struct authz_tag {
+    const char *key;
+    const char *value;
+};
+
 /* Request facts the policy conditions may look at. */
 struct authz_context {
     const char *source_ip;
     bool secure_transport;
+    const struct authz_tag *request_tags; /* NULL: the request carries no tags */
+    size_t request_tag_count;
 };
 
 /* Loads the server keys, creates the default account and root key on the

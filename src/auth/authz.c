@@ -19,6 +19,8 @@
 #include "iam/policy.h"
 #include "store/store.h"
 
+_Static_assert(sizeof(struct authz_tag) == sizeof(struct policy_tag), "authz_tag mirrors policy_tag");
+
 #define POLICY_CACHE 32
 #define MAX_IDENTITY_POLICIES 64
 
@@ -79,6 +81,22 @@ static int add_identity(void *ctx, const char *label, const char *document)
     return 0;
 }
 
+#define MAX_RESOURCE_TAGS 50
+
+struct tag_list {
+    struct policy_tag items[MAX_RESOURCE_TAGS];
+    size_t n;
+};
+
+static int add_resource_tag(void *ctx, const char *k, const char *v)
+{
+    struct tag_list *l = ctx;
+    if (l->n == MAX_RESOURCE_TAGS)
+        return 1;
+    l->items[l->n++] = (struct policy_tag){xstrdup(k), xstrdup(v)};
+    return 0;
+}
+
 /* The repository named by an ECR repository ARN, if it is one. */
 static bool repo_from_arn(const char *arn, char account[13], char *name, size_t size)
 {
@@ -108,6 +126,7 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
                 const char *resource_arn, const struct authz_context *ctx)
 {
     struct identity_list *ids = xcalloc(1, sizeof(*ids));
+    struct tag_list *tags = xcalloc(1, sizeof(*tags));
     struct policy_attached resource = {0}, registry = {0};
     char *repo_policy = NULL, *registry_policy = NULL;
     char account[13], name[300];
@@ -120,6 +139,7 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
         snprintf(out->result, sizeof(out->result), "allowed");
         snprintf(out->source, sizeof(out->source), "authentication is off");
         free(ids);
+        free(tags);
         return 0;
     }
     if (!p->is_root && identity_source)
@@ -129,6 +149,7 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
             repo_policy = repo.policy;
             repo.policy = NULL;
         }
+        store_repo_tags_get(repo.id, add_resource_tag, tags);
         repo_release(&repo);
     }
     if (repo_policy) {
@@ -151,6 +172,11 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
         .resource_account = resource_account,
         .source_ip = ctx && ctx->source_ip && *ctx->source_ip ? ctx->source_ip : NULL,
         .secure_transport = ctx ? ctx->secure_transport : false,
+        .resource_tags = tags->items,
+        .resource_tag_count = tags->n,
+        /* struct authz_tag and struct policy_tag are the same pair */
+        .request_tags = ctx ? (const struct policy_tag *)ctx->request_tags : NULL,
+        .request_tag_count = ctx ? ctx->request_tag_count : 0,
     };
     struct policy_inputs in = {
         .identity = ids->items,
@@ -177,6 +203,11 @@ done:
     for (size_t i = 0; i < ids->n; i++)
         free(ids->labels[i]);
     free(ids);
+    for (size_t i = 0; i < tags->n; i++) {
+        free((char *)tags->items[i].key);
+        free((char *)tags->items[i].value);
+    }
+    free(tags);
     free(repo_policy);
     free(registry_policy);
     return rc;

@@ -234,6 +234,7 @@ static void ecr_finish(struct request *r)
     snprintf(r->principal, sizeof(r->principal), "%s", c.who.arn);
     c.authz.source_ip = r->client_ip;
     c.authz.secure_transport = r->secure;
+    struct authz_tag request_tags[64];
 
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
     c.op = target;
@@ -260,6 +261,18 @@ static void ecr_finish(struct request *r)
         send_error(r, 400, "UnsupportedOperationException", msg);
         json_decref(c.in);
         return;
+    }
+    /* tags sent with the request are condition keys (aws:RequestTag/<k>, aws:TagKeys) */
+    json_t *tags = json_object_get(c.in, "tags");
+    if (json_is_array(tags)) {
+        size_t n = 0;
+        for (size_t i = 0; i < json_array_size(tags) && n < sizeof(request_tags) / sizeof(request_tags[0]); i++) {
+            json_t *t = json_array_get(tags, i);
+            request_tags[n++] = (struct authz_tag){json_string_value(json_object_get(t, "Key")),
+                                                   json_string_value(json_object_get(t, "Value"))};
+        }
+        c.authz.request_tags = request_tags;
+        c.authz.request_tag_count = n;
     }
     const char *rid = ecr_str(&c, "registryId");
     snprintf(c.registry_id, sizeof(c.registry_id), "%s", rid ? rid : c.who.account_id);

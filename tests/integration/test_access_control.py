@@ -358,3 +358,36 @@ def test_simulator_explains_decisions(berth, acl):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "decision: allowed" in p.stdout
     assert POWER_USER in p.stdout
+
+
+def test_resource_and_request_tag_conditions(berth, acl):
+    """aws:ResourceTag/<k> (and ecr:ResourceTag/<k>) from the repository's tags, aws:RequestTag/<k>
+    and aws:TagKeys from the tags sent with CreateRepository."""
+    iam, s = acl["iam"], acl["suffix"]
+    root_ecr = root_client(berth, "ecr")
+    mine = f"acl-{s}/team-a"
+    theirs = f"acl-{s}/team-b"
+    root_ecr.create_repository(repositoryName=mine, tags=[{"Key": "team", "Value": "a"}])
+    root_ecr.create_repository(repositoryName=theirs, tags=[{"Key": "team", "Value": "b"}])
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "a"}}},
+        {"Effect": "Allow", "Action": "ecr:ListImages", "Resource": "*",
+         "Condition": {"StringEquals": {"ecr:ResourceTag/team": "a"}}},
+        {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "a"},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]}
+    key = new_user(iam, f"tagged-{s}")
+    iam.put_user_policy(UserName=f"tagged-{s}", PolicyName="by-tag", PolicyDocument=json.dumps(doc))
+    ecr = client(berth, "ecr", *key)
+    assert ecr.describe_images(repositoryName=mine)["imageDetails"] == []
+    assert ecr.list_images(repositoryName=mine)["imageIds"] == []
+    for call in (ecr.describe_images, ecr.list_images):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call(repositoryName=theirs)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    ecr.create_repository(repositoryName=f"acl-{s}/new-a", tags=[{"Key": "team", "Value": "a"}])
+    for tags in ([{"Key": "team", "Value": "b"}], [], [{"Key": "team", "Value": "a"}, {"Key": "cost", "Value": "x"}]):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            ecr.create_repository(repositoryName=f"acl-{s}/new-{images.token(3)}", tags=tags)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException", tags
