@@ -53,6 +53,8 @@ const struct iam_op iam_ops[] = {
     IAM(DeleteGroupPolicy, op_delete_group_policy, IAM_RES_GROUP, true, false),
     IAM(ListGroupPolicies, op_list_group_policies, IAM_RES_GROUP, false, true),
 
+    IAM(SimulatePrincipalPolicy, op_simulate_principal_policy, IAM_RES_USERS, false, true),
+
     {"GetCallerIdentity", STS_VERSION, op_get_caller_identity, "sts:GetCallerIdentity", IAM_RES_NONE, false, true},
 };
 

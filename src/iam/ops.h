@@ -59,5 +59,7 @@ int op_list_group_policies(struct iam_call *c);
 
 /* sts.c */
 int op_get_caller_identity(struct iam_call *c);
+/* simulate.c */
+int op_simulate_principal_policy(struct iam_call *c);
 
 #endif

@@ -391,3 +391,24 @@ def test_resource_and_request_tag_conditions(berth, acl):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             ecr.create_repository(repositoryName=f"acl-{s}/new-{images.token(3)}", tags=tags)
         assert e.value.response["Error"]["Code"] == "AccessDeniedException", tags
+
+
+def test_simulate_principal_policy_over_the_control_plane(berth, acl):
+    """The simulator's control-plane form: IAM's SimulatePrincipalPolicy."""
+    arn = repo_arn(berth, berth.account_id, acl["repo"])
+    out = acl["iam"].simulate_principal_policy(PolicySourceArn=acl["reader_arn"],
+                                               ActionNames=["ecr:PutImage", "ecr:BatchGetImage"], ResourceArns=[arn])
+    got = {r["EvalActionName"]: r for r in out["EvaluationResults"]}
+    assert got["ecr:PutImage"]["EvalDecision"] == "implicitDeny"
+    assert got["ecr:BatchGetImage"]["EvalDecision"] == "allowed"
+    assert got["ecr:BatchGetImage"]["MatchedStatements"][0]["SourcePolicyId"] == READ_ONLY
+    ip = acl["iam"].simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{berth.account_id}:root",
+                                              ActionNames=["ecr:DeleteRepository"], ResourceArns=[arn],
+                                              ContextEntries=[{"ContextKeyName": "aws:SourceIp",
+                                                               "ContextKeyValues": ["10.1.2.3"],
+                                                               "ContextKeyType": "ip"}])
+    assert ip["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        acl["iam"].simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{berth.account_id}:user/nobody",
+                                             ActionNames=["ecr:PutImage"])
+    assert e.value.response["Error"]["Code"] == "NoSuchEntity"

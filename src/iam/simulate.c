@@ -1,0 +1,136 @@
+/*
+ * This module implements SimulatePrincipalPolicy, the control-plane face of
+ * berth's policy simulator (`berth admin simulate` is the other): for a
+ * user or root ARN, each action and each resource, the decision of the one
+ * evaluator and the policy that decided it. Unlike IAM's, berth's answer
+ * also weighs the repository and registry policies of the resources named,
+ * since that is what a real request would meet; a condition context may set
+ * aws:SourceIp and aws:SecureTransport.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/auth.h"
+#include "core/error.h"
+#include "iam/iam.h"
+#include "iam/ops.h"
+#include "iam/xml.h"
+#include "store/store.h"
+
+/* The principal a PolicySourceArn names: the account root or one of its users. */
+static int principal_from_arn(struct iam_call *c, const char *arn, struct principal *out)
+{
+    char prefix[64];
+    memset(out, 0, sizeof(*out));
+    snprintf(prefix, sizeof(prefix), "arn:aws:iam::%s:", c->account);
+    if (strncmp(arn, prefix, strlen(prefix)) != 0)
+        return iam_fail(c, "InvalidInput", "PolicySourceArn %s is not a user or root of this account", arn);
+    const char *what = arn + strlen(prefix);
+    snprintf(out->account_id, sizeof(out->account_id), "%s", c->account);
+    if (strcmp(what, "root") == 0) {
+        out->is_root = true;
+        snprintf(out->arn, sizeof(out->arn), "%s", arn);
+        snprintf(out->user_id, sizeof(out->user_id), "%s", c->account);
+        return 0;
+    }
+    if (strncmp(what, "user/", 5) != 0)
+        return iam_fail(c, "InvalidInput", "PolicySourceArn %s is not a user or root of this account", arn);
+    const char *name = strrchr(what, '/') + 1;
+    struct iam_user u;
+    if (store_user_get(c->account, name, &u) < 0 || strcmp(u.arn, arn) != 0)
+        return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", name);
+    snprintf(out->arn, sizeof(out->arn), "%s", u.arn);
+    snprintf(out->user_name, sizeof(out->user_name), "%s", u.name);
+    snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
+    return 0;
+}
+
+/* The resource's account: the fifth field of its ARN, else the caller's. */
+static void resource_account(char out[13], const char *arn, const char *fallback)
+{
+    const char *f = arn;
+    for (int n = 0; f && n < 4; n++)
+        if ((f = strchr(f, ':')) != NULL)
+            f++;
+    if (f && strlen(f) > 12 && f[12] == ':')
+        snprintf(out, 13, "%.12s", f);
+    else
+        snprintf(out, 13, "%s", fallback);
+}
+
+int op_simulate_principal_policy(struct iam_call *c)
+{
+    struct principal p;
+    struct authz_context ctx = {.source_ip = "", .secure_transport = c->authz.secure_transport};
+    char ip[64] = "";
+    json_t *actions = json_object_get(c->in, "ActionNames");
+    json_t *resources = json_object_get(c->in, "ResourceArns");
+    json_t *context = json_object_get(c->in, "ContextEntries");
+    int rc;
+
+    if ((rc = principal_from_arn(c, iam_str(c, "PolicySourceArn"), &p)) < 0)
+        return rc;
+    for (size_t i = 0; json_is_array(context) && i < json_array_size(context); i++) {
+        json_t *e = json_array_get(context, i);
+        const char *key = json_string_value(json_object_get(e, "ContextKeyName"));
+        json_t *vals = json_object_get(e, "ContextKeyValues");
+        const char *v = json_string_value(json_array_get(vals, 0));
+        if (!key || !v)
+            continue;
+        if (strcasecmp(key, "aws:SourceIp") == 0)
+            snprintf(ip, sizeof(ip), "%s", v);
+        else if (strcasecmp(key, "aws:SecureTransport") == 0)
+            ctx.secure_transport = strcasecmp(v, "true") == 0;
+        else
+            return iam_fail(c, "InvalidInput", "context key %s is not supported by this simulator "
+                                               "(aws:SourceIp, aws:SecureTransport)",
+                            key);
+    }
+    ctx.source_ip = ip;
+
+    xml_open(&c->out, "EvaluationResults");
+    size_t nres = json_is_array(resources) && json_array_size(resources) ? json_array_size(resources) : 1;
+    for (size_t a = 0; a < json_array_size(actions); a++) {
+        const char *action = json_string_value(json_array_get(actions, a));
+        for (size_t r = 0; r < nres; r++) {
+            const char *res = json_is_array(resources) && json_array_size(resources)
+                                  ? json_string_value(json_array_get(resources, r))
+                                  : "*";
+            char acct[13];
+            struct auth_decision d;
+            resource_account(acct, res, c->account);
+            if ((rc = auth_decide(&d, &p, action, acct, res, &ctx)) < 0)
+                return iam_fail(c, "PolicyEvaluation", "the policies of %s could not be evaluated: %s", p.arn,
+                                error_message());
+            xml_open(&c->out, "member");
+            xml_text(&c->out, "EvalActionName", action);
+            xml_text(&c->out, "EvalResourceName", res);
+            xml_text(&c->out, "EvalDecision", d.result);
+            xml_open(&c->out, "MatchedStatements");
+            if (strcmp(d.source, "no policy") != 0) {
+                xml_open(&c->out, "member");
+                xml_text(&c->out, "SourcePolicyId", d.sid[0] ? d.sid : d.source);
+                xml_text(&c->out, "SourcePolicyType",
+                         strstr(d.source, "repository policy") || strstr(d.source, "registry policy") ? "resource"
+                         : strncmp(d.source, "inline:", 7) == 0                                        ? "user"
+                                                                                                       : "aws-managed");
+                xml_close(&c->out, "member");
+            }
+            xml_close(&c->out, "MatchedStatements");
+            xml_open(&c->out, "MissingContextValues");
+            xml_close(&c->out, "MissingContextValues");
+            xml_open(&c->out, "EvalDecisionDetails");
+            xml_open(&c->out, "entry");
+            xml_text(&c->out, "key", d.source);
+            xml_text(&c->out, "value", d.result);
+            xml_close(&c->out, "entry");
+            xml_close(&c->out, "EvalDecisionDetails");
+            xml_close(&c->out, "member");
+        }
+    }
+    xml_close(&c->out, "EvaluationResults");
+    xml_bool(&c->out, "IsTruncated", false);
+    return 0;
+}
