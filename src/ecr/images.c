@@ -548,11 +548,8 @@ static int put_image_failure(struct ecr_call *c, const struct repo *repo, const 
                         "'%s' in the registry with id '%s'",
                         res->missing, repo->name, repo->account_id);
     case IMG_TAG_IMMUTABLE:
-        return ecr_fail(c, "ImageTagAlreadyExistsException",
-                        "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the %s", tag,
-                        repo->name,
-                        strcmp(repo->tag_mutability ? repo->tag_mutability : "", "IMMUTABLE") == 0 ? "repository is immutable."
-                                                                                                   : "tag is immutable.");
+        /* image_put words it as ECR does, for both surfaces */
+        return ecr_fail(c, "ImageTagAlreadyExistsException", "%s", error_message());
     case IMG_LIMIT:
         return ecr_fail(c, "LimitExceededException", "%s", error_message());
     default:

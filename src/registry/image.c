@@ -134,11 +134,12 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         if (tagged && strcmp(current, out->digest) == 0) {
             out->failure = IMG_ALREADY_EXISTS; /* not an error on /v2; ECR reports it */
         } else if (tagged && image_tag_immutable(repo, tag)) {
+            bool whole = repo->tag_mutability && strcmp(repo->tag_mutability, "IMMUTABLE") == 0;
             rc = fail(out, IMG_TAG_IMMUTABLE,
                       error_set(E_EXISTS,
                                 "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because "
-                                "the tag is immutable.",
-                                tag, repo->name));
+                                "the %s is immutable.",
+                                tag, repo->name, whole ? "repository" : "tag"));
             goto rollback;
         }
         if (limits.max_tags && !(tagged && strcmp(current, out->digest) == 0) &&
