@@ -11,6 +11,7 @@
 
 #include "auth/auth.h"
 #include "blob/blobstore.h"
+#include "blob/gc.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -40,6 +41,8 @@ static void usage(void)
            "usage:\n"
            "  berth serve [options]      run the registry (/v2) and the ECR control plane\n"
            "  berth admin <command>      manage accounts and keys (berth admin --help)\n"
+           "  berth gc [--grace-minutes N] [--upload-grace-hours N]\n"
+           "                             remove blobs no manifest needs, and abandoned uploads\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -168,6 +171,47 @@ static const char *admin_opt(int argc, char **argv, const char *name)
         if (strcmp(argv[i], name) == 0)
             return argv[i + 1];
     return NULL;
+}
+
+static int gc_extra(int argc, char **argv, int *i)
+{
+    if ((strcmp(argv[*i], "--grace-minutes") == 0 || strcmp(argv[*i], "--upload-grace-hours") == 0) && *i + 1 < argc) {
+        *i += 2;
+        return 0;
+    }
+    return 1;
+}
+
+/* berth gc: what no manifest needs leaves the disk (safe while serving). */
+static int cmd_gc(int argc, char **argv)
+{
+    struct config cfg;
+    long grace_min = 60, upload_hours = 24 * 7;
+    for (int i = 2; i + 1 < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "--grace-minutes") == 0 || strcmp(argv[i], "--upload-grace-hours") == 0) {
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*end || v < 0 || v > 1000000) {
+                fprintf(stderr, "berth: %s takes a number\n", argv[i]);
+                return 2;
+            }
+            *(strcmp(argv[i], "--grace-minutes") == 0 ? &grace_min : &upload_hours) = v;
+        }
+    }
+    if (load_config(&cfg, argc, argv, 2, gc_extra) < 0 || open_data(&cfg) < 0)
+        return 1;
+    struct gc_report rep;
+    if (gc_run(&rep, (int64_t)grace_min * 60000, (int64_t)upload_hours * 3600000) < 0) {
+        fprintf(stderr, "berth: gc: %s\n", error_message());
+        return 1;
+    }
+    printf("gc: %lld unused links dropped, %lld blobs and %lld orphan files removed (%lld bytes), %lld uploads "
+           "abandoned\n",
+           (long long)rep.links_dropped, (long long)rep.blobs_removed, (long long)rep.orphans_removed,
+           (long long)rep.bytes_freed, (long long)rep.uploads_removed);
+    store_close_thread();
+    config_release(&cfg);
+    return 0;
 }
 
 static int admin_extra(int argc, char **argv, int *i)
@@ -392,6 +436,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc, argv);
     if (strcmp(argv[1], "admin") == 0)
         return cmd_admin(argc, argv);
+    if (strcmp(argv[1], "gc") == 0)
+        return cmd_gc(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

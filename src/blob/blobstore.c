@@ -4,6 +4,7 @@
  */
 #include "blob/blobstore.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -405,4 +406,89 @@ int upload_size(const char *id, uint64_t *size_out)
         return error_set(E_NOTFOUND, "upload '%s' is unknown", id);
     *size_out = (uint64_t)st.st_size;
     return 0;
+}
+
+/* ---- garbage collection ---- */
+
+int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(void *ctx, const char *digest), void *ctx)
+{
+    char path[PATH_MAX], aside[PATH_MAX + 8];
+    struct stat st;
+    int rc = blob_path(path, NULL, digest);
+    if (rc < 0)
+        return rc;
+    snprintf(aside, sizeof(aside), "%s.gc", path);
+    if (rename(path, aside) != 0)
+        return errno == ENOENT ? 0 : error_set(E_ERROR, "cannot move blob '%s' aside: %s", digest, strerror(errno));
+    /* an upload that renamed the same content into place just now left a
+     * young file, or a record that wants it: put it back */
+    bool young = stat(aside, &st) != 0 || (int64_t)st.st_mtime * 1000 >= cutoff_ms;
+    if (young || still_wanted(ctx, digest)) {
+        if (link(aside, path) != 0 && errno != EEXIST)
+            return error_set(E_ERROR, "cannot put blob '%s' back: %s", digest, strerror(errno));
+        unlink(aside);
+        return 0;
+    }
+    if (unlink(aside) != 0)
+        return error_set(E_ERROR, "cannot remove blob '%s': %s", digest, strerror(errno));
+    return 1;
+}
+
+static int walk_dir(const char *dir, int (*fn)(void *ctx, const char *name, int64_t mtime_ms), void *ctx)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char p[PATH_MAX + 256];
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (fn(ctx, e->d_name, (int64_t)st.st_mtime * 1000))
+            break;
+    }
+    closedir(d);
+    return 0;
+}
+
+struct blob_walk {
+    const char *alg;
+    int (*fn)(void *ctx, const char *digest, int64_t mtime_ms);
+    void *ctx;
+};
+
+static int blob_walk_file(void *ctx, const char *name, int64_t mtime_ms)
+{
+    struct blob_walk *w = ctx;
+    char digest[DIGEST_MAX + 16];
+    snprintf(digest, sizeof(digest), "%s:%s", w->alg, name);
+    /* only names that are digests: a stray or half-collected file is not a blob */
+    if (digest_validate(slice_from(digest), NULL) < 0)
+        return 0;
+    return w->fn(w->ctx, digest, mtime_ms);
+}
+
+int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx)
+{
+    static const char *const algs[] = {"sha256", "sha512"};
+    for (size_t a = 0; a < 2; a++) {
+        for (int i = 0; i < 256; i++) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof(dir), "%s/blobs/%s/%02x", root, algs[a], i);
+            struct blob_walk w = {algs[a], fn, ctx};
+            walk_dir(dir, blob_walk_file, &w);
+        }
+    }
+    return 0;
+}
+
+int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/uploads", root);
+    return walk_dir(dir, fn, ctx);
 }

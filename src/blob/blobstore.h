@@ -53,4 +53,17 @@ int upload_size(const char *id, uint64_t *size_out);
 /* Drops a session's cached hash state (after a failed or partial write). */
 void upload_forget(const char *id);
 
+/*
+ * Garbage collection of one blob's bytes, safe against a concurrent upload
+ * of the same content: the file is first renamed aside, then removed only
+ * if it is older than cutoff_ms and still_wanted() (asked after the rename)
+ * says no record needs it; otherwise it is put back. Returns 1 when the
+ * bytes were removed, 0 when they were kept.
+ */
+int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(void *ctx, const char *digest), void *ctx);
+/* Calls fn for every blob file on disk (its digest and modification time). */
+int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx);
+/* Calls fn for every upload session file on disk. */
+int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx);
+
 #endif

@@ -90,6 +90,10 @@ static const char *const migrations[] = {
     "  name TEXT NOT NULL COLLATE NOCASE, document TEXT NOT NULL, PRIMARY KEY(account_id, entity, entity_name, name))"
     "  WITHOUT ROWID;"
     "CREATE INDEX access_keys_user ON access_keys(account_id, user_name);",
+    /* 3: garbage collection needs to know when a blob was (last) linked to a repository */
+    "ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX repo_blobs_digest ON repo_blobs(digest);"
+    "CREATE INDEX manifest_blobs_blob ON manifest_blobs(repo_id, blob_digest);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -576,9 +580,11 @@ int store_blob_add(const char *digest, uint64_t size)
 
 int store_blob_link(int64_t repo_id, const char *digest)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO repo_blobs(repo_id, digest) VALUES(?1, ?2) ON CONFLICT DO NOTHING");
+    sqlite3_stmt *st = stmt("INSERT INTO repo_blobs(repo_id, digest, linked_at) VALUES(?1, ?2, ?3) "
+                            "ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
+    sqlite3_bind_int64(st, 3, now_ms());
     return step_done(st, "blob link");
 }
 
@@ -1606,4 +1612,50 @@ int store_identity_policies(const char *account, const char *user_name,
     }
     free(rows);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- garbage collection ---- */
+
+int store_gc_unlink_unused(int64_t cutoff_ms, int64_t *n_out)
+{
+    /* a link nobody's manifest uses, made before the cutoff: a push in
+     * progress links its blobs before its manifest arrives, so young links
+     * are left alone */
+    sqlite3_stmt *st = stmt("DELETE FROM repo_blobs WHERE linked_at < ?1 AND NOT EXISTS (SELECT 1 FROM manifest_blobs m "
+                            "WHERE m.repo_id = repo_blobs.repo_id AND m.blob_digest = repo_blobs.digest)");
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    int rc = step_done(st, "blob links");
+    if (rc == 0 && n_out)
+        *n_out = sqlite3_changes(db());
+    return rc;
+}
+
+int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), void *ctx)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM blobs WHERE created_at < ?1 AND NOT EXISTS "
+                            "(SELECT 1 FROM repo_blobs r WHERE r.digest = blobs.digest) RETURNING digest");
+    int rc;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error("blobs");
+}
+
+int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx)
+{
+    sqlite3_stmt *st = stmt("DELETE FROM uploads WHERE created_at < ?1 RETURNING id");
+    int rc;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error("uploads");
+}
+
+int store_upload_exists(const char *id)
+{
+    sqlite3_stmt *st = stmt("SELECT count(*) FROM uploads WHERE id = ?1");
+    bind_text(st, 1, id);
+    return count_query(st) > 0 ? 0 : E_NOTFOUND;
 }
