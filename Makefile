@@ -72,7 +72,7 @@ replay: $(REPLAY)
 	@set -e; for t in $(REPLAY); do n=$$(basename $$t); $$t tests/fuzz/corpus/$$n; done
 
 integration: $(B)/berth
-	ASAN_OPTIONS=detect_leaks=0 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
 # The whole suite: unit tests and fuzz corpora in the normal build and under
 # ASan+UBSan, then the integration tests against the sanitizer build of the

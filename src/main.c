@@ -198,11 +198,15 @@ static int cmd_gc(int argc, char **argv)
             *(strcmp(argv[i], "--grace-minutes") == 0 ? &grace_min : &upload_hours) = v;
         }
     }
-    if (load_config(&cfg, argc, argv, 2, gc_extra) < 0 || open_data(&cfg) < 0)
+    if (load_config(&cfg, argc, argv, 2, gc_extra) < 0 || open_data(&cfg) < 0) {
+        config_release(&cfg);
         return 1;
+    }
     struct gc_report rep;
     if (gc_run(&rep, (int64_t)grace_min * 60000, (int64_t)upload_hours * 3600000) < 0) {
         fprintf(stderr, "berth: gc: %s\n", error_message());
+        store_close_thread();
+        config_release(&cfg);
         return 1;
     }
     printf("gc: %lld unused links dropped, %lld blobs and %lld orphan files removed (%lld bytes), %lld uploads "
@@ -210,6 +214,7 @@ static int cmd_gc(int argc, char **argv)
            (long long)rep.links_dropped, (long long)rep.blobs_removed, (long long)rep.orphans_removed,
            (long long)rep.bytes_freed, (long long)rep.uploads_removed);
     store_close_thread();
+    auth_shutdown();
     config_release(&cfg);
     return 0;
 }
@@ -350,6 +355,8 @@ static int admin_simulate(int argc, char **argv)
     return d.allowed ? 0 : 3;
 }
 
+static int admin_run(int argc, char **argv);
+
 static int cmd_admin(int argc, char **argv)
 {
     struct config cfg;
@@ -357,9 +364,20 @@ static int cmd_admin(int argc, char **argv)
         admin_usage();
         return argc < 3 ? 2 : 0;
     }
-    const char *cmd = argv[2];
-    if (load_config(&cfg, argc, argv, 3, admin_extra) < 0 || open_data(&cfg) < 0)
+    if (load_config(&cfg, argc, argv, 3, admin_extra) < 0 || open_data(&cfg) < 0) {
+        config_release(&cfg);
         return 1;
+    }
+    int rc = admin_run(argc, argv);
+    store_close_thread();
+    auth_shutdown();
+    config_release(&cfg);
+    return rc;
+}
+
+static int admin_run(int argc, char **argv)
+{
+    const char *cmd = argv[2];
     const char *account = admin_opt(argc, argv, "--account-id");
     int rc = 0;
     if (strcmp(cmd, "create-account") == 0) {
@@ -418,7 +436,6 @@ static int cmd_admin(int argc, char **argv)
         admin_usage();
         return 2;
     }
-    store_close_thread();
     return rc;
 }
 

@@ -8,6 +8,7 @@
  * Parsed policies are cached per thread by their exact text, so a hot path
  * (the same root pulling the same repository) parses nothing.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,25 @@ struct cached_policy {
 
 static _Thread_local struct cached_policy cache[POLICY_CACHE];
 static _Thread_local unsigned cache_next;
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+/* The cache dies with its thread. */
+static void cache_free(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < POLICY_CACHE; i++) {
+        free(cache[i].text);
+        policy_free(cache[i].policy);
+        cache[i].text = NULL;
+        cache[i].policy = NULL;
+    }
+}
+
+static void cache_key_make(void)
+{
+    pthread_key_create(&cache_key, cache_free);
+}
 
 /* The parsed form of text (NULL when it does not parse: such a policy
  * could only have been stored by an older berth; it is ignored, loudly). */
@@ -48,6 +68,8 @@ static const struct policy *policy_cached(const char *text, enum policy_kind kin
         if (cache[i].text && cache[i].kind == kind && strcmp(cache[i].text, text) == 0)
             return cache[i].policy;
     struct policy *p = NULL;
+    pthread_once(&cache_key_once, cache_key_make);
+    pthread_setspecific(cache_key, (void *)1);
     if (policy_parse(&p, text, strlen(text), kind, POLICY_LIMIT_NONE) < 0) {
         log_warn("ignoring a stored policy that does not parse: %s", error_message());
         p = NULL;
