@@ -10,6 +10,11 @@
  *
  * The running hash of an upload is kept in memory between requests; after a
  * restart (or if two requests race) it is recomputed from the file.
+ *
+ * A large upload is hashed and written on threads of its own while the
+ * request goes on receiving: between upload_append() calls the file may
+ * lag behind offset and the hash belong to another thread. upload_flush(),
+ * upload_close() and upload_commit() wait for both to catch up.
  */
 #ifndef BERTH_BLOB_BLOBSTORE_H
 #define BERTH_BLOB_BLOBSTORE_H
@@ -27,11 +32,16 @@ int blob_stat(const char *digest, uint64_t *size_out);
 int blob_open(const char *digest, int *fd_out, uint64_t *size_out);
 int blob_remove(const char *digest);
 
+struct hashpipe;
+
 struct upload {
     char id[37];
     int fd;
-    uint64_t offset;
-    struct hasher hash; /* sha256 over [0, offset) */
+    uint64_t offset;       /* bytes appended so far */
+    struct hasher hash;    /* sha256 over [0, offset), after open and flush */
+    struct hashpipe *pipe; /* hasher and writer threads, while a large append runs */
+    uint64_t appended;     /* bytes appended through this struct */
+    uint64_t flushed;      /* writeback started for [0, flushed) */
 };
 
 /* Creates a new upload session file and fills u (open for appending). */
@@ -40,6 +50,10 @@ int upload_begin(struct upload *u);
  * another request is writing to it right now. */
 int upload_open(struct upload *u, const char *id);
 int upload_append(struct upload *u, const void *data, size_t n);
+/* Waits until every appended byte is in the file and in the hash. A write
+ * that failed on the way is reported here (or by the next append, or the
+ * commit); the session then ends where the file does. */
+int upload_flush(struct upload *u);
 /* Verifies the content against expected (any supported algorithm), makes it
  * durable and visible as a blob, and removes the session. On E_MISMATCH the
  * session is kept so the client may retry. *size_out is the blob's size. */

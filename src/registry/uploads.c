@@ -2,8 +2,9 @@
  * This module implements blob uploads (/v2/<name>/blobs/uploads/): starting
  * a session, monolithic POST ?digest=, cross-repository mounts, streamed and
  * chunked PATCH with Content-Range, PUT ?digest= with an optional last
- * chunk, status and cancel. Bytes go straight from the socket to the session
- * file and the running hash; nothing is held in memory.
+ * chunk, status and cancel. Bytes go from the socket to the session file and
+ * the running hash (for a large body through blobstore's small ring and its
+ * hasher and writer threads); nothing is held whole in memory.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -226,9 +227,11 @@ void uploads_patch_finish(struct request *r)
 {
     struct v2 *v = r->state;
     uint64_t start = v->range_first;
-    if (r->body_error) {
+    int rc = r->body_error;
+    /* the Range in the answer promises that every byte is in the file */
+    if (rc < 0 || (rc = upload_flush(&v->up)) < 0) {
         upload_forget(v->up.id);
-        reg_error_from(r, r->body_error, RE_BLOB_UPLOAD_INVALID);
+        reg_error_from(r, rc, RE_BLOB_UPLOAD_INVALID);
         upload_close(&v->up);
         v->up_open = false;
         return;
