@@ -48,12 +48,18 @@ static void client_address(struct request *r)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     r->client_ip[0] = '\0';
+    r->peer_local = false;
     if (!ci || !ci->client_addr)
         return;
-    if (ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, r->client_ip, sizeof(r->client_ip));
-    else if (ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, r->client_ip, sizeof(r->client_ip));
+    if (ci->client_addr->sa_family == AF_INET) {
+        const struct in_addr *a = &((const struct sockaddr_in *)ci->client_addr)->sin_addr;
+        inet_ntop(AF_INET, a, r->client_ip, sizeof(r->client_ip));
+        r->peer_local = (ntohl(a->s_addr) >> 24) == 127;
+    } else if (ci->client_addr->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
+        inet_ntop(AF_INET6, a, r->client_ip, sizeof(r->client_ip));
+        r->peer_local = IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
 }
 
 static bool request_has_body(struct request *r)
@@ -176,9 +182,66 @@ void http_respond_empty(struct request *r, unsigned status)
     http_respond(r, status, NULL, "", 0);
 }
 
+/*
+ * A file body goes out with sendfile() (libmicrohttpd's fd response): no
+ * copy on this host, the network card reads the page cache. When the peer
+ * is on this host (loopback: a node-local mirror, CI, the benchmark), the
+ * peer's copy out of the socket runs on these same cores, and with
+ * sendfile() it is the cold copy from the page cache, done by the peer
+ * alone while the server idles. For such peers the body is read into the
+ * response's buffer and sent from there instead: the server's core makes
+ * the cold copy and the peer copies cache-warm socket data, so the work
+ * splits across cores. Measured on 2 cores with curl, 1 GiB to /dev/null:
+ * about 2.1-2.3 GB/s with sendfile, 2.4-2.7 GB/s this way, at the same
+ * load. TLS has no sendfile; libmicrohttpd reads fd responses itself there.
+ */
+#define FILE_BLOCK ((size_t)256 * 1024)
+
+struct file_body {
+    int fd;
+    uint64_t off, len;
+};
+
+static ssize_t file_body_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct file_body *b = cls;
+    if (pos >= b->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t want = b->len - pos < max ? (size_t)(b->len - pos) : max;
+    for (;;) {
+        ssize_t n = pread(b->fd, out, want, (off_t)(b->off + pos));
+        if (n > 0)
+            return n;
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* the file shrank or cannot be read: the client sees a short body */
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+static void file_body_free(void *cls)
+{
+    struct file_body *b = cls;
+    close(b->fd);
+    free(b);
+}
+
 void http_respond_fd(struct request *r, unsigned status, const char *content_type, int fd, uint64_t off, uint64_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+    struct MHD_Response *resp;
+    if (len == 0) {
+        close(fd);
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else if (!r->peer_local || r->secure) {
+        resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+    } else {
+        struct file_body *b = xmalloc(sizeof(*b));
+        b->fd = fd;
+        b->off = off;
+        b->len = len;
+        resp = MHD_create_response_from_callback(len, len < FILE_BLOCK ? (size_t)len : FILE_BLOCK, file_body_read, b,
+                                                 file_body_free);
+    }
     install_response(r, status, resp);
     r->bytes_out = len;
     if (content_type)

@@ -58,7 +58,8 @@ struct request {
 
     char principal[704]; /* who, for the log line; never a secret */
     char client_ip[64];
-    bool secure; /* reached over TLS */
+    bool peer_local; /* the client is on this host (loopback) */
+    bool secure;     /* reached over TLS */
 };
 
 struct server_options {
