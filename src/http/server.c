@@ -70,6 +70,25 @@ static bool request_has_body(struct request *r)
     return cl && strcmp(cl, "0") != 0;
 }
 
+/*
+ * True when the client has closed its side with the body still short of its
+ * Content-Length. libmicrohttpd watches sockets edge-triggered: when the
+ * FIN comes in together with the last bytes it reads, no further event
+ * arrives and the request would sit, its upload session busy, until the
+ * connection timeout. Nothing is lost by looking: all that is peeked at is
+ * the end of the stream, after every byte before it was read.
+ */
+static bool body_cut_short(struct request *r)
+{
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t want;
+    char c;
+    if (r->secure || !cl || parse_u64(slice_from(cl), UINT64_MAX, &want) < 0 || r->body_bytes >= want)
+        return false;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static enum MHD_Result queue(struct request *r)
 {
     if (!r->resp) {
@@ -136,7 +155,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             rc = error_set(E_INVALID, "this request takes no body");
         if (rc < 0)
             r->body_error = rc;
-        return MHD_YES;
+        /* closing the connection ends the request as aborted */
+        return body_cut_short(r) ? MHD_NO : MHD_YES;
     }
 
     if (!r->resp)
