@@ -366,7 +366,9 @@ int op_upload_layer_part(struct ecr_call *c)
                            (int64_t)first, (int64_t)u.offset - 1);
         goto done;
     }
-    if ((rc = upload_append(&u, part, len)) < 0) {
+    /* the part is answered only once it is in the file, so a write error
+     * is reported for the part that caused it */
+    if ((rc = upload_append(&u, part, len)) < 0 || (rc = upload_flush(&u)) < 0) {
         /* what reached the file stays; the running hash is recomputed from it */
         upload_forget(u.id);
         rc = ecr_fail_internal(c, rc);
