@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "iam/iam_model.h"
+#include "iam/managed.h"
 #include "iam/query.h"
 #include "iam/xml.h"
 
@@ -53,6 +54,30 @@ static const struct {
     {"RequestEntityTooLarge", 413},
 };
 
+struct identity_walk {
+    int (*fn)(void *ctx, const char *label, const char *document);
+    void *ctx;
+};
+
+/* The store's rows with the AWS-managed documents filled in (built in,
+ * iam/managed.c); a customer policy deleted under its attachment adds nothing. */
+static int identity_row(void *ctx, const char *label, const char *document)
+{
+    struct identity_walk *w = ctx;
+    const struct managed_policy *m;
+    if (!document && managed_policy_lookup(&m, label) == 0)
+        document = m->document;
+    return document ? w->fn(w->ctx, label, document) : 0;
+}
+
+/* Where the policy evaluator gets a user's identity policies from. */
+static int identity_policies(const char *account, const char *user_name,
+                             int (*fn)(void *ctx, const char *label, const char *document), void *ctx)
+{
+    struct identity_walk w = {fn, ctx};
+    return store_identity_policies(account, user_name, identity_row, &w);
+}
+
 void iam_configure(const struct config *c)
 {
     (void)c;
@@ -60,7 +85,7 @@ void iam_configure(const struct config *c)
         log_error("%s", error_message());
         abort();
     }
-    auth_set_identity_source(store_identity_policies);
+    auth_set_identity_source(identity_policies);
 }
 
 static bool iam_claims(struct request *r)

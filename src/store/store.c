@@ -21,7 +21,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "iam/managed.h"
 
 static char *db_path;
 
@@ -1589,17 +1588,14 @@ int store_identity_policies(const char *account, const char *user_name,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *label = (const char *)sqlite3_column_text(st, 0);
         const char *doc = (const char *)sqlite3_column_text(st, 1);
-        const struct managed_policy *m;
-        if (!doc && managed_policy_lookup(&m, label) == 0)
-            doc = m->document;
-        if (!label || !doc)
-            continue; /* a customer policy deleted under its attachment: nothing to apply */
+        if (!label)
+            continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             rows = xrealloc(rows, cap * sizeof(*rows));
         }
         rows[n].label = xstrdup(label);
-        rows[n].document = xstrdup(doc);
+        rows[n].document = doc ? xstrdup(doc) : NULL; /* an AWS-managed ARN: the caller knows those */
         n++;
     }
     sqlite3_reset(st);

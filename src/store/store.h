@@ -279,7 +279,8 @@ int store_account_created(const char *account, int64_t *out_ms);
 /* Every identity-based policy of a user, for the authorization engine:
  * its inline policies (label "inline:user/<user>/<policy>"), the default
  * version of each managed policy attached to it or to one of its groups
- * (label: the policy's ARN; AWS-managed documents come from iam/managed.h),
+ * (label: the policy's ARN; document NULL for an attached arn:aws:iam::aws:policy/...
+ * or a deleted customer policy: the store keeps no AWS-managed documents),
  * and its groups' inline policies ("inline:group/<group>/<policy>"). fn is
  * called after the query is done, so it may use the store; non-zero stops.
  * A root user (user_name NULL) has none. */
