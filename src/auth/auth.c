@@ -317,7 +317,11 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
 {
     struct sig_headers *sh = xcalloc(1, sizeof(*sh));
     struct sigv4_result res;
-    struct sigv4_verifier v = {.region = auth_region(), .services = services, .secret = secret_lookup};
+    /* IAM and STS (the Query services) are global: AWS takes us-east-1 scopes for them from any region */
+    struct sigv4_verifier v = {.region = auth_region(),
+                               .global_region = protocol == SIGV4_QUERY ? "us-east-1" : NULL,
+                               .services = services,
+                               .secret = secret_lookup};
     http_header_each(r, collect_header, sh);
     http_query_each(r, collect_param, sh);
     struct sigv4_request req = {

@@ -874,7 +874,7 @@ int sigv4_verify(struct sigv4_result *out, const struct sigv4_verifier *v, const
                   e, ts, ts);
         goto done;
     }
-    if (!slice_eq(auth.region, v->region)) {
+    if (!slice_eq(auth.region, v->region) && !(v->global_region && slice_eq(auth.region, v->global_region))) {
         echo(e, sizeof(e), auth.region);
         rc = fail(out, SIGV4_WRONG_REGION, "Credential should be scoped to a valid region, not '%s'. ", e);
         goto done;

@@ -127,6 +127,7 @@ struct sigv4_verifier {
     sigv4_secret_fn secret;
     void *ctx;
     bool allow_unsigned_payload; /* accept X-Amz-Content-SHA256: UNSIGNED-PAYLOAD */
+    const char *global_region;   /* also accepted (IAM and STS sign with us-east-1 anywhere), or NULL */
 };
 
 /* The parts of a signature, borrowed from the Authorization header or the

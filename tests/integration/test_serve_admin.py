@@ -167,3 +167,26 @@ def test_first_start_generates_and_prints_credentials_once(tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=15)
+
+
+def test_iam_accepts_us_east_1_signatures_on_any_region(tmp_path):
+    """IAM and STS are global in AWS: clients sign them for us-east-1 whatever their region.
+    ECR stays regional."""
+    p, url = start(tmp_path, ["--region", "eu-west-1"])
+    try:
+        key = ("AKIASERVEADMINTEST01", "serve-admin-secret-0123456789")
+        for region in ("eu-west-1", "us-east-1"):
+            iam = boto3.client("iam", endpoint_url=url, region_name=region, aws_access_key_id=key[0],
+                               aws_secret_access_key=key[1])
+            assert "Users" in iam.list_users()
+            assert sts(url, *key, region=region).get_caller_identity()["Account"] == "123456789012"
+        ecr = boto3.client("ecr", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key[0],
+                           aws_secret_access_key=key[1])
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            ecr.describe_repositories()
+        assert "Credential should be scoped to a valid region" in e.value.response["Error"]["Message"]
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts(url, *key, region="ap-south-1").get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    finally:
+        stop(p)

@@ -66,9 +66,9 @@ static const char *const suite_services[] = {"service", NULL};
 static const char *const ecr_services[] = {"ecr", NULL};
 static const char *const iam_services[] = {"iam", "sts", NULL};
 
-static const struct sigv4_verifier suite_verifier = {"us-east-1", suite_services, lookup, NULL, false};
-static const struct sigv4_verifier ecr_verifier = {"us-east-1", ecr_services, lookup, NULL, false};
-static const struct sigv4_verifier iam_verifier = {"us-east-1", iam_services, lookup, NULL, false};
+static const struct sigv4_verifier suite_verifier = {"us-east-1", suite_services, lookup, NULL, false, NULL};
+static const struct sigv4_verifier ecr_verifier = {"us-east-1", ecr_services, lookup, NULL, false, NULL};
+static const struct sigv4_verifier iam_verifier = {"us-east-1", iam_services, lookup, NULL, false, NULL};
 
 /* A request made of literals: headers as "Name", "value" pairs ending in NULL. */
 struct req {
@@ -568,7 +568,7 @@ static void test_wrong_scope(void **state)
 {
     (void)state;
     static const char *const eu_services[] = {"ecr", NULL};
-    struct sigv4_verifier eu = {"eu-west-1", eu_services, lookup, NULL, false};
+    struct sigv4_verifier eu = {"eu-west-1", eu_services, lookup, NULL, false, NULL};
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &eu, SIGV4_WRONG_REGION,
                    "Credential should be scoped to a valid region, not 'us-east-1'. ");
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &iam_verifier, SIGV4_WRONG_SERVICE,
