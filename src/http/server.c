@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,18 +48,12 @@ static void client_address(struct request *r)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     r->client_ip[0] = '\0';
-    r->peer_local = false;
     if (!ci || !ci->client_addr)
         return;
-    if (ci->client_addr->sa_family == AF_INET) {
-        const struct in_addr *a = &((const struct sockaddr_in *)ci->client_addr)->sin_addr;
-        inet_ntop(AF_INET, a, r->client_ip, sizeof(r->client_ip));
-        r->peer_local = (ntohl(a->s_addr) >> 24) == 127;
-    } else if (ci->client_addr->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
-        inet_ntop(AF_INET6, a, r->client_ip, sizeof(r->client_ip));
-        r->peer_local = IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
+    if (ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, r->client_ip, sizeof(r->client_ip));
+    else if (ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, r->client_ip, sizeof(r->client_ip));
 }
 
 static bool request_has_body(struct request *r)
@@ -203,82 +196,9 @@ void http_respond_empty(struct request *r, unsigned status)
     http_respond(r, status, NULL, "", 0);
 }
 
-/*
- * A file body goes out with sendfile() (libmicrohttpd's fd response): no
- * copy on this host, the network card reads the page cache. When the peer
- * is on this host (loopback: a node-local mirror, CI, the benchmark), its
- * copy out of the socket runs on these same cores, and with sendfile() that
- * is the cold copy from the page cache, made by the peer alone while the
- * server idles. For such peers the body is read into the response's buffer
- * and sent from there, one TCP segment (the connection's MSS) per send:
- * the server's core makes the cold copy, the peer copies each segment
- * while it is still in cache, and the two overlap segment by segment.
- * Sends of a few MSS wait longer for the peer, and sizes that are not a
- * multiple of the MSS leave runt segments that cost the peer a wakeup
- * each (64 KiB sends were slower than 60 KiB ones). Measured on 2 cores
- * with curl, 1 GiB to /dev/null: sendfile() 2.0-2.5 GB/s; 256 KiB sends
- * 2.4-2.7; one-MSS sends (65483 bytes on lo) 3.7-4.2, as fast as sending
- * straight from a mapping of the whole file, at 64 KiB of memory. TLS has
- * no sendfile(); libmicrohttpd reads fd responses itself there.
- */
-static size_t send_block(struct request *r)
-{
-    /* the path's full segment; TCP_MAXSEG gives the current one, which
-     * starts at half the peer's first window and grows */
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct tcp_info ti;
-    socklen_t n = sizeof(ti);
-    if (!ci || getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti, &n) != 0 || ti.tcpi_advmss < 4096 ||
-        ti.tcpi_advmss > (1u << 20))
-        return 64 * 1024;
-    return ti.tcpi_advmss;
-}
-
-struct file_body {
-    int fd;
-    uint64_t off, len;
-};
-
-static ssize_t file_body_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-    struct file_body *b = cls;
-    if (pos >= b->len)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    size_t want = b->len - pos < max ? (size_t)(b->len - pos) : max;
-    for (;;) {
-        ssize_t n = pread(b->fd, out, want, (off_t)(b->off + pos));
-        if (n > 0)
-            return n;
-        if (n < 0 && errno == EINTR)
-            continue;
-        /* the file shrank or cannot be read: the client sees a short body */
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-}
-
-static void file_body_free(void *cls)
-{
-    struct file_body *b = cls;
-    close(b->fd);
-    free(b);
-}
-
 void http_respond_fd(struct request *r, unsigned status, const char *content_type, int fd, uint64_t off, uint64_t len)
 {
-    struct MHD_Response *resp;
-    if (len == 0) {
-        close(fd);
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    } else if (!r->peer_local || r->secure) {
-        resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
-    } else {
-        struct file_body *b = xmalloc(sizeof(*b));
-        b->fd = fd;
-        b->off = off;
-        b->len = len;
-        size_t block = send_block(r);
-        resp = MHD_create_response_from_callback(len, len < block ? (size_t)len : block, file_body_read, b, file_body_free);
-    }
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
     install_response(r, status, resp);
     r->bytes_out = len;
     if (content_type)

@@ -58,8 +58,7 @@ struct request {
 
     char principal[704]; /* who, for the log line; never a secret */
     char client_ip[64];
-    bool peer_local; /* the client is on this host (loopback) */
-    bool secure;     /* reached over TLS */
+    bool secure; /* reached over TLS */
 };
 
 struct server_options {
