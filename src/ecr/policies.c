@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "ecr/ops.h"
 #include "iam/policy.h"
@@ -45,37 +46,34 @@ int op_set_repository_policy(struct ecr_call *c)
         goto done;
     /* Without force, ECR refuses a policy that would lock the caller out of
      * setting policies again; with one evaluator that is: would the caller
-     * still be allowed ecr:SetRepositoryPolicy under the new document? */
-    json_t *force = json_object_get(c->in, "force");
-    if (!json_is_true(force)) {
-        char *old = repo.policy;
-        repo.policy = (char *)text;
-        rc = store_repo_update(&repo);
+     * still be allowed ecr:SetRepositoryPolicy under the new document? The
+     * question is asked inside the write's own transaction (this thread's
+     * connection sees the new policy, no other does), which is then rolled
+     * back or committed. */
+    bool force = json_is_true(json_object_get(c->in, "force"));
+    free(repo.policy);
+    repo.policy = xstrdup(text);
+    if ((rc = store_begin()) < 0 || (rc = store_repo_update(&repo)) < 0) {
+        store_rollback();
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    if (!force) {
         char arn[600];
-        ecr_repo_arn(arn, sizeof(arn), repo.account_id, repo.name);
         struct auth_decision d;
-        bool locked_out = rc == 0 && auth_decide(&d, &c->who, "ecr:SetRepositoryPolicy", repo.account_id, arn, &c->authz) == 0 &&
-                          !d.allowed;
-        if (locked_out) {
-            repo.policy = old;
-            store_repo_update(&repo);
-            repo.policy = NULL;
-            free(old);
+        ecr_repo_arn(arn, sizeof(arn), repo.account_id, repo.name);
+        if (auth_decide(&d, &c->who, "ecr:SetRepositoryPolicy", repo.account_id, arn, &c->authz) == 0 && !d.allowed) {
+            store_rollback();
             rc = ecr_fail(c, "InvalidParameterException",
                           "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy "
                           "provided': the policy would prevent you from setting the policy in the future; use force to set "
                           "it anyway");
             goto done;
         }
-        repo.policy = NULL;
-        free(old);
-    } else {
-        free(repo.policy);
-        repo.policy = (char *)text;
-        rc = store_repo_update(&repo);
-        repo.policy = NULL;
     }
+    rc = store_commit();
     if (rc < 0) {
+        store_rollback();
         rc = ecr_fail_internal(c, rc);
         goto done;
     }

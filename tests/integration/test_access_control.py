@@ -412,3 +412,31 @@ def test_simulate_principal_policy_over_the_control_plane(berth, acl):
         acl["iam"].simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{berth.account_id}:user/nobody",
                                              ActionNames=["ecr:PutImage"])
     assert e.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_set_repository_policy_refuses_a_lock_out_without_force(berth, acl):
+    """SetRepositoryPolicy without force refuses a document that would deny the caller
+    ecr:SetRepositoryPolicy afterwards, and leaves the old policy in place; force sets it."""
+    iam, s = acl["iam"], acl["suffix"]
+    repo = create_repository(f"acl-{s}/lockout", berth)
+    name = f"policy-admin-{s}"
+    key = new_user(iam, name)
+    iam.put_user_policy(UserName=name, PolicyName="ecr-all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}))
+    ecr = client(berth, "ecr", *key)
+    first = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadAll", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}]})
+    ecr.set_repository_policy(repositoryName=repo, policyText=first)
+    lockout = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoMorePolicies", "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{berth.account_id}:user/{name}"},
+         "Action": "ecr:SetRepositoryPolicy"}]})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.set_repository_policy(repositoryName=repo, policyText=lockout)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "use force" in e.value.response["Error"]["Message"]
+    assert json.loads(ecr.get_repository_policy(repositoryName=repo)["policyText"]) == json.loads(first)
+    ecr.set_repository_policy(repositoryName=repo, policyText=lockout, force=True)
+    assert json.loads(ecr.get_repository_policy(repositoryName=repo)["policyText"]) == json.loads(lockout)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.set_repository_policy(repositoryName=repo, policyText=first, force=True)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
