@@ -18,14 +18,12 @@
 #include "core/util.h"
 #include "ecr/ecr.h"
 #include "http/server.h"
+#include "image/image.h"
 #include "iam/iam.h"
-#include "registry/image.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
 #define BERTH_VERSION "0.1.0"
-
-extern void uploads_set_max_blob_bytes(uint64_t n);
 
 static volatile sig_atomic_t stopping;
 
@@ -127,10 +125,19 @@ static int cmd_serve(int argc, char **argv)
         }
     if (load_config(&cfg, argc, argv, 2, NULL) < 0 || open_data(&cfg) < 0)
         return 1;
-    uploads_set_max_blob_bytes((uint64_t)cfg.max_layer_size_mb << 20);
     registry_configure(&cfg);
     ecr_configure(&cfg);
-    image_set_limits(&(struct image_limits){.max_images = cfg.max_images_per_repo, .max_tags = cfg.max_tags_per_image});
+    struct image_limits limits = {
+        .max_images = cfg.max_images_per_repo,
+        .max_tags = cfg.max_tags_per_image,
+        .max_blob_bytes = (uint64_t)cfg.max_layer_size_mb << 20,
+        .max_parts = cfg.max_layer_parts,
+        .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
+    };
+    if (image_service_start(&limits) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
 
     static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, &iam_surface, NULL};
     struct server_options opt = {
@@ -157,6 +164,7 @@ static int cmd_serve(int argc, char **argv)
         pause();
     log_info("stopping");
     server_stop(srv);
+    image_service_stop();
     auth_shutdown();
     store_close_thread();
     config_release(&cfg);

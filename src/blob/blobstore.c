@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,8 +42,65 @@ struct saved_state {
     struct saved_state *next;
 };
 
+/* The table is a small hash of chains; idle entries past STATES_MAX are
+ * dropped (their hash is recomputed when the session is next committed),
+ * so abandoned sessions cannot grow it without bound. */
+#define STATE_BUCKETS 256
+#define STATES_MAX 1024
+
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct saved_state *states;
+static struct saved_state *state_buckets[STATE_BUCKETS];
+static size_t n_states;
+
+static struct saved_state **state_bucket(const char *id)
+{
+    unsigned h = 0;
+    for (const char *p = id; *p; p++)
+        h = h * 31 + (unsigned char)*p;
+    return &state_buckets[h % STATE_BUCKETS];
+}
+
+/* The entry of id, or NULL. Called locked. */
+static struct saved_state *state_find(const char *id)
+{
+    for (struct saved_state *s = *state_bucket(id); s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+/* Drops idle entries until the table is at half its bound. Called locked. */
+static void states_trim(void)
+{
+    for (size_t b = 0; b < STATE_BUCKETS && n_states > STATES_MAX / 2; b++) {
+        for (struct saved_state **pp = &state_buckets[b]; *pp && n_states > STATES_MAX / 2;) {
+            struct saved_state *s = *pp;
+            if (s->busy) {
+                pp = &s->next;
+                continue;
+            }
+            *pp = s->next;
+            hasher_release(&s->hash);
+            free(s);
+            n_states--;
+        }
+    }
+}
+
+/* A new busy entry for id. Called locked. */
+static struct saved_state *state_add(const char *id)
+{
+    if (n_states >= STATES_MAX)
+        states_trim();
+    struct saved_state *s = xcalloc(1, sizeof(*s));
+    struct saved_state **bucket = state_bucket(id);
+    memcpy(s->id, id, sizeof(s->id));
+    s->busy = true;
+    s->next = *bucket;
+    *bucket = s;
+    n_states++;
+    return s;
+}
 
 static int mkdir_p(const char *path)
 {
@@ -464,40 +522,9 @@ int upload_begin(struct upload *u)
         return error_set(E_ERROR, "cannot create upload file: %s", strerror(errno));
     hasher_init(&u->hash, DIGEST_SHA256);
     pthread_mutex_lock(&states_lock);
-    struct saved_state *s = xcalloc(1, sizeof(*s));
-    memcpy(s->id, u->id, sizeof(s->id));
-    s->busy = true;
-    s->next = states;
-    states = s;
+    state_add(u->id);
     pthread_mutex_unlock(&states_lock);
     return 0;
-}
-
-static int rehash(struct upload *u, uint64_t upto)
-{
-    char path[PATH_MAX];
-    upload_path(path, u->id);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set(E_ERROR, "cannot reopen upload '%s': %s", u->id, strerror(errno));
-    hasher_release(&u->hash);
-    hasher_init(&u->hash, DIGEST_SHA256);
-    static const size_t chunk = 1 << 20;
-    char *b = xmalloc(chunk);
-    uint64_t done = 0;
-    int rc = 0;
-    while (done < upto) {
-        ssize_t n = read(fd, b, (size_t)(upto - done < chunk ? upto - done : chunk));
-        if (n <= 0) {
-            rc = error_set(E_ERROR, "cannot read upload '%s'", u->id);
-            break;
-        }
-        hasher_update(&u->hash, b, (size_t)n);
-        done += (uint64_t)n;
-    }
-    free(b);
-    close(fd);
-    return rc;
 }
 
 int upload_open(struct upload *u, const char *id)
@@ -520,41 +547,36 @@ int upload_open(struct upload *u, const char *id)
     u->offset = (uint64_t)st.st_size;
     u->flushed = u->offset;
 
-    bool have_state = false;
     pthread_mutex_lock(&states_lock);
-    struct saved_state *s;
-    for (s = states; s; s = s->next)
-        if (strcmp(s->id, id) == 0)
-            break;
+    struct saved_state *s = state_find(id);
     if (s && s->busy) {
         pthread_mutex_unlock(&states_lock);
         close(u->fd);
         return error_set(E_EXISTS, "upload '%s' is being written by another request", id);
     }
-    if (!s) {
-        s = xcalloc(1, sizeof(*s));
-        memcpy(s->id, id, 37);
-        s->next = states;
-        states = s;
-    }
+    if (!s)
+        s = state_add(id);
     s->busy = true;
     if (s->hash.ctx && s->offset == u->offset) {
         u->hash = s->hash;
         s->hash.ctx = NULL;
-        have_state = true;
     } else {
+        /* no saved state (a restart, a failed write): the bytes are
+         * written without hashing and the commit hashes the file, on
+         * whatever thread commits, not on this one */
         hasher_release(&s->hash);
     }
     pthread_mutex_unlock(&states_lock);
-
-    if (!have_state && (rc = rehash(u, u->offset)) < 0) {
-        hasher_release(&u->hash); /* a partial hash must not be kept */
-        upload_close(u);
-        return rc;
-    }
-    if (!have_state && !u->hash.ctx)
-        hasher_init(&u->hash, DIGEST_SHA256);
     return 0;
+}
+
+bool upload_busy(const char *id)
+{
+    pthread_mutex_lock(&states_lock);
+    struct saved_state *s = state_find(id);
+    bool busy = s && s->busy;
+    pthread_mutex_unlock(&states_lock);
+    return busy;
 }
 
 int upload_append(struct upload *u, const void *data, size_t n)
@@ -581,7 +603,8 @@ int upload_append(struct upload *u, const void *data, size_t n)
         p += w;
         left -= (size_t)w;
     }
-    hasher_update(&u->hash, data, n);
+    if (u->hash.ctx)
+        hasher_update(&u->hash, data, n);
     u->offset += n;
     u->appended += n;
     if (u->offset - u->flushed >= FLUSH_EVERY) {
@@ -600,12 +623,13 @@ int upload_flush(struct upload *u)
 static void state_drop(const char *id)
 {
     pthread_mutex_lock(&states_lock);
-    for (struct saved_state **pp = &states; *pp; pp = &(*pp)->next) {
+    for (struct saved_state **pp = state_bucket(id); *pp; pp = &(*pp)->next) {
         if (strcmp((*pp)->id, id) == 0) {
             struct saved_state *s = *pp;
             *pp = s->next;
             hasher_release(&s->hash);
             free(s);
+            n_states--;
             break;
         }
     }
@@ -621,18 +645,16 @@ void upload_close(struct upload *u)
         close(u->fd);
     u->fd = -1;
     pthread_mutex_lock(&states_lock);
-    for (struct saved_state *s = states; s; s = s->next) {
-        if (strcmp(s->id, u->id) == 0) {
-            hasher_release(&s->hash);
-            if (!s->stale) {
-                s->hash = u->hash;
-                s->offset = u->offset;
-                u->hash.ctx = NULL;
-            }
-            s->busy = false;
-            s->stale = false;
-            break;
+    struct saved_state *s = state_find(u->id);
+    if (s) {
+        hasher_release(&s->hash);
+        if (!s->stale) {
+            s->hash = u->hash;
+            s->offset = u->offset;
+            u->hash.ctx = NULL;
         }
+        s->busy = false;
+        s->stale = false;
     }
     pthread_mutex_unlock(&states_lock);
     hasher_release(&u->hash);
@@ -643,12 +665,11 @@ void upload_forget(const char *id)
     /* keep the entry (and its busy mark) but not the hash: the next open
      * recomputes it from the file */
     pthread_mutex_lock(&states_lock);
-    for (struct saved_state *s = states; s; s = s->next)
-        if (strcmp(s->id, id) == 0) {
-            hasher_release(&s->hash);
-            s->stale = s->busy;
-            break;
-        }
+    struct saved_state *s = state_find(id);
+    if (s) {
+        hasher_release(&s->hash);
+        s->stale = s->busy;
+    }
     pthread_mutex_unlock(&states_lock);
 }
 
@@ -659,8 +680,10 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
     int rc = digest_validate(slice_from(expected), &alg);
     if (rc < 0 || (rc = hashpipe_stop(u)) < 0)
         return rc;
-    if (alg != DIGEST_SHA256) {
-        /* the running hash is sha256; other algorithms are rare: hash again */
+    u->content_digest[0] = '\0';
+    if (alg != DIGEST_SHA256 || !u->hash.ctx) {
+        /* the running hash is sha256 and there is none after a restart;
+         * other algorithms are rare: hash the file again */
         struct hasher h;
         char *b = xmalloc(1 << 20);
         upload_path(src, u->id);
@@ -683,8 +706,10 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
         hasher_copy(&copy, &u->hash);
         hasher_final(&copy, got);
     }
-    if (strcmp(got, expected) != 0)
+    if (strcmp(got, expected) != 0) {
+        snprintf(u->content_digest, sizeof(u->content_digest), "%s", got);
         return error_set(E_MISMATCH, "digest mismatch: content is '%s', not '%s'", got, expected);
+    }
 
     if (fsync(u->fd) != 0)
         return error_set(E_ERROR, "cannot fsync upload '%s': %s", u->id, strerror(errno));
@@ -732,13 +757,58 @@ int upload_size(const char *id, uint64_t *size_out)
 
 /* ---- garbage collection ---- */
 
+/* The guard is a lock file: committers share it, the collector takes it
+ * alone for each blob it removes. A descriptor of its own per holder, as
+ * flock() locks belong to the open file, not the thread. */
+static int guard_open(int how)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/blobs/.commit-guard", root);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set(E_ERROR, "cannot open '%s': %s", path, strerror(errno));
+    while (flock(fd, how) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return error_set(E_ERROR, "cannot lock '%s': %s", path, strerror(errno));
+        }
+    }
+    return fd;
+}
+
+int blob_guard_enter(void)
+{
+    return guard_open(LOCK_SH);
+}
+
+void blob_guard_leave(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* and with it the lock */
+}
+
+static int collect_locked(const char *path, const char *digest, int64_t cutoff_ms,
+                          bool (*still_wanted)(void *ctx, const char *digest), void *ctx);
+
 int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(void *ctx, const char *digest), void *ctx)
 {
-    char path[PATH_MAX], aside[PATH_MAX + 8];
-    struct stat st;
+    char path[PATH_MAX];
     int rc = blob_path(path, NULL, digest);
     if (rc < 0)
         return rc;
+    int guard = guard_open(LOCK_EX);
+    if (guard < 0)
+        return guard;
+    rc = collect_locked(path, digest, cutoff_ms, still_wanted, ctx);
+    blob_guard_leave(guard);
+    return rc;
+}
+
+static int collect_locked(const char *path, const char *digest, int64_t cutoff_ms,
+                          bool (*still_wanted)(void *ctx, const char *digest), void *ctx)
+{
+    char aside[PATH_MAX + 8];
+    struct stat st;
     snprintf(aside, sizeof(aside), "%s.gc", path);
     if (rename(path, aside) != 0)
         return errno == ENOENT ? 0 : error_set(E_ERROR, "cannot move blob '%s' aside: %s", digest, strerror(errno));

@@ -8,8 +8,9 @@
  * Paths are built only from digests that passed digest_validate() and from
  * uuids this module generated: no name from the network becomes a path.
  *
- * The running hash of an upload is kept in memory between requests; after a
- * restart (or if two requests race) it is recomputed from the file.
+ * The running hash of an upload is kept in memory between requests (a
+ * bounded table); after a restart, or once evicted, the commit recomputes
+ * it from the file.
  *
  * A large upload is hashed and written on threads of its own while the
  * request goes on receiving: between upload_append() calls the file may
@@ -42,13 +43,17 @@ struct upload {
     struct hashpipe *pipe; /* hasher and writer threads, while a large append runs */
     uint64_t appended;     /* bytes appended through this struct */
     uint64_t flushed;      /* writeback started for [0, flushed) */
+    char content_digest[DIGEST_MAX]; /* after E_MISMATCH from upload_commit: what the content is */
 };
 
 /* Creates a new upload session file and fills u (open for appending). */
 int upload_begin(struct upload *u);
 /* Opens an existing session. E_NOTFOUND when there is none; E_EXISTS when
- * another request is writing to it right now. */
+ * another request is writing to it right now. Opening never reads the
+ * file: without a saved hash state (after a restart) the commit hashes it. */
 int upload_open(struct upload *u, const char *id);
+/* Is a request writing to the session right now? */
+bool upload_busy(const char *id);
 int upload_append(struct upload *u, const void *data, size_t n);
 /* Waits until every appended byte is in the file and in the hash. A write
  * that failed on the way is reported here (or by the next append, or the
@@ -66,6 +71,16 @@ int upload_cancel(const char *id);
 int upload_size(const char *id, uint64_t *size_out);
 /* Drops a session's cached hash state (after a failed or partial write). */
 void upload_forget(const char *id);
+
+/*
+ * The commit guard: whoever commits a blob holds it (shared) from before
+ * upload_commit() until the blob's record is written, and blob_collect()
+ * takes it exclusively, so a collector (in this process or in `berth gc`)
+ * never removes bytes whose record is on its way. Returns a descriptor to
+ * pass to blob_guard_leave(), or a negative E_*.
+ */
+int blob_guard_enter(void);
+void blob_guard_leave(int fd);
 
 /*
  * Garbage collection of one blob's bytes, safe against a concurrent upload

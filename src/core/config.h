@@ -26,6 +26,7 @@ struct config {
     int64_t max_layer_size_mb;
     int64_t max_layer_parts;
     int64_t token_hours;
+    int64_t upload_expiry_seconds; /* idle upload sessions are removed after this */
 };
 
 void config_defaults(struct config *c);

@@ -21,7 +21,8 @@ enum {
     E_UNAUTH = -7,      /* no or bad credentials */
     E_RANGE = -8,       /* a range or offset does not fit */
     E_MISMATCH = -9,    /* content does not match its digest or size */
-    E_UNSUPPORTED = -10 /* well-formed but not something we do */
+    E_UNSUPPORTED = -10, /* well-formed but not something we do */
+    E_CONFLICT = -11     /* in use: something else still refers to it */
 };
 
 /* Sets the detail for the current thread and returns code, so that

@@ -21,12 +21,11 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/ops.h"
-#include "registry/image.h"
+#include "image/image.h"
 #include "registry/manifest.h"
 #include "registry/reference.h"
 
 /* Pull times are recorded at most this often per image, as on /v2. */
-#define PULL_TIME_RESOLUTION_MS (3600 * 1000)
 /* Manifests read per query while looking for a filtered page. */
 #define SCAN_BATCH 500
 
@@ -508,9 +507,7 @@ int op_batch_get_image(struct ecr_call *c)
             json_decref(tags);
         }
         json_decref(body);
-        int64_t now = now_ms();
-        if (now - m.last_pull_ms > PULL_TIME_RESOLUTION_MS)
-            store_manifest_touch_pull(repo.id, m.digest, now);
+        image_record_pull(repo.id, m.digest, m.last_pull_ms);
         manifest_release(&m);
     }
     json_decref(seen);
@@ -616,12 +613,13 @@ static int add_parent(void *ctx, const char *parent)
     return 0;
 }
 
-static void add_referenced_failure(json_t *failures, int64_t repo_id, const char *digest, const char *tag, const char *image)
+static void add_referenced_failure(json_t *failures, const struct repo *repo, const char *digest, const char *tag,
+                                   const char *image)
 {
     struct buf parents, reason;
     buf_init(&parents, 16 * 1024);
     buf_init(&reason, 20 * 1024);
-    store_manifest_parents(repo_id, image, add_parent, &parents);
+    image_parents(repo, image, add_parent, &parents);
     buf_printf(&reason, "Requested image referenced by manifest list: [%s]", parents.ptr);
     add_failure(failures, digest, tag, "ImageReferencedByManifestList", reason.ptr);
     buf_release(&parents);
@@ -629,7 +627,7 @@ static void add_referenced_failure(json_t *failures, int64_t repo_id, const char
 }
 
 struct deletion {
-    int64_t repo_id;
+    const struct repo *repo;
     json_t *deleted; /* the answer's imageIds */
     json_t *failures;
     json_t *reported;     /* "digest tag" pairs already in deleted */
@@ -650,23 +648,24 @@ static void report_deleted(struct deletion *d, const char *digest, const char *t
 }
 
 /* Deleting by digest removes the image with all its tags, unless an index
- * still lists it. */
+ * still lists it (the image service's rule). */
 static int delete_image(struct deletion *d, const char *req_digest, const char *image)
 {
     int rc;
     if (json_object_get(d->gone, image))
         return 0;
-    if (store_manifest_parent_count(d->repo_id, image) > 0) {
-        add_referenced_failure(d->failures, d->repo_id, req_digest, NULL, image);
+    json_t *tags = tags_of(d->repo->id, image);
+    rc = image_delete(d->repo, image);
+    if (rc == E_CONFLICT || rc == E_NOTFOUND) {
+        json_decref(tags);
+        if (rc == E_CONFLICT)
+            add_referenced_failure(d->failures, d->repo, req_digest, NULL, image);
+        else
+            add_failure(d->failures, req_digest, NULL, "ImageNotFound", REASON_NOT_FOUND);
         return 0;
     }
-    json_t *tags = tags_of(d->repo_id, image);
-    if ((rc = store_manifest_delete(d->repo_id, image)) < 0) {
+    if (rc < 0) {
         json_decref(tags);
-        if (rc == E_NOTFOUND) {
-            add_failure(d->failures, req_digest, NULL, "ImageNotFound", REASON_NOT_FOUND);
-            return 0;
-        }
         return rc;
     }
     json_object_set_new(d->gone, image, json_true());
@@ -682,20 +681,19 @@ static int delete_image(struct deletion *d, const char *req_digest, const char *
  * image, which an index that lists it forbids. */
 static int delete_tag(struct deletion *d, const char *req_digest, const char *tag, const char *image)
 {
-    int rc;
+    char named[DIGEST_MAX];
     if (json_object_get(d->gone, image))
         return 0;
-    if (store_tag_count_for(d->repo_id, image) <= 1) {
-        if (store_manifest_parent_count(d->repo_id, image) > 0) {
-            add_referenced_failure(d->failures, d->repo_id, req_digest, tag, image);
-            return 0;
-        }
-        if ((rc = store_manifest_delete(d->repo_id, image)) < 0)
-            return rc;
-        json_object_set_new(d->gone, image, json_true());
-    } else if ((rc = store_tag_delete(d->repo_id, tag)) < 0) {
-        return rc;
+    int rc = image_untag(d->repo, tag, true, named);
+    if (rc == E_CONFLICT) {
+        add_referenced_failure(d->failures, d->repo, req_digest, tag, image);
+        return 0;
     }
+    if (rc < 0)
+        return rc;
+    /* whether the image went too: it is gone once no tag names it */
+    if (store_manifest_exists(d->repo->id, image) == E_NOTFOUND)
+        json_object_set_new(d->gone, image, json_true());
     report_deleted(d, image, tag);
     return 0;
 }
@@ -707,7 +705,7 @@ int op_batch_delete_image(struct ecr_call *c)
     int rc = 0;
     if (ecr_load_repo(c, &repo) < 0)
         return -1;
-    struct deletion d = {repo.id, json_array(), json_array(), json_object(), json_object(), json_object()};
+    struct deletion d = {&repo, json_array(), json_array(), json_object(), json_object(), json_object()};
     json_object_set_new(c->out, "imageIds", d.deleted);
     json_object_set_new(c->out, "failures", d.failures);
     if ((rc = store_begin()) < 0) {

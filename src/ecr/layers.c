@@ -3,16 +3,15 @@
  * BatchCheckLayerAvailability, GetDownloadUrlForLayer, and the layer upload
  * in three steps, InitiateLayerUpload, UploadLayerPart and CompleteLayerUpload.
  *
- * An ECR layer upload is a /v2 blob upload session (blob/blobstore.h)
- * registered to the repository in the store, so a layer is verified, made
- * durable and linked exactly as a /v2 upload is, and either protocol may
- * continue a session the other started. UploadLayerPart carries its bytes
+ * An ECR layer upload is an upload session of the image service
+ * (image/image.h), so a layer is verified, made durable and linked exactly
+ * as a /v2 upload is, and either protocol may continue a session the other
+ * started. UploadLayerPart carries its bytes
  * base64-encoded inside the JSON body, so one part (at most 20 MiB) is
  * necessarily buffered by the dispatcher; it is decoded and appended to the
  * session file, and the layer as a whole is never held in memory.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/ops.h"
+#include "image/image.h"
 
 /* What InitiateLayerUpload advises: ECR answers 10485760 (its 10 MiB
  * "maximum layer part size" quota); the model lets a part be 20 MiB, and
@@ -31,104 +31,15 @@
 #define PART_SIZE_ADVISED 10485760
 /* GetDownloadUrlForLayer's URLs last an hour, as ECR's (X-Amz-Expires=3600). */
 #define DOWNLOAD_URL_SECONDS 3600
-/* Defaults when no configuration was given (ECR's quotas). */
-#define DEFAULT_MAX_PARTS 4200
-#define DEFAULT_MAX_LAYER_MB 52000
-
-/*
- * Parts received per upload session, for the layer-parts quota. The count
- * lives in memory: after a restart a session's count starts again at zero,
- * which the layer-size limit still bounds. Entries go when their upload
- * completes; if abandoned sessions pile up, those whose file is gone are
- * dropped.
- */
-struct part_count {
-    char id[37];
-    int64_t parts;
-    struct part_count *next;
-};
-
-#define PART_COUNTS_PRUNE_AT 4096
-
-static pthread_mutex_t parts_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct part_count *part_counts;
-static size_t n_part_counts;
-
-static int64_t parts_get(const char *id)
-{
-    int64_t n = 0;
-    pthread_mutex_lock(&parts_lock);
-    for (struct part_count *p = part_counts; p; p = p->next) {
-        if (strcmp(p->id, id) == 0) {
-            n = p->parts;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&parts_lock);
-    return n;
-}
-
-/* Drops the entries of sessions that no longer exist. Called locked. */
-static void parts_prune(void)
-{
-    uint64_t size;
-    for (struct part_count **pp = &part_counts; *pp;) {
-        struct part_count *p = *pp;
-        if (upload_size(p->id, &size) < 0) {
-            *pp = p->next;
-            free(p);
-            n_part_counts--;
-        } else {
-            pp = &p->next;
-        }
-    }
-}
-
-static void parts_add(const char *id)
-{
-    pthread_mutex_lock(&parts_lock);
-    struct part_count *p;
-    for (p = part_counts; p; p = p->next)
-        if (strcmp(p->id, id) == 0)
-            break;
-    if (!p) {
-        if (n_part_counts >= PART_COUNTS_PRUNE_AT)
-            parts_prune();
-        p = xcalloc(1, sizeof(*p));
-        snprintf(p->id, sizeof(p->id), "%s", id);
-        p->next = part_counts;
-        part_counts = p;
-        n_part_counts++;
-    }
-    p->parts++;
-    pthread_mutex_unlock(&parts_lock);
-}
-
-static void parts_drop(const char *id)
-{
-    pthread_mutex_lock(&parts_lock);
-    for (struct part_count **pp = &part_counts; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->id, id) == 0) {
-            struct part_count *p = *pp;
-            *pp = p->next;
-            free(p);
-            n_part_counts--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&parts_lock);
-}
 
 static int64_t max_parts(void)
 {
-    const struct config *cfg = ecr_config();
-    return cfg && cfg->max_layer_parts > 0 ? cfg->max_layer_parts : DEFAULT_MAX_PARTS;
+    return image_limits()->max_parts;
 }
 
 static int64_t max_layer_mb(void)
 {
-    const struct config *cfg = ecr_config();
-    return cfg && cfg->max_layer_size_mb > 0 ? cfg->max_layer_size_mb : DEFAULT_MAX_LAYER_MB;
+    return (int64_t)(image_limits()->max_blob_bytes >> 20);
 }
 
 static int fail_upload_not_found(struct ecr_call *c, const struct repo *repo, const char *id)
@@ -151,7 +62,7 @@ static int find_session(struct ecr_call *c, const struct repo *repo, const char 
 /* Opens the session for writing; answers the error and returns <0 if it can't. */
 static int open_session(struct ecr_call *c, const struct repo *repo, const char *id, const char *busy_type, struct upload *out)
 {
-    int rc = upload_open(out, id);
+    int rc = image_upload_open(out, repo, id);
     if (rc == E_NOTFOUND)
         return fail_upload_not_found(c, repo, id);
     if (rc == E_EXISTS)
@@ -265,21 +176,15 @@ done:
 int op_initiate_layer_upload(struct ecr_call *c)
 {
     struct repo repo;
-    struct upload u;
+    char id[37];
     int rc;
     if (ecr_load_repo(c, &repo) < 0)
         return -1;
-    if ((rc = upload_begin(&u)) < 0) {
+    if ((rc = image_upload_start(id, &repo)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
-    upload_close(&u);
-    if ((rc = store_upload_create(u.id, repo.id)) < 0) {
-        upload_cancel(u.id);
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    json_object_set_new(c->out, "uploadId", json_string(u.id));
+    json_object_set_new(c->out, "uploadId", json_string(id));
     json_object_set_new(c->out, "partSize", json_integer(PART_SIZE_ADVISED));
 done:
     repo_release(&repo);
@@ -349,7 +254,12 @@ int op_upload_layer_part(struct ecr_call *c)
                       max_layer_mb());
         goto done;
     }
-    if (parts_get(id) >= max_parts()) {
+    int64_t parts = 0;
+    if ((rc = image_upload_parts(id, &parts)) < 0) {
+        rc = rc == E_NOTFOUND ? fail_upload_not_found(c, &repo, id) : ecr_fail_internal(c, rc);
+        goto done;
+    }
+    if (max_parts() && parts >= max_parts()) {
         rc = ecr_fail(c, "LimitExceededException",
                       "The upload with id '%s' has reached the maximum number of layer parts, %" PRId64, id, max_parts());
         goto done;
@@ -368,13 +278,16 @@ int op_upload_layer_part(struct ecr_call *c)
     }
     /* the part is answered only once it is in the file, so a write error
      * is reported for the part that caused it */
-    if ((rc = upload_append(&u, part, len)) < 0 || (rc = upload_flush(&u)) < 0) {
+    if ((rc = image_upload_append(&u, part, len)) < 0 || (rc = upload_flush(&u)) < 0) {
         /* what reached the file stays; the running hash is recomputed from it */
         upload_forget(u.id);
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
-    parts_add(id);
+    if ((rc = image_upload_touch(id, true, NULL)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
     json_object_set_new(c->out, "registryId", json_string(c->registry_id));
     json_object_set_new(c->out, "repositoryName", json_string(repo.name));
     json_object_set_new(c->out, "uploadId", json_string(id));
@@ -393,8 +306,7 @@ int op_complete_layer_upload(struct ecr_call *c)
     struct upload u;
     bool open = false, existed = false;
     const char *id;
-    uint64_t size, linked_size;
-    char got[DIGEST_MAX];
+    uint64_t size;
     int rc;
     if (ecr_load_repo(c, &repo) < 0)
         return -1;
@@ -425,36 +337,20 @@ int op_complete_layer_upload(struct ecr_call *c)
                       id, repo.name, c->registry_id);
         goto done;
     }
-    /* the sha256 of what arrived, for the message should it not match */
-    struct hasher h;
-    hasher_init(&h, DIGEST_SHA256);
-    hasher_copy(&h, &u.hash);
-    hasher_final(&h, got);
-
-    /* verified, durable and visible as a blob, or the session is kept */
-    rc = upload_commit(&u, want, &size);
+    /* verified, durable, visible and linked as a /v2 upload is, or the
+     * session is kept */
+    rc = image_upload_commit(&u, &repo, want, &size, &existed);
+    open = u.fd >= 0; /* a commit that got as far as the rename consumed the session */
     if (rc == E_MISMATCH) {
         rc = ecr_fail(c, "InvalidLayerException",
                       "The layer digest '%s' does not match the content of the upload with id '%s' in the repository with "
                       "name '%s' in the registry with id '%s' (its sha256 digest is '%s')",
-                      want, id, repo.name, c->registry_id, got);
+                      want, id, repo.name, c->registry_id, u.content_digest);
         goto done;
     }
     if (rc < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
-    }
-    open = false; /* the commit consumed the session */
-    parts_drop(id);
-
-    /* the metadata as a /v2 upload writes it, in one transaction */
-    if ((rc = store_begin()) < 0)
-        goto store_failed;
-    existed = store_blob_linked(repo.id, want, &linked_size) == 0;
-    if ((!existed && ((rc = store_blob_add(want, size)) < 0 || (rc = store_blob_link(repo.id, want)) < 0)) ||
-        (rc = store_upload_delete(id)) < 0 || (rc = store_commit()) < 0) {
-        store_rollback();
-        goto store_failed;
     }
     if (existed) {
         rc = ecr_fail(c, "LayerAlreadyExistsException",
@@ -467,10 +363,6 @@ int op_complete_layer_upload(struct ecr_call *c)
     json_object_set_new(c->out, "uploadId", json_string(id));
     json_object_set_new(c->out, "layerDigest", json_string(want));
     rc = 0;
-    goto done;
-
-store_failed:
-    rc = ecr_fail_internal(c, rc);
 done:
     if (open)
         upload_close(&u);

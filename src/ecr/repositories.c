@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "ecr/ops.h"
+#include "image/image.h"
 #include "registry/reference.h"
 
 /* ECR's limits on resource tags (TooManyTagsException, Tag's documentation). */
@@ -585,7 +586,8 @@ int op_describe_registry(struct ecr_call *c)
 /* ---- account settings ---- */
 
 /* The settings of PutAccountSetting's documentation, their values, and the
- * value an account has before it sets one (what a new AWS account has). */
+ * value an account has before it sets one (what a new AWS account has, but
+ * for BLOB_MOUNTING: see image.h). */
 static const struct account_setting {
     const char *name;
     const char *values[3];
@@ -593,7 +595,8 @@ static const struct account_setting {
 } account_settings[] = {
     {"BASIC_SCAN_TYPE_VERSION", {"AWS_NATIVE", "CLAIR", NULL}, "AWS_NATIVE"},
     {"REGISTRY_POLICY_SCOPE", {"V1", "V2", NULL}, "V2"},
-    {"BLOB_MOUNTING", {"ENABLED", "DISABLED", NULL}, "DISABLED"},
+    /* berth's own default (docs/compatibility.md), which mounts obey */
+    {"BLOB_MOUNTING", {"ENABLED", "DISABLED", NULL}, IMAGE_BLOB_MOUNTING_DEFAULT},
 };
 
 #define NSETTINGS (sizeof(account_settings) / sizeof(account_settings[0]))

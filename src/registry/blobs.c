@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "image/image.h"
 #include "registry/internal.h"
 #include "registry/range.h"
 
@@ -75,7 +76,8 @@ void blobs_delete(struct request *r)
     int rc;
     if (check_digest(r, v->ref) < 0)
         return;
-    if ((rc = store_blob_unlink(v->repo.id, v->ref)) < 0) {
+    /* refused (409) while an image of the repository uses the blob */
+    if ((rc = image_blob_unlink(&v->repo, v->ref)) < 0) {
         reg_error_from(r, rc, RE_BLOB_UNKNOWN);
         return;
     }

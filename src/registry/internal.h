@@ -30,6 +30,7 @@ enum reg_error {
     RE_TOOMANYREQUESTS,
     RE_NOT_FOUND,
     RE_MANIFEST_TOO_BIG,
+    RE_CONFLICT,
     RE_INTERNAL,
 };
 

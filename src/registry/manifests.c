@@ -16,14 +16,10 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "image/image.h"
 #include "registry/internal.h"
-#include "registry/image.h"
 #include "registry/manifest.h"
 #include "registry/registry.h"
-
-/* Pull times are recorded at most this often per image (ECR refreshes its
- * lastRecordedPullTime at least daily), so GETs stay read-only. */
-#define PULL_TIME_RESOLUTION_MS (3600 * 1000)
 
 static bool is_digest_ref(const char *ref)
 {
@@ -158,11 +154,8 @@ void manifests_get(struct request *r)
     reg_common_headers(r);
     http_set_header(r, "Docker-Content-Digest", m.digest);
     http_set_header(r, "ETag", etag);
-    if (strcmp(r->method, "GET") == 0) {
-        int64_t now = now_ms();
-        if (now - m.last_pull_ms > PULL_TIME_RESOLUTION_MS)
-            store_manifest_touch_pull(v->repo.id, m.digest, now);
-    }
+    if (strcmp(r->method, "GET") == 0)
+        image_record_pull(v->repo.id, m.digest, m.last_pull_ms);
     manifest_release(&m);
 }
 
@@ -234,10 +227,12 @@ void manifests_delete(struct request *r)
     int rc;
     if (!check_reference(r, v->ref))
         return;
+    /* by digest the image goes (unless an index lists it: 409); by tag
+     * only the tag, as the spec has it */
     if (is_digest_ref(v->ref))
-        rc = store_manifest_delete(v->repo.id, v->ref);
+        rc = image_delete(&v->repo, v->ref);
     else
-        rc = store_tag_delete(v->repo.id, v->ref);
+        rc = image_untag(&v->repo, v->ref, false, NULL);
     if (rc < 0) {
         reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
         return;

@@ -41,6 +41,7 @@ static const struct {
     [RE_TOOMANYREQUESTS] = {"TOOMANYREQUESTS", 429, "too many requests"},
     [RE_NOT_FOUND] = {"UNSUPPORTED", 404, "the requested route does not exist"},
     [RE_MANIFEST_TOO_BIG] = {"MANIFEST_INVALID", 413, "manifest too big"},
+    [RE_CONFLICT] = {"DENIED", 409, "the resource is in use"},
     [RE_INTERNAL] = {"UNKNOWN", 500, "unknown error"},
 };
 
@@ -103,6 +104,9 @@ void reg_error_from(struct request *r, int rc, enum reg_error notfound)
         break;
     case E_UNSUPPORTED:
         reg_error(r, RE_UNSUPPORTED, msg);
+        break;
+    case E_CONFLICT:
+        reg_error(r, RE_CONFLICT, msg);
         break;
     case E_RANGE:
         reg_error(r, RE_RANGE_INVALID, msg);

@@ -13,16 +13,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "image/image.h"
 #include "registry/internal.h"
 #include "registry/range.h"
-
-static uint64_t max_blob_bytes = (uint64_t)52000 << 20;
-
-void uploads_set_max_blob_bytes(uint64_t n);
-void uploads_set_max_blob_bytes(uint64_t n)
-{
-    max_blob_bytes = n;
-}
 
 /* Location, Range and Docker-Upload-UUID of a session in progress. */
 static void session_headers(struct request *r, const char *name, const char *id, uint64_t offset)
@@ -49,9 +42,7 @@ static void blob_created(struct request *r, const char *name, const char *digest
 int uploads_on_body(struct request *r, const char *data, size_t n)
 {
     struct v2 *v = r->state;
-    if (v->up.offset + n > max_blob_bytes)
-        return error_set(E_TOOBIG, "blob exceeds the largest layer size of %" PRIu64 " bytes", max_blob_bytes);
-    return upload_append(&v->up, data, n);
+    return image_upload_append(&v->up, data, n);
 }
 
 /* Commits the open session as digest: durable blob, then metadata. */
@@ -59,33 +50,31 @@ static void commit_session(struct request *r, const char *digest)
 {
     struct v2 *v = r->state;
     uint64_t size;
-    int rc = upload_commit(&v->up, digest, &size);
+    int rc = image_upload_commit(&v->up, &v->repo, digest, &size, NULL);
     if (rc < 0) {
+        /* a session the commit did not consume stays open for the caller to close */
+        v->up_open = v->up.fd >= 0;
         reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return;
     }
     v->up_open = false;
-    if ((rc = store_begin()) < 0 || (rc = store_blob_add(digest, size)) < 0 || (rc = store_blob_link(v->repo.id, digest)) < 0 ||
-        (rc = store_upload_delete(v->up.id)) < 0 || (rc = store_commit()) < 0) {
-        store_rollback();
-        reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
-        return;
-    }
     blob_created(r, v->name, digest);
 }
 
-/* A mount of an existing blob from another repository of the account. */
+/* A mount of an existing blob from another repository of the account: the
+ * caller must be allowed to read the source, and the account's
+ * BLOB_MOUNTING setting decides (image_blob_mount). Anything else falls
+ * back to a fresh session, as the spec allows. */
 static bool try_mount(struct request *r, const char *digest, const char *from)
 {
     struct v2 *v = r->state;
     struct repo src;
     char arn[512];
-    uint64_t size;
     if (!repo_name_valid(slice_from(from)) || store_repo_get(v->account, from, &src) < 0)
         return false;
     auth_repo_arn(arn, sizeof(arn), v->account, from);
     bool ok = auth_authorize(&v->who, "ecr:GetDownloadUrlForLayer", v->account, arn, &v->authz) == 0 &&
-              store_blob_linked(src.id, digest, &size) == 0 && store_blob_link(v->repo.id, digest) == 0;
+              image_blob_mount(&v->repo, &src, digest) == 0;
     repo_release(&src);
     if (ok)
         blob_created(r, v->name, digest);
@@ -112,29 +101,26 @@ void uploads_start(struct request *r)
         reg_error(r, RE_DIGEST_INVALID, error_message());
         return;
     }
-    if ((rc = upload_begin(&v->up)) < 0) {
-        reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
-        return;
-    }
-    v->up_open = true;
-    if ((rc = store_upload_create(v->up.id, v->repo.id)) < 0) {
-        upload_close(&v->up);
-        v->up_open = false;
-        upload_cancel(v->up.id);
+    char id[37];
+    if ((rc = image_upload_start(id, &v->repo)) < 0) {
         reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return;
     }
     if (digest && !mount) {
         /* monolithic: the body is the blob */
+        if ((rc = image_upload_open(&v->up, &v->repo, id)) < 0) {
+            image_upload_cancel(&v->repo, id);
+            reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
+            return;
+        }
+        v->up_open = true;
         v->up_new = true;
         r->body_mode = BODY_STREAM;
         r->on_body = uploads_on_body;
         return;
     }
-    upload_close(&v->up);
-    v->up_open = false;
     reg_json(r, 202, NULL, "", 0);
-    session_headers(r, v->name, v->up.id, 0);
+    session_headers(r, v->name, id, 0);
 }
 
 static void cancel_new_session(struct v2 *v)
@@ -142,8 +128,7 @@ static void cancel_new_session(struct v2 *v)
     if (v->up_open)
         upload_close(&v->up);
     v->up_open = false;
-    upload_cancel(v->up.id);
-    store_upload_delete(v->up.id);
+    image_upload_cancel(&v->repo, v->up.id);
 }
 
 void uploads_start_finish(struct request *r)
@@ -164,11 +149,11 @@ static int open_session(struct request *r)
 {
     struct v2 *v = r->state;
     int rc;
-    if ((rc = store_upload_get(v->ref, v->repo.id)) < 0) {
-        reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
-        return rc;
-    }
-    if ((rc = upload_open(&v->up, v->ref)) < 0) {
+    if ((rc = image_upload_open(&v->up, &v->repo, v->ref)) < 0) {
+        if (rc == E_NOTFOUND) {
+            reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+            return rc;
+        }
         if (rc == E_EXISTS) {
             reg_error(r, RE_RANGE_INVALID, error_message());
             return rc;
@@ -177,6 +162,12 @@ static int open_session(struct request *r)
         return rc;
     }
     v->up_open = true;
+    if ((rc = image_upload_touch(v->ref, false, NULL)) < 0) {
+        upload_close(&v->up);
+        v->up_open = false;
+        reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
+        return rc;
+    }
     return 0;
 }
 
@@ -286,8 +277,9 @@ void uploads_status(struct request *r)
 {
     struct v2 *v = r->state;
     uint64_t size;
-    if (store_upload_get(v->ref, v->repo.id) < 0 || upload_size(v->ref, &size) < 0) {
-        reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+    int rc = image_upload_size(&v->repo, v->ref, &size);
+    if (rc < 0) {
+        reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return;
     }
     reg_json(r, 204, NULL, "", 0);
@@ -297,12 +289,11 @@ void uploads_status(struct request *r)
 void uploads_cancel(struct request *r)
 {
     struct v2 *v = r->state;
-    if (store_upload_get(v->ref, v->repo.id) < 0) {
-        reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+    int rc = image_upload_cancel(&v->repo, v->ref);
+    if (rc < 0) {
+        reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return;
     }
-    upload_cancel(v->ref);
-    store_upload_delete(v->ref);
     reg_json(r, 204, NULL, "", 0);
 }
 

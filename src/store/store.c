@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "core/alloc.h"
@@ -93,6 +94,11 @@ static const char *const migrations[] = {
     "ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX repo_blobs_digest ON repo_blobs(digest);"
     "CREATE INDEX manifest_blobs_blob ON manifest_blobs(repo_id, blob_digest);",
+    /* 4: upload sessions carry their last activity (for expiry) and their ECR part count */
+    "ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE uploads ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE uploads SET updated_at = created_at;"
+    "CREATE INDEX uploads_updated ON uploads(updated_at);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -870,7 +876,7 @@ int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn
 
 int store_upload_create(const char *id, int64_t repo_id)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO uploads(id, repo_id, created_at) VALUES(?1, ?2, ?3)");
+    sqlite3_stmt *st = stmt("INSERT INTO uploads(id, repo_id, created_at, updated_at) VALUES(?1, ?2, ?3, ?3)");
     bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, repo_id);
     sqlite3_bind_int64(st, 3, now_ms());
@@ -890,6 +896,81 @@ int store_upload_delete(const char *id)
     sqlite3_stmt *st = stmt("DELETE FROM uploads WHERE id = ?1");
     bind_text(st, 1, id);
     return step_done(st, "upload");
+}
+
+int store_upload_touch(const char *id, bool part, int64_t ms, int64_t *parts_out)
+{
+    sqlite3_stmt *st = stmt("UPDATE uploads SET updated_at = ?2, parts = parts + ?3 WHERE id = ?1 RETURNING parts");
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, ms);
+    sqlite3_bind_int(st, 3, part ? 1 : 0);
+    int rc = sqlite3_step(st);
+    int64_t parts = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_error("upload");
+    if (parts_out)
+        *parts_out = parts;
+    return 0;
+}
+
+int store_upload_parts(const char *id, int64_t *out)
+{
+    sqlite3_stmt *st = stmt("SELECT parts FROM uploads WHERE id = ?1");
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "upload '%s' is unknown", id) : db_error("upload");
+}
+
+int store_uploads_idle(int64_t cutoff_ms, int limit, int (*fn)(void *ctx, const char *id), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY updated_at LIMIT ?2");
+    int rc;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    sqlite3_bind_int(st, 2, limit);
+    /* ids are copied out before fn runs: fn may use the store */
+    json_t *ids = json_array();
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(ids);
+        return db_error("uploads");
+    }
+    for (size_t i = 0; i < json_array_size(ids); i++)
+        if (fn(ctx, json_string_value(json_array_get(ids, i))))
+            break;
+    json_decref(ids);
+    return 0;
+}
+
+int store_blob_users(int64_t repo_id, const char *digest, int limit, int (*fn)(void *ctx, const char *manifest), void *ctx)
+{
+    sqlite3_stmt *st = stmt("SELECT manifest_digest FROM manifest_blobs WHERE repo_id = ?1 AND blob_digest = ?2"
+                            " ORDER BY manifest_digest LIMIT ?3");
+    int rc;
+    sqlite3_bind_int64(st, 1, repo_id);
+    bind_text(st, 2, digest);
+    sqlite3_bind_int(st, 3, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error("manifest blobs");
+}
+
+bool store_in_transaction(void)
+{
+    return !sqlite3_get_autocommit(db());
 }
 
 /* ---- settings ---- */

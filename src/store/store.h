@@ -139,6 +139,18 @@ int store_upload_create(const char *id, int64_t repo_id);
 /* E_NOTFOUND unless the session exists and belongs to repo_id. */
 int store_upload_get(const char *id, int64_t repo_id);
 int store_upload_delete(const char *id);
+/* Notes activity on the session at ms (and one more part when part is
+ * true); *parts_out (may be NULL) gets its part count. */
+int store_upload_touch(const char *id, bool part, int64_t ms, int64_t *parts_out);
+int store_upload_parts(const char *id, int64_t *out);
+/* Sessions with no activity since cutoff, oldest first, at most limit; fn
+ * is called after the query, so it may use the store. */
+int store_uploads_idle(int64_t cutoff_ms, int limit, int (*fn)(void *ctx, const char *id), void *ctx);
+/* Manifests of a repository that reference the blob (config or layer), in
+ * digest order, at most limit. */
+int store_blob_users(int64_t repo_id, const char *digest, int limit, int (*fn)(void *ctx, const char *manifest), void *ctx);
+/* True while this thread's connection has a transaction open. */
+bool store_in_transaction(void);
 
 /* ---- key/value settings (per account, or "" for the server) ---- */
 int store_setting_get(const char *scope, const char *key, char **out);

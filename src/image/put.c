@@ -1,7 +1,12 @@
 /*
- * This module implements image_put() of image.h.
+ * This module implements putting an image (image_put() of image.h) and the
+ * tag-immutability rule. The manifest is hashed and parsed before the
+ * write's transaction opens; everything that depends on other rows (the
+ * blobs and child manifests it references, the tag it moves, the quotas)
+ * is checked inside it, so a concurrent delete or GC cannot commit between
+ * the check and the write.
  */
-#include "registry/image.h"
+#include "image/image.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -14,13 +19,6 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "registry/manifest.h"
-
-static struct image_limits limits;
-
-void image_set_limits(const struct image_limits *l)
-{
-    limits = *l;
-}
 
 /* Does tag match one of the repository's exclusion filters (WILDCARD,
  * '*' matching any run of characters)? */
@@ -65,9 +63,12 @@ static int check_references(struct image_put_result *out, const struct repo *rep
         for (size_t i = 0; i <= pm->nlayers; i++) {
             const struct descriptor *d = i == 0 ? &pm->config : &pm->layers[i - 1];
             uint64_t size;
+            int rc;
             if (d->foreign)
                 continue;
-            if (store_blob_linked(repo->id, d->digest, &size) < 0) {
+            if ((rc = store_blob_linked(repo->id, d->digest, &size)) < 0 && rc != E_NOTFOUND)
+                return fail(out, IMG_INTERNAL, rc);
+            if (rc == E_NOTFOUND) {
                 snprintf(out->missing, sizeof(out->missing), "%s", d->digest);
                 return fail(out, IMG_BLOB_UNKNOWN, error_set(E_NOTFOUND, "blob unknown to registry: %s", d->digest));
             }
@@ -79,7 +80,10 @@ static int check_references(struct image_put_result *out, const struct repo *rep
         }
     }
     for (size_t i = 0; i < pm->nmanifests; i++) {
-        if (store_manifest_exists(repo->id, pm->manifests[i].digest) < 0) {
+        int rc = store_manifest_exists(repo->id, pm->manifests[i].digest);
+        if (rc < 0 && rc != E_NOTFOUND)
+            return fail(out, IMG_INTERNAL, rc);
+        if (rc == E_NOTFOUND) {
             snprintf(out->missing, sizeof(out->missing), "%s", pm->manifests[i].digest);
             return fail(out, IMG_MANIFEST_UNKNOWN,
                         error_set(E_NOTFOUND, "manifest unknown to repository: %s", pm->manifests[i].digest));
@@ -120,17 +124,25 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         snprintf(out->subject, sizeof(out->subject), "%s", pm.subject.digest);
 
     refs = xcalloc(pm.nlayers + pm.nmanifests + 1, sizeof(*refs));
-    if ((rc = check_references(out, repo, &pm, refs, &nrefs)) < 0)
-        goto done;
-
     if ((rc = store_begin()) < 0) {
         fail(out, IMG_INTERNAL, rc);
         goto done;
     }
-    bool exists = store_manifest_exists(repo->id, out->digest) == 0;
+    if ((rc = check_references(out, repo, &pm, refs, &nrefs)) < 0)
+        goto rollback;
+    rc = store_manifest_exists(repo->id, out->digest);
+    if (rc < 0 && rc != E_NOTFOUND) {
+        fail(out, IMG_INTERNAL, rc);
+        goto rollback;
+    }
+    bool exists = rc == 0;
     if (tag) {
         char current[DIGEST_MAX];
-        bool tagged = store_tag_resolve(repo->id, tag, current) == 0;
+        if ((rc = store_tag_resolve(repo->id, tag, current)) < 0 && rc != E_NOTFOUND) {
+            fail(out, IMG_INTERNAL, rc);
+            goto rollback;
+        }
+        bool tagged = rc == 0;
         if (tagged && strcmp(current, out->digest) == 0) {
             out->failure = IMG_ALREADY_EXISTS; /* not an error on /v2; ECR reports it */
         } else if (tagged && image_tag_immutable(repo, tag)) {
@@ -142,18 +154,18 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
                                 tag, repo->name, whole ? "repository" : "tag"));
             goto rollback;
         }
-        if (limits.max_tags && !(tagged && strcmp(current, out->digest) == 0) &&
-            store_tag_count_for(repo->id, out->digest) >= limits.max_tags) {
+        if (image_limits()->max_tags && !(tagged && strcmp(current, out->digest) == 0) &&
+            store_tag_count_for(repo->id, out->digest) >= image_limits()->max_tags) {
             rc = fail(out, IMG_LIMIT,
-                      error_set(E_TOOBIG, "the image already has the maximum of %lld tags", limits.max_tags));
+                      error_set(E_TOOBIG, "the image already has the maximum of %lld tags", (long long)image_limits()->max_tags));
             goto rollback;
         }
     } else if (exists) {
         out->failure = IMG_ALREADY_EXISTS;
     }
-    if (!exists && limits.max_images && store_manifest_count(repo->id) >= limits.max_images) {
+    if (!exists && image_limits()->max_images && store_manifest_count(repo->id) >= image_limits()->max_images) {
         rc = fail(out, IMG_LIMIT,
-                  error_set(E_TOOBIG, "the repository already has the maximum of %lld images", limits.max_images));
+                  error_set(E_TOOBIG, "the repository already has the maximum of %lld images", (long long)image_limits()->max_images));
         goto rollback;
     }
     m = (struct manifest){0};

@@ -1,0 +1,143 @@
+/*
+ * The image service: the one place where the rules about images live.
+ *
+ * Both protocol adapters (/v2 in registry/, the ECR control plane in ecr/)
+ * and every background job (GC, lifecycle, scanning) put, reference and
+ * delete images through these functions, which read and write through
+ * store/ (metadata) and blob/ (bytes). They own:
+ *
+ *   - upload sessions: a record in the store (repository, start, last
+ *     activity, parts) beside a file in the blob store; sessions nobody
+ *     touched for the configured time are expired inside the server;
+ *   - blob commit: verify, make durable, rename into place, then record
+ *     and link in one transaction (a crash in between leaves only bytes
+ *     without a record, which GC removes);
+ *   - cross-repository mounts, as the account's BLOB_MOUNTING setting says;
+ *   - image put: the manifest and everything it references, tag
+ *     immutability and quotas, all checked inside the write's transaction
+ *     so that no concurrent delete or GC can leave it pointing at nothing;
+ *   - deletes: an image an index lists cannot go; a blob an image uses
+ *     cannot be unlinked; the same rules whichever surface asks;
+ *   - pull-time recording.
+ *
+ * Functions return 0 or a negative E_* code with the detail set; each
+ * adapter turns the code into its own protocol's error.
+ */
+#ifndef BERTH_IMAGE_IMAGE_H
+#define BERTH_IMAGE_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob/blobstore.h"
+#include "core/digest.h"
+#include "store/store.h"
+
+struct image_limits {
+    int64_t max_images;       /* per repository; 0 = none */
+    int64_t max_tags;         /* per image; 0 = none */
+    uint64_t max_blob_bytes;  /* largest layer; 0 = none */
+    int64_t max_parts;        /* ECR layer parts per upload; 0 = none */
+    int64_t upload_expiry_ms; /* idle sessions older than this are removed; 0 = never */
+};
+
+/* Sets the limits and starts the service's maintenance thread (session
+ * expiry); image_service_stop() ends it. */
+int image_service_start(const struct image_limits *l);
+void image_service_stop(void);
+const struct image_limits *image_limits(void);
+
+/* ---- upload sessions ---- */
+
+/* Starts a session for repo: its file and its record. */
+int image_upload_start(char id_out[37], const struct repo *repo);
+/* Opens the session id of repo for writing. E_NOTFOUND when there is no
+ * such session in repo; E_EXISTS while another request writes to it. */
+int image_upload_open(struct upload *u, const struct repo *repo, const char *id);
+/* Appends to an open session, enforcing the largest blob size. */
+int image_upload_append(struct upload *u, const void *data, size_t n);
+/* Records that a request wrote to the session (its last activity, and one
+ * more ECR part when part is true); *parts_out (may be NULL) gets the
+ * number of parts so far. */
+int image_upload_touch(const char *id, bool part, int64_t *parts_out);
+int image_upload_parts(const char *id, int64_t *out);
+/* Verifies the open session against digest, makes it a durable blob, and
+ * links it to repo, ending the session. *linked_before (may be NULL) says
+ * the repository had the blob already. On E_MISMATCH the session stays. */
+int image_upload_commit(struct upload *u, const struct repo *repo, const char *digest, uint64_t *size_out,
+                        bool *linked_before);
+/* Removes the session (record and file). E_NOTFOUND when repo has none. */
+int image_upload_cancel(const struct repo *repo, const char *id);
+/* Bytes received so far by the session id of repo. */
+int image_upload_size(const struct repo *repo, const char *id, uint64_t *out);
+
+/* ---- blobs ---- */
+
+/* Links the blob digest of src to dst without moving bytes: E_DENIED when
+ * the account's BLOB_MOUNTING setting is DISABLED or the repositories'
+ * encryption differs, E_NOTFOUND when src does not have the blob. The
+ * caller has checked that its principal may read src. */
+int image_blob_mount(const struct repo *dst, const struct repo *src, const char *digest);
+/* Is cross-repository mounting on for the account (BLOB_MOUNTING)? */
+int image_blob_mounting(const char *account_id, bool *out);
+/* The value an account has before it sets BLOB_MOUNTING. */
+#define IMAGE_BLOB_MOUNTING_DEFAULT "ENABLED"
+/* Removes the blob from repo. E_CONFLICT while an image of repo uses it
+ * (the detail names the image), E_NOTFOUND when repo does not have it. */
+int image_blob_unlink(const struct repo *repo, const char *digest);
+
+/* ---- putting images ---- */
+
+enum image_failure {
+    IMG_OK = 0,
+    IMG_INVALID,          /* not a manifest we take (detail says why) */
+    IMG_DIGEST_MISMATCH,  /* the digest asked for is not the content's */
+    IMG_BLOB_UNKNOWN,     /* a config or layer is not in the repository */
+    IMG_MANIFEST_UNKNOWN, /* a child manifest is not in the repository */
+    IMG_TAG_IMMUTABLE,    /* the tag exists on another image and may not move */
+    IMG_ALREADY_EXISTS,   /* the same manifest already carries this tag (ECR) */
+    IMG_LIMIT,            /* images per repository or tags per image */
+    IMG_INTERNAL,
+};
+
+struct image_put_result {
+    enum image_failure failure;
+    char digest[DIGEST_MAX];
+    char missing[DIGEST_MAX]; /* the unknown blob or manifest */
+    char subject[DIGEST_MAX]; /* "" when the manifest has none */
+    const char *media_type;   /* canonical */
+    bool created;             /* a new manifest (not only a tag) */
+};
+
+/* Stores body as an image of repo, tagged with tag (may be NULL).
+ * expect_digest (may be NULL) must equal the content's digest; its
+ * algorithm picks the hash. content_type may be NULL. Returns 0, or a
+ * negative E_* with out->failure saying which failure and the detail set. */
+int image_put(struct image_put_result *out, const struct repo *repo, const char *body, size_t n, const char *content_type,
+              const char *tag, const char *expect_digest);
+
+/* Is tag immutable in repo (mutability setting and exclusion filters)? */
+bool image_tag_immutable(const struct repo *repo, const char *tag);
+
+/* ---- deleting images ----
+ * Each runs inside the caller's transaction when one is open (ECR's
+ * BatchDeleteImage deletes a batch in one), otherwise in its own. */
+
+/* Deletes the image digest with all its tags. E_CONFLICT while an index of
+ * repo lists it (the detail names the indexes), E_NOTFOUND if absent. */
+int image_delete(const struct repo *repo, const char *digest);
+/* Removes tag. With delete_if_last, removing an image's last tag deletes
+ * the image, as ECR does (E_CONFLICT if an index lists it; nothing is
+ * removed then). digest_out (may be NULL) gets the image the tag named. */
+int image_untag(const struct repo *repo, const char *tag, bool delete_if_last, char digest_out[DIGEST_MAX]);
+/* Calls fn with each index of repo that lists digest. */
+int image_parents(const struct repo *repo, const char *digest, int (*fn)(void *ctx, const char *parent), void *ctx);
+
+/* ---- pulls ---- */
+
+/* Records that the image was pulled at now (at most one write per image
+ * per PULL_TIME_RESOLUTION_MS); last_pull_ms is what the caller read. */
+void image_record_pull(int64_t repo_id, const char *digest, int64_t last_pull_ms);
+
+#endif

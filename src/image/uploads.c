@@ -1,0 +1,165 @@
+/*
+ * This module implements upload sessions, blob commit and cross-repository
+ * mounts (image.h) for both surfaces: a /v2 upload and an ECR layer upload
+ * are the same session, verified, made durable and linked the same way,
+ * and either protocol may continue a session the other started.
+ *
+ * A session is a record in the store (its repository, when it started,
+ * its last activity, its ECR part count) and a file in the blob store.
+ * The record is the truth: a session without one does not exist, whatever
+ * is on disk, and the maintenance thread (service.c) expires those idle
+ * for longer than the configured time, record first, file after.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "image/image.h"
+
+int image_upload_start(char id_out[37], const struct repo *repo)
+{
+    struct upload u;
+    int rc = upload_begin(&u);
+    if (rc < 0)
+        return rc;
+    upload_close(&u);
+    if ((rc = store_upload_create(u.id, repo->id)) < 0) {
+        upload_cancel(u.id);
+        return rc;
+    }
+    memcpy(id_out, u.id, 37);
+    return 0;
+}
+
+int image_upload_open(struct upload *u, const struct repo *repo, const char *id)
+{
+    int rc = store_upload_get(id, repo->id);
+    if (rc < 0)
+        return rc;
+    return upload_open(u, id);
+}
+
+int image_upload_append(struct upload *u, const void *data, size_t n)
+{
+    uint64_t max = image_limits()->max_blob_bytes;
+    if (max && u->offset + n > max)
+        return error_set(E_TOOBIG, "blob exceeds the largest layer size of %" PRIu64 " bytes", max);
+    return upload_append(u, data, n);
+}
+
+int image_upload_touch(const char *id, bool part, int64_t *parts_out)
+{
+    return store_upload_touch(id, part, now_ms(), parts_out);
+}
+
+int image_upload_parts(const char *id, int64_t *out)
+{
+    return store_upload_parts(id, out);
+}
+
+int image_upload_commit(struct upload *u, const struct repo *repo, const char *digest, uint64_t *size_out,
+                        bool *linked_before)
+{
+    uint64_t size, linked_size;
+    bool had = false;
+    int rc;
+
+    /* held until the record is written: no collector may take the bytes
+     * in between (blobstore.h) */
+    int guard = blob_guard_enter();
+    if (guard < 0)
+        return guard;
+    /* bytes first: verified, durable and in place, or the session stays */
+    if ((rc = upload_commit(u, digest, &size)) < 0) {
+        blob_guard_leave(guard);
+        return rc;
+    }
+    /* then the records, in one transaction; should it fail, the bytes are
+     * a blob without a record, which GC removes after its grace period */
+    if ((rc = store_begin()) < 0) {
+        blob_guard_leave(guard);
+        return rc;
+    }
+    rc = store_blob_linked(repo->id, digest, &linked_size);
+    if (rc == 0)
+        had = true;
+    else if (rc == E_NOTFOUND)
+        rc = 0;
+    if (rc == 0 && !had && (rc = store_blob_add(digest, size)) == 0)
+        rc = store_blob_link(repo->id, digest);
+    if (rc == 0 && (rc = store_upload_delete(u->id)) == 0)
+        rc = store_commit();
+    if (rc < 0)
+        store_rollback();
+    blob_guard_leave(guard);
+    if (rc < 0)
+        return rc;
+    *size_out = size;
+    if (linked_before)
+        *linked_before = had;
+    return 0;
+}
+
+int image_upload_cancel(const struct repo *repo, const char *id)
+{
+    int rc = store_upload_get(id, repo->id);
+    if (rc < 0)
+        return rc;
+    /* the record goes first: without it the session no longer exists */
+    if ((rc = store_upload_delete(id)) < 0)
+        return rc;
+    upload_cancel(id);
+    return 0;
+}
+
+int image_upload_size(const struct repo *repo, const char *id, uint64_t *out)
+{
+    int rc = store_upload_get(id, repo->id);
+    return rc < 0 ? rc : upload_size(id, out);
+}
+
+int image_blob_mounting(const char *account_id, bool *out)
+{
+    char *value = NULL;
+    int rc = store_setting_get(account_id, "account_setting/BLOB_MOUNTING", &value);
+    if (rc < 0 && rc != E_NOTFOUND)
+        return rc;
+    *out = strcmp(value ? value : IMAGE_BLOB_MOUNTING_DEFAULT, "ENABLED") == 0;
+    free(value);
+    return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int image_blob_mount(const struct repo *dst, const struct repo *src, const char *digest)
+{
+    uint64_t size;
+    bool enabled;
+    int rc;
+    if ((rc = image_blob_mounting(dst->account_id, &enabled)) < 0)
+        return rc;
+    if (!enabled)
+        return error_set(E_DENIED, "blob mounting is disabled for registry '%s'", dst->account_id);
+    if (strcmp(dst->account_id, src->account_id) != 0)
+        return error_set(E_DENIED, "blobs mount only within one registry");
+    /* as ECR: both repositories must use the same encryption and key */
+    if (!same_str(dst->encryption_type, src->encryption_type) || !same_str(dst->kms_key, src->kms_key))
+        return error_set(E_DENIED, "repositories '%s' and '%s' use different encryption", src->name, dst->name);
+    /* one transaction: GC cannot drop the source's link in between */
+    if ((rc = store_begin()) < 0)
+        return rc;
+    if ((rc = store_blob_linked(src->id, digest, &size)) == 0)
+        rc = store_blob_link(dst->id, digest);
+    if (rc == 0)
+        rc = store_commit();
+    if (rc < 0)
+        store_rollback();
+    return rc;
+}
