@@ -12,7 +12,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "ecr/ops.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 
 #define REGISTRY_POLICY_KEY "registry_policy"
 

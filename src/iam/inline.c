@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "iam/ops.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 #include "iam/xml.h"
 
 /* What differs between users and groups. */

@@ -16,7 +16,7 @@
 #include "core/util.h"
 #include "iam/managed.h"
 #include "iam/ops.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 #include "iam/xml.h"
 
 #define POLICY_VERSIONS_MAX 5
