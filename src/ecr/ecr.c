@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "ecr/model.h"
+#include "ecr/model_gen.h"
 #include "registry/reference.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."

@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "iam/iam_model.h"
+#include "iam/model_gen.h"
 #include "iam/managed.h"
 #include "iam/query.h"
 #include "iam/xml.h"
