@@ -17,4 +17,63 @@ extern const size_t ecr_nshapes;
 extern const struct model_operation ecr_operations[];
 extern const size_t ecr_noperations;
 
+/* The errors ECR answers with: the model's exceptions, then the protocol's
+ * common errors. ecr_errors[e] is e's code on the wire and HTTP status. */
+enum ecr_error {
+    ECR_BLOCKED_BY_ORGANIZATION_POLICY, /* BlockedByOrganizationPolicyException, 400 */
+    ECR_EMPTY_UPLOAD, /* EmptyUploadException, 400 */
+    ECR_EXCLUSION_ALREADY_EXISTS, /* ExclusionAlreadyExistsException, 400 */
+    ECR_EXCLUSION_NOT_FOUND, /* ExclusionNotFoundException, 400 */
+    ECR_IMAGE_ALREADY_EXISTS, /* ImageAlreadyExistsException, 400 */
+    ECR_IMAGE_ARCHIVED, /* ImageArchivedException, 400 */
+    ECR_IMAGE_DIGEST_DOES_NOT_MATCH, /* ImageDigestDoesNotMatchException, 400 */
+    ECR_IMAGE_NOT_FOUND, /* ImageNotFoundException, 400 */
+    ECR_IMAGE_STORAGE_CLASS_UPDATE_NOT_SUPPORTED, /* ImageStorageClassUpdateNotSupportedException, 400 */
+    ECR_IMAGE_TAG_ALREADY_EXISTS, /* ImageTagAlreadyExistsException, 400 */
+    ECR_INVALID_LAYER, /* InvalidLayerException, 400 */
+    ECR_INVALID_LAYER_PART, /* InvalidLayerPartException, 400 */
+    ECR_INVALID_PARAMETER, /* InvalidParameterException, 400 */
+    ECR_INVALID_TAG_PARAMETER, /* InvalidTagParameterException, 400 */
+    ECR_KMS, /* KmsException, 400 */
+    ECR_LAYER_ALREADY_EXISTS, /* LayerAlreadyExistsException, 400 */
+    ECR_LAYER_INACCESSIBLE, /* LayerInaccessibleException, 400 */
+    ECR_LAYER_PART_TOO_SMALL, /* LayerPartTooSmallException, 400 */
+    ECR_LAYERS_NOT_FOUND, /* LayersNotFoundException, 400 */
+    ECR_LIFECYCLE_POLICY_NOT_FOUND, /* LifecyclePolicyNotFoundException, 400 */
+    ECR_LIFECYCLE_POLICY_PREVIEW_IN_PROGRESS, /* LifecyclePolicyPreviewInProgressException, 400 */
+    ECR_LIFECYCLE_POLICY_PREVIEW_NOT_FOUND, /* LifecyclePolicyPreviewNotFoundException, 400 */
+    ECR_LIMIT_EXCEEDED, /* LimitExceededException, 400 */
+    ECR_PULL_THROUGH_CACHE_RULE_ALREADY_EXISTS, /* PullThroughCacheRuleAlreadyExistsException, 400 */
+    ECR_PULL_THROUGH_CACHE_RULE_NOT_FOUND, /* PullThroughCacheRuleNotFoundException, 400 */
+    ECR_REFERENCED_IMAGES_NOT_FOUND, /* ReferencedImagesNotFoundException, 400 */
+    ECR_REGISTRY_POLICY_NOT_FOUND, /* RegistryPolicyNotFoundException, 400 */
+    ECR_REPOSITORY_ALREADY_EXISTS, /* RepositoryAlreadyExistsException, 400 */
+    ECR_REPOSITORY_NOT_EMPTY, /* RepositoryNotEmptyException, 400 */
+    ECR_REPOSITORY_NOT_FOUND, /* RepositoryNotFoundException, 400 */
+    ECR_REPOSITORY_POLICY_NOT_FOUND, /* RepositoryPolicyNotFoundException, 400 */
+    ECR_SCAN_NOT_FOUND, /* ScanNotFoundException, 400 */
+    ECR_SECRET_NOT_FOUND, /* SecretNotFoundException, 400 */
+    ECR_SERVER, /* ServerException, 500 */
+    ECR_SIGNING_CONFIGURATION_NOT_FOUND, /* SigningConfigurationNotFoundException, 400 */
+    ECR_TEMPLATE_ALREADY_EXISTS, /* TemplateAlreadyExistsException, 400 */
+    ECR_TEMPLATE_NOT_FOUND, /* TemplateNotFoundException, 400 */
+    ECR_TOO_MANY_TAGS, /* TooManyTagsException, 400 */
+    ECR_UNABLE_TO_ACCESS_SECRET, /* UnableToAccessSecretException, 400 */
+    ECR_UNABLE_TO_DECRYPT_SECRET_VALUE, /* UnableToDecryptSecretValueException, 400 */
+    ECR_UNABLE_TO_GET_UPSTREAM_IMAGE, /* UnableToGetUpstreamImageException, 400 */
+    ECR_UNABLE_TO_GET_UPSTREAM_LAYER, /* UnableToGetUpstreamLayerException, 400 */
+    ECR_UNABLE_TO_LIST_UPSTREAM_IMAGE_REFERRERS, /* UnableToListUpstreamImageReferrersException, 400 */
+    ECR_UNSUPPORTED_IMAGE_TYPE, /* UnsupportedImageTypeException, 400 */
+    ECR_UNSUPPORTED_UPSTREAM_REGISTRY, /* UnsupportedUpstreamRegistryException, 400 */
+    ECR_UPLOAD_NOT_FOUND, /* UploadNotFoundException, 400 */
+    ECR_VALIDATION, /* ValidationException, 400 */
+    ECR_ACCESS_DENIED, /* AccessDeniedException, 400 */
+    ECR_UNKNOWN_OPERATION, /* UnknownOperationException, 400 */
+    ECR_SERIALIZATION, /* SerializationException, 400 */
+    ECR_UNSUPPORTED_OPERATION, /* UnsupportedOperationException, 400 */
+    ECR_NERRORS
+};
+
+extern const struct model_error ecr_errors[ECR_NERRORS];
+
 #endif

@@ -17,4 +17,54 @@ extern const size_t iam_nshapes;
 extern const struct model_operation iam_operations[];
 extern const size_t iam_noperations;
 
+/* The errors IAM answers with: the model's exceptions, then the protocol's
+ * common errors. iam_errors[e] is e's code on the wire and HTTP status. */
+enum iam_error {
+    IAM_ACCOUNT_NOT_MANAGEMENT_OR_DELEGATED_ADMINISTRATOR, /* AccountNotManagementOrDelegatedAdministratorException, 400 */
+    IAM_CALLER_IS_NOT_MANAGEMENT_ACCOUNT, /* CallerIsNotManagementAccountException, 400 */
+    IAM_CONCURRENT_MODIFICATION, /* ConcurrentModification, 409 */
+    IAM_REPORT_EXPIRED, /* ReportExpired, 410 */
+    IAM_REPORT_NOT_PRESENT, /* ReportNotPresent, 410 */
+    IAM_REPORT_IN_PROGRESS, /* ReportInProgress, 404 */
+    IAM_DELETE_CONFLICT, /* DeleteConflict, 409 */
+    IAM_DUPLICATE_CERTIFICATE, /* DuplicateCertificate, 409 */
+    IAM_DUPLICATE_SSH_PUBLIC_KEY, /* DuplicateSSHPublicKey, 400 */
+    IAM_ENTITY_ALREADY_EXISTS, /* EntityAlreadyExists, 409 */
+    IAM_ENTITY_TEMPORARILY_UNMODIFIABLE, /* EntityTemporarilyUnmodifiable, 409 */
+    IAM_FEATURE_DISABLED, /* FeatureDisabled, 404 */
+    IAM_FEATURE_ENABLED, /* FeatureEnabled, 409 */
+    IAM_INVALID_AUTHENTICATION_CODE, /* InvalidAuthenticationCode, 403 */
+    IAM_INVALID_CERTIFICATE, /* InvalidCertificate, 400 */
+    IAM_INVALID_INPUT, /* InvalidInput, 400 */
+    IAM_INVALID_PUBLIC_KEY, /* InvalidPublicKey, 400 */
+    IAM_INVALID_USER_TYPE, /* InvalidUserType, 400 */
+    IAM_KEY_PAIR_MISMATCH, /* KeyPairMismatch, 400 */
+    IAM_LIMIT_EXCEEDED, /* LimitExceeded, 409 */
+    IAM_MALFORMED_CERTIFICATE, /* MalformedCertificate, 400 */
+    IAM_MALFORMED_POLICY_DOCUMENT, /* MalformedPolicyDocument, 400 */
+    IAM_NO_SUCH_ENTITY, /* NoSuchEntity, 404 */
+    IAM_OPEN_ID_IDP_COMMUNICATION_ERROR, /* OpenIdIdpCommunicationError, 400 */
+    IAM_ORGANIZATION_NOT_FOUND, /* OrganizationNotFoundException, 400 */
+    IAM_ORGANIZATION_NOT_IN_ALL_FEATURES_MODE, /* OrganizationNotInAllFeaturesModeException, 400 */
+    IAM_PASSWORD_POLICY_VIOLATION, /* PasswordPolicyViolation, 400 */
+    IAM_POLICY_EVALUATION, /* PolicyEvaluation, 500 */
+    IAM_POLICY_NOT_ATTACHABLE, /* PolicyNotAttachable, 400 */
+    IAM_REPORT_GENERATION_LIMIT_EXCEEDED, /* ReportGenerationLimitExceeded, 409 */
+    IAM_SERVICE_ACCESS_NOT_ENABLED, /* ServiceAccessNotEnabledException, 400 */
+    IAM_SERVICE_FAILURE, /* ServiceFailure, 500 */
+    IAM_NOT_SUPPORTED_SERVICE, /* NotSupportedService, 404 */
+    IAM_UNMODIFIABLE_ENTITY, /* UnmodifiableEntity, 400 */
+    IAM_UNRECOGNIZED_PUBLIC_KEY_ENCODING, /* UnrecognizedPublicKeyEncoding, 400 */
+    IAM_ACCESS_DENIED, /* AccessDenied, 403 */
+    IAM_INVALID_ACTION, /* InvalidAction, 400 */
+    IAM_MISSING_ACTION, /* MissingAction, 400 */
+    IAM_MALFORMED_QUERY_STRING, /* MalformedQueryString, 400 */
+    IAM_REQUEST_ENTITY_TOO_LARGE, /* RequestEntityTooLarge, 413 */
+    IAM_VALIDATION_ERROR, /* ValidationError, 400 */
+    IAM_INVALID_CLIENT_TOKEN_ID, /* InvalidClientTokenId, 403 */
+    IAM_NERRORS
+};
+
+extern const struct model_error iam_errors[IAM_NERRORS];
+
 #endif

@@ -43,6 +43,14 @@ struct model_operation {
     const char *errors; /* comma-separated error shape names */
 };
 
+/* One error of a service: its code on the wire ("RepositoryNotFoundException",
+ * "NoSuchEntity") and the HTTP status it is answered with. Each service's
+ * table is generated, indexed by its enum (<service>/model_gen.h). */
+struct model_error {
+    const char *code;
+    unsigned status;
+};
+
 /* Compiles the patterns once; E_ERROR if one does not compile (a bug). */
 int model_init(const struct model_shape *shapes, size_t n);
 
