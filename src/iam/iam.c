@@ -155,7 +155,7 @@ int iam_fail_named(struct iam_call *c, const char *code, const char *fmt, ...)
 int iam_fail_internal(struct iam_call *c, int rc)
 {
     log_error("%s: %s (%d)", c->op ? c->op->name : "iam", error_message(), rc);
-    return iam_fail(c, "ServiceFailure", "an internal error occurred");
+    return iam_fail(c, IAM_SERVICE_FAILURE, "an internal error occurred");
 }
 
 const char *iam_str(struct iam_call *c, const char *key)
@@ -186,7 +186,7 @@ int iam_load_user(struct iam_call *c, const char *name, struct iam_user *out)
 {
     int rc = store_user_get(c->account, name, out);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -194,7 +194,7 @@ int iam_load_group(struct iam_call *c, const char *name, struct iam_group *out)
 {
     int rc = store_group_get(c->account, name, out);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The group with name %s cannot be found.", name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The group with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -226,7 +226,7 @@ int iam_page_begin(struct iam_call *c, struct iam_page *pg, int (*cmp)(const cha
         unsigned char *raw = base64_decode(marker, strlen(marker), &len);
         if (!raw || len < 2 || memcmp(raw, "m:", 2) != 0 || strlen((char *)raw) != len) {
             free(raw);
-            return iam_fail(c, "InvalidInput", "Invalid Marker.");
+            return iam_fail(c, IAM_INVALID_INPUT, "Invalid Marker.");
         }
         pg->after = xstrdup((char *)raw + 2);
         free(raw);
@@ -391,7 +391,7 @@ static int iam_authorize(struct iam_call *c)
         return 0;
     resource_arn(c, arn, sizeof(arn));
     if (auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0)
-        return iam_fail(c, "AccessDenied", "%s", error_message());
+        return iam_fail(c, IAM_ACCESS_DENIED, "%s", error_message());
     return 0;
 }
 
