@@ -77,34 +77,15 @@ static void send_error(struct request *r, unsigned status, const char *type, con
     json_decref(doc);
 }
 
-static int fail_v(struct ecr_call *c, enum ecr_error e, const char *fmt, va_list ap)
+int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...)
 {
+    va_list ap;
     assert((unsigned)e < ECR_NERRORS);
+    va_start(ap, fmt);
     vsnprintf(c->err_message, sizeof(c->err_message), fmt, ap);
+    va_end(ap);
     c->err_type = ecr_errors[e].code;
     c->err_status = ecr_errors[e].status;
-    return -1;
-}
-
-int ecr_fail_error(struct ecr_call *c, enum ecr_error e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fail_v(c, e, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int ecr_fail_named(struct ecr_call *c, const char *type, const char *fmt, ...)
-{
-    enum ecr_error e = ECR_SERVER;
-    va_list ap;
-    for (int i = 0; i < ECR_NERRORS; i++)
-        if (strcmp(ecr_errors[i].code, type) == 0)
-            e = (enum ecr_error)i;
-    va_start(ap, fmt);
-    fail_v(c, e, fmt, ap);
-    va_end(ap);
     return -1;
 }
 

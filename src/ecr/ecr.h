@@ -59,11 +59,7 @@ extern const size_t ecr_nops;
 
 /* Records the error reply and returns -1: `return ecr_fail(c, ECR_REPOSITORY_NOT_FOUND, ...)`.
  * The name and HTTP status come from the table generated from the model. */
-int ecr_fail_error(struct ecr_call *c, enum ecr_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Until every call site names an enum (scripts/error_enums.sh): the same
- * for an error written as its name, "RepositoryNotFoundException". */
-int ecr_fail_named(struct ecr_call *c, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-#define ecr_fail(c, e, ...) _Generic((e), char *: ecr_fail_named, const char *: ecr_fail_named, default: ecr_fail_error)(c, e, __VA_ARGS__)
+int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ServerException (500) for an unexpected E_* from below, logged. */
 int ecr_fail_internal(struct ecr_call *c, int rc);
 /* Checks c->who may do action on resource_arn in resource_account;

@@ -121,34 +121,15 @@ static void send_result(struct iam_call *c)
     buf_release(&b);
 }
 
-static int fail_v(struct iam_call *c, enum iam_error e, const char *fmt, va_list ap)
+int iam_fail(struct iam_call *c, enum iam_error e, const char *fmt, ...)
 {
+    va_list ap;
     assert((unsigned)e < IAM_NERRORS);
+    va_start(ap, fmt);
     vsnprintf(c->err_message, sizeof(c->err_message), fmt, ap);
+    va_end(ap);
     c->err_code = iam_errors[e].code;
     c->err_status = iam_errors[e].status;
-    return -1;
-}
-
-int iam_fail_error(struct iam_call *c, enum iam_error e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fail_v(c, e, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int iam_fail_named(struct iam_call *c, const char *code, const char *fmt, ...)
-{
-    enum iam_error e = IAM_SERVICE_FAILURE;
-    va_list ap;
-    for (int i = 0; i < IAM_NERRORS; i++)
-        if (strcmp(iam_errors[i].code, code) == 0)
-            e = (enum iam_error)i;
-    va_start(ap, fmt);
-    fail_v(c, e, fmt, ap);
-    va_end(ap);
     return -1;
 }
 

@@ -79,11 +79,7 @@ extern const size_t iam_nops;
 /* Records the error reply and returns -1; the code and HTTP status come from
  * the table generated from the model (iam/model_gen.h):
  * `return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", n)`. */
-int iam_fail_error(struct iam_call *c, enum iam_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Until every call site names an enum (scripts/error_enums.sh): the same
- * for an error written as its code, "NoSuchEntity". */
-int iam_fail_named(struct iam_call *c, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-#define iam_fail(c, e, ...) _Generic((e), char *: iam_fail_named, const char *: iam_fail_named, default: iam_fail_error)(c, e, __VA_ARGS__)
+int iam_fail(struct iam_call *c, enum iam_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ServerFailure (500) for an unexpected E_* from below, logged. */
 int iam_fail_internal(struct iam_call *c, int rc);
 
