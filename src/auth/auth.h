@@ -82,7 +82,7 @@ int auth_identify_presigned(struct request *r, const char *account, const char *
 
 /* Is p allowed action (e.g. "ecr:PutImage") on resource_arn, a resource of
  * resource_account? E_DENIED with AWS's message as the detail. Decided by
- * the one policy evaluator (iam/policy.h) over the principal's identity
+ * the one policy evaluator (policy/policy.h) over the principal's identity
  * policies, the repository policy and the registry policy. */
 int auth_authorize(const struct principal *p, const char *action, const char *resource_account, const char *resource_arn,
                    const struct authz_context *ctx);

@@ -2,7 +2,7 @@
  * This module implements authorization: every control-plane call and every
  * /v2 request asks auth_authorize() whether its principal may perform an
  * ecr:/iam: action on a resource, and the answer comes from the one policy
- * evaluator (iam/policy.h) over the principal's identity policies, the
+ * evaluator (policy/policy.h) over the principal's identity policies, the
  * repository's policy and the registry's policy, with AWS's semantics.
  *
  * Parsed policies are cached per thread by their exact text, so a hot path
@@ -17,7 +17,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 _Static_assert(sizeof(struct authz_tag) == sizeof(struct policy_tag), "authz_tag mirrors policy_tag");

@@ -7,6 +7,7 @@
  */
 #include "ecr/ecr.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "ecr/model.h"
+#include "ecr/model_gen.h"
 #include "registry/reference.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
@@ -76,21 +77,22 @@ static void send_error(struct request *r, unsigned status, const char *type, con
     json_decref(doc);
 }
 
-int ecr_fail(struct ecr_call *c, const char *type, const char *fmt, ...)
+int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...)
 {
     va_list ap;
+    assert((unsigned)e < ECR_NERRORS);
     va_start(ap, fmt);
     vsnprintf(c->err_message, sizeof(c->err_message), fmt, ap);
     va_end(ap);
-    c->err_type = type;
-    c->err_status = strcmp(type, "ServerException") == 0 ? 500 : 400;
+    c->err_type = ecr_errors[e].code;
+    c->err_status = ecr_errors[e].status;
     return -1;
 }
 
 int ecr_fail_internal(struct ecr_call *c, int rc)
 {
     log_error("%s: %s", c->op, error_message());
-    return ecr_fail(c, "ServerException", "an internal error occurred");
+    return ecr_fail(c, ECR_SERVER, "an internal error occurred");
 }
 
 /* The account root may always manage its repositories' policies, so that a
@@ -109,7 +111,7 @@ int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_a
         auth_authorize(&c->who, action, resource_account, resource_arn, &c->authz) == 0)
         return 0;
     log_info("denied: %s", error_message());
-    return ecr_fail(c, "AccessDeniedException", "%s", error_message());
+    return ecr_fail(c, ECR_ACCESS_DENIED, "%s", error_message());
 }
 
 const char *ecr_str(struct ecr_call *c, const char *key)
@@ -150,7 +152,7 @@ int ecr_load_repo(struct ecr_call *c, struct repo *out)
     const char *name = ecr_str(c, "repositoryName");
     int rc = store_repo_get(c->registry_id, name ? name : "", out);
     if (rc == E_NOTFOUND)
-        return ecr_fail(c, "RepositoryNotFoundException",
+        return ecr_fail(c, ECR_REPOSITORY_NOT_FOUND,
                         "The repository with name '%s' does not exist in the registry with id '%s'", name ? name : "",
                         c->registry_id);
     if (rc < 0)
@@ -167,7 +169,7 @@ int ecr_page(struct ecr_call *c, int default_max, int hard_max, int *max_out, ch
     if (json_is_integer(mr)) {
         json_int_t v = json_integer_value(mr);
         if (v < 1 || v > hard_max)
-            return ecr_fail(c, "InvalidParameterException",
+            return ecr_fail(c, ECR_INVALID_PARAMETER,
                             "Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have value less than "
                             "or equal to %d'",
                             hard_max);
@@ -177,7 +179,7 @@ int ecr_page(struct ecr_call *c, int default_max, int hard_max, int *max_out, ch
         size_t len;
         unsigned char *raw = base64_decode(tok, strlen(tok), &len);
         if (!raw || len < 2 || raw[0] != 'b' || raw[1] != ':')
-            return ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'nextToken': the token is not valid");
+            return ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter at 'nextToken': the token is not valid");
         *after_out = xstrdup((const char *)raw + 2);
         free(raw);
     }

@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "core/config.h"
+#include "ecr/model_gen.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -56,8 +57,9 @@ struct ecr_op {
 extern const struct ecr_op ecr_ops[];
 extern const size_t ecr_nops;
 
-/* Records the error reply and returns -1: `return ecr_fail(c, "RepositoryNotFoundException", ...)`. */
-int ecr_fail(struct ecr_call *c, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records the error reply and returns -1: `return ecr_fail(c, ECR_REPOSITORY_NOT_FOUND, ...)`.
+ * The name and HTTP status come from the table generated from the model. */
+int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ServerException (500) for an unexpected E_* from below, logged. */
 int ecr_fail_internal(struct ecr_call *c, int rc);
 /* Checks c->who may do action on resource_arn in resource_account;

@@ -248,7 +248,7 @@ int op_list_images(struct ecr_call *c)
     if (ecr_page(c, 100, 1000, &max, &after) < 0)
         goto done;
     if (after && strncmp(after, "t:", 2) != 0 && strncmp(after, "u:", 2) != 0) {
-        rc = ecr_fail(c, "InvalidParameterException", BAD_TOKEN);
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER, BAD_TOKEN);
         goto done;
     }
     enum tag_status ts = tag_status_of(c);
@@ -369,14 +369,14 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
         enum id_status st = resolve_id(repo->id, digest, tag, resolved);
         format_image_id(shown, sizeof(shown), digest, tag);
         if (st == ID_MISSING)
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'imageIds' failed to satisfy constraint: 'both tag and digest cannot be null'");
         else if (st == ID_BAD_DIGEST)
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
                           "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
         else if (st != ID_OK || store_manifest_get(repo->id, resolved, false, &m) < 0)
-            rc = ecr_fail(c, "ImageNotFoundException",
+            rc = ecr_fail(c, ECR_IMAGE_NOT_FOUND,
                           "The image with imageId %s does not exist within the repository with name '%s' in the registry "
                           "with id '%s'",
                           shown, repo->name, repo->account_id);
@@ -404,7 +404,7 @@ int op_describe_images(struct ecr_call *c)
     json_object_set_new(c->out, "imageDetails", details);
     if (ids) {
         if (json_object_get(c->in, "nextToken") || json_object_get(c->in, "maxResults"))
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter: nextToken and maxResults cannot be used when imageIds are given");
         else
             rc = describe_by_ids(c, &repo, ids, details);
@@ -413,7 +413,7 @@ int op_describe_images(struct ecr_call *c)
     if (ecr_page(c, 100, 1000, &max, &after) < 0)
         goto done;
     if (after && strncmp(after, "d:", 2) != 0) {
-        rc = ecr_fail(c, "InvalidParameterException", BAD_TOKEN);
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER, BAD_TOKEN);
         goto done;
     }
     if (status_filter_selects(c, "imageStatus")) {
@@ -525,30 +525,30 @@ static int put_image_failure(struct ecr_call *c, const struct repo *repo, const 
     case IMG_INVALID:
         doc = json_loadb(manifest, n, 0, NULL);
         if (!doc)
-            return ecr_fail(c, "InvalidParameterException",
+            return ecr_fail(c, ECR_INVALID_PARAMETER,
                             "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'");
         json_decref(doc);
-        return ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'ImageManifest' failed to satisfy constraint: '%s'",
+        return ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter at 'ImageManifest' failed to satisfy constraint: '%s'",
                         error_message());
     case IMG_DIGEST_MISMATCH:
-        return ecr_fail(c, "ImageDigestDoesNotMatchException",
+        return ecr_fail(c, ECR_IMAGE_DIGEST_DOES_NOT_MATCH,
                         "The image digest '%s' does not match the digest '%s' that Amazon ECR calculated for the image manifest",
                         ecr_str(c, "imageDigest"), res->digest);
     case IMG_BLOB_UNKNOWN:
-        return ecr_fail(c, "LayersNotFoundException",
+        return ecr_fail(c, ECR_LAYERS_NOT_FOUND,
                         "Layers with digests '[%s]' required for pushing image into repository with name '%s' in the registry "
                         "with id '%s' do not exist",
                         res->missing, repo->name, repo->account_id);
     case IMG_MANIFEST_UNKNOWN:
-        return ecr_fail(c, "ReferencedImagesNotFoundException",
+        return ecr_fail(c, ECR_REFERENCED_IMAGES_NOT_FOUND,
                         "Images with digests '[%s]' referenced by the manifest list do not exist in the repository with name "
                         "'%s' in the registry with id '%s'",
                         res->missing, repo->name, repo->account_id);
     case IMG_TAG_IMMUTABLE:
         /* image_put words it as ECR does, for both surfaces */
-        return ecr_fail(c, "ImageTagAlreadyExistsException", "%s", error_message());
+        return ecr_fail(c, ECR_IMAGE_TAG_ALREADY_EXISTS, "%s", error_message());
     case IMG_LIMIT:
-        return ecr_fail(c, "LimitExceededException", "%s", error_message());
+        return ecr_fail(c, ECR_LIMIT_EXCEEDED, "%s", error_message());
     default:
         return ecr_fail_internal(c, rc);
     }
@@ -568,13 +568,13 @@ int op_put_image(struct ecr_call *c)
     if (ecr_load_repo(c, &repo) < 0)
         return -1;
     if (tag && !tag_valid(slice_from(tag))) {
-        rc = ecr_fail(c, "InvalidParameterException",
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                       "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must satisfy regular expression "
                       "pattern: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'");
         goto done;
     }
     if (digest && digest_validate(slice_from(digest), NULL) < 0) {
-        rc = ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'imageDigest' failed to satisfy constraint: '%s'",
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter at 'imageDigest' failed to satisfy constraint: '%s'",
                       error_message());
         goto done;
     }
@@ -585,12 +585,12 @@ int op_put_image(struct ecr_call *c)
     }
     if (res.failure == IMG_ALREADY_EXISTS) {
         if (tag)
-            rc = ecr_fail(c, "ImageAlreadyExistsException",
+            rc = ecr_fail(c, ECR_IMAGE_ALREADY_EXISTS,
                           "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry "
                           "with id '%s'",
                           res.digest, tag, repo.name, repo.account_id);
         else
-            rc = ecr_fail(c, "ImageAlreadyExistsException",
+            rc = ecr_fail(c, ECR_IMAGE_ALREADY_EXISTS,
                           "Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'",
                           res.digest, repo.name, repo.account_id);
         goto done;
@@ -805,11 +805,11 @@ int op_list_image_referrers(struct ecr_call *c)
     if (ecr_page(c, 20, 50, &max, &after) < 0)
         goto done;
     if (after && strncmp(after, "r:", 2) != 0) {
-        rc = ecr_fail(c, "InvalidParameterException", BAD_TOKEN);
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER, BAD_TOKEN);
         goto done;
     }
     if (!subject || digest_validate(slice_from(subject), NULL) < 0) {
-        rc = ecr_fail(c, "InvalidParameterException",
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                       "Invalid parameter at 'subjectId.imageDigest' failed to satisfy constraint: '%s'", error_message());
         goto done;
     }

@@ -44,7 +44,7 @@ static int64_t max_layer_mb(void)
 
 static int fail_upload_not_found(struct ecr_call *c, const struct repo *repo, const char *id)
 {
-    return ecr_fail(c, "UploadNotFoundException",
+    return ecr_fail(c, ECR_UPLOAD_NOT_FOUND,
                     "The upload with id '%s' does not exist in the repository with name '%s' in the registry with id '%s'", id,
                     repo->name, c->registry_id);
 }
@@ -60,7 +60,7 @@ static int find_session(struct ecr_call *c, const struct repo *repo, const char 
 }
 
 /* Opens the session for writing; answers the error and returns <0 if it can't. */
-static int open_session(struct ecr_call *c, const struct repo *repo, const char *id, const char *busy_type, struct upload *out)
+static int open_session(struct ecr_call *c, const struct repo *repo, const char *id, enum ecr_error busy_type, struct upload *out)
 {
     int rc = image_upload_open(out, repo, id);
     if (rc == E_NOTFOUND)
@@ -138,13 +138,13 @@ int op_get_download_url_for_layer(struct ecr_call *c)
         return -1;
     d = d ? d : "";
     if (digest_validate(slice_from(d), NULL) < 0) {
-        rc = ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'layerDigest' failed to satisfy constraint: '%s'",
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter at 'layerDigest' failed to satisfy constraint: '%s'",
                       error_message());
         goto done;
     }
     rc = store_blob_linked(repo.id, d, &size);
     if (rc == E_NOTFOUND) {
-        rc = ecr_fail(c, "LayersNotFoundException",
+        rc = ecr_fail(c, ECR_LAYERS_NOT_FOUND,
                       "The layer with digest '%s' does not exist in the repository with name '%s' in the registry with id '%s'", d,
                       repo.name, c->registry_id);
         goto done;
@@ -156,7 +156,7 @@ int op_get_download_url_for_layer(struct ecr_call *c)
     /* linked in the metadata but its bytes are gone (collected, lost) */
     if ((rc = blob_stat(d, NULL)) < 0) {
         log_warn("GetDownloadUrlForLayer: %s", error_message());
-        rc = ecr_fail(c, "LayerInaccessibleException",
+        rc = ecr_fail(c, ECR_LAYER_INACCESSIBLE,
                       "The layer with digest '%s' in the repository with name '%s' in the registry with id '%s' is not available",
                       d, repo.name, c->registry_id);
         goto done;
@@ -207,7 +207,7 @@ static int fail_part(struct ecr_call *c, const struct repo *repo, const char *id
     json_decref(c->err_extra);
     c->err_extra = json_pack("{s:s,s:s,s:s,s:I}", "registryId", c->registry_id, "repositoryName", repo->name, "uploadId", id,
                              "lastValidByteReceived", (json_int_t)(size ? size - 1 : 0));
-    return ecr_fail(c, "InvalidLayerPartException",
+    return ecr_fail(c, ECR_INVALID_LAYER_PART,
                     "The layer part for the upload with id '%s' in the repository with name '%s' in the registry with id '%s' "
                     "is not valid: %s",
                     id, repo->name, c->registry_id, what);
@@ -237,7 +237,7 @@ int op_upload_layer_part(struct ecr_call *c)
     if (json_string_length(blob) > 0) {
         part = base64_decode(json_string_value(blob), json_string_length(blob), &len);
         if (!part) {
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'Member must be base64-encoded "
                           "binary'");
             goto done;
@@ -249,7 +249,7 @@ int op_upload_layer_part(struct ecr_call *c)
         goto done;
     }
     if ((uint64_t)last >= (uint64_t)max_layer_mb() << 20) {
-        rc = ecr_fail(c, "LimitExceededException",
+        rc = ecr_fail(c, ECR_LIMIT_EXCEEDED,
                       "The layer of the upload with id '%s' would exceed the maximum layer size of %" PRId64 " MiB", id,
                       max_layer_mb());
         goto done;
@@ -260,11 +260,11 @@ int op_upload_layer_part(struct ecr_call *c)
         goto done;
     }
     if (max_parts() && parts >= max_parts()) {
-        rc = ecr_fail(c, "LimitExceededException",
+        rc = ecr_fail(c, ECR_LIMIT_EXCEEDED,
                       "The upload with id '%s' has reached the maximum number of layer parts, %" PRId64, id, max_parts());
         goto done;
     }
-    if ((rc = open_session(c, &repo, id, "InvalidLayerPartException", &u)) < 0)
+    if ((rc = open_session(c, &repo, id, ECR_INVALID_LAYER_PART, &u)) < 0)
         goto done;
     open = true;
     if ((uint64_t)first != u.offset) {
@@ -313,7 +313,7 @@ int op_complete_layer_upload(struct ecr_call *c)
     json_t *digests = json_object_get(c->in, "layerDigests");
     const char *want = json_string_value(json_array_get(digests, 0));
     if (json_array_size(digests) != 1 || !want) {
-        rc = ecr_fail(c, "InvalidParameterException",
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                       "Invalid parameter at 'layerDigests' failed to satisfy constraint: 'Member must contain exactly one "
                       "layer digest'");
         goto done;
@@ -321,17 +321,17 @@ int op_complete_layer_upload(struct ecr_call *c)
     if ((rc = find_session(c, &repo, &id)) < 0)
         goto done;
     if (digest_validate(slice_from(want), NULL) < 0) {
-        rc = ecr_fail(c, "InvalidLayerException",
+        rc = ecr_fail(c, ECR_INVALID_LAYER,
                       "The layer digest '%s' cannot be verified for the upload with id '%s' in the repository with name '%s' "
                       "in the registry with id '%s': %s",
                       want, id, repo.name, c->registry_id, error_message());
         goto done;
     }
-    if ((rc = open_session(c, &repo, id, "InvalidParameterException", &u)) < 0)
+    if ((rc = open_session(c, &repo, id, ECR_INVALID_PARAMETER, &u)) < 0)
         goto done;
     open = true;
     if (u.offset == 0) {
-        rc = ecr_fail(c, "EmptyUploadException",
+        rc = ecr_fail(c, ECR_EMPTY_UPLOAD,
                       "The upload with id '%s' in the repository with name '%s' in registry with id '%s' cannot be completed "
                       "because it does not have any parts",
                       id, repo.name, c->registry_id);
@@ -342,7 +342,7 @@ int op_complete_layer_upload(struct ecr_call *c)
     rc = image_upload_commit(&u, &repo, want, &size, &existed);
     open = u.fd >= 0; /* a commit that got as far as the rename consumed the session */
     if (rc == E_MISMATCH) {
-        rc = ecr_fail(c, "InvalidLayerException",
+        rc = ecr_fail(c, ECR_INVALID_LAYER,
                       "The layer digest '%s' does not match the content of the upload with id '%s' in the repository with "
                       "name '%s' in the registry with id '%s' (its sha256 digest is '%s')",
                       want, id, repo.name, c->registry_id, u.content_digest);
@@ -353,7 +353,7 @@ int op_complete_layer_upload(struct ecr_call *c)
         goto done;
     }
     if (existed) {
-        rc = ecr_fail(c, "LayerAlreadyExistsException",
+        rc = ecr_fail(c, ECR_LAYER_ALREADY_EXISTS,
                       "The layer with digest '%s' already exists in the repository with name '%s' in the registry with id '%s'",
                       want, repo.name, c->registry_id);
         goto done;

@@ -12,7 +12,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "ecr/ops.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 
 #define REGISTRY_POLICY_KEY "registry_policy"
 
@@ -23,7 +23,7 @@ static int check_policy(struct ecr_call *c, const char *text, const char *what)
     int rc = policy_parse(&p, text, strlen(text), POLICY_RESOURCE, POLICY_LIMIT_REPOSITORY);
     policy_free(p);
     if (rc < 0)
-        return ecr_fail(c, "InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
+        return ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
                                                          "'Invalid %s policy provided': %s",
                         what, error_message());
     return 0;
@@ -64,7 +64,7 @@ int op_set_repository_policy(struct ecr_call *c)
         ecr_repo_arn(arn, sizeof(arn), repo.account_id, repo.name);
         if (auth_decide(&d, &c->who, "ecr:SetRepositoryPolicy", repo.account_id, arn, &c->authz) == 0 && !d.allowed) {
             store_rollback();
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy "
                           "provided': the policy would prevent you from setting the policy in the future; use force to set "
                           "it anyway");
@@ -91,7 +91,7 @@ int op_get_repository_policy(struct ecr_call *c)
         return -1;
     int rc = 0;
     if (!repo.policy)
-        rc = ecr_fail(c, "RepositoryPolicyNotFoundException",
+        rc = ecr_fail(c, ECR_REPOSITORY_POLICY_NOT_FOUND,
                       "Repository policy does not exist for the repository with name '%s' in the registry with id '%s'",
                       repo.name, repo.account_id);
     else {
@@ -109,7 +109,7 @@ int op_delete_repository_policy(struct ecr_call *c)
         return -1;
     int rc = 0;
     if (!repo.policy) {
-        rc = ecr_fail(c, "RepositoryPolicyNotFoundException",
+        rc = ecr_fail(c, ECR_REPOSITORY_POLICY_NOT_FOUND,
                       "Repository policy does not exist for the repository with name '%s' in the registry with id '%s'",
                       repo.name, repo.account_id);
     } else {
@@ -141,7 +141,7 @@ int op_get_registry_policy(struct ecr_call *c)
 {
     char *text = NULL;
     if (store_setting_get(c->registry_id, REGISTRY_POLICY_KEY, &text) < 0)
-        return ecr_fail(c, "RegistryPolicyNotFoundException", "Registry policy does not exist in the registry with id '%s'",
+        return ecr_fail(c, ECR_REGISTRY_POLICY_NOT_FOUND, "Registry policy does not exist in the registry with id '%s'",
                         c->registry_id);
     json_object_set_new(c->out, "registryId", json_string(c->registry_id));
     json_object_set_new(c->out, "policyText", json_string(text));
@@ -154,7 +154,7 @@ int op_delete_registry_policy(struct ecr_call *c)
     char *text = NULL;
     int rc;
     if (store_setting_get(c->registry_id, REGISTRY_POLICY_KEY, &text) < 0)
-        return ecr_fail(c, "RegistryPolicyNotFoundException", "Registry policy does not exist in the registry with id '%s'",
+        return ecr_fail(c, ECR_REGISTRY_POLICY_NOT_FOUND, "Registry policy does not exist in the registry with id '%s'",
                         c->registry_id);
     if ((rc = store_setting_delete(c->registry_id, REGISTRY_POLICY_KEY)) < 0) {
         free(text);

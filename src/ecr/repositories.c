@@ -58,7 +58,7 @@ static json_t *repo_json(struct ecr_call *c, const struct repo *r)
 
 static int repo_not_found(struct ecr_call *c, const char *account, const char *name)
 {
-    return ecr_fail(c, "RepositoryNotFoundException", "The repository with name '%s' does not exist in the registry with id '%s'",
+    return ecr_fail(c, ECR_REPOSITORY_NOT_FOUND, "The repository with name '%s' does not exist in the registry with id '%s'",
                     name, account);
 }
 
@@ -80,12 +80,12 @@ static int read_mutability(struct ecr_call *c, char **mut_out, char **filters_ou
     with_exclusion = strcmp(mut, "IMMUTABLE_WITH_EXCLUSION") == 0 || strcmp(mut, "MUTABLE_WITH_EXCLUSION") == 0;
     have = json_is_array(filters) && json_array_size(filters) > 0;
     if (with_exclusion && !have)
-        return ecr_fail(c, "InvalidParameterException",
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
                         "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
                         "'Member must not be null when imageTagMutability is %s'",
                         mut);
     if (!with_exclusion && have)
-        return ecr_fail(c, "InvalidParameterException",
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
                         "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: "
                         "'Exclusion filters can only be specified with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'");
     if (have) {
@@ -119,16 +119,16 @@ static int check_tag_key(struct ecr_call *c, const char *key)
 {
     size_t n = utf8_chars(key);
     if (n < 1 || n > TAG_KEY_MAX)
-        return ecr_fail(c, "InvalidTagParameterException",
+        return ecr_fail(c, ECR_INVALID_TAG_PARAMETER,
                         "The tag key '%.128s' is not valid: tag keys must be between 1 and %d characters long", key, TAG_KEY_MAX);
     if (strncasecmp(key, "aws:", 4) == 0)
-        return ecr_fail(c, "InvalidTagParameterException",
+        return ecr_fail(c, ECR_INVALID_TAG_PARAMETER,
                         "The tag key '%.128s' is not valid: the aws: prefix is reserved for AWS use", key);
     for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
         if (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
             strchr(" _.:/=+-@", *p))
             continue;
-        return ecr_fail(c, "InvalidTagParameterException",
+        return ecr_fail(c, ECR_INVALID_TAG_PARAMETER,
                         "The tag key '%.128s' is not valid: tag keys may only contain letters, numbers, spaces and "
                         "the characters _ . : / = + - @",
                         key);
@@ -147,7 +147,7 @@ static int check_tags(struct ecr_call *c, json_t *tags)
         if (check_tag_key(c, k) < 0)
             return -1;
         if (utf8_chars(v) > TAG_VALUE_MAX)
-            return ecr_fail(c, "InvalidTagParameterException",
+            return ecr_fail(c, ECR_INVALID_TAG_PARAMETER,
                             "The tag value for key '%.128s' is not valid: tag values can be at most %d characters long", k,
                             TAG_VALUE_MAX);
     }
@@ -170,7 +170,7 @@ static int put_tags(struct ecr_call *c, int64_t repo_id, json_t *tags)
     if (n < 0)
         return ecr_fail_internal(c, E_ERROR);
     if (n > TAGS_MAX)
-        return ecr_fail(c, "TooManyTagsException", "The repository would have %lld tags, over the limit of %d tags per repository",
+        return ecr_fail(c, ECR_TOO_MANY_TAGS, "The repository would have %lld tags, over the limit of %d tags per repository",
                         (long long)n, TAGS_MAX);
     return 0;
 }
@@ -200,7 +200,7 @@ int op_create_repository(struct ecr_call *c)
     r.encryption_type = xstrdup(enc ? json_string_value(json_object_get(enc, "encryptionType")) : "AES256");
     if (enc && json_is_string(json_object_get(enc, "kmsKey"))) {
         if (strcmp(r.encryption_type, "AES256") == 0) {
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: "
                           "'A KMS key can only be specified with encryption type KMS or KMS_DSSE'");
             goto done;
@@ -221,19 +221,19 @@ int op_create_repository(struct ecr_call *c)
         goto done;
     }
     if (n >= max) {
-        rc = ecr_fail(c, "LimitExceededException",
+        rc = ecr_fail(c, ECR_LIMIT_EXCEEDED,
                       "The maximum number of repositories (%lld) has been reached for the registry with id '%s'", (long long)max,
                       r.account_id);
         goto done;
     }
     rc = store_repo_create(&r);
     if (rc == E_EXISTS) {
-        rc = ecr_fail(c, "RepositoryAlreadyExistsException",
+        rc = ecr_fail(c, ECR_REPOSITORY_ALREADY_EXISTS,
                       "The repository with name '%s' already exists in the registry with id '%s'", r.name, r.account_id);
         goto done;
     }
     if (rc == E_NOTFOUND) {
-        rc = ecr_fail(c, "InvalidParameterException",
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                       "Invalid parameter at 'registryId' failed to satisfy constraint: 'The registry with id '%s' does not "
                       "exist'",
                       r.account_id);
@@ -293,7 +293,7 @@ int op_describe_repositories(struct ecr_call *c)
 
     if (json_is_array(names)) {
         if (json_object_get(c->in, "maxResults") || json_object_get(c->in, "nextToken")) {
-            rc = ecr_fail(c, "InvalidParameterException",
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter: maxResults and nextToken cannot be used when repositoryNames is specified");
             goto done;
         }
@@ -358,7 +358,7 @@ int op_delete_repository(struct ecr_call *c)
             goto done;
         }
         if (n > 0) {
-            rc = ecr_fail(c, "RepositoryNotEmptyException",
+            rc = ecr_fail(c, ECR_REPOSITORY_NOT_EMPTY,
                           "The repository with name '%s' in registry with id '%s' cannot be deleted because it still "
                           "contains images",
                           r.name, r.account_id);
@@ -475,7 +475,7 @@ static int load_arn_repo(struct ecr_call *c, const char *action, struct repo *ou
     return 0;
 
 invalid:
-    return ecr_fail(c, "InvalidParameterException",
+    return ecr_fail(c, ECR_INVALID_PARAMETER,
                     "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN'");
 }
 
@@ -606,7 +606,7 @@ static const struct account_setting *setting_find(struct ecr_call *c, const char
     for (size_t i = 0; i < NSETTINGS; i++)
         if (strcmp(account_settings[i].name, name) == 0)
             return &account_settings[i];
-    ecr_fail(c, "ValidationException",
+    ecr_fail(c, ECR_VALIDATION,
              "Account setting name '%.64s' is not valid. Valid names are BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE "
              "and BLOB_MOUNTING",
              name);
@@ -647,7 +647,7 @@ int op_put_account_setting(struct ecr_call *c)
         if (strcmp(s->values[i], value) == 0)
             break;
     if (!s->values[i])
-        return ecr_fail(c, "ValidationException", "Account setting value '%.64s' is not valid for %s. Valid values are %s and %s",
+        return ecr_fail(c, ECR_VALIDATION, "Account setting value '%.64s' is not valid for %s. Valid values are %s and %s",
                         value, s->name, s->values[0], s->values[1]);
     setting_key(key, sizeof(key), s);
     int rc = store_setting_put(c->registry_id, key, value);

@@ -26,7 +26,7 @@ int op_create_group(struct iam_call *c)
     g.created_ms = now_ms();
     int rc = store_group_create(&g);
     if (rc == E_EXISTS)
-        return iam_fail(c, "EntityAlreadyExists", "Group with name %s already exists.", name);
+        return iam_fail(c, IAM_ENTITY_ALREADY_EXISTS, "Group with name %s already exists.", name);
     if (rc < 0)
         return iam_fail_internal(c, rc);
     iam_xml_group(&c->out, "Group", &g);
@@ -94,11 +94,11 @@ int op_delete_group(struct iam_call *c)
     if ((rc = store_iam_usage(c->account, IAM_ENTITY_GROUP, g.name, &use)) < 0)
         return iam_fail_internal(c, rc);
     if (use.members)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must remove users from group first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must remove users from group first.");
     if (use.inline_policies)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must delete policies first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must delete policies first.");
     if (use.attached_policies)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must detach all policies first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must detach all policies first.");
     if ((rc = store_group_delete(c->account, g.name)) < 0)
         return iam_fail_internal(c, rc);
     return 0;
@@ -115,7 +115,7 @@ int op_add_user_to_group(struct iam_call *c)
     if ((rc = store_iam_usage(c->account, IAM_ENTITY_USER, u.name, &use)) < 0)
         return iam_fail_internal(c, rc);
     if (use.groups >= GROUPS_PER_USER)
-        return iam_fail(c, "LimitExceeded", "Cannot exceed quota for GroupsPerUser: %d", GROUPS_PER_USER);
+        return iam_fail(c, IAM_LIMIT_EXCEEDED, "Cannot exceed quota for GroupsPerUser: %d", GROUPS_PER_USER);
     if ((rc = store_group_add_user(c->account, g.name, u.name)) < 0)
         return iam_fail_internal(c, rc);
     return 0;
@@ -130,7 +130,7 @@ int op_remove_user_from_group(struct iam_call *c)
         return rc;
     rc = store_group_remove_user(c->account, g.name, u.name);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found in group %s.", u.name, g.name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found in group %s.", u.name, g.name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 

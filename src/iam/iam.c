@@ -9,6 +9,7 @@
  */
 #include "iam/iam.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "iam/iam_model.h"
+#include "iam/model_gen.h"
 #include "iam/managed.h"
 #include "iam/query.h"
 #include "iam/xml.h"
@@ -30,29 +31,6 @@
 #define IAM_XMLNS "https://iam.amazonaws.com/doc/2010-05-08/"
 #define STS_XMLNS "https://sts.amazonaws.com/doc/2011-06-15/"
 #define FORM_TYPE "application/x-www-form-urlencoded"
-
-/* Error code -> HTTP status, from the model's error shapes (httpStatusCode)
- * and the Query protocol's common errors. */
-static const struct {
-    const char *code;
-    unsigned status;
-} iam_errors[] = {
-    {"NoSuchEntity", 404},
-    {"EntityAlreadyExists", 409},
-    {"DeleteConflict", 409},
-    {"LimitExceeded", 409},
-    {"ConcurrentModification", 409},
-    {"MalformedPolicyDocument", 400},
-    {"InvalidInput", 400},
-    {"PolicyNotAttachable", 400},
-    {"ValidationError", 400},
-    {"AccessDenied", 403},
-    {"ServiceFailure", 500},
-    {"InvalidAction", 400},
-    {"MissingAction", 400},
-    {"MalformedQueryString", 400},
-    {"RequestEntityTooLarge", 413},
-};
 
 struct identity_walk {
     int (*fn)(void *ctx, const char *label, const char *document);
@@ -102,14 +80,6 @@ static void iam_begin(struct request *r)
     r->body.max = IAM_BODY_MAX;
 }
 
-static unsigned status_of(const char *code)
-{
-    for (size_t i = 0; i < sizeof(iam_errors) / sizeof(iam_errors[0]); i++)
-        if (strcmp(iam_errors[i].code, code) == 0)
-            return iam_errors[i].status;
-    return 400;
-}
-
 static void send_error(struct request *r, bool sts, unsigned status, const char *code, const char *message)
 {
     struct buf b;
@@ -124,6 +94,12 @@ static void send_error(struct request *r, bool sts, unsigned status, const char 
     http_respond(r, status, "text/xml", b.ptr, b.len);
     http_set_header(r, "x-amzn-RequestId", id);
     buf_release(&b);
+}
+
+/* An error of the generated table (iam/model_gen.h), with its status. */
+static void send_table_error(struct request *r, bool sts, enum iam_error e, const char *message)
+{
+    send_error(r, sts, iam_errors[e].status, iam_errors[e].code, message);
 }
 
 static void send_result(struct iam_call *c)
@@ -145,21 +121,22 @@ static void send_result(struct iam_call *c)
     buf_release(&b);
 }
 
-int iam_fail(struct iam_call *c, const char *code, const char *fmt, ...)
+int iam_fail(struct iam_call *c, enum iam_error e, const char *fmt, ...)
 {
     va_list ap;
+    assert((unsigned)e < IAM_NERRORS);
     va_start(ap, fmt);
     vsnprintf(c->err_message, sizeof(c->err_message), fmt, ap);
     va_end(ap);
-    c->err_code = code;
-    c->err_status = status_of(code);
+    c->err_code = iam_errors[e].code;
+    c->err_status = iam_errors[e].status;
     return -1;
 }
 
 int iam_fail_internal(struct iam_call *c, int rc)
 {
     log_error("%s: %s (%d)", c->op ? c->op->name : "iam", error_message(), rc);
-    return iam_fail(c, "ServiceFailure", "an internal error occurred");
+    return iam_fail(c, IAM_SERVICE_FAILURE, "an internal error occurred");
 }
 
 const char *iam_str(struct iam_call *c, const char *key)
@@ -190,7 +167,7 @@ int iam_load_user(struct iam_call *c, const char *name, struct iam_user *out)
 {
     int rc = store_user_get(c->account, name, out);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -198,7 +175,7 @@ int iam_load_group(struct iam_call *c, const char *name, struct iam_group *out)
 {
     int rc = store_group_get(c->account, name, out);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The group with name %s cannot be found.", name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The group with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -230,7 +207,7 @@ int iam_page_begin(struct iam_call *c, struct iam_page *pg, int (*cmp)(const cha
         unsigned char *raw = base64_decode(marker, strlen(marker), &len);
         if (!raw || len < 2 || memcmp(raw, "m:", 2) != 0 || strlen((char *)raw) != len) {
             free(raw);
-            return iam_fail(c, "InvalidInput", "Invalid Marker.");
+            return iam_fail(c, IAM_INVALID_INPUT, "Invalid Marker.");
         }
         pg->after = xstrdup((char *)raw + 2);
         free(raw);
@@ -395,7 +372,7 @@ static int iam_authorize(struct iam_call *c)
         return 0;
     resource_arn(c, arn, sizeof(arn));
     if (auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0)
-        return iam_fail(c, "AccessDenied", "%s", error_message());
+        return iam_fail(c, IAM_ACCESS_DENIED, "%s", error_message());
     return 0;
 }
 
@@ -480,10 +457,7 @@ static int load_caller(struct iam_call *c)
     int rc = store_user_get(c->account, c->who.user_name, &c->caller);
     if (rc < 0) {
         /* a key whose user is gone cannot act */
-        c->err_code = "InvalidClientTokenId";
-        c->err_status = 403;
-        snprintf(c->err_message, sizeof(c->err_message), "The security token included in the request is invalid.");
-        return -1;
+        return iam_fail(c, IAM_INVALID_CLIENT_TOKEN_ID, "The security token included in the request is invalid.");
     }
     return 0;
 }
@@ -517,11 +491,11 @@ static void iam_finish(struct request *r)
     c.r = r;
     buf_init(&c.out, BUF_UNLIMITED);
     if (r->body_error) {
-        send_error(r, false, 413, "RequestEntityTooLarge", "the request body is larger than IAM accepts");
+        send_table_error(r, false, IAM_REQUEST_ENTITY_TOO_LARGE, "the request body is larger than IAM accepts");
         goto done;
     }
     if (query_form_parse(&form, r->body.ptr, r->body.len) < 0) {
-        send_error(r, false, 400, "MalformedQueryString", error_message());
+        send_table_error(r, false, IAM_MALFORMED_QUERY_STRING, error_message());
         goto done;
     }
     const char *action = query_form_get(&form, "Action"), *version = query_form_get(&form, "Version");
@@ -546,7 +520,7 @@ static void iam_finish(struct request *r)
              c.who.is_root ? c.who.arn : c.caller.arn);
 
     if (!action || !*action) {
-        send_error(r, sts, 400, "MissingAction", "Missing Action");
+        send_table_error(r, sts, IAM_MISSING_ACTION, "Missing Action");
         goto done;
     }
     if (!c.op || !version || strcmp(version, c.op->version) != 0) {
@@ -556,21 +530,21 @@ static void iam_finish(struct request *r)
         else
             snprintf(msg, sizeof(msg), "Could not find operation %.200s for version %.40s", action,
                      version ? version : "NO_VERSION_SPECIFIED");
-        send_error(r, sts, 400, "InvalidAction", msg);
+        send_table_error(r, sts, IAM_INVALID_ACTION, msg);
         goto done;
     }
 
     if (!sts) {
         const struct model_operation *mop = model_operation_find(iam_operations, iam_noperations, slice_from(action));
         if (query_form_to_json(&c.in, &form, iam_shapes, mop ? mop->input : -1) < 0) {
-            send_error(r, sts, 400, "MalformedQueryString", error_message());
+            send_table_error(r, sts, IAM_MALFORMED_QUERY_STRING, error_message());
             goto done;
         }
         if (mop && model_validate(iam_shapes, mop->input, c.in) < 0) {
             struct buf vm;
             buf_init(&vm, BUF_UNLIMITED);
             validation_message(&vm, c.in, error_message());
-            send_error(r, sts, 400, "ValidationError", vm.ptr);
+            send_table_error(r, sts, IAM_VALIDATION_ERROR, vm.ptr);
             buf_release(&vm);
             goto done;
         }
@@ -580,8 +554,10 @@ static void iam_finish(struct request *r)
 
     if (iam_authorize(&c) == 0 && run(&c) == 0)
         send_result(&c);
-    else
-        send_error(r, sts, c.err_status ? c.err_status : 400, c.err_code ? c.err_code : "ServiceFailure", c.err_message);
+    else if (c.err_code)
+        send_error(r, sts, c.err_status, c.err_code, c.err_message);
+    else /* a handler failed without saying why: a bug */
+        send_table_error(r, sts, IAM_SERVICE_FAILURE, "an internal error occurred");
 done:
     json_decref(c.in);
     buf_release(&c.out);

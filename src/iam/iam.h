@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "http/server.h"
+#include "iam/model_gen.h"
 #include "store/store.h"
 
 extern const struct surface iam_surface;
@@ -75,9 +76,10 @@ extern const size_t iam_nops;
 #define STS_VERSION "2011-06-15"
 #define IAM_MAX_ITEMS_DEFAULT 100
 
-/* Records the error reply and returns -1; the HTTP status comes from the
- * error table: `return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", n)`. */
-int iam_fail(struct iam_call *c, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records the error reply and returns -1; the code and HTTP status come from
+ * the table generated from the model (iam/model_gen.h):
+ * `return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", n)`. */
+int iam_fail(struct iam_call *c, enum iam_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ServerFailure (500) for an unexpected E_* from below, logged. */
 int iam_fail_internal(struct iam_call *c, int rc);
 

@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "iam/ops.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 #include "iam/xml.h"
 
 /* What differs between users and groups. */
@@ -71,14 +71,14 @@ static int put_policy(struct iam_call *c, enum iam_entity kind)
     rc = policy_parse(&p, doc, strlen(doc), POLICY_IDENTITY, h.limit);
     policy_free(p);
     if (rc == E_INVALID)
-        return iam_fail(c, "MalformedPolicyDocument", "%s", error_message());
+        return iam_fail(c, IAM_MALFORMED_POLICY_DOCUMENT, "%s", error_message());
     struct size_sum sum = {name, rc == E_TOOBIG ? h.limit.max + 1 : policy_size(doc, strlen(doc), false)};
     if (rc < 0 && rc != E_TOOBIG)
         return iam_fail_internal(c, rc);
     if ((rc = store_inline_policies(c->account, kind, h.name, NULL, 100000, add_size, &sum)) < 0)
         return iam_fail_internal(c, rc);
     if (sum.total > h.limit.max)
-        return iam_fail(c, "LimitExceeded", "Maximum policy size of %zu bytes exceeded for %s %s", h.limit.max, h.label, h.name);
+        return iam_fail(c, IAM_LIMIT_EXCEEDED, "Maximum policy size of %zu bytes exceeded for %s %s", h.limit.max, h.label, h.name);
     if ((rc = store_inline_policy_put(c->account, kind, h.name, name, doc)) < 0)
         return iam_fail_internal(c, rc);
     return 0;
@@ -95,7 +95,7 @@ static int get_policy(struct iam_call *c, enum iam_entity kind)
         return rc;
     rc = store_inline_policy_get(c->account, kind, h.name, name, stored, &doc);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The %s policy with name %s cannot be found.", h.label, name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The %s policy with name %s cannot be found.", h.label, name);
     if (rc < 0)
         return iam_fail_internal(c, rc);
     xml_text(&c->out, h.name_param, h.name);
@@ -114,7 +114,7 @@ static int delete_policy(struct iam_call *c, enum iam_entity kind)
         return rc;
     rc = store_inline_policy_delete(c->account, kind, h.name, name);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The %s policy with name %s cannot be found.", h.label, name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The %s policy with name %s cannot be found.", h.label, name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 

@@ -23,14 +23,14 @@ static int load_key(struct iam_call *c, const char *user, struct access_key *out
     const char *id = iam_str(c, "AccessKeyId");
     int rc = store_access_key_get(id, out);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "The Access Key with id %s cannot be found.", id);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The Access Key with id %s cannot be found.", id);
     if (rc < 0)
         return iam_fail_internal(c, rc);
     bool mine = strcmp(out->account_id, c->account) == 0 &&
                 (user ? out->user_name && strcmp(out->user_name, user) == 0 : out->user_name == NULL);
     if (!mine) {
         access_key_release(out);
-        return iam_fail(c, "NoSuchEntity", "The Access Key with id %s cannot be found.", id);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The Access Key with id %s cannot be found.", id);
     }
     return 0;
 }
@@ -61,7 +61,7 @@ int op_create_access_key(struct iam_call *c)
     if (n < 0)
         return iam_fail_internal(c, E_ERROR);
     if (n >= ACCESS_KEYS_PER_USER)
-        return iam_fail(c, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: %d", ACCESS_KEYS_PER_USER);
+        return iam_fail(c, IAM_LIMIT_EXCEEDED, "Cannot exceed quota for AccessKeysPerUser: %d", ACCESS_KEYS_PER_USER);
     auth_new_access_key(akid, secret);
     if ((rc = auth_store_key(akid, c->account, user, secret)) < 0 || (rc = store_access_key_get(akid, &k)) < 0) {
         memset(secret, 0, sizeof(secret));
@@ -112,7 +112,7 @@ int op_update_access_key(struct iam_call *c)
     if (rc < 0)
         return rc;
     if (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0)
-        return iam_fail(c, "InvalidInput", "Status must be Active or Inactive.");
+        return iam_fail(c, IAM_INVALID_INPUT, "Status must be Active or Inactive.");
     if ((rc = load_key(c, root ? NULL : u.name, &k)) < 0)
         return rc;
     rc = store_access_key_set_status(k.id, status);

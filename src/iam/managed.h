@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "iam/policy.h"
+#include "policy/policy.h"
 
 struct managed_policy {
     const char *name;            /* AmazonEC2ContainerRegistryReadOnly */

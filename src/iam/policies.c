@@ -16,7 +16,7 @@
 #include "core/util.h"
 #include "iam/managed.h"
 #include "iam/ops.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 #include "iam/xml.h"
 
 #define POLICY_VERSIONS_MAX 5
@@ -40,7 +40,7 @@ static int load_policy(struct iam_call *c, const char *arn, bool attaching, stru
 {
     memset(out, 0, sizeof(*out));
     if (!arn_valid(arn))
-        return iam_fail(c, "InvalidInput", "ARN %s is not valid.", arn);
+        return iam_fail(c, IAM_INVALID_INPUT, "ARN %s is not valid.", arn);
     if (strncmp(arn, AWS_POLICY_PREFIX, strlen(AWS_POLICY_PREFIX)) == 0) {
         if (managed_policy_lookup(&out->aws, arn) == 0)
             return 0;
@@ -52,15 +52,15 @@ static int load_policy(struct iam_call *c, const char *arn, bool attaching, stru
             return iam_fail_internal(c, rc);
     }
     if (attaching)
-        return iam_fail(c, "NoSuchEntity", "Policy %s does not exist or is not attachable.", arn);
-    return iam_fail(c, "NoSuchEntity", "Policy %s was not found.", arn);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s does not exist or is not attachable.", arn);
+    return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s was not found.", arn);
 }
 
 /* AWS-managed policies belong to AWS: no account may change them. */
 static int refuse_aws(struct iam_call *c, const struct policy_ref *p)
 {
     const char *who = c->who.is_root ? c->who.arn : c->caller.arn;
-    return iam_fail(c, "AccessDenied", "User: %s is not authorized to perform: %s on resource: policy %s", who,
+    return iam_fail(c, IAM_ACCESS_DENIED, "User: %s is not authorized to perform: %s on resource: policy %s", who,
                     c->op->action, p->aws->arn);
 }
 
@@ -71,9 +71,9 @@ static int check_document(struct iam_call *c, const char *doc)
     int rc = policy_parse(&p, doc, strlen(doc), POLICY_IDENTITY, POLICY_LIMIT_MANAGED);
     policy_free(p);
     if (rc == E_TOOBIG)
-        return iam_fail(c, "LimitExceeded", "%s", error_message());
+        return iam_fail(c, IAM_LIMIT_EXCEEDED, "%s", error_message());
     if (rc < 0)
-        return iam_fail(c, "MalformedPolicyDocument", "%s", error_message());
+        return iam_fail(c, IAM_MALFORMED_POLICY_DOCUMENT, "%s", error_message());
     return 0;
 }
 
@@ -149,7 +149,7 @@ int op_create_policy(struct iam_call *c)
     char *tags = iam_tags_json(c);
     rc = store_policy_create(&p.local, doc, tags);
     if (rc == E_EXISTS)
-        rc = iam_fail(c, "EntityAlreadyExists", "A policy called %s already exists. Duplicate names are not allowed.", name);
+        rc = iam_fail(c, IAM_ENTITY_ALREADY_EXISTS, "A policy called %s already exists. Duplicate names are not allowed.", name);
     else if (rc < 0)
         rc = iam_fail_internal(c, rc);
     else
@@ -188,11 +188,11 @@ int op_delete_policy(struct iam_call *c)
     if (p.aws)
         return refuse_aws(c, &p);
     if (p.local.attachment_count > 0)
-        return iam_fail(c, "DeleteConflict", "Cannot delete a policy attached to entities.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete a policy attached to entities.");
     if ((rc = store_policy_versions(c->account, p.local.arn, count_version, &versions)) < 0)
         return iam_fail_internal(c, rc);
     if (versions > 1)
-        return iam_fail(c, "DeleteConflict",
+        return iam_fail(c, IAM_DELETE_CONFLICT,
                         "This policy has more than one version. Before you delete a policy, you must delete the policy's "
                         "versions. The default version is deleted with the policy.");
     if ((rc = store_policy_delete(c->account, p.local.arn)) < 0)
@@ -318,7 +318,7 @@ int op_create_policy_version(struct iam_call *c)
         return rc;
     rc = store_policy_version_add(c->account, p.local.arn, doc, set_default, POLICY_VERSIONS_MAX, &version);
     if (rc == E_TOOBIG)
-        return iam_fail(c, "LimitExceeded",
+        return iam_fail(c, IAM_LIMIT_EXCEEDED,
                         "A managed policy can have up to %d versions. Before you create a new version, you must delete an "
                         "existing version.",
                         POLICY_VERSIONS_MAX);
@@ -339,14 +339,14 @@ int op_get_policy_version(struct iam_call *c)
         return rc;
     if (p.aws) {
         if (strcmp(id, p.aws->default_version) != 0)
-            return iam_fail(c, "NoSuchEntity", "Policy %s version %s does not exist or is not attachable.", p.aws->arn, id);
+            return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s version %s does not exist or is not attachable.", p.aws->arn, id);
         xml_version(&c->out, "PolicyVersion", p.aws->document, version_number(p.aws->default_version), true, 0,
                     p.aws->update_date);
         return 0;
     }
     rc = n ? store_policy_version_get(c->account, p.local.arn, n, &v) : E_NOTFOUND;
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "Policy %s version %s does not exist or is not attachable.", p.local.arn, id);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s version %s does not exist or is not attachable.", p.local.arn, id);
     if (rc < 0)
         return iam_fail_internal(c, rc);
     xml_version(&c->out, "PolicyVersion", v.document, v.version, v.is_default, v.created_ms, NULL);
@@ -407,10 +407,10 @@ int op_delete_policy_version(struct iam_call *c)
     if (p.aws)
         return refuse_aws(c, &p);
     if (n && n == p.local.default_version)
-        return iam_fail(c, "DeleteConflict", "Cannot delete the default version of a policy.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete the default version of a policy.");
     rc = n ? store_policy_version_delete(c->account, p.local.arn, n) : E_NOTFOUND;
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "Policy %s version %s does not exist or is not deletable.", p.local.arn, id);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s version %s does not exist or is not deletable.", p.local.arn, id);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -426,7 +426,7 @@ int op_set_default_policy_version(struct iam_call *c)
         return refuse_aws(c, &p);
     rc = n ? store_policy_set_default(c->account, p.local.arn, n) : E_NOTFOUND;
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "Policy %s version %s does not exist or is not attachable.", p.local.arn, id);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s version %s does not exist or is not attachable.", p.local.arn, id);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -477,7 +477,7 @@ static int attach(struct iam_call *c, enum iam_entity kind)
         (rc = store_attached_policies(c->account, kind, name, NULL, POLICIES_PER_ENTITY + 1, find_arn, &f)) < 0)
         return iam_fail_internal(c, rc);
     if (!f.found && use.attached_policies >= POLICIES_PER_ENTITY)
-        return iam_fail(c, "LimitExceeded", "Cannot exceed quota for %s: %d",
+        return iam_fail(c, IAM_LIMIT_EXCEEDED, "Cannot exceed quota for %s: %d",
                         kind == IAM_ENTITY_USER ? "PoliciesPerUser" : "PoliciesPerGroup", POLICIES_PER_ENTITY);
     if ((rc = store_policy_attach(c->account, kind, name, arn)) < 0)
         return iam_fail_internal(c, rc);
@@ -492,10 +492,10 @@ static int detach(struct iam_call *c, enum iam_entity kind)
     if ((rc = load_entity(c, kind, name)) < 0)
         return rc;
     if (!arn_valid(arn))
-        return iam_fail(c, "InvalidInput", "ARN %s is not valid.", arn);
+        return iam_fail(c, IAM_INVALID_INPUT, "ARN %s is not valid.", arn);
     rc = store_policy_detach(c->account, kind, name, arn);
     if (rc == E_NOTFOUND)
-        return iam_fail(c, "NoSuchEntity", "Policy %s was not found.", arn);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s was not found.", arn);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 

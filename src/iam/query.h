@@ -3,7 +3,7 @@
  * (Action=CreateUser&Version=2010-05-08&UserName=bob&Tags.member.1.Key=k)
  * decoded into name/value pairs, and those flat pairs turned into the JSON
  * structure of an operation's input shape, so that the model validator of
- * ecr/model.h can check it as it checks JSON requests.
+ * model/model.h can check it as it checks JSON requests.
  *
  * Flattening follows botocore's query serializer: structure members are
  * Parent.Member, list items Name.member.N (N from 1), and an empty list is
@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "ecr/model.h"
+#include "model/model.h"
 
 #define QUERY_PARAMS_MAX 4096 /* most pairs in one body */
 #define QUERY_NAME_MAX 1024   /* longest decoded name */

@@ -26,7 +26,7 @@ static int principal_from_arn(struct iam_call *c, const char *arn, struct princi
     memset(out, 0, sizeof(*out));
     snprintf(prefix, sizeof(prefix), "arn:aws:iam::%s:", c->account);
     if (strncmp(arn, prefix, strlen(prefix)) != 0)
-        return iam_fail(c, "InvalidInput", "PolicySourceArn %s is not a user or root of this account", arn);
+        return iam_fail(c, IAM_INVALID_INPUT, "PolicySourceArn %s is not a user or root of this account", arn);
     const char *what = arn + strlen(prefix);
     snprintf(out->account_id, sizeof(out->account_id), "%s", c->account);
     if (strcmp(what, "root") == 0) {
@@ -36,11 +36,11 @@ static int principal_from_arn(struct iam_call *c, const char *arn, struct princi
         return 0;
     }
     if (strncmp(what, "user/", 5) != 0)
-        return iam_fail(c, "InvalidInput", "PolicySourceArn %s is not a user or root of this account", arn);
+        return iam_fail(c, IAM_INVALID_INPUT, "PolicySourceArn %s is not a user or root of this account", arn);
     const char *name = strrchr(what, '/') + 1;
     struct iam_user u;
     if (store_user_get(c->account, name, &u) < 0 || strcmp(u.arn, arn) != 0)
-        return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", name);
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
     snprintf(out->arn, sizeof(out->arn), "%s", u.arn);
     snprintf(out->user_name, sizeof(out->user_name), "%s", u.name);
     snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
@@ -84,7 +84,7 @@ int op_simulate_principal_policy(struct iam_call *c)
         else if (strcasecmp(key, "aws:SecureTransport") == 0)
             ctx.secure_transport = strcasecmp(v, "true") == 0;
         else
-            return iam_fail(c, "InvalidInput", "context key %s is not supported by this simulator "
+            return iam_fail(c, IAM_INVALID_INPUT, "context key %s is not supported by this simulator "
                                                "(aws:SourceIp, aws:SecureTransport)",
                             key);
     }
@@ -102,7 +102,7 @@ int op_simulate_principal_policy(struct iam_call *c)
             struct auth_decision d;
             resource_account(acct, res, c->account);
             if ((rc = auth_decide(&d, &p, action, acct, res, &ctx)) < 0)
-                return iam_fail(c, "PolicyEvaluation", "the policies of %s could not be evaluated: %s", p.arn,
+                return iam_fail(c, IAM_POLICY_EVALUATION, "the policies of %s could not be evaluated: %s", p.arn,
                                 error_message());
             xml_open(&c->out, "member");
             xml_text(&c->out, "EvalActionName", action);

@@ -22,7 +22,7 @@ static int check_tags(struct iam_call *c)
         for (size_t j = 0; j < i; j++)
             if (strcasecmp(json_string_value(json_object_get(json_array_get(tags, i), "Key")),
                            json_string_value(json_object_get(json_array_get(tags, j), "Key"))) == 0)
-                return iam_fail(c, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.");
+                return iam_fail(c, IAM_INVALID_INPUT, "Duplicate tag keys found. Please note that Tag keys are case insensitive.");
     return 0;
 }
 
@@ -32,7 +32,7 @@ int op_create_user(struct iam_call *c)
     struct iam_user u;
     int rc;
     if (iam_str(c, "PermissionsBoundary"))
-        return iam_fail(c, "InvalidInput", "permissions boundaries are not supported by this berth");
+        return iam_fail(c, IAM_INVALID_INPUT, "permissions boundaries are not supported by this berth");
     if ((rc = check_tags(c)) < 0)
         return rc;
     memset(&u, 0, sizeof(u));
@@ -45,7 +45,7 @@ int op_create_user(struct iam_call *c)
     char *tags = iam_tags_json(c);
     rc = store_user_create(&u, tags);
     if (rc == E_EXISTS)
-        rc = iam_fail(c, "EntityAlreadyExists", "User with name %s already exists.", name);
+        rc = iam_fail(c, IAM_ENTITY_ALREADY_EXISTS, "User with name %s already exists.", name);
     else if (rc < 0)
         rc = iam_fail_internal(c, rc);
     else
@@ -117,13 +117,13 @@ int op_delete_user(struct iam_call *c)
     if ((rc = store_iam_usage(c->account, IAM_ENTITY_USER, u.name, &use)) < 0)
         return iam_fail_internal(c, rc);
     if (use.access_keys)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must delete access keys first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must delete access keys first.");
     if (use.inline_policies)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must delete policies first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must delete policies first.");
     if (use.attached_policies)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must detach all policies first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must detach all policies first.");
     if (use.groups)
-        return iam_fail(c, "DeleteConflict", "Cannot delete entity, must remove users from group first.");
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must remove users from group first.");
     if ((rc = store_user_delete(c->account, u.name)) < 0)
         return iam_fail_internal(c, rc);
     return 0;

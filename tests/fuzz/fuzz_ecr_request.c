@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "core/error.h"
-#include "ecr/model.h"
+#include "ecr/model_gen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,7 +10,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 
 #define ACCT "111122223333"
 #define OTHER "444455556666"

@@ -13,7 +13,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "iam/iam_model.h"
+#include "iam/model_gen.h"
 #include "iam/query.h"
 
 static void build(const struct query_form *f, const char *op)

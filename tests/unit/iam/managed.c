@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "iam/managed.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 
 #define ACCT "111122223333"
 #define REPO "arn:aws:ecr:us-east-1:" ACCT ":repository/team-a/web"

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "iam/iam_model.h"
+#include "iam/model_gen.h"
 #include "iam/query.h"
 
 static int input_of(const char *op)

@@ -1,6 +1,8 @@
 /*
  * The IAM policy language: parsing and validating policy documents, and the
- * one evaluator that decides every request with AWS's semantics.
+ * one evaluator that decides every request with AWS's semantics. A leaf
+ * module: it depends on core/ only; auth/ (which asks it every question),
+ * iam/ and ecr/ (which validate documents with it) use it.
  *
  * A document is parsed once (policy_parse) for one kind: identity-based
  * (attached to a user or group; Principal is forbidden) or resource-based (a
@@ -37,8 +39,8 @@
  * the request's tags). Keys in the request's explicit context override
  * derived ones.
  */
-#ifndef BERTH_IAM_POLICY_H
-#define BERTH_IAM_POLICY_H
+#ifndef BERTH_POLICY_POLICY_H
+#define BERTH_POLICY_POLICY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -191,9 +193,9 @@ int policy_decision_message(struct buf *out, const struct policy_request *req, c
 /* "allowed", "explicitDeny", "implicitDeny" (IAM's EvalDecision values). */
 const char *policy_result_name(enum policy_result r);
 
-#ifdef BERTH_IAM_POLICY_INTERNAL
+#ifdef BERTH_POLICY_INTERNAL
 /*
- * Shared by src/iam/policy.c and src/iam/condition.c only (and their tests):
+ * Shared by src/policy/policy.c and src/policy/condition.c only (and their tests):
  * the evaluation context, wildcard matching and variable substitution, and
  * the Condition block.
  */

@@ -24,8 +24,8 @@
  * so a document with a malformed one is rejected rather than silently never
  * matching; those operators do not take policy variables.
  */
-#define BERTH_IAM_POLICY_INTERNAL
-#include "iam/policy.h"
+#define BERTH_POLICY_INTERNAL
+#include "policy/policy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -9,8 +9,8 @@
  * Messages for invalid documents are IAM's MalformedPolicyDocument texts,
  * so the IAM and ECR front ends can return them as they are.
  */
-#define BERTH_IAM_POLICY_INTERNAL
-#include "iam/policy.h"
+#define BERTH_POLICY_INTERNAL
+#include "policy/policy.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -5,7 +5,7 @@
  * violation is reported with its path the way AWS names it (memberName,
  * list.member.N, map keys).
  */
-#include "ecr/model.h"
+#include "model/model.h"
 
 #include <pthread.h>
 #include <regex.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/iam/policy.c and src/iam/condition.c: a table of
+ * Unit tests for src/policy/policy.c and src/policy/condition.c: a table of
  * (policies, request, expected decision) covering every condition operator
  * family, IfExists, set qualifiers, Null, CIDR matching, the Not* elements,
  * wildcards, explicit deny precedence, same- and cross-account rules, the
@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#define BERTH_IAM_POLICY_INTERNAL
+#define BERTH_POLICY_INTERNAL
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "iam/policy.h"
+#include "policy/policy.h"
 
 #define ACCT "111122223333"
 #define OTHER "444455556666"

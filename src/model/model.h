@@ -1,11 +1,13 @@
 /*
  * A service model as data: the shapes and operations of botocore's
- * service-2.json, generated into model_gen.c by scripts/gen_model.py, and
- * the validator that checks a request against them the way the service
- * does (required members, types, min/max, patterns, enums).
+ * service-2.json, generated into <service>/model_gen.c by
+ * scripts/gen_model.py, and the validator that checks a request against
+ * them the way the service does (required members, types, min/max,
+ * patterns, enums). Shared by every AWS-protocol adapter (ecr/ for JSON 1.1,
+ * iam/ for Query); it depends on core/ only.
  */
-#ifndef BERTH_ECR_MODEL_H
-#define BERTH_ECR_MODEL_H
+#ifndef BERTH_MODEL_MODEL_H
+#define BERTH_MODEL_MODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,10 +43,13 @@ struct model_operation {
     const char *errors; /* comma-separated error shape names */
 };
 
-extern const struct model_shape ecr_shapes[];
-extern const size_t ecr_nshapes;
-extern const struct model_operation ecr_operations[];
-extern const size_t ecr_noperations;
+/* One error of a service: its code on the wire ("RepositoryNotFoundException",
+ * "NoSuchEntity") and the HTTP status it is answered with. Each service's
+ * table is generated, indexed by its enum (<service>/model_gen.h). */
+struct model_error {
+    const char *code;
+    unsigned status;
+};
 
 /* Compiles the patterns once; E_ERROR if one does not compile (a bug). */
 int model_init(const struct model_shape *shapes, size_t n);
