@@ -21,7 +21,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/model_gen.h"
-#include "registry/reference.h"
+#include "image/reference.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 /* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */

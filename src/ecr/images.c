@@ -22,8 +22,8 @@
 #include "core/util.h"
 #include "ecr/ops.h"
 #include "image/image.h"
-#include "registry/manifest.h"
-#include "registry/reference.h"
+#include "image/manifest.h"
+#include "image/reference.h"
 
 /* Pull times are recorded at most this often per image, as on /v2. */
 /* Manifests read per query while looking for a filtered page. */

@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "ecr/ops.h"
 #include "image/image.h"
-#include "registry/reference.h"
+#include "image/reference.h"
 
 /* ECR's limits on resource tags (TooManyTagsException, Tag's documentation). */
 #define TAGS_MAX 50

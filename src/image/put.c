@@ -18,7 +18,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/util.h"
-#include "registry/manifest.h"
+#include "image/manifest.h"
 
 /* Does tag match one of the repository's exclusion filters (WILDCARD,
  * '*' matching any run of characters)? */

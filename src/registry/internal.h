@@ -8,7 +8,7 @@
 #include "auth/auth.h"
 #include "blob/blobstore.h"
 #include "http/server.h"
-#include "registry/reference.h"
+#include "image/reference.h"
 #include "store/store.h"
 
 enum reg_error {

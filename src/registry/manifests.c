@@ -18,7 +18,7 @@
 #include "core/util.h"
 #include "image/image.h"
 #include "registry/internal.h"
-#include "registry/manifest.h"
+#include "image/manifest.h"
 #include "registry/registry.h"
 
 static bool is_digest_ref(const char *ref)

@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "registry/internal.h"
-#include "registry/manifest.h"
+#include "image/manifest.h"
 
 struct referrers_ctx {
     json_t *manifests;

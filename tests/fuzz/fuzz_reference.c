@@ -14,7 +14,7 @@
 #include "core/buf.h"
 #include "core/digest.h"
 #include "core/error.h"
-#include "registry/reference.h"
+#include "image/reference.h"
 
 #define CHECK(cond)                                                                                                        \
     do {                                                                                                                   \

@@ -4,7 +4,7 @@
  * path is split from its end, where the grammar is unambiguous: a tag,
  * digest or upload id never contains '/'.
  */
-#include "registry/reference.h"
+#include "image/reference.h"
 
 #include <string.h>
 

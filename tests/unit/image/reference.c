@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "registry/reference.h"
+#include "image/reference.h"
 
 static bool name_ok(const char *z)
 {

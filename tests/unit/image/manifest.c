@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "registry/manifest.h"
+#include "image/manifest.h"
 
 #define HA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HB "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

@@ -7,8 +7,8 @@
  * ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}). A /v2 path is split into the
  * repository name and what is asked of it.
  */
-#ifndef BERTH_REGISTRY_REFERENCE_H
-#define BERTH_REGISTRY_REFERENCE_H
+#ifndef BERTH_IMAGE_REFERENCE_H
+#define BERTH_IMAGE_REFERENCE_H
 
 #include <stdbool.h>
 

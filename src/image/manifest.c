@@ -2,7 +2,7 @@
  * This module implements the manifest parser of manifest.h with jansson,
  * rejecting duplicate keys so two readers can never see different content.
  */
-#include "registry/manifest.h"
+#include "image/manifest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

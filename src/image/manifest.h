@@ -4,8 +4,8 @@
  * The digest of a manifest is always over the bytes received; this parser
  * only reads them to learn the media type and what they reference.
  */
-#ifndef BERTH_REGISTRY_MANIFEST_H
-#define BERTH_REGISTRY_MANIFEST_H
+#ifndef BERTH_IMAGE_MANIFEST_H
+#define BERTH_IMAGE_MANIFEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
