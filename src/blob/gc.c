@@ -30,10 +30,15 @@ static int list_add(void *ctx, const char *digest)
     return 0;
 }
 
+/* Does a record want the blob's bytes? Only a lookup that ran and found
+ * nothing says no: when the store fails, the bytes stay. */
 static bool has_record(void *ctx, const char *digest)
 {
     uint64_t size;
-    return store_blob_size(digest, &size) == 0;
+    int rc = store_blob_size(digest, &size);
+    if (rc < 0 && rc != E_NOTFOUND)
+        log_warn("gc: keeping '%s': %s", digest, error_message());
+    return rc != E_NOTFOUND;
 }
 
 struct orphan_walk {
@@ -60,8 +65,12 @@ static int orphan_upload(void *ctx, const char *id, int64_t mtime_ms)
     struct orphan_walk *w = ctx;
     if (mtime_ms >= w->cutoff || strlen(id) != 36)
         return 0;
-    if (store_upload_exists(id) == 0)
+    int rc = store_upload_exists(id);
+    if (rc != E_NOTFOUND) {
+        if (rc < 0)
+            log_warn("gc: keeping upload '%s': %s", id, error_message());
         return 0;
+    }
     if (upload_cancel(id) == 0)
         w->report->uploads_removed++;
     return 0;

@@ -75,7 +75,7 @@ static bool digest_form_ok(const char *z)
     return true;
 }
 
-enum id_status { ID_OK, ID_MISSING, ID_BAD_DIGEST, ID_BAD_TAG, ID_NOT_FOUND, ID_MISMATCH };
+enum id_status { ID_OK, ID_MISSING, ID_BAD_DIGEST, ID_BAD_TAG, ID_NOT_FOUND, ID_MISMATCH, ID_ERROR /* the store failed */ };
 
 /* Resolves an image identifier of the request to the digest it names. A tag
  * wins over a digest for lookup; both given must agree. */
@@ -87,13 +87,16 @@ static enum id_status resolve_id(int64_t repo_id, const char *digest, const char
         return ID_BAD_DIGEST;
     if (tag && !tag_valid(slice_from(tag)))
         return ID_BAD_TAG;
+    int rc;
     if (tag) {
-        if (store_tag_resolve(repo_id, tag, out) < 0)
-            return ID_NOT_FOUND;
+        if ((rc = store_tag_resolve(repo_id, tag, out)) < 0)
+            return rc == E_NOTFOUND ? ID_NOT_FOUND : ID_ERROR;
         return digest && strcmp(digest, out) != 0 ? ID_MISMATCH : ID_OK;
     }
-    if (strlen(digest) >= DIGEST_MAX || store_manifest_exists(repo_id, digest) < 0)
+    if (strlen(digest) >= DIGEST_MAX)
         return ID_NOT_FOUND;
+    if ((rc = store_manifest_exists(repo_id, digest)) < 0)
+        return rc == E_NOTFOUND ? ID_NOT_FOUND : ID_ERROR;
     snprintf(out, DIGEST_MAX, "%s", digest);
     return ID_OK;
 }
@@ -169,6 +172,7 @@ struct scan {
     char cursor[DIGEST_MAX];
     int rows;
     bool full;
+    int error; /* take() returned a negative E_* */
 };
 
 static int scan_row(void *p, const struct manifest *m)
@@ -176,7 +180,10 @@ static int scan_row(void *p, const struct manifest *m)
     struct scan *s = p;
     snprintf(s->cursor, sizeof(s->cursor), "%s", m->digest);
     s->rows++;
-    s->full = s->take(s->ctx, m) != 0;
+    int r = s->take(s->ctx, m);
+    if (r < 0)
+        s->error = r;
+    s->full = r != 0;
     return s->full;
 }
 
@@ -189,6 +196,8 @@ static int scan_manifests(int64_t repo_id, const char *after, int (*take)(void *
         int rc = store_manifests_list(repo_id, s.cursor, SCAN_BATCH, scan_row, &s);
         if (rc < 0)
             return rc;
+        if (s.error < 0)
+            return s.error;
     } while (!s.full && s.rows == SCAN_BATCH);
     return 0;
 }
@@ -199,10 +208,14 @@ static int add_tag_string(void *ctx, const char *tag)
     return 0;
 }
 
+/* The tags of an image, or NULL when the store fails. */
 static json_t *tags_of(int64_t repo_id, const char *digest)
 {
     json_t *tags = json_array();
-    store_tags_of(repo_id, digest, add_tag_string, tags);
+    if (store_tags_of(repo_id, digest, add_tag_string, tags) < 0) {
+        json_decref(tags);
+        return NULL;
+    }
     return tags;
 }
 
@@ -224,7 +237,11 @@ static int add_tagged(void *ctx, const char *tag, const char *digest)
 static int add_untagged(void *ctx, const struct manifest *m)
 {
     struct list_images *l = ctx;
-    if (store_tag_count_for(l->repo_id, m->digest) == 0)
+    int64_t ntags;
+    int rc = store_tag_count_for(l->repo_id, m->digest, &ntags);
+    if (rc < 0)
+        return rc;
+    if (ntags == 0)
         json_array_append_new(l->ids, image_id(m->digest, NULL));
     return json_array_size(l->ids) >= l->want;
 }
@@ -260,8 +277,10 @@ int op_list_images(struct ecr_call *c)
         goto done;
     }
     bool in_untagged = after && after[0] == 'u';
-    if (ts != TS_UNTAGGED && !in_untagged)
-        store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l);
+    if (ts != TS_UNTAGGED && !in_untagged && (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
     if (ts != TS_TAGGED && json_array_size(l.ids) < l.want &&
         (rc = scan_manifests(repo.id, in_untagged ? after + 2 : NULL, add_untagged, &l)) < 0) {
         rc = ecr_fail_internal(c, rc);
@@ -339,6 +358,8 @@ static int add_detail(void *ctx, const struct manifest *m)
 {
     struct describe_images *d = ctx;
     json_t *tags = tags_of(d->repo->id, m->digest);
+    if (!tags)
+        return E_ERROR;
     bool tagged = json_array_size(tags) > 0;
     if ((d->ts == TS_TAGGED && !tagged) || (d->ts == TS_UNTAGGED && tagged))
         json_decref(tags);
@@ -376,15 +397,20 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
             rc = ecr_fail(c, "InvalidParameterException",
                           "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
                           "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
-        else if (st != ID_OK || store_manifest_get(repo->id, resolved, false, &m) < 0)
+        else if (st == ID_ERROR || (st == ID_OK && (rc = store_manifest_get(repo->id, resolved, false, &m)) < 0 && rc != E_NOTFOUND))
+            rc = ecr_fail_internal(c, E_ERROR);
+        else if (st != ID_OK || rc == E_NOTFOUND)
             rc = ecr_fail(c, "ImageNotFoundException",
                           "The image with imageId %s does not exist within the repository with name '%s' in the registry "
                           "with id '%s'",
                           shown, repo->name, repo->account_id);
         else {
-            if (!json_object_get(seen, resolved)) {
+            json_t *tags = json_object_get(seen, resolved) ? NULL : tags_of(repo->id, resolved);
+            if (!json_object_get(seen, resolved) && !tags) {
+                rc = ecr_fail_internal(c, E_ERROR);
+            } else if (tags) {
                 json_object_set_new(seen, resolved, json_true());
-                json_array_append_new(details, image_detail(repo, &m, tags_of(repo->id, resolved)));
+                json_array_append_new(details, image_detail(repo, &m, tags));
             }
             manifest_release(&m);
         }
@@ -476,8 +502,14 @@ int op_batch_get_image(struct ecr_call *c)
         char resolved[DIGEST_MAX];
         struct manifest m;
         enum id_status st = resolve_id(repo.id, digest, tag, resolved);
-        if (st == ID_OK && store_manifest_get(repo.id, resolved, true, &m) < 0)
-            st = ID_NOT_FOUND;
+        int rc = st == ID_OK ? store_manifest_get(repo.id, resolved, true, &m) : 0;
+        if (rc < 0)
+            st = rc == E_NOTFOUND ? ID_NOT_FOUND : ID_ERROR;
+        if (st == ID_ERROR) {
+            json_decref(seen);
+            repo_release(&repo);
+            return ecr_fail_internal(c, E_ERROR);
+        }
         if (st != ID_OK) {
             add_id_failure(failures, digest, tag, st);
             continue;
@@ -501,6 +533,13 @@ int op_batch_get_image(struct ecr_call *c)
             add_image(&repo, images, seen, &m, body, tag);
         } else {
             json_t *tags = tags_of(repo.id, m.digest);
+            if (!tags) {
+                json_decref(body);
+                manifest_release(&m);
+                json_decref(seen);
+                repo_release(&repo);
+                return ecr_fail_internal(c, E_ERROR);
+            }
             if (json_array_size(tags) == 0)
                 add_image(&repo, images, seen, &m, body, NULL);
             for (size_t k = 0; k < json_array_size(tags); k++)
@@ -616,16 +655,19 @@ static int add_parent(void *ctx, const char *parent)
     return 0;
 }
 
-static void add_referenced_failure(json_t *failures, int64_t repo_id, const char *digest, const char *tag, const char *image)
+static int add_referenced_failure(json_t *failures, int64_t repo_id, const char *digest, const char *tag, const char *image)
 {
     struct buf parents, reason;
     buf_init(&parents, 16 * 1024);
     buf_init(&reason, 20 * 1024);
-    store_manifest_parents(repo_id, image, add_parent, &parents);
-    buf_printf(&reason, "Requested image referenced by manifest list: [%s]", parents.ptr);
-    add_failure(failures, digest, tag, "ImageReferencedByManifestList", reason.ptr);
+    int rc = store_manifest_parents(repo_id, image, add_parent, &parents);
+    if (rc == 0) {
+        buf_printf(&reason, "Requested image referenced by manifest list: [%s]", parents.ptr);
+        add_failure(failures, digest, tag, "ImageReferencedByManifestList", reason.ptr);
+    }
     buf_release(&parents);
     buf_release(&reason);
+    return rc;
 }
 
 struct deletion {
@@ -653,14 +695,17 @@ static void report_deleted(struct deletion *d, const char *digest, const char *t
  * still lists it. */
 static int delete_image(struct deletion *d, const char *req_digest, const char *image)
 {
+    int64_t nparents;
     int rc;
     if (json_object_get(d->gone, image))
         return 0;
-    if (store_manifest_parent_count(d->repo_id, image) > 0) {
-        add_referenced_failure(d->failures, d->repo_id, req_digest, NULL, image);
-        return 0;
-    }
+    if ((rc = store_manifest_parent_count(d->repo_id, image, &nparents)) < 0)
+        return rc;
+    if (nparents > 0)
+        return add_referenced_failure(d->failures, d->repo_id, req_digest, NULL, image);
     json_t *tags = tags_of(d->repo_id, image);
+    if (!tags)
+        return E_ERROR;
     if ((rc = store_manifest_delete(d->repo_id, image)) < 0) {
         json_decref(tags);
         if (rc == E_NOTFOUND) {
@@ -682,14 +727,17 @@ static int delete_image(struct deletion *d, const char *req_digest, const char *
  * image, which an index that lists it forbids. */
 static int delete_tag(struct deletion *d, const char *req_digest, const char *tag, const char *image)
 {
+    int64_t ntags, nparents;
     int rc;
     if (json_object_get(d->gone, image))
         return 0;
-    if (store_tag_count_for(d->repo_id, image) <= 1) {
-        if (store_manifest_parent_count(d->repo_id, image) > 0) {
-            add_referenced_failure(d->failures, d->repo_id, req_digest, tag, image);
-            return 0;
-        }
+    if ((rc = store_tag_count_for(d->repo_id, image, &ntags)) < 0)
+        return rc;
+    if (ntags <= 1) {
+        if ((rc = store_manifest_parent_count(d->repo_id, image, &nparents)) < 0)
+            return rc;
+        if (nparents > 0)
+            return add_referenced_failure(d->failures, d->repo_id, req_digest, tag, image);
         if ((rc = store_manifest_delete(d->repo_id, image)) < 0)
             return rc;
         json_object_set_new(d->gone, image, json_true());
@@ -719,6 +767,10 @@ int op_batch_delete_image(struct ecr_call *c)
         const char *digest = id_digest(id), *tag = id_tag(id);
         char image[DIGEST_MAX];
         enum id_status st = resolve_id(repo.id, digest, tag, image);
+        if (st == ID_ERROR) {
+            rc = E_ERROR;
+            break;
+        }
         /* an identifier whose image or tag this request already removed is not a failure */
         if (st == ID_NOT_FOUND && tag && json_object_get(d.removed_tags, tag))
             continue;

@@ -143,9 +143,10 @@ static int find_session(struct ecr_call *c, const struct repo *repo, const char 
 {
     const char *id = ecr_str(c, "uploadId");
     *id_out = id ? id : "";
-    if (!id || store_upload_get(id, repo->id) < 0)
+    int rc = id ? store_upload_get(id, repo->id) : E_NOTFOUND;
+    if (rc == E_NOTFOUND)
         return fail_upload_not_found(c, repo, *id_out);
-    return 0;
+    return rc < 0 ? ecr_fail_internal(c, rc) : 0;
 }
 
 /* Opens the session for writing; answers the error and returns <0 if it can't. */
@@ -450,7 +451,11 @@ int op_complete_layer_upload(struct ecr_call *c)
     /* the metadata as a /v2 upload writes it, in one transaction */
     if ((rc = store_begin()) < 0)
         goto store_failed;
-    existed = store_blob_linked(repo.id, want, &linked_size) == 0;
+    if ((rc = store_blob_linked(repo.id, want, &linked_size)) < 0 && rc != E_NOTFOUND) {
+        store_rollback();
+        goto store_failed;
+    }
+    existed = rc == 0;
     if ((!existed && ((rc = store_blob_add(want, size)) < 0 || (rc = store_blob_link(repo.id, want)) < 0)) ||
         (rc = store_upload_delete(id)) < 0 || (rc = store_commit()) < 0) {
         store_rollback();

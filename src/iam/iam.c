@@ -334,52 +334,55 @@ static const struct iam_op *op_find(const char *name)
     return NULL;
 }
 
-/* The ARN an operation's action is checked on. */
-static void resource_arn(struct iam_call *c, char *out, size_t size)
+/* The ARN an operation's action is checked on (the ARN a user or group
+ * would have when it does not exist); E_ERROR when the store fails. */
+static int resource_arn(struct iam_call *c, char *out, size_t size)
 {
     const struct iam_op *op = c->op;
     const char *name;
+    int rc = 0;
     switch (op->resource) {
     case IAM_RES_USER:
         if ((name = iam_str(c, "UserName"))) {
             struct iam_user u;
-            if (store_user_get(c->account, name, &u) == 0)
+            if ((rc = store_user_get(c->account, name, &u)) == 0)
                 snprintf(out, size, "%s", u.arn);
             else
                 iam_arn(out, size, c->account, "user", "/", name);
         } else {
             snprintf(out, size, "%s", c->who.is_root ? c->who.arn : c->caller.arn);
         }
-        return;
+        return rc == E_NOTFOUND ? 0 : rc;
     case IAM_RES_GROUP: {
         struct iam_group g;
         name = iam_str(c, "GroupName");
-        if (store_group_get(c->account, name ? name : "", &g) == 0)
+        if ((rc = store_group_get(c->account, name ? name : "", &g)) == 0)
             snprintf(out, size, "%s", g.arn);
         else
             iam_arn(out, size, c->account, "group", "/", name ? name : "");
-        return;
+        return rc == E_NOTFOUND ? 0 : rc;
     }
     case IAM_RES_POLICY:
         snprintf(out, size, "%s", iam_str(c, "PolicyArn") ? iam_str(c, "PolicyArn") : "*");
-        return;
+        return 0;
     case IAM_RES_NEW_POLICY:
         name = iam_str(c, "PolicyName");
         iam_arn(out, size, c->account, "policy", iam_str(c, "Path"), name ? name : "");
-        return;
+        return 0;
     case IAM_RES_USERS:
         iam_arn(out, size, c->account, "user", "/", "");
-        return;
+        return 0;
     case IAM_RES_GROUPS:
         iam_arn(out, size, c->account, "group", "/", "");
-        return;
+        return 0;
     case IAM_RES_POLICIES:
         iam_arn(out, size, c->account, "policy", "/", "");
-        return;
+        return 0;
     case IAM_RES_NONE:
         snprintf(out, size, "*");
-        return;
+        return 0;
     }
+    return 0;
 }
 
 /*
@@ -393,7 +396,9 @@ static int iam_authorize(struct iam_call *c)
     char arn[800];
     if (c->op->resource == IAM_RES_NONE)
         return 0;
-    resource_arn(c, arn, sizeof(arn));
+    int rc = resource_arn(c, arn, sizeof(arn));
+    if (rc < 0)
+        return iam_fail_internal(c, rc);
     if (auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0)
         return iam_fail(c, "AccessDenied", "%s", error_message());
     return 0;
@@ -478,6 +483,8 @@ static int load_caller(struct iam_call *c)
     if (c->who.is_root)
         return 0;
     int rc = store_user_get(c->account, c->who.user_name, &c->caller);
+    if (rc < 0 && rc != E_NOTFOUND)
+        return iam_fail_internal(c, rc);
     if (rc < 0) {
         /* a key whose user is gone cannot act */
         c->err_code = "InvalidClientTokenId";

@@ -57,9 +57,9 @@ int op_create_access_key(struct iam_call *c)
     if (rc < 0)
         return rc;
     const char *user = root ? NULL : u.name;
-    int64_t n = store_access_key_count(c->account, user);
-    if (n < 0)
-        return iam_fail_internal(c, E_ERROR);
+    int64_t n;
+    if ((rc = store_access_key_count(c->account, user, &n)) < 0)
+        return iam_fail_internal(c, rc);
     if (n >= ACCESS_KEYS_PER_USER)
         return iam_fail(c, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: %d", ACCESS_KEYS_PER_USER);
     auth_new_access_key(akid, secret);

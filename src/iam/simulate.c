@@ -39,7 +39,10 @@ static int principal_from_arn(struct iam_call *c, const char *arn, struct princi
         return iam_fail(c, "InvalidInput", "PolicySourceArn %s is not a user or root of this account", arn);
     const char *name = strrchr(what, '/') + 1;
     struct iam_user u;
-    if (store_user_get(c->account, name, &u) < 0 || strcmp(u.arn, arn) != 0)
+    int rc = store_user_get(c->account, name, &u);
+    if (rc < 0 && rc != E_NOTFOUND)
+        return iam_fail_internal(c, rc);
+    if (rc < 0 || strcmp(u.arn, arn) != 0)
         return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", name);
     snprintf(out->arn, sizeof(out->arn), "%s", u.arn);
     snprintf(out->user_name, sizeof(out->user_name), "%s", u.name);

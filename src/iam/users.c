@@ -65,7 +65,8 @@ int op_get_user(struct iam_call *c)
     if (root) {
         /* the root user has no name or path, and its id is the account's */
         int64_t created = 0;
-        store_account_created(c->account, &created);
+        if ((rc = store_account_created(c->account, &created)) < 0)
+            return iam_fail_internal(c, rc);
         xml_open(&c->out, "User");
         xml_text(&c->out, "UserId", c->account);
         xml_text(&c->out, "Arn", c->who.arn);

@@ -65,9 +65,12 @@ static int check_references(struct image_put_result *out, const struct repo *rep
         for (size_t i = 0; i <= pm->nlayers; i++) {
             const struct descriptor *d = i == 0 ? &pm->config : &pm->layers[i - 1];
             uint64_t size;
+            int rc;
             if (d->foreign)
                 continue;
-            if (store_blob_linked(repo->id, d->digest, &size) < 0) {
+            if ((rc = store_blob_linked(repo->id, d->digest, &size)) < 0 && rc != E_NOTFOUND)
+                return fail(out, IMG_INTERNAL, rc);
+            if (rc < 0) {
                 snprintf(out->missing, sizeof(out->missing), "%s", d->digest);
                 return fail(out, IMG_BLOB_UNKNOWN, error_set(E_NOTFOUND, "blob unknown to registry: %s", d->digest));
             }
@@ -79,7 +82,10 @@ static int check_references(struct image_put_result *out, const struct repo *rep
         }
     }
     for (size_t i = 0; i < pm->nmanifests; i++) {
-        if (store_manifest_exists(repo->id, pm->manifests[i].digest) < 0) {
+        int rc = store_manifest_exists(repo->id, pm->manifests[i].digest);
+        if (rc < 0 && rc != E_NOTFOUND)
+            return fail(out, IMG_INTERNAL, rc);
+        if (rc < 0) {
             snprintf(out->missing, sizeof(out->missing), "%s", pm->manifests[i].digest);
             return fail(out, IMG_MANIFEST_UNKNOWN,
                         error_set(E_NOTFOUND, "manifest unknown to repository: %s", pm->manifests[i].digest));
@@ -127,10 +133,19 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         fail(out, IMG_INTERNAL, rc);
         goto done;
     }
-    bool exists = store_manifest_exists(repo->id, out->digest) == 0;
+    if ((rc = store_manifest_exists(repo->id, out->digest)) < 0 && rc != E_NOTFOUND) {
+        fail(out, IMG_INTERNAL, rc);
+        goto rollback;
+    }
+    bool exists = rc == 0;
+    int64_t count;
     if (tag) {
         char current[DIGEST_MAX];
-        bool tagged = store_tag_resolve(repo->id, tag, current) == 0;
+        if ((rc = store_tag_resolve(repo->id, tag, current)) < 0 && rc != E_NOTFOUND) {
+            fail(out, IMG_INTERNAL, rc);
+            goto rollback;
+        }
+        bool tagged = rc == 0;
         if (tagged && strcmp(current, out->digest) == 0) {
             out->failure = IMG_ALREADY_EXISTS; /* not an error on /v2; ECR reports it */
         } else if (tagged && image_tag_immutable(repo, tag)) {
@@ -143,7 +158,11 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
             goto rollback;
         }
         if (limits.max_tags && !(tagged && strcmp(current, out->digest) == 0) &&
-            store_tag_count_for(repo->id, out->digest) >= limits.max_tags) {
+            (rc = store_tag_count_for(repo->id, out->digest, &count)) < 0) {
+            fail(out, IMG_INTERNAL, rc);
+            goto rollback;
+        }
+        if (limits.max_tags && !(tagged && strcmp(current, out->digest) == 0) && count >= limits.max_tags) {
             rc = fail(out, IMG_LIMIT,
                       error_set(E_TOOBIG, "the image already has the maximum of %lld tags", limits.max_tags));
             goto rollback;
@@ -151,7 +170,11 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     } else if (exists) {
         out->failure = IMG_ALREADY_EXISTS;
     }
-    if (!exists && limits.max_images && store_manifest_count(repo->id) >= limits.max_images) {
+    if (!exists && limits.max_images && (rc = store_manifest_count(repo->id, &count)) < 0) {
+        fail(out, IMG_INTERNAL, rc);
+        goto rollback;
+    }
+    if (!exists && limits.max_images && count >= limits.max_images) {
         rc = fail(out, IMG_LIMIT,
                   error_set(E_TOOBIG, "the repository already has the maximum of %lld images", limits.max_images));
         goto rollback;

@@ -165,7 +165,10 @@ static int open_session(struct request *r)
     struct v2 *v = r->state;
     int rc;
     if ((rc = store_upload_get(v->ref, v->repo.id)) < 0) {
-        reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+        if (rc == E_NOTFOUND)
+            reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+        else
+            reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return rc;
     }
     if ((rc = upload_open(&v->up, v->ref)) < 0) {
@@ -286,7 +289,12 @@ void uploads_status(struct request *r)
 {
     struct v2 *v = r->state;
     uint64_t size;
-    if (store_upload_get(v->ref, v->repo.id) < 0 || upload_size(v->ref, &size) < 0) {
+    int rc = store_upload_get(v->ref, v->repo.id);
+    if (rc < 0 && rc != E_NOTFOUND) {
+        reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
+        return;
+    }
+    if (rc < 0 || upload_size(v->ref, &size) < 0) {
         reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
         return;
     }
@@ -297,8 +305,12 @@ void uploads_status(struct request *r)
 void uploads_cancel(struct request *r)
 {
     struct v2 *v = r->state;
-    if (store_upload_get(v->ref, v->repo.id) < 0) {
-        reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+    int rc = store_upload_get(v->ref, v->repo.id);
+    if (rc < 0) {
+        if (rc == E_NOTFOUND)
+            reg_error(r, RE_BLOB_UPLOAD_UNKNOWN, NULL);
+        else
+            reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return;
     }
     upload_cancel(v->ref);

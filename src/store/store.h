@@ -4,6 +4,13 @@
  * SQLite in WAL mode, one connection per thread (opened on first use), the
  * schema versioned by PRAGMA user_version and migrated forward at open.
  * Every function returns 0 or a negative E_* code with the detail set.
+ * E_NOTFOUND means the query ran and found nothing; a query that failed
+ * (busy database, I/O error, a transaction SQLite rolled back) is E_ERROR,
+ * never E_NOTFOUND, and never a count of 0 or a shorter list: iterators
+ * return E_ERROR when a step fails, even after calling fn for earlier rows,
+ * and counts are written to *out only on success. After an error inside
+ * store_begin() ... store_commit(), the caller rolls back: every statement
+ * fails until it does.
  * Strings handed out in records are owned by the record and freed by its
  * _release function.
  */
@@ -67,18 +74,18 @@ int store_repo_get_by_id(int64_t id, struct repo *out);
 int store_repo_create(struct repo *r);
 int store_repo_update(const struct repo *r);
 int store_repo_delete(int64_t id);
-int64_t store_repo_count(const char *account_id);
+int store_repo_count(const char *account_id, int64_t *out);
 /* Repositories of an account in name order, after `after` (NULL: from the
  * start), at most limit; fn returns non-zero to stop. */
 int store_repo_list(const char *account_id, const char *after, int limit, int (*fn)(void *ctx, const struct repo *r),
                     void *ctx);
-int64_t store_repo_image_count(int64_t repo_id);
+int store_repo_image_count(int64_t repo_id, int64_t *out);
 
 /* resource tags of a repository */
 int store_repo_tags_get(int64_t repo_id, int (*fn)(void *ctx, const char *k, const char *v), void *ctx);
 int store_repo_tag_put(int64_t repo_id, const char *key, const char *value);
 int store_repo_tag_delete(int64_t repo_id, const char *key);
-int64_t store_repo_tag_count(int64_t repo_id);
+int store_repo_tag_count(int64_t repo_id, int64_t *out);
 
 /* ---- blobs ---- */
 int store_blob_add(const char *digest, uint64_t size);
@@ -117,14 +124,14 @@ int store_manifest_get(int64_t repo_id, const char *digest, bool with_body, stru
 int store_manifest_exists(int64_t repo_id, const char *digest);
 int store_manifest_delete(int64_t repo_id, const char *digest);
 /* Parents (indexes) in this repository that reference digest. */
-int64_t store_manifest_parent_count(int64_t repo_id, const char *digest);
+int store_manifest_parent_count(int64_t repo_id, const char *digest, int64_t *out);
 int store_manifest_touch_pull(int64_t repo_id, const char *digest, int64_t ms);
-int64_t store_manifest_count(int64_t repo_id);
+int store_manifest_count(int64_t repo_id, int64_t *out);
 
 int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX]);
 int store_tag_put(int64_t repo_id, const char *tag, const char *digest);
 int store_tag_delete(int64_t repo_id, const char *tag);
-int64_t store_tag_count_for(int64_t repo_id, const char *digest);
+int store_tag_count_for(int64_t repo_id, const char *digest, int64_t *out);
 int store_tags_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const char *tag, const char *digest),
                     void *ctx);
 int store_tags_of(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *tag), void *ctx);
@@ -251,7 +258,7 @@ int store_policy_set_default(const char *account, const char *arn, int version);
 /* Attachments of any policy ARN (customer or arn:aws:iam::aws:policy/...)
  * to users and groups of the account. Attaching twice is not an error;
  * detaching what is not attached is E_NOTFOUND. */
-int64_t store_policy_attachment_count(const char *account, const char *arn);
+int store_policy_attachment_count(const char *account, const char *arn, int64_t *out);
 int store_policy_attach(const char *account, enum iam_entity kind, const char *name, const char *arn);
 int store_policy_detach(const char *account, enum iam_entity kind, const char *name, const char *arn);
 int store_attached_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
@@ -270,7 +277,7 @@ int store_inline_policies(const char *account, enum iam_entity kind, const char 
 /* Access keys of a user (user_name NULL: the root's), by id. */
 int store_access_keys_of(const char *account, const char *user_name, int (*fn)(void *ctx, const struct access_key *k),
                          void *ctx);
-int64_t store_access_key_count(const char *account, const char *user_name);
+int store_access_key_count(const char *account, const char *user_name, int64_t *out);
 /* status: Active | Inactive; E_NOTFOUND for an unknown id. */
 int store_access_key_set_status(const char *id, const char *status);
 
@@ -296,7 +303,8 @@ int store_gc_unlink_unused(int64_t cutoff_ms, int64_t *n_out);
 int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), void *ctx);
 /* Deletes upload sessions started before cutoff, calling fn with each id. */
 int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx);
-/* 0 when an upload session with this id exists (in any repository). */
+/* 0 when an upload session with this id exists (in any repository),
+ * E_NOTFOUND when none does. */
 int store_upload_exists(const char *id);
 
 #endif
