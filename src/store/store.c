@@ -1,7 +1,8 @@
 /*
  * This module implements the metadata store of store.h on SQLite.
  *
- * Each thread opens its own connection on first use and keeps its prepared
+ * Each thread opens its own connection on first use (WAL, synchronous=FULL:
+ * a committed transaction is on disk when COMMIT returns) and keeps its prepared
  * statements (keyed by the address of the SQL literal) for its lifetime, so
  * a request costs no parsing of SQL. Writers use BEGIN IMMEDIATE so two
  * threads never deadlock upgrading read locks; the busy timeout absorbs
@@ -163,7 +164,12 @@ static sqlite3 *db(void)
     int rc = sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(tdb, 10000);
-        rc = sqlite3_exec(tdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+        /* synchronous=FULL: in WAL mode every COMMIT waits for the WAL to
+         * reach the disk, so what a reply acknowledges (a push, a delete)
+         * survives power loss, and GC's deleted records are on disk before
+         * it unlinks their bytes. NORMAL would sync only at checkpoints:
+         * the last commits could vanish with the power. */
+        rc = sqlite3_exec(tdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
         snprintf(open_error, sizeof(open_error), "cannot open database '%s': %s", db_path,

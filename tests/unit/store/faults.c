@@ -22,7 +22,8 @@
  * every blob a manifest references still has its record, its link and its
  * bytes; every blob record has its bytes; and the tags and manifests are
  * exactly as before the operation when it reported a failure, exactly as a
- * run without faults leaves them when it reported success.
+ * run without faults leaves them when it reported success. And every commit
+ * syncs the WAL, so what was acknowledged survives power loss.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +63,8 @@ static struct {
     long at;    /* the call that fails */
     bool hit;   /* a fault was returned */
 } F;
+
+static long syncs; /* xSync calls, faulted or not */
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
@@ -118,6 +121,7 @@ static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
 
 static int shim_sync(sqlite3_file *f, int flags)
 {
+    syncs++;
     int rc = fault(SQLITE_IOERR_FSYNC);
     return rc ? rc : REAL(f)->pMethods->xSync(REAL(f), flags);
 }
@@ -728,6 +732,29 @@ static void test_lookups_fail_as_errors(void **state)
     }
 }
 
+/* An acknowledged write is on disk: every commit syncs the WAL
+ * (synchronous=FULL; NORMAL syncs only at checkpoints). */
+static void test_commit_syncs(void **state)
+{
+    (void)state;
+    char digest[DIGEST_MAX];
+    trial_begin();
+    assert_int_equal(store_setting_put("", "warm", "up"), 0); /* the WAL exists */
+    for (int i = 0; i < 3; i++) {
+        long before = syncs;
+        digest_sha256(digest, (const char *)&i, sizeof(i));
+        assert_int_equal(store_begin(), 0);
+        assert_int_equal(store_blob_add(digest, 4), 0);
+        assert_int_equal(store_blob_link(1, digest), 0);
+        assert_int_equal(store_commit(), 0);
+        assert_true(syncs > before);
+        before = syncs;
+        assert_int_equal(store_tag_put(1, "moved", dig_a), 0); /* autocommit */
+        assert_true(syncs > before);
+    }
+    store_close_thread();
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -751,7 +778,7 @@ int main(void)
         cmocka_unit_test(test_lookups_fail_as_errors), cmocka_unit_test(test_gc),
         cmocka_unit_test(test_delete_one_of_two_tags), cmocka_unit_test(test_delete_last_tag),
         cmocka_unit_test(test_delete_by_digest),       cmocka_unit_test(test_delete_protected_child),
-        cmocka_unit_test(test_delete_several),
+        cmocka_unit_test(test_delete_several),         cmocka_unit_test(test_commit_syncs),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
