@@ -1,5 +1,7 @@
 /*
- * This module implements the garbage collector of gc.h.
+ * This module implements the garbage collector of gc.h: one transaction
+ * deletes the records nothing needs, then the bytes they named go, then a
+ * walk over the files removes those old enough that have no record.
  */
 #include "blob/gc.h"
 
@@ -84,7 +86,9 @@ int gc_run(struct gc_report *out, int64_t grace_ms, int64_t upload_grace_ms)
 
     memset(out, 0, sizeof(*out));
     /* records first, in one transaction: links nothing uses, then blobs no
-     * repository links; the bytes follow once no record can point at them */
+     * repository links; the bytes follow only once that transaction is
+     * committed (and, with synchronous=FULL, on disk), so no record that
+     * survives a failure or a crash can point at bytes that are gone */
     if ((rc = store_begin()) < 0 || (rc = store_gc_unlink_unused(cutoff, &out->links_dropped)) < 0 ||
         (rc = store_gc_blobs(cutoff, list_add, &dead)) < 0 || (rc = store_gc_uploads(upload_cutoff, list_add, &uploads)) < 0 ||
         (rc = store_commit()) < 0) {
