@@ -223,13 +223,13 @@ static int principal_for_key(struct principal *p, const struct access_key *k)
         principal_root(p, k->account_id, k->id);
         return 0;
     }
-    struct iam_user u;
+    struct iam_identity u;
     memset(p, 0, sizeof(*p));
     snprintf(p->account_id, sizeof(p->account_id), "%s", k->account_id);
     snprintf(p->user_name, sizeof(p->user_name), "%s", k->user_name);
     snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", k->id);
     /* the user's ARN carries its path; its id is what aws:userid means */
-    if ((rc = store_user_get(k->account_id, k->user_name, &u)) == 0) {
+    if ((rc = store_identity_get(k->account_id, IAM_ENTITY_USER, k->user_name, &u)) == 0) {
         snprintf(p->arn, sizeof(p->arn), "%s", u.arn);
         snprintf(p->user_id, sizeof(p->user_id), "%s", u.id);
     } else if (rc == E_NOTFOUND) {

@@ -186,23 +186,23 @@ void iam_new_id(char out[32], const char *prefix)
     random_string(out + n, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
 }
 
-int iam_load_user(struct iam_call *c, const char *name, struct iam_user *out)
+int iam_load_user(struct iam_call *c, const char *name, struct iam_identity *out)
 {
-    int rc = store_user_get(c->account, name, out);
+    int rc = store_identity_get(c->account, IAM_ENTITY_USER, name, out);
     if (rc == E_NOTFOUND)
         return iam_fail(c, "NoSuchEntity", "The user with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
-int iam_load_group(struct iam_call *c, const char *name, struct iam_group *out)
+int iam_load_group(struct iam_call *c, const char *name, struct iam_identity *out)
 {
-    int rc = store_group_get(c->account, name, out);
+    int rc = store_identity_get(c->account, IAM_ENTITY_GROUP, name, out);
     if (rc == E_NOTFOUND)
         return iam_fail(c, "NoSuchEntity", "The group with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
-int iam_target_user(struct iam_call *c, struct iam_user *out, bool *is_root)
+int iam_target_user(struct iam_call *c, struct iam_identity *out, bool *is_root)
 {
     const char *name = iam_str(c, "UserName");
     *is_root = false;
@@ -276,7 +276,7 @@ void iam_page_end(struct iam_call *c, struct iam_page *pg)
 
 /* ---- records ---- */
 
-void iam_xml_user(struct buf *b, const char *element, const struct iam_user *u, const char *tags_json)
+void iam_xml_user(struct buf *b, const char *element, const struct iam_identity *u, const char *tags_json)
 {
     xml_open(b, element);
     xml_text(b, "Path", u->path);
@@ -288,7 +288,7 @@ void iam_xml_user(struct buf *b, const char *element, const struct iam_user *u, 
     xml_close(b, element);
 }
 
-void iam_xml_group(struct buf *b, const char *element, const struct iam_group *g)
+void iam_xml_group(struct buf *b, const char *element, const struct iam_identity *g)
 {
     xml_open(b, element);
     xml_text(b, "Path", g->path);
@@ -344,8 +344,8 @@ static int resource_arn(struct iam_call *c, char *out, size_t size)
     switch (op->resource) {
     case IAM_RES_USER:
         if ((name = iam_str(c, "UserName"))) {
-            struct iam_user u;
-            if ((rc = store_user_get(c->account, name, &u)) == 0)
+            struct iam_identity u;
+            if ((rc = store_identity_get(c->account, IAM_ENTITY_USER, name, &u)) == 0)
                 snprintf(out, size, "%s", u.arn);
             else
                 iam_arn(out, size, c->account, "user", "/", name);
@@ -354,9 +354,9 @@ static int resource_arn(struct iam_call *c, char *out, size_t size)
         }
         return rc == E_NOTFOUND ? 0 : rc;
     case IAM_RES_GROUP: {
-        struct iam_group g;
+        struct iam_identity g;
         name = iam_str(c, "GroupName");
-        if ((rc = store_group_get(c->account, name ? name : "", &g)) == 0)
+        if ((rc = store_identity_get(c->account, IAM_ENTITY_GROUP, name ? name : "", &g)) == 0)
             snprintf(out, size, "%s", g.arn);
         else
             iam_arn(out, size, c->account, "group", "/", name ? name : "");
@@ -482,7 +482,7 @@ static int load_caller(struct iam_call *c)
 {
     if (c->who.is_root)
         return 0;
-    int rc = store_user_get(c->account, c->who.user_name, &c->caller);
+    int rc = store_identity_get(c->account, IAM_ENTITY_USER, c->who.user_name, &c->caller);
     if (rc < 0 && rc != E_NOTFOUND)
         return iam_fail_internal(c, rc);
     if (rc < 0) {

@@ -450,11 +450,11 @@ static int load_entity(struct iam_call *c, enum iam_entity kind, char name[129])
 {
     int rc;
     if (kind == IAM_ENTITY_USER) {
-        struct iam_user u;
+        struct iam_identity u;
         rc = iam_load_user(c, iam_str(c, "UserName"), &u);
         snprintf(name, 129, "%s", u.name);
     } else {
-        struct iam_group g;
+        struct iam_identity g;
         rc = iam_load_group(c, iam_str(c, "GroupName"), &g);
         snprintf(name, 129, "%s", g.name);
     }

@@ -10,6 +10,7 @@
  */
 #include "store/store.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -1062,62 +1063,11 @@ static const char *entity_name(enum iam_entity kind)
     return kind == IAM_ENTITY_USER ? "user" : "group";
 }
 
-#define IAM_ENTITY_COLUMNS "account_id, name, path, id, arn, created_at"
-
-/* Users and groups have the same columns and the same record layout. */
-#define ENTITY_FROM_ROW(st, e)                                                                                             \
-    do {                                                                                                                   \
-        memset((e), 0, sizeof(*(e)));                                                                                      \
-        col_copy((e)->account_id, sizeof((e)->account_id), (st), 0);                                                       \
-        col_copy((e)->name, sizeof((e)->name), (st), 1);                                                                   \
-        col_copy((e)->path, sizeof((e)->path), (st), 2);                                                                   \
-        col_copy((e)->id, sizeof((e)->id), (st), 3);                                                                       \
-        col_copy((e)->arn, sizeof((e)->arn), (st), 4);                                                                     \
-        (e)->created_ms = sqlite3_column_int64((st), 5);                                                                   \
-    } while (0)
-
-static int entity_create(sqlite3_stmt *st, const char *account, const char *name, const char *path, const char *id,
-                         const char *arn, int64_t created_ms, const char *what)
-{
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    bind_text(st, 3, path);
-    bind_text(st, 4, id);
-    bind_text(st, 5, arn);
-    sqlite3_bind_int64(st, 6, created_ms ? created_ms : now_ms());
-    int rc = step_done(st, what);
-    if (rc == E_EXISTS)
-        return error_set(E_EXISTS, "%s with name %s already exists", what, name);
-    return rc;
-}
-
 static int changed_or_notfound(int rc, const char *what, const char *name)
 {
     if (rc == 0 && sqlite3_changes(db()) == 0)
         return error_set(E_NOTFOUND, "%s '%s' does not exist", what, name);
     return rc;
-}
-
-int store_user_create(const struct iam_user *u, const char *tags_json)
-{
-    sqlite3_stmt *st = stmt("INSERT INTO iam_users(account_id, name, path, id, arn, created_at, tags) "
-                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    bind_text(st, 7, tags_json);
-    return entity_create(st, u->account_id, u->name, u->path, u->id, u->arn, u->created_ms, "user");
-}
-
-int store_user_get(const char *account, const char *name, struct iam_user *out)
-{
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    int rc = step_row(st, "user");
-    if (rc == 1)
-        ENTITY_FROM_ROW(st, out);
-    sqlite3_reset(st);
-    if (rc == 0)
-        return error_set(E_NOTFOUND, "user '%s' does not exist", name);
-    return rc < 0 ? rc : 0;
 }
 
 /* The text of one column of one row, malloc'd into *out (NULL for SQL NULL). */
@@ -1133,86 +1083,146 @@ static int text_query(sqlite3_stmt *st, char **out, const char *what)
     return rc < 0 ? rc : 0;
 }
 
-int store_user_tags(const char *account, const char *name, char **out)
+/*
+ * Users and groups are one kind of record in two tables with the same
+ * columns (a group's tags are always NULL: IAM groups take none), so one
+ * implementation serves both with the statements of each kind below.
+ * Every SELECT of an identity returns IDENTITY_COLUMNS.
+ */
+#define IDENTITY_COLUMNS "account_id, name, path, id, arn, created_at"
+
+static const struct identity_sql {
+    const char *create; /* ?1..?6 the columns, ?7 the tags */
+    const char *get;
+    const char *tags;
+    const char *remove;
+    const char *list;
+    const char *memberships; /* the other kind, across iam_group_members */
+} identity_sql[] = {
+    [IAM_ENTITY_USER] =
+        {
+            "INSERT INTO iam_users(account_id, name, path, id, arn, created_at, tags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name = ?2",
+            "SELECT tags FROM iam_users WHERE account_id = ?1 AND name = ?2",
+            "DELETE FROM iam_users WHERE account_id = ?1 AND name = ?2",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name > ?2 "
+            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4",
+            "SELECT g.account_id, g.name, g.path, g.id, g.arn, g.created_at FROM iam_group_members m "
+            "JOIN iam_groups g ON g.account_id = m.account_id AND g.name = m.group_name "
+            "WHERE m.account_id = ?1 AND m.user_name = ?2 AND g.name > ?3 ORDER BY g.name LIMIT ?4",
+        },
+    [IAM_ENTITY_GROUP] =
+        {
+            "INSERT INTO iam_groups(account_id, name, path, id, arn, created_at) "
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?7 IS NULL",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name = ?2",
+            "SELECT NULL FROM iam_groups WHERE account_id = ?1 AND name = ?2",
+            "DELETE FROM iam_groups WHERE account_id = ?1 AND name = ?2",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name > ?2 "
+            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4",
+            "SELECT u.account_id, u.name, u.path, u.id, u.arn, u.created_at FROM iam_group_members m "
+            "JOIN iam_users u ON u.account_id = m.account_id AND u.name = m.user_name "
+            "WHERE m.account_id = ?1 AND m.group_name = ?2 AND u.name > ?3 ORDER BY u.name LIMIT ?4",
+        },
+};
+
+static const struct identity_sql *sql_of(enum iam_entity kind)
 {
-    sqlite3_stmt *st = stmt("SELECT tags FROM iam_users WHERE account_id = ?1 AND name = ?2");
+    assert(kind == IAM_ENTITY_USER || kind == IAM_ENTITY_GROUP);
+    return &identity_sql[kind];
+}
+
+static void identity_from_row(sqlite3_stmt *st, enum iam_entity kind, struct iam_identity *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    col_copy(e->account_id, sizeof(e->account_id), st, 0);
+    col_copy(e->name, sizeof(e->name), st, 1);
+    col_copy(e->path, sizeof(e->path), st, 2);
+    col_copy(e->id, sizeof(e->id), st, 3);
+    col_copy(e->arn, sizeof(e->arn), st, 4);
+    e->created_ms = sqlite3_column_int64(st, 5);
+}
+
+/* One of identity_sql's statements with ?1 (the account) and ?2 bound. */
+static sqlite3_stmt *identity_stmt(const char *sql, const char *account, const char *name)
+{
+    sqlite3_stmt *st = stmt(sql);
     bind_text(st, 1, account);
     bind_text(st, 2, name);
-    return text_query(st, out, "user");
+    return st;
 }
 
-int store_user_delete(const char *account, const char *name)
+int store_identity_create(const struct iam_identity *e, const char *tags_json)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_users WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    return changed_or_notfound(step_done(st, "user"), "user", name);
+    const char *what = entity_name(e->kind);
+    if (e->kind == IAM_ENTITY_GROUP && tags_json)
+        return error_set(E_INVALID, "a group takes no tags");
+    sqlite3_stmt *st = identity_stmt(sql_of(e->kind)->create, e->account_id, e->name);
+    bind_text(st, 3, e->path);
+    bind_text(st, 4, e->id);
+    bind_text(st, 5, e->arn);
+    sqlite3_bind_int64(st, 6, e->created_ms ? e->created_ms : now_ms());
+    bind_text(st, 7, tags_json);
+    int rc = step_done(st, what);
+    if (rc == E_EXISTS)
+        return error_set(E_EXISTS, "%s with name %s already exists", what, e->name);
+    return rc;
 }
 
-int store_users_list(const char *account, const char *path_prefix, const char *after, int limit,
-                     int (*fn)(void *ctx, const struct iam_user *u), void *ctx)
+int store_identity_get(const char *account, enum iam_entity kind, const char *name, struct iam_identity *out)
 {
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name > ?2 "
-                            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
-    int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, after ? after : "");
-    bind_text(st, 3, path_prefix);
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = step(st)) == SQLITE_ROW) {
-        struct iam_user u;
-        ENTITY_FROM_ROW(st, &u);
-        if (fn(ctx, &u))
-            break;
-    }
-    return step_end(st, rc, "users");
-}
-
-int store_group_create(const struct iam_group *g)
-{
-    sqlite3_stmt *st = stmt("INSERT INTO iam_groups(account_id, name, path, id, arn, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-    return entity_create(st, g->account_id, g->name, g->path, g->id, g->arn, g->created_ms, "group");
-}
-
-int store_group_get(const char *account, const char *name, struct iam_group *out)
-{
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    int rc = step_row(st, "group");
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->get, account, name);
+    int rc = step_row(st, entity_name(kind));
     if (rc == 1)
-        ENTITY_FROM_ROW(st, out);
+        identity_from_row(st, kind, out);
     sqlite3_reset(st);
     if (rc == 0)
-        return error_set(E_NOTFOUND, "group '%s' does not exist", name);
+        return error_set(E_NOTFOUND, "%s '%s' does not exist", entity_name(kind), name);
     return rc < 0 ? rc : 0;
 }
 
-int store_group_delete(const char *account, const char *name)
+int store_identity_tags(const char *account, enum iam_entity kind, const char *name, char **out)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_groups WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    return changed_or_notfound(step_done(st, "group"), "group", name);
+    return text_query(identity_stmt(sql_of(kind)->tags, account, name), out, entity_name(kind));
 }
 
-int store_groups_list(const char *account, const char *path_prefix, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx)
+int store_identity_delete(const char *account, enum iam_entity kind, const char *name)
 {
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name > ?2 "
-                            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->remove, account, name);
+    return changed_or_notfound(step_done(st, entity_name(kind)), entity_name(kind), name);
+}
+
+/* Calls fn with each row of st, an identity of kind; ends the statement. */
+static int identity_rows(sqlite3_stmt *st, enum iam_entity kind, int (*fn)(void *ctx, const struct iam_identity *e), void *ctx,
+                         const char *what)
+{
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, after ? after : "");
-    bind_text(st, 3, path_prefix);
-    sqlite3_bind_int(st, 4, limit);
     while ((rc = step(st)) == SQLITE_ROW) {
-        struct iam_group g;
-        ENTITY_FROM_ROW(st, &g);
-        if (fn(ctx, &g))
+        struct iam_identity e;
+        identity_from_row(st, kind, &e);
+        if (fn(ctx, &e))
             break;
     }
-    return step_end(st, rc, "groups");
+    return step_end(st, rc, what);
+}
+
+int store_identities_list(const char *account, enum iam_entity kind, const char *path_prefix, const char *after, int limit,
+                          int (*fn)(void *ctx, const struct iam_identity *e), void *ctx)
+{
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->list, account, after ? after : "");
+    bind_text(st, 3, path_prefix);
+    sqlite3_bind_int(st, 4, limit);
+    return identity_rows(st, kind, fn, ctx, kind == IAM_ENTITY_USER ? "users" : "groups");
+}
+
+int store_memberships(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_identity *e), void *ctx)
+{
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->memberships, account, name);
+    bind_text(st, 3, after ? after : "");
+    sqlite3_bind_int(st, 4, limit);
+    return identity_rows(st, kind == IAM_ENTITY_USER ? IAM_ENTITY_GROUP : IAM_ENTITY_USER, fn, ctx, "group members");
 }
 
 int store_group_add_user(const char *account, const char *group, const char *user)
@@ -1233,46 +1243,6 @@ int store_group_remove_user(const char *account, const char *group, const char *
     bind_text(st, 2, group);
     bind_text(st, 3, user);
     return changed_or_notfound(step_done(st, "group member"), "group member", user);
-}
-
-int store_group_members(const char *account, const char *group, const char *after, int limit,
-                        int (*fn)(void *ctx, const struct iam_user *u), void *ctx)
-{
-    sqlite3_stmt *st = stmt("SELECT u.account_id, u.name, u.path, u.id, u.arn, u.created_at FROM iam_group_members m "
-                            "JOIN iam_users u ON u.account_id = m.account_id AND u.name = m.user_name "
-                            "WHERE m.account_id = ?1 AND m.group_name = ?2 AND u.name > ?3 ORDER BY u.name LIMIT ?4");
-    int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, group);
-    bind_text(st, 3, after ? after : "");
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = step(st)) == SQLITE_ROW) {
-        struct iam_user u;
-        ENTITY_FROM_ROW(st, &u);
-        if (fn(ctx, &u))
-            break;
-    }
-    return step_end(st, rc, "group members");
-}
-
-int store_user_groups(const char *account, const char *user, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx)
-{
-    sqlite3_stmt *st = stmt("SELECT g.account_id, g.name, g.path, g.id, g.arn, g.created_at FROM iam_group_members m "
-                            "JOIN iam_groups g ON g.account_id = m.account_id AND g.name = m.group_name "
-                            "WHERE m.account_id = ?1 AND m.user_name = ?2 AND g.name > ?3 ORDER BY g.name LIMIT ?4");
-    int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, user);
-    bind_text(st, 3, after ? after : "");
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = step(st)) == SQLITE_ROW) {
-        struct iam_group g;
-        ENTITY_FROM_ROW(st, &g);
-        if (fn(ctx, &g))
-            break;
-    }
-    return step_end(st, rc, "groups of user");
 }
 
 int store_iam_usage(const char *account, enum iam_entity kind, const char *name, struct iam_usage *out)

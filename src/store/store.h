@@ -163,47 +163,35 @@ int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *
  * start after `after` (NULL: from the start); fn returns non-zero to stop. */
 enum iam_entity { IAM_ENTITY_USER, IAM_ENTITY_GROUP };
 
-struct iam_user {
+/* An IAM identity: a user or a group, the same record for both. */
+struct iam_identity {
+    enum iam_entity kind;
     char account_id[13];
     char name[129];
     char path[513];
-    char id[32];   /* AIDA... */
-    char arn[700]; /* arn:aws:iam::<account>:user<path><name> */
+    char id[32];   /* AIDA... for a user, AGPA... for a group */
+    char arn[700]; /* arn:aws:iam::<account>:user<path><name> or ...:group<path><name> */
     int64_t created_ms;
 };
 
-struct iam_group {
-    char account_id[13];
-    char name[129];
-    char path[513];
-    char id[32];   /* AGPA... */
-    char arn[700]; /* arn:aws:iam::<account>:group<path><name> */
-    int64_t created_ms;
-};
-
-/* E_EXISTS when the name is taken; tags_json is a JSON array of
- * {"Key","Value"} or NULL. */
-int store_user_create(const struct iam_user *u, const char *tags_json);
-int store_user_get(const char *account, const char *name, struct iam_user *out);
-/* The user's tags as stored (*out NULL when none; caller frees). */
-int store_user_tags(const char *account, const char *name, char **out);
-int store_user_delete(const char *account, const char *name);
-/* path_prefix NULL for all. */
-int store_users_list(const char *account, const char *path_prefix, const char *after, int limit,
-                     int (*fn)(void *ctx, const struct iam_user *u), void *ctx);
-
-int store_group_create(const struct iam_group *g);
-int store_group_get(const char *account, const char *name, struct iam_group *out);
-int store_group_delete(const char *account, const char *name);
-int store_groups_list(const char *account, const char *path_prefix, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx);
+/* E_EXISTS when the name is taken (among identities of its kind);
+ * tags_json is a JSON array of {"Key","Value"} or NULL (always NULL for a
+ * group: E_INVALID otherwise). */
+int store_identity_create(const struct iam_identity *e, const char *tags_json);
+int store_identity_get(const char *account, enum iam_entity kind, const char *name, struct iam_identity *out);
+/* The identity's tags as stored (*out NULL when none; caller frees). */
+int store_identity_tags(const char *account, enum iam_entity kind, const char *name, char **out);
+int store_identity_delete(const char *account, enum iam_entity kind, const char *name);
+/* Identities of one kind; path_prefix NULL for all. */
+int store_identities_list(const char *account, enum iam_entity kind, const char *path_prefix, const char *after, int limit,
+                          int (*fn)(void *ctx, const struct iam_identity *e), void *ctx);
 /* Membership; adding twice is not an error, removing a non-member is E_NOTFOUND. */
 int store_group_add_user(const char *account, const char *group, const char *user);
 int store_group_remove_user(const char *account, const char *group, const char *user);
-int store_group_members(const char *account, const char *group, const char *after, int limit,
-                        int (*fn)(void *ctx, const struct iam_user *u), void *ctx);
-int store_user_groups(const char *account, const char *user, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx);
+/* The other side of an identity's memberships, by name: the groups of a
+ * user (kind USER), the users in a group (kind GROUP). */
+int store_memberships(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_identity *e), void *ctx);
 
 /* What still refers to a user or a group (IAM refuses to delete either
  * while anything does). groups: of a user; members: of a group. */

@@ -802,6 +802,106 @@ static void test_transactions(void **state)
     assert_int_equal(store_account_exists(ACCT), 0);
 }
 
+static struct iam_identity make_identity(enum iam_entity kind, const char *name, const char *path)
+{
+    struct iam_identity e;
+    memset(&e, 0, sizeof(e));
+    e.kind = kind;
+    snprintf(e.account_id, sizeof(e.account_id), ACCT);
+    snprintf(e.name, sizeof(e.name), "%s", name);
+    snprintf(e.path, sizeof(e.path), "%s", path);
+    snprintf(e.id, sizeof(e.id), "%s%s", kind == IAM_ENTITY_USER ? "AIDA" : "AGPA", name);
+    snprintf(e.arn, sizeof(e.arn), "arn:aws:iam::" ACCT ":%s%s%s", kind == IAM_ENTITY_USER ? "user" : "group", path, name);
+    return e;
+}
+
+static int collect_identity(void *ctx, const struct iam_identity *e)
+{
+    struct names *c = ctx;
+    snprintf(c->v[c->n++], sizeof(c->v[0]), "%s%.64s%.64s", e->kind == IAM_ENTITY_USER ? "u:" : "g:", e->path, e->name);
+    return 0;
+}
+
+/* Users and groups: one implementation, the same behaviour for both kinds. */
+static void test_identities(void **state)
+{
+    (void)state;
+    struct iam_identity got;
+    char *tags = NULL;
+    assert_int_equal(store_account_create(ACCT), 0);
+    for (int k = 0; k < 2; k++) {
+        enum iam_entity kind = k == 0 ? IAM_ENTITY_USER : IAM_ENTITY_GROUP;
+        struct names c = {0};
+        struct iam_identity a = make_identity(kind, "Alice", "/"), b = make_identity(kind, "bob", "/dev/"),
+                            z = make_identity(kind, "zed", "/dev/");
+        a.created_ms = 1234;
+        assert_int_equal(store_identity_create(&a, kind == IAM_ENTITY_USER ? "[{\"Key\":\"k\",\"Value\":\"v\"}]" : NULL), 0);
+        assert_int_equal(store_identity_create(&b, NULL), 0);
+        assert_int_equal(store_identity_create(&z, NULL), 0);
+        struct iam_identity dup = make_identity(kind, "ALICE", "/other/");
+        assert_int_equal(store_identity_create(&dup, NULL), E_EXISTS); /* names are unique regardless of case */
+        assert_int_equal(store_identity_get(ACCT, kind, "alice", &got), 0);
+        assert_int_equal(got.kind, kind);
+        assert_string_equal(got.name, "Alice"); /* as created */
+        assert_string_equal(got.id, a.id);
+        assert_string_equal(got.arn, a.arn);
+        assert_int_equal(got.created_ms, 1234);
+        assert_int_equal(store_identity_get(ACCT, kind, "nobody", &got), E_NOTFOUND);
+        assert_int_equal(store_identity_get("999999999999", kind, "Alice", &got), E_NOTFOUND);
+        assert_int_equal(store_identity_tags(ACCT, kind, "ALICE", &tags), 0);
+        if (kind == IAM_ENTITY_USER)
+            assert_string_equal(tags, "[{\"Key\":\"k\",\"Value\":\"v\"}]");
+        else
+            assert_null(tags);
+        free(tags);
+        assert_int_equal(store_identity_tags(ACCT, kind, "nobody", &tags), E_NOTFOUND);
+        /* by name, by path prefix, in pages */
+        assert_int_equal(store_identities_list(ACCT, kind, NULL, NULL, 2, collect_identity, &c), 0);
+        assert_int_equal(store_identities_list(ACCT, kind, NULL, "bob", 2, collect_identity, &c), 0);
+        assert_int_equal(c.n, 3);
+        assert_string_equal(c.v[0], kind == IAM_ENTITY_USER ? "u:/Alice" : "g:/Alice");
+        assert_string_equal(c.v[2], kind == IAM_ENTITY_USER ? "u:/dev/zed" : "g:/dev/zed");
+        c.n = 0;
+        assert_int_equal(store_identities_list(ACCT, kind, "/dev/", NULL, 100, collect_identity, &c), 0);
+        assert_int_equal(c.n, 2);
+    }
+    /* a user and a group may share a name; a group takes no tags */
+    struct iam_identity g = make_identity(IAM_ENTITY_GROUP, "tagged", "/");
+    assert_int_equal(store_identity_create(&g, "[]"), E_INVALID);
+    assert_int_equal(store_identity_get(ACCT, IAM_ENTITY_GROUP, "tagged", &got), E_NOTFOUND);
+
+    /* memberships, seen from either side */
+    struct names c = {0};
+    assert_int_equal(store_group_add_user(ACCT, "alice", "BOB"), 0);
+    assert_int_equal(store_group_add_user(ACCT, "alice", "bob"), 0); /* twice is fine */
+    assert_int_equal(store_group_add_user(ACCT, "zed", "bob"), 0);
+    assert_int_equal(store_group_add_user(ACCT, "alice", "zed"), 0);
+    assert_int_equal(store_group_add_user(ACCT, "alice", "nobody"), E_NOTFOUND);
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_USER, "bob", NULL, 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.v[0], "g:/Alice");
+    assert_string_equal(c.v[1], "g:/dev/zed");
+    c.n = 0;
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_GROUP, "ALICE", "bob", 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.v[0], "u:/dev/zed");
+    assert_int_equal(store_group_remove_user(ACCT, "zed", "bob"), 0);
+    assert_int_equal(store_group_remove_user(ACCT, "zed", "bob"), E_NOTFOUND);
+
+    /* deleting an identity ends its memberships */
+    assert_int_equal(store_identity_delete(ACCT, IAM_ENTITY_USER, "ZED"), 0);
+    assert_int_equal(store_identity_delete(ACCT, IAM_ENTITY_USER, "zed"), E_NOTFOUND);
+    c.n = 0;
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_GROUP, "alice", NULL, 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.v[0], "u:/dev/bob");
+    assert_int_equal(store_identity_delete(ACCT, IAM_ENTITY_GROUP, "Alice"), 0);
+    c.n = 0;
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_USER, "bob", NULL, 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(store_identity_get(ACCT, IAM_ENTITY_USER, "alice", &got), 0); /* the user of that name stays */
+}
+
 static void *other_thread(void *arg)
 {
     int *rc = arg;
@@ -841,6 +941,7 @@ int main(void)
         T(test_referrers),         T(test_uploads),
         T(test_repo_delete_cascades), T(test_settings),
         T(test_transactions),      T(test_threads),
+        T(test_identities),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
