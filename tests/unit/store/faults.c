@@ -401,7 +401,7 @@ static int copy_entry(const char *path, const struct stat *st, int type, struct 
         return link(path, dst);
     int in = open(path, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     char b[1 << 16];
-    ssize_t n;
+    ssize_t n = -1;
     while (in >= 0 && out >= 0 && (n = read(in, b, sizeof(b))) > 0)
         if (write(out, b, (size_t)n) != n)
             break;
