@@ -281,7 +281,11 @@ static int collect_key(void *ctx, const struct access_key *k)
 static int print_account(void *ctx, const char *id)
 {
     struct key_list keys = {0};
-    store_root_keys(id, collect_key, &keys);
+    int *error = ctx, rc = store_root_keys(id, collect_key, &keys);
+    if (rc < 0) {
+        *error = rc;
+        return 1;
+    }
     printf("%s", id);
     for (int i = 0; i < keys.n; i++)
         printf(" %s", keys.ids[i]);
@@ -291,7 +295,12 @@ static int print_account(void *ctx, const char *id)
 
 static int admin_list_accounts(void)
 {
-    return store_accounts_each(print_account, NULL);
+    int error = 0, rc = store_accounts_each(print_account, &error);
+    if (rc == 0)
+        rc = error;
+    if (rc < 0)
+        fprintf(stderr, "berth: %s\n", error_message());
+    return rc;
 }
 
 /* berth admin simulate: what would the evaluator decide, and why. */
@@ -414,7 +423,10 @@ static int admin_run(int argc, char **argv)
             return 1;
         }
         struct key_list old = {0};
-        store_root_keys(account, collect_key, &old);
+        if ((rc = store_root_keys(account, collect_key, &old)) < 0) {
+            fprintf(stderr, "berth: %s\n", error_message());
+            return 1;
+        }
         rc = print_new_root_key(account);
         if (rc == 0 && strcmp(cmd, "rotate-root-key") == 0)
             for (int i = 0; i < old.n; i++) {

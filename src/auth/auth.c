@@ -136,14 +136,20 @@ static int bootstrap(void)
                                   strlen(env_secret) > 128))
         return error_set(E_INVALID, "root access key id and secret must be 16 to 128 characters");
 
-    if (store_account_default(default_account) == 0) {
+    if ((rc = store_account_default(default_account)) < 0 && rc != E_NOTFOUND)
+        return rc;
+    if (rc == 0) {
         /* not the first start: make sure keys given by the environment exist */
         const char *account = env_account && *env_account ? env_account : default_account;
-        if (store_account_exists(account) < 0 && (rc = store_account_create(account)) < 0)
+        if ((rc = store_account_exists(account)) == E_NOTFOUND)
+            rc = store_account_create(account);
+        if (rc < 0)
             return rc;
         if (env_akid && *env_akid) {
             struct access_key k;
-            if (store_access_key_get(env_akid, &k) == 0) {
+            if ((rc = store_access_key_get(env_akid, &k)) < 0 && rc != E_NOTFOUND)
+                return rc;
+            if (rc == 0) {
                 bool same = strcmp(k.account_id, account) == 0 && k.user_name == NULL;
                 char *secret = NULL;
                 if (same && keystore_open_secret(k.secret_enc, k.id, &secret) == 0 && strcmp(secret, env_secret) != 0) {
@@ -209,25 +215,29 @@ void auth_shutdown(void)
     keystore_close();
 }
 
-/* The principal an access key acts as. */
-static void principal_for_key(struct principal *p, const struct access_key *k)
+/* The principal an access key acts as; E_ERROR when the store fails. */
+static int principal_for_key(struct principal *p, const struct access_key *k)
 {
+    int rc;
     if (!k->user_name) {
         principal_root(p, k->account_id, k->id);
-        return;
+        return 0;
     }
-    struct iam_user u;
+    struct iam_identity u;
     memset(p, 0, sizeof(*p));
     snprintf(p->account_id, sizeof(p->account_id), "%s", k->account_id);
     snprintf(p->user_name, sizeof(p->user_name), "%s", k->user_name);
     snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", k->id);
     /* the user's ARN carries its path; its id is what aws:userid means */
-    if (store_user_get(k->account_id, k->user_name, &u) == 0) {
+    if ((rc = store_identity_get(k->account_id, IAM_ENTITY_USER, k->user_name, &u)) == 0) {
         snprintf(p->arn, sizeof(p->arn), "%s", u.arn);
         snprintf(p->user_id, sizeof(p->user_id), "%s", u.id);
-    } else {
+    } else if (rc == E_NOTFOUND) {
         snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:user/%s", k->account_id, k->user_name);
+    } else {
+        return rc;
     }
+    return 0;
 }
 
 static int token_principal(const char *password, size_t len, struct principal *out)
@@ -238,12 +248,16 @@ static int token_principal(const char *password, size_t len, struct principal *o
     if (rc < 0)
         return error_set(E_UNAUTH, "authorization token is not valid or has expired: run aws ecr get-login-password again");
     /* a token lives only as long as the key that minted it is active */
-    if (store_access_key_get(t.access_key_id, &k) < 0)
+    if ((rc = store_access_key_get(t.access_key_id, &k)) < 0 && rc != E_NOTFOUND)
+        return rc;
+    if (rc < 0)
         return error_set(E_UNAUTH, "authorization token belongs to a key that no longer exists");
     bool active = strcmp(k.status, "Active") == 0 && strcmp(k.account_id, t.account_id) == 0;
     if (active)
-        principal_for_key(out, &k);
+        rc = principal_for_key(out, &k);
     access_key_release(&k);
+    if (rc < 0)
+        return rc;
     if (!active)
         return error_set(E_UNAUTH, "authorization token belongs to a key that is not active");
     if (strcmp(out->arn, t.principal_arn) != 0)
@@ -296,9 +310,10 @@ static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap,
         return E_NOTFOUND;
     memcpy(id, akid.base, akid.len);
     id[akid.len] = '\0';
-    if (store_access_key_get(id, &k) < 0)
-        return E_NOTFOUND;
-    int rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, k.id, &plain) : E_NOTFOUND;
+    int rc = store_access_key_get(id, &k);
+    if (rc < 0)
+        return rc; /* E_NOTFOUND: an unknown key; anything else: a failure */
+    rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, k.id, &plain) : E_NOTFOUND;
     access_key_release(&k);
     if (rc < 0)
         return rc;
@@ -342,14 +357,23 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
         return E_UNAUTH;
     }
     struct access_key k;
-    if (store_access_key_get(res.access_key_id, &k) < 0) {
+    if ((rc = store_access_key_get(res.access_key_id, &k)) == E_NOTFOUND) {
         fail->type = sigv4_error_name(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);
         fail->status = (unsigned)sigv4_error_status(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);
         snprintf(fail->message, sizeof(fail->message), "The security token included in the request is invalid.");
         return E_UNAUTH;
     }
-    principal_for_key(out, &k);
-    access_key_release(&k);
+    if (rc == 0) {
+        rc = principal_for_key(out, &k);
+        access_key_release(&k);
+    }
+    if (rc < 0) {
+        log_error("identifying %s: %s", res.access_key_id, error_message());
+        fail->type = sigv4_error_name(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
+        fail->status = (unsigned)sigv4_error_status(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
+        snprintf(fail->message, sizeof(fail->message), "An internal error occurred.");
+        return rc;
+    }
     return 0;
 }
 
@@ -389,12 +413,15 @@ int auth_identify_presigned(struct request *r, const char *account, const char *
     presign_mac(hex, akid, account, name, digest, (int64_t)expires);
     if (!secure_equal(hex, 64, sig, strlen(sig)))
         return error_set(E_UNAUTH, "presigned URL signature does not match");
-    if (store_access_key_get(akid, &k) < 0)
-        return error_set(E_UNAUTH, "presigned URL belongs to a key that no longer exists");
+    int rc = store_access_key_get(akid, &k);
+    if (rc < 0)
+        return rc == E_NOTFOUND ? error_set(E_UNAUTH, "presigned URL belongs to a key that no longer exists") : rc;
     bool active = strcmp(k.status, "Active") == 0;
     if (active)
-        principal_for_key(out, &k);
+        rc = principal_for_key(out, &k);
     access_key_release(&k);
+    if (rc < 0)
+        return rc;
     return active ? 0 : error_set(E_UNAUTH, "presigned URL belongs to a key that is not active");
 }
 

@@ -164,23 +164,29 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
         free(tags);
         return 0;
     }
-    if (!p->is_root && identity_source)
-        identity_source(p->account_id, p->user_name, add_identity, ids);
-    if (repo_from_arn(resource_arn, account, name, sizeof(name)) && store_repo_get(account, name, &repo) == 0) {
+    /* a policy the store failed to read might have denied: a failure
+     * decides nothing (out stays "not allowed") and is returned */
+    if (!p->is_root && identity_source && (rc = identity_source(p->account_id, p->user_name, add_identity, ids)) < 0)
+        goto done;
+    if (repo_from_arn(resource_arn, account, name, sizeof(name)) && (rc = store_repo_get(account, name, &repo)) == 0) {
         if (repo.policy) {
             repo_policy = repo.policy;
             repo.policy = NULL;
         }
-        store_repo_tags_get(repo.id, add_resource_tag, tags);
+        rc = store_repo_tags_get(repo.id, add_resource_tag, tags);
         repo_release(&repo);
     }
+    if (rc < 0 && rc != E_NOTFOUND)
+        goto done;
     if (repo_policy) {
         resource.policy = policy_cached(repo_policy, POLICY_RESOURCE);
         resource.label = "repository policy";
     }
-    if (store_setting_get(resource_account, "registry_policy", &registry_policy) == 0) {
+    if ((rc = store_setting_get(resource_account, "registry_policy", &registry_policy)) == 0) {
         registry.policy = policy_cached(registry_policy, POLICY_RESOURCE);
         registry.label = "registry policy";
+    } else if (rc != E_NOTFOUND) {
+        goto done;
     }
 
     struct policy_request req = {

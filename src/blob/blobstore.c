@@ -711,6 +711,12 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
         return error_set(E_MISMATCH, "digest mismatch: content is '%s', not '%s'", got, expected);
     }
 
+    /* the file's mtime says when its last bytes arrived, which may be long
+     * ago; GC measures a blob file's grace from its mtime (a file with no
+     * record yet is only old enough to collect once the grace has passed),
+     * so from here on it must say when the blob was committed */
+    if (futimens(u->fd, NULL) != 0)
+        return error_set(E_ERROR, "cannot touch upload '%s': %s", u->id, strerror(errno));
     if (fsync(u->fd) != 0)
         return error_set(E_ERROR, "cannot fsync upload '%s': %s", u->id, strerror(errno));
     if ((rc = blob_path(dst, dir, expected)) < 0 || (rc = mkdir_p(dir)) < 0)

@@ -60,8 +60,10 @@ int upload_append(struct upload *u, const void *data, size_t n);
  * commit); the session then ends where the file does. */
 int upload_flush(struct upload *u);
 /* Verifies the content against expected (any supported algorithm), makes it
- * durable and visible as a blob, and removes the session. On E_MISMATCH the
- * session is kept so the client may retry. *size_out is the blob's size. */
+ * durable and visible as a blob, and removes the session. The blob file's
+ * mtime is the time of the commit (GC's grace for a file starts there). On
+ * E_MISMATCH the session is kept so the client may retry. *size_out is the
+ * blob's size. */
 int upload_commit(struct upload *u, const char *expected, uint64_t *size_out);
 /* Returns the session to the table of open sessions (keeps the hash state). */
 void upload_close(struct upload *u);
@@ -90,7 +92,8 @@ void blob_guard_leave(int fd);
  * bytes were removed, 0 when they were kept.
  */
 int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(void *ctx, const char *digest), void *ctx);
-/* Calls fn for every blob file on disk (its digest and modification time). */
+/* Calls fn for every blob file on disk (its digest and modification time,
+ * which is when it was committed). */
 int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx);
 /* Calls fn for every upload session file on disk. */
 int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx);

@@ -1,5 +1,7 @@
 /*
- * This module implements the garbage collector of gc.h.
+ * This module implements the garbage collector of gc.h: one transaction
+ * deletes the records nothing needs, then the bytes they named go, then a
+ * walk over the files removes those old enough that have no record.
  */
 #include "blob/gc.h"
 
@@ -30,10 +32,15 @@ static int list_add(void *ctx, const char *digest)
     return 0;
 }
 
+/* Does a record want the blob's bytes? Only a lookup that ran and found
+ * nothing says no: when the store fails, the bytes stay. */
 static bool has_record(void *ctx, const char *digest)
 {
     uint64_t size;
-    return store_blob_size(digest, &size) == 0;
+    int rc = store_blob_size(digest, &size);
+    if (rc < 0 && rc != E_NOTFOUND)
+        log_warn("gc: keeping '%s': %s", digest, error_message());
+    return rc != E_NOTFOUND;
 }
 
 struct orphan_walk {
@@ -60,8 +67,12 @@ static int orphan_upload(void *ctx, const char *id, int64_t mtime_ms)
     struct orphan_walk *w = ctx;
     if (mtime_ms >= w->cutoff || strlen(id) != 36)
         return 0;
-    if (store_upload_exists(id) == 0)
+    int rc = store_upload_exists(id);
+    if (rc != E_NOTFOUND) {
+        if (rc < 0)
+            log_warn("gc: keeping upload '%s': %s", id, error_message());
         return 0;
+    }
     if (upload_cancel(id) == 0)
         w->report->uploads_removed++;
     return 0;
@@ -75,7 +86,9 @@ int gc_run(struct gc_report *out, int64_t grace_ms, int64_t upload_grace_ms)
 
     memset(out, 0, sizeof(*out));
     /* records first, in one transaction: links nothing uses, then blobs no
-     * repository links; the bytes follow once no record can point at them */
+     * repository links; the bytes follow only once that transaction is
+     * committed (and, with synchronous=FULL, on disk), so no record that
+     * survives a failure or a crash can point at bytes that are gone */
     if ((rc = store_begin()) < 0 || (rc = store_gc_unlink_unused(cutoff, &out->links_dropped)) < 0 ||
         (rc = store_gc_blobs(cutoff, list_add, &dead)) < 0 || (rc = store_gc_uploads(upload_cutoff, list_add, &uploads)) < 0 ||
         (rc = store_commit()) < 0) {

@@ -8,6 +8,14 @@
  * upload of the same content racing the collector); files with no record
  * (left by a crash between rename and record) and abandoned upload sessions
  * go too. Safe to run while berth serves.
+ *
+ * Ages are commit times: a record's created_at or linked_at, a blob file's
+ * mtime (upload_commit() sets it when it renames the file into place), so
+ * a file whose record is still being written is never old. The record
+ * deletions are committed (synchronous=FULL: on disk) before any byte is
+ * unlinked; when GC cannot tell whether a record wants a file (the store
+ * fails), the file stays. A crash after the commit leaves at worst files
+ * with no record, which the next run's orphan walk removes.
  */
 #ifndef BERTH_BLOB_GC_H
 #define BERTH_BLOB_GC_H

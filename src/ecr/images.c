@@ -74,7 +74,7 @@ static bool digest_form_ok(const char *z)
     return true;
 }
 
-enum id_status { ID_OK, ID_MISSING, ID_BAD_DIGEST, ID_BAD_TAG, ID_NOT_FOUND, ID_MISMATCH };
+enum id_status { ID_OK, ID_MISSING, ID_BAD_DIGEST, ID_BAD_TAG, ID_NOT_FOUND, ID_MISMATCH, ID_ERROR /* the store failed */ };
 
 /* Resolves an image identifier of the request to the digest it names. A tag
  * wins over a digest for lookup; both given must agree. */
@@ -86,13 +86,16 @@ static enum id_status resolve_id(int64_t repo_id, const char *digest, const char
         return ID_BAD_DIGEST;
     if (tag && !tag_valid(slice_from(tag)))
         return ID_BAD_TAG;
+    int rc;
     if (tag) {
-        if (store_tag_resolve(repo_id, tag, out) < 0)
-            return ID_NOT_FOUND;
+        if ((rc = store_tag_resolve(repo_id, tag, out)) < 0)
+            return rc == E_NOTFOUND ? ID_NOT_FOUND : ID_ERROR;
         return digest && strcmp(digest, out) != 0 ? ID_MISMATCH : ID_OK;
     }
-    if (strlen(digest) >= DIGEST_MAX || store_manifest_exists(repo_id, digest) < 0)
+    if (strlen(digest) >= DIGEST_MAX)
         return ID_NOT_FOUND;
+    if ((rc = store_manifest_exists(repo_id, digest)) < 0)
+        return rc == E_NOTFOUND ? ID_NOT_FOUND : ID_ERROR;
     snprintf(out, DIGEST_MAX, "%s", digest);
     return ID_OK;
 }
@@ -168,6 +171,7 @@ struct scan {
     char cursor[DIGEST_MAX];
     int rows;
     bool full;
+    int error; /* take() returned a negative E_* */
 };
 
 static int scan_row(void *p, const struct manifest *m)
@@ -175,7 +179,10 @@ static int scan_row(void *p, const struct manifest *m)
     struct scan *s = p;
     snprintf(s->cursor, sizeof(s->cursor), "%s", m->digest);
     s->rows++;
-    s->full = s->take(s->ctx, m) != 0;
+    int r = s->take(s->ctx, m);
+    if (r < 0)
+        s->error = r;
+    s->full = r != 0;
     return s->full;
 }
 
@@ -188,6 +195,8 @@ static int scan_manifests(int64_t repo_id, const char *after, int (*take)(void *
         int rc = store_manifests_list(repo_id, s.cursor, SCAN_BATCH, scan_row, &s);
         if (rc < 0)
             return rc;
+        if (s.error < 0)
+            return s.error;
     } while (!s.full && s.rows == SCAN_BATCH);
     return 0;
 }
@@ -198,10 +207,14 @@ static int add_tag_string(void *ctx, const char *tag)
     return 0;
 }
 
+/* The tags of an image, or NULL when the store fails. */
 static json_t *tags_of(int64_t repo_id, const char *digest)
 {
     json_t *tags = json_array();
-    store_tags_of(repo_id, digest, add_tag_string, tags);
+    if (store_tags_of(repo_id, digest, add_tag_string, tags) < 0) {
+        json_decref(tags);
+        return NULL;
+    }
     return tags;
 }
 
@@ -223,7 +236,11 @@ static int add_tagged(void *ctx, const char *tag, const char *digest)
 static int add_untagged(void *ctx, const struct manifest *m)
 {
     struct list_images *l = ctx;
-    if (store_tag_count_for(l->repo_id, m->digest) == 0)
+    int64_t ntags;
+    int rc = store_tag_count_for(l->repo_id, m->digest, &ntags);
+    if (rc < 0)
+        return rc;
+    if (ntags == 0)
         json_array_append_new(l->ids, image_id(m->digest, NULL));
     return json_array_size(l->ids) >= l->want;
 }
@@ -259,8 +276,10 @@ int op_list_images(struct ecr_call *c)
         goto done;
     }
     bool in_untagged = after && after[0] == 'u';
-    if (ts != TS_UNTAGGED && !in_untagged)
-        store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l);
+    if (ts != TS_UNTAGGED && !in_untagged && (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
     if (ts != TS_TAGGED && json_array_size(l.ids) < l.want &&
         (rc = scan_manifests(repo.id, in_untagged ? after + 2 : NULL, add_untagged, &l)) < 0) {
         rc = ecr_fail_internal(c, rc);
@@ -338,6 +357,8 @@ static int add_detail(void *ctx, const struct manifest *m)
 {
     struct describe_images *d = ctx;
     json_t *tags = tags_of(d->repo->id, m->digest);
+    if (!tags)
+        return E_ERROR;
     bool tagged = json_array_size(tags) > 0;
     if ((d->ts == TS_TAGGED && !tagged) || (d->ts == TS_UNTAGGED && tagged))
         json_decref(tags);
@@ -375,15 +396,20 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
             rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
                           "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
-        else if (st != ID_OK || store_manifest_get(repo->id, resolved, false, &m) < 0)
+        else if (st == ID_ERROR || (st == ID_OK && (rc = store_manifest_get(repo->id, resolved, false, &m)) < 0 && rc != E_NOTFOUND))
+            rc = ecr_fail_internal(c, E_ERROR);
+        else if (st != ID_OK || rc == E_NOTFOUND)
             rc = ecr_fail(c, ECR_IMAGE_NOT_FOUND,
                           "The image with imageId %s does not exist within the repository with name '%s' in the registry "
                           "with id '%s'",
                           shown, repo->name, repo->account_id);
         else {
-            if (!json_object_get(seen, resolved)) {
+            json_t *tags = json_object_get(seen, resolved) ? NULL : tags_of(repo->id, resolved);
+            if (!json_object_get(seen, resolved) && !tags) {
+                rc = ecr_fail_internal(c, E_ERROR);
+            } else if (tags) {
                 json_object_set_new(seen, resolved, json_true());
-                json_array_append_new(details, image_detail(repo, &m, tags_of(repo->id, resolved)));
+                json_array_append_new(details, image_detail(repo, &m, tags));
             }
             manifest_release(&m);
         }
@@ -475,8 +501,14 @@ int op_batch_get_image(struct ecr_call *c)
         char resolved[DIGEST_MAX];
         struct manifest m;
         enum id_status st = resolve_id(repo.id, digest, tag, resolved);
-        if (st == ID_OK && store_manifest_get(repo.id, resolved, true, &m) < 0)
-            st = ID_NOT_FOUND;
+        int rc = st == ID_OK ? store_manifest_get(repo.id, resolved, true, &m) : 0;
+        if (rc < 0)
+            st = rc == E_NOTFOUND ? ID_NOT_FOUND : ID_ERROR;
+        if (st == ID_ERROR) {
+            json_decref(seen);
+            repo_release(&repo);
+            return ecr_fail_internal(c, E_ERROR);
+        }
         if (st != ID_OK) {
             add_id_failure(failures, digest, tag, st);
             continue;
@@ -500,6 +532,13 @@ int op_batch_get_image(struct ecr_call *c)
             add_image(&repo, images, seen, &m, body, tag);
         } else {
             json_t *tags = tags_of(repo.id, m.digest);
+            if (!tags) {
+                json_decref(body);
+                manifest_release(&m);
+                json_decref(seen);
+                repo_release(&repo);
+                return ecr_fail_internal(c, E_ERROR);
+            }
             if (json_array_size(tags) == 0)
                 add_image(&repo, images, seen, &m, body, NULL);
             for (size_t k = 0; k < json_array_size(tags); k++)
@@ -613,17 +652,20 @@ static int add_parent(void *ctx, const char *parent)
     return 0;
 }
 
-static void add_referenced_failure(json_t *failures, const struct repo *repo, const char *digest, const char *tag,
-                                   const char *image)
+static int add_referenced_failure(json_t *failures, const struct repo *repo, const char *digest, const char *tag,
+                                  const char *image)
 {
     struct buf parents, reason;
     buf_init(&parents, 16 * 1024);
     buf_init(&reason, 20 * 1024);
-    image_parents(repo, image, add_parent, &parents);
-    buf_printf(&reason, "Requested image referenced by manifest list: [%s]", parents.ptr);
-    add_failure(failures, digest, tag, "ImageReferencedByManifestList", reason.ptr);
+    int rc = image_parents(repo, image, add_parent, &parents);
+    if (rc == 0) {
+        buf_printf(&reason, "Requested image referenced by manifest list: [%s]", parents.ptr);
+        add_failure(failures, digest, tag, "ImageReferencedByManifestList", reason.ptr);
+    }
     buf_release(&parents);
     buf_release(&reason);
+    return rc;
 }
 
 struct deletion {
@@ -655,13 +697,14 @@ static int delete_image(struct deletion *d, const char *req_digest, const char *
     if (json_object_get(d->gone, image))
         return 0;
     json_t *tags = tags_of(d->repo->id, image);
+    if (!tags)
+        return E_ERROR;
     rc = image_delete(d->repo, image);
     if (rc == E_CONFLICT || rc == E_NOTFOUND) {
         json_decref(tags);
         if (rc == E_CONFLICT)
-            add_referenced_failure(d->failures, d->repo, req_digest, NULL, image);
-        else
-            add_failure(d->failures, req_digest, NULL, "ImageNotFound", REASON_NOT_FOUND);
+            return add_referenced_failure(d->failures, d->repo, req_digest, NULL, image);
+        add_failure(d->failures, req_digest, NULL, "ImageNotFound", REASON_NOT_FOUND);
         return 0;
     }
     if (rc < 0) {
@@ -685,14 +728,14 @@ static int delete_tag(struct deletion *d, const char *req_digest, const char *ta
     if (json_object_get(d->gone, image))
         return 0;
     int rc = image_untag(d->repo, tag, true, named);
-    if (rc == E_CONFLICT) {
-        add_referenced_failure(d->failures, d->repo, req_digest, tag, image);
-        return 0;
-    }
+    if (rc == E_CONFLICT)
+        return add_referenced_failure(d->failures, d->repo, req_digest, tag, image);
     if (rc < 0)
         return rc;
     /* whether the image went too: it is gone once no tag names it */
-    if (store_manifest_exists(d->repo->id, image) == E_NOTFOUND)
+    if ((rc = store_manifest_exists(d->repo->id, image)) < 0 && rc != E_NOTFOUND)
+        return rc;
+    if (rc == E_NOTFOUND)
         json_object_set_new(d->gone, image, json_true());
     report_deleted(d, image, tag);
     return 0;
@@ -717,6 +760,10 @@ int op_batch_delete_image(struct ecr_call *c)
         const char *digest = id_digest(id), *tag = id_tag(id);
         char image[DIGEST_MAX];
         enum id_status st = resolve_id(repo.id, digest, tag, image);
+        if (st == ID_ERROR) {
+            rc = E_ERROR;
+            break;
+        }
         /* an identifier whose image or tag this request already removed is not a failure */
         if (st == ID_NOT_FOUND && tag && json_object_get(d.removed_tags, tag))
             continue;

@@ -54,9 +54,10 @@ static int find_session(struct ecr_call *c, const struct repo *repo, const char 
 {
     const char *id = ecr_str(c, "uploadId");
     *id_out = id ? id : "";
-    if (!id || store_upload_get(id, repo->id) < 0)
+    int rc = id ? store_upload_get(id, repo->id) : E_NOTFOUND;
+    if (rc == E_NOTFOUND)
         return fail_upload_not_found(c, repo, *id_out);
-    return 0;
+    return rc < 0 ? ecr_fail_internal(c, rc) : 0;
 }
 
 /* Opens the session for writing; answers the error and returns <0 if it can't. */

@@ -140,9 +140,12 @@ int op_put_registry_policy(struct ecr_call *c)
 int op_get_registry_policy(struct ecr_call *c)
 {
     char *text = NULL;
-    if (store_setting_get(c->registry_id, REGISTRY_POLICY_KEY, &text) < 0)
+    int rc = store_setting_get(c->registry_id, REGISTRY_POLICY_KEY, &text);
+    if (rc == E_NOTFOUND)
         return ecr_fail(c, ECR_REGISTRY_POLICY_NOT_FOUND, "Registry policy does not exist in the registry with id '%s'",
                         c->registry_id);
+    if (rc < 0)
+        return ecr_fail_internal(c, rc);
     json_object_set_new(c->out, "registryId", json_string(c->registry_id));
     json_object_set_new(c->out, "policyText", json_string(text));
     free(text);
@@ -152,10 +155,12 @@ int op_get_registry_policy(struct ecr_call *c)
 int op_delete_registry_policy(struct ecr_call *c)
 {
     char *text = NULL;
-    int rc;
-    if (store_setting_get(c->registry_id, REGISTRY_POLICY_KEY, &text) < 0)
+    int rc = store_setting_get(c->registry_id, REGISTRY_POLICY_KEY, &text);
+    if (rc == E_NOTFOUND)
         return ecr_fail(c, ECR_REGISTRY_POLICY_NOT_FOUND, "Registry policy does not exist in the registry with id '%s'",
                         c->registry_id);
+    if (rc < 0)
+        return ecr_fail_internal(c, rc);
     if ((rc = store_setting_delete(c->registry_id, REGISTRY_POLICY_KEY)) < 0) {
         free(text);
         return ecr_fail_internal(c, rc);

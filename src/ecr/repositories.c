@@ -166,9 +166,9 @@ static int put_tags(struct ecr_call *c, int64_t repo_id, json_t *tags)
         if (rc < 0)
             return ecr_fail_internal(c, rc);
     }
-    int64_t n = store_repo_tag_count(repo_id);
-    if (n < 0)
-        return ecr_fail_internal(c, E_ERROR);
+    int64_t n;
+    if ((rc = store_repo_tag_count(repo_id, &n)) < 0)
+        return ecr_fail_internal(c, rc);
     if (n > TAGS_MAX)
         return ecr_fail(c, ECR_TOO_MANY_TAGS, "The repository would have %lld tags, over the limit of %d tags per repository",
                         (long long)n, TAGS_MAX);
@@ -215,9 +215,9 @@ int op_create_repository(struct ecr_call *c)
         goto done;
     }
     in_tx = true;
-    int64_t n = store_repo_count(r.account_id);
-    if (n < 0) {
-        rc = ecr_fail_internal(c, E_ERROR);
+    int64_t n;
+    if ((rc = store_repo_count(r.account_id, &n)) < 0) {
+        rc = ecr_fail_internal(c, rc);
         goto done;
     }
     if (n >= max) {
@@ -352,9 +352,9 @@ int op_delete_repository(struct ecr_call *c)
     }
     in_tx = true;
     if (!json_is_true(json_object_get(c->in, "force"))) {
-        int64_t n = store_repo_image_count(r.id);
-        if (n < 0) {
-            rc = ecr_fail_internal(c, E_ERROR);
+        int64_t n;
+        if ((rc = store_repo_image_count(r.id, &n)) < 0) {
+            rc = ecr_fail_internal(c, rc);
             goto done;
         }
         if (n > 0) {

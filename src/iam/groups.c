@@ -16,15 +16,16 @@
 int op_create_group(struct iam_call *c)
 {
     const char *name = iam_str(c, "GroupName"), *path = iam_str(c, "Path");
-    struct iam_group g;
+    struct iam_identity g;
     memset(&g, 0, sizeof(g));
+    g.kind = IAM_ENTITY_GROUP;
     snprintf(g.account_id, sizeof(g.account_id), "%s", c->account);
     snprintf(g.name, sizeof(g.name), "%s", name);
     snprintf(g.path, sizeof(g.path), "%s", path ? path : "/");
     iam_new_id(g.id, "AGPA");
     iam_arn(g.arn, sizeof(g.arn), c->account, "group", g.path, g.name);
     g.created_ms = now_ms();
-    int rc = store_group_create(&g);
+    int rc = store_identity_create(&g, NULL);
     if (rc == E_EXISTS)
         return iam_fail(c, IAM_ENTITY_ALREADY_EXISTS, "Group with name %s already exists.", name);
     if (rc < 0)
@@ -38,7 +39,7 @@ struct list {
     struct iam_page pg;
 };
 
-static int list_member(void *ctx, const struct iam_user *u)
+static int list_member(void *ctx, const struct iam_identity *u)
 {
     struct list *l = ctx;
     if (!iam_page_take(&l->pg, u->name))
@@ -49,20 +50,20 @@ static int list_member(void *ctx, const struct iam_user *u)
 
 int op_get_group(struct iam_call *c)
 {
-    struct iam_group g;
+    struct iam_identity g;
     struct list l = {.c = c};
     int rc = iam_load_group(c, iam_str(c, "GroupName"), &g);
     if (rc < 0 || (rc = iam_page_begin(c, &l.pg, NULL)) < 0)
         return rc;
     iam_xml_group(&c->out, "Group", &g);
     xml_open(&c->out, "Users");
-    rc = store_group_members(c->account, g.name, l.pg.after, iam_page_fetch(&l.pg), list_member, &l);
+    rc = store_memberships(c->account, IAM_ENTITY_GROUP, g.name, l.pg.after, iam_page_fetch(&l.pg), list_member, &l);
     xml_close(&c->out, "Users");
     iam_page_end(c, &l.pg);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
-static int list_group(void *ctx, const struct iam_group *g)
+static int list_group(void *ctx, const struct iam_identity *g)
 {
     struct list *l = ctx;
     if (!iam_page_take(&l->pg, g->name))
@@ -78,7 +79,7 @@ int op_list_groups(struct iam_call *c)
     if (rc < 0)
         return rc;
     xml_open(&c->out, "Groups");
-    rc = store_groups_list(c->account, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_group, &l);
+    rc = store_identities_list(c->account, IAM_ENTITY_GROUP, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_group, &l);
     xml_close(&c->out, "Groups");
     iam_page_end(c, &l.pg);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
@@ -86,7 +87,7 @@ int op_list_groups(struct iam_call *c)
 
 int op_delete_group(struct iam_call *c)
 {
-    struct iam_group g;
+    struct iam_identity g;
     struct iam_usage use;
     int rc = iam_load_group(c, iam_str(c, "GroupName"), &g);
     if (rc < 0)
@@ -99,15 +100,15 @@ int op_delete_group(struct iam_call *c)
         return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must delete policies first.");
     if (use.attached_policies)
         return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must detach all policies first.");
-    if ((rc = store_group_delete(c->account, g.name)) < 0)
+    if ((rc = store_identity_delete(c->account, IAM_ENTITY_GROUP, g.name)) < 0)
         return iam_fail_internal(c, rc);
     return 0;
 }
 
 int op_add_user_to_group(struct iam_call *c)
 {
-    struct iam_group g;
-    struct iam_user u;
+    struct iam_identity g;
+    struct iam_identity u;
     struct iam_usage use;
     int rc;
     if ((rc = iam_load_group(c, iam_str(c, "GroupName"), &g)) < 0 || (rc = iam_load_user(c, iam_str(c, "UserName"), &u)) < 0)
@@ -123,8 +124,8 @@ int op_add_user_to_group(struct iam_call *c)
 
 int op_remove_user_from_group(struct iam_call *c)
 {
-    struct iam_group g;
-    struct iam_user u;
+    struct iam_identity g;
+    struct iam_identity u;
     int rc;
     if ((rc = iam_load_group(c, iam_str(c, "GroupName"), &g)) < 0 || (rc = iam_load_user(c, iam_str(c, "UserName"), &u)) < 0)
         return rc;
@@ -136,13 +137,13 @@ int op_remove_user_from_group(struct iam_call *c)
 
 int op_list_groups_for_user(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     struct list l = {.c = c};
     int rc = iam_load_user(c, iam_str(c, "UserName"), &u);
     if (rc < 0 || (rc = iam_page_begin(c, &l.pg, NULL)) < 0)
         return rc;
     xml_open(&c->out, "Groups");
-    rc = store_user_groups(c->account, u.name, l.pg.after, iam_page_fetch(&l.pg), list_group, &l);
+    rc = store_memberships(c->account, IAM_ENTITY_USER, u.name, l.pg.after, iam_page_fetch(&l.pg), list_group, &l);
     xml_close(&c->out, "Groups");
     iam_page_end(c, &l.pg);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;

@@ -163,23 +163,23 @@ void iam_new_id(char out[32], const char *prefix)
     random_string(out + n, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
 }
 
-int iam_load_user(struct iam_call *c, const char *name, struct iam_user *out)
+int iam_load_user(struct iam_call *c, const char *name, struct iam_identity *out)
 {
-    int rc = store_user_get(c->account, name, out);
+    int rc = store_identity_get(c->account, IAM_ENTITY_USER, name, out);
     if (rc == E_NOTFOUND)
         return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
-int iam_load_group(struct iam_call *c, const char *name, struct iam_group *out)
+int iam_load_group(struct iam_call *c, const char *name, struct iam_identity *out)
 {
-    int rc = store_group_get(c->account, name, out);
+    int rc = store_identity_get(c->account, IAM_ENTITY_GROUP, name, out);
     if (rc == E_NOTFOUND)
         return iam_fail(c, IAM_NO_SUCH_ENTITY, "The group with name %s cannot be found.", name);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
-int iam_target_user(struct iam_call *c, struct iam_user *out, bool *is_root)
+int iam_target_user(struct iam_call *c, struct iam_identity *out, bool *is_root)
 {
     const char *name = iam_str(c, "UserName");
     *is_root = false;
@@ -253,7 +253,7 @@ void iam_page_end(struct iam_call *c, struct iam_page *pg)
 
 /* ---- records ---- */
 
-void iam_xml_user(struct buf *b, const char *element, const struct iam_user *u, const char *tags_json)
+void iam_xml_user(struct buf *b, const char *element, const struct iam_identity *u, const char *tags_json)
 {
     xml_open(b, element);
     xml_text(b, "Path", u->path);
@@ -265,7 +265,7 @@ void iam_xml_user(struct buf *b, const char *element, const struct iam_user *u, 
     xml_close(b, element);
 }
 
-void iam_xml_group(struct buf *b, const char *element, const struct iam_group *g)
+void iam_xml_group(struct buf *b, const char *element, const struct iam_identity *g)
 {
     xml_open(b, element);
     xml_text(b, "Path", g->path);
@@ -311,52 +311,55 @@ static const struct iam_op *op_find(const char *name)
     return NULL;
 }
 
-/* The ARN an operation's action is checked on. */
-static void resource_arn(struct iam_call *c, char *out, size_t size)
+/* The ARN an operation's action is checked on (the ARN a user or group
+ * would have when it does not exist); E_ERROR when the store fails. */
+static int resource_arn(struct iam_call *c, char *out, size_t size)
 {
     const struct iam_op *op = c->op;
     const char *name;
+    int rc = 0;
     switch (op->resource) {
     case IAM_RES_USER:
         if ((name = iam_str(c, "UserName"))) {
-            struct iam_user u;
-            if (store_user_get(c->account, name, &u) == 0)
+            struct iam_identity u;
+            if ((rc = store_identity_get(c->account, IAM_ENTITY_USER, name, &u)) == 0)
                 snprintf(out, size, "%s", u.arn);
             else
                 iam_arn(out, size, c->account, "user", "/", name);
         } else {
             snprintf(out, size, "%s", c->who.is_root ? c->who.arn : c->caller.arn);
         }
-        return;
+        return rc == E_NOTFOUND ? 0 : rc;
     case IAM_RES_GROUP: {
-        struct iam_group g;
+        struct iam_identity g;
         name = iam_str(c, "GroupName");
-        if (store_group_get(c->account, name ? name : "", &g) == 0)
+        if ((rc = store_identity_get(c->account, IAM_ENTITY_GROUP, name ? name : "", &g)) == 0)
             snprintf(out, size, "%s", g.arn);
         else
             iam_arn(out, size, c->account, "group", "/", name ? name : "");
-        return;
+        return rc == E_NOTFOUND ? 0 : rc;
     }
     case IAM_RES_POLICY:
         snprintf(out, size, "%s", iam_str(c, "PolicyArn") ? iam_str(c, "PolicyArn") : "*");
-        return;
+        return 0;
     case IAM_RES_NEW_POLICY:
         name = iam_str(c, "PolicyName");
         iam_arn(out, size, c->account, "policy", iam_str(c, "Path"), name ? name : "");
-        return;
+        return 0;
     case IAM_RES_USERS:
         iam_arn(out, size, c->account, "user", "/", "");
-        return;
+        return 0;
     case IAM_RES_GROUPS:
         iam_arn(out, size, c->account, "group", "/", "");
-        return;
+        return 0;
     case IAM_RES_POLICIES:
         iam_arn(out, size, c->account, "policy", "/", "");
-        return;
+        return 0;
     case IAM_RES_NONE:
         snprintf(out, size, "*");
-        return;
+        return 0;
     }
+    return 0;
 }
 
 /*
@@ -370,7 +373,9 @@ static int iam_authorize(struct iam_call *c)
     char arn[800];
     if (c->op->resource == IAM_RES_NONE)
         return 0;
-    resource_arn(c, arn, sizeof(arn));
+    int rc = resource_arn(c, arn, sizeof(arn));
+    if (rc < 0)
+        return iam_fail_internal(c, rc);
     if (auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0)
         return iam_fail(c, IAM_ACCESS_DENIED, "%s", error_message());
     return 0;
@@ -454,7 +459,9 @@ static int load_caller(struct iam_call *c)
 {
     if (c->who.is_root)
         return 0;
-    int rc = store_user_get(c->account, c->who.user_name, &c->caller);
+    int rc = store_identity_get(c->account, IAM_ENTITY_USER, c->who.user_name, &c->caller);
+    if (rc < 0 && rc != E_NOTFOUND)
+        return iam_fail_internal(c, rc);
     if (rc < 0) {
         /* a key whose user is gone cannot act */
         return iam_fail(c, IAM_INVALID_CLIENT_TOKEN_ID, "The security token included in the request is invalid.");

@@ -38,7 +38,7 @@ struct iam_call {
     json_t *in;     /* the validated input (an object; empty for STS) */
     struct buf out; /* the content of <OpResult> */
     struct principal who;
-    struct iam_user caller; /* the calling user, when !who.is_root */
+    struct iam_identity caller; /* the calling user, when !who.is_root */
     const char *account;    /* the caller's account: every IAM call works on it */
     struct authz_context authz;
     /* set by iam_fail */
@@ -93,12 +93,12 @@ void iam_arn(char *out, size_t size, const char *account, const char *kind, cons
 void iam_new_id(char out[32], const char *prefix);
 
 /* Loads a user or group by name; NoSuchEntity with IAM's message if absent. */
-int iam_load_user(struct iam_call *c, const char *name, struct iam_user *out);
-int iam_load_group(struct iam_call *c, const char *name, struct iam_group *out);
+int iam_load_user(struct iam_call *c, const char *name, struct iam_identity *out);
+int iam_load_group(struct iam_call *c, const char *name, struct iam_identity *out);
 /* The user an operation acts on: UserName, else the caller. Returns 0 with
  * *is_root set (out untouched) when the caller is the root and no UserName
  * was given. */
-int iam_target_user(struct iam_call *c, struct iam_user *out, bool *is_root);
+int iam_target_user(struct iam_call *c, struct iam_identity *out, bool *is_root);
 
 /*
  * Pagination as IAM does it: MaxItems (default 100) and an opaque Marker
@@ -125,8 +125,8 @@ int iam_page_fetch(const struct iam_page *pg);
 
 /* The XML of the records IAM returns. */
 /* tags_json as iam_xml_tags takes it (NULL: no Tags). */
-void iam_xml_user(struct buf *b, const char *element, const struct iam_user *u, const char *tags_json);
-void iam_xml_group(struct buf *b, const char *element, const struct iam_group *g);
+void iam_xml_user(struct buf *b, const char *element, const struct iam_identity *u, const char *tags_json);
+void iam_xml_group(struct buf *b, const char *element, const struct iam_identity *g);
 /* Appends <Tags> from a stored JSON array of {"Key","Value"} (nothing for NULL or empty). */
 void iam_xml_tags(struct buf *b, const char *tags_json);
 /* The input's Tags as the JSON array to store, or NULL without tags (caller frees). */

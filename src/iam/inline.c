@@ -30,14 +30,14 @@ static int load_holder(struct iam_call *c, enum iam_entity kind, struct holder *
     memset(h, 0, sizeof(*h));
     h->kind = kind;
     if (kind == IAM_ENTITY_USER) {
-        struct iam_user u;
+        struct iam_identity u;
         h->label = "user";
         h->name_param = "UserName";
         h->limit = POLICY_LIMIT_USER_INLINE;
         rc = iam_load_user(c, iam_str(c, h->name_param), &u);
         snprintf(h->name, sizeof(h->name), "%s", u.name);
     } else {
-        struct iam_group g;
+        struct iam_identity g;
         h->label = "group";
         h->name_param = "GroupName";
         h->limit = POLICY_LIMIT_GROUP_INLINE;

@@ -49,7 +49,7 @@ static void xml_key(struct buf *b, const char *element, const char *user, const 
 
 int op_create_access_key(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     struct access_key k;
     bool root;
     char akid[21], secret[41];
@@ -57,9 +57,9 @@ int op_create_access_key(struct iam_call *c)
     if (rc < 0)
         return rc;
     const char *user = root ? NULL : u.name;
-    int64_t n = store_access_key_count(c->account, user);
-    if (n < 0)
-        return iam_fail_internal(c, E_ERROR);
+    int64_t n;
+    if ((rc = store_access_key_count(c->account, user, &n)) < 0)
+        return iam_fail_internal(c, rc);
     if (n >= ACCESS_KEYS_PER_USER)
         return iam_fail(c, IAM_LIMIT_EXCEEDED, "Cannot exceed quota for AccessKeysPerUser: %d", ACCESS_KEYS_PER_USER);
     auth_new_access_key(akid, secret);
@@ -89,7 +89,7 @@ static int list_key(void *ctx, const struct access_key *k)
 
 int op_list_access_keys(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     struct key_list l = {.c = c};
     bool root;
     int rc = iam_target_user(c, &u, &root);
@@ -104,7 +104,7 @@ int op_list_access_keys(struct iam_call *c)
 
 int op_update_access_key(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     struct access_key k;
     bool root;
     const char *status = iam_str(c, "Status");
@@ -122,7 +122,7 @@ int op_update_access_key(struct iam_call *c)
 
 int op_delete_access_key(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     struct access_key k;
     bool root;
     int rc = iam_target_user(c, &u, &root);

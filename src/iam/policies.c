@@ -124,9 +124,10 @@ static void xml_policy(struct buf *b, const char *element, const struct policy_r
     xml_close(b, element);
 }
 
-static int64_t attachments_of(struct iam_call *c, const struct policy_ref *p)
+static int attachments_of(struct iam_call *c, const struct policy_ref *p, int64_t *out)
 {
-    return p->aws ? store_policy_attachment_count(c->account, p->aws->arn) : p->local.attachment_count;
+    *out = p->local.attachment_count;
+    return p->aws ? store_policy_attachment_count(c->account, p->aws->arn, out) : 0;
 }
 
 int op_create_policy(struct iam_call *c)
@@ -165,9 +166,12 @@ int op_get_policy(struct iam_call *c)
     int rc = load_policy(c, iam_str(c, "PolicyArn"), false, &p);
     if (rc < 0)
         return rc;
-    if (!p.aws && (rc = store_policy_tags(c->account, p.local.arn, &tags)) < 0)
+    int64_t attached;
+    if ((!p.aws && (rc = store_policy_tags(c->account, p.local.arn, &tags)) < 0) || (rc = attachments_of(c, &p, &attached)) < 0) {
+        free(tags);
         return iam_fail_internal(c, rc);
-    xml_policy(&c->out, "Policy", &p, attachments_of(c, &p), true, tags);
+    }
+    xml_policy(&c->out, "Policy", &p, attached, true, tags);
     free(tags);
     return 0;
 }
@@ -211,6 +215,7 @@ struct policy_list {
     struct iam_page pg;
     const struct managed_policy *aws[16];
     size_t naws, next_aws;
+    int error; /* a store failure while listing */
 };
 
 static int by_name(const void *a, const void *b)
@@ -230,7 +235,10 @@ static bool flush_aws(struct policy_list *l, const char *key)
         l->next_aws++;
         if (iam_page_take(&l->pg, k)) {
             struct policy_ref p = {.aws = m};
-            xml_policy(&l->c->out, "member", &p, store_policy_attachment_count(l->c->account, m->arn), false, NULL);
+            int64_t attached;
+            if ((l->error = store_policy_attachment_count(l->c->account, m->arn, &attached)) < 0)
+                return false;
+            xml_policy(&l->c->out, "member", &p, attached, false, NULL);
         } else if (l->pg.truncated) {
             return false;
         }
@@ -269,17 +277,22 @@ int op_list_policies(struct iam_call *c)
         for (const struct managed_policy *m = managed_policy_next(NULL); m && l->naws < 16; m = managed_policy_next(m)) {
             if (prefix && strncmp(m->path, prefix, strlen(prefix)) != 0)
                 continue;
-            if (only_attached && store_policy_attachment_count(c->account, m->arn) <= 0)
+            int64_t attached = 0;
+            if (only_attached && (rc = store_policy_attachment_count(c->account, m->arn, &attached)) < 0)
+                break;
+            if (only_attached && attached <= 0)
                 continue;
             l->aws[l->naws++] = m;
         }
         qsort(l->aws, l->naws, sizeof(l->aws[0]), by_name);
     }
     xml_open(&c->out, "Policies");
-    if (!scope || strcmp(scope, "AWS") != 0)
+    if (rc == 0 && (!scope || strcmp(scope, "AWS") != 0))
         rc = store_policies_list(c->account, prefix, only_attached, l->pg.after, iam_page_fetch(&l->pg), list_local, l);
     if (rc == 0 && !l->pg.truncated)
         flush_aws(l, NULL);
+    if (rc == 0)
+        rc = l->error;
     xml_close(&c->out, "Policies");
     iam_page_end(c, &l->pg);
     free(l);
@@ -437,11 +450,11 @@ static int load_entity(struct iam_call *c, enum iam_entity kind, char name[129])
 {
     int rc;
     if (kind == IAM_ENTITY_USER) {
-        struct iam_user u;
+        struct iam_identity u;
         rc = iam_load_user(c, iam_str(c, "UserName"), &u);
         snprintf(name, 129, "%s", u.name);
     } else {
-        struct iam_group g;
+        struct iam_identity g;
         rc = iam_load_group(c, iam_str(c, "GroupName"), &g);
         snprintf(name, 129, "%s", g.name);
     }

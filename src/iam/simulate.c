@@ -38,8 +38,11 @@ static int principal_from_arn(struct iam_call *c, const char *arn, struct princi
     if (strncmp(what, "user/", 5) != 0)
         return iam_fail(c, IAM_INVALID_INPUT, "PolicySourceArn %s is not a user or root of this account", arn);
     const char *name = strrchr(what, '/') + 1;
-    struct iam_user u;
-    if (store_user_get(c->account, name, &u) < 0 || strcmp(u.arn, arn) != 0)
+    struct iam_identity u;
+    int rc = store_identity_get(c->account, IAM_ENTITY_USER, name, &u);
+    if (rc < 0 && rc != E_NOTFOUND)
+        return iam_fail_internal(c, rc);
+    if (rc < 0 || strcmp(u.arn, arn) != 0)
         return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
     snprintf(out->arn, sizeof(out->arn), "%s", u.arn);
     snprintf(out->user_name, sizeof(out->user_name), "%s", u.name);

@@ -29,13 +29,14 @@ static int check_tags(struct iam_call *c)
 int op_create_user(struct iam_call *c)
 {
     const char *name = iam_str(c, "UserName"), *path = iam_str(c, "Path");
-    struct iam_user u;
+    struct iam_identity u;
     int rc;
     if (iam_str(c, "PermissionsBoundary"))
         return iam_fail(c, IAM_INVALID_INPUT, "permissions boundaries are not supported by this berth");
     if ((rc = check_tags(c)) < 0)
         return rc;
     memset(&u, 0, sizeof(u));
+    u.kind = IAM_ENTITY_USER;
     snprintf(u.account_id, sizeof(u.account_id), "%s", c->account);
     snprintf(u.name, sizeof(u.name), "%s", name);
     snprintf(u.path, sizeof(u.path), "%s", path ? path : "/");
@@ -43,7 +44,7 @@ int op_create_user(struct iam_call *c)
     iam_arn(u.arn, sizeof(u.arn), c->account, "user", u.path, u.name);
     u.created_ms = now_ms();
     char *tags = iam_tags_json(c);
-    rc = store_user_create(&u, tags);
+    rc = store_identity_create(&u, tags);
     if (rc == E_EXISTS)
         rc = iam_fail(c, IAM_ENTITY_ALREADY_EXISTS, "User with name %s already exists.", name);
     else if (rc < 0)
@@ -56,7 +57,7 @@ int op_create_user(struct iam_call *c)
 
 int op_get_user(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     bool root;
     char *tags = NULL;
     int rc = iam_target_user(c, &u, &root);
@@ -65,7 +66,8 @@ int op_get_user(struct iam_call *c)
     if (root) {
         /* the root user has no name or path, and its id is the account's */
         int64_t created = 0;
-        store_account_created(c->account, &created);
+        if ((rc = store_account_created(c->account, &created)) < 0)
+            return iam_fail_internal(c, rc);
         xml_open(&c->out, "User");
         xml_text(&c->out, "UserId", c->account);
         xml_text(&c->out, "Arn", c->who.arn);
@@ -73,7 +75,7 @@ int op_get_user(struct iam_call *c)
         xml_close(&c->out, "User");
         return 0;
     }
-    if ((rc = store_user_tags(c->account, u.name, &tags)) < 0 && rc != E_NOTFOUND)
+    if ((rc = store_identity_tags(c->account, IAM_ENTITY_USER, u.name, &tags)) < 0 && rc != E_NOTFOUND)
         return iam_fail_internal(c, rc);
     iam_xml_user(&c->out, "User", &u, tags);
     free(tags);
@@ -85,7 +87,7 @@ struct user_list {
     struct iam_page pg;
 };
 
-static int list_user(void *ctx, const struct iam_user *u)
+static int list_user(void *ctx, const struct iam_identity *u)
 {
     struct user_list *l = ctx;
     if (!iam_page_take(&l->pg, u->name))
@@ -101,7 +103,7 @@ int op_list_users(struct iam_call *c)
     if (rc < 0)
         return rc;
     xml_open(&c->out, "Users");
-    rc = store_users_list(c->account, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_user, &l);
+    rc = store_identities_list(c->account, IAM_ENTITY_USER, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_user, &l);
     xml_close(&c->out, "Users");
     iam_page_end(c, &l.pg);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
@@ -109,7 +111,7 @@ int op_list_users(struct iam_call *c)
 
 int op_delete_user(struct iam_call *c)
 {
-    struct iam_user u;
+    struct iam_identity u;
     struct iam_usage use;
     int rc = iam_load_user(c, iam_str(c, "UserName"), &u);
     if (rc < 0)
@@ -124,7 +126,7 @@ int op_delete_user(struct iam_call *c)
         return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must detach all policies first.");
     if (use.groups)
         return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must remove users from group first.");
-    if ((rc = store_user_delete(c->account, u.name)) < 0)
+    if ((rc = store_identity_delete(c->account, IAM_ENTITY_USER, u.name)) < 0)
         return iam_fail_internal(c, rc);
     return 0;
 }

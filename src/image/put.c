@@ -136,6 +136,7 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         goto rollback;
     }
     bool exists = rc == 0;
+    int64_t count;
     if (tag) {
         char current[DIGEST_MAX];
         if ((rc = store_tag_resolve(repo->id, tag, current)) < 0 && rc != E_NOTFOUND) {
@@ -155,7 +156,11 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
             goto rollback;
         }
         if (image_limits()->max_tags && !(tagged && strcmp(current, out->digest) == 0) &&
-            store_tag_count_for(repo->id, out->digest) >= image_limits()->max_tags) {
+            (rc = store_tag_count_for(repo->id, out->digest, &count)) < 0) {
+            fail(out, IMG_INTERNAL, rc);
+            goto rollback;
+        }
+        if (image_limits()->max_tags && !(tagged && strcmp(current, out->digest) == 0) && count >= image_limits()->max_tags) {
             rc = fail(out, IMG_LIMIT,
                       error_set(E_TOOBIG, "the image already has the maximum of %lld tags", (long long)image_limits()->max_tags));
             goto rollback;
@@ -163,7 +168,11 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     } else if (exists) {
         out->failure = IMG_ALREADY_EXISTS;
     }
-    if (!exists && image_limits()->max_images && store_manifest_count(repo->id) >= image_limits()->max_images) {
+    if (!exists && image_limits()->max_images && (rc = store_manifest_count(repo->id, &count)) < 0) {
+        fail(out, IMG_INTERNAL, rc);
+        goto rollback;
+    }
+    if (!exists && image_limits()->max_images && count >= image_limits()->max_images) {
         rc = fail(out, IMG_LIMIT,
                   error_set(E_TOOBIG, "the repository already has the maximum of %lld images", (long long)image_limits()->max_images));
         goto rollback;

@@ -121,14 +121,20 @@ void manifests_get(struct request *r)
     }
     if (by_tag) {
         if ((rc = store_tag_resolve(v->repo.id, v->ref, digest)) < 0) {
-            reg_error(r, RE_MANIFEST_UNKNOWN, NULL);
+            if (rc == E_NOTFOUND)
+                reg_error(r, RE_MANIFEST_UNKNOWN, NULL);
+            else
+                reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
             return;
         }
     } else {
         snprintf(digest, sizeof(digest), "%.*s", DIGEST_MAX - 1, v->ref);
     }
     if ((rc = store_manifest_get(v->repo.id, digest, true, &m)) < 0) {
-        reg_error(r, RE_MANIFEST_UNKNOWN, NULL);
+        if (rc == E_NOTFOUND)
+            reg_error(r, RE_MANIFEST_UNKNOWN, NULL);
+        else
+            reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
         return;
     }
     struct accept_list acc = {0};

@@ -46,7 +46,12 @@ void referrers_list(struct request *r)
     struct referrers_ctx c = {json_array(), http_query(r, "artifactType")};
     if (c.filter && !*c.filter)
         c.filter = NULL;
-    store_referrers(v->repo.id, v->ref, add_referrer, &c);
+    int rc = store_referrers(v->repo.id, v->ref, add_referrer, &c);
+    if (rc < 0) {
+        json_decref(c.manifests);
+        reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
+        return;
+    }
     json_t *doc = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", c.manifests);
     char *body = json_dumps(doc, JSON_COMPACT);
     reg_json(r, 200, MT_OCI_INDEX, body, strlen(body));

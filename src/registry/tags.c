@@ -77,8 +77,12 @@ void tags_list(struct request *r)
     l.arr = json_array();
     json_object_set_new(doc, "name", json_string(v->name));
     json_object_set_new(doc, "tags", l.arr);
-    if (l.limit > 0)
-        store_tags_list(v->repo.id, last, l.limit + 1, add_tag, &l);
+    int rc = l.limit > 0 ? store_tags_list(v->repo.id, last, l.limit + 1, add_tag, &l) : 0;
+    if (rc < 0) {
+        json_decref(doc);
+        reg_error_from(r, rc, RE_NAME_UNKNOWN);
+        return;
+    }
     snprintf(base, sizeof(base), "/v2/%s/tags/list", v->name);
     respond_listing(r, doc, &l, base);
     json_decref(doc);
@@ -100,8 +104,12 @@ void catalog_list(struct request *r)
     json_t *doc = json_object();
     l.arr = json_array();
     json_object_set_new(doc, "repositories", l.arr);
-    if (l.limit > 0)
-        store_repo_list(v->account, last, l.limit + 1, add_repo, &l);
+    int rc = l.limit > 0 ? store_repo_list(v->account, last, l.limit + 1, add_repo, &l) : 0;
+    if (rc < 0) {
+        json_decref(doc);
+        reg_error_from(r, rc, RE_NAME_UNKNOWN);
+        return;
+    }
     respond_listing(r, doc, &l, "/v2/_catalog");
     json_decref(doc);
 }

@@ -1,7 +1,8 @@
 /*
  * This module implements the metadata store of store.h on SQLite.
  *
- * Each thread opens its own connection on first use and keeps its prepared
+ * Each thread opens its own connection on first use (WAL, synchronous=FULL:
+ * a committed transaction is on disk when COMMIT returns) and keeps its prepared
  * statements (keyed by the address of the SQL literal) for its lifetime, so
  * a request costs no parsing of SQL. Writers use BEGIN IMMEDIATE so two
  * threads never deadlock upgrading read locks; the busy timeout absorbs
@@ -9,7 +10,9 @@
  */
 #include "store/store.h"
 
+#include <assert.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,9 +114,34 @@ struct stmt_slot {
 static _Thread_local sqlite3 *tdb;
 static _Thread_local struct stmt_slot tcache[256];
 
+/* Why the last db() or stmt() of this thread gave NULL. */
+static _Thread_local char open_error[256];
+
+/* Set by store_begin() until store_commit() or store_rollback(). SQLite
+ * rolls a transaction back by itself after some errors (I/O, disk full,
+ * out of memory); a statement that ran after that would run in autocommit
+ * mode and be committed alone, so step() refuses every statement until the
+ * caller ends the transaction it believes is open. */
+static _Thread_local bool txn_open;
+
+static bool txn_lost(void)
+{
+    return txn_open && (!tdb || sqlite3_get_autocommit(tdb));
+}
+
+/* Set by step() when it was given no statement (stmt() failed). */
+static _Thread_local bool no_statement;
+
+/* E_ERROR with the database's message: any SQLite failure, including a
+ * busy database or an I/O error, is a failure and never "not found". Call
+ * it before resetting the statement, which may replace the message. */
 static int db_error(const char *what)
 {
-    return error_set(E_ERROR, "database: %s: %s", what, tdb ? sqlite3_errmsg(tdb) : "not open");
+    if (txn_lost())
+        return error_set(E_ERROR, "database: %s: the transaction was rolled back after an earlier error", what);
+    if (no_statement || !tdb)
+        return error_set(E_ERROR, "database: %s: %s", what, open_error);
+    return error_set(E_ERROR, "database: %s: %s", what, sqlite3_errmsg(tdb));
 }
 
 static pthread_key_t thread_key;
@@ -130,6 +158,9 @@ static void make_thread_key(void)
     pthread_key_create(&thread_key, thread_exit);
 }
 
+/* This thread's connection, opened on first use; NULL (open_error says
+ * why) when it cannot be opened or set up now, to be tried again on the
+ * next call: a connection is never used without its pragmas. */
 static sqlite3 *db(void)
 {
     if (tdb)
@@ -137,20 +168,35 @@ static sqlite3 *db(void)
     /* the connection is closed when its thread ends */
     pthread_once(&thread_key_once, make_thread_key);
     pthread_setspecific(thread_key, (void *)1);
-    if (sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        log_error("cannot open database '%s': %s", db_path, sqlite3_errmsg(tdb));
-        abort();
+    int rc = sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(tdb, 10000);
+        /* synchronous=FULL: in WAL mode every COMMIT waits for the WAL to
+         * reach the disk, so what a reply acknowledges (a push, a delete)
+         * survives power loss, and GC's deleted records are on disk before
+         * it unlinks their bytes. NORMAL would sync only at checkpoints:
+         * the last commits could vanish with the power. */
+        rc = sqlite3_exec(tdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
     }
-    sqlite3_busy_timeout(tdb, 10000);
-    sqlite3_exec(tdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(open_error, sizeof(open_error), "cannot open database '%s': %s", db_path,
+                 tdb ? sqlite3_errmsg(tdb) : sqlite3_errstr(rc));
+        sqlite3_close(tdb);
+        tdb = NULL;
+    }
     return tdb;
 }
 
-/* The cached statement for sql (a string literal), reset and unbound. */
+/* The cached statement for sql (a string literal), reset and unbound; NULL
+ * when the database cannot prepare it now (I/O error, busy schema, out of
+ * memory). Every helper below takes a NULL statement, and step() fails on
+ * it, so a caller need not check. */
 static sqlite3_stmt *stmt(const char *sql)
 {
     sqlite3 *d = db();
     size_t n = sizeof(tcache) / sizeof(tcache[0]);
+    if (!d)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
         if (tcache[i].sql == sql) {
             sqlite3_reset(tcache[i].stmt);
@@ -158,9 +204,16 @@ static sqlite3_stmt *stmt(const char *sql)
             return tcache[i].stmt;
         }
         if (!tcache[i].sql) {
-            if (sqlite3_prepare_v3(d, sql, -1, SQLITE_PREPARE_PERSISTENT, &tcache[i].stmt, NULL) != SQLITE_OK) {
+            int rc = sqlite3_prepare_v3(d, sql, -1, SQLITE_PREPARE_PERSISTENT, &tcache[i].stmt, NULL);
+            if (rc == SQLITE_ERROR) {
                 log_error("cannot prepare '%s': %s", sql, sqlite3_errmsg(d));
                 abort(); /* SQL in this file is fixed: a bad statement is a bug */
+            }
+            if (rc != SQLITE_OK) {
+                snprintf(open_error, sizeof(open_error), "cannot prepare a statement: %s", sqlite3_errmsg(d));
+                sqlite3_finalize(tcache[i].stmt);
+                tcache[i].stmt = NULL;
+                return NULL;
             }
             tcache[i].sql = sql;
             return tcache[i].stmt;
@@ -190,30 +243,79 @@ static void col_copy(char *out, size_t size, sqlite3_stmt *st, int i)
     snprintf(out, size, "%s", z ? (const char *)z : "");
 }
 
+/* sqlite3_step(), except in a transaction SQLite has rolled back or
+ * without a statement. */
+static int step(sqlite3_stmt *st)
+{
+    no_statement = st == NULL;
+    if (txn_lost())
+        return SQLITE_ABORT;
+    if (!st)
+        return SQLITE_ERROR;
+    return sqlite3_step(st);
+}
+
 /* Runs a statement that returns no rows; maps constraint failures. */
 static int step_done(sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
         return 0;
     }
-    int ext = sqlite3_extended_errcode(db());
+    int ext = (rc == SQLITE_ABORT && txn_lost()) || no_statement ? SQLITE_ERROR : sqlite3_extended_errcode(tdb);
+    int err = db_error(what);
     sqlite3_reset(st);
     if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
         return error_set(E_EXISTS, "%s: already exists", what);
     if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
         return error_set(E_NOTFOUND, "%s: refers to something that does not exist", what);
-    return db_error(what);
+    return err;
 }
 
-static int64_t count_query(sqlite3_stmt *st)
+/* Steps a statement that returns at most one row: 1 with the row ready to
+ * read (the caller resets the statement), 0 when there is none, or
+ * E_ERROR with the detail set. Only the second means "not found". */
+static int step_row(sqlite3_stmt *st, const char *what)
 {
-    int64_t n = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
+    int rc = step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    int err = rc == SQLITE_DONE ? 0 : db_error(what);
     sqlite3_reset(st);
-    return n;
+    return err;
+}
+
+/* Ends a loop over rows: rc is the last step() result, SQLITE_ROW when the
+ * callback stopped early. */
+static int step_end(sqlite3_stmt *st, int rc, const char *what)
+{
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(what);
+    sqlite3_reset(st);
+    return err;
+}
+
+/* The single integer a count(*) statement returns. */
+static int count_query(sqlite3_stmt *st, int64_t *out, const char *what)
+{
+    int rc = step_row(st, what);
+    if (rc == 1)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == 0) /* count(*) always has a row */
+        return error_set(E_ERROR, "database: %s: no count", what);
+    return rc < 0 ? rc : 0;
+}
+
+/* 0 when a count(*) statement finds something, E_NOTFOUND with the detail
+ * "<what> '<name>' <absent>" when it finds nothing, E_ERROR when it fails. */
+static int exists_query(sqlite3_stmt *st, const char *what, const char *name, const char *absent)
+{
+    int64_t n;
+    int rc = count_query(st, &n, what);
+    if (rc < 0)
+        return rc;
+    return n > 0 ? 0 : error_set(E_NOTFOUND, "%s '%s' %s", what, name, absent);
 }
 
 int store_open(const char *data_dir)
@@ -224,11 +326,18 @@ int store_open(const char *data_dir)
     db_path = xstrdup(path);
     sqlite3 *d = db();
     int version = 0;
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &st, NULL);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    no_statement = false;
+    if (!d)
+        return error_set(E_ERROR, "%s", open_error);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
+    if (rc != SQLITE_ROW)
+        rc = db_error("schema version");
     sqlite3_finalize(st);
+    if (rc < 0)
+        return rc;
     if (version > NMIGRATIONS)
         return error_set(E_UNSUPPORTED, "database schema version %d is newer than this berth (%d)", version, NMIGRATIONS);
     for (int v = version; v < NMIGRATIONS; v++) {
@@ -259,22 +368,31 @@ void store_close_thread(void)
     if (tdb)
         sqlite3_close(tdb);
     tdb = NULL;
+    txn_open = false;
 }
 
 int store_begin(void)
 {
-    return step_done(stmt("BEGIN IMMEDIATE"), "begin");
+    int rc = step_done(stmt("BEGIN IMMEDIATE"), "begin");
+    txn_open = rc == 0;
+    return rc;
 }
 
 int store_commit(void)
 {
-    return step_done(stmt("COMMIT"), "commit");
+    /* a failed COMMIT (busy readers, I/O) may leave the transaction open:
+     * the caller rolls it back */
+    int rc = step_done(stmt("COMMIT"), "commit");
+    if (rc == 0)
+        txn_open = false;
+    return rc;
 }
 
 void store_rollback(void)
 {
-    if (!sqlite3_get_autocommit(db()))
-        step_done(stmt("ROLLBACK"), "rollback");
+    txn_open = false;
+    if (tdb && !sqlite3_get_autocommit(tdb) && step_done(stmt("ROLLBACK"), "rollback") < 0 && !sqlite3_get_autocommit(tdb))
+        store_close_thread(); /* closing the connection rolls back what is left */
 }
 
 /* ---- accounts and keys ---- */
@@ -291,29 +409,29 @@ int store_account_exists(const char *account_id)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM accounts WHERE id = ?1");
     bind_text(st, 1, account_id);
-    return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "account '%s' does not exist", account_id);
+    return exists_query(st, "account", account_id, "does not exist");
 }
 
 int store_accounts_each(int (*fn)(void *ctx, const char *id), void *ctx)
 {
     sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid");
-    while (sqlite3_step(st) == SQLITE_ROW)
+    int rc;
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "accounts");
 }
 
 int store_account_default(char out[13])
 {
     sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid LIMIT 1");
-    int rc = E_NOTFOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "accounts");
+    if (rc == 1)
         col_copy(out, 13, st, 0);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc;
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "there is no account");
+    return rc < 0 ? rc : 0;
 }
 
 void access_key_release(struct access_key *k)
@@ -350,14 +468,14 @@ int store_access_key_get(const char *id, struct access_key *out)
 {
     sqlite3_stmt *st =
         stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys WHERE id = ?1");
-    int rc = E_NOTFOUND;
     bind_text(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "access key");
+    if (rc == 1)
         key_from_row(st, out);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc;
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "access key '%s' does not exist", id);
+    return rc < 0 ? rc : 0;
 }
 
 int store_access_key_delete(const char *id)
@@ -374,8 +492,9 @@ int store_root_keys(const char *account_id, int (*fn)(void *ctx, const struct ac
 {
     sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
                             "WHERE account_id = ?1 AND user_name IS NULL ORDER BY created_at DESC");
+    int rc;
     bind_text(st, 1, account_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct access_key k;
         key_from_row(st, &k);
         int stop = fn(ctx, &k);
@@ -383,8 +502,7 @@ int store_root_keys(const char *account_id, int (*fn)(void *ctx, const struct ac
         if (stop)
             break;
     }
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "root keys");
 }
 
 /* ---- repositories ---- */
@@ -423,14 +541,13 @@ static void repo_from_row(sqlite3_stmt *st, struct repo *r)
 
 static int repo_one(sqlite3_stmt *st, struct repo *out, const char *what)
 {
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = step_row(st, "repository");
+    if (rc == 1)
         repo_from_row(st, out);
-        sqlite3_reset(st);
-        return 0;
-    }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "repository '%s' does not exist", what) : db_error("repository");
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "repository '%s' does not exist", what);
+    return rc < 0 ? rc : 0;
 }
 
 int store_repo_get(const char *account_id, const char *name, struct repo *out)
@@ -503,11 +620,11 @@ int store_repo_delete(int64_t id)
     return rc;
 }
 
-int64_t store_repo_count(const char *account_id)
+int store_repo_count(const char *account_id, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM repositories WHERE account_id = ?1");
     bind_text(st, 1, account_id);
-    return count_query(st);
+    return count_query(st, out, "repositories");
 }
 
 int store_repo_list(const char *account_id, const char *after, int limit, int (*fn)(void *ctx, const struct repo *r),
@@ -519,7 +636,7 @@ int store_repo_list(const char *account_id, const char *after, int limit, int (*
     bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct repo r;
         repo_from_row(st, &r);
         int stop = fn(ctx, &r);
@@ -527,24 +644,23 @@ int store_repo_list(const char *account_id, const char *after, int limit, int (*
         if (stop)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("repositories");
+    return step_end(st, rc, "repositories");
 }
 
-int64_t store_repo_image_count(int64_t repo_id)
+int store_repo_image_count(int64_t repo_id, int64_t *out)
 {
-    return store_manifest_count(repo_id);
+    return store_manifest_count(repo_id, out);
 }
 
 int store_repo_tags_get(int64_t repo_id, int (*fn)(void *ctx, const char *k, const char *v), void *ctx)
 {
     sqlite3_stmt *st = stmt("SELECT key, value FROM repo_tags WHERE repo_id = ?1 ORDER BY key");
+    int rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
             break;
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "resource tags");
 }
 
 int store_repo_tag_put(int64_t repo_id, const char *key, const char *value)
@@ -565,11 +681,11 @@ int store_repo_tag_delete(int64_t repo_id, const char *key)
     return step_done(st, "resource tag");
 }
 
-int64_t store_repo_tag_count(int64_t repo_id)
+int store_repo_tag_count(int64_t repo_id, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM repo_tags WHERE repo_id = ?1");
     sqlite3_bind_int64(st, 1, repo_id);
-    return count_query(st);
+    return count_query(st, out, "resource tags");
 }
 
 /* ---- blobs ---- */
@@ -599,14 +715,13 @@ int store_blob_linked(int64_t repo_id, const char *digest, uint64_t *size_out)
                             "WHERE r.repo_id = ?1 AND r.digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    int rc = E_NOTFOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        if (size_out)
-            *size_out = (uint64_t)sqlite3_column_int64(st, 0);
-        rc = 0;
-    }
+    int rc = step_row(st, "blob link");
+    if (rc == 1 && size_out)
+        *size_out = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "blob '%s' is not in the repository", digest);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "blob '%s' is not in the repository", digest);
+    return rc < 0 ? rc : 0;
 }
 
 int store_blob_unlink(int64_t repo_id, const char *digest)
@@ -624,13 +739,13 @@ int store_blob_size(const char *digest, uint64_t *size_out)
 {
     sqlite3_stmt *st = stmt("SELECT size FROM blobs WHERE digest = ?1");
     bind_text(st, 1, digest);
-    int rc = E_NOTFOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "blob");
+    if (rc == 1)
         *size_out = (uint64_t)sqlite3_column_int64(st, 0);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "blob '%s' is unknown", digest);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "blob '%s' is unknown", digest);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- manifests and tags ---- */
@@ -712,13 +827,13 @@ int store_manifest_get(int64_t repo_id, const char *digest, bool with_body, stru
                                  : stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    int rc = E_NOTFOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "manifest");
+    if (rc == 1)
         manifest_from_row(st, out, with_body);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
+    return rc < 0 ? rc : 0;
 }
 
 int store_manifest_exists(int64_t repo_id, const char *digest)
@@ -726,7 +841,7 @@ int store_manifest_exists(int64_t repo_id, const char *digest)
     sqlite3_stmt *st = stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
+    return exists_query(st, "manifest", digest, "is unknown");
 }
 
 int store_manifest_delete(int64_t repo_id, const char *digest)
@@ -740,12 +855,12 @@ int store_manifest_delete(int64_t repo_id, const char *digest)
     return rc;
 }
 
-int64_t store_manifest_parent_count(int64_t repo_id, const char *digest)
+int store_manifest_parent_count(int64_t repo_id, const char *digest, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    return count_query(st);
+    return count_query(st, out, "manifest parents");
 }
 
 int store_manifest_touch_pull(int64_t repo_id, const char *digest, int64_t ms)
@@ -757,11 +872,11 @@ int store_manifest_touch_pull(int64_t repo_id, const char *digest, int64_t ms)
     return step_done(st, "manifest");
 }
 
-int64_t store_manifest_count(int64_t repo_id)
+int store_manifest_count(int64_t repo_id, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1");
     sqlite3_bind_int64(st, 1, repo_id);
-    return count_query(st);
+    return count_query(st, out, "manifests");
 }
 
 int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX])
@@ -769,13 +884,13 @@ int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX])
     sqlite3_stmt *st = stmt("SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, tag);
-    int rc = E_NOTFOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "tag");
+    if (rc == 1)
         col_copy(out, DIGEST_MAX, st, 0);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "tag '%s' is unknown", tag);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "tag '%s' is unknown", tag);
+    return rc < 0 ? rc : 0;
 }
 
 int store_tag_put(int64_t repo_id, const char *tag, const char *digest)
@@ -800,12 +915,12 @@ int store_tag_delete(int64_t repo_id, const char *tag)
     return rc;
 }
 
-int64_t store_tag_count_for(int64_t repo_id, const char *digest)
+int store_tag_count_for(int64_t repo_id, const char *digest, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM tags WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    return count_query(st);
+    return count_query(st, out, "tags");
 }
 
 int store_tags_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const char *tag, const char *digest),
@@ -815,32 +930,33 @@ int store_tags_list(int64_t repo_id, const char *after, int limit, int (*fn)(voi
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    int rc;
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
             break;
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "tags");
 }
 
 int store_tags_of(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *tag), void *ctx)
 {
     sqlite3_stmt *st = stmt("SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 ORDER BY name");
+    int rc;
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "tags");
 }
 
 int store_referrers(int64_t repo_id, const char *subject, int (*fn)(void *ctx, const struct manifest *m), void *ctx)
 {
     sqlite3_stmt *st = stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND subject = ?2 "
                             "ORDER BY digest");
+    int rc;
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, subject);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct manifest m;
         manifest_from_row(st, &m, true);
         int stop = fn(ctx, &m);
@@ -848,8 +964,7 @@ int store_referrers(int64_t repo_id, const char *subject, int (*fn)(void *ctx, c
         if (stop)
             break;
     }
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "referrers");
 }
 
 int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const struct manifest *m),
@@ -860,7 +975,8 @@ int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct manifest m;
         manifest_from_row(st, &m, false);
         int stop = fn(ctx, &m);
@@ -868,8 +984,7 @@ int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn
         if (stop)
             break;
     }
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "manifests");
 }
 
 /* ---- upload sessions ---- */
@@ -888,7 +1003,7 @@ int store_upload_get(const char *id, int64_t repo_id)
     sqlite3_stmt *st = stmt("SELECT count(*) FROM uploads WHERE id = ?1 AND repo_id = ?2");
     bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, repo_id);
-    return count_query(st) > 0 ? 0 : error_set(E_NOTFOUND, "upload '%s' is unknown", id);
+    return exists_query(st, "upload", id, "is unknown");
 }
 
 int store_upload_delete(const char *id)
@@ -980,13 +1095,13 @@ int store_setting_get(const char *scope, const char *key, char **out)
     sqlite3_stmt *st = stmt("SELECT value FROM settings WHERE scope = ?1 AND key = ?2");
     bind_text(st, 1, scope);
     bind_text(st, 2, key);
-    int rc = E_NOTFOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "setting");
+    if (rc == 1)
         *out = col_dup(st, 0);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc;
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "setting '%s' is not set", key);
+    return rc < 0 ? rc : 0;
 }
 
 int store_setting_delete(const char *scope, const char *key)
@@ -1013,13 +1128,13 @@ int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *
 {
     sqlite3_stmt *st = stmt("SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2 "
                             "ORDER BY parent_digest");
+    int rc;
     sqlite3_bind_int64(st, 1, repo_id);
     bind_text(st, 2, digest);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    sqlite3_reset(st);
-    return 0;
+    return step_end(st, rc, "manifest parents");
 }
 
 /* ---- IAM: users, groups, managed and inline policies ---- */
@@ -1029,35 +1144,6 @@ static const char *entity_name(enum iam_entity kind)
     return kind == IAM_ENTITY_USER ? "user" : "group";
 }
 
-#define IAM_ENTITY_COLUMNS "account_id, name, path, id, arn, created_at"
-
-/* Users and groups have the same columns and the same record layout. */
-#define ENTITY_FROM_ROW(st, e)                                                                                             \
-    do {                                                                                                                   \
-        memset((e), 0, sizeof(*(e)));                                                                                      \
-        col_copy((e)->account_id, sizeof((e)->account_id), (st), 0);                                                       \
-        col_copy((e)->name, sizeof((e)->name), (st), 1);                                                                   \
-        col_copy((e)->path, sizeof((e)->path), (st), 2);                                                                   \
-        col_copy((e)->id, sizeof((e)->id), (st), 3);                                                                       \
-        col_copy((e)->arn, sizeof((e)->arn), (st), 4);                                                                     \
-        (e)->created_ms = sqlite3_column_int64((st), 5);                                                                   \
-    } while (0)
-
-static int entity_create(sqlite3_stmt *st, const char *account, const char *name, const char *path, const char *id,
-                         const char *arn, int64_t created_ms, const char *what)
-{
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    bind_text(st, 3, path);
-    bind_text(st, 4, id);
-    bind_text(st, 5, arn);
-    sqlite3_bind_int64(st, 6, created_ms ? created_ms : now_ms());
-    int rc = step_done(st, what);
-    if (rc == E_EXISTS)
-        return error_set(E_EXISTS, "%s with name %s already exists", what, name);
-    return rc;
-}
-
 static int changed_or_notfound(int rc, const char *what, const char *name)
 {
     if (rc == 0 && sqlite3_changes(db()) == 0)
@@ -1065,123 +1151,159 @@ static int changed_or_notfound(int rc, const char *what, const char *name)
     return rc;
 }
 
-int store_user_create(const struct iam_user *u, const char *tags_json)
-{
-    sqlite3_stmt *st = stmt("INSERT INTO iam_users(account_id, name, path, id, arn, created_at, tags) "
-                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    bind_text(st, 7, tags_json);
-    return entity_create(st, u->account_id, u->name, u->path, u->id, u->arn, u->created_ms, "user");
-}
-
-int store_user_get(const char *account, const char *name, struct iam_user *out)
-{
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name = ?2");
-    int rc = E_NOTFOUND;
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        ENTITY_FROM_ROW(st, out);
-        rc = 0;
-    }
-    sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "user '%s' does not exist", name);
-}
-
 /* The text of one column of one row, malloc'd into *out (NULL for SQL NULL). */
 static int text_query(sqlite3_stmt *st, char **out, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step_row(st, what);
     *out = NULL;
-    if (rc == SQLITE_ROW)
+    if (rc == 1)
         *out = col_dup(st, 0);
     sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "%s does not exist", what) : db_error(what);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "%s does not exist", what);
+    return rc < 0 ? rc : 0;
 }
 
-int store_user_tags(const char *account, const char *name, char **out)
+/*
+ * Users and groups are one kind of record in two tables with the same
+ * columns (a group's tags are always NULL: IAM groups take none), so one
+ * implementation serves both with the statements of each kind below.
+ * Every SELECT of an identity returns IDENTITY_COLUMNS.
+ */
+#define IDENTITY_COLUMNS "account_id, name, path, id, arn, created_at"
+
+static const struct identity_sql {
+    const char *create; /* ?1..?6 the columns, ?7 the tags */
+    const char *get;
+    const char *tags;
+    const char *remove;
+    const char *list;
+    const char *memberships; /* the other kind, across iam_group_members */
+} identity_sql[] = {
+    [IAM_ENTITY_USER] =
+        {
+            "INSERT INTO iam_users(account_id, name, path, id, arn, created_at, tags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name = ?2",
+            "SELECT tags FROM iam_users WHERE account_id = ?1 AND name = ?2",
+            "DELETE FROM iam_users WHERE account_id = ?1 AND name = ?2",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name > ?2 "
+            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4",
+            "SELECT g.account_id, g.name, g.path, g.id, g.arn, g.created_at FROM iam_group_members m "
+            "JOIN iam_groups g ON g.account_id = m.account_id AND g.name = m.group_name "
+            "WHERE m.account_id = ?1 AND m.user_name = ?2 AND g.name > ?3 ORDER BY g.name LIMIT ?4",
+        },
+    [IAM_ENTITY_GROUP] =
+        {
+            "INSERT INTO iam_groups(account_id, name, path, id, arn, created_at) "
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?7 IS NULL",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name = ?2",
+            "SELECT NULL FROM iam_groups WHERE account_id = ?1 AND name = ?2",
+            "DELETE FROM iam_groups WHERE account_id = ?1 AND name = ?2",
+            "SELECT " IDENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name > ?2 "
+            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4",
+            "SELECT u.account_id, u.name, u.path, u.id, u.arn, u.created_at FROM iam_group_members m "
+            "JOIN iam_users u ON u.account_id = m.account_id AND u.name = m.user_name "
+            "WHERE m.account_id = ?1 AND m.group_name = ?2 AND u.name > ?3 ORDER BY u.name LIMIT ?4",
+        },
+};
+
+static const struct identity_sql *sql_of(enum iam_entity kind)
 {
-    sqlite3_stmt *st = stmt("SELECT tags FROM iam_users WHERE account_id = ?1 AND name = ?2");
+    assert(kind == IAM_ENTITY_USER || kind == IAM_ENTITY_GROUP);
+    return &identity_sql[kind];
+}
+
+static void identity_from_row(sqlite3_stmt *st, enum iam_entity kind, struct iam_identity *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    col_copy(e->account_id, sizeof(e->account_id), st, 0);
+    col_copy(e->name, sizeof(e->name), st, 1);
+    col_copy(e->path, sizeof(e->path), st, 2);
+    col_copy(e->id, sizeof(e->id), st, 3);
+    col_copy(e->arn, sizeof(e->arn), st, 4);
+    e->created_ms = sqlite3_column_int64(st, 5);
+}
+
+/* One of identity_sql's statements with ?1 (the account) and ?2 bound. */
+static sqlite3_stmt *identity_stmt(const char *sql, const char *account, const char *name)
+{
+    sqlite3_stmt *st = stmt(sql);
     bind_text(st, 1, account);
     bind_text(st, 2, name);
-    return text_query(st, out, "user");
+    return st;
 }
 
-int store_user_delete(const char *account, const char *name)
+int store_identity_create(const struct iam_identity *e, const char *tags_json)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_users WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    return changed_or_notfound(step_done(st, "user"), "user", name);
+    const char *what = entity_name(e->kind);
+    if (e->kind == IAM_ENTITY_GROUP && tags_json)
+        return error_set(E_INVALID, "a group takes no tags");
+    sqlite3_stmt *st = identity_stmt(sql_of(e->kind)->create, e->account_id, e->name);
+    bind_text(st, 3, e->path);
+    bind_text(st, 4, e->id);
+    bind_text(st, 5, e->arn);
+    sqlite3_bind_int64(st, 6, e->created_ms ? e->created_ms : now_ms());
+    bind_text(st, 7, tags_json);
+    int rc = step_done(st, what);
+    if (rc == E_EXISTS)
+        return error_set(E_EXISTS, "%s with name %s already exists", what, e->name);
+    return rc;
 }
 
-int store_users_list(const char *account, const char *path_prefix, const char *after, int limit,
-                     int (*fn)(void *ctx, const struct iam_user *u), void *ctx)
+int store_identity_get(const char *account, enum iam_entity kind, const char *name, struct iam_identity *out)
 {
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_users WHERE account_id = ?1 AND name > ?2 "
-                            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->get, account, name);
+    int rc = step_row(st, entity_name(kind));
+    if (rc == 1)
+        identity_from_row(st, kind, out);
+    sqlite3_reset(st);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "%s '%s' does not exist", entity_name(kind), name);
+    return rc < 0 ? rc : 0;
+}
+
+int store_identity_tags(const char *account, enum iam_entity kind, const char *name, char **out)
+{
+    return text_query(identity_stmt(sql_of(kind)->tags, account, name), out, entity_name(kind));
+}
+
+int store_identity_delete(const char *account, enum iam_entity kind, const char *name)
+{
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->remove, account, name);
+    return changed_or_notfound(step_done(st, entity_name(kind)), entity_name(kind), name);
+}
+
+/* Calls fn with each row of st, an identity of kind; ends the statement. */
+static int identity_rows(sqlite3_stmt *st, enum iam_entity kind, int (*fn)(void *ctx, const struct iam_identity *e), void *ctx,
+                         const char *what)
+{
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, after ? after : "");
-    bind_text(st, 3, path_prefix);
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct iam_user u;
-        ENTITY_FROM_ROW(st, &u);
-        if (fn(ctx, &u))
+    while ((rc = step(st)) == SQLITE_ROW) {
+        struct iam_identity e;
+        identity_from_row(st, kind, &e);
+        if (fn(ctx, &e))
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("users");
+    return step_end(st, rc, what);
 }
 
-int store_group_create(const struct iam_group *g)
+int store_identities_list(const char *account, enum iam_entity kind, const char *path_prefix, const char *after, int limit,
+                          int (*fn)(void *ctx, const struct iam_identity *e), void *ctx)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO iam_groups(account_id, name, path, id, arn, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-    return entity_create(st, g->account_id, g->name, g->path, g->id, g->arn, g->created_ms, "group");
-}
-
-int store_group_get(const char *account, const char *name, struct iam_group *out)
-{
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name = ?2");
-    int rc = E_NOTFOUND;
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        ENTITY_FROM_ROW(st, out);
-        rc = 0;
-    }
-    sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "group '%s' does not exist", name);
-}
-
-int store_group_delete(const char *account, const char *name)
-{
-    sqlite3_stmt *st = stmt("DELETE FROM iam_groups WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
-    return changed_or_notfound(step_done(st, "group"), "group", name);
-}
-
-int store_groups_list(const char *account, const char *path_prefix, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx)
-{
-    sqlite3_stmt *st = stmt("SELECT " IAM_ENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name > ?2 "
-                            "AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
-    int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, after ? after : "");
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->list, account, after ? after : "");
     bind_text(st, 3, path_prefix);
     sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct iam_group g;
-        ENTITY_FROM_ROW(st, &g);
-        if (fn(ctx, &g))
-            break;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("groups");
+    return identity_rows(st, kind, fn, ctx, kind == IAM_ENTITY_USER ? "users" : "groups");
+}
+
+int store_memberships(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_identity *e), void *ctx)
+{
+    sqlite3_stmt *st = identity_stmt(sql_of(kind)->memberships, account, name);
+    bind_text(st, 3, after ? after : "");
+    sqlite3_bind_int(st, 4, limit);
+    return identity_rows(st, kind == IAM_ENTITY_USER ? IAM_ENTITY_GROUP : IAM_ENTITY_USER, fn, ctx, "group members");
 }
 
 int store_group_add_user(const char *account, const char *group, const char *user)
@@ -1204,48 +1326,6 @@ int store_group_remove_user(const char *account, const char *group, const char *
     return changed_or_notfound(step_done(st, "group member"), "group member", user);
 }
 
-int store_group_members(const char *account, const char *group, const char *after, int limit,
-                        int (*fn)(void *ctx, const struct iam_user *u), void *ctx)
-{
-    sqlite3_stmt *st = stmt("SELECT u.account_id, u.name, u.path, u.id, u.arn, u.created_at FROM iam_group_members m "
-                            "JOIN iam_users u ON u.account_id = m.account_id AND u.name = m.user_name "
-                            "WHERE m.account_id = ?1 AND m.group_name = ?2 AND u.name > ?3 ORDER BY u.name LIMIT ?4");
-    int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, group);
-    bind_text(st, 3, after ? after : "");
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct iam_user u;
-        ENTITY_FROM_ROW(st, &u);
-        if (fn(ctx, &u))
-            break;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("group members");
-}
-
-int store_user_groups(const char *account, const char *user, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx)
-{
-    sqlite3_stmt *st = stmt("SELECT g.account_id, g.name, g.path, g.id, g.arn, g.created_at FROM iam_group_members m "
-                            "JOIN iam_groups g ON g.account_id = m.account_id AND g.name = m.group_name "
-                            "WHERE m.account_id = ?1 AND m.user_name = ?2 AND g.name > ?3 ORDER BY g.name LIMIT ?4");
-    int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, user);
-    bind_text(st, 3, after ? after : "");
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct iam_group g;
-        ENTITY_FROM_ROW(st, &g);
-        if (fn(ctx, &g))
-            break;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("groups of user");
-}
-
 int store_iam_usage(const char *account, enum iam_entity kind, const char *name, struct iam_usage *out)
 {
     sqlite3_stmt *st = stmt("SELECT "
@@ -1259,7 +1339,7 @@ int store_iam_usage(const char *account, enum iam_entity kind, const char *name,
     bind_text(st, 2, entity_name(kind));
     bind_text(st, 3, name);
     memset(out, 0, sizeof(*out));
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if ((rc = step_row(st, "usage")) == 1) {
         out->access_keys = sqlite3_column_int64(st, 0);
         out->inline_policies = sqlite3_column_int64(st, 1);
         out->attached_policies = sqlite3_column_int64(st, 2);
@@ -1267,7 +1347,9 @@ int store_iam_usage(const char *account, enum iam_entity kind, const char *name,
         out->members = sqlite3_column_int64(st, 4);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : db_error("usage");
+    if (rc == 0) /* a row of counts always comes back */
+        return error_set(E_ERROR, "database: usage: no row");
+    return rc < 0 ? rc : 0;
 }
 
 void iam_policy_version_release(struct iam_policy_version *v)
@@ -1323,15 +1405,15 @@ int store_policy_create(const struct iam_policy *p, const char *document, const 
 int store_policy_get(const char *account, const char *arn, struct iam_policy *out)
 {
     sqlite3_stmt *st = stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.arn = ?2");
-    int rc = E_NOTFOUND;
     bind_text(st, 1, account);
     bind_text(st, 2, arn);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "policy");
+    if (rc == 1)
         policy_from_row(st, out);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "policy '%s' does not exist", arn);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "policy '%s' does not exist", arn);
+    return rc < 0 ? rc : 0;
 }
 
 int store_policy_tags(const char *account, const char *arn, char **out)
@@ -1363,14 +1445,13 @@ int store_policies_list(const char *account, const char *path_prefix, bool only_
     bind_text(st, 3, path_prefix);
     sqlite3_bind_int(st, 4, only_attached);
     sqlite3_bind_int(st, 5, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct iam_policy p;
         policy_from_row(st, &p);
         if (fn(ctx, &p))
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("policies");
+    return step_end(st, rc, "policies");
 }
 
 int store_policy_version_add(const char *account, const char *arn, const char *document, bool set_default, int max_versions,
@@ -1382,14 +1463,16 @@ int store_policy_version_add(const char *account, const char *arn, const char *d
     int64_t now = now_ms();
     bind_text(st, 1, account);
     bind_text(st, 2, arn);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = step_row(st, "policy");
+    if (rc == 1) {
         next = sqlite3_column_int(st, 0);
         count = sqlite3_column_int(st, 1);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? error_set(E_NOTFOUND, "policy '%s' does not exist", arn) : db_error("policy");
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "policy '%s' does not exist", arn);
+    if (rc < 0)
+        return rc;
     if (count >= max_versions)
         return error_set(E_TOOBIG, "policy '%s' has %d versions already", arn, count);
     st = stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, ?2, ?3, ?4)");
@@ -1426,16 +1509,16 @@ int store_policy_version_get(const char *account, const char *arn, int version, 
     sqlite3_stmt *st = stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
                             "FROM iam_policy_versions v JOIN iam_policies p ON p.arn = v.policy_arn "
                             "WHERE p.account_id = ?1 AND p.arn = ?2 AND v.version = ?3");
-    int rc = E_NOTFOUND;
     bind_text(st, 1, account);
     bind_text(st, 2, arn);
     sqlite3_bind_int(st, 3, version);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "policy version");
+    if (rc == 1)
         version_from_row(st, out);
-        rc = 0;
-    }
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "policy '%s' has no version v%d", arn, version);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "policy '%s' has no version v%d", arn, version);
+    return rc < 0 ? rc : 0;
 }
 
 int store_policy_versions(const char *account, const char *arn, int (*fn)(void *ctx, const struct iam_policy_version *v),
@@ -1447,7 +1530,7 @@ int store_policy_versions(const char *account, const char *arn, int (*fn)(void *
     int rc;
     bind_text(st, 1, account);
     bind_text(st, 2, arn);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct iam_policy_version v;
         version_from_row(st, &v);
         int stop = fn(ctx, &v);
@@ -1455,8 +1538,7 @@ int store_policy_versions(const char *account, const char *arn, int (*fn)(void *
         if (stop)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("policy versions");
+    return step_end(st, rc, "policy versions");
 }
 
 int store_policy_version_delete(const char *account, const char *arn, int version)
@@ -1480,12 +1562,12 @@ int store_policy_set_default(const char *account, const char *arn, int version)
     return changed_or_notfound(step_done(st, "policy"), "policy version of", arn);
 }
 
-int64_t store_policy_attachment_count(const char *account, const char *arn)
+int store_policy_attachment_count(const char *account, const char *arn, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM iam_attachments WHERE account_id = ?1 AND policy_arn = ?2");
     bind_text(st, 1, account);
     bind_text(st, 2, arn);
-    return count_query(st);
+    return count_query(st, out, "policy attachments");
 }
 
 int store_policy_attach(const char *account, enum iam_entity kind, const char *name, const char *arn)
@@ -1522,11 +1604,10 @@ int store_attached_policies(const char *account, enum iam_entity kind, const cha
     bind_text(st, 3, name);
     bind_text(st, 4, after ? after : "");
     sqlite3_bind_int(st, 5, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("attached policies");
+    return step_end(st, rc, "attached policies");
 }
 
 int store_inline_policy_put(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
@@ -1547,19 +1628,20 @@ int store_inline_policy_get(const char *account, enum iam_entity kind, const cha
 {
     sqlite3_stmt *st = stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
                             "AND entity_name = ?3 AND name = ?4");
-    int rc = E_NOTFOUND;
     bind_text(st, 1, account);
     bind_text(st, 2, entity_name(kind));
     bind_text(st, 3, name);
     bind_text(st, 4, policy_name);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = step_row(st, "inline policy");
+    if (rc == 1) {
         if (name_out)
             col_copy(name_out, 129, st, 0);
         *document_out = col_dup(st, 1);
-        rc = 0;
     }
     sqlite3_reset(st);
-    return rc == 0 ? 0 : error_set(E_NOTFOUND, "inline policy '%s' does not exist", policy_name);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "inline policy '%s' does not exist", policy_name);
+    return rc < 0 ? rc : 0;
 }
 
 int store_inline_policy_delete(const char *account, enum iam_entity kind, const char *name, const char *policy_name)
@@ -1584,11 +1666,10 @@ int store_inline_policies(const char *account, enum iam_entity kind, const char 
     bind_text(st, 3, name);
     bind_text(st, 4, after ? after : "");
     sqlite3_bind_int(st, 5, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
             break;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("inline policies");
+    return step_end(st, rc, "inline policies");
 }
 
 int store_access_keys_of(const char *account, const char *user_name, int (*fn)(void *ctx, const struct access_key *k),
@@ -1599,7 +1680,7 @@ int store_access_keys_of(const char *account, const char *user_name, int (*fn)(v
     int rc;
     bind_text(st, 1, account);
     bind_text(st, 2, user_name);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         struct access_key k;
         key_from_row(st, &k);
         int stop = fn(ctx, &k);
@@ -1607,16 +1688,15 @@ int store_access_keys_of(const char *account, const char *user_name, int (*fn)(v
         if (stop)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error("access keys");
+    return step_end(st, rc, "access keys");
 }
 
-int64_t store_access_key_count(const char *account, const char *user_name)
+int store_access_key_count(const char *account, const char *user_name, int64_t *out)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM access_keys WHERE account_id = ?1 AND user_name IS ?2");
     bind_text(st, 1, account);
     bind_text(st, 2, user_name);
-    return count_query(st);
+    return count_query(st, out, "access keys");
 }
 
 int store_access_key_set_status(const char *id, const char *status)
@@ -1630,12 +1710,14 @@ int store_access_key_set_status(const char *id, const char *status)
 int store_account_created(const char *account, int64_t *out_ms)
 {
     sqlite3_stmt *st = stmt("SELECT created_at FROM accounts WHERE id = ?1");
-    int rc;
     bind_text(st, 1, account);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    int rc = step_row(st, "account");
+    if (rc == 1)
         *out_ms = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : error_set(E_NOTFOUND, "account '%s' does not exist", account);
+    if (rc == 0)
+        return error_set(E_NOTFOUND, "account '%s' does not exist", account);
+    return rc < 0 ? rc : 0;
 }
 
 struct identity_row {
@@ -1666,7 +1748,7 @@ int store_identity_policies(const char *account, const char *user_name,
         " LEFT JOIN iam_policy_versions v ON v.policy_arn = p.arn AND v.version = p.default_version");
     bind_text(st, 1, account);
     bind_text(st, 2, user_name);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(st)) == SQLITE_ROW) {
         const char *label = (const char *)sqlite3_column_text(st, 0);
         const char *doc = (const char *)sqlite3_column_text(st, 1);
         if (!label)
@@ -1679,8 +1761,7 @@ int store_identity_policies(const char *account, const char *user_name,
         rows[n].document = doc ? xstrdup(doc) : NULL; /* an AWS-managed ARN: the caller knows those */
         n++;
     }
-    sqlite3_reset(st);
-    rc = rc == SQLITE_DONE ? 0 : db_error("identity policies");
+    rc = step_end(st, rc, "identity policies");
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && fn(ctx, rows[i].label, rows[i].document))
             rc = 1;
@@ -1713,10 +1794,9 @@ int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), 
                             "(SELECT 1 FROM repo_blobs r WHERE r.digest = blobs.digest) RETURNING digest");
     int rc;
     sqlite3_bind_int64(st, 1, cutoff_ms);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_error("blobs");
+    return step_end(st, rc, "blobs");
 }
 
 int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx)
@@ -1724,15 +1804,14 @@ int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), vo
     sqlite3_stmt *st = stmt("DELETE FROM uploads WHERE created_at < ?1 RETURNING id");
     int rc;
     sqlite3_bind_int64(st, 1, cutoff_ms);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step(st)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_error("uploads");
+    return step_end(st, rc, "uploads");
 }
 
 int store_upload_exists(const char *id)
 {
     sqlite3_stmt *st = stmt("SELECT count(*) FROM uploads WHERE id = ?1");
     bind_text(st, 1, id);
-    return count_query(st) > 0 ? 0 : E_NOTFOUND;
+    return exists_query(st, "upload", id, "is unknown");
 }

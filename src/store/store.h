@@ -4,6 +4,13 @@
  * SQLite in WAL mode, one connection per thread (opened on first use), the
  * schema versioned by PRAGMA user_version and migrated forward at open.
  * Every function returns 0 or a negative E_* code with the detail set.
+ * E_NOTFOUND means the query ran and found nothing; a query that failed
+ * (busy database, I/O error, a transaction SQLite rolled back) is E_ERROR,
+ * never E_NOTFOUND, and never a count of 0 or a shorter list: iterators
+ * return E_ERROR when a step fails, even after calling fn for earlier rows,
+ * and counts are written to *out only on success. After an error inside
+ * store_begin() ... store_commit(), the caller rolls back: every statement
+ * fails until it does.
  * Strings handed out in records are owned by the record and freed by its
  * _release function.
  */
@@ -67,18 +74,18 @@ int store_repo_get_by_id(int64_t id, struct repo *out);
 int store_repo_create(struct repo *r);
 int store_repo_update(const struct repo *r);
 int store_repo_delete(int64_t id);
-int64_t store_repo_count(const char *account_id);
+int store_repo_count(const char *account_id, int64_t *out);
 /* Repositories of an account in name order, after `after` (NULL: from the
  * start), at most limit; fn returns non-zero to stop. */
 int store_repo_list(const char *account_id, const char *after, int limit, int (*fn)(void *ctx, const struct repo *r),
                     void *ctx);
-int64_t store_repo_image_count(int64_t repo_id);
+int store_repo_image_count(int64_t repo_id, int64_t *out);
 
 /* resource tags of a repository */
 int store_repo_tags_get(int64_t repo_id, int (*fn)(void *ctx, const char *k, const char *v), void *ctx);
 int store_repo_tag_put(int64_t repo_id, const char *key, const char *value);
 int store_repo_tag_delete(int64_t repo_id, const char *key);
-int64_t store_repo_tag_count(int64_t repo_id);
+int store_repo_tag_count(int64_t repo_id, int64_t *out);
 
 /* ---- blobs ---- */
 int store_blob_add(const char *digest, uint64_t size);
@@ -117,14 +124,14 @@ int store_manifest_get(int64_t repo_id, const char *digest, bool with_body, stru
 int store_manifest_exists(int64_t repo_id, const char *digest);
 int store_manifest_delete(int64_t repo_id, const char *digest);
 /* Parents (indexes) in this repository that reference digest. */
-int64_t store_manifest_parent_count(int64_t repo_id, const char *digest);
+int store_manifest_parent_count(int64_t repo_id, const char *digest, int64_t *out);
 int store_manifest_touch_pull(int64_t repo_id, const char *digest, int64_t ms);
-int64_t store_manifest_count(int64_t repo_id);
+int store_manifest_count(int64_t repo_id, int64_t *out);
 
 int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX]);
 int store_tag_put(int64_t repo_id, const char *tag, const char *digest);
 int store_tag_delete(int64_t repo_id, const char *tag);
-int64_t store_tag_count_for(int64_t repo_id, const char *digest);
+int store_tag_count_for(int64_t repo_id, const char *digest, int64_t *out);
 int store_tags_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const char *tag, const char *digest),
                     void *ctx);
 int store_tags_of(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *tag), void *ctx);
@@ -168,47 +175,35 @@ int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *
  * start after `after` (NULL: from the start); fn returns non-zero to stop. */
 enum iam_entity { IAM_ENTITY_USER, IAM_ENTITY_GROUP };
 
-struct iam_user {
+/* An IAM identity: a user or a group, the same record for both. */
+struct iam_identity {
+    enum iam_entity kind;
     char account_id[13];
     char name[129];
     char path[513];
-    char id[32];   /* AIDA... */
-    char arn[700]; /* arn:aws:iam::<account>:user<path><name> */
+    char id[32];   /* AIDA... for a user, AGPA... for a group */
+    char arn[700]; /* arn:aws:iam::<account>:user<path><name> or ...:group<path><name> */
     int64_t created_ms;
 };
 
-struct iam_group {
-    char account_id[13];
-    char name[129];
-    char path[513];
-    char id[32];   /* AGPA... */
-    char arn[700]; /* arn:aws:iam::<account>:group<path><name> */
-    int64_t created_ms;
-};
-
-/* E_EXISTS when the name is taken; tags_json is a JSON array of
- * {"Key","Value"} or NULL. */
-int store_user_create(const struct iam_user *u, const char *tags_json);
-int store_user_get(const char *account, const char *name, struct iam_user *out);
-/* The user's tags as stored (*out NULL when none; caller frees). */
-int store_user_tags(const char *account, const char *name, char **out);
-int store_user_delete(const char *account, const char *name);
-/* path_prefix NULL for all. */
-int store_users_list(const char *account, const char *path_prefix, const char *after, int limit,
-                     int (*fn)(void *ctx, const struct iam_user *u), void *ctx);
-
-int store_group_create(const struct iam_group *g);
-int store_group_get(const char *account, const char *name, struct iam_group *out);
-int store_group_delete(const char *account, const char *name);
-int store_groups_list(const char *account, const char *path_prefix, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx);
+/* E_EXISTS when the name is taken (among identities of its kind);
+ * tags_json is a JSON array of {"Key","Value"} or NULL (always NULL for a
+ * group: E_INVALID otherwise). */
+int store_identity_create(const struct iam_identity *e, const char *tags_json);
+int store_identity_get(const char *account, enum iam_entity kind, const char *name, struct iam_identity *out);
+/* The identity's tags as stored (*out NULL when none; caller frees). */
+int store_identity_tags(const char *account, enum iam_entity kind, const char *name, char **out);
+int store_identity_delete(const char *account, enum iam_entity kind, const char *name);
+/* Identities of one kind; path_prefix NULL for all. */
+int store_identities_list(const char *account, enum iam_entity kind, const char *path_prefix, const char *after, int limit,
+                          int (*fn)(void *ctx, const struct iam_identity *e), void *ctx);
 /* Membership; adding twice is not an error, removing a non-member is E_NOTFOUND. */
 int store_group_add_user(const char *account, const char *group, const char *user);
 int store_group_remove_user(const char *account, const char *group, const char *user);
-int store_group_members(const char *account, const char *group, const char *after, int limit,
-                        int (*fn)(void *ctx, const struct iam_user *u), void *ctx);
-int store_user_groups(const char *account, const char *user, const char *after, int limit,
-                      int (*fn)(void *ctx, const struct iam_group *g), void *ctx);
+/* The other side of an identity's memberships, by name: the groups of a
+ * user (kind USER), the users in a group (kind GROUP). */
+int store_memberships(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
+                      int (*fn)(void *ctx, const struct iam_identity *e), void *ctx);
 
 /* What still refers to a user or a group (IAM refuses to delete either
  * while anything does). groups: of a user; members: of a group. */
@@ -263,7 +258,7 @@ int store_policy_set_default(const char *account, const char *arn, int version);
 /* Attachments of any policy ARN (customer or arn:aws:iam::aws:policy/...)
  * to users and groups of the account. Attaching twice is not an error;
  * detaching what is not attached is E_NOTFOUND. */
-int64_t store_policy_attachment_count(const char *account, const char *arn);
+int store_policy_attachment_count(const char *account, const char *arn, int64_t *out);
 int store_policy_attach(const char *account, enum iam_entity kind, const char *name, const char *arn);
 int store_policy_detach(const char *account, enum iam_entity kind, const char *name, const char *arn);
 int store_attached_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
@@ -282,7 +277,7 @@ int store_inline_policies(const char *account, enum iam_entity kind, const char 
 /* Access keys of a user (user_name NULL: the root's), by id. */
 int store_access_keys_of(const char *account, const char *user_name, int (*fn)(void *ctx, const struct access_key *k),
                          void *ctx);
-int64_t store_access_key_count(const char *account, const char *user_name);
+int store_access_key_count(const char *account, const char *user_name, int64_t *out);
 /* status: Active | Inactive; E_NOTFOUND for an unknown id. */
 int store_access_key_set_status(const char *id, const char *status);
 
@@ -308,7 +303,8 @@ int store_gc_unlink_unused(int64_t cutoff_ms, int64_t *n_out);
 int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), void *ctx);
 /* Deletes upload sessions started before cutoff, calling fn with each id. */
 int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx);
-/* 0 when an upload session with this id exists (in any repository). */
+/* 0 when an upload session with this id exists (in any repository),
+ * E_NOTFOUND when none does. */
 int store_upload_exists(const char *id);
 
 #endif

@@ -118,6 +118,15 @@ static void digest_of(char out[DIGEST_MAX], const char *z)
     digest_sha256(out, z, strlen(z));
 }
 
+/* The count a store_*_count() call wrote to n_out; the call must succeed. */
+static int64_t n_out;
+
+static int64_t count_ok(int rc)
+{
+    assert_int_equal(rc, 0);
+    return n_out;
+}
+
 /* ---- collectors for the iterating functions ---- */
 
 struct names {
@@ -349,9 +358,9 @@ static void test_repositories(void **state)
     assert_int_equal(got.id, r.id);
     repo_release(&got);
     assert_int_equal(store_repo_get_by_id(987654, &got), E_NOTFOUND);
-    assert_int_equal(store_repo_count(ACCT), 1);
-    assert_int_equal(store_repo_count(ACCT2), 1);
-    assert_int_equal(store_repo_count("000000000000"), 0);
+    assert_int_equal(count_ok(store_repo_count(ACCT, &n_out)), 1);
+    assert_int_equal(count_ok(store_repo_count(ACCT2, &n_out)), 1);
+    assert_int_equal(count_ok(store_repo_count("000000000000", &n_out)), 0);
 
     /* renaming onto a taken name */
     int64_t other = make_repo(ACCT, "other");
@@ -417,18 +426,18 @@ static void test_repo_resource_tags(void **state)
     (void)state;
     assert_int_equal(store_account_create(ACCT), 0);
     int64_t id = make_repo(ACCT, "web");
-    assert_int_equal(store_repo_tag_count(id), 0);
+    assert_int_equal(count_ok(store_repo_tag_count(id, &n_out)), 0);
     assert_int_equal(store_repo_tag_put(id, "team", "a"), 0);
     assert_int_equal(store_repo_tag_put(id, "env", "prod"), 0);
     assert_int_equal(store_repo_tag_put(id, "team", "b"), 0); /* overwrite */
-    assert_int_equal(store_repo_tag_count(id), 2);
+    assert_int_equal(count_ok(store_repo_tag_count(id, &n_out)), 2);
     assert_int_equal(store_repo_tags_get(id, collect_kv, &c), 0);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.v[0], "env=prod");
     assert_string_equal(c.v[1], "team=b");
     assert_int_equal(store_repo_tag_delete(id, "env"), 0);
     assert_int_equal(store_repo_tag_delete(id, "env"), 0); /* deleting a missing tag is not an error */
-    assert_int_equal(store_repo_tag_count(id), 1);
+    assert_int_equal(count_ok(store_repo_tag_count(id, &n_out)), 1);
     assert_int_equal(store_repo_tag_put(424242, "k", "v"), E_NOTFOUND);
 }
 
@@ -491,8 +500,8 @@ static void test_manifests_and_tags(void **state)
     assert_int_equal(store_manifest_put(id, &m, refs, 3, "v1"), 0);
     assert_int_equal(store_manifest_exists(id, m.digest), 0);
     assert_int_equal(store_manifest_exists(other, m.digest), E_NOTFOUND);
-    assert_int_equal(store_manifest_count(id), 1);
-    assert_int_equal(store_repo_image_count(id), 1);
+    assert_int_equal(count_ok(store_manifest_count(id, &n_out)), 1);
+    assert_int_equal(count_ok(store_repo_image_count(id, &n_out)), 1);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM manifest_blobs"), 2);
 
     assert_int_equal(store_manifest_get(id, m.digest, true, &got), 0);
@@ -530,12 +539,12 @@ static void test_manifests_and_tags(void **state)
     /* the same manifest again: another tag, references not duplicated */
     m.pushed_ms = 1;
     assert_int_equal(store_manifest_put(id, &m, refs, 2, "latest"), 0);
-    assert_int_equal(store_manifest_count(id), 2);
+    assert_int_equal(count_ok(store_manifest_count(id, &n_out)), 2);
     assert_int_equal(store_manifest_get(id, m.digest, false, &got), 0);
     assert_int_equal(got.pushed_ms, 1795435200000); /* first push kept */
     manifest_release(&got);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM manifest_blobs"), 2);
-    assert_int_equal(store_tag_count_for(id, m.digest), 2);
+    assert_int_equal(count_ok(store_tag_count_for(id, m.digest, &n_out)), 2);
     struct names c = {0};
     assert_int_equal(store_tags_of(id, m.digest, collect_tag1, &c), 0);
     assert_int_equal(c.n, 2);
@@ -556,13 +565,13 @@ static void test_manifests_and_tags(void **state)
     /* deleting a tag, then the manifest: its other tags and references go with it */
     assert_int_equal(store_tag_delete(id, "latest"), 0);
     assert_int_equal(store_tag_delete(id, "latest"), E_NOTFOUND);
-    assert_int_equal(store_tag_count_for(id, m.digest), 1);
+    assert_int_equal(count_ok(store_tag_count_for(id, m.digest, &n_out)), 1);
     assert_int_equal(store_manifest_delete(id, m.digest), 0);
     assert_int_equal(store_manifest_delete(id, m.digest), E_NOTFOUND);
     assert_int_equal(store_tag_resolve(id, "v1", dig), E_NOTFOUND);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM manifest_blobs"), 0);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM tags"), 0);
-    assert_int_equal(store_manifest_count(id), 1);
+    assert_int_equal(count_ok(store_manifest_count(id, &n_out)), 1);
 }
 
 static void test_tag_move(void **state)
@@ -576,8 +585,8 @@ static void test_tag_move(void **state)
     assert_int_equal(store_manifest_put(id, &b, NULL, 0, "latest"), 0);
     assert_int_equal(store_tag_resolve(id, "latest", dig), 0);
     assert_string_equal(dig, b.digest);
-    assert_int_equal(store_tag_count_for(id, a.digest), 0);
-    assert_int_equal(store_tag_count_for(id, b.digest), 1);
+    assert_int_equal(count_ok(store_tag_count_for(id, a.digest, &n_out)), 0);
+    assert_int_equal(count_ok(store_tag_count_for(id, b.digest, &n_out)), 1);
     assert_int_equal(store_manifest_exists(id, a.digest), 0); /* untagged, not deleted */
     assert_int_equal(store_tag_put(id, "latest", a.digest), 0);
     assert_int_equal(store_tag_resolve(id, "latest", dig), 0);
@@ -625,13 +634,13 @@ static void test_index_refs(void **state)
     assert_int_equal(store_manifest_put(id, &arm, NULL, 0, NULL), 0);
     struct manifest_ref refs[] = {{amd.digest, true}, {arm.digest, true}};
     assert_int_equal(store_manifest_put(id, &idx, refs, 2, "multi"), 0);
-    assert_int_equal(store_manifest_parent_count(id, amd.digest), 1);
-    assert_int_equal(store_manifest_parent_count(id, arm.digest), 1);
-    assert_int_equal(store_manifest_parent_count(id, idx.digest), 0);
+    assert_int_equal(count_ok(store_manifest_parent_count(id, amd.digest, &n_out)), 1);
+    assert_int_equal(count_ok(store_manifest_parent_count(id, arm.digest, &n_out)), 1);
+    assert_int_equal(count_ok(store_manifest_parent_count(id, idx.digest, &n_out)), 0);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM manifest_refs"), 2);
     /* deleting the index frees its children */
     assert_int_equal(store_manifest_delete(id, idx.digest), 0);
-    assert_int_equal(store_manifest_parent_count(id, amd.digest), 0);
+    assert_int_equal(count_ok(store_manifest_parent_count(id, amd.digest, &n_out)), 0);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM manifest_refs"), 0);
 }
 
@@ -724,10 +733,10 @@ static void test_repo_delete_cascades(void **state)
     assert_int_equal(store_repo_delete(id), 0);
     struct repo r;
     assert_int_equal(store_repo_get(ACCT, "web", &r), E_NOTFOUND);
-    assert_int_equal(store_manifest_count(id), 0);
+    assert_int_equal(count_ok(store_manifest_count(id, &n_out)), 0);
     assert_int_equal(store_tag_resolve(id, "a", dig), E_NOTFOUND);
     assert_int_equal(store_blob_linked(id, d, &size), E_NOTFOUND);
-    assert_int_equal(store_repo_tag_count(id), 0);
+    assert_int_equal(count_ok(store_repo_tag_count(id, &n_out)), 0);
     assert_int_equal(store_upload_get("3f0e7c5e-8a8b-4a6e-9f51-0c2b7e1d4a10", id), E_NOTFOUND);
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT (SELECT count(*) FROM manifest_refs WHERE repo_id = %lld) + "
@@ -793,6 +802,106 @@ static void test_transactions(void **state)
     assert_int_equal(store_account_exists(ACCT), 0);
 }
 
+static struct iam_identity make_identity(enum iam_entity kind, const char *name, const char *path)
+{
+    struct iam_identity e;
+    memset(&e, 0, sizeof(e));
+    e.kind = kind;
+    snprintf(e.account_id, sizeof(e.account_id), ACCT);
+    snprintf(e.name, sizeof(e.name), "%s", name);
+    snprintf(e.path, sizeof(e.path), "%s", path);
+    snprintf(e.id, sizeof(e.id), "%s%s", kind == IAM_ENTITY_USER ? "AIDA" : "AGPA", name);
+    snprintf(e.arn, sizeof(e.arn), "arn:aws:iam::" ACCT ":%s%s%s", kind == IAM_ENTITY_USER ? "user" : "group", path, name);
+    return e;
+}
+
+static int collect_identity(void *ctx, const struct iam_identity *e)
+{
+    struct names *c = ctx;
+    snprintf(c->v[c->n++], sizeof(c->v[0]), "%s%.64s%.64s", e->kind == IAM_ENTITY_USER ? "u:" : "g:", e->path, e->name);
+    return 0;
+}
+
+/* Users and groups: one implementation, the same behaviour for both kinds. */
+static void test_identities(void **state)
+{
+    (void)state;
+    struct iam_identity got;
+    char *tags = NULL;
+    assert_int_equal(store_account_create(ACCT), 0);
+    for (int k = 0; k < 2; k++) {
+        enum iam_entity kind = k == 0 ? IAM_ENTITY_USER : IAM_ENTITY_GROUP;
+        struct names c = {0};
+        struct iam_identity a = make_identity(kind, "Alice", "/"), b = make_identity(kind, "bob", "/dev/"),
+                            z = make_identity(kind, "zed", "/dev/");
+        a.created_ms = 1234;
+        assert_int_equal(store_identity_create(&a, kind == IAM_ENTITY_USER ? "[{\"Key\":\"k\",\"Value\":\"v\"}]" : NULL), 0);
+        assert_int_equal(store_identity_create(&b, NULL), 0);
+        assert_int_equal(store_identity_create(&z, NULL), 0);
+        struct iam_identity dup = make_identity(kind, "ALICE", "/other/");
+        assert_int_equal(store_identity_create(&dup, NULL), E_EXISTS); /* names are unique regardless of case */
+        assert_int_equal(store_identity_get(ACCT, kind, "alice", &got), 0);
+        assert_int_equal(got.kind, kind);
+        assert_string_equal(got.name, "Alice"); /* as created */
+        assert_string_equal(got.id, a.id);
+        assert_string_equal(got.arn, a.arn);
+        assert_int_equal(got.created_ms, 1234);
+        assert_int_equal(store_identity_get(ACCT, kind, "nobody", &got), E_NOTFOUND);
+        assert_int_equal(store_identity_get("999999999999", kind, "Alice", &got), E_NOTFOUND);
+        assert_int_equal(store_identity_tags(ACCT, kind, "ALICE", &tags), 0);
+        if (kind == IAM_ENTITY_USER)
+            assert_string_equal(tags, "[{\"Key\":\"k\",\"Value\":\"v\"}]");
+        else
+            assert_null(tags);
+        free(tags);
+        assert_int_equal(store_identity_tags(ACCT, kind, "nobody", &tags), E_NOTFOUND);
+        /* by name, by path prefix, in pages */
+        assert_int_equal(store_identities_list(ACCT, kind, NULL, NULL, 2, collect_identity, &c), 0);
+        assert_int_equal(store_identities_list(ACCT, kind, NULL, "bob", 2, collect_identity, &c), 0);
+        assert_int_equal(c.n, 3);
+        assert_string_equal(c.v[0], kind == IAM_ENTITY_USER ? "u:/Alice" : "g:/Alice");
+        assert_string_equal(c.v[2], kind == IAM_ENTITY_USER ? "u:/dev/zed" : "g:/dev/zed");
+        c.n = 0;
+        assert_int_equal(store_identities_list(ACCT, kind, "/dev/", NULL, 100, collect_identity, &c), 0);
+        assert_int_equal(c.n, 2);
+    }
+    /* a user and a group may share a name; a group takes no tags */
+    struct iam_identity g = make_identity(IAM_ENTITY_GROUP, "tagged", "/");
+    assert_int_equal(store_identity_create(&g, "[]"), E_INVALID);
+    assert_int_equal(store_identity_get(ACCT, IAM_ENTITY_GROUP, "tagged", &got), E_NOTFOUND);
+
+    /* memberships, seen from either side */
+    struct names c = {0};
+    assert_int_equal(store_group_add_user(ACCT, "alice", "BOB"), 0);
+    assert_int_equal(store_group_add_user(ACCT, "alice", "bob"), 0); /* twice is fine */
+    assert_int_equal(store_group_add_user(ACCT, "zed", "bob"), 0);
+    assert_int_equal(store_group_add_user(ACCT, "alice", "zed"), 0);
+    assert_int_equal(store_group_add_user(ACCT, "alice", "nobody"), E_NOTFOUND);
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_USER, "bob", NULL, 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.v[0], "g:/Alice");
+    assert_string_equal(c.v[1], "g:/dev/zed");
+    c.n = 0;
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_GROUP, "ALICE", "bob", 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.v[0], "u:/dev/zed");
+    assert_int_equal(store_group_remove_user(ACCT, "zed", "bob"), 0);
+    assert_int_equal(store_group_remove_user(ACCT, "zed", "bob"), E_NOTFOUND);
+
+    /* deleting an identity ends its memberships */
+    assert_int_equal(store_identity_delete(ACCT, IAM_ENTITY_USER, "ZED"), 0);
+    assert_int_equal(store_identity_delete(ACCT, IAM_ENTITY_USER, "zed"), E_NOTFOUND);
+    c.n = 0;
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_GROUP, "alice", NULL, 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.v[0], "u:/dev/bob");
+    assert_int_equal(store_identity_delete(ACCT, IAM_ENTITY_GROUP, "Alice"), 0);
+    c.n = 0;
+    assert_int_equal(store_memberships(ACCT, IAM_ENTITY_USER, "bob", NULL, 100, collect_identity, &c), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(store_identity_get(ACCT, IAM_ENTITY_USER, "alice", &got), 0); /* the user of that name stays */
+}
+
 static void *other_thread(void *arg)
 {
     int *rc = arg;
@@ -832,6 +941,7 @@ int main(void)
         T(test_referrers),         T(test_uploads),
         T(test_repo_delete_cascades), T(test_settings),
         T(test_transactions),      T(test_threads),
+        T(test_identities),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
