@@ -21,7 +21,8 @@ enum {
     E_UNAUTH = -7,      /* no or bad credentials */
     E_RANGE = -8,       /* a range or offset does not fit */
     E_MISMATCH = -9,    /* content does not match its digest or size */
-    E_UNSUPPORTED = -10 /* well-formed but not something we do */
+    E_UNSUPPORTED = -10, /* well-formed but not something we do */
+    E_BUSY = -12         /* a limit shared by all callers is reached for now: try again later */
 };
 
 /* Sets the detail for the current thread and returns code, so that
