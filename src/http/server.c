@@ -114,6 +114,14 @@ struct server {
     int64_t accept_paused_until; /* out of descriptors: 0 when accepting */
     int64_t sniff_us;
 
+    /* Plain HTTP: connections handed to the daemon and not closed yet. The
+     * front thread keeps the limit itself: the daemon's own count lags
+     * behind MHD_add_connection(), and when its firm check under lock
+     * refuses one, libmicrohttpd 0.9.75 leaves that lock held and the
+     * thread hangs. So the daemon is given room it never reaches. */
+    atomic_uint nconn;
+    unsigned max_conn;
+
     /* header deadlines, oldest first (every one is now + header_timeout) */
     pthread_mutex_t watch_lock;
     struct list watched;
@@ -322,6 +330,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         watch_disarm(s, w);
         free(w);
         *socket_context = NULL;
+        if (s->listen_fd >= 0)
+            atomic_fetch_sub(&s->nconn, 1);
     }
 }
 
@@ -674,9 +684,16 @@ static void pending_remove(struct server *s, struct pending *p)
 
 static void hand_over(struct server *s, int fd, const struct sockaddr_storage *addr, socklen_t len)
 {
-    /* on failure the daemon has closed fd and logged why (usually the
-     * connection limit) */
-    MHD_add_connection(s->daemon, fd, (const struct sockaddr *)addr, len);
+    if (atomic_load(&s->nconn) >= s->max_conn) {
+        log_debug("refused a connection: %u are open", s->max_conn);
+        close(fd);
+        return;
+    }
+    atomic_fetch_add(&s->nconn, 1);
+    /* on failure the daemon has closed fd and logged why (e.g. the
+     * per-address limit) */
+    if (MHD_add_connection(s->daemon, fd, (const struct sockaddr *)addr, len) != MHD_YES)
+        atomic_fetch_sub(&s->nconn, 1);
 }
 
 /* The first byte is in (or the peer is gone): a TLS handshake gets its
@@ -902,6 +919,7 @@ int server_start(struct server **out, const struct server_options *opt)
     s->header_timeout_us = (int64_t)header_timeout_s * 1000000;
     s->sniff_us = SNIFF_US < s->header_timeout_us ? SNIFF_US : s->header_timeout_us;
     s->max_pending = max_conn;
+    s->max_conn = max_conn;
     s->budget_max = opt->body_budget_bytes ? opt->body_budget_bytes : DEFAULT_BODY_BUDGET;
     raise_fd_limit(max_conn);
 
@@ -939,11 +957,15 @@ int server_start(struct server **out, const struct server_options *opt)
     struct MHD_OptionItem ops[16];
     int n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, opt->threads, NULL};
+    if (opt->threads > 1)
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, opt->threads, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)conn_mem, NULL};
     /* idle time while a body or the response is under way */
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL};
+    /* with TLS the daemon accepts and keeps the limit, each thread its
+     * share; without, see nconn */
+    unsigned daemon_limit = tls ? max_conn : max_conn * (opt->threads > 1 ? opt->threads : 1) + 16;
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, daemon_limit, NULL};
     if (opt->max_connections_per_ip)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_connections_per_ip, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
