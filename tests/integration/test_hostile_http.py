@@ -225,19 +225,13 @@ def raw_request(server, method, path, headers, user_auth=None):
     return s
 
 
-def read_response(s):
+def read_until_closed(s):
+    """Everything the server sends until it closes: (status, head, body)."""
     data = b""
     try:
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            data += got
-            head, sep, body = data.partition(b"\r\n\r\n")
-            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-            if sep and m and len(body) >= int(m.group(1)):
-                break
-    except (ConnectionResetError, socket.timeout):
+        while chunk := s.recv(65536):
+            data += chunk
+    except ConnectionResetError:
         pass
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1."), data[:200]
@@ -257,30 +251,41 @@ def test_buffered_bodies_share_one_budget(berth_factory):
     # a declared 2 MiB manifest (under the 4 MiB manifest limit) does not fit: refused before its body
     s = raw_request(server, "PUT", put_path, {**mt, "Content-Length": str(2 << 20)}, auth)
     t0 = time.monotonic()
-    status, head, body = read_response(s)
+    status, head, body = read_until_closed(s)
     s.close()
     assert status == 429, (head, body)
     assert b'"TOOMANYREQUESTS"' in body, body
     assert time.monotonic() - t0 < 2
 
     # one request holds 900 KiB: IAM and /v2 bodies that no longer fit get 503 / 429
-    hold = raw_request(server, "PUT", put_path, {**mt, "Content-Length": str(900 << 10)}, auth)
-    hold.sendall(b"{" * (100 << 10))
-    time.sleep(0.2)
-    form = "Action=ListUsers&Version=2010-05-08&Pad=" + "p" * (200 << 10)
-    st, hd, bd = raw_http(server, "POST", "/", {"Content-Type": "application/x-www-form-urlencoded",
-                                                "Content-Length": str(len(form))}, [form.encode()], auth=(None, None))
-    assert st == 503, (st, bd)
-    assert b"<Code>ServiceUnavailable</Code>" in bd, bd
-    st, hd, bd = raw_http(server, "PUT", put_path, {**mt, "Content-Length": str(200 << 10)}, [b"{" * (200 << 10)])
-    assert st == 429, (st, bd)
-    assert hd.get("retry-after") == "1", hd
+    release, held = threading.Event(), []
+
+    def held_body():
+        yield b"{" * (100 << 10)
+        release.wait(30)
+        yield b"{" * (800 << 10)
+
+    hold = threading.Thread(target=lambda: held.append(
+        raw_http(server, "PUT", put_path, {**mt, "Content-Length": str(900 << 10)}, held_body())))
+    hold.start()
+    try:
+        time.sleep(0.3)
+        form = "Action=ListUsers&Version=2010-05-08&Pad=" + "p" * (200 << 10)
+        st, hd, bd = raw_http(server, "POST", "/", {"Content-Type": "application/x-www-form-urlencoded",
+                                                    "Content-Length": str(len(form))}, [form.encode()],
+                              auth=(None, None))
+        assert st == 503, (st, bd)
+        assert b"<Code>ServiceUnavailable</Code>" in bd, bd
+        st, hd, bd = raw_http(server, "PUT", put_path, {**mt, "Content-Length": str(200 << 10)}, [b"{" * (200 << 10)])
+        assert st == 429, (st, bd)
+        assert hd.get("retry-after") == "1", hd
+    finally:
+        release.set()
+        hold.join()
 
     # the held request completes normally (its body is not a manifest) and gives its share back
-    hold.sendall(b"{" * (800 << 10))
-    status, head, body = read_response(hold)
-    hold.close()
-    assert status == 400 and b"MANIFEST_INVALID" in body, (head, body)
+    st, hd, bd = held[0]
+    assert st == 400 and b"MANIFEST_INVALID" in bd, (st, bd)
     st, hd, bd = raw_http(server, "PUT", put_path, {**mt, "Content-Length": str(900 << 10)}, [b"{" * (900 << 10)])
     assert st == 400 and b"MANIFEST_INVALID" in bd, (st, bd)
 
