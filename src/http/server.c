@@ -469,8 +469,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (rc < 0)
                 set_body_error(r, rc);
             /* no room now: answer before the body comes */
-            if (rc == E_BUSY)
+            if (rc == E_BUSY) {
                 finish(r);
+                if (!r->resp && !r->defer_work)
+                    return queue(r); /* the surface forgot to answer */
+            }
         }
         /* An answer ready before a body was read is sent at once (and the
          * connection closed, the body unread); without a body it waits for
@@ -702,12 +705,15 @@ static void pending_ready(struct server *s, struct pending *p)
 {
     unsigned char first = 0;
     pending_remove(s, p);
-    if (recv(p->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && first == 0x16) {
+    ssize_t k = recv(p->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (k == 1 && first == 0x16) {
         if (send(p->fd, tls_answer, sizeof(tls_answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
             /* the client is gone; nothing to tell it */
         }
         shutdown(p->fd, SHUT_WR);
         close(p->fd);
+    } else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(p->fd); /* gone without a word */
     } else {
         hand_over(s, p->fd, &p->addr, p->addrlen);
     }
@@ -787,7 +793,7 @@ static void *front_loop(void *arg)
             next = t;
         if (s->accept_paused_until && s->accept_paused_until <= now && listen_watch(s))
             s->accept_paused_until = 0;
-        int n = epoll_wait(s->epfd, evs, 64, (int)((next - now + 999) / 1000));
+        int n = epoll_wait(s->epfd, evs, 64, next > now ? (int)((next - now + 999) / 1000) : 0);
         now = mono_us();
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
