@@ -146,6 +146,11 @@ static int cmd_serve(int argc, char **argv)
         .tls_key_file = cfg.tls_key,
         .threads = (unsigned)cfg.threads,
         .surfaces = surfaces,
+        .header_timeout_s = (unsigned)cfg.client_header_timeout,
+        .max_connections = (unsigned)cfg.max_connections,
+        .max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
+        .body_budget_bytes = (uint64_t)cfg.body_buffer_budget_mb << 20,
+        .defer_threads = (unsigned)cfg.defer_threads,
     };
     struct server *srv;
     if (server_start(&srv, &opt) < 0) {

@@ -71,12 +71,20 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
 int auth_mint_registry_token(const struct principal *p, char **out, int64_t *expires_ms);
 
 /* Presigned blob downloads (GetDownloadUrlForLayer): the query string that
- * lets the holder GET one blob of one repository as p until expires_s
- * (epoch seconds), and its check on /v2. */
+ * lets the holder GET or HEAD one blob of one repository as p until
+ * expires_s (epoch seconds), and its check on /v2. The URL is for reading
+ * only: its MAC covers the method class, the key, account, repository,
+ * digest and expiry. */
 void auth_presign_blob(char *out, size_t size, const struct principal *p, const char *account, const char *name,
                        const char *digest, int64_t expires_s);
-/* E_UNAUTH unless the request carries a valid, unexpired presigned query
- * for exactly this account, repository and digest; fills out. */
+/* The check without the key lookup: E_UNAUTH unless method is GET or HEAD
+ * and sig is the MAC of the other fields (compared in constant time) with
+ * expires (epoch seconds, as in the query) not before now_s. */
+int auth_presign_verify(const char *method, const char *akid, const char *expires, const char *sig, const char *account,
+                        const char *name, const char *digest, int64_t now_s);
+/* E_UNAUTH unless the request is a GET or HEAD carrying a valid, unexpired
+ * presigned query for exactly this account, repository and digest, made
+ * with a key that is still active; fills out. */
 int auth_identify_presigned(struct request *r, const char *account, const char *name, const char *digest,
                             struct principal *out);
 

@@ -20,6 +20,11 @@ struct config {
     char *log_level;
     char *auth;      /* "on" or "none" */
     int64_t threads;
+    int64_t client_header_timeout;   /* seconds to send a request's headers */
+    int64_t max_connections;
+    int64_t max_connections_per_ip;  /* 0: no limit */
+    int64_t body_buffer_budget_mb;   /* buffered request bodies, all requests together */
+    int64_t defer_threads;           /* threads for long work moved off the HTTP threads */
     int64_t max_repositories;        /* per registry */
     int64_t max_images_per_repo;
     int64_t max_tags_per_image;

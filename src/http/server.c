@@ -2,18 +2,29 @@
  * This module implements the HTTP server of server.h over libmicrohttpd:
  * one daemon with an internal thread pool (epoll), a request context per
  * request, bodies streamed to the surface as they arrive, and the log line
- * written when the request completes.
+ * written when the request completes. Around the daemon:
+ *   the front thread   one epoll loop that accepts plain-HTTP sockets, looks
+ *                      at each one's first byte without waiting on any (a
+ *                      TLS handshake gets a plain-text 400), and closes
+ *                      connections that have not sent their headers in time;
+ *   the body budget    one count of buffered request bytes for the server;
+ *   the defer pool     threads that run http_defer() work while the
+ *                      connection is suspended.
  */
 #include "http/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -24,15 +35,174 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#define DEFAULT_HEADER_TIMEOUT_S 60
+#define DEFAULT_MAX_CONNECTIONS 2048
+#define DEFAULT_BODY_BUDGET (256ull << 20)
+#define DEFAULT_DEFER_THREADS 4
+/* How long a new plain-HTTP socket may stay silent before libmicrohttpd gets
+ * it anyway: clients that send a TLS ClientHello do so at once. */
+#define SNIFF_US 1000000
+/* The longest the front thread sleeps, so that deadlines armed meanwhile are
+ * seen in time. */
+#define FRONT_TICK_US 100000
+
+/* An intrusive doubly-linked list; the link is the first member of the
+ * structures on it. */
+struct link {
+    struct link *prev, *next;
+};
+struct list {
+    struct link *head, *tail;
+};
+
+static void list_append(struct list *l, struct link *e)
+{
+    e->next = NULL;
+    e->prev = l->tail;
+    if (l->tail)
+        l->tail->next = e;
+    else
+        l->head = e;
+    l->tail = e;
+}
+
+static void list_remove(struct list *l, struct link *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+/* A plain-HTTP socket whose first byte the front thread waits for. */
+struct pending {
+    struct link link;
+    int fd;
+    int64_t deadline_us;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+/* A connection of the daemon, armed while the client owes request headers. */
+struct conn_watch {
+    struct link link;
+    int fd;
+    bool armed;
+    int64_t deadline_us;
+};
+
 struct server {
     struct MHD_Daemon *daemon;
-    int listen_fd;       /* plain HTTP: our own listener, see accept_loop() */
-    pthread_t acceptor;
-    volatile int stopping;
     const struct surface *const *surfaces;
     char *tls_cert;
     char *tls_key;
+
+    /* the front thread; listen_fd is ours for plain HTTP only */
+    int listen_fd;
+    int epfd;
+    int wake_fd;
+    pthread_t front;
+    bool front_running;
+    atomic_int stopping;
+    struct list pending; /* oldest first: every one waits SNIFF_US */
+    unsigned npending, max_pending;
+    int64_t accept_paused_until; /* out of descriptors: 0 when accepting */
+    int64_t sniff_us;
+
+    /* Plain HTTP: connections handed to the daemon and not closed yet. The
+     * front thread keeps the limit itself: the daemon's own count lags
+     * behind MHD_add_connection(), and when its firm check under lock
+     * refuses one, libmicrohttpd 0.9.75 leaves that lock held and the
+     * thread hangs. So the daemon is given room it never reaches. */
+    atomic_uint nconn;
+    unsigned max_conn;
+
+    /* header deadlines, oldest first (every one is now + header_timeout) */
+    pthread_mutex_t watch_lock;
+    struct list watched;
+    int64_t header_timeout_us;
+
+    /* buffered request bytes */
+    _Atomic uint64_t budget_used;
+    uint64_t budget_max;
+
+    /* http_defer() */
+    pthread_mutex_t defer_lock;
+    pthread_cond_t defer_cond;
+    struct request *defer_head, *defer_tail;
+    bool defer_stopping;
+    pthread_t *defer_threads;
+    unsigned ndefer;
 };
+
+/* ---- the body budget ---------------------------------------------------- */
+
+static bool budget_take(struct server *s, uint64_t n)
+{
+    uint64_t cur = atomic_load(&s->budget_used);
+    do {
+        if (n > s->budget_max - cur)
+            return false;
+    } while (!atomic_compare_exchange_weak(&s->budget_used, &cur, cur + n));
+    return true;
+}
+
+static void budget_give(struct server *s, uint64_t n)
+{
+    if (n)
+        atomic_fetch_sub(&s->budget_used, n);
+}
+
+static int budget_exhausted(struct server *s)
+{
+    return error_set(E_BUSY, "the server holds its limit of %llu MiB of buffered request bodies; try again later",
+                     (unsigned long long)(s->budget_max >> 20));
+}
+
+/* The buffered body is done with (answered, failed or freed): its memory
+ * and its share of the budget go back. */
+static void body_drop(struct request *r)
+{
+    size_t max = r->body.max;
+    buf_release(&r->body);
+    buf_init(&r->body, max);
+    budget_give(r->server, r->body_reserved);
+    r->body_reserved = 0;
+}
+
+/* Right after begin(): a declared Content-Length is reserved whole, or the
+ * request fails before its body is read. */
+static int body_reserve_declared(struct request *r)
+{
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t n;
+    if (!cl || http_header(r, "Transfer-Encoding") || parse_u64(slice_from(cl), UINT64_MAX, &n) < 0)
+        return 0; /* chunked: reserved as it arrives */
+    if (n > r->body.max)
+        return error_set(E_TOOBIG, "content exceeds the limit of %zu bytes", r->body.max);
+    if (!budget_take(r->server, n))
+        return budget_exhausted(r->server);
+    r->body_reserved = n;
+    return 0;
+}
+
+static int body_buffer(struct request *r, const char *data, size_t n)
+{
+    if (r->body_bytes > r->body_reserved) {
+        uint64_t more = r->body_bytes - r->body_reserved;
+        if (r->body.len + n > r->body.max)
+            return error_set(E_TOOBIG, "content exceeds the limit of %zu bytes", r->body.max);
+        if (!budget_take(r->server, more))
+            return budget_exhausted(r->server);
+        r->body_reserved += more;
+    }
+    return buf_put(&r->body, data, n);
+}
 
 static void request_free(struct request *r)
 {
@@ -41,6 +211,7 @@ static void request_free(struct request *r)
     if (r->resp)
         MHD_destroy_response(r->resp);
     buf_release(&r->body);
+    budget_give(r->server, r->body_reserved);
     free(r);
 }
 
@@ -83,6 +254,89 @@ static bool body_cut_short(struct request *r)
     return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/* ---- header deadlines --------------------------------------------------- */
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The client owes request headers from now on. */
+static void watch_arm(struct server *s, struct conn_watch *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    if (w->armed)
+        list_remove(&s->watched, &w->link);
+    w->armed = true;
+    w->deadline_us = mono_us() + s->header_timeout_us;
+    list_append(&s->watched, &w->link);
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+static void watch_disarm(struct server *s, struct conn_watch *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    if (w->armed)
+        list_remove(&s->watched, &w->link);
+    w->armed = false;
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+/*
+ * Ends the connections whose headers are late; returns the next deadline.
+ * shutdown() makes libmicrohttpd see the end of the stream and close the
+ * connection on its own thread. The lock makes this safe: the daemon tells
+ * on_connection() that a connection closes before it closes the socket, so
+ * a watched descriptor is still that connection's.
+ */
+static int64_t watch_reap(struct server *s, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    pthread_mutex_lock(&s->watch_lock);
+    while (s->watched.head) {
+        struct conn_watch *w = (struct conn_watch *)s->watched.head;
+        if (w->deadline_us > now) {
+            next = w->deadline_us;
+            break;
+        }
+        list_remove(&s->watched, &w->link);
+        w->armed = false;
+        if (w->fd >= 0)
+            shutdown(w->fd, SHUT_RDWR);
+        log_debug("closed a connection that sent no request headers within %llds",
+                  (long long)(s->header_timeout_us / 1000000));
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return next;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *s = cls;
+    struct conn_watch *w = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = xcalloc(1, sizeof(*w));
+        w->fd = ci ? ci->connect_fd : -1;
+        *socket_context = w;
+        watch_arm(s, w);
+    } else if (w) {
+        watch_disarm(s, w);
+        free(w);
+        *socket_context = NULL;
+        if (s->listen_fd >= 0)
+            atomic_fetch_sub(&s->nconn, 1);
+    }
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
 static enum MHD_Result queue(struct request *r)
 {
     if (!r->resp) {
@@ -94,7 +348,97 @@ static enum MHD_Result queue(struct request *r)
     enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
+    r->queued = true;
+    body_drop(r);
     return ok;
+}
+
+static void set_body_error(struct request *r, int rc)
+{
+    r->body_error = rc;
+    snprintf(r->body_error_msg, sizeof(r->body_error_msg), "%s", error_message());
+    if (r->body_mode == BODY_BUFFER)
+        body_drop(r);
+}
+
+static void finish(struct request *r)
+{
+    error_clear();
+    if (r->body_error)
+        error_set(r->body_error, "%s", r->body_error_msg);
+    r->surface->finish(r);
+}
+
+static void defer_run(struct request *r)
+{
+    error_clear();
+    r->defer_work(r);
+    r->defer_done = true;
+}
+
+/* Suspends the connection and hands the request to the defer pool; while
+ * the server stops, runs the work here instead. */
+static enum MHD_Result defer_start(struct server *s, struct request *r)
+{
+    pthread_mutex_lock(&s->defer_lock);
+    if (s->defer_stopping) {
+        pthread_mutex_unlock(&s->defer_lock);
+        defer_run(r);
+        return queue(r);
+    }
+    MHD_suspend_connection(r->conn);
+    r->defer_next = NULL;
+    if (s->defer_tail)
+        s->defer_tail->defer_next = r;
+    else
+        s->defer_head = r;
+    s->defer_tail = r;
+    pthread_cond_signal(&s->defer_cond);
+    pthread_mutex_unlock(&s->defer_lock);
+    return MHD_YES;
+}
+
+static void *defer_loop(void *arg)
+{
+    struct server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->defer_lock);
+        while (!s->defer_head && !s->defer_stopping)
+            pthread_cond_wait(&s->defer_cond, &s->defer_lock);
+        struct request *r = s->defer_head;
+        if (!r) {
+            pthread_mutex_unlock(&s->defer_lock);
+            return NULL;
+        }
+        s->defer_head = r->defer_next;
+        if (!s->defer_head)
+            s->defer_tail = NULL;
+        pthread_mutex_unlock(&s->defer_lock);
+        /* once resumed, the daemon may complete and free r at any moment */
+        struct MHD_Connection *conn = r->conn;
+        defer_run(r);
+        MHD_resume_connection(conn);
+    }
+}
+
+void http_defer(struct request *r, void (*work)(struct request *r))
+{
+    r->defer_work = work;
+}
+
+static struct request *request_new(struct server *s, struct MHD_Connection *conn, const char *method, const char *url)
+{
+    struct request *r = xcalloc(1, sizeof(*r));
+    r->server = s;
+    r->conn = conn;
+    r->method = method;
+    r->path = url;
+    r->start_us = mono_us();
+    buf_init(&r->body, 0);
+    client_address(r);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
+    r->secure = ci && ci->protocol != 0;
+    return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -104,15 +448,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct request *r = *con_cls;
 
     if (!r) {
-        r = xcalloc(1, sizeof(*r));
-        r->conn = conn;
-        r->method = method;
-        r->path = url;
-        r->start_us = mono_us();
-        buf_init(&r->body, 0);
-        client_address(r);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
-        r->secure = ci && ci->protocol != 0;
+        watch_disarm(s, watch_of(conn));
+        r = request_new(s, conn, method, url);
         *con_cls = r;
         for (const struct surface *const *sp = s->surfaces; *sp; sp++)
             if ((*sp)->claims(r)) {
@@ -126,10 +463,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         } else {
             r->surface->begin(r);
         }
+        bool body = request_has_body(r);
+        if (!r->resp && !r->defer_work && r->body_mode == BODY_BUFFER && body) {
+            int rc = body_reserve_declared(r);
+            if (rc < 0)
+                set_body_error(r, rc);
+            /* no room now: answer before the body comes */
+            if (rc == E_BUSY) {
+                finish(r);
+                if (!r->resp && !r->defer_work)
+                    return queue(r); /* the surface forgot to answer */
+            }
+        }
         /* An answer ready before a body was read is sent at once (and the
          * connection closed, the body unread); without a body it waits for
          * the next call so the connection stays alive. */
-        if (r->resp && request_has_body(r))
+        if (r->resp && body)
             return queue(r);
         return MHD_YES;
     }
@@ -137,29 +486,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->resp || r->body_error)
+        if (r->resp || r->queued || r->body_error)
             return MHD_YES; /* answered already: drain */
         r->body_bytes += n;
         int rc = 0;
         if (r->body_mode == BODY_BUFFER)
-            rc = buf_put(&r->body, upload_data, n);
+            rc = body_buffer(r, upload_data, n);
         else if (r->body_mode == BODY_STREAM)
             rc = r->on_body(r, upload_data, n);
         else
             rc = error_set(E_INVALID, "this request takes no body");
         if (rc < 0)
-            r->body_error = rc;
+            set_body_error(r, rc);
         /* closing the connection ends the request as aborted */
         return body_cut_short(r) ? MHD_NO : MHD_YES;
     }
 
-    if (!r->resp)
-        r->surface->finish(r);
+    if (r->queued)
+        return MHD_YES;
+    if (!r->resp && !r->defer_work)
+        finish(r);
+    if (r->defer_work && !r->defer_done)
+        return defer_start(s, r);
     return queue(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+    struct server *s = cls;
     struct request *r = *con_cls;
     if (!r)
         return;
@@ -172,6 +526,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              r->completed_ok ? "" : " aborted");
     request_free(r);
     *con_cls = NULL;
+    /* kept alive: the next request's headers are owed from now */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        watch_arm(s, watch_of(conn));
 }
 
 static void install_response(struct request *r, unsigned status, struct MHD_Response *resp)
@@ -307,55 +664,163 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
+/* ---- the front thread --------------------------------------------------- */
+
 /*
  * Plain HTTP only: berth accepts connections itself and hands them to
  * libmicrohttpd, so that it can answer a TLS handshake with HTTP. Go
  * clients (docker, containerd) try HTTPS first on a registry they are told
  * is insecure and fall back to HTTP only when the answer is not TLS; an EOF
- * (what a parser gives a binary ClientHello) stops them instead.
+ * (what a parser gives a binary ClientHello) stops them instead. Clients
+ * speak first, so the first byte tells; the front thread waits for it on
+ * every new socket at once, each with its own deadline, and never on one.
  */
-static void *accept_loop(void *arg)
+static const char tls_answer[] = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                                 "Content-Length: 53\r\n\r\nClient sent a TLS handshake to a plain HTTP server.\r\n\r\n";
+
+static void pending_remove(struct server *s, struct pending *p)
 {
-    struct server *s = arg;
-    static const char tls_answer[] = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                                     "Content-Length: 53\r\n\r\nClient sent a TLS handshake to a plain HTTP server.\r\n\r\n";
-    while (!s->stopping) {
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    list_remove(&s->pending, &p->link);
+    s->npending--;
+}
+
+static void hand_over(struct server *s, int fd, const struct sockaddr_storage *addr, socklen_t len)
+{
+    if (atomic_load(&s->nconn) >= s->max_conn) {
+        log_debug("refused a connection: %u are open", s->max_conn);
+        close(fd);
+        return;
+    }
+    atomic_fetch_add(&s->nconn, 1);
+    /* on failure the daemon has closed fd and logged why (e.g. the
+     * per-address limit) */
+    if (MHD_add_connection(s->daemon, fd, (const struct sockaddr *)addr, len) != MHD_YES)
+        atomic_fetch_sub(&s->nconn, 1);
+}
+
+/* The first byte is in (or the peer is gone): a TLS handshake gets its
+ * answer, anything else goes to the daemon. */
+static void pending_ready(struct server *s, struct pending *p)
+{
+    unsigned char first = 0;
+    pending_remove(s, p);
+    ssize_t k = recv(p->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (k == 1 && first == 0x16) {
+        if (send(p->fd, tls_answer, sizeof(tls_answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* the client is gone; nothing to tell it */
+        }
+        shutdown(p->fd, SHUT_WR);
+        close(p->fd);
+    } else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(p->fd); /* gone without a word */
+    } else {
+        hand_over(s, p->fd, &p->addr, p->addrlen);
+    }
+    free(p);
+}
+
+/* Silent past the sniff window: the daemon takes it, and the header
+ * deadline runs from there. Returns the next deadline. */
+static int64_t pending_expire(struct server *s, int64_t now)
+{
+    while (s->pending.head) {
+        struct pending *p = (struct pending *)s->pending.head;
+        if (p->deadline_us > now)
+            return p->deadline_us;
+        pending_remove(s, p);
+        hand_over(s, p->fd, &p->addr, p->addrlen);
+        free(p);
+    }
+    return INT64_MAX;
+}
+
+static void accept_all(struct server *s, int64_t now)
+{
+    for (;;) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof(addr);
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
-            if (s->stopping)
-                break;
-            if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+            if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE) {
-                usleep(10000);
-                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: stop looking at the listener for a
+                 * moment instead of spinning on it */
+                log_warn("accept: %s; pausing new connections for 100 ms", strerror(errno));
+                epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+                s->accept_paused_until = now + 100000;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                log_error("accept: %s", strerror(errno));
             }
-            log_error("accept: %s", strerror(errno));
-            usleep(10000);
+            return;
+        }
+        if (s->npending >= s->max_pending) {
+            hand_over(s, fd, &addr, len);
             continue;
         }
-        /* Clients speak first; look at the first byte if it is there soon. */
-        struct pollfd pfd = {fd, POLLIN, 0};
-        unsigned char first = 0;
-        if (poll(&pfd, 1, 100) == 1 && recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && first == 0x16) {
-            if (send(fd, tls_answer, sizeof(tls_answer) - 1, MSG_NOSIGNAL) < 0) {
-                /* the client is gone; nothing to tell it */
-            }
-            shutdown(fd, SHUT_WR);
-            close(fd);
+        struct pending *p = xcalloc(1, sizeof(*p));
+        p->fd = fd;
+        p->addr = addr;
+        p->addrlen = len;
+        p->deadline_us = now + s->sniff_us;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = p};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            free(p);
+            hand_over(s, fd, &addr, len);
             continue;
         }
-        if (MHD_add_connection(s->daemon, fd, (struct sockaddr *)&addr, len) != MHD_YES)
-            close(fd); /* MHD logs why (usually: connection limit) */
+        list_append(&s->pending, &p->link);
+        s->npending++;
+    }
+}
+
+static bool listen_watch(struct server *s)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->listen_fd};
+    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) == 0;
+}
+
+static void *front_loop(void *arg)
+{
+    struct server *s = arg;
+    struct epoll_event evs[64];
+    while (!atomic_load(&s->stopping)) {
+        int64_t now = mono_us(), next = now + FRONT_TICK_US, t;
+        if ((t = pending_expire(s, now)) < next)
+            next = t;
+        if ((t = watch_reap(s, now)) < next)
+            next = t;
+        if (s->accept_paused_until && s->accept_paused_until <= now && listen_watch(s))
+            s->accept_paused_until = 0;
+        int n = epoll_wait(s->epfd, evs, 64, next > now ? (int)((next - now + 999) / 1000) : 0);
+        now = mono_us();
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &s->listen_fd) {
+                accept_all(s, now);
+            } else if (p == &s->wake_fd) {
+                uint64_t v;
+                if (read(s->wake_fd, &v, sizeof(v)) < 0) {
+                    /* nothing to do: the loop checks stopping */
+                }
+            } else {
+                pending_ready(s, p);
+            }
+        }
+    }
+    while (s->pending.head) {
+        struct pending *p = (struct pending *)s->pending.head;
+        pending_remove(s, p);
+        close(p->fd);
+        free(p);
     }
     return NULL;
 }
 
 static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
 {
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -368,6 +833,79 @@ static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
     return fd;
 }
 
+/* A process may have too few descriptors for max_connections: raise the
+ * soft limit as far as the hard one allows. */
+static void raise_fd_limit(unsigned max_connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections * 2 + 256; /* sniffed, served, and files */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("only %llu file descriptors for %u connections: raise the limit (ulimit -n)", (unsigned long long)rl.rlim_cur,
+                 max_connections);
+}
+
+/* The daemon's own messages. Under a flood of bad clients it writes one per
+ * connection ("closed with incomplete request", "reached connection
+ * limit"): one a second is a warning, the rest are debug lines. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static _Atomic int64_t last_warn_us;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    int64_t now = mono_us(), last = atomic_load(&last_warn_us);
+    if (now - last >= 1000000 && atomic_compare_exchange_strong(&last_warn_us, &last, now))
+        log_warn("http: %s", msg);
+    else
+        log_debug("http: %s", msg);
+}
+
+static void server_free(struct server *s)
+{
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    pthread_mutex_destroy(&s->watch_lock);
+    pthread_mutex_destroy(&s->defer_lock);
+    pthread_cond_destroy(&s->defer_cond);
+    free(s->defer_threads);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s);
+}
+
+static void defer_stop(struct server *s)
+{
+    pthread_mutex_lock(&s->defer_lock);
+    s->defer_stopping = true;
+    pthread_cond_broadcast(&s->defer_cond);
+    pthread_mutex_unlock(&s->defer_lock);
+    for (unsigned i = 0; i < s->ndefer; i++)
+        pthread_join(s->defer_threads[i], NULL);
+    s->ndefer = 0;
+}
+
+static void front_stop(struct server *s)
+{
+    if (!s->front_running)
+        return;
+    atomic_store(&s->stopping, 1);
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+        /* an eventfd write only fails on overflow: the loop is awake anyway */
+    }
+    pthread_join(s->front, NULL);
+    s->front_running = false;
+}
+
 int server_start(struct server **out, const struct server_options *opt)
 {
     struct sockaddr_storage ss;
@@ -378,8 +916,30 @@ int server_start(struct server **out, const struct server_options *opt)
 
     struct server *s = xcalloc(1, sizeof(*s));
     s->surfaces = opt->surfaces;
-    s->listen_fd = -1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    s->listen_fd = s->epfd = s->wake_fd = -1;
+    pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_mutex_init(&s->defer_lock, NULL);
+    pthread_cond_init(&s->defer_cond, NULL);
+    unsigned header_timeout_s = opt->header_timeout_s ? opt->header_timeout_s : DEFAULT_HEADER_TIMEOUT_S;
+    unsigned max_conn = opt->max_connections ? opt->max_connections : DEFAULT_MAX_CONNECTIONS;
+    s->header_timeout_us = (int64_t)header_timeout_s * 1000000;
+    s->sniff_us = SNIFF_US < s->header_timeout_us ? SNIFF_US : s->header_timeout_us;
+    s->max_pending = max_conn;
+    s->max_conn = max_conn;
+    s->budget_max = opt->body_budget_bytes ? opt->body_budget_bytes : DEFAULT_BODY_BUDGET;
+    raise_fd_limit(max_conn);
+
+    unsigned nthreads = opt->defer_threads ? opt->defer_threads : DEFAULT_DEFER_THREADS;
+    s->defer_threads = xcalloc(nthreads, sizeof(*s->defer_threads));
+    for (; s->ndefer < nthreads; s->ndefer++)
+        if (pthread_create(&s->defer_threads[s->ndefer], NULL, defer_loop, s) != 0) {
+            defer_stop(s);
+            server_free(s);
+            return error_set(E_ERROR, "cannot start the defer threads");
+        }
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     bool tls = opt->tls_cert_file && *opt->tls_cert_file;
@@ -387,9 +947,8 @@ int server_start(struct server **out, const struct server_options *opt)
         s->tls_cert = read_file_whole(opt->tls_cert_file);
         s->tls_key = read_file_whole(opt->tls_key_file ? opt->tls_key_file : "");
         if (!s->tls_cert || !s->tls_key) {
-            free(s->tls_cert);
-            free(s->tls_key);
-            free(s);
+            defer_stop(s);
+            server_free(s);
             return error_set(E_INVALID, "cannot read TLS certificate '%s' or key '%s'", opt->tls_cert_file,
                              opt->tls_key_file ? opt->tls_key_file : "");
         }
@@ -398,48 +957,66 @@ int server_start(struct server **out, const struct server_options *opt)
     uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     /* Bodies arrive in pieces of up to about half the connection memory;
-     * 512 KiB keeps write(2) and SHA-256 calls large. */
+     * 512 KiB keeps write(2) and SHA-256 calls large. Headers that do not
+     * fit in it are answered 431 by the daemon. */
     size_t conn_mem = 512 * 1024;
+    struct MHD_OptionItem ops[16];
+    int n = 0;
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+    if (opt->threads > 1)
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, opt->threads, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)conn_mem, NULL};
+    /* idle time while a body or the response is under way */
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL};
+    /* with TLS the daemon accepts and keeps the limit, each thread its
+     * share; without, see nconn */
+    unsigned daemon_limit = tls ? max_conn : max_conn * (opt->threads > 1 ? opt->threads : 1) + 16;
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, daemon_limit, NULL};
+    if (opt->max_connections_per_ip)
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_connections_per_ip, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
+    if (tls) {
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+    }
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
     if (tls)
-        s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                     MHD_OPTION_THREAD_POOL_SIZE, opt->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_mem,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                                     (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                     MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
-                                     MHD_OPTION_END);
+        s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     else if ((s->listen_fd = listen_socket(&ss, sslen)) >= 0)
         s->daemon = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, NULL, NULL, on_request, s,
-                                     MHD_OPTION_THREAD_POOL_SIZE, opt->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_mem,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                     MHD_OPTION_END);
-    if (s->daemon && s->listen_fd >= 0 && pthread_create(&s->acceptor, NULL, accept_loop, s) != 0) {
-        MHD_stop_daemon(s->daemon);
-        s->daemon = NULL;
+                                     MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    bool front = s->daemon && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0 &&
+                 (s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) >= 0;
+    if (front) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->wake_fd};
+        front = epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake_fd, &ev) == 0 && (s->listen_fd < 0 || listen_watch(s)) &&
+                pthread_create(&s->front, NULL, front_loop, s) == 0;
+        s->front_running = front;
     }
-    if (!s->daemon) {
-        if (s->listen_fd >= 0)
-            close(s->listen_fd);
-        free(s->tls_cert);
-        free(s->tls_key);
-        free(s);
+    if (!front) {
+        defer_stop(s);
+        if (s->daemon)
+            MHD_stop_daemon(s->daemon);
+        server_free(s);
         return error_set(E_ERROR, "cannot listen on '%s' (address in use, or not allowed)", opt->listen);
     }
     *out = s;
     return 0;
 }
 
+/* New connections stop first; then deferred work finishes and its
+ * connections are resumed (the daemon must have none suspended when it
+ * stops); then the daemon ends what is left. */
 void server_stop(struct server *s)
 {
     if (!s)
         return;
-    if (s->listen_fd >= 0) {
-        s->stopping = 1;
-        shutdown(s->listen_fd, SHUT_RDWR);
-        pthread_join(s->acceptor, NULL);
-        close(s->listen_fd);
-    }
+    front_stop(s);
+    defer_stop(s);
     MHD_stop_daemon(s->daemon);
-    free(s->tls_cert);
-    free(s->tls_key);
-    free(s);
+    server_free(s);
 }

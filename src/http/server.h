@@ -10,6 +10,21 @@
  *   finish()  the whole body is in; respond.
  * Responses are built with http_respond_*() and sent when the step returns.
  * The server writes one log line per request when it completes.
+ *
+ * No thread that serves connections waits on one client: sockets are
+ * accepted and sniffed (TLS handshakes on the plain port) by one epoll
+ * thread, a client has header_timeout seconds to send a request's headers,
+ * and long work (a big fsync, re-hashing) is moved off the HTTP threads
+ * with http_defer().
+ *
+ * Buffered bodies (BODY_BUFFER) draw on one budget of bytes shared by every
+ * request of the server: the Content-Length is reserved when the headers
+ * are in, chunked bodies reserve as they arrive, and the bytes are given
+ * back when the response is queued. A body that does not fit ends with
+ * body_error E_BUSY, which the surface answers with its protocol's "try
+ * again later" error; when that is known before the body arrives, finish()
+ * is called at once and the answer sent without reading the body. A
+ * Content-Length above body.max ends with E_TOOBIG before any byte is kept.
  */
 #ifndef BERTH_HTTP_SERVER_H
 #define BERTH_HTTP_SERVER_H
@@ -59,14 +74,29 @@ struct request {
     char principal[704]; /* who, for the log line; never a secret */
     char client_ip[64];
     bool secure; /* reached over TLS */
+
+    /* the server's own bookkeeping; surfaces leave these alone */
+    struct server *server;
+    uint64_t body_reserved; /* bytes of the buffer budget held */
+    char body_error_msg[200]; /* the detail of body_error, for finish() */
+    bool queued;
+    void (*defer_work)(struct request *r);
+    struct request *defer_next;
+    bool defer_done;
 };
 
+/* Zero in a limit picks the default named beside it. */
 struct server_options {
     const char *listen; /* host:port */
     const char *tls_cert_file;
     const char *tls_key_file;
     unsigned threads;
     const struct surface *const *surfaces; /* NULL-terminated, in order */
+    unsigned header_timeout_s;       /* time to send a request's headers; 60 */
+    unsigned max_connections;        /* open connections; 2048 */
+    unsigned max_connections_per_ip; /* 0: no per-address limit */
+    uint64_t body_budget_bytes;      /* buffered request bytes, all requests; 256 MiB */
+    unsigned defer_threads;          /* workers of http_defer(); 4 */
 };
 
 struct server;
@@ -84,5 +114,16 @@ void http_respond_empty(struct request *r, unsigned status);
 /* Serves len bytes of fd from off; the response owns fd from here on. */
 void http_respond_fd(struct request *r, unsigned status, const char *content_type, int fd, uint64_t off, uint64_t len);
 void http_set_header(struct request *r, const char *name, const char *value);
+
+/*
+ * Moves the rest of the request off the HTTP thread: called from finish(),
+ * or from begin() (the work then starts once the body, if any, is in), it
+ * suspends the connection; work(r) runs on one of the server's defer
+ * threads and must install the response with http_respond*(); then the
+ * connection is resumed and the response sent. Other connections of the
+ * HTTP thread are served meanwhile. r stays valid until work returns even if
+ * the client has gone; while the server stops, work runs in place.
+ */
+void http_defer(struct request *r, void (*work)(struct request *r));
 
 #endif

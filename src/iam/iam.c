@@ -497,6 +497,10 @@ static void iam_finish(struct request *r)
     memset(&form, 0, sizeof(form));
     c.r = r;
     buf_init(&c.out, BUF_UNLIMITED);
+    if (r->body_error == E_BUSY) {
+        send_error(r, false, 503, "ServiceUnavailable", error_message());
+        goto done;
+    }
     if (r->body_error) {
         send_table_error(r, false, IAM_REQUEST_ENTITY_TOO_LARGE, "the request body is larger than IAM accepts");
         goto done;

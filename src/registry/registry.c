@@ -96,6 +96,10 @@ void reg_error_from(struct request *r, int rc, enum reg_error notfound)
     case E_TOOBIG:
         reg_error(r, RE_SIZE_INVALID, msg);
         break;
+    case E_BUSY:
+        reg_error(r, RE_TOOMANYREQUESTS, msg);
+        http_set_header(r, "Retry-After", "1");
+        break;
     case E_MISMATCH:
         reg_error(r, RE_DIGEST_INVALID, msg);
         break;
@@ -253,7 +257,8 @@ static void v2_begin(struct request *r)
         auth_anonymous(&v->who);
     } else if (rc == 0 && v->path.route == V2_BLOB && !http_header(r, "Authorization") &&
                http_query(r, "X-Berth-Signature")) {
-        /* a presigned URL from GetDownloadUrlForLayer names one blob */
+        /* a presigned URL from GetDownloadUrlForLayer reads one blob: any
+         * other method, blob or repository fails its check */
         snprintf(v->name, sizeof(v->name), "%.*s", (int)(v->path.name.len < REPO_NAME_MAX ? v->path.name.len : 0),
                  v->path.name.base);
         snprintf(v->ref, sizeof(v->ref), "%.*s", (int)(v->path.ref.len < DIGEST_MAX ? v->path.ref.len : 0), v->path.ref.base);

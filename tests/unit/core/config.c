@@ -24,6 +24,8 @@ static const char *const env_names[] = {
     "BERTH_LOG_LEVEL",       "BERTH_AUTH",          "BERTH_THREADS",
     "BERTH_MAX_REPOSITORIES", "BERTH_MAX_IMAGES_PER_REPOSITORY", "BERTH_MAX_TAGS_PER_IMAGE",
     "BERTH_MAX_LAYER_SIZE_MB", "BERTH_MAX_LAYER_PARTS", "BERTH_TOKEN_HOURS",
+    "BERTH_CLIENT_HEADER_TIMEOUT", "BERTH_MAX_CONNECTIONS", "BERTH_MAX_CONNECTIONS_PER_IP",
+    "BERTH_BODY_BUFFER_BUDGET_MB", "BERTH_DEFER_THREADS",
 };
 
 static char path[64];
@@ -248,6 +250,44 @@ static void test_flags(void **state)
     config_release(&c);
 }
 
+/* The limits against hostile clients: defaults, each source, and bounds
+ * that keep a typo from switching a limit off. */
+static void test_client_limits(void **state)
+{
+    struct config c;
+    (void)state;
+    config_defaults(&c);
+    assert_int_equal(c.client_header_timeout, 60);
+    assert_int_equal(c.max_connections, 2048);
+    assert_int_equal(c.max_connections_per_ip, 0);
+    assert_int_equal(c.body_buffer_budget_mb, 256);
+    assert_int_equal(c.defer_threads, 4);
+
+    write_file("client-header-timeout = 15\nmax-connections-per-ip = 64\n");
+    assert_int_equal(config_load_file(&c, path), 0);
+    setenv("BERTH_BODY_BUFFER_BUDGET_MB", "32", 1);
+    assert_int_equal(config_load_env(&c), 0);
+    char *argv[] = {"--max-connections", "500", "--defer-threads=2", "--client-header-timeout=0",
+                    "--max-connections=15", "--body-buffer-budget-mb=0"};
+    int i = 0;
+    assert_int_equal(config_apply_flag(&c, 6, argv, &i), 0);
+    assert_int_equal(config_apply_flag(&c, 6, argv, &i), 0);
+    assert_int_equal(c.client_header_timeout, 15);
+    assert_int_equal(c.max_connections_per_ip, 64);
+    assert_int_equal(c.body_buffer_budget_mb, 32);
+    assert_int_equal(c.max_connections, 500);
+    assert_int_equal(c.defer_threads, 2);
+    for (i = 3; i < 6;) {
+        int at = i;
+        assert_int_equal(config_apply_flag(&c, 6, argv, &i), E_INVALID);
+        i = at + 1;
+    }
+    assert_int_equal(c.client_header_timeout, 15);
+    assert_int_equal(c.max_connections, 500);
+    assert_int_equal(c.body_buffer_budget_mb, 32);
+    config_release(&c);
+}
+
 static void test_precedence(void **state)
 {
     struct config c;
@@ -277,6 +317,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
