@@ -214,6 +214,24 @@ static const struct ecr_op *op_find(struct slice name)
     return NULL;
 }
 
+/* Runs the handler, in one write transaction when the table says so: it is
+ * committed when the handler succeeds and rolled back when it fails, so a
+ * failed operation leaves nothing of its writes behind. */
+static int run(struct ecr_call *c, const struct ecr_op *op)
+{
+    int rc;
+    if (op->writes && (rc = store_begin()) < 0)
+        return ecr_fail_internal(c, rc);
+    rc = op->handler(c);
+    if (op->writes) {
+        if (rc == 0 && (rc = store_commit()) < 0)
+            rc = ecr_fail_internal(c, rc);
+        if (rc < 0)
+            store_rollback();
+    }
+    return rc;
+}
+
 static void ecr_finish(struct request *r)
 {
     struct ecr_call c;
@@ -310,7 +328,7 @@ static void ecr_finish(struct request *r)
         rc = ecr_authorize(&c, op->action, c.who.account_id, "*");
     }
     if (rc == 0)
-        rc = op->handler(&c);
+        rc = run(&c, op);
     if (rc < 0)
         send_error_extra(r, c.err_status ? c.err_status : 400, c.err_type ? c.err_type : "ServerException", c.err_message,
                          c.err_extra);

@@ -52,6 +52,11 @@ struct ecr_op {
     int (*handler)(struct ecr_call *c);
     const char *action;         /* IAM action checked by the dispatcher */
     enum ecr_resource resource; /* what the action is checked on */
+    /* The handler runs in one write transaction that the dispatcher opens,
+     * commits when it succeeds and rolls back when it fails (as iam_op's
+     * writes). Handlers that manage their own transactions (image put and
+     * delete, layer uploads) are not marked. */
+    bool writes;
 };
 
 extern const struct ecr_op ecr_ops[];

@@ -153,7 +153,7 @@ static int check_tags(struct ecr_call *c, json_t *tags)
     return 0;
 }
 
-/* Writes tags onto repo_id inside the caller's transaction; TooManyTagsException
+/* Writes tags onto repo_id inside the dispatcher's transaction; TooManyTagsException
  * when the repository would hold more than 50. */
 static int put_tags(struct ecr_call *c, int64_t repo_id, json_t *tags)
 {
@@ -185,7 +185,6 @@ int op_create_repository(struct ecr_call *c)
     const char *name = ecr_str(c, "repositoryName");
     const struct config *cfg = ecr_config();
     int64_t max = cfg ? cfg->max_repositories : 100000;
-    bool in_tx = false;
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -207,13 +206,8 @@ int op_create_repository(struct ecr_call *c)
         r.kms_key = xstrdup(json_string_value(json_object_get(enc, "kmsKey")));
     }
 
-    /* the quota check and the insert in one transaction, so that concurrent
-     * creates cannot pass the limit together */
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
+    /* the quota check and the insert are in the dispatcher's one
+     * transaction, so that concurrent creates cannot pass the limit together */
     int64_t n = store_repo_count(r.account_id);
     if (n < 0) {
         rc = ecr_fail_internal(c, E_ERROR);
@@ -244,16 +238,9 @@ int op_create_repository(struct ecr_call *c)
     }
     if ((rc = put_tags(c, r.id, tags)) < 0)
         goto done;
-    if ((rc = store_commit()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = false;
     json_object_set_new(c->out, "repository", repo_json(c, &r));
 
 done:
-    if (in_tx)
-        store_rollback();
     repo_release(&r);
     return rc;
 }
@@ -336,20 +323,16 @@ done:
 int op_delete_repository(struct ecr_call *c)
 {
     struct repo r;
-    bool have = false, in_tx = false;
+    bool have = false;
     int rc;
 
     memset(&r, 0, sizeof(r));
+    /* the load, the emptiness check and the delete are in the dispatcher's
+     * one transaction, so that an image pushed in between is not lost
+     * without force */
     if ((rc = ecr_load_repo(c, &r)) < 0)
         goto done;
     have = true;
-    /* the emptiness check and the delete in one transaction, so that an
-     * image pushed in between is not lost without force */
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
     if (!json_is_true(json_object_get(c->in, "force"))) {
         int64_t n = store_repo_image_count(r.id);
         if (n < 0) {
@@ -364,16 +347,13 @@ int op_delete_repository(struct ecr_call *c)
             goto done;
         }
     }
-    if ((rc = store_repo_delete(r.id)) < 0 || (rc = store_commit()) < 0) {
+    if ((rc = store_repo_delete(r.id)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
-    in_tx = false;
     json_object_set_new(c->out, "repository", repo_json(c, &r));
 
 done:
-    if (in_tx)
-        store_rollback();
     if (have)
         repo_release(&r);
     return rc;
@@ -482,29 +462,12 @@ int op_tag_resource(struct ecr_call *c)
 {
     struct repo r;
     json_t *tags = json_object_get(c->in, "tags");
-    bool in_tx = false;
     int rc;
 
     if ((rc = load_arn_repo(c, "ecr:TagResource", &r)) < 0)
         return rc;
-    if ((rc = check_tags(c, tags)) < 0)
-        goto done;
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
-    if ((rc = put_tags(c, r.id, tags)) < 0)
-        goto done;
-    if ((rc = store_commit()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = false;
-
-done:
-    if (in_tx)
-        store_rollback();
+    if ((rc = check_tags(c, tags)) == 0)
+        rc = put_tags(c, r.id, tags);
     repo_release(&r);
     return rc;
 }
@@ -513,7 +476,6 @@ int op_untag_resource(struct ecr_call *c)
 {
     struct repo r;
     json_t *keys = json_object_get(c->in, "tagKeys");
-    bool in_tx = false;
     int rc;
 
     if ((rc = load_arn_repo(c, "ecr:UntagResource", &r)) < 0)
@@ -521,26 +483,14 @@ int op_untag_resource(struct ecr_call *c)
     for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys); i++)
         if ((rc = check_tag_key(c, json_string_value(json_array_get(keys, i)))) < 0)
             goto done;
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
     /* keys the repository does not have are not an error */
     for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys); i++)
         if ((rc = store_repo_tag_delete(r.id, json_string_value(json_array_get(keys, i)))) < 0) {
             rc = ecr_fail_internal(c, rc);
             goto done;
         }
-    if ((rc = store_commit()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = false;
 
 done:
-    if (in_tx)
-        store_rollback();
     repo_release(&r);
     return rc;
 }
