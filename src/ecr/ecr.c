@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/model_gen.h"
+#include "policy/arn.h"
 #include "registry/reference.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
@@ -312,15 +313,9 @@ static void ecr_finish(struct request *r)
             rc = ecr_authorize(&c, op->action, c.registry_id, arn);
         }
     } else if (op->resource == RES_ARN && resource_arn) {
-        /* the handler checks the ARN's form; its account is the fifth field */
-        const char *f = resource_arn;
-        char acct[13] = "";
-        for (int n = 0; f && n < 4; n++)
-            if ((f = strchr(f, ':')) != NULL)
-                f++;
-        if (f && strlen(f) > 12 && f[12] == ':')
-            snprintf(acct, sizeof(acct), "%.12s", f);
-        rc = ecr_authorize(&c, op->action, acct[0] ? acct : c.registry_id, resource_arn);
+        /* the handler checks the ARN's form; the action is checked in its account */
+        char acct[ARN_ACCOUNT_LEN + 1];
+        rc = ecr_authorize(&c, op->action, arn_account_of(acct, resource_arn) ? acct : c.registry_id, resource_arn);
     } else if (op->resource != RES_ANY) {
         snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/*", auth_region(), c.registry_id);
         rc = ecr_authorize(&c, op->action, c.registry_id, arn);

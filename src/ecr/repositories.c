@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "ecr/ops.h"
+#include "policy/arn.h"
 #include "registry/reference.h"
 
 /* ECR's limits on resource tags (TooManyTagsException, Tag's documentation). */
@@ -426,29 +427,23 @@ done:
  * checking c->who may do action on it. */
 static int load_arn_repo(struct ecr_call *c, const char *action, struct repo *out)
 {
-    const char *arn = ecr_str(c, "resourceArn");
-    const char *region = auth_region();
-    char prefix[128];
-    char account[13];
-    const char *p;
+    const char *z = ecr_str(c, "resourceArn");
+    char account[ARN_ACCOUNT_LEN + 1];
+    struct arn arn;
+    struct slice name;
     int rc;
 
-    snprintf(prefix, sizeof(prefix), "arn:aws:ecr:%s:", region);
-    if (!arn || strncmp(arn, prefix, strlen(prefix)) != 0)
+    if (!z || arn_parse(&arn, slice_from(z)) < 0 || !slice_eq(arn.partition, "aws") ||
+        !slice_eq(arn.region, auth_region()) || !arn_ecr_repository(&arn, &name) || !repo_name_valid(name))
         goto invalid;
-    p = arn + strlen(prefix);
-    for (int i = 0; i < 12; i++)
-        if (p[i] < '0' || p[i] > '9')
-            goto invalid;
-    if (strncmp(p + 12, ":repository/", 12) != 0 || !repo_name_valid(slice_from(p + 24)))
-        goto invalid;
-    memcpy(account, p, 12);
-    account[12] = '\0';
-    if ((rc = ecr_authorize(c, action, account, arn)) < 0)
+    /* the name is the end of the ARN: a NUL-terminated string */
+    memcpy(account, arn.account.base, ARN_ACCOUNT_LEN);
+    account[ARN_ACCOUNT_LEN] = '\0';
+    if ((rc = ecr_authorize(c, action, account, z)) < 0)
         return rc;
-    rc = store_repo_get(account, p + 24, out);
+    rc = store_repo_get(account, name.base, out);
     if (rc == E_NOTFOUND)
-        return repo_not_found(c, account, p + 24);
+        return repo_not_found(c, account, name.base);
     if (rc < 0)
         return ecr_fail_internal(c, rc);
     return 0;
