@@ -96,20 +96,11 @@ int ecr_fail_internal(struct ecr_call *c, int rc)
     return ecr_fail(c, ECR_SERVER, "an internal error occurred");
 }
 
-/* The account root may always manage its repositories' policies, so that a
- * policy that denies everyone cannot lock the account out for good (as the
- * root user of an S3 bucket can always delete its policy). */
-static bool root_manages_policy(const struct ecr_call *c, const char *action, const char *resource_account)
+/* The dispatcher's one authorization of an operation, by the evaluator
+ * (including the account root's escape hatch for repository policies). */
+static int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn)
 {
-    return c->who.is_root && strcmp(c->who.account_id, resource_account) == 0 &&
-           (strcmp(action, "ecr:SetRepositoryPolicy") == 0 || strcmp(action, "ecr:GetRepositoryPolicy") == 0 ||
-            strcmp(action, "ecr:DeleteRepositoryPolicy") == 0);
-}
-
-int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn)
-{
-    if (root_manages_policy(c, action, resource_account) ||
-        auth_authorize(&c->who, action, resource_account, resource_arn, &c->authz) == 0)
+    if (auth_authorize(&c->who, action, resource_account, resource_arn, &c->authz) == 0)
         return 0;
     log_info("denied: %s", error_message());
     return ecr_fail(c, ECR_ACCESS_DENIED, "%s", error_message());

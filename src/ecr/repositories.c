@@ -423,9 +423,9 @@ done:
 /* ---- resource tags ---- */
 
 /* Loads the repository that resourceArn names: arn:aws:ecr:<region>:<account>:repository/<name>
- * in this server's region (InvalidParameterException otherwise), after
- * checking c->who may do action on it. */
-static int load_arn_repo(struct ecr_call *c, const char *action, struct repo *out)
+ * in this server's region (InvalidParameterException otherwise). The
+ * dispatcher has authorized the operation on that ARN. */
+static int load_arn_repo(struct ecr_call *c, struct repo *out)
 {
     const char *z = ecr_str(c, "resourceArn");
     char account[ARN_ACCOUNT_LEN + 1];
@@ -439,8 +439,6 @@ static int load_arn_repo(struct ecr_call *c, const char *action, struct repo *ou
     /* the name is the end of the ARN: a NUL-terminated string */
     memcpy(account, arn.account.base, ARN_ACCOUNT_LEN);
     account[ARN_ACCOUNT_LEN] = '\0';
-    if ((rc = ecr_authorize(c, action, account, z)) < 0)
-        return rc;
     rc = store_repo_get(account, name.base, out);
     if (rc == E_NOTFOUND)
         return repo_not_found(c, account, name.base);
@@ -459,7 +457,7 @@ int op_tag_resource(struct ecr_call *c)
     json_t *tags = json_object_get(c->in, "tags");
     int rc;
 
-    if ((rc = load_arn_repo(c, "ecr:TagResource", &r)) < 0)
+    if ((rc = load_arn_repo(c, &r)) < 0)
         return rc;
     if ((rc = check_tags(c, tags)) == 0)
         rc = put_tags(c, r.id, tags);
@@ -473,7 +471,7 @@ int op_untag_resource(struct ecr_call *c)
     json_t *keys = json_object_get(c->in, "tagKeys");
     int rc;
 
-    if ((rc = load_arn_repo(c, "ecr:UntagResource", &r)) < 0)
+    if ((rc = load_arn_repo(c, &r)) < 0)
         return rc;
     for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys); i++)
         if ((rc = check_tag_key(c, json_string_value(json_array_get(keys, i)))) < 0)
@@ -502,7 +500,7 @@ int op_list_tags_for_resource(struct ecr_call *c)
     json_t *list = json_array();
     int rc;
 
-    if ((rc = load_arn_repo(c, "ecr:ListTagsForResource", &r)) < 0)
+    if ((rc = load_arn_repo(c, &r)) < 0)
         goto done;
     rc = store_repo_tags_get(r.id, tag_add, list);
     repo_release(&r);

@@ -930,6 +930,25 @@ static const struct statement *find_statement(const struct policy *p, bool deny,
     return found;
 }
 
+/*
+ * What the root user of an account may always do to the account's own
+ * resources, even against an explicit deny: manage a repository's policy,
+ * so that a policy that denies everyone cannot lock the account out for
+ * good (S3 keeps the same escape hatch for bucket policies; see
+ * docs/compatibility.md).
+ */
+static const char *const root_always[] = {"ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy"};
+
+#define ROOT_ALWAYS_LABEL "account root (may always manage its repositories' policies)"
+
+static bool root_always_allowed(const char *action)
+{
+    for (size_t i = 0; i < sizeof(root_always) / sizeof(root_always[0]); i++)
+        if (strcasecmp(root_always[i], action) == 0)
+            return true;
+    return false;
+}
+
 static void decide(struct policy_decision *out, enum policy_result r, enum policy_type t, const char *label,
                    const struct statement *st)
 {
@@ -960,6 +979,12 @@ int policy_evaluate(struct policy_decision *out, const struct policy_request *re
     resource_side[0] = in ? in->resource : NULL;
     resource_side[1] = in ? in->registry : NULL;
     ctx_build(&ctx, req);
+
+    /* 0. The root's escape hatch comes before any policy. */
+    if (root && !cross && root_always_allowed(req->action)) {
+        decide(out, POLICY_ALLOW, POLICY_TYPE_NONE, ROOT_ALWAYS_LABEL, NULL);
+        goto done;
+    }
 
     /* 1. An explicit Deny anywhere decides. The root user has no identity
      * policies. */
