@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "image/image.h"
 #include "iam/iam.h"
+#include "policy/arn.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -320,22 +321,8 @@ static int admin_simulate(int argc, char **argv)
         fprintf(stderr, "berth: simulate needs --principal, --action and --resource\n");
         return 2;
     }
-    memset(&p, 0, sizeof(p));
-    /* arn:aws:iam::<account>:root | arn:aws:iam::<account>:user/<path/>name */
-    if (strncmp(arn, "arn:aws:iam::", 13) != 0 || strlen(arn) < 13 + 13 || arn[25] != ':') {
-        fprintf(stderr, "berth: --principal must be arn:aws:iam::<account>:root or :user/<name>\n");
-        return 2;
-    }
-    snprintf(p.account_id, sizeof(p.account_id), "%.12s", arn + 13);
-    snprintf(p.arn, sizeof(p.arn), "%s", arn);
-    const char *what = arn + 26;
-    if (strcmp(what, "root") == 0) {
-        p.is_root = true;
-    } else if (strncmp(what, "user/", 5) == 0) {
-        const char *slash = strrchr(what, '/');
-        snprintf(p.user_name, sizeof(p.user_name), "%s", slash + 1);
-    } else {
-        fprintf(stderr, "berth: --principal must name a root or a user\n");
+    if (auth_principal_from_arn(&p, arn) < 0) {
+        fprintf(stderr, "berth: --principal: %s (arn:aws:iam::<account>:root or :user/<path/>name)\n", error_message());
         return 2;
     }
     for (int i = 3; i + 1 < argc; i++) {
@@ -352,19 +339,9 @@ static int admin_simulate(int argc, char **argv)
         }
     }
     ctx.source_ip = ip;
-    const char *account = p.account_id;
-    char racct[13] = "";
-    /* the resource's account: the fifth field of its ARN */
-    const char *f = resource;
-    for (int n = 0; f && n < 4; n++) {
-        f = strchr(f, ':');
-        if (f)
-            f++;
-    }
-    if (f && strlen(f) > 12 && f[12] == ':') {
-        snprintf(racct, sizeof(racct), "%.12s", f);
-        account = racct;
-    }
+    /* the resource's account, else the principal's */
+    char racct[ARN_ACCOUNT_LEN + 1];
+    const char *account = arn_account_of(racct, resource) ? racct : p.account_id;
     struct auth_decision d;
     if (auth_decide(&d, &p, action, account, resource, &ctx) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());

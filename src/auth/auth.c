@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "auth/basic.h"
 #include "auth/keystore.h"
 #include "auth/sigv4.h"
 #include "auth/token.h"
@@ -447,33 +448,14 @@ int auth_identify_presigned(struct request *r, const char *account, const char *
 
 int auth_identify_registry(const char *authorization, struct principal *out)
 {
-    if (!authorization || !*authorization)
-        return error_set(E_UNAUTH, "authentication required");
-    if (strncasecmp(authorization, "Basic ", 6) != 0)
-        return error_set(E_UNAUTH, "authentication required: use HTTP Basic");
-    const char *b64 = authorization + 6;
-    while (*b64 == ' ')
-        b64++;
-    size_t n = strlen(b64), len;
-    if (n > 8192)
-        return error_set(E_UNAUTH, "credentials are too long");
-    unsigned char *raw = base64_decode(b64, n, &len);
-    if (!raw)
-        return error_set(E_UNAUTH, "malformed Basic credentials");
-    char *colon = memchr(raw, ':', len);
-    int rc;
-    if (!colon) {
-        rc = error_set(E_UNAUTH, "malformed Basic credentials");
-    } else {
-        *colon = '\0';
-        const char *user = (const char *)raw, *pass = colon + 1;
-        size_t pass_len = len - (size_t)(colon + 1 - (char *)raw);
-        if (strcmp(user, "AWS") == 0)
-            rc = token_principal(pass, pass_len, out);
-        else
-            rc = error_set(E_UNAUTH, "log in as user AWS with the password from aws ecr get-login-password");
-    }
-    memset(raw, 0, len);
-    free(raw);
+    struct basic_credentials b;
+    int rc = basic_parse(&b, slice_from(authorization ? authorization : ""));
+    if (rc < 0)
+        return rc;
+    if (slice_eq(b.user, "AWS"))
+        rc = token_principal(b.password.base, b.password.len, out);
+    else
+        rc = error_set(E_UNAUTH, "log in as user AWS with the password from aws ecr get-login-password");
+    basic_release(&b);
     return rc;
 }

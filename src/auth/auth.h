@@ -117,6 +117,11 @@ int auth_new_access_key(char akid[21], char secret[41]);
 /* Stores a key, its secret sealed with the server key; user_name NULL for root. */
 int auth_store_key(const char *akid, const char *account, const char *user_name, const char *secret);
 
+/* The principal an IAM ARN names: the root of its account, or one of its
+ * users (with the user's id from the store). E_INVALID when the ARN names
+ * neither; E_NOTFOUND when no user has exactly this ARN. */
+int auth_principal_from_arn(struct principal *out, const char *arn);
+
 /* arn:aws:ecr:<region>:<account>:repository/<name> */
 void auth_repo_arn(char *out, size_t size, const char *account, const char *name);
 const char *auth_region(void);

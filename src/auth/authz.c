@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "policy/arn.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
@@ -119,29 +120,51 @@ static int add_resource_tag(void *ctx, const char *k, const char *v)
     return 0;
 }
 
-/* The repository named by an ECR repository ARN, if it is one. */
-static bool repo_from_arn(const char *arn, char account[13], char *name, size_t size)
+/* The repository named by an ECR repository ARN, if it is one (a pattern
+ * with a wildcard names none). */
+static bool repo_from_arn(const char *z, char account[13], char *name, size_t size)
 {
-    const char *p = arn;
-    /* arn:aws:ecr:<region>:<account>:repository/<name> */
-    for (int field = 0; field < 4; field++) {
-        p = strchr(p, ':');
-        if (!p)
-            return false;
-        p++;
+    struct arn a;
+    struct slice n;
+    if (arn_parse(&a, slice_from(z)) < 0) {
+        error_clear();
+        return false;
     }
-    if (strncmp(arn, "arn:aws:ecr:", 12) != 0 || strlen(p) < 13 || p[12] != ':')
+    if (!slice_eq(a.partition, "aws") || !arn_ecr_repository(&a, &n) || memchr(n.base, '*', n.len) || n.len >= size)
         return false;
-    memcpy(account, p, 12);
-    account[12] = '\0';
-    p += 13;
-    if (strncmp(p, "repository/", 11) != 0)
-        return false;
-    p += 11;
-    if (!*p || strchr(p, '*') || strlen(p) >= size)
-        return false;
-    snprintf(name, size, "%s", p);
+    memcpy(account, a.account.base, ARN_ACCOUNT_LEN);
+    account[ARN_ACCOUNT_LEN] = '\0';
+    snprintf(name, size, "%.*s", (int)n.len, n.base);
     return true;
+}
+
+int auth_principal_from_arn(struct principal *out, const char *z)
+{
+    struct arn a;
+    struct slice user;
+    struct iam_identity u;
+    bool root;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = arn_parse(&a, slice_from(z))) < 0 || (rc = arn_iam_principal(&a, &root, &user)) < 0)
+        return error_set(E_INVALID, "%.300s is not the ARN of an account root or an IAM user", z);
+    memcpy(out->account_id, a.account.base, ARN_ACCOUNT_LEN);
+    snprintf(out->arn, sizeof(out->arn), "%s", z);
+    if (root) {
+        out->is_root = true;
+        snprintf(out->user_id, sizeof(out->user_id), "%s", out->account_id);
+        return 0;
+    }
+    snprintf(out->user_name, sizeof(out->user_name), "%.*s", (int)user.len, user.base);
+    /* the user must exist with exactly this ARN (its path included) */
+    rc = store_identity_get(out->account_id, IAM_ENTITY_USER, out->user_name, &u);
+    if (rc == E_NOTFOUND || (rc == 0 && strcmp(u.arn, z) != 0))
+        return error_set(E_NOTFOUND, "The user with name %s cannot be found.", out->user_name);
+    if (rc < 0)
+        return rc;
+    snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
+    return 0;
 }
 
 int auth_decide(struct auth_decision *out, const struct principal *p, const char *action, const char *resource_account,

@@ -1,14 +1,14 @@
 /*
  * This module implements the registry login tokens of token.h: a versioned
  * binary record, MACed with HMAC-SHA256 and encoded as unpadded base64url,
- * and the HTTP Basic wrapping docker login uses.
+ * and the "AWS:<token>" pair GetAuthorizationToken hands out (auth/basic.c
+ * reads it back).
  */
 #include "auth/token.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -221,44 +221,7 @@ char *token_authorization_data(const char *token)
     memcpy(plain, "AWS:", 4);
     memcpy(plain + 4, token, n + 1);
     char *b = base64_encode(plain, 4 + n);
+    OPENSSL_cleanse(plain, 4 + n);
     free(plain);
     return b;
-}
-
-int token_from_basic(char **out, struct slice authorization)
-{
-    struct slice s = authorization;
-    unsigned char *plain;
-    size_t n;
-    const char *colon;
-    int rc = 0;
-
-    *out = NULL;
-    while (s.len && (s.base[0] == ' ' || s.base[0] == '\t')) {
-        s.base++;
-        s.len--;
-    }
-    while (s.len && (s.base[s.len - 1] == ' ' || s.base[s.len - 1] == '\t'))
-        s.len--;
-    if (s.len < 6 || strncasecmp(s.base, "Basic ", 6) != 0 || s.len > 6 + 4 * (TOKEN_MAX_LEN + 64) / 3)
-        return error_set(E_INVALID, "not HTTP Basic credentials");
-    s.base += 6;
-    s.len -= 6;
-    while (s.len && s.base[0] == ' ') {
-        s.base++;
-        s.len--;
-    }
-    plain = base64_decode(s.base, s.len, &n);
-    if (!plain)
-        return error_set(E_INVALID, "HTTP Basic credentials are not base64");
-    colon = memchr(plain, ':', n);
-    if (!colon || memchr(plain, '\0', n))
-        rc = error_set(E_INVALID, "HTTP Basic credentials have no user:password form");
-    else if ((const unsigned char *)colon - plain != 3 || memcmp(plain, "AWS", 3) != 0)
-        rc = error_set(E_UNAUTH, "registry user must be 'AWS'");
-    else
-        *out = xstrdup(colon + 1);
-    OPENSSL_cleanse(plain, n);
-    free(plain);
-    return rc;
 }

@@ -73,11 +73,4 @@ int token_verify(struct token *out, const unsigned char key[TOKEN_KEY_LEN], stru
  * malloc'd; the caller frees. */
 char *token_authorization_data(const char *token);
 
-/*
- * From an Authorization header value "Basic base64(user:password)" to the
- * password, malloc'd into *out. E_INVALID when the header is not HTTP Basic
- * or not decodable, E_UNAUTH when the user is not "AWS".
- */
-int token_from_basic(char **out, struct slice authorization);
-
 #endif

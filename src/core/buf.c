@@ -34,6 +34,17 @@ bool slice_eq_nocase(struct slice a, const char *z)
     return a.len == n && (n == 0 || strncasecmp(a.base, z, n) == 0);
 }
 
+struct slice slice_trim(struct slice a)
+{
+    while (a.len && (a.base[0] == ' ' || a.base[0] == '\t')) {
+        a.base++;
+        a.len--;
+    }
+    while (a.len && (a.base[a.len - 1] == ' ' || a.base[a.len - 1] == '\t'))
+        a.len--;
+    return a;
+}
+
 bool slice_starts_with(struct slice a, const char *prefix)
 {
     size_t n = strlen(prefix);

@@ -25,6 +25,8 @@ struct slice slice_from(const char *z);
 bool slice_eq(struct slice a, const char *z);
 bool slice_eq_nocase(struct slice a, const char *z);
 bool slice_starts_with(struct slice a, const char *prefix);
+/* a without its leading and trailing spaces and tabs (HTTP's OWS). */
+struct slice slice_trim(struct slice a);
 
 struct buf {
     char *ptr;

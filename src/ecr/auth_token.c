@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/token.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "ecr/ops.h"
@@ -23,10 +24,7 @@ int op_get_authorization_token(struct ecr_call *c)
         json_decref(list);
         return ecr_fail_internal(c, rc);
     }
-    size_t plen = strlen(token) + 5;
-    char *pair = malloc(plen);
-    snprintf(pair, plen, "AWS:%s", token);
-    char *b64 = base64_encode(pair, strlen(pair));
+    char *b64 = token_authorization_data(token);
     for (size_t i = 0; i < n; i++) {
         const char *acct = json_is_array(ids) && json_array_size(ids) ? json_string_value(json_array_get(ids, i))
                                                                          : c->who.account_id;
@@ -37,8 +35,6 @@ int op_get_authorization_token(struct ecr_call *c)
                                               "proxyEndpoint", endpoint));
     }
     json_object_set_new(c->out, "authorizationData", list);
-    memset(pair, 0, strlen(pair));
-    free(pair);
     free(b64);
     free(token);
     return 0;

@@ -22,6 +22,7 @@
 #include "core/util.h"
 #include "ecr/model_gen.h"
 #include "image/reference.h"
+#include "policy/arn.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 /* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */
@@ -95,20 +96,11 @@ int ecr_fail_internal(struct ecr_call *c, int rc)
     return ecr_fail(c, ECR_SERVER, "an internal error occurred");
 }
 
-/* The account root may always manage its repositories' policies, so that a
- * policy that denies everyone cannot lock the account out for good (as the
- * root user of an S3 bucket can always delete its policy). */
-static bool root_manages_policy(const struct ecr_call *c, const char *action, const char *resource_account)
+/* The dispatcher's one authorization of an operation, by the evaluator
+ * (including the account root's escape hatch for repository policies). */
+static int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn)
 {
-    return c->who.is_root && strcmp(c->who.account_id, resource_account) == 0 &&
-           (strcmp(action, "ecr:SetRepositoryPolicy") == 0 || strcmp(action, "ecr:GetRepositoryPolicy") == 0 ||
-            strcmp(action, "ecr:DeleteRepositoryPolicy") == 0);
-}
-
-int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn)
-{
-    if (root_manages_policy(c, action, resource_account) ||
-        auth_authorize(&c->who, action, resource_account, resource_arn, &c->authz) == 0)
+    if (auth_authorize(&c->who, action, resource_account, resource_arn, &c->authz) == 0)
         return 0;
     log_info("denied: %s", error_message());
     return ecr_fail(c, ECR_ACCESS_DENIED, "%s", error_message());
@@ -214,6 +206,24 @@ static const struct ecr_op *op_find(struct slice name)
     return NULL;
 }
 
+/* Runs the handler, in one write transaction when the table says so: it is
+ * committed when the handler succeeds and rolled back when it fails, so a
+ * failed operation leaves nothing of its writes behind. */
+static int run(struct ecr_call *c, const struct ecr_op *op)
+{
+    int rc;
+    if (op->writes && (rc = store_begin()) < 0)
+        return ecr_fail_internal(c, rc);
+    rc = op->handler(c);
+    if (op->writes) {
+        if (rc == 0 && (rc = store_commit()) < 0)
+            rc = ecr_fail_internal(c, rc);
+        if (rc < 0)
+            store_rollback();
+    }
+    return rc;
+}
+
 static void ecr_finish(struct request *r)
 {
     struct ecr_call c;
@@ -294,15 +304,9 @@ static void ecr_finish(struct request *r)
             rc = ecr_authorize(&c, op->action, c.registry_id, arn);
         }
     } else if (op->resource == RES_ARN && resource_arn) {
-        /* the handler checks the ARN's form; its account is the fifth field */
-        const char *f = resource_arn;
-        char acct[13] = "";
-        for (int n = 0; f && n < 4; n++)
-            if ((f = strchr(f, ':')) != NULL)
-                f++;
-        if (f && strlen(f) > 12 && f[12] == ':')
-            snprintf(acct, sizeof(acct), "%.12s", f);
-        rc = ecr_authorize(&c, op->action, acct[0] ? acct : c.registry_id, resource_arn);
+        /* the handler checks the ARN's form; the action is checked in its account */
+        char acct[ARN_ACCOUNT_LEN + 1];
+        rc = ecr_authorize(&c, op->action, arn_account_of(acct, resource_arn) ? acct : c.registry_id, resource_arn);
     } else if (op->resource != RES_ANY) {
         snprintf(arn, sizeof(arn), "arn:aws:ecr:%s:%s:repository/*", auth_region(), c.registry_id);
         rc = ecr_authorize(&c, op->action, c.registry_id, arn);
@@ -310,7 +314,7 @@ static void ecr_finish(struct request *r)
         rc = ecr_authorize(&c, op->action, c.who.account_id, "*");
     }
     if (rc == 0)
-        rc = op->handler(&c);
+        rc = run(&c, op);
     if (rc < 0)
         send_error_extra(r, c.err_status ? c.err_status : 400, c.err_type ? c.err_type : "ServerException", c.err_message,
                          c.err_extra);

@@ -52,6 +52,11 @@ struct ecr_op {
     int (*handler)(struct ecr_call *c);
     const char *action;         /* IAM action checked by the dispatcher */
     enum ecr_resource resource; /* what the action is checked on */
+    /* The handler runs in one write transaction that the dispatcher opens,
+     * commits when it succeeds and rolls back when it fails (as iam_op's
+     * writes). Handlers that manage their own transactions (image put and
+     * delete, layer uploads) are not marked. */
+    bool writes;
 };
 
 extern const struct ecr_op ecr_ops[];
@@ -62,9 +67,6 @@ extern const size_t ecr_nops;
 int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ServerException (500) for an unexpected E_* from below, logged. */
 int ecr_fail_internal(struct ecr_call *c, int rc);
-/* Checks c->who may do action on resource_arn in resource_account;
- * AccessDeniedException with AWS's message otherwise. */
-int ecr_authorize(struct ecr_call *c, const char *action, const char *resource_account, const char *resource_arn);
 
 /* Input helpers (validated by the model already, so types are right). */
 const char *ecr_str(struct ecr_call *c, const char *key);

@@ -47,14 +47,13 @@ int op_set_repository_policy(struct ecr_call *c)
     /* Without force, ECR refuses a policy that would lock the caller out of
      * setting policies again; with one evaluator that is: would the caller
      * still be allowed ecr:SetRepositoryPolicy under the new document? The
-     * question is asked inside the write's own transaction (this thread's
-     * connection sees the new policy, no other does), which is then rolled
-     * back or committed. */
+     * question is asked inside the dispatcher's write transaction (this
+     * thread's connection sees the new policy, no other does), which the
+     * refusal rolls back. */
     bool force = json_is_true(json_object_get(c->in, "force"));
     free(repo.policy);
     repo.policy = xstrdup(text);
-    if ((rc = store_begin()) < 0 || (rc = store_repo_update(&repo)) < 0) {
-        store_rollback();
+    if ((rc = store_repo_update(&repo)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
@@ -63,19 +62,12 @@ int op_set_repository_policy(struct ecr_call *c)
         struct auth_decision d;
         ecr_repo_arn(arn, sizeof(arn), repo.account_id, repo.name);
         if (auth_decide(&d, &c->who, "ecr:SetRepositoryPolicy", repo.account_id, arn, &c->authz) == 0 && !d.allowed) {
-            store_rollback();
             rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy "
                           "provided': the policy would prevent you from setting the policy in the future; use force to set "
                           "it anyway");
             goto done;
         }
-    }
-    rc = store_commit();
-    if (rc < 0) {
-        store_rollback();
-        rc = ecr_fail_internal(c, rc);
-        goto done;
     }
     set_repo_ids(c, &repo);
     json_object_set_new(c->out, "policyText", json_string(text));

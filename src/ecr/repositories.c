@@ -22,6 +22,7 @@
 #include "ecr/ops.h"
 #include "image/image.h"
 #include "image/reference.h"
+#include "policy/arn.h"
 
 /* ECR's limits on resource tags (TooManyTagsException, Tag's documentation). */
 #define TAGS_MAX 50
@@ -154,7 +155,7 @@ static int check_tags(struct ecr_call *c, json_t *tags)
     return 0;
 }
 
-/* Writes tags onto repo_id inside the caller's transaction; TooManyTagsException
+/* Writes tags onto repo_id inside the dispatcher's transaction; TooManyTagsException
  * when the repository would hold more than 50. */
 static int put_tags(struct ecr_call *c, int64_t repo_id, json_t *tags)
 {
@@ -186,7 +187,6 @@ int op_create_repository(struct ecr_call *c)
     const char *name = ecr_str(c, "repositoryName");
     const struct config *cfg = ecr_config();
     int64_t max = cfg ? cfg->max_repositories : 100000;
-    bool in_tx = false;
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -208,13 +208,8 @@ int op_create_repository(struct ecr_call *c)
         r.kms_key = xstrdup(json_string_value(json_object_get(enc, "kmsKey")));
     }
 
-    /* the quota check and the insert in one transaction, so that concurrent
-     * creates cannot pass the limit together */
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
+    /* the quota check and the insert are in the dispatcher's one
+     * transaction, so that concurrent creates cannot pass the limit together */
     int64_t n;
     if ((rc = store_repo_count(r.account_id, &n)) < 0) {
         rc = ecr_fail_internal(c, rc);
@@ -245,16 +240,9 @@ int op_create_repository(struct ecr_call *c)
     }
     if ((rc = put_tags(c, r.id, tags)) < 0)
         goto done;
-    if ((rc = store_commit()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = false;
     json_object_set_new(c->out, "repository", repo_json(c, &r));
 
 done:
-    if (in_tx)
-        store_rollback();
     repo_release(&r);
     return rc;
 }
@@ -337,20 +325,16 @@ done:
 int op_delete_repository(struct ecr_call *c)
 {
     struct repo r;
-    bool have = false, in_tx = false;
+    bool have = false;
     int rc;
 
     memset(&r, 0, sizeof(r));
+    /* the load, the emptiness check and the delete are in the dispatcher's
+     * one transaction, so that an image pushed in between is not lost
+     * without force */
     if ((rc = ecr_load_repo(c, &r)) < 0)
         goto done;
     have = true;
-    /* the emptiness check and the delete in one transaction, so that an
-     * image pushed in between is not lost without force */
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
     if (!json_is_true(json_object_get(c->in, "force"))) {
         int64_t n;
         if ((rc = store_repo_image_count(r.id, &n)) < 0) {
@@ -365,16 +349,13 @@ int op_delete_repository(struct ecr_call *c)
             goto done;
         }
     }
-    if ((rc = store_repo_delete(r.id)) < 0 || (rc = store_commit()) < 0) {
+    if ((rc = store_repo_delete(r.id)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
-    in_tx = false;
     json_object_set_new(c->out, "repository", repo_json(c, &r));
 
 done:
-    if (in_tx)
-        store_rollback();
     if (have)
         repo_release(&r);
     return rc;
@@ -443,33 +424,25 @@ done:
 /* ---- resource tags ---- */
 
 /* Loads the repository that resourceArn names: arn:aws:ecr:<region>:<account>:repository/<name>
- * in this server's region (InvalidParameterException otherwise), after
- * checking c->who may do action on it. */
-static int load_arn_repo(struct ecr_call *c, const char *action, struct repo *out)
+ * in this server's region (InvalidParameterException otherwise). The
+ * dispatcher has authorized the operation on that ARN. */
+static int load_arn_repo(struct ecr_call *c, struct repo *out)
 {
-    const char *arn = ecr_str(c, "resourceArn");
-    const char *region = auth_region();
-    char prefix[128];
-    char account[13];
-    const char *p;
+    const char *z = ecr_str(c, "resourceArn");
+    char account[ARN_ACCOUNT_LEN + 1];
+    struct arn arn;
+    struct slice name;
     int rc;
 
-    snprintf(prefix, sizeof(prefix), "arn:aws:ecr:%s:", region);
-    if (!arn || strncmp(arn, prefix, strlen(prefix)) != 0)
+    if (!z || arn_parse(&arn, slice_from(z)) < 0 || !slice_eq(arn.partition, "aws") ||
+        !slice_eq(arn.region, auth_region()) || !arn_ecr_repository(&arn, &name) || !repo_name_valid(name))
         goto invalid;
-    p = arn + strlen(prefix);
-    for (int i = 0; i < 12; i++)
-        if (p[i] < '0' || p[i] > '9')
-            goto invalid;
-    if (strncmp(p + 12, ":repository/", 12) != 0 || !repo_name_valid(slice_from(p + 24)))
-        goto invalid;
-    memcpy(account, p, 12);
-    account[12] = '\0';
-    if ((rc = ecr_authorize(c, action, account, arn)) < 0)
-        return rc;
-    rc = store_repo_get(account, p + 24, out);
+    /* the name is the end of the ARN: a NUL-terminated string */
+    memcpy(account, arn.account.base, ARN_ACCOUNT_LEN);
+    account[ARN_ACCOUNT_LEN] = '\0';
+    rc = store_repo_get(account, name.base, out);
     if (rc == E_NOTFOUND)
-        return repo_not_found(c, account, p + 24);
+        return repo_not_found(c, account, name.base);
     if (rc < 0)
         return ecr_fail_internal(c, rc);
     return 0;
@@ -483,29 +456,12 @@ int op_tag_resource(struct ecr_call *c)
 {
     struct repo r;
     json_t *tags = json_object_get(c->in, "tags");
-    bool in_tx = false;
     int rc;
 
-    if ((rc = load_arn_repo(c, "ecr:TagResource", &r)) < 0)
+    if ((rc = load_arn_repo(c, &r)) < 0)
         return rc;
-    if ((rc = check_tags(c, tags)) < 0)
-        goto done;
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
-    if ((rc = put_tags(c, r.id, tags)) < 0)
-        goto done;
-    if ((rc = store_commit()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = false;
-
-done:
-    if (in_tx)
-        store_rollback();
+    if ((rc = check_tags(c, tags)) == 0)
+        rc = put_tags(c, r.id, tags);
     repo_release(&r);
     return rc;
 }
@@ -514,34 +470,21 @@ int op_untag_resource(struct ecr_call *c)
 {
     struct repo r;
     json_t *keys = json_object_get(c->in, "tagKeys");
-    bool in_tx = false;
     int rc;
 
-    if ((rc = load_arn_repo(c, "ecr:UntagResource", &r)) < 0)
+    if ((rc = load_arn_repo(c, &r)) < 0)
         return rc;
     for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys); i++)
         if ((rc = check_tag_key(c, json_string_value(json_array_get(keys, i)))) < 0)
             goto done;
-    if ((rc = store_begin()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = true;
     /* keys the repository does not have are not an error */
     for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys); i++)
         if ((rc = store_repo_tag_delete(r.id, json_string_value(json_array_get(keys, i)))) < 0) {
             rc = ecr_fail_internal(c, rc);
             goto done;
         }
-    if ((rc = store_commit()) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    in_tx = false;
 
 done:
-    if (in_tx)
-        store_rollback();
     repo_release(&r);
     return rc;
 }
@@ -558,7 +501,7 @@ int op_list_tags_for_resource(struct ecr_call *c)
     json_t *list = json_array();
     int rc;
 
-    if ((rc = load_arn_repo(c, "ecr:ListTagsForResource", &r)) < 0)
+    if ((rc = load_arn_repo(c, &r)) < 0)
         goto done;
     rc = store_repo_tags_get(r.id, tag_add, list);
     repo_release(&r);

@@ -18,6 +18,7 @@
 #include "iam/ops.h"
 #include "policy/policy.h"
 #include "iam/xml.h"
+#include "policy/arn.h"
 
 #define POLICY_VERSIONS_MAX 5
 #define POLICIES_PER_ENTITY 10
@@ -29,9 +30,14 @@ struct policy_ref {
     struct iam_policy local;
 };
 
-static bool arn_valid(const char *arn)
+/* arn:aws:iam::<account or "aws">:policy/<path><name> */
+static bool arn_valid(const char *z)
 {
-    return strncmp(arn, "arn:aws:iam::", 13) == 0 && strstr(arn, ":policy/") != NULL;
+    struct arn a;
+    if (arn_parse(&a, slice_from(z)) < 0)
+        return false;
+    return slice_eq(a.partition, "aws") && slice_eq(a.service, "iam") && a.region.len == 0 &&
+           (slice_eq(a.account, "aws") || arn_account_id(a.account)) && slice_starts_with(a.resource, "policy/");
 }
 
 /* Loads PolicyArn; NoSuchEntity as IAM words it for the operation

@@ -17,50 +17,20 @@
 #include "iam/iam.h"
 #include "iam/ops.h"
 #include "iam/xml.h"
+#include "policy/arn.h"
 #include "store/store.h"
 
 /* The principal a PolicySourceArn names: the account root or one of its users. */
 static int principal_from_arn(struct iam_call *c, const char *arn, struct principal *out)
 {
-    char prefix[64];
-    memset(out, 0, sizeof(*out));
-    snprintf(prefix, sizeof(prefix), "arn:aws:iam::%s:", c->account);
-    if (strncmp(arn, prefix, strlen(prefix)) != 0)
+    int rc = auth_principal_from_arn(out, arn);
+    if (rc == 0 && strcmp(out->account_id, c->account) != 0)
+        rc = E_INVALID;
+    if (rc == E_INVALID)
         return iam_fail(c, IAM_INVALID_INPUT, "PolicySourceArn %s is not a user or root of this account", arn);
-    const char *what = arn + strlen(prefix);
-    snprintf(out->account_id, sizeof(out->account_id), "%s", c->account);
-    if (strcmp(what, "root") == 0) {
-        out->is_root = true;
-        snprintf(out->arn, sizeof(out->arn), "%s", arn);
-        snprintf(out->user_id, sizeof(out->user_id), "%s", c->account);
-        return 0;
-    }
-    if (strncmp(what, "user/", 5) != 0)
-        return iam_fail(c, IAM_INVALID_INPUT, "PolicySourceArn %s is not a user or root of this account", arn);
-    const char *name = strrchr(what, '/') + 1;
-    struct iam_identity u;
-    int rc = store_identity_get(c->account, IAM_ENTITY_USER, name, &u);
-    if (rc < 0 && rc != E_NOTFOUND)
-        return iam_fail_internal(c, rc);
-    if (rc < 0 || strcmp(u.arn, arn) != 0)
-        return iam_fail(c, IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
-    snprintf(out->arn, sizeof(out->arn), "%s", u.arn);
-    snprintf(out->user_name, sizeof(out->user_name), "%s", u.name);
-    snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
-    return 0;
-}
-
-/* The resource's account: the fifth field of its ARN, else the caller's. */
-static void resource_account(char out[13], const char *arn, const char *fallback)
-{
-    const char *f = arn;
-    for (int n = 0; f && n < 4; n++)
-        if ((f = strchr(f, ':')) != NULL)
-            f++;
-    if (f && strlen(f) > 12 && f[12] == ':')
-        snprintf(out, 13, "%.12s", f);
-    else
-        snprintf(out, 13, "%s", fallback);
+    if (rc == E_NOTFOUND)
+        return iam_fail(c, IAM_NO_SUCH_ENTITY, "%s", error_message());
+    return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
 int op_simulate_principal_policy(struct iam_call *c)
@@ -101,9 +71,11 @@ int op_simulate_principal_policy(struct iam_call *c)
             const char *res = json_is_array(resources) && json_array_size(resources)
                                   ? json_string_value(json_array_get(resources, r))
                                   : "*";
-            char acct[13];
+            char acct[ARN_ACCOUNT_LEN + 1];
             struct auth_decision d;
-            resource_account(acct, res, c->account);
+            /* the resource's account, else the caller's */
+            if (!arn_account_of(acct, res))
+                snprintf(acct, sizeof(acct), "%s", c->account);
             if ((rc = auth_decide(&d, &p, action, acct, res, &ctx)) < 0)
                 return iam_fail(c, IAM_POLICY_EVALUATION, "the policies of %s could not be evaluated: %s", p.arn,
                                 error_message());

@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "policy/arn.h"
 
 #define MSG_PRINCIPAL_FORBIDDEN "Policy document should not specify a principal."
 #define MSG_PRINCIPAL_MISSING "Missing required field Principal"
@@ -530,17 +531,6 @@ static int check_resource(const char *r)
     return 0;
 }
 
-static bool is_account_id(const char *z)
-{
-    size_t n = strlen(z);
-    if (n != 12)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)z[i]))
-            return false;
-    return true;
-}
-
 /*
  * An "AWS" principal: "*", an account id, an account ARN
  * (arn:aws:iam::123456789012:root) or the ARN of a user, role or session.
@@ -549,44 +539,29 @@ static bool is_account_id(const char *z)
 static int parse_aws_principal(struct principal_entry *out, const char *v)
 {
     static const char *const kinds[] = {"user/", "role/", "assumed-role/", "federated-user/"};
-    const char *p, *acct, *res;
-    size_t plen;
+    struct arn a;
+    bool iam;
     if (strcmp(v, "*") == 0) {
         out->kind = P_ANY;
         return 0;
     }
-    if (is_account_id(v)) {
+    if (arn_account_id(slice_from(v))) {
         out->kind = P_ACCOUNT;
         out->value = xstrdup(v);
         return 0;
     }
-    if (strncmp(v, "arn:", 4) != 0 || strchr(v, '*') || strchr(v, '?'))
+    if (strchr(v, '*') || strchr(v, '?') || arn_parse(&a, slice_from(v)) < 0)
         goto invalid;
-    p = v + 4;
-    plen = strcspn(p, ":");
-    if (plen == 0 || p[plen] != ':')
+    iam = slice_eq(a.service, "iam");
+    if ((!iam && !slice_eq(a.service, "sts")) || a.region.len != 0 || !arn_account_id(a.account))
         goto invalid;
-    p += plen + 1;
-    if (strncmp(p, "iam::", 5) == 0)
-        acct = p + 5;
-    else if (strncmp(p, "sts::", 5) == 0)
-        acct = p + 5;
-    else
-        goto invalid;
-    if (strlen(acct) < 13 || acct[12] != ':')
-        goto invalid;
-    for (int i = 0; i < 12; i++)
-        if (!isdigit((unsigned char)acct[i]))
-            goto invalid;
-    res = acct + 13;
-    if (strcmp(res, "root") == 0 && p[0] == 'i') {
+    if (iam && slice_eq(a.resource, "root")) {
         out->kind = P_ACCOUNT;
-        out->value = xstrndup(acct, 12);
+        out->value = xstrndup(a.account.base, a.account.len);
         return 0;
     }
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        size_t k = strlen(kinds[i]);
-        if (strncmp(res, kinds[i], k) == 0 && res[k] != '\0') {
+        if (slice_starts_with(a.resource, kinds[i]) && a.resource.len > strlen(kinds[i])) {
             out->kind = P_ARN;
             out->value = xstrdup(v);
             return 0;
@@ -955,6 +930,25 @@ static const struct statement *find_statement(const struct policy *p, bool deny,
     return found;
 }
 
+/*
+ * What the root user of an account may always do to the account's own
+ * resources, even against an explicit deny: manage a repository's policy,
+ * so that a policy that denies everyone cannot lock the account out for
+ * good (S3 keeps the same escape hatch for bucket policies; see
+ * docs/compatibility.md).
+ */
+static const char *const root_always[] = {"ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy"};
+
+#define ROOT_ALWAYS_LABEL "account root (may always manage its repositories' policies)"
+
+static bool root_always_allowed(const char *action)
+{
+    for (size_t i = 0; i < sizeof(root_always) / sizeof(root_always[0]); i++)
+        if (strcasecmp(root_always[i], action) == 0)
+            return true;
+    return false;
+}
+
 static void decide(struct policy_decision *out, enum policy_result r, enum policy_type t, const char *label,
                    const struct statement *st)
 {
@@ -985,6 +979,12 @@ int policy_evaluate(struct policy_decision *out, const struct policy_request *re
     resource_side[0] = in ? in->resource : NULL;
     resource_side[1] = in ? in->registry : NULL;
     ctx_build(&ctx, req);
+
+    /* 0. The root's escape hatch comes before any policy. */
+    if (root && !cross && root_always_allowed(req->action)) {
+        decide(out, POLICY_ALLOW, POLICY_TYPE_NONE, ROOT_ALWAYS_LABEL, NULL);
+        goto done;
+    }
 
     /* 1. An explicit Deny anywhere decides. The root user has no identity
      * policies. */

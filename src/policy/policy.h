@@ -22,7 +22,9 @@
  * lets the account's users in when their own identity policies allow it, and
  * it grants the account's root user directly. The root user of an account is
  * allowed everything on that account's resources unless a resource-based
- * policy denies it explicitly.
+ * policy denies it explicitly; only the repository-policy actions
+ * (ecr:Get/Set/DeleteRepositoryPolicy) are the root's even then, so that no
+ * policy can lock an account out of its repositories for good.
  *
  * Policy variables (${aws:username}, ${aws:PrincipalAccount}, ${*}, ...) are
  * substituted in Resource, NotResource and in the values of the string, ARN
@@ -153,7 +155,8 @@ struct policy_inputs {
 enum policy_result { POLICY_IMPLICIT_DENY = 0, POLICY_ALLOW, POLICY_EXPLICIT_DENY };
 
 enum policy_type {
-    POLICY_TYPE_NONE = 0, /* root's implicit permission within its own account */
+    POLICY_TYPE_NONE = 0, /* root's implicit permission within its own account (label NULL, or
+                             the escape hatch's label for the repository-policy actions) */
     POLICY_TYPE_IDENTITY,
     POLICY_TYPE_RESOURCE, /* the repository policy */
     POLICY_TYPE_REGISTRY  /* the registry policy (a resource-based policy) */

@@ -13,25 +13,14 @@
 
 #define RANGE_NUM_MAX ((uint64_t)1 << 62)
 
-static struct slice trim(struct slice s)
-{
-    while (s.len && (s.base[0] == ' ' || s.base[0] == '\t')) {
-        s.base++;
-        s.len--;
-    }
-    while (s.len && (s.base[s.len - 1] == ' ' || s.base[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
 /* "a-b" with either side possibly empty (the caller decides what is allowed) */
 static int split_dash(struct slice s, struct slice *a, struct slice *b)
 {
     const char *dash = memchr(s.base, '-', s.len);
     if (!dash)
         return error_set(E_INVALID, "range has no '-'");
-    *a = trim((struct slice){s.base, (size_t)(dash - s.base)});
-    *b = trim((struct slice){dash + 1, s.len - (size_t)(dash - s.base) - 1});
+    *a = slice_trim((struct slice){s.base, (size_t)(dash - s.base)});
+    *b = slice_trim((struct slice){dash + 1, s.len - (size_t)(dash - s.base) - 1});
     return 0;
 }
 
@@ -52,7 +41,7 @@ int range_parse(struct slice header, uint64_t size, uint64_t *first, uint64_t *l
 {
     struct slice a, b;
     uint64_t x, y;
-    header = trim(header);
+    header = slice_trim(header);
     if (!slice_starts_with(header, "bytes="))
         return error_set(E_INVALID, "range unit is not bytes");
     header.base += 6;
@@ -91,7 +80,7 @@ int range_parse(struct slice header, uint64_t size, uint64_t *first, uint64_t *l
 int content_range_parse(struct slice header, uint64_t *first, uint64_t *last)
 {
     struct slice a, b;
-    header = trim(header);
+    header = slice_trim(header);
     if (slice_starts_with(header, "bytes=") || slice_starts_with(header, "bytes ")) {
         header.base += 6;
         header.len -= 6;

@@ -131,6 +131,15 @@ static void cancel_new_session(struct v2 *v)
     image_upload_cancel(&v->repo, v->up.id);
 }
 
+/* A monolithic POST's commit, on a defer thread (it fsyncs the blob). */
+static void start_commit(struct request *r)
+{
+    struct v2 *v = r->state;
+    commit_session(r, http_query(r, "digest"));
+    if (v->up_open)
+        cancel_new_session(v);
+}
+
 void uploads_start_finish(struct request *r)
 {
     struct v2 *v = r->state;
@@ -139,9 +148,7 @@ void uploads_start_finish(struct request *r)
         reg_error_from(r, r->body_error, RE_BLOB_UPLOAD_INVALID);
         return;
     }
-    commit_session(r, http_query(r, "digest"));
-    if (v->up_open)
-        cancel_new_session(v);
+    http_defer(r, start_commit);
 }
 
 /* Opens the session named in the path; answers and returns <0 if it can't. */
@@ -258,6 +265,14 @@ void uploads_put(struct request *r)
     r->on_body = uploads_on_body;
 }
 
+/* The closing PUT's commit, on a defer thread: verifying (hashing the
+ * file again after a restart), fsyncing and renaming a blob of gigabytes
+ * must not hold up the other connections of an HTTP thread. */
+static void put_commit(struct request *r)
+{
+    commit_session(r, http_query(r, "digest"));
+}
+
 void uploads_put_finish(struct request *r)
 {
     struct v2 *v = r->state;
@@ -270,7 +285,7 @@ void uploads_put_finish(struct request *r)
         reg_error(r, RE_RANGE_INVALID, "chunk length does not match Content-Range");
         return;
     }
-    commit_session(r, http_query(r, "digest"));
+    http_defer(r, put_commit);
 }
 
 void uploads_status(struct request *r)

@@ -1,11 +1,11 @@
 /*
  * libFuzzer target for the SigV4 verifier (src/auth/sigv4.c) and, since
  * they read the same kind of untrusted Authorization values, the registry
- * token parsers (src/auth/token.c).
+ * credential parsers (src/auth/basic.c, src/auth/token.c).
  *
  * The input is used three ways:
  *   - whole, as an Authorization header value for sigv4_parse_authorization,
- *     token_from_basic and token_verify;
+ *     basic_parse and token_verify;
  *   - as a small HTTP request for sigv4_verify, with a fixed key and clock:
  *       METHOD SP PATH[?QUERY] LF
  *       Name: value LF          (up to 16 headers)
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/basic.h"
 #include "auth/sigv4.h"
 #include "auth/token.h"
 #include "core/buf.h"
@@ -80,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sigv4_result res;
     struct token tok;
     char sha[DIGEST_MAX];
-    char *z = NULL;
+    struct basic_credentials basic;
     int rc;
 
     /* the parsers, on the raw bytes */
@@ -94,9 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sigv4_canonical_request(&b, &req, auth.signed_headers, req.payload_sha256, false);
         buf_release(&b);
     }
-    if (token_from_basic(&z, all) == 0) {
-        token_verify(&tok, token_key, slice_from(z), NOW);
-        free(z);
+    if (basic_parse(&basic, all) == 0) {
+        token_verify(&tok, token_key, basic.password, NOW);
+        basic_release(&basic);
     }
     token_verify(&tok, token_key, all, NOW);
 

@@ -212,6 +212,32 @@ def test_source_ip_condition_in_repository_policy(berth, acl):
     assert reg.get_manifest(repo, "v1").status_code == 200
 
 
+def test_root_keeps_its_repository_policies_whatever_they_say(berth, acl):
+    """The account root's escape hatch (docs/compatibility.md) is the evaluator's: under a
+    deny-everything repository policy the root may still get, set and delete that policy, and
+    nothing else. The simulator and SetRepositoryPolicy's lock-out check therefore agree with
+    what the call does: the root cannot lock itself out, so setting such a policy needs no force."""
+    root_ecr = root_client(berth, "ecr")
+    repo = create_repository(f"acl-{acl['suffix']}/escape-hatch", berth)
+    arn = repo_arn(berth, berth.account_id, repo)
+    deny_all = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyEveryone", "Effect": "Deny", "Principal": "*", "Action": "ecr:*"}]})
+    root_ecr.set_repository_policy(repositoryName=repo, policyText=deny_all)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        root_ecr.describe_images(repositoryName=repo)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    out = acl["iam"].simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{berth.account_id}:root",
+        ActionNames=["ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
+                     "ecr:DescribeImages"], ResourceArns=[arn])
+    decisions = {r["EvalActionName"]: r["EvalDecision"] for r in out["EvaluationResults"]}
+    assert decisions == {"ecr:SetRepositoryPolicy": "allowed", "ecr:GetRepositoryPolicy": "allowed",
+                         "ecr:DeleteRepositoryPolicy": "allowed", "ecr:DescribeImages": "explicitDeny"}
+    assert json.loads(root_ecr.get_repository_policy(repositoryName=repo)["policyText"]) == json.loads(deny_all)
+    root_ecr.delete_repository_policy(repositoryName=repo)
+    assert root_ecr.describe_images(repositoryName=repo)["imageDetails"] == []
+
+
 def test_repository_policy_admin_and_errors(berth, acl):
     """Get/Set/Delete repository policy, the not-found error, an invalid document."""
     root_ecr = root_client(berth, "ecr")

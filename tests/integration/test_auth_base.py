@@ -80,6 +80,15 @@ def test_empty_password_is_401(berth):
     assert_error(r, 401, "UNAUTHORIZED")
 
 
+def test_basic_user_with_a_nul_is_not_aws(berth):
+    """The user must be exactly AWS: 'AWS\\0anything' with a valid token is refused."""
+    _, password = registry_credentials(berth)
+    raw = b"AWS\0x:" + password.encode()
+    r = requests.get(berth.url + "/v2/", headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+                     timeout=10)
+    assert_error(r, 401, "UNAUTHORIZED")
+
+
 @pytest.mark.parametrize("header", [
     "Basic !!!not-base64!!!",
     "Basic " + base64.b64encode(b"no-colon-here").decode(),
