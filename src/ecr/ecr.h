@@ -23,6 +23,8 @@ extern const struct surface ecr_surface;
 void ecr_configure(const struct config *c);
 const struct config *ecr_config(void);
 
+struct layer_part;
+
 struct ecr_call {
     struct request *r;
     json_t *in;
@@ -36,6 +38,7 @@ struct ecr_call {
     char err_message[1024];
     unsigned err_status;
     json_t *err_extra; /* more members of the error body (the model's exception fields), or NULL */
+    struct layer_part *part; /* UploadLayerPart: its streamed body (ops.h), else NULL */
 };
 
 enum ecr_resource {
