@@ -62,8 +62,9 @@ struct part_stream {
     int u8_need;   /* UTF-8 continuation bytes still expected */
     unsigned char u8_lo, u8_hi;
     uint64_t first_eq; /* position of the first '=', or UINT64_MAX */
-    char in[PART_STREAM_BATCH];
+    /* the buffers last: part_stream_init() clears what comes before them */
     size_t in_len;
+    char in[PART_STREAM_BATCH];
     unsigned char out[PART_STREAM_BATCH / 4 * 3 + 1];
 };
 
