@@ -351,11 +351,12 @@ static int spool_write(void *ctx, const void *data, size_t n)
 {
     struct layer_part *p = ctx;
     const char *b = data;
-    int rc;
-    if (p->spool < 0 && (rc = spool_open()) < 0)
-        return rc;
-    if (p->spool < 0)
-        p->spool = rc;
+    if (p->spool < 0) {
+        int fd = spool_open();
+        if (fd < 0)
+            return fd;
+        p->spool = fd;
+    }
     while (n) {
         ssize_t w = write(p->spool, b, n);
         if (w < 0 && errno == EINTR)
@@ -436,7 +437,7 @@ static int part_sink(struct ecr_call *c, const struct repo *repo, const char *id
     struct upload u;
     char *b = NULL;
     uint64_t off = 0;
-    int rc;
+    int rc = 0;
     if ((rc = open_session(c, repo, id, "InvalidLayerPartException", &u)) < 0)
         return rc;
     if (first != u.offset) {
