@@ -444,8 +444,8 @@ static int part_sink(struct ecr_call *c, const struct repo *repo, const char *id
         if (u.offset == 0)
             rc = fail_part(c, repo, id, "no byte has been received yet, so the part must start at byte 0, not %" PRIu64, first);
         else
-            rc = fail_part(c, repo, id, "the first byte %" PRIu64 " is not consecutive to the last byte received, %" PRIu64,
-                           first, u.offset - 1);
+            rc = fail_part(c, repo, id, "the first byte %" PRIu64 " is not consecutive to the last byte received, %" PRIu64, first,
+                           u.offset - 1);
         goto done;
     }
     b = xmalloc(PART_STREAM_BATCH);

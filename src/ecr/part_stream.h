@@ -40,12 +40,12 @@ struct part_stream {
     void *ctx;
 
     /* what the body said, once part_stream_finish() has run */
-    bool streamed;        /* the member was present with a string value */
-    uint64_t str_len;     /* its decoded length in bytes, as json_string_length() counts */
-    char tail[2];         /* its last two characters ('\0' where it had fewer) */
-    bool base64_ok;       /* base64_decode() would decode it (vacuously true for "") */
-    uint64_t decoded;     /* bytes given to emit; the whole decoded value when base64_ok */
-    int emit_error;       /* first error emit returned, 0 if none */
+    bool streamed;    /* the member was present with a string value */
+    uint64_t str_len; /* its decoded length in bytes, as json_string_length() counts */
+    char tail[2];     /* its last two characters ('\0' where it had fewer) */
+    bool base64_ok;   /* base64_decode() would decode it (vacuously true for "") */
+    uint64_t decoded; /* bytes given to emit; the whole decoded value when base64_ok */
+    int emit_error;   /* first error emit returned, 0 if none */
 
     /* parser state: see part_stream.c */
     int state, depth, nstreamed;
@@ -55,8 +55,8 @@ struct part_stream {
     struct buf rest;
     char keyraw[PART_STREAM_KEY_MAX];
     size_t keylen;
-    int sesc;      /* escape state inside the streamed string */
-    uint32_t ucp;  /* \u code point being read */
+    int sesc;     /* escape state inside the streamed string */
+    uint32_t ucp; /* \u code point being read */
     int nhex;
     uint32_t high; /* a high surrogate waiting for its low half */
     int u8_need;   /* UTF-8 continuation bytes still expected */
