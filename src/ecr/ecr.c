@@ -406,8 +406,8 @@ static void ecr_finish(struct request *r)
         send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
         return;
     }
-    /* begin() found the operation */
     const struct model_operation *mop = target_operation(r);
+    assert(mop != NULL); /* begin() answered any other */
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
     c.op = target;
     if (read_input(r, &c, payload) < 0)
