@@ -62,9 +62,11 @@ def reset_peak(srv):
 
 
 def ecr_client(srv, **kw):
+    # botocore's default connect timeout (60 s) also bounds each send of a body: a 20 MiB part
+    # may wait that long for a busy server (a sanitizer build, two shared cores) to read on
     return boto3.client("ecr", endpoint_url=srv.url, region_name=srv.region, aws_access_key_id=srv.access_key,
                         aws_secret_access_key=srv.secret,
-                        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5,
+                        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=60,
                                                       read_timeout=120, **kw))
 
 
