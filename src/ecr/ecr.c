@@ -313,13 +313,21 @@ static const struct model_operation *target_operation(struct request *r)
 }
 
 /* The headers are in: refuse what they alone show to be refused, with the
- * answer the request would get once its body were read. */
+ * answer the request would get once its body were read, in the order
+ * finish() checks: the size any request may have, the signature, the
+ * operation, then the operation's own limit. */
 static void ecr_begin(struct request *r)
 {
     struct auth_failure af;
-    uint64_t declared;
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t declared = 0;
+    bool has_length = cl && parse_u64(slice_from(cl), UINT64_MAX, &declared) == 0;
     if (strcmp(r->method, "POST") != 0) {
         send_error(r, 405, "UnknownOperationException", "the control plane takes POST");
+        return;
+    }
+    if (has_length && declared > ECR_BODY_MAX) {
+        send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
         return;
     }
     if (auth_precheck_sigv4(r, sigv4_services, SIGV4_JSON, &af) < 0) {
@@ -332,8 +340,7 @@ static void ecr_begin(struct request *r)
         return;
     }
     uint64_t limit = body_limit[mop - ecr_operations];
-    const char *cl = http_header(r, "Content-Length");
-    if (cl && parse_u64(slice_from(cl), UINT64_MAX, &declared) == 0 && declared > limit) {
+    if (has_length && declared > limit) {
         send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
         return;
     }
