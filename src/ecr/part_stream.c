@@ -332,11 +332,12 @@ static void start_key(struct part_stream *ps)
 static void value_start(struct part_stream *ps, unsigned char c)
 {
     if (c == '"' && key_matches(ps)) {
-        /* the member is streamed, not kept: take its key back out */
+        /* the member is streamed, not kept: take its key back out; a
+         * second one is a duplicate, which jansson refuses */
         if (++ps->nstreamed > 1) {
             fail(ps);
             return;
-        } /* a duplicate, which jansson refuses */
+        }
         ps->rest.len = ps->member_start;
         ps->rest.ptr[ps->rest.len] = '\0';
         ps->streamed = true;
