@@ -328,11 +328,12 @@ static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap,
     return rc;
 }
 
-int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
-                        struct principal *out, struct auth_failure *fail)
+/* Runs sigv4_verify(), or sigv4_precheck() when payload_sha256 is NULL,
+ * over what r carries; fills fail when the request is refused. */
+static int check_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
+                       struct sigv4_result *res, struct auth_failure *fail)
 {
     struct sig_headers *sh = xcalloc(1, sizeof(*sh));
-    struct sigv4_result res;
     /* IAM and STS (the Query services) are global: AWS takes us-east-1 scopes for them from any region */
     struct sigv4_verifier v = {.region = auth_region(),
                                .global_region = protocol == SIGV4_QUERY ? "us-east-1" : NULL,
@@ -347,16 +348,32 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
         .nparams = sh->nq,
         .headers = sh->h,
         .nheaders = sh->n,
-        .payload_sha256 = slice_from(payload_sha256),
+        .payload_sha256 = slice_from(payload_sha256 ? payload_sha256 : ""),
     };
-    int rc = sigv4_verify(&res, &v, &req, now_ms() / 1000);
+    int rc = payload_sha256 ? sigv4_verify(res, &v, &req, now_ms() / 1000) : sigv4_precheck(res, &v, &req, now_ms() / 1000);
     free(sh);
     if (rc < 0) {
-        fail->type = sigv4_error_name(res.error, (enum sigv4_protocol)protocol);
-        fail->status = (unsigned)sigv4_error_status(res.error, (enum sigv4_protocol)protocol);
-        snprintf(fail->message, sizeof(fail->message), "%s", sigv4_error_message(&res, (enum sigv4_protocol)protocol));
+        fail->type = sigv4_error_name(res->error, (enum sigv4_protocol)protocol);
+        fail->status = (unsigned)sigv4_error_status(res->error, (enum sigv4_protocol)protocol);
+        snprintf(fail->message, sizeof(fail->message), "%s", sigv4_error_message(res, (enum sigv4_protocol)protocol));
         return E_UNAUTH;
     }
+    return 0;
+}
+
+int auth_precheck_sigv4(struct request *r, const char *const *services, int protocol, struct auth_failure *fail)
+{
+    struct sigv4_result res;
+    return check_sigv4(r, NULL, services, protocol, &res, fail);
+}
+
+int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
+                        struct principal *out, struct auth_failure *fail)
+{
+    struct sigv4_result res;
+    int rc;
+    if (check_sigv4(r, payload_sha256, services, protocol, &res, fail) < 0)
+        return E_UNAUTH;
     struct access_key k;
     if ((rc = store_access_key_get(res.access_key_id, &k)) == E_NOTFOUND) {
         fail->type = sigv4_error_name(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);

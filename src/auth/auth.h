@@ -66,6 +66,11 @@ struct auth_failure {
 int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
                         struct principal *out, struct auth_failure *fail);
 
+/* The part of auth_identify_sigv4() that needs no body: the signature's
+ * form, scope, clock and key (sigv4_precheck()), for refusing a request
+ * before its body is read. 0 or E_UNAUTH with fail filled. */
+int auth_precheck_sigv4(struct request *r, const char *const *services, int protocol, struct auth_failure *fail);
+
 /* /v2 login: a token for p, valid for the configured hours; *out is malloc'd
  * (the password of `docker login -u AWS`). */
 int auth_mint_registry_token(const struct principal *p, char **out, int64_t *expires_ms);

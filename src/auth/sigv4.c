@@ -813,7 +813,10 @@ static int read_signature(struct sigv4_result *out, struct sigv4_auth *auth, str
     return 0;
 }
 
-int sigv4_verify(struct sigv4_result *out, const struct sigv4_verifier *v, const struct sigv4_request *req, int64_t now)
+/* sigv4_verify(), or with headers_only sigv4_precheck(): everything up to
+ * and including the secret lookup but the payload hash. */
+static int verify(struct sigv4_result *out, const struct sigv4_verifier *v, const struct sigv4_request *req, int64_t now,
+                  bool headers_only)
 {
     struct sigv4_auth auth;
     struct qlist q = {NULL, 0};
@@ -931,7 +934,7 @@ int sigv4_verify(struct sigv4_result *out, const struct sigv4_verifier *v, const
 
     /* The payload: the body's hash, unless the client declared otherwise. */
     struct slice declared = find_header(req, "x-amz-content-sha256", &n);
-    if (n) {
+    if (n && !headers_only) {
         if (v->allow_unsigned_payload && slice_eq(declared, UNSIGNED_PAYLOAD)) {
             payload = declared;
             out->unsigned_payload = true;
@@ -954,6 +957,10 @@ int sigv4_verify(struct sigv4_result *out, const struct sigv4_verifier *v, const
     }
     if (rc < 0 || slen > SIGV4_SECRET_MAX) {
         rc = fail(out, SIGV4_INTERNAL, "secret lookup failed for access key '%s'", out->access_key_id);
+        goto done;
+    }
+    if (headers_only) {
+        rc = 0;
         goto done;
     }
 
@@ -991,4 +998,14 @@ done:
     buf_release(&creq);
     buf_release(&sts);
     return rc;
+}
+
+int sigv4_verify(struct sigv4_result *out, const struct sigv4_verifier *v, const struct sigv4_request *req, int64_t now)
+{
+    return verify(out, v, req, now, false);
+}
+
+int sigv4_precheck(struct sigv4_result *out, const struct sigv4_verifier *v, const struct sigv4_request *req, int64_t now)
+{
+    return verify(out, v, req, now, true);
 }

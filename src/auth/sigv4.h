@@ -179,6 +179,16 @@ int sigv4_parse_credential(struct sigv4_auth *out, struct slice credential);
 int sigv4_verify(struct sigv4_result *out, const struct sigv4_verifier *v, const struct sigv4_request *req, int64_t now);
 
 /*
+ * What sigv4_verify() checks before it needs the body, for refusing a
+ * request as soon as its headers are in: the form of the signature, the
+ * date, the credential scope, the clock, the signed headers and that the
+ * access key exists and is active. req->payload_sha256 is not looked at.
+ * Returns as sigv4_verify() does; a request that passes may still fail
+ * sigv4_verify() (its payload hash, its signature).
+ */
+int sigv4_precheck(struct sigv4_result *out, const struct sigv4_verifier *v, const struct sigv4_request *req, int64_t now);
+
+/*
  * Writes the canonical request for req into out: signed_headers is the
  * SignedHeaders value, payload_hash the last line, and presigned leaves
  * X-Amz-Signature out of the canonical query. Exposed for tests and tools.

@@ -1,9 +1,16 @@
 /*
  * This module implements the ECR control-plane surface: it claims
- * POST / with an X-Amz-Target of the ECR service, buffers the JSON body,
- * verifies SigV4, validates the input against botocore's model, checks the
- * operation's IAM action and runs the operation's handler, answering in
- * AWS JSON 1.1 (errors as {"__type","message"} with x-amzn-ErrorType).
+ * POST / with an X-Amz-Target of the ECR service, refuses what can be
+ * refused from the headers alone (the signature's form, scope, clock and
+ * key, the operation, a body longer than the operation can take), takes
+ * the JSON body, verifies SigV4, validates the input against botocore's
+ * model, checks the operation's IAM action and runs the operation's
+ * handler, answering in AWS JSON 1.1 (errors as {"__type","message"} with
+ * x-amzn-ErrorType).
+ *
+ * A body is buffered up to its operation's limit (body_limit below), a few
+ * hundred KiB for most; UploadLayerPart's, up to 28 MiB, is streamed to
+ * layers.c instead and hashed for SigV4 on the way.
  */
 #include "ecr/ecr.h"
 
@@ -21,14 +28,86 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/model_gen.h"
+#include "ecr/ops.h"
 #include "image/reference.h"
+#include "model/model.h"
 #include "policy/arn.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 /* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */
 #define ECR_BODY_MAX (28u << 20)
+/* The operation whose body is streamed rather than buffered. */
+#define STREAMED_OP "UploadLayerPart"
 
 static const struct config *cfg;
+static const char *const sigv4_services[] = {"ecr", NULL};
+
+/*
+ * The longest body each operation takes, in the order of ecr_operations[]:
+ * the longest compact JSON of its input shape that the model allows, plus
+ * BODY_SLACK, at most ECR_BODY_MAX. A string's byte may take up to
+ * JSON_STRING_FACTOR characters (a non-ASCII character written as \uXXXX,
+ * as botocore does; the few short strings that could take more are covered
+ * by the slack); a blob is base64. Strings and lists the model does not
+ * bound are taken at UNBOUNDED_STRING bytes and UNBOUNDED_ITEMS items, more
+ * than any real value of theirs (names, digests, ARNs, tags).
+ */
+#define JSON_STRING_FACTOR 3
+#define UNBOUNDED_STRING 2048
+#define UNBOUNDED_ITEMS 100
+#define BODY_SLACK ((uint64_t)64 << 10)
+#define SHAPE_DEPTH_MAX 16
+static uint64_t body_limit[256];
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > ECR_BODY_MAX || b > ECR_BODY_MAX ? (uint64_t)ECR_BODY_MAX + 1 : a + b;
+}
+
+static uint64_t sat_mul(uint64_t n, uint64_t each)
+{
+    return each && n > ((uint64_t)ECR_BODY_MAX + 1) / each ? (uint64_t)ECR_BODY_MAX + 1 : sat_add(0, n * each);
+}
+
+static uint64_t shape_json_max(int idx, int depth)
+{
+    const struct model_shape *s = &ecr_shapes[idx];
+    uint64_t n = 2, items;
+    if (depth > SHAPE_DEPTH_MAX)
+        return (uint64_t)ECR_BODY_MAX + 1;
+    switch (s->type) {
+    case SH_STRUCT:
+        for (size_t i = 0; i < s->nmembers; i++)
+            n = sat_add(n, sat_add(strlen(s->members[i].name) + 4, shape_json_max(s->members[i].shape, depth + 1)));
+        return n;
+    case SH_LIST:
+        items = s->has_max ? (uint64_t)s->max : UNBOUNDED_ITEMS;
+        return sat_add(n, sat_mul(items, 1 + shape_json_max(s->item, depth + 1)));
+    case SH_MAP:
+        items = s->has_max ? (uint64_t)s->max : UNBOUNDED_ITEMS;
+        return sat_add(n, sat_mul(items, sat_add(2 + shape_json_max(s->key, depth + 1), shape_json_max(s->value, depth + 1))));
+    case SH_STRING:
+        if (s->enums) {
+            for (const char *const *e = s->enums; *e; e++)
+                n = strlen(*e) + 2 > n ? strlen(*e) + 2 : n;
+            return n;
+        }
+        return sat_add(n, sat_mul(s->has_max ? (uint64_t)s->max : UNBOUNDED_STRING, JSON_STRING_FACTOR));
+    case SH_BLOB:
+        /* base64, with room for encoders that write '/' as "\/" */
+        items = ((s->has_max ? (uint64_t)s->max : UNBOUNDED_STRING) + 2) / 3;
+        return sat_add(n, sat_add(sat_mul(items, 4), items / 4));
+    case SH_INTEGER:
+    case SH_LONG:
+        return 20;
+    case SH_BOOLEAN:
+        return 5;
+    case SH_DOUBLE:
+    case SH_TIMESTAMP:
+        return 32;
+    }
+    return (uint64_t)ECR_BODY_MAX + 1;
+}
 
 void ecr_configure(const struct config *c)
 {
@@ -36,6 +115,13 @@ void ecr_configure(const struct config *c)
     if (model_init(ecr_shapes, ecr_nshapes) < 0) {
         log_error("%s", error_message());
         abort();
+    }
+    assert(ecr_noperations <= sizeof(body_limit) / sizeof(body_limit[0]));
+    for (size_t i = 0; i < ecr_noperations; i++) {
+        uint64_t n = ecr_operations[i].input < 0 ? 2 : shape_json_max(ecr_operations[i].input, 0);
+        n = sat_add(n, BODY_SLACK);
+        body_limit[i] = n < ECR_BODY_MAX ? n : ECR_BODY_MAX;
+        log_debug("ECR %s takes a body of up to %llu bytes", ecr_operations[i].name, (unsigned long long)body_limit[i]);
     }
 }
 
@@ -188,14 +274,118 @@ void ecr_set_next_token(struct ecr_call *c, const char *last_key)
     free(raw);
 }
 
+/* UploadLayerPart's body on its way: hashed for SigV4, parsed by layers.c. */
+struct ecr_stream {
+    struct hasher payload;
+    uint64_t limit;
+    struct layer_part *part;
+};
+
+static void stream_free(void *state)
+{
+    struct ecr_stream *st = state;
+    hasher_release(&st->payload);
+    layer_part_free(st->part);
+    free(st);
+}
+
+static int stream_body(struct request *r, const char *data, size_t n)
+{
+    struct ecr_stream *st = r->state;
+    /* no Content-Length (chunked): the same limit, counted as it comes */
+    if (r->body_bytes > st->limit)
+        return error_set(E_TOOBIG, "the request body is larger than ECR accepts");
+    hasher_update(&st->payload, data, n);
+    layer_part_feed(st->part, data, n);
+    return 0;
+}
+
+static const struct model_operation *target_operation(struct request *r)
+{
+    const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
+    return model_operation_find(ecr_operations, ecr_noperations, slice_from(target));
+}
+
+/* The headers are in: refuse what they alone show to be refused, with the
+ * answer the request would get once its body were read, in the order
+ * finish() checks: the size any request may have, the signature, the
+ * operation, then the operation's own limit. */
 static void ecr_begin(struct request *r)
 {
+    struct auth_failure af;
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t declared = 0;
+    bool has_length = cl && parse_u64(slice_from(cl), UINT64_MAX, &declared) == 0;
     if (strcmp(r->method, "POST") != 0) {
         send_error(r, 405, "UnknownOperationException", "the control plane takes POST");
         return;
     }
+    if (has_length && declared > ECR_BODY_MAX) {
+        send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
+        return;
+    }
+    if (auth_precheck_sigv4(r, sigv4_services, SIGV4_JSON, &af) < 0) {
+        send_error(r, af.status, af.type, af.message);
+        return;
+    }
+    const struct model_operation *mop = target_operation(r);
+    if (!mop) {
+        send_error(r, 400, "UnknownOperationException", "");
+        return;
+    }
+    uint64_t limit = body_limit[mop - ecr_operations];
+    if (has_length && declared > limit) {
+        send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
+        return;
+    }
+    if (strcmp(mop->name, STREAMED_OP) == 0) {
+        struct ecr_stream *st = xcalloc(1, sizeof(*st));
+        hasher_init(&st->payload, DIGEST_SHA256);
+        st->limit = limit;
+        st->part = layer_part_new();
+        r->state = st;
+        r->state_free = stream_free;
+        r->body_mode = BODY_STREAM;
+        r->on_body = stream_body;
+        return;
+    }
     r->body_mode = BODY_BUFFER;
-    r->body.max = ECR_BODY_MAX;
+    r->body.max = limit;
+}
+
+/* The input object of the body, with the payload hash SigV4 signs; <0
+ * with the error answered. */
+static int read_input(struct request *r, struct ecr_call *c, char payload[DIGEST_MAX])
+{
+    struct auth_failure af;
+    json_error_t jerr;
+    struct ecr_stream *st = r->body_mode == BODY_STREAM ? r->state : NULL;
+    int rc = 0;
+    if (st)
+        hasher_final(&st->payload, payload);
+    else
+        digest_sha256(payload, r->body.ptr, r->body.len);
+    if (auth_identify_sigv4(r, payload + 7, sigv4_services, SIGV4_JSON, &c->who, &af) < 0) {
+        send_error(r, af.status, af.type, af.message);
+        return -1;
+    }
+    if (st) {
+        c->part = st->part;
+        rc = layer_part_input(st->part, &c->in);
+    } else {
+        c->in = json_loadb(r->body.len ? r->body.ptr : "{}", r->body.len ? r->body.len : 2, JSON_REJECT_DUPLICATES, &jerr);
+    }
+    if (rc == E_TOOBIG) {
+        send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
+        return -1;
+    }
+    if (rc < 0 || !c->in || !json_is_object(c->in)) {
+        json_decref(c->in);
+        c->in = NULL;
+        send_error(r, 400, "SerializationException", "the request body is not a JSON object");
+        return -1;
+    }
+    return 0;
 }
 
 static const struct ecr_op *op_find(struct slice name)
@@ -224,44 +414,47 @@ static int run(struct ecr_call *c, const struct ecr_op *op)
     return rc;
 }
 
+static void ecr_run(struct request *r);
+
 static void ecr_finish(struct request *r)
 {
-    struct ecr_call c;
-    char payload[DIGEST_MAX];
-    static const char *const services[] = {"ecr", NULL};
-    struct auth_failure af;
-    json_error_t jerr;
-
-    memset(&c, 0, sizeof(c));
-    c.r = r;
+    if (r->body_error == E_BUSY) {
+        /* the server's budget for buffered bodies is spent for now */
+        send_error(r, 503, "ServiceUnavailableException", error_message());
+        return;
+    }
     if (r->body_error) {
         send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
         return;
     }
-    digest_sha256(payload, r->body.ptr, r->body.len);
-    if (auth_identify_sigv4(r, payload + 7, services, SIGV4_JSON, &c.who, &af) < 0) {
-        send_error(r, af.status, af.type, af.message);
+    const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
+    const struct ecr_op *op = op_find(slice_from(target));
+    if (op && op->slow)
+        http_defer(r, ecr_run);
+    else
+        ecr_run(r);
+}
+
+/* Everything after the body: signature, input, authorization, handler. */
+static void ecr_run(struct request *r)
+{
+    struct ecr_call c;
+    char payload[DIGEST_MAX];
+
+    memset(&c, 0, sizeof(c));
+    c.r = r;
+    const struct model_operation *mop = target_operation(r);
+    assert(mop != NULL); /* begin() answered any other */
+    const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
+    c.op = target;
+    if (read_input(r, &c, payload) < 0)
         return;
-    }
     snprintf(r->principal, sizeof(r->principal), "%s", c.who.arn);
     c.authz.source_ip = r->client_ip;
     c.authz.secure_transport = r->secure;
     struct authz_tag request_tags[64];
 
-    const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
-    c.op = target;
-    const struct model_operation *mop = model_operation_find(ecr_operations, ecr_noperations, slice_from(target));
-    if (!mop) {
-        send_error(r, 400, "UnknownOperationException", "");
-        return;
-    }
-    c.in = json_loadb(r->body.len ? r->body.ptr : "{}", r->body.len ? r->body.len : 2, JSON_REJECT_DUPLICATES, &jerr);
-    if (!c.in || !json_is_object(c.in)) {
-        json_decref(c.in);
-        send_error(r, 400, "SerializationException", "the request body is not a JSON object");
-        return;
-    }
-    if (model_validate(ecr_shapes, mop->input, c.in) < 0) {
+    if (model_validate(ecr_shapes, mop->input, c.in) < 0 || (c.part && layer_part_validate(c.part, mop->input) < 0)) {
         send_error(r, 400, "InvalidParameterException", error_message());
         json_decref(c.in);
         return;

@@ -24,6 +24,8 @@ extern const struct surface ecr_surface;
 void ecr_configure(const struct config *c);
 const struct config *ecr_config(void);
 
+struct layer_part;
+
 struct ecr_call {
     struct request *r;
     json_t *in;
@@ -37,6 +39,7 @@ struct ecr_call {
     char err_message[1024];
     unsigned err_status;
     json_t *err_extra; /* more members of the error body (the model's exception fields), or NULL */
+    struct layer_part *part; /* UploadLayerPart: its streamed body (ops.h), else NULL */
 };
 
 enum ecr_resource {
@@ -57,6 +60,10 @@ struct ecr_op {
      * writes). Handlers that manage their own transactions (image put and
      * delete, layer uploads) are not marked. */
     bool writes;
+    /* The handler may take long (it copies a part into its session, or
+     * verifies, fsyncs and renames a whole layer): it runs on a defer
+     * thread (http_defer), not on the HTTP thread. */
+    bool slow;
 };
 
 extern const struct ecr_op ecr_ops[];

@@ -6,22 +6,34 @@
  * An ECR layer upload is an upload session of the image service
  * (image/image.h), so a layer is verified, made durable and linked exactly
  * as a /v2 upload is, and either protocol may continue a session the other
- * started. UploadLayerPart carries its bytes
- * base64-encoded inside the JSON body, so one part (at most 20 MiB) is
- * necessarily buffered by the dispatcher; it is decoded and appended to the
- * session file, and the layer as a whole is never held in memory.
+ * started.
+ *
+ * UploadLayerPart carries its bytes base64-encoded inside the JSON body (up
+ * to 28 MiB of it), and the body is not held in memory: the dispatcher
+ * feeds it to a struct layer_part as it arrives, which decodes
+ * layerPartBlob (part_stream.h) into a spool, an unnamed file in the
+ * uploads directory. Only when the signature, the input and every check of
+ * the part have passed does part_sink() append the spool to the session;
+ * a refused part never touches the session, whatever order the members of
+ * its JSON came in, and a failed or abandoned request leaves no file.
  */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blob/blobstore.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "ecr/part_stream.h"
 #include "ecr/ops.h"
 #include "image/image.h"
 
@@ -214,15 +226,174 @@ static int fail_part(struct ecr_call *c, const struct repo *repo, const char *id
                     id, repo->name, c->registry_id, what);
 }
 
+/* ---- UploadLayerPart, streamed ---- */
+
+struct layer_part {
+    struct part_stream ps;
+    int spool; /* the decoded bytes so far; -1 until the first */
+};
+
+/* An unnamed file in the uploads directory: gone when closed, or after a
+ * crash, and never seen by the sessions' scan. */
+static int spool_open(void)
+{
+    const struct config *cfg = ecr_config();
+    char dir[PATH_MAX], tmpl[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s/uploads", cfg && cfg->data_dir ? cfg->data_dir : ".");
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* a filesystem without O_TMPFILE: a hidden name, unlinked at once */
+    snprintf(tmpl, sizeof(tmpl), "%s/.part-XXXXXX", dir);
+    fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0)
+        return error_set(E_ERROR, "cannot create a spool file in '%s': %s", dir, strerror(errno));
+    unlink(tmpl);
+    return fd;
+}
+
+static int spool_write(void *ctx, const void *data, size_t n)
+{
+    struct layer_part *p = ctx;
+    const char *b = data;
+    if (p->spool < 0) {
+        int fd = spool_open();
+        if (fd < 0)
+            return fd;
+        p->spool = fd;
+    }
+    while (n) {
+        ssize_t w = write(p->spool, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return error_set(E_ERROR, "cannot write a layer part's spool file: %s", w < 0 ? strerror(errno) : "short write");
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+struct layer_part *layer_part_new(void)
+{
+    struct layer_part *p = xmalloc(sizeof(*p));
+    p->spool = -1;
+    part_stream_init(&p->ps, "layerPartBlob", spool_write, p);
+    return p;
+}
+
+void layer_part_feed(struct layer_part *p, const char *data, size_t n)
+{
+    part_stream_feed(&p->ps, data, n);
+}
+
+int layer_part_input(struct layer_part *p, json_t **out)
+{
+    return part_stream_finish(&p->ps, out);
+}
+
+int layer_part_validate(struct layer_part *p, int input_shape)
+{
+    const struct model_shape *in = &ecr_shapes[input_shape];
+    if (!p->ps.streamed)
+        return 0;
+    for (size_t i = 0; i < in->nmembers; i++) {
+        if (strcmp(in->members[i].name, "layerPartBlob") != 0)
+            continue;
+        /* the model validator's rule for a blob, over the string it never saw:
+         * 3 bytes per 4 characters, less the padding */
+        const struct model_shape *s = &ecr_shapes[in->members[i].shape];
+        uint64_t len = p->ps.str_len;
+        int64_t n = (int64_t)(len / 4 * 3) - (len >= 1 && p->ps.tail[1] == '=') - (len >= 2 && p->ps.tail[0] == '=');
+        if (s->has_min && n < s->min)
+            return error_set(E_INVALID,
+                             "Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'Member must have length "
+                             "greater than or equal to %lld'",
+                             (long long)s->min);
+        if (s->has_max && n > s->max)
+            return error_set(E_INVALID,
+                             "Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'Member must have length "
+                             "less than or equal to %lld'",
+                             (long long)s->max);
+    }
+    return 0;
+}
+
+void layer_part_free(struct layer_part *p)
+{
+    if (!p)
+        return;
+    if (p->spool >= 0)
+        close(p->spool);
+    part_stream_release(&p->ps);
+    free(p);
+}
+
+/*
+ * Where an accepted part goes: opens the session, checks that the part
+ * continues it, appends the len spooled bytes and waits until they are in
+ * the file. The only code here that writes to a session; *end_out is the
+ * session's length afterwards. Answers the error and returns <0 when the
+ * part is refused or cannot be written.
+ */
+static int part_sink(struct ecr_call *c, const struct repo *repo, const char *id, uint64_t first, int spool, uint64_t len,
+                     uint64_t *end_out)
+{
+    struct upload u;
+    char *b = NULL;
+    uint64_t off = 0;
+    int rc = 0;
+    if ((rc = open_session(c, repo, id, ECR_INVALID_LAYER_PART, &u)) < 0)
+        return rc;
+    if (first != u.offset) {
+        if (u.offset == 0)
+            rc = fail_part(c, repo, id, "no byte has been received yet, so the part must start at byte 0, not %" PRIu64, first);
+        else
+            rc = fail_part(c, repo, id, "the first byte %" PRIu64 " is not consecutive to the last byte received, %" PRIu64, first,
+                           u.offset - 1);
+        goto done;
+    }
+    b = xmalloc(PART_STREAM_BATCH);
+    while (off < len) {
+        size_t want = len - off < PART_STREAM_BATCH ? (size_t)(len - off) : PART_STREAM_BATCH;
+        ssize_t n = pread(spool, b, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = error_set(E_ERROR, "cannot read a layer part's spool file: %s", n < 0 ? strerror(errno) : "it is short");
+            break;
+        }
+        if ((rc = image_upload_append(&u, b, (size_t)n)) < 0)
+            break;
+        off += (uint64_t)n;
+    }
+    /* the part is answered only once it is in the file, so a write error
+     * is reported for the part that caused it */
+    if (rc < 0 || (rc = upload_flush(&u)) < 0) {
+        /* what reached the file stays; the running hash is recomputed from it */
+        upload_forget(u.id);
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    if ((rc = image_upload_touch(id, true, NULL)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    *end_out = u.offset;
+done:
+    upload_close(&u);
+    free(b);
+    return rc;
+}
+
 int op_upload_layer_part(struct ecr_call *c)
 {
+    struct layer_part *p = c->part;
     struct repo repo;
-    struct upload u;
-    bool open = false;
     const char *id;
-    unsigned char *part = NULL;
-    size_t len = 0;
+    uint64_t end = 0;
     int rc;
+    assert(p != NULL); /* the dispatcher streams every UploadLayerPart */
     if (ecr_load_repo(c, &repo) < 0)
         return -1;
     if ((rc = find_session(c, &repo, &id)) < 0)
@@ -230,22 +401,23 @@ int op_upload_layer_part(struct ecr_call *c)
 
     json_int_t first = json_integer_value(json_object_get(c->in, "partFirstByte"));
     json_int_t last = json_integer_value(json_object_get(c->in, "partLastByte"));
-    json_t *blob = json_object_get(c->in, "layerPartBlob");
     if (last < first) {
         rc = fail_part(c, &repo, id, "the last byte %" PRId64 " is before the first byte %" PRId64, (int64_t)last, (int64_t)first);
         goto done;
     }
-    if (json_string_length(blob) > 0) {
-        part = base64_decode(json_string_value(blob), json_string_length(blob), &len);
-        if (!part) {
-            rc = ecr_fail(c, ECR_INVALID_PARAMETER,
-                          "Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'Member must be base64-encoded "
-                          "binary'");
-            goto done;
-        }
+    if (p->ps.str_len > 0 && !p->ps.base64_ok) {
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER,
+                      "Invalid parameter at 'layerPartBlob' failed to satisfy constraint: 'Member must be base64-encoded "
+                      "binary'");
+        goto done;
     }
-    if ((uint64_t)len != (uint64_t)(last - first) + 1) {
-        rc = fail_part(c, &repo, id, "its size %" PRId64 " does not match the byte range of %" PRId64 " bytes", (int64_t)len,
+    uint64_t len = p->ps.decoded;
+    if (p->ps.emit_error) {
+        rc = ecr_fail_internal(c, p->ps.emit_error);
+        goto done;
+    }
+    if (len != (uint64_t)(last - first) + 1) {
+        rc = fail_part(c, &repo, id, "its size %" PRIu64 " does not match the byte range of %" PRId64 " bytes", len,
                        (int64_t)(last - first) + 1);
         goto done;
     }
@@ -265,38 +437,13 @@ int op_upload_layer_part(struct ecr_call *c)
                       "The upload with id '%s' has reached the maximum number of layer parts, %" PRId64, id, max_parts());
         goto done;
     }
-    if ((rc = open_session(c, &repo, id, ECR_INVALID_LAYER_PART, &u)) < 0)
+    if ((rc = part_sink(c, &repo, id, (uint64_t)first, p->spool, len, &end)) < 0)
         goto done;
-    open = true;
-    if ((uint64_t)first != u.offset) {
-        if (u.offset == 0)
-            rc = fail_part(c, &repo, id, "no byte has been received yet, so the part must start at byte 0, not %" PRId64,
-                           (int64_t)first);
-        else
-            rc = fail_part(c, &repo, id, "the first byte %" PRId64 " is not consecutive to the last byte received, %" PRId64,
-                           (int64_t)first, (int64_t)u.offset - 1);
-        goto done;
-    }
-    /* the part is answered only once it is in the file, so a write error
-     * is reported for the part that caused it */
-    if ((rc = image_upload_append(&u, part, len)) < 0 || (rc = upload_flush(&u)) < 0) {
-        /* what reached the file stays; the running hash is recomputed from it */
-        upload_forget(u.id);
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
-    if ((rc = image_upload_touch(id, true, NULL)) < 0) {
-        rc = ecr_fail_internal(c, rc);
-        goto done;
-    }
     json_object_set_new(c->out, "registryId", json_string(c->registry_id));
     json_object_set_new(c->out, "repositoryName", json_string(repo.name));
     json_object_set_new(c->out, "uploadId", json_string(id));
-    json_object_set_new(c->out, "lastByteReceived", json_integer((json_int_t)u.offset - 1));
+    json_object_set_new(c->out, "lastByteReceived", json_integer((json_int_t)end - 1));
 done:
-    if (open)
-        upload_close(&u);
-    free(part);
     repo_release(&repo);
     return rc;
 }

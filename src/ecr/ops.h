@@ -37,6 +37,17 @@ int op_batch_check_layer_availability(struct ecr_call *c);
 int op_get_download_url_for_layer(struct ecr_call *c);
 int op_initiate_layer_upload(struct ecr_call *c);
 int op_upload_layer_part(struct ecr_call *c);
+/* UploadLayerPart's body, taken as it arrives (c->part): layerPartBlob is
+ * decoded into a spool file, every other member kept for the input. */
+struct layer_part *layer_part_new(void);
+void layer_part_feed(struct layer_part *p, const char *data, size_t n);
+/* The input object, "" standing in for layerPartBlob; E_INVALID when the
+ * body is not a JSON object, E_TOOBIG when its other members are too long. */
+int layer_part_input(struct layer_part *p, json_t **out);
+/* The model's check of layerPartBlob (its length), which the input's ""
+ * cannot show; E_INVALID with the validator's message. */
+int layer_part_validate(struct layer_part *p, int input_shape);
+void layer_part_free(struct layer_part *p);
 int op_complete_layer_upload(struct ecr_call *c);
 
 /* policies.c */

@@ -74,8 +74,34 @@ static bool iam_claims(struct request *r)
            strncasecmp(ct, FORM_TYPE, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+static void send_error(struct request *r, bool sts, unsigned status, const char *code, const char *message);
+
+/* Is the request signed for STS? Its errors then take STS's namespace, as
+ * they would once the body named an STS action. */
+static bool signed_for_sts(struct request *r)
+{
+    struct sigv4_auth a;
+    const char *authz = http_header(r, "Authorization");
+    return authz && sigv4_parse_authorization(&a, slice_from(authz)) == 0 && slice_eq(a.service, "sts");
+}
+
+/* The headers are in: a body declared too long, or a request whose
+ * signature cannot pass (its form, scope, clock or key), is refused before
+ * its body is read, with the answer finish() would give, in its order. */
 static void iam_begin(struct request *r)
 {
+    static const char *const services[] = {"iam", "sts", NULL};
+    struct auth_failure af;
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t declared;
+    if (cl && parse_u64(slice_from(cl), UINT64_MAX, &declared) == 0 && declared > IAM_BODY_MAX) {
+        send_error(r, false, 413, "RequestEntityTooLarge", "the request body is larger than IAM accepts");
+        return;
+    }
+    if (auth_enabled() && auth_precheck_sigv4(r, services, SIGV4_QUERY, &af) < 0) {
+        send_error(r, signed_for_sts(r), af.status, af.type, af.message);
+        return;
+    }
     r->body_mode = BODY_BUFFER;
     r->body.max = IAM_BODY_MAX;
 }

@@ -479,10 +479,9 @@ static void test_botocore_presigned(void **state)
 
 /* Runs the GetAuthorizationToken request with one header replaced (or
  * removed, value NULL) and expects error e. */
-static void expect_refused(const char *name, const char *value, const char *body, int64_t now, const struct sigv4_verifier *v,
-                           enum sigv4_error e, const char *message)
+/* gat_headers with header name set to value (left out when value is NULL), into h[32]. */
+static void gat_with(const char **h, const char *name, const char *value)
 {
-    const char *h[32];
     size_t n = 0;
     bool replaced = false;
     for (size_t i = 0; gat_headers[i]; i += 2) {
@@ -502,8 +501,15 @@ static void expect_refused(const char *name, const char *value, const char *body
         h[n++] = value;
     }
     h[n] = NULL;
+}
+
+static void expect_refused(const char *name, const char *value, const char *body, int64_t now, const struct sigv4_verifier *v,
+                           enum sigv4_error e, const char *message)
+{
+    const char *h[32];
     struct req q;
     struct sigv4_result res;
+    gat_with(h, name, value);
     make(&q, "POST", "/", NULL, body, h);
     int rc = verify(&res, v, &q, now);
     if (res.error != e)
@@ -615,6 +621,54 @@ static void test_unknown_key(void **state)
     expect_refused("X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLE", "{}", BOTO_NOW, &ecr_verifier, SIGV4_UNKNOWN_KEY, NULL);
     lookup_fails = 1;
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &ecr_verifier, SIGV4_INTERNAL, NULL);
+    lookup_fails = 0;
+}
+
+/* sigv4_precheck(): everything but the payload and the signature, with no body. */
+static enum sigv4_error precheck(const char *name, const char *value, int64_t now, const struct sigv4_verifier *v)
+{
+    const char *h[32];
+    struct req q;
+    struct sigv4_result res;
+    gat_with(h, name, value);
+    make(&q, "POST", "/", NULL, "", h);
+    q.r.payload_sha256 = (struct slice){NULL, 0}; /* no body yet */
+    int rc = sigv4_precheck(&res, v, &q.r, now);
+    assert_int_equal(rc, res.error == SIGV4_OK ? 0 : res.error == SIGV4_INTERNAL ? E_ERROR : E_UNAUTH);
+    return res.error;
+}
+
+static void test_precheck(void **state)
+{
+    (void)state;
+    lookups = 0;
+    assert_int_equal(precheck(NULL, NULL, BOTO_NOW, &ecr_verifier), SIGV4_OK);
+    assert_int_equal(lookups, 1); /* the key was looked up */
+    /* what only the body or the signature shows passes here */
+    assert_int_equal(precheck("X-Amz-Content-SHA256", EMPTY_SHA256, BOTO_NOW, &ecr_verifier), SIGV4_OK);
+    assert_int_equal(precheck("Authorization",
+                              BOTO_AUTH("ecr", "content-type;host;x-amz-date;x-amz-target",
+                                        "5a5ecda2a3b3eaff0b298f1cceb871fbaf146b9a42f8660bc74192bd6a087f4d"),
+                              BOTO_NOW, &ecr_verifier),
+                     SIGV4_OK);
+    /* what the headers show does not */
+    assert_int_equal(precheck("Authorization", NULL, BOTO_NOW, &ecr_verifier), SIGV4_MISSING_AUTH);
+    assert_int_equal(precheck("Authorization", "AWS4-HMAC-SHA256 Credential=x", BOTO_NOW, &ecr_verifier), SIGV4_INCOMPLETE);
+    assert_int_equal(precheck(NULL, NULL, BOTO_NOW + 30 * 60, &ecr_verifier), SIGV4_EXPIRED);
+    assert_int_equal(precheck(NULL, NULL, BOTO_NOW - 30 * 60, &ecr_verifier), SIGV4_NOT_YET_CURRENT);
+    assert_int_equal(precheck(NULL, NULL, BOTO_NOW, &iam_verifier), SIGV4_WRONG_SERVICE);
+    assert_int_equal(precheck("Authorization",
+                              "AWS4-HMAC-SHA256 Credential=AKIANOSUCHKEY0000000/20261123/us-east-1/ecr/aws4_request, "
+                              "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00",
+                              BOTO_NOW, &ecr_verifier),
+                     SIGV4_UNKNOWN_KEY);
+    assert_int_equal(precheck("Authorization",
+                              BOTO_AUTH("ecr", "content-type;x-amz-date;x-amz-target",
+                                        "5a5ecda2a3b3eaff0b298f1cceb871fbaf146b9a42f8660bc74192bd6a087f4c"),
+                              BOTO_NOW, &ecr_verifier),
+                     SIGV4_HEADER_NOT_SIGNED);
+    lookup_fails = 1;
+    assert_int_equal(precheck(NULL, NULL, BOTO_NOW, &ecr_verifier), SIGV4_INTERNAL);
     lookup_fails = 0;
 }
 
@@ -782,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_wrong_scope),
         cmocka_unit_test(test_host_not_signed),
         cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_precheck),
         cmocka_unit_test(test_missing_and_malformed),
         cmocka_unit_test(test_presigned_malformed),
         cmocka_unit_test(test_http_date),
