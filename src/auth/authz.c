@@ -24,7 +24,6 @@
 _Static_assert(sizeof(struct authz_tag) == sizeof(struct policy_tag), "authz_tag mirrors policy_tag");
 
 #define POLICY_CACHE 32
-#define MAX_IDENTITY_POLICIES 64
 
 static auth_identity_source identity_source;
 
@@ -33,14 +32,40 @@ void auth_set_identity_source(auth_identity_source src)
     identity_source = src;
 }
 
+/*
+ * Parsed policies are cached per thread. A decision may use many of them
+ * (every identity policy of the caller, the repository's and the
+ * registry's), and none it has handed out may be evicted before the
+ * decision ends: each slot remembers the last decision that used it
+ * (gen), eviction passes over the slots of the current one, and when all
+ * are taken the policy is parsed for this decision alone (spill), freed
+ * when the next one starts.
+ */
 struct cached_policy {
     char *text;
     enum policy_kind kind;
     struct policy *policy;
+    unsigned gen;
 };
 
 static _Thread_local struct cached_policy cache[POLICY_CACHE];
-static _Thread_local unsigned cache_next;
+static _Thread_local unsigned cache_next, cache_gen;
+static _Thread_local struct policy **spill;
+static _Thread_local size_t nspill, spill_cap;
+
+static void spill_release(void)
+{
+    for (size_t i = 0; i < nspill; i++)
+        policy_free(spill[i]);
+    nspill = 0;
+}
+
+/* A new decision: what the last one held may go. */
+static void cache_new_decision(void)
+{
+    spill_release();
+    cache_gen++;
+}
 static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
@@ -54,6 +79,10 @@ static void cache_free(void *unused)
         cache[i].text = NULL;
         cache[i].policy = NULL;
     }
+    spill_release();
+    free(spill);
+    spill = NULL;
+    spill_cap = 0;
 }
 
 static void cache_key_make(void)
@@ -66,8 +95,10 @@ static void cache_key_make(void)
 static const struct policy *policy_cached(const char *text, enum policy_kind kind)
 {
     for (int i = 0; i < POLICY_CACHE; i++)
-        if (cache[i].text && cache[i].kind == kind && strcmp(cache[i].text, text) == 0)
+        if (cache[i].text && cache[i].kind == kind && strcmp(cache[i].text, text) == 0) {
+            cache[i].gen = cache_gen;
             return cache[i].policy;
+        }
     struct policy *p = NULL;
     pthread_once(&cache_key_once, cache_key_make);
     pthread_setspecific(cache_key, (void *)1);
@@ -75,29 +106,49 @@ static const struct policy *policy_cached(const char *text, enum policy_kind kin
         log_warn("ignoring a stored policy that does not parse: %s", error_message());
         p = NULL;
     }
-    struct cached_policy *slot = &cache[cache_next++ % POLICY_CACHE];
+    struct cached_policy *slot = NULL;
+    for (int i = 0; i < POLICY_CACHE && !slot; i++) {
+        struct cached_policy *s = &cache[cache_next++ % POLICY_CACHE];
+        if (!s->text || s->gen != cache_gen)
+            slot = s;
+    }
+    if (!slot) {
+        /* every slot serves this decision: this one is its own */
+        if (nspill == spill_cap) {
+            spill_cap = spill_cap ? spill_cap * 2 : 16;
+            spill = xrealloc(spill, spill_cap * sizeof(*spill));
+        }
+        spill[nspill++] = p;
+        return p;
+    }
     free(slot->text);
     policy_free(slot->policy);
     slot->text = xstrdup(text);
     slot->kind = kind;
     slot->policy = p;
+    slot->gen = cache_gen;
     return p;
 }
 
+/* Every identity policy of the caller: no cap, since a Deny left out
+ * would be an Allow let in. */
 struct identity_list {
-    struct policy_attached items[MAX_IDENTITY_POLICIES];
-    char *labels[MAX_IDENTITY_POLICIES];
-    size_t n;
+    struct policy_attached *items;
+    char **labels;
+    size_t n, cap;
 };
 
 static int add_identity(void *ctx, const char *label, const char *document)
 {
     struct identity_list *l = ctx;
-    if (l->n == MAX_IDENTITY_POLICIES)
-        return 1;
     const struct policy *p = policy_cached(document, POLICY_IDENTITY);
     if (!p)
         return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
+        l->labels = xrealloc(l->labels, l->cap * sizeof(*l->labels));
+    }
     l->labels[l->n] = xstrdup(label);
     l->items[l->n] = (struct policy_attached){p, l->labels[l->n]};
     l->n++;
@@ -179,6 +230,7 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
+    cache_new_decision();
     if (p->anonymous) {
         out->allowed = true;
         snprintf(out->result, sizeof(out->result), "allowed");
@@ -253,6 +305,8 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
 done:
     for (size_t i = 0; i < ids->n; i++)
         free(ids->labels[i]);
+    free(ids->labels);
+    free(ids->items);
     free(ids);
     for (size_t i = 0; i < tags->n; i++) {
         free((char *)tags->items[i].key);

@@ -466,3 +466,36 @@ def test_set_repository_policy_refuses_a_lock_out_without_force(berth, acl):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         ecr.set_repository_policy(repositoryName=repo, policyText=first, force=True)
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_deny_among_many_identity_policies_still_denies(berth):
+    """Every identity policy counts, however many: a user whose groups carry 80 inline
+    policies (more than the authorizer's per-thread cache of parsed policies, and more than
+    it once kept at all) is denied by the one Deny among them, and allowed by the rest."""
+    iam = root_client(berth, "iam")
+    suffix = images.token(4)
+    repo = create_repository(f"many-{suffix}/app", berth)
+    user = f"many-{suffix}"
+    groups = [f"many-{suffix}-{i}" for i in range(8)]
+    for g in groups:
+        iam.create_group(GroupName=g)
+    for i, g in enumerate(groups):
+        for j in range(10):
+            # distinct documents, each allowing something harmless
+            doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:DescribeRepositories",
+                                                           "Resource": f"arn:aws:ecr:*:*:repository/unused-{i}-{j}"}]}
+            iam.put_group_policy(GroupName=g, PolicyName=f"p{j:02d}", PolicyDocument=json.dumps(doc))
+    iam.put_group_policy(GroupName=groups[-1], PolicyName="zz-deny-list", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "ecr:ListImages", "Resource": "*"}]}))
+    key = new_user(iam, user, groups=groups, policies=[READ_ONLY])
+    ecr = client(berth, "ecr", *key)
+    arn = repo_arn(berth, berth.account_id, repo)
+    for _ in range(3):  # the same decision whatever the cache holds from the last one
+        assert ecr.describe_images(repositoryName=repo)["imageDetails"] == []
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            ecr.list_images(repositoryName=repo)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert e.value.response["Error"]["Message"] == denied_message(
+            f"arn:aws:iam::{berth.account_id}:user/{user}", "ecr:ListImages", arn,
+            why="with an explicit deny in an identity-based policy")
