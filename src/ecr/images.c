@@ -277,7 +277,8 @@ int op_list_images(struct ecr_call *c)
         goto done;
     }
     bool in_untagged = after && after[0] == 'u';
-    if (ts != TS_UNTAGGED && !in_untagged && (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
+    if (ts != TS_UNTAGGED && !in_untagged &&
+        (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
