@@ -4,18 +4,22 @@
     benchlib.py freeport
     benchlib.py oci DIR LAYERS LAYER_MIB          build an OCI image layout (tag "bench")
     benchlib.py tiny URL REPO TAG [USER:PASS]     push a small OCI image, print its manifest digest
+    benchlib.py puts URL REPO N CLIENTS [USER:PASS]  PUT N distinct manifests from CLIENTS threads, print req/s
     benchlib.py mbps BYTES SECONDS                print BYTES/SECONDS in MB/s (10^6 bytes)
     benchlib.py render RESULTS OUT_MD             print the comparison table, write it to OUT_MD
 """
 import base64
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
 import socket
 import sys
 import tarfile
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -112,18 +116,28 @@ def push_blob(base, repo, data, cred):
     return d
 
 
-def tiny(base, repo, tag, cred=None):
+def tiny_blobs(base, repo, cred):
+    """Pushes the tiny image's config and layer; returns a function that makes
+    its manifest (with an annotation, when given, to make it distinct)."""
     layer = gzip.compress(b"berth bench tiny layer\n" * 64, mtime=0)
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": [sha256(gzip.decompress(layer))]}},
                         separators=(",", ":")).encode()
     cd = push_blob(base, repo, config, cred)
     ld = push_blob(base, repo, layer, cred)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": len(config)},
-        "layers": [{"mediaType": OCI_LAYER_GZ, "digest": ld, "size": len(layer)}],
-    }, separators=(",", ":")).encode()
+
+    def manifest(note=None):
+        m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+             "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": len(config)},
+             "layers": [{"mediaType": OCI_LAYER_GZ, "digest": ld, "size": len(layer)}]}
+        if note is not None:
+            m["annotations"] = {"bench": note}
+        return json.dumps(m, separators=(",", ":")).encode()
+    return manifest
+
+
+def tiny(base, repo, tag, cred=None):
+    manifest = tiny_blobs(base, repo, cred)()
     st, hd, body = request("PUT", "%s/v2/%s/manifests/%s" % (base, repo, tag), manifest,
                            {"Content-Type": OCI_MANIFEST}, cred)
     if st != 201:
@@ -134,6 +148,42 @@ def tiny(base, repo, tag, cred=None):
     if st != 200 or sha256(body) != md:
         raise SystemExit("tiny: GET manifest -> %d, body digest %s, expected %s" % (st, sha256(body), md))
     print(md)
+
+
+def manifest_puts(base, repo, n, clients, cred=None):
+    """PUTs n distinct small manifests, each with a tag of its own, from
+    `clients` threads on keep-alive connections; prints requests per second.
+    Every PUT commits a transaction: this is what a durable commit costs."""
+    manifest = tiny_blobs(base, repo, cred)
+    u = urllib.parse.urlsplit(base)
+    headers = {"Content-Type": OCI_MANIFEST}
+    if cred:
+        headers["Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode()
+    run = "%x" % int(time.time() * 1000)
+    bodies = [manifest("%s-%d" % (run, i)) for i in range(n)]
+    errors = []
+
+    def client(k):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        for i in range(k, n, clients):
+            conn.request("PUT", "/v2/%s/manifests/p%s-%d" % (repo, run, i), bodies[i], headers)
+            r = conn.getresponse()
+            r.read()
+            if r.status != 201:
+                errors.append("PUT manifest -> %d" % r.status)
+                break
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t = time.monotonic() - t0
+    if errors:
+        raise SystemExit("puts: " + errors[0])
+    print("%.1f" % (n / t))
 
 
 # ---------------------------------------------------------------- rendering
@@ -207,6 +257,8 @@ def render(results_path, out_md):
     row("manifest GET, auth on, p99 ms", "wrk_auth_p99_ms", 2, "lower")
     row("manifest GET, auth off, req/s (%s conns)" % c, "wrk_noauth_rps", 0, "higher")
     row("manifest GET, auth off, p99 ms", "wrk_noauth_p99_ms", 2, "lower")
+    row("manifest PUT, auth off, req/s (1 client)", "put1_rps", 0, "higher")
+    row("manifest PUT, auth off, req/s (%s clients)" % r.get("put_clients", "?"), "putn_rps", 0, "higher")
     row("RSS idle after start, MiB", "rss_idle_mb", 1, "lower")
     row("RSS after %d MiB upload, MiB" % small, "rss_small_mb", 1, "lower")
     row("RSS after %d MiB uploads, MiB" % size, "rss_big_mb", 1, "lower")
@@ -266,6 +318,8 @@ def main(argv):
         oci_layout(argv[2], int(argv[3]), int(argv[4]))
     elif cmd == "tiny":
         tiny(argv[2].rstrip("/"), argv[3], argv[4], argv[5] if len(argv) > 5 and argv[5] else None)
+    elif cmd == "puts":
+        manifest_puts(argv[2].rstrip("/"), argv[3], int(argv[4]), int(argv[5]), argv[6] if len(argv) > 6 and argv[6] else None)
     elif cmd == "mbps":
         b, s = float(argv[2]), float(argv[3])
         print("%.1f" % (b / s / 1e6) if s > 0 else "")

@@ -13,6 +13,7 @@
 #   BENCH_WRK_SECONDS  wrk duration per run                          default 10 (3 when quick)
 #   BENCH_DIR          parent of the temp dir (both servers' data)   default /tmp
 #   BENCH_ONLY         "berth" or "distribution" to run one side     default both
+#   BENCH_PUTS         manifest PUTs per run of (f)                  default 400
 #   BENCH_DEADLINE     hard limit for the whole run, seconds         default 900
 #   BERTH_BIN          berth binary                                  default build/berth
 #   DIST_BIN           Distribution binary                           default /usr/bin/docker-registry
@@ -32,6 +33,8 @@ LAYERS=${BENCH_LAYERS:-8}
 LAYER_MB=${BENCH_LAYER_MB:-24}
 WRK_CONN=64
 WRK_THREADS=2
+PUTS=${BENCH_PUTS:-400}
+PUT_CLIENTS=8
 ONLY=${BENCH_ONLY:-}
 DEADLINE=${BENCH_DEADLINE:-900}
 BERTH_BIN=${BERTH_BIN:-$ROOT/build/berth}
@@ -322,7 +325,7 @@ else BERTH_OK=0; fi
 DIST_OK=1; want distribution || DIST_OK=0
 
 put size_mb "$SIZE_MB"; put small_mb "$SMALL_MB"; put reps "$REPS"; put pull_reps "$PULL_REPS"
-put layers "$LAYERS"; put layer_mb "$LAYER_MB"; put wrk_conn "$WRK_CONN"; put quick "$QUICK"; put dd_mb "$SIZE_MB"
+put layers "$LAYERS"; put layer_mb "$LAYER_MB"; put wrk_conn "$WRK_CONN"; put put_clients "$PUT_CLIENTS"; put quick "$QUICK"; put dd_mb "$SIZE_MB"
 put date "$(date -u +%Y-%m-%dT%H:%MZ)"
 put cpus "$(nproc)"
 put loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -450,6 +453,17 @@ if [ "$DIST_OK" = 1 ]; then start_distribution dist-noauth off && S2+=(dist-noau
 if [ "$BERTH_OK" = 1 ]; then start_berth berth-noauth off && S2+=(berth-noauth) || warn berth.start2 "berth --auth none did not start"; fi
 for s in "${S2[@]}"; do
     wrk_target "$s" && run_wrk "$s" wrk_noauth || warn "$(prefix_of "$s").wrk_noauth" "manifest benchmark (auth off) failed"
+done
+
+say "-- (f) manifest PUT: $PUTS distinct manifests, each a committed transaction; 1 client, then $PUT_CLIENTS"
+for s in "${S2[@]}"; do
+    for c in 1 "$PUT_CLIENTS"; do
+        k=put1; [ "$c" = 1 ] || k=putn
+        ensure_repo "$s" bench/puts
+        if v=$(timeout 300 "$PY" "$LIB" puts "${URL[$s]}" bench/puts "$PUTS" "$c" "${CRED[$s]:-}" 2>"$WORK/puts.err"); then
+            note "$s: $c client(s): $v req/s"; put "$(prefix_of "$s").${k}_rps" "$v"
+        else cat "$WORK/puts.err" >&2; warn "$(prefix_of "$s").$k" "manifest PUTs failed ($c clients)"; fi
+    done
 done
 for s in "${S2[@]}"; do stop_server "$s"; done
 

@@ -276,7 +276,8 @@ int op_list_images(struct ecr_call *c)
         goto done;
     }
     bool in_untagged = after && after[0] == 'u';
-    if (ts != TS_UNTAGGED && !in_untagged && (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
+    if (ts != TS_UNTAGGED && !in_untagged &&
+        (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
@@ -388,6 +389,9 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
         char resolved[DIGEST_MAX], shown[700];
         struct manifest m;
         enum id_status st = resolve_id(repo->id, digest, tag, resolved);
+        int got = st == ID_OK ? store_manifest_get(repo->id, resolved, false, &m) : 0;
+        bool seen_before = got == 0 && json_object_get(seen, resolved);
+        json_t *tags = st == ID_OK && got == 0 && !seen_before ? tags_of(repo->id, resolved) : NULL;
         format_image_id(shown, sizeof(shown), digest, tag);
         if (st == ID_MISSING)
             rc = ecr_fail(c, ECR_INVALID_PARAMETER,
@@ -396,23 +400,21 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
             rc = ecr_fail(c, ECR_INVALID_PARAMETER,
                           "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
                           "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
-        else if (st == ID_ERROR || (st == ID_OK && (rc = store_manifest_get(repo->id, resolved, false, &m)) < 0 && rc != E_NOTFOUND))
+        else if (st == ID_ERROR || (got < 0 && got != E_NOTFOUND) || (st == ID_OK && got == 0 && !seen_before && !tags))
             rc = ecr_fail_internal(c, E_ERROR);
-        else if (st != ID_OK || rc == E_NOTFOUND)
+        else if (st != ID_OK || got == E_NOTFOUND)
             rc = ecr_fail(c, ECR_IMAGE_NOT_FOUND,
                           "The image with imageId %s does not exist within the repository with name '%s' in the registry "
                           "with id '%s'",
                           shown, repo->name, repo->account_id);
-        else {
-            json_t *tags = json_object_get(seen, resolved) ? NULL : tags_of(repo->id, resolved);
-            if (!json_object_get(seen, resolved) && !tags) {
-                rc = ecr_fail_internal(c, E_ERROR);
-            } else if (tags) {
-                json_object_set_new(seen, resolved, json_true());
-                json_array_append_new(details, image_detail(repo, &m, tags));
-            }
-            manifest_release(&m);
+        else if (tags) {
+            json_object_set_new(seen, resolved, json_true());
+            json_array_append_new(details, image_detail(repo, &m, tags));
+            tags = NULL;
         }
+        json_decref(tags);
+        if (st == ID_OK && got == 0)
+            manifest_release(&m);
     }
     json_decref(seen);
     return rc;

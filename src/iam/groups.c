@@ -79,7 +79,8 @@ int op_list_groups(struct iam_call *c)
     if (rc < 0)
         return rc;
     xml_open(&c->out, "Groups");
-    rc = store_identities_list(c->account, IAM_ENTITY_GROUP, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_group, &l);
+    rc = store_identities_list(c->account, IAM_ENTITY_GROUP, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg),
+                               list_group, &l);
     xml_close(&c->out, "Groups");
     iam_page_end(c, &l.pg);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;

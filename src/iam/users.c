@@ -103,7 +103,8 @@ int op_list_users(struct iam_call *c)
     if (rc < 0)
         return rc;
     xml_open(&c->out, "Users");
-    rc = store_identities_list(c->account, IAM_ENTITY_USER, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_user, &l);
+    rc = store_identities_list(c->account, IAM_ENTITY_USER, iam_str(c, "PathPrefix"), l.pg.after, iam_page_fetch(&l.pg), list_user,
+                               &l);
     xml_close(&c->out, "Users");
     iam_page_end(c, &l.pg);
     return rc < 0 ? iam_fail_internal(c, rc) : 0;

@@ -466,8 +466,7 @@ static void key_from_row(sqlite3_stmt *st, struct access_key *k)
 
 int store_access_key_get(const char *id, struct access_key *out)
 {
-    sqlite3_stmt *st =
-        stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys WHERE id = ?1");
+    sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys WHERE id = ?1");
     bind_text(st, 1, id);
     int rc = step_row(st, "access key");
     if (rc == 1)

@@ -473,12 +473,13 @@ static struct state check(const char *what, long n)
     if (strcmp(ok, "ok\n") != 0)
         fail_msg("%s, fault at %ld: database damaged: %s", what, n, ok);
     free(ok);
-    assert_int_equal(sqlite3_prepare_v2(d,
-                                        "SELECT m.blob_digest, b.size, "
-                                        " EXISTS (SELECT 1 FROM repo_blobs r WHERE r.repo_id = m.repo_id AND r.digest = m.blob_digest) "
-                                        "FROM manifest_blobs m LEFT JOIN blobs b ON b.digest = m.blob_digest",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(d,
+                           "SELECT m.blob_digest, b.size, "
+                           " EXISTS (SELECT 1 FROM repo_blobs r WHERE r.repo_id = m.repo_id AND r.digest = m.blob_digest) "
+                           "FROM manifest_blobs m LEFT JOIN blobs b ON b.digest = m.blob_digest",
+                           -1, &st, NULL),
+        SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *digest = (const char *)sqlite3_column_text(st, 0);
         if (sqlite3_column_type(st, 1) == SQLITE_NULL)
