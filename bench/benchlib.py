@@ -255,6 +255,9 @@ def render(results_path, out_md):
     row("manifest GET, auth on, req/s (%s conns)" % c, "wrk_auth_rps", 0, "higher",
         "≥ 10×", ge(brps, drps, 10))
     row("manifest GET, auth on, p99 ms", "wrk_auth_p99_ms", 2, "lower")
+    bidle, bbusy = B("wrk_auth_p99_ms"), B("wrk_commit_p99_ms")
+    row("manifest GET p99 ms while a %d MiB blob uploads and commits" % size, "wrk_commit_p99_ms", 2, "lower",
+        "berth ≤ 2× idle", None if bidle is None or bbusy is None else bbusy <= 2 * bidle)
     row("manifest GET, auth off, req/s (%s conns)" % c, "wrk_noauth_rps", 0, "higher")
     row("manifest GET, auth off, p99 ms", "wrk_noauth_p99_ms", 2, "lower")
     row("manifest PUT, auth off, req/s (1 client)", "put1_rps", 0, "higher")

@@ -437,6 +437,23 @@ for s in "${S1[@]}"; do
     wrk_target "$s" && run_wrk "$s" wrk_auth || warn "$(prefix_of "$s").wrk_auth" "manifest benchmark (auth on) failed"
 done
 
+say "-- (g) manifest GET while a ${SIZE_MB} MiB blob is uploaded and committed: wrk -t$WRK_THREADS -c$WRK_CONN -d${WRK_SECONDS}s"
+# The same wrk run as (d), with a fresh big blob uploaded (monolithic PUT) 1 s into it: a
+# server whose HTTP threads wait on the upload's hashing, fsync or rename stalls the GETs
+# they also serve. Compared with (d)'s idle p99.
+BLOB_G="$WORK/blob-g.bin"
+for s in "${S1[@]}"; do
+    [ -f "$BLOB" ] || break
+    cp "$BLOB" "$BLOB_G" && head -c 16 /dev/urandom | dd of="$BLOB_G" conv=notrunc status=none
+    digest=$(sha256_file "$BLOB_G")
+    ( sleep 1; upload_blob "$s" bench/blob "$BLOB_G" "$digest" >"$WORK/g-upload.out" 2>&1 ) &
+    up=$!
+    run_wrk "$s" wrk_commit || warn "$(prefix_of "$s").wrk_commit" "manifest benchmark during a commit failed"
+    if wait "$up"; then note "$s: the upload ran at $(cat "$WORK/g-upload.out") MB/s under wrk"
+    else warn "$(prefix_of "$s").wrk_commit" "the upload during wrk failed: $(head -c 200 "$WORK/g-upload.out")"; fi
+    rm -f "$BLOB_G"
+done
+
 say "-- (e) peak RSS"
 for s in "${S1[@]}"; do
     alive "$s" || { warn "$(prefix_of "$s").alive" "server process died during phase 1"; continue; }
