@@ -115,6 +115,7 @@ def skopeo_push(tools, layout, ref, repo, tag, check=True, timeout=120):
 def skopeo_pull_problems(tools, repo, ref, obj, dest) -> list:
     """Pull repo:ref with skopeo (--all) into dir:dest and compare with `obj` byte for byte: the
     manifest, each child manifest and each blob by its digest. Empty when identical."""
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
     p = tools.skopeo("copy", "--all", "--src-tls-verify=false", "--src-creds", tools.creds(),
                      f"docker://{tools.server.host}/{repo}:{ref}", f"dir:{dest}", check=False)
     if p.returncode != 0:
