@@ -105,11 +105,22 @@ def pull_problems(reg, repo, ref, obj) -> list:
     return out
 
 
+def skopeo_push_args(tools, layout, ref, repo, tag) -> list:
+    """skopeo's arguments (after the global options) to copy --all oci:<layout>:<ref> to repo:tag."""
+    return ["copy", "--all", "--dest-tls-verify=false", "--dest-creds", tools.creds(), "--retry-times", "0",
+            f"oci:{layout}:{ref}", f"docker://{tools.server.host}/{repo}:{tag}"]
+
+
 def skopeo_push(tools, layout, ref, repo, tag, check=True, timeout=120):
     """skopeo copy --all oci:<layout>:<ref> to repo:tag on the tools' server; returns the process."""
-    return tools.skopeo("copy", "--all", "--dest-tls-verify=false", "--dest-creds", tools.creds(), "--retry-times", "0",
-                        f"oci:{layout}:{ref}", f"docker://{tools.server.host}/{repo}:{tag}", check=check,
-                        timeout=timeout)
+    return tools.skopeo(*skopeo_push_args(tools, layout, ref, repo, tag), check=check, timeout=timeout)
+
+
+def skopeo_push_start(tools, layout, ref, repo, tag) -> subprocess.Popen:
+    """The same push, started and not waited for (for a test that may have to kill it)."""
+    cmd = ["skopeo", "--policy", str(tools.policy), "--registries-conf", str(tools.registries_conf),
+           *skopeo_push_args(tools, layout, ref, repo, tag)]
+    return subprocess.Popen(cmd, env=tools.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def skopeo_pull_problems(tools, repo, ref, obj, dest) -> list:
