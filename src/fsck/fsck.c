@@ -292,11 +292,45 @@ static void report_blob(struct fsck *f, const char *digest, const struct suspect
     buf_release(&b.names);
 }
 
+/* Looks at each suspect again over RECHECK_ROUNDS rounds with recheck(),
+ * which returns 1 while the suspect still looks wrong, 0 once it does not
+ * (resolved for good), or a negative error that ends the check. */
+static int recheck_suspects(struct fsck *f, struct suspect *sus, size_t nsus, int (*recheck)(struct fsck *f, struct suspect *s))
+{
+    for (size_t round = 0; round < RECHECK_ROUNDS && nsus; round++) {
+        bool open = false;
+        sleep_ms(recheck_delays_ms[round]);
+        for (size_t k = 0; k < nsus; k++) {
+            if (sus[k].resolved)
+                continue;
+            int r = recheck(f, &sus[k]);
+            if (r < 0)
+                return r;
+            sus[k].resolved = r == 0;
+            open = open || r == 1;
+        }
+        if (!open)
+            break;
+    }
+    return 0;
+}
+
+static int recheck_blob(struct fsck *f, struct suspect *s)
+{
+    /* record first, then file: a GC deletes them in that order */
+    int r = store_blob_size(f->blobs[s->index].digest, &s->size);
+    if (r == E_NOTFOUND)
+        return 0;
+    if (r < 0)
+        return r;
+    check_blob_file(f, &s->check, f->blobs[s->index].digest, s->size);
+    return s->check.state != FILE_OK;
+}
+
 static int check_blobs(struct fsck *f)
 {
     struct suspect *sus = NULL;
     size_t nsus = 0, cap = 0;
-    int rc = 0;
     for (size_t i = 0; i < f->nblobs; i++) {
         struct file_check c;
         check_blob_file(f, &c, f->blobs[i].digest, f->blobs[i].size);
@@ -305,36 +339,19 @@ static int check_blobs(struct fsck *f)
         sus = grow(sus, &cap, nsus, sizeof(*sus));
         sus[nsus++] = (struct suspect){.index = i, .check = c, .size = f->blobs[i].size};
     }
-    for (size_t round = 0; round < RECHECK_ROUNDS && nsus; round++) {
-        bool open = false;
-        sleep_ms(recheck_delays_ms[round]);
-        for (size_t k = 0; k < nsus; k++) {
-            struct suspect *s = &sus[k];
-            if (s->resolved)
-                continue;
-            /* record first, then file: a GC deletes them in that order */
-            int r = store_blob_size(f->blobs[s->index].digest, &s->size);
-            if (r == E_NOTFOUND) {
-                s->resolved = true;
-                continue;
-            }
-            if (r < 0) {
-                rc = r;
-                goto done;
-            }
-            check_blob_file(f, &s->check, f->blobs[s->index].digest, s->size);
-            s->resolved = s->check.state == FILE_OK;
-            open = open || !s->resolved;
-        }
-        if (!open)
-            break;
-    }
-    for (size_t k = 0; k < nsus; k++)
+    int rc = recheck_suspects(f, sus, nsus, recheck_blob);
+    for (size_t k = 0; rc == 0 && k < nsus; k++)
         if (!sus[k].resolved)
             report_blob(f, f->blobs[sus[k].index].digest, &sus[k]);
-done:
     free(sus);
     return rc;
+}
+
+static int recheck_upload(struct fsck *f, struct suspect *s)
+{
+    uint64_t size;
+    /* a commit renames the file away before it drops the record */
+    return store_upload_exists(f->uploads[s->index].id) == 0 && upload_size(f->uploads[s->index].id, &size) < 0;
 }
 
 static int check_uploads(struct fsck *f)
@@ -348,28 +365,15 @@ static int check_uploads(struct fsck *f)
         sus = grow(sus, &cap, nsus, sizeof(*sus));
         sus[nsus++] = (struct suspect){.index = i};
     }
-    for (size_t round = 0; round < RECHECK_ROUNDS && nsus; round++) {
-        bool open = false;
-        sleep_ms(recheck_delays_ms[round]);
-        for (size_t k = 0; k < nsus; k++) {
-            struct suspect *s = &sus[k];
-            if (s->resolved)
-                continue;
-            /* a commit renames the file away before it drops the record */
-            s->resolved = store_upload_exists(f->uploads[s->index].id) != 0 || upload_size(f->uploads[s->index].id, &size) == 0;
-            open = open || !s->resolved;
-        }
-        if (!open)
-            break;
-    }
-    for (size_t k = 0; k < nsus; k++) {
+    int rc = recheck_suspects(f, sus, nsus, recheck_upload);
+    for (size_t k = 0; rc == 0 && k < nsus; k++) {
         char tmp[32];
         const struct upload_rec *u = &f->uploads[sus[k].index];
         if (!sus[k].resolved)
             problem(f, "missing-upload-file repository=%s upload=%s", repo_name(f, u->repo_id, tmp), u->id);
     }
     free(sus);
-    return 0;
+    return rc;
 }
 
 static void test_pause(void)

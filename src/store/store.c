@@ -1686,8 +1686,7 @@ int store_open_readonly(const char *data_dir)
     if (version < 0)
         return db_error("schema version");
     if (version < 1 || version > NMIGRATIONS)
-        return error_set(E_UNSUPPORTED, "database schema version %d is not one this berth reads (1 to %d)", version,
-                         NMIGRATIONS);
+        return error_set(E_UNSUPPORTED, "database schema version %d is not one this berth reads (1 to %d)", version, NMIGRATIONS);
     return 0;
 }
 
@@ -1814,8 +1813,7 @@ static int tags_row(sqlite3_stmt *st, void *ctx)
     return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int(st, 3) != 0);
 }
 
-int store_all_tags_each(int (*fn)(void *ctx, int64_t repo_id, const char *tag, const char *digest, bool manifest_exists),
-                        void *ctx)
+int store_all_tags_each(int (*fn)(void *ctx, int64_t repo_id, const char *tag, const char *digest, bool manifest_exists), void *ctx)
 {
     struct tags_each e = {fn, ctx};
     sqlite3_stmt *st = stmt("SELECT t.repo_id, t.name, t.digest,"
