@@ -12,6 +12,7 @@ import images
 from conftest import ContainerTools, create_repository
 from datadir import assert_clean, blob_file, ecr_client, fsck, gc, skopeo_push
 from regclient import Registry, describe
+from workload import image_with_layers
 
 
 def _registry(berth_factory, tmp_path):
@@ -35,11 +36,7 @@ def test_fsck_clean_then_every_kind_of_damage(berth_factory, tmp_path):
     srv, tools, reg = _registry(berth_factory, tmp_path)
     app, web = create_repository("fsck/app", srv), create_repository("fsck/web", srv)
     a = images.make_image(nlayers=2, label="fsck-a")
-    # b shares a's first layer
-    b_layers = [a.layers[0], images.make_image(label="fsck-b").layers[0]]
-    b = images.make_image(label="fsck-b2", nlayers=2)
-    b = images.Image(images.dumps({"schemaVersion": 2, "mediaType": images.OCI_MANIFEST, "config": b.config.descriptor(),
-                                   "layers": [x.descriptor() for x in b_layers]}), images.OCI_MANIFEST, b.config, b_layers)
+    b = image_with_layers([a.layers[0], images.make_image(label="fsck-b").layers[0]], "fsck-b")  # shares a layer
     idx = images.make_multiarch(label="fsck-idx")
     layout = images.write_oci_layout(tmp_path / "layout", {"a": a, "b": b, "idx": idx})
     skopeo_push(tools, layout, "a", app, "a")
