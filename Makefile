@@ -4,6 +4,7 @@
 #   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
 #   make bench    compare berth with Debian's docker-registry on loopback
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
+#   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
 
 PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl
@@ -32,7 +33,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench fuzz clean
+.PHONY: all deps run test unit replay integration bench fuzz fuzz-long clean
 all: $(B)/berth
 
 deps:
@@ -86,6 +87,12 @@ bench: deps $(B)/berth
 	bash bench/run.sh
 
 fuzz: $(FUZZBIN)
+
+# A longer campaign: each target for FUZZ_MINUTES minutes from its corpus;
+# prints executions and new corpus entries per target, fails on a crash.
+FUZZ_MINUTES ?= 5
+fuzz-long: $(FUZZBIN)
+	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh $(FUZZBIN)
 
 clean:
 	rm -rf build build-san

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/ecr.h"
+#include "fsck/fsck.h"
 #include "http/server.h"
 #include "image/image.h"
 #include "iam/iam.h"
@@ -42,6 +43,9 @@ static void usage(void)
            "  berth admin <command>      manage accounts and keys (berth admin --help)\n"
            "  berth gc [--grace-minutes N] [--upload-grace-hours N]\n"
            "                             remove blobs no manifest needs, and abandoned uploads\n"
+           "  berth fsck [--verify-digests]\n"
+           "                             check that metadata and blobs agree (safe while serving);\n"
+           "                             exit 1 when a problem is found, 2 when the check cannot run\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -231,6 +235,33 @@ static int cmd_gc(int argc, char **argv)
     auth_shutdown();
     config_release(&cfg);
     return 0;
+}
+
+static int fsck_extra(int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], "--verify-digests") != 0)
+        return 1;
+    (*i)++;
+    return 0;
+}
+
+/* berth fsck: reads only, so it needs no stopped server (fsck/fsck.h). */
+static int cmd_fsck(int argc, char **argv)
+{
+    struct config cfg;
+    struct fsck_report rep;
+    struct fsck_options opt = {.out = stdout};
+    for (int i = 2; i < argc; i++)
+        opt.verify_digests = opt.verify_digests || strcmp(argv[i], "--verify-digests") == 0;
+    if (load_config(&cfg, argc, argv, 2, fsck_extra) < 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    int rc = fsck_run(&rep, cfg.data_dir, &opt);
+    if (rc < 0)
+        fprintf(stderr, "berth: fsck: %s\n", error_message());
+    config_release(&cfg);
+    return rc < 0 ? 2 : rep.problems ? 1 : 0;
 }
 
 static int admin_extra(int argc, char **argv, int *i)
@@ -457,6 +488,8 @@ int main(int argc, char **argv)
         return cmd_admin(argc, argv);
     if (strcmp(argv[1], "gc") == 0)
         return cmd_gc(argc, argv);
+    if (strcmp(argv[1], "fsck") == 0)
+        return cmd_fsck(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

@@ -1814,3 +1814,203 @@ int store_upload_exists(const char *id)
     bind_text(st, 1, id);
     return exists_query(st, "upload", id, "is unknown");
 }
+
+/* ---- consistency check (fsck/fsck.c): read-only iteration ----
+ *
+ * berth fsck reads everything below inside one read transaction, which in
+ * WAL mode is a consistent snapshot while a server keeps writing. Nothing
+ * here writes: the connection is opened read-only and never migrates. Each
+ * iterator hands rows to fn, which returns non-zero to stop, and returns 0
+ * or a database error (never 0 for a failed query). */
+
+int store_open_readonly(const char *data_dir)
+{
+    char path[PATH_MAX];
+    sqlite3_stmt *st = NULL;
+    int version = -1, rc;
+    snprintf(path, sizeof(path), "%s/berth.db", data_dir);
+    store_close_thread();
+    free(db_path);
+    db_path = xstrdup(path);
+    if (sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        rc = error_set(E_NOTFOUND, "cannot open database '%s': %s", db_path, sqlite3_errmsg(tdb));
+        sqlite3_close(tdb);
+        tdb = NULL;
+        return rc;
+    }
+    sqlite3_busy_timeout(tdb, 10000);
+    if (sqlite3_prepare_v2(tdb, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version < 0)
+        return db_error("schema version");
+    if (version < 1 || version > NMIGRATIONS)
+        return error_set(E_UNSUPPORTED, "database schema version %d is not one this berth reads (1 to %d)", version, NMIGRATIONS);
+    return 0;
+}
+
+int store_snapshot_begin(void)
+{
+    /* a deferred BEGIN takes its snapshot at the first read: take it now */
+    int rc = step_done(stmt("BEGIN"), "begin");
+    if (rc == 0 && count_query(stmt("SELECT count(*) FROM sqlite_schema")) < 0) {
+        rc = db_error("snapshot");
+        store_rollback();
+    }
+    return rc;
+}
+
+void store_snapshot_end(void)
+{
+    store_rollback();
+}
+
+/* Steps st to its end, calling row() for each row until it returns non-zero. */
+static int each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (row(st, ctx)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    rc = rc == SQLITE_DONE ? 0 : db_error(what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *z = sqlite3_column_text(st, i);
+    return z ? (const char *)z : "";
+}
+
+struct repositories_each {
+    int (*fn)(void *ctx, int64_t id, const char *account_id, const char *name);
+    void *ctx;
+};
+
+static int repositories_row(sqlite3_stmt *st, void *ctx)
+{
+    struct repositories_each *e = ctx;
+    return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2));
+}
+
+int store_repositories_each(int (*fn)(void *ctx, int64_t id, const char *account_id, const char *name), void *ctx)
+{
+    struct repositories_each e = {fn, ctx};
+    return each_row(stmt("SELECT id, account_id, name FROM repositories ORDER BY id"), "repositories", repositories_row, &e);
+}
+
+struct digests_each {
+    int (*fn)(void *ctx, int64_t repo_id, const char *digest);
+    void *ctx;
+};
+
+static int digests_row(sqlite3_stmt *st, void *ctx)
+{
+    struct digests_each *e = ctx;
+    return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1));
+}
+
+int store_manifests_each(int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx)
+{
+    struct digests_each e = {fn, ctx};
+    return each_row(stmt("SELECT repo_id, digest FROM manifests ORDER BY repo_id, digest"), "manifests", digests_row, &e);
+}
+
+int store_blob_repositories(const char *digest, int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx)
+{
+    struct digests_each e = {fn, ctx};
+    sqlite3_stmt *st = stmt("SELECT repo_id, digest FROM repo_blobs WHERE digest = ?1 ORDER BY repo_id");
+    bind_text(st, 1, digest);
+    return each_row(st, "blob links", digests_row, &e);
+}
+
+struct references_each {
+    int (*fn)(void *ctx, const struct store_reference *r);
+    void *ctx;
+};
+
+static int references_row(sqlite3_stmt *st, void *ctx)
+{
+    struct references_each *e = ctx;
+    struct store_reference r = {
+        .repo_id = sqlite3_column_int64(st, 0),
+        .manifest = col_text(st, 1),
+        .target = col_text(st, 2),
+        .is_manifest = sqlite3_column_int(st, 3) != 0,
+        .target_exists = sqlite3_column_int(st, 4) != 0,
+        .target_linked = sqlite3_column_int(st, 5) != 0,
+    };
+    return e->fn(e->ctx, &r);
+}
+
+int store_references_each(int (*fn)(void *ctx, const struct store_reference *r), void *ctx)
+{
+    struct references_each e = {fn, ctx};
+    sqlite3_stmt *st = stmt("SELECT m.repo_id, m.manifest_digest, m.blob_digest, 0,"
+                            "  EXISTS (SELECT 1 FROM blobs b WHERE b.digest = m.blob_digest),"
+                            "  EXISTS (SELECT 1 FROM repo_blobs r WHERE r.repo_id = m.repo_id AND r.digest = m.blob_digest)"
+                            " FROM manifest_blobs m "
+                            "UNION ALL "
+                            "SELECT c.repo_id, c.parent_digest, c.child_digest, 1,"
+                            "  EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = c.repo_id AND x.digest = c.child_digest), 1"
+                            " FROM manifest_refs c "
+                            "ORDER BY 1, 2, 3");
+    return each_row(st, "manifest references", references_row, &e);
+}
+
+struct tags_each {
+    int (*fn)(void *ctx, int64_t repo_id, const char *tag, const char *digest, bool manifest_exists);
+    void *ctx;
+};
+
+static int tags_row(sqlite3_stmt *st, void *ctx)
+{
+    struct tags_each *e = ctx;
+    return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int(st, 3) != 0);
+}
+
+int store_all_tags_each(int (*fn)(void *ctx, int64_t repo_id, const char *tag, const char *digest, bool manifest_exists), void *ctx)
+{
+    struct tags_each e = {fn, ctx};
+    sqlite3_stmt *st = stmt("SELECT t.repo_id, t.name, t.digest,"
+                            "  EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = t.repo_id AND m.digest = t.digest)"
+                            " FROM tags t ORDER BY t.repo_id, t.name");
+    return each_row(st, "tags", tags_row, &e);
+}
+
+struct blobs_each {
+    int (*fn)(void *ctx, const char *digest, uint64_t size);
+    void *ctx;
+};
+
+static int blobs_row(sqlite3_stmt *st, void *ctx)
+{
+    struct blobs_each *e = ctx;
+    return e->fn(e->ctx, col_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+}
+
+int store_blobs_each(int (*fn)(void *ctx, const char *digest, uint64_t size), void *ctx)
+{
+    struct blobs_each e = {fn, ctx};
+    return each_row(stmt("SELECT digest, size FROM blobs ORDER BY digest"), "blobs", blobs_row, &e);
+}
+
+struct uploads_each {
+    int (*fn)(void *ctx, const char *id, int64_t repo_id);
+    void *ctx;
+};
+
+static int uploads_row(sqlite3_stmt *st, void *ctx)
+{
+    struct uploads_each *e = ctx;
+    return e->fn(e->ctx, col_text(st, 0), sqlite3_column_int64(st, 1));
+}
+
+int store_uploads_each(int (*fn)(void *ctx, const char *id, int64_t repo_id), void *ctx)
+{
+    struct uploads_each e = {fn, ctx};
+    return each_row(stmt("SELECT id, repo_id FROM uploads ORDER BY id"), "uploads", uploads_row, &e);
+}

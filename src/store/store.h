@@ -307,4 +307,34 @@ int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), vo
  * E_NOTFOUND when none does. */
 int store_upload_exists(const char *id);
 
+/* ---- consistency check (berth fsck): read-only iteration ----
+ * store_open_readonly() opens the database of data_dir read-only on this
+ * thread (E_NOTFOUND when there is none; never creates or migrates one).
+ * Between store_snapshot_begin() and store_snapshot_end() every read sees one
+ * committed state, however a running server writes meanwhile. Iterators call
+ * fn for each row (non-zero stops) and return 0 or a database error. */
+int store_open_readonly(const char *data_dir);
+int store_snapshot_begin(void);
+void store_snapshot_end(void);
+
+int store_repositories_each(int (*fn)(void *ctx, int64_t id, const char *account_id, const char *name), void *ctx);
+int store_manifests_each(int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx);
+
+/* A reference of a manifest: to a blob (config, layer) or a child manifest. */
+struct store_reference {
+    int64_t repo_id;
+    const char *manifest; /* the referring manifest */
+    const char *target;   /* the blob or child manifest */
+    bool is_manifest;
+    bool target_exists;   /* blob: has a record; child: is a manifest of the repository */
+    bool target_linked;   /* blob: the repository links it; child: always true */
+};
+int store_references_each(int (*fn)(void *ctx, const struct store_reference *r), void *ctx);
+int store_all_tags_each(int (*fn)(void *ctx, int64_t repo_id, const char *tag, const char *digest, bool manifest_exists),
+                        void *ctx);
+int store_blobs_each(int (*fn)(void *ctx, const char *digest, uint64_t size), void *ctx);
+/* The repositories that link digest. */
+int store_blob_repositories(const char *digest, int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx);
+int store_uploads_each(int (*fn)(void *ctx, const char *id, int64_t repo_id), void *ctx);
+
 #endif
