@@ -1852,11 +1852,10 @@ int store_open_readonly(const char *data_dir)
 int store_snapshot_begin(void)
 {
     /* a deferred BEGIN takes its snapshot at the first read: take it now */
+    int64_t n;
     int rc = step_done(stmt("BEGIN"), "begin");
-    if (rc == 0 && count_query(stmt("SELECT count(*) FROM sqlite_schema")) < 0) {
-        rc = db_error("snapshot");
+    if (rc == 0 && (rc = count_query(stmt("SELECT count(*) FROM sqlite_schema"), &n, "snapshot")) < 0)
         store_rollback();
-    }
     return rc;
 }
 
