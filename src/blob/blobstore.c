@@ -673,9 +673,9 @@ void upload_forget(const char *id)
     pthread_mutex_unlock(&states_lock);
 }
 
-int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
+int upload_verify(struct upload *u, const char *expected)
 {
-    char got[DIGEST_MAX], src[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
+    char got[DIGEST_MAX], src[PATH_MAX];
     enum digest_alg alg;
     int rc = digest_validate(slice_from(expected), &alg);
     if (rc < 0 || (rc = hashpipe_stop(u)) < 0)
@@ -719,6 +719,13 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
         return error_set(E_ERROR, "cannot touch upload '%s': %s", u->id, strerror(errno));
     if (fsync(u->fd) != 0)
         return error_set(E_ERROR, "cannot fsync upload '%s': %s", u->id, strerror(errno));
+    return 0;
+}
+
+int upload_place(struct upload *u, const char *expected, uint64_t *size_out)
+{
+    char src[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
+    int rc;
     if ((rc = blob_path(dst, dir, expected)) < 0 || (rc = mkdir_p(dir)) < 0)
         return rc;
     upload_path(src, u->id);
@@ -732,6 +739,12 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
     hasher_release(&u->hash);
     state_drop(u->id);
     return 0;
+}
+
+int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
+{
+    int rc = upload_verify(u, expected);
+    return rc < 0 ? rc : upload_place(u, expected, size_out);
 }
 
 int upload_cancel(const char *id)

@@ -65,6 +65,13 @@ int upload_flush(struct upload *u);
  * E_MISMATCH the session is kept so the client may retry. *size_out is the
  * blob's size. */
 int upload_commit(struct upload *u, const char *expected, uint64_t *size_out);
+/* upload_commit() in two steps, for callers with work in between:
+ * upload_verify() checks the content against expected and makes the file
+ * durable with its mtime set to now (E_MISMATCH: the session stays);
+ * upload_place() then renames it into place as the blob, makes the rename
+ * durable and ends the session. */
+int upload_verify(struct upload *u, const char *expected);
+int upload_place(struct upload *u, const char *expected, uint64_t *size_out);
 /* Returns the session to the table of open sessions (keeps the hash state). */
 void upload_close(struct upload *u);
 /* Removes the session file and any saved state. */
@@ -76,7 +83,7 @@ void upload_forget(const char *id);
 
 /*
  * The commit guard: whoever commits a blob holds it (shared) from before
- * upload_commit() until the blob's record is written, and blob_collect()
+ * upload_place() until the blob's record is written, and blob_collect()
  * takes it exclusively, so a collector (in this process or in `berth gc`)
  * never removes bytes whose record is on its way. Returns a descriptor to
  * pass to blob_guard_leave(), or a negative E_*.

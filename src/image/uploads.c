@@ -68,33 +68,37 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
     bool had = false;
     int rc;
 
+    /* verified and durable in its session file, or the session stays */
+    if ((rc = upload_verify(u, digest)) < 0)
+        return rc;
     /* held until the record is written: no collector may take the bytes
      * in between (blobstore.h) */
     int guard = blob_guard_enter();
     if (guard < 0)
         return guard;
-    /* bytes first: verified, durable and in place, or the session stays */
-    if ((rc = upload_commit(u, digest, &size)) < 0) {
+    /* The session's record goes before its file is renamed into place, so
+     * no crash leaves a session record whose file is gone: from here on a
+     * crash leaves at most a file without a record (a session file or a
+     * blob), which GC removes. */
+    if ((rc = store_upload_delete(u->id)) < 0 || (rc = upload_place(u, digest, &size)) < 0) {
         blob_guard_leave(guard);
         return rc;
     }
-    /* then the records, in one transaction; should it fail, the bytes are
-     * a blob without a record, which GC removes after its grace period */
-    if ((rc = store_begin()) < 0) {
-        blob_guard_leave(guard);
-        return rc;
+    /* then the blob's records, in one transaction; should it fail, the
+     * bytes are a blob without a record, which GC removes after its grace */
+    if ((rc = store_begin()) == 0) {
+        rc = store_blob_linked(repo->id, digest, &linked_size);
+        if (rc == 0)
+            had = true;
+        else if (rc == E_NOTFOUND)
+            rc = 0;
+        if (rc == 0 && !had && (rc = store_blob_add(digest, size)) == 0)
+            rc = store_blob_link(repo->id, digest);
+        if (rc == 0)
+            rc = store_commit();
+        if (rc < 0)
+            store_rollback();
     }
-    rc = store_blob_linked(repo->id, digest, &linked_size);
-    if (rc == 0)
-        had = true;
-    else if (rc == E_NOTFOUND)
-        rc = 0;
-    if (rc == 0 && !had && (rc = store_blob_add(digest, size)) == 0)
-        rc = store_blob_link(repo->id, digest);
-    if (rc == 0 && (rc = store_upload_delete(u->id)) == 0)
-        rc = store_commit();
-    if (rc < 0)
-        store_rollback();
     blob_guard_leave(guard);
     if (rc < 0)
         return rc;

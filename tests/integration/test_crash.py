@@ -37,12 +37,6 @@ def _push(srv, tools, e, ledger, procs):
         e.state = "acked" if ok else "failed"
 
 
-# Not strict: a random kill lands in that window only now and then (about one run in three here),
-# so the test passes on lucky runs; test_kill9_right_after_a_blob_is_renamed_into_place below hits
-# it every time and is strict. Remove both marks together once the window is closed.
-@pytest.mark.xfail(strict=False, raises=AssertionError,
-                   reason="issue 7: an upload session's record outlives its file when the kill lands "
-                   "between the blob's rename into place and the transaction that records it")
 def test_kill9_during_concurrent_pushes_loses_nothing_acknowledged(berth_factory, tmp_path):
     srv = berth_factory()
     tools = ContainerTools(tmp_path / "containers", srv)
@@ -166,9 +160,6 @@ def _is_blob_removal(name, path, rest):
     return name in ("unlink", "unlinkat", "rename", "renameat", "renameat2") and "/blobs/" in rest
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 7: synchronous=NORMAL -- commits are acknowledged (and GC unlinks "
-                   "bytes) before the WAL is synced")
 def test_nothing_is_acknowledged_or_collected_before_it_is_on_disk(berth_factory, tmp_path):
     """A push is acknowledged, and GC unlinks a blob, only after the database write it depends on
     was synced: at each 2xx response and each blob removal no database write may be unsynced."""
@@ -203,9 +194,6 @@ def test_nothing_is_acknowledged_or_collected_before_it_is_on_disk(berth_factory
     assert not late, "\n".join(late)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 7: an upload session's record outlives its file when the server dies "
-                   "between the blob's rename into place and the transaction that records it")
 def test_kill9_right_after_a_blob_is_renamed_into_place(berth_factory, tmp_path):
     """The crash point the random kills above hit now and then, chosen exactly: strace holds the
     committing thread just after its rename, and the server is killed there."""

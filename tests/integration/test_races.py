@@ -110,10 +110,6 @@ def _checker(srv, ledger, stop, errors):
         ledger.bump("fsck problems seen mid-run", len(r.problems))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 7: /v2 DELETE of a blob unlinks a layer a tagged image uses; /v2 DELETE "
-                   "of an index child succeeds; the manifest PUT checks references before its transaction; GC "
-                   "judges age by file mtime")
 def test_push_delete_gc_race_leaves_no_dangling_reference(berth_factory, tmp_path):
     srv = berth_factory()
     tools = ContainerTools(tmp_path / "containers", srv)
