@@ -49,6 +49,7 @@
 #include "core/log.h"
 #include "ecr/ecr.h"
 #include "ecr/ops.h"
+#include "image/image.h"
 #include "store/store.h"
 
 #define ACCT "111122223333"
@@ -681,6 +682,41 @@ static void test_delete_several(void **state)
     delete_sweep(ids_buf[2], " idx ");
 }
 
+static const char *unlink_digest;
+
+/* /v2 DELETE of a blob in repository "web" (image_blob_unlink): 0 when it
+ * unlinked the blob or refused it for an image that uses it, -1 for an
+ * error; the answer says which. */
+static int run_blob_unlink(json_t **reply)
+{
+    struct repo r;
+    int rc = store_repo_get(ACCT, "web", &r);
+    if (rc == 0) {
+        rc = image_blob_unlink(&r, unlink_digest);
+        repo_release(&r);
+    }
+    *reply = rc == 0 || rc == E_CONFLICT ? json_string(rc == 0 ? "unlinked" : "in use") : NULL;
+    return *reply ? 0 : -1;
+}
+
+static void test_v2_blob_delete_of_a_used_blob(void **state)
+{
+    (void)state;
+    struct state before, after;
+    unlink_digest = dig_b[2]; /* a layer of A and of B */
+    sweep("unlink used blob", run_blob_unlink, &before, &after);
+    assert_same_state(&after, &before, "unlink used blob", 0, "unchanged");
+    state_release(&before);
+    state_release(&after);
+}
+
+static void test_v2_blob_delete_of_an_unused_blob(void **state)
+{
+    (void)state;
+    unlink_digest = dig_b[5]; /* linked, used by no image */
+    sweep("unlink unused blob", run_blob_unlink, NULL, NULL);
+}
+
 /* Every lookup says E_ERROR, never E_NOTFOUND, when its query fails. */
 static void test_lookups_fail_as_errors(void **state)
 {
@@ -780,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_delete_one_of_two_tags), cmocka_unit_test(test_delete_last_tag),
         cmocka_unit_test(test_delete_by_digest),       cmocka_unit_test(test_delete_protected_child),
         cmocka_unit_test(test_delete_several),         cmocka_unit_test(test_commit_syncs),
+        cmocka_unit_test(test_v2_blob_delete_of_a_used_blob), cmocka_unit_test(test_v2_blob_delete_of_an_unused_blob),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
