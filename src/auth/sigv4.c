@@ -148,17 +148,6 @@ static int uri_encode(struct buf *out, const char *p, size_t n, bool keep_slash)
     return rc;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Form-style decoding: %XX and '+'. A '%' not followed by two hex digits is
  * kept as it is. Returns a malloc'd copy; *len_out gets its length. */
 static char *query_decode(struct slice s, size_t *len_out)
@@ -170,7 +159,7 @@ static char *query_decode(struct slice s, size_t *len_out)
         int hi, lo;
         if (c == '+') {
             c = ' ';
-        } else if (c == '%' && i + 2 < s.len && (hi = hexval(s.base[i + 1])) >= 0 && (lo = hexval(s.base[i + 2])) >= 0) {
+        } else if (c == '%' && i + 2 < s.len && (hi = hex_value(s.base[i + 1])) >= 0 && (lo = hex_value(s.base[i + 2])) >= 0) {
             c = (char)(hi << 4 | lo);
             i += 2;
         }

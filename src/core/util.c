@@ -32,6 +32,17 @@ void hex_encode(char *out, const void *data, size_t n)
     out[2 * n] = '\0';
 }
 
+int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void uuid_v4(char out[37])
 {
     unsigned char b[16];

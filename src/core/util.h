@@ -16,6 +16,8 @@
 void random_bytes(void *out, size_t n);
 /* Writes 2*n lowercase hex characters and a NUL. */
 void hex_encode(char *out, const void *data, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int hex_value(int c);
 /* A random RFC 4122 version-4 UUID string (37 bytes with NUL). */
 void uuid_v4(char out[37]);
 /* Random string of n characters drawn from alphabet, NUL-terminated. */

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "core/error.h"
+#include "core/util.h"
 
 enum {
     S_BEGIN,      /* before '{' */
@@ -46,17 +47,6 @@ static bool is_ws(unsigned char c)
 static bool is_b64(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 void part_stream_init(struct part_stream *ps, const char *key, part_stream_emit_fn emit, void *ctx)
@@ -235,7 +225,7 @@ static void stream_byte(struct part_stream *ps, unsigned char c)
         return;
     }
     case E_HEX: {
-        int v = hexval(c);
+        int v = hex_value(c);
         if (v < 0) {
             fail(ps);
             return;
@@ -300,7 +290,7 @@ static bool key_matches(const struct part_stream *ps)
             if (c == 'u') {
                 cp = 0;
                 for (int k = 0; k < 4; k++) {
-                    int v = i < ps->keylen ? hexval((unsigned char)ps->keyraw[i++]) : -1;
+                    int v = i < ps->keylen ? hex_value((unsigned char)ps->keyraw[i++]) : -1;
                     if (v < 0)
                         return false;
                     cp = cp << 4 | (uint32_t)v;
