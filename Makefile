@@ -79,6 +79,7 @@ integration: $(B)/berth
 # ASan+UBSan, then the integration tests against the sanitizer build of the
 # server, so memory errors under real clients fail the run.
 test: deps
+	/usr/bin/python3 scripts/module_graph.py
 	$(MAKE) -j2 all unit replay
 	$(MAKE) -j2 SAN=1 all unit replay
 	$(MAKE) SAN=1 integration
