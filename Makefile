@@ -1,6 +1,7 @@
 # berth — build, run, test, fuzz, bench.
 #
 #   make run      install what is missing, build, start berth on 127.0.0.1:5000 with data in ./data
+#                 (make run LISTEN=host:port DATA=dir to choose)
 #   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
 #   make bench    compare berth with Debian's docker-registry on loopback
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
@@ -63,8 +64,11 @@ build/fuzz/%: tests/fuzz/%.c $(SRC)
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
 	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(SRC) $(LDLIBS)
 
+# make run LISTEN=0.0.0.0:5000 DATA=/srv/berth: where berth listens and keeps its data.
+LISTEN  ?= 127.0.0.1:5000
+DATA    ?= ./data
 run: deps $(B)/berth
-	$(B)/berth serve --listen 127.0.0.1:5000 --data ./data
+	$(B)/berth serve --listen $(LISTEN) --data $(DATA)
 
 unit: $(UNITBIN)
 	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done

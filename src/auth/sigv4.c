@@ -868,7 +868,10 @@ static int verify(struct sigv4_result *out, const struct sigv4_verifier *v, cons
     }
     if (!slice_eq(auth.region, v->region) && !(v->global_region && slice_eq(auth.region, v->global_region))) {
         echo(e, sizeof(e), auth.region);
-        rc = fail(out, SIGV4_WRONG_REGION, "Credential should be scoped to a valid region, not '%s'. ", e);
+        /* AWS's sentence, and which region this server is, so a client set
+         * to another region learns what to set instead */
+        rc = fail(out, SIGV4_WRONG_REGION, "Credential should be scoped to a valid region, not '%s'. This server is region '%s'.",
+                  e, v->region);
         goto done;
     }
     if (!service_ok(v, auth.service)) {

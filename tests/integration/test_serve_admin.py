@@ -103,6 +103,34 @@ def test_help_lists_every_setting():
     assert subprocess.run([binary(), "--help"], capture_output=True, text=True, timeout=10).returncode == 0
 
 
+def test_usage_names_the_data_directory_of_gc_and_fsck():
+    out = subprocess.run([binary(), "--help"], capture_output=True, text=True, timeout=10).stdout
+    assert "berth gc [--data DIR]" in out, out
+    assert "berth fsck [--data DIR]" in out, out
+
+
+def test_make_run_takes_the_address_and_the_data_directory(tmp_path):
+    """`make run LISTEN=... DATA=...` serves there (the README's first command, elsewhere)."""
+    repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    port, data = free_port(), tmp_path / "made"
+    # a make of its own, not a sub-make of whatever make runs this suite
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    p = subprocess.Popen(["make", "-s", "-C", repo_root, "run", f"LISTEN=127.0.0.1:{port}", f"DATA={data}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and status is None:
+            try:
+                status = requests.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code
+            except requests.RequestException:
+                time.sleep(0.2)
+        assert status == 401, status
+        assert (data / "berth.db").exists() and (data / "credentials").exists()
+    finally:
+        os.killpg(p.pid, 15)
+        p.wait(timeout=20)
+
+
 def test_admin_accounts_and_root_keys(tmp_path):
     p, url = start(tmp_path, [])
     data = str(tmp_path / "data")

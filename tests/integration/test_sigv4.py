@@ -104,6 +104,8 @@ def test_wrong_region(berth):
     assert r.status_code == 400
     t, m = error(r)
     assert t == "InvalidSignatureException" and "Credential should be scoped to a valid region" in m, m
+    # the message says which region to use instead
+    assert m.endswith(f"This server is region '{berth.region}'."), m
 
 
 def test_wrong_service(berth):

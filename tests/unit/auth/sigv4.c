@@ -576,7 +576,7 @@ static void test_wrong_scope(void **state)
     static const char *const eu_services[] = {"ecr", NULL};
     struct sigv4_verifier eu = {"eu-west-1", eu_services, lookup, NULL, false, NULL};
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &eu, SIGV4_WRONG_REGION,
-                   "Credential should be scoped to a valid region, not 'us-east-1'. ");
+                   "Credential should be scoped to a valid region, not 'us-east-1'. This server is region 'eu-west-1'.");
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &iam_verifier, SIGV4_WRONG_SERVICE,
                    "Credential should be scoped to correct service: 'iam'. ");
     expect_refused("Authorization",
