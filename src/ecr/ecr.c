@@ -447,6 +447,7 @@ static void ecr_run(struct request *r)
     assert(mop != NULL); /* begin() answered any other */
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
     c.op = target;
+    snprintf(r->operation, sizeof(r->operation), "%s", mop->name);
     if (read_input(r, &c, payload) < 0)
         return;
     snprintf(r->principal, sizeof(r->principal), "%s", c.who.arn);

@@ -521,7 +521,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r->completed_ok && r->surface && r->surface->abort)
         r->surface->abort(r);
     int64_t us = mono_us() - r->start_us;
-    log_info("%s %s %u %llu %lld.%03lldms %s %s%s", r->method, r->path, r->status, (unsigned long long)r->bytes_out,
+    log_info("%s %s%s%s %u %llu %lld.%03lldms %s %s%s", r->method, r->path, r->operation[0] ? " " : "", r->operation,
+             r->status, (unsigned long long)r->bytes_out,
              (long long)(us / 1000), (long long)(us % 1000), r->principal[0] ? r->principal : "-", r->client_ip[0] ? r->client_ip : "-",
              r->completed_ok ? "" : " aborted");
     request_free(r);

@@ -72,6 +72,7 @@ struct request {
     bool completed_ok;
 
     char principal[704]; /* who, for the log line; never a secret */
+    char operation[64];  /* the API operation (ECR, IAM), for the log line; "" for /v2 */
     char client_ip[64];
     bool secure; /* reached over TLS */
 

@@ -537,6 +537,8 @@ static void iam_finish(struct request *r)
     }
     const char *action = query_form_get(&form, "Action"), *version = query_form_get(&form, "Version");
     c.op = action ? op_find(action) : NULL;
+    if (c.op)
+        snprintf(r->operation, sizeof(r->operation), "%s", c.op->name);
     sts = c.op ? strcmp(c.op->version, STS_VERSION) == 0 : version && strcmp(version, STS_VERSION) == 0;
 
     digest_sha256(payload, r->body.ptr, r->body.len);

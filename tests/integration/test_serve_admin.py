@@ -218,3 +218,22 @@ def test_iam_accepts_us_east_1_signatures_on_any_region(tmp_path):
         assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     finally:
         stop(p)
+
+
+def test_the_request_log_names_the_operation_and_the_principal(berth_factory):
+    """`POST /` says nothing: each ECR and IAM call's log line names its operation, then who."""
+    srv = berth_factory()
+    kw = dict(endpoint_url=srv.url, region_name=srv.region, aws_access_key_id=srv.access_key,
+              aws_secret_access_key=srv.secret)
+    boto3.client("ecr", **kw).describe_repositories()
+    boto3.client("iam", **kw).list_users()
+    root = f"arn:aws:iam::{srv.account_id}:root"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        log = srv.log_text()
+        if re.search(r"POST / ListUsers 200 \d+ [\d.]+ms " + re.escape(root), log):
+            break
+        time.sleep(0.1)
+    assert re.search(r"POST / DescribeRepositories 200 \d+ [\d.]+ms " + re.escape(root), log), log[-2000:]
+    assert re.search(r"POST / ListUsers 200 \d+ [\d.]+ms " + re.escape(root), log), log[-2000:]
+    assert srv.secret not in log
