@@ -375,7 +375,7 @@ static int part_sink(struct ecr_call *c, const struct repo *repo, const char *id
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
-    if ((rc = image_upload_touch(id, true, NULL)) < 0) {
+    if ((rc = image_upload_touch(id, true)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }

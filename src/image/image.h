@@ -57,10 +57,10 @@ int image_upload_start(char id_out[37], const struct repo *repo);
 int image_upload_open(struct upload *u, const struct repo *repo, const char *id);
 /* Appends to an open session, enforcing the largest blob size. */
 int image_upload_append(struct upload *u, const void *data, size_t n);
-/* Records that a request wrote to the session (its last activity, and one
- * more ECR part when part is true); *parts_out (may be NULL) gets the
- * number of parts so far. */
-int image_upload_touch(const char *id, bool part, int64_t *parts_out);
+/* Records that a request wrote to the session: its last activity (kept to
+ * a tenth of the expiry time, so not every request writes), and one more
+ * ECR part when part is true. */
+int image_upload_touch(const char *id, bool part);
 int image_upload_parts(const char *id, int64_t *out);
 /* Verifies the open session against digest, makes it a durable blob, and
  * links it to repo, ending the session. *linked_before (may be NULL) says

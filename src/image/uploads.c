@@ -51,9 +51,14 @@ int image_upload_append(struct upload *u, const void *data, size_t n)
     return upload_append(u, data, n);
 }
 
-int image_upload_touch(const char *id, bool part, int64_t *parts_out)
+int image_upload_touch(const char *id, bool part)
 {
-    return store_upload_touch(id, part, now_ms(), parts_out);
+    /* the last activity only decides expiry: a resolution of a tenth of
+     * the expiry time (at most a minute) spares most requests a write */
+    int64_t now = now_ms(), window = image_limits()->upload_expiry_ms / 10;
+    if (window <= 0 || window > 60 * 1000)
+        window = 60 * 1000;
+    return store_upload_touch(id, part, now, now - window);
 }
 
 int image_upload_parts(const char *id, int64_t *out)

@@ -169,7 +169,7 @@ static int open_session(struct request *r)
         return rc;
     }
     v->up_open = true;
-    if ((rc = image_upload_touch(v->ref, false, NULL)) < 0) {
+    if ((rc = image_upload_touch(v->ref, false)) < 0) {
         upload_close(&v->up);
         v->up_open = false;
         reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);

@@ -1012,22 +1012,16 @@ int store_upload_delete(const char *id)
     return step_done(st, "upload");
 }
 
-int store_upload_touch(const char *id, bool part, int64_t ms, int64_t *parts_out)
+int store_upload_touch(const char *id, bool part, int64_t ms, int64_t stale_before_ms)
 {
-    sqlite3_stmt *st = stmt("UPDATE uploads SET updated_at = ?2, parts = parts + ?3 WHERE id = ?1 RETURNING parts");
+    /* a plain touch of a session touched recently changes no row, so its
+     * autocommit writes (and syncs) nothing */
+    sqlite3_stmt *st = stmt("UPDATE uploads SET updated_at = ?2, parts = parts + ?3 WHERE id = ?1 AND (?3 = 1 OR updated_at < ?4)");
     bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, ms);
     sqlite3_bind_int(st, 3, part ? 1 : 0);
-    int rc = sqlite3_step(st);
-    int64_t parts = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (rc == SQLITE_ROW)
-        rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return db_error("upload");
-    if (parts_out)
-        *parts_out = parts;
-    return 0;
+    sqlite3_bind_int64(st, 4, stale_before_ms);
+    return step_done(st, "upload");
 }
 
 int store_upload_parts(const char *id, int64_t *out)
@@ -1833,7 +1827,7 @@ int store_open_readonly(const char *data_dir)
     free(db_path);
     db_path = xstrdup(path);
     if (sqlite3_open_v2(db_path, &tdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        rc = error_set(E_NOTFOUND, "cannot open database '%s': %s", db_path, sqlite3_errmsg(tdb));
+        rc = error_set(E_NOTFOUND, "no berth database at '%s': %s", db_path, sqlite3_errmsg(tdb));
         sqlite3_close(tdb);
         tdb = NULL;
         return rc;

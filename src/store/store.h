@@ -146,9 +146,9 @@ int store_upload_create(const char *id, int64_t repo_id);
 /* E_NOTFOUND unless the session exists and belongs to repo_id. */
 int store_upload_get(const char *id, int64_t repo_id);
 int store_upload_delete(const char *id);
-/* Notes activity on the session at ms (and one more part when part is
- * true); *parts_out (may be NULL) gets its part count. */
-int store_upload_touch(const char *id, bool part, int64_t ms, int64_t *parts_out);
+/* Notes activity on the session at ms: one more part when part is true,
+ * else only when its last activity is older than stale_before_ms. */
+int store_upload_touch(const char *id, bool part, int64_t ms, int64_t stale_before_ms);
 int store_upload_parts(const char *id, int64_t *out);
 /* Sessions with no activity since cutoff, oldest first, at most limit; fn
  * is called after the query, so it may use the store. */

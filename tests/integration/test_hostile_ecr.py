@@ -31,6 +31,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from test_sigv4 import signed
+
 PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 MiB = 1 << 20
 PART = 20 * MiB  # the largest part the model allows
@@ -71,31 +73,10 @@ def ecr_client(srv, **kw):
 
 
 def sign(srv, target, body=b"", *, key=None, secret=None, region=None, service="ecr", when=None):
-    """The headers botocore's signer gives an AWS JSON 1.1 request."""
-    req = AWSRequest(method="POST", url=srv.url + "/", data=body,
-                     headers={"X-Amz-Target": PREFIX + target, "Content-Type": "application/x-amz-json-1.1"})
-    signer = SigV4Auth(Credentials(key or srv.access_key, secret or srv.secret), service, region or srv.region)
-    if when is None:
-        signer.add_auth(req)
-    else:
-        import botocore.auth as ba
-
-        class Fixed(datetime.datetime):
-            @classmethod
-            def utcnow(cls):
-                return when
-
-            @classmethod
-            def now(cls, tz=None):
-                return when.replace(tzinfo=tz) if tz else when
-
-        saved = ba.datetime.datetime
-        ba.datetime.datetime = Fixed
-        try:
-            signer.add_auth(req)
-        finally:
-            ba.datetime.datetime = saved
-    return dict(req.headers.items())
+    """The headers botocore's signer gives an AWS JSON 1.1 request (test_sigv4's signer)."""
+    headers, _ = signed(srv, key=key, secret=secret, region=region, service=service, body=body, when=when,
+                        target=PREFIX + target)
+    return headers
 
 
 def head(srv, headers, content_length):
