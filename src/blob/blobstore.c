@@ -747,6 +747,22 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
     return rc < 0 ? rc : upload_place(u, expected, size_out);
 }
 
+int upload_spool(void)
+{
+    char dir[PATH_MAX], tmpl[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s/uploads", root);
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* a filesystem without O_TMPFILE: a hidden name, unlinked at once */
+    snprintf(tmpl, sizeof(tmpl), "%s/.part-XXXXXX", dir);
+    fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0)
+        return error_set(E_ERROR, "cannot create a spool file in '%s': %s", dir, strerror(errno));
+    unlink(tmpl);
+    return fd;
+}
+
 int upload_cancel(const char *id)
 {
     char path[PATH_MAX];

@@ -74,6 +74,10 @@ int upload_verify(struct upload *u, const char *expected);
 int upload_place(struct upload *u, const char *expected, uint64_t *size_out);
 /* Returns the session to the table of open sessions (keeps the hash state). */
 void upload_close(struct upload *u);
+/* An unnamed scratch file beside the sessions (a body spooled before it
+ * may join one): gone when closed, or after a crash, never seen by the
+ * sessions' scan. Returns the descriptor or a negative E_*. */
+int upload_spool(void);
 /* Removes the session file and any saved state. */
 int upload_cancel(const char *id);
 /* Size of an existing session's data so far. */

@@ -28,7 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blob/blobstore.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -167,7 +166,7 @@ int op_get_download_url_for_layer(struct ecr_call *c)
         goto done;
     }
     /* linked in the metadata but its bytes are gone (collected, lost) */
-    if ((rc = blob_stat(d, NULL)) < 0) {
+    if ((rc = image_blob_present(d)) < 0) {
         log_warn("GetDownloadUrlForLayer: %s", error_message());
         rc = ecr_fail(c, ECR_LAYER_INACCESSIBLE,
                       "The layer with digest '%s' in the repository with name '%s' in the registry with id '%s' is not available",
@@ -216,7 +215,7 @@ static int fail_part(struct ecr_call *c, const struct repo *repo, const char *id
     va_end(ap);
     /* the exception carries where the upload stands (the model's fields) */
     uint64_t size = 0;
-    upload_size(id, &size);
+    image_upload_size(repo, id, &size);
     json_decref(c->err_extra);
     c->err_extra = json_pack("{s:s,s:s,s:s,s:I}", "registryId", c->registry_id, "repositoryName", repo->name, "uploadId", id,
                              "lastValidByteReceived", (json_int_t)(size ? size - 1 : 0));
@@ -233,31 +232,12 @@ struct layer_part {
     int spool; /* the decoded bytes so far; -1 until the first */
 };
 
-/* An unnamed file in the uploads directory: gone when closed, or after a
- * crash, and never seen by the sessions' scan. */
-static int spool_open(void)
-{
-    const struct config *cfg = ecr_config();
-    char dir[PATH_MAX], tmpl[PATH_MAX + 32];
-    snprintf(dir, sizeof(dir), "%s/uploads", cfg && cfg->data_dir ? cfg->data_dir : ".");
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    /* a filesystem without O_TMPFILE: a hidden name, unlinked at once */
-    snprintf(tmpl, sizeof(tmpl), "%s/.part-XXXXXX", dir);
-    fd = mkostemp(tmpl, O_CLOEXEC);
-    if (fd < 0)
-        return error_set(E_ERROR, "cannot create a spool file in '%s': %s", dir, strerror(errno));
-    unlink(tmpl);
-    return fd;
-}
-
 static int spool_write(void *ctx, const void *data, size_t n)
 {
     struct layer_part *p = ctx;
     const char *b = data;
     if (p->spool < 0) {
-        int fd = spool_open();
+        int fd = image_upload_spool();
         if (fd < 0)
             return fd;
         p->spool = fd;
@@ -369,9 +349,9 @@ static int part_sink(struct ecr_call *c, const struct repo *repo, const char *id
     }
     /* the part is answered only once it is in the file, so a write error
      * is reported for the part that caused it */
-    if (rc < 0 || (rc = upload_flush(&u)) < 0) {
+    if (rc < 0 || (rc = image_upload_flush(&u)) < 0) {
         /* what reached the file stays; the running hash is recomputed from it */
-        upload_forget(u.id);
+        image_upload_forget(u.id);
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
@@ -381,7 +361,7 @@ static int part_sink(struct ecr_call *c, const struct repo *repo, const char *id
     }
     *end_out = u.offset;
 done:
-    upload_close(&u);
+    image_upload_close(&u);
     free(b);
     return rc;
 }
@@ -513,7 +493,7 @@ int op_complete_layer_upload(struct ecr_call *c)
     rc = 0;
 done:
     if (open)
-        upload_close(&u);
+        image_upload_close(&u);
     repo_release(&repo);
     return rc;
 }

@@ -62,6 +62,18 @@ int image_upload_append(struct upload *u, const void *data, size_t n);
  * ECR part when part is true. */
 int image_upload_touch(const char *id, bool part);
 int image_upload_parts(const char *id, int64_t *out);
+/* Waits until every byte appended is in the file (the answer to a chunk
+ * promises it). */
+int image_upload_flush(struct upload *u);
+/* After a failed or partial write: the session keeps what reached its
+ * file, and the commit hashes the file again. */
+void image_upload_forget(const char *id);
+/* A scratch file for bytes that may later join a session (blobstore.h's
+ * upload_spool); the caller closes it. */
+int image_upload_spool(void);
+/* Ends this request's hold on the open session (it stays for the next). */
+void image_upload_close(struct upload *u);
+
 /* Verifies the open session against digest, makes it a durable blob, and
  * links it to repo, ending the session. *linked_before (may be NULL) says
  * the repository had the blob already. On E_MISMATCH the session stays. */
@@ -83,6 +95,10 @@ int image_blob_mount(const struct repo *dst, const struct repo *src, const char 
 int image_blob_mounting(const char *account_id, bool *out);
 /* The value an account has before it sets BLOB_MOUNTING. */
 #define IMAGE_BLOB_MOUNTING_DEFAULT "ENABLED"
+/* Opens the bytes of a blob for serving; the caller owns *fd_out. */
+int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out);
+/* Are the blob's bytes there (E_NOTFOUND when not)? */
+int image_blob_present(const char *digest);
 /* Removes the blob from repo. E_CONFLICT while an image of repo uses it
  * (the detail names the image), E_NOTFOUND when repo does not have it. */
 int image_blob_unlink(const struct repo *repo, const char *digest);

@@ -51,6 +51,36 @@ int image_upload_append(struct upload *u, const void *data, size_t n)
     return upload_append(u, data, n);
 }
 
+int image_upload_flush(struct upload *u)
+{
+    return upload_flush(u);
+}
+
+int image_upload_spool(void)
+{
+    return upload_spool();
+}
+
+void image_upload_forget(const char *id)
+{
+    upload_forget(id);
+}
+
+void image_upload_close(struct upload *u)
+{
+    upload_close(u);
+}
+
+int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out)
+{
+    return blob_open(digest, fd_out, size_out);
+}
+
+int image_blob_present(const char *digest)
+{
+    return blob_stat(digest, NULL);
+}
+
 int image_upload_touch(const char *id, bool part)
 {
     /* the last activity only decides expiry: a resolution of a tenth of

@@ -34,7 +34,7 @@ void blobs_get(struct request *r)
         reg_error_from(r, rc, RE_BLOB_UNKNOWN);
         return;
     }
-    if ((rc = blob_open(v->ref, &fd, &size)) < 0) {
+    if ((rc = image_blob_open(v->ref, &fd, &size)) < 0) {
         log_error("blob '%s' is in the database but not on disk", v->ref);
         reg_error_from(r, rc, RE_BLOB_UNKNOWN);
         return;

@@ -6,7 +6,7 @@
 #define BERTH_REGISTRY_INTERNAL_H
 
 #include "auth/auth.h"
-#include "blob/blobstore.h"
+#include "image/image.h"
 #include "http/server.h"
 #include "image/reference.h"
 #include "store/store.h"

@@ -126,7 +126,7 @@ static void v2_free(void *p)
 {
     struct v2 *v = p;
     if (v->up_open)
-        upload_close(&v->up);
+        image_upload_close(&v->up);
     repo_release(&v->repo);
     free(v);
 }

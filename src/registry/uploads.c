@@ -126,7 +126,7 @@ void uploads_start(struct request *r)
 static void cancel_new_session(struct v2 *v)
 {
     if (v->up_open)
-        upload_close(&v->up);
+        image_upload_close(&v->up);
     v->up_open = false;
     image_upload_cancel(&v->repo, v->up.id);
 }
@@ -170,7 +170,7 @@ static int open_session(struct request *r)
     }
     v->up_open = true;
     if ((rc = image_upload_touch(v->ref, false)) < 0) {
-        upload_close(&v->up);
+        image_upload_close(&v->up);
         v->up_open = false;
         reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return rc;
@@ -189,14 +189,14 @@ static int check_chunk(struct request *r)
     if (content_range_parse(slice_from(cr), &v->range_first, &v->range_last) < 0) {
         reg_error(r, RE_BLOB_UPLOAD_INVALID, "malformed Content-Range");
         session_headers(r, v->name, v->up.id, v->up.offset);
-        upload_close(&v->up);
+        image_upload_close(&v->up);
         v->up_open = false;
         return E_INVALID;
     }
     if (v->range_first != v->up.offset) {
         reg_error(r, RE_RANGE_INVALID, "chunk does not continue the upload where it stands");
         session_headers(r, v->name, v->up.id, v->up.offset);
-        upload_close(&v->up);
+        image_upload_close(&v->up);
         v->up_open = false;
         return E_RANGE;
     }
@@ -205,7 +205,7 @@ static int check_chunk(struct request *r)
     if (cl && parse_u64(slice_from(cl), UINT64_MAX, &len) == 0 && len != v->range_last - v->range_first + 1) {
         reg_error(r, RE_SIZE_INVALID, "Content-Length does not match Content-Range");
         session_headers(r, v->name, v->up.id, v->up.offset);
-        upload_close(&v->up);
+        image_upload_close(&v->up);
         v->up_open = false;
         return E_RANGE;
     }
@@ -227,10 +227,10 @@ void uploads_patch_finish(struct request *r)
     uint64_t start = v->range_first;
     int rc = r->body_error;
     /* the Range in the answer promises that every byte is in the file */
-    if (rc < 0 || (rc = upload_flush(&v->up)) < 0) {
-        upload_forget(v->up.id);
+    if (rc < 0 || (rc = image_upload_flush(&v->up)) < 0) {
+        image_upload_forget(v->up.id);
         reg_error_from(r, rc, RE_BLOB_UPLOAD_INVALID);
-        upload_close(&v->up);
+        image_upload_close(&v->up);
         v->up_open = false;
         return;
     }
@@ -241,7 +241,7 @@ void uploads_patch_finish(struct request *r)
     }
     (void)start;
     session_headers(r, v->name, v->up.id, v->up.offset);
-    upload_close(&v->up);
+    image_upload_close(&v->up);
     v->up_open = false;
 }
 
@@ -277,7 +277,7 @@ void uploads_put_finish(struct request *r)
 {
     struct v2 *v = r->state;
     if (r->body_error) {
-        upload_forget(v->up.id);
+        image_upload_forget(v->up.id);
         reg_error_from(r, r->body_error, RE_BLOB_UPLOAD_INVALID);
         return;
     }
@@ -322,8 +322,8 @@ void uploads_abort(struct request *r)
         return;
     }
     if (v->up_open) {
-        upload_forget(v->up.id);
-        upload_close(&v->up);
+        image_upload_forget(v->up.id);
+        image_upload_close(&v->up);
         v->up_open = false;
     }
 }
