@@ -9,6 +9,7 @@
  * short waits on the single WAL writer.
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -114,13 +115,13 @@ struct stmt_slot {
 static _Thread_local sqlite3 *tdb;
 static _Thread_local struct stmt_slot tcache[256];
 
-/* Why the last db() or stmt() of this thread gave NULL. */
+/* Why the last db_conn() or db_stmt() of this thread gave NULL. */
 static _Thread_local char open_error[256];
 
 /* Set by store_begin() until store_commit() or store_rollback(). SQLite
  * rolls a transaction back by itself after some errors (I/O, disk full,
  * out of memory); a statement that ran after that would run in autocommit
- * mode and be committed alone, so step() refuses every statement until the
+ * mode and be committed alone, so db_step() refuses every statement until the
  * caller ends the transaction it believes is open. */
 static _Thread_local bool txn_open;
 
@@ -129,13 +130,13 @@ static bool txn_lost(void)
     return txn_open && (!tdb || sqlite3_get_autocommit(tdb));
 }
 
-/* Set by step() when it was given no statement (stmt() failed). */
+/* Set by db_step() when it was given no statement (db_stmt() failed). */
 static _Thread_local bool no_statement;
 
 /* E_ERROR with the database's message: any SQLite failure, including a
  * busy database or an I/O error, is a failure and never "not found". Call
  * it before resetting the statement, which may replace the message. */
-static int db_error(const char *what)
+int db_error(const char *what)
 {
     if (txn_lost())
         return error_set(E_ERROR, "database: %s: the transaction was rolled back after an earlier error", what);
@@ -161,7 +162,7 @@ static void make_thread_key(void)
 /* This thread's connection, opened on first use; NULL (open_error says
  * why) when it cannot be opened or set up now, to be tried again on the
  * next call: a connection is never used without its pragmas. */
-static sqlite3 *db(void)
+sqlite3 *db_conn(void)
 {
     if (tdb)
         return tdb;
@@ -189,11 +190,11 @@ static sqlite3 *db(void)
 
 /* The cached statement for sql (a string literal), reset and unbound; NULL
  * when the database cannot prepare it now (I/O error, busy schema, out of
- * memory). Every helper below takes a NULL statement, and step() fails on
+ * memory). Every helper below takes a NULL statement, and db_step() fails on
  * it, so a caller need not check. */
-static sqlite3_stmt *stmt(const char *sql)
+sqlite3_stmt *db_stmt(const char *sql)
 {
-    sqlite3 *d = db();
+    sqlite3 *d = db_conn();
     size_t n = sizeof(tcache) / sizeof(tcache[0]);
     if (!d)
         return NULL;
@@ -223,7 +224,7 @@ static sqlite3_stmt *stmt(const char *sql)
     abort();
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *z)
+void db_bind_text(sqlite3_stmt *st, int i, const char *z)
 {
     if (z)
         sqlite3_bind_text(st, i, z, -1, SQLITE_TRANSIENT);
@@ -231,13 +232,13 @@ static void bind_text(sqlite3_stmt *st, int i, const char *z)
         sqlite3_bind_null(st, i);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+char *db_col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *z = sqlite3_column_text(st, i);
     return z ? xstrdup((const char *)z) : NULL;
 }
 
-static void col_copy(char *out, size_t size, sqlite3_stmt *st, int i)
+void db_col_copy(char *out, size_t size, sqlite3_stmt *st, int i)
 {
     const unsigned char *z = sqlite3_column_text(st, i);
     snprintf(out, size, "%s", z ? (const char *)z : "");
@@ -245,7 +246,7 @@ static void col_copy(char *out, size_t size, sqlite3_stmt *st, int i)
 
 /* sqlite3_step(), except in a transaction SQLite has rolled back or
  * without a statement. */
-static int step(sqlite3_stmt *st)
+int db_step(sqlite3_stmt *st)
 {
     no_statement = st == NULL;
     if (txn_lost())
@@ -256,9 +257,9 @@ static int step(sqlite3_stmt *st)
 }
 
 /* Runs a statement that returns no rows; maps constraint failures. */
-static int step_done(sqlite3_stmt *st, const char *what)
+int db_done(sqlite3_stmt *st, const char *what)
 {
-    int rc = step(st);
+    int rc = db_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
         return 0;
@@ -276,9 +277,9 @@ static int step_done(sqlite3_stmt *st, const char *what)
 /* Steps a statement that returns at most one row: 1 with the row ready to
  * read (the caller resets the statement), 0 when there is none, or
  * E_ERROR with the detail set. Only the second means "not found". */
-static int step_row(sqlite3_stmt *st, const char *what)
+int db_row(sqlite3_stmt *st, const char *what)
 {
-    int rc = step(st);
+    int rc = db_step(st);
     if (rc == SQLITE_ROW)
         return 1;
     int err = rc == SQLITE_DONE ? 0 : db_error(what);
@@ -286,9 +287,9 @@ static int step_row(sqlite3_stmt *st, const char *what)
     return err;
 }
 
-/* Ends a loop over rows: rc is the last step() result, SQLITE_ROW when the
+/* Ends a loop over rows: rc is the last db_step() result, SQLITE_ROW when the
  * callback stopped early. */
-static int step_end(sqlite3_stmt *st, int rc, const char *what)
+int db_end(sqlite3_stmt *st, int rc, const char *what)
 {
     int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(what);
     sqlite3_reset(st);
@@ -296,9 +297,9 @@ static int step_end(sqlite3_stmt *st, int rc, const char *what)
 }
 
 /* The single integer a count(*) statement returns. */
-static int count_query(sqlite3_stmt *st, int64_t *out, const char *what)
+int db_count(sqlite3_stmt *st, int64_t *out, const char *what)
 {
-    int rc = step_row(st, what);
+    int rc = db_row(st, what);
     if (rc == 1)
         *out = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -309,10 +310,10 @@ static int count_query(sqlite3_stmt *st, int64_t *out, const char *what)
 
 /* 0 when a count(*) statement finds something, E_NOTFOUND with the detail
  * "<what> '<name>' <absent>" when it finds nothing, E_ERROR when it fails. */
-static int exists_query(sqlite3_stmt *st, const char *what, const char *name, const char *absent)
+int db_exists(sqlite3_stmt *st, const char *what, const char *name, const char *absent)
 {
     int64_t n;
-    int rc = count_query(st, &n, what);
+    int rc = db_count(st, &n, what);
     if (rc < 0)
         return rc;
     return n > 0 ? 0 : error_set(E_NOTFOUND, "%s '%s' %s", what, name, absent);
@@ -324,7 +325,7 @@ int store_open(const char *data_dir)
     snprintf(path, sizeof(path), "%s/berth.db", data_dir);
     free(db_path);
     db_path = xstrdup(path);
-    sqlite3 *d = db();
+    sqlite3 *d = db_conn();
     int version = 0;
     no_statement = false;
     if (!d)
@@ -373,7 +374,7 @@ void store_close_thread(void)
 
 int store_begin(void)
 {
-    int rc = step_done(stmt("BEGIN IMMEDIATE"), "begin");
+    int rc = db_done(db_stmt("BEGIN IMMEDIATE"), "begin");
     txn_open = rc == 0;
     return rc;
 }
@@ -382,7 +383,7 @@ int store_commit(void)
 {
     /* a failed COMMIT (busy readers, I/O) may leave the transaction open:
      * the caller rolls it back */
-    int rc = step_done(stmt("COMMIT"), "commit");
+    int rc = db_done(db_stmt("COMMIT"), "commit");
     if (rc == 0)
         txn_open = false;
     return rc;
@@ -391,7 +392,7 @@ int store_commit(void)
 void store_rollback(void)
 {
     txn_open = false;
-    if (tdb && !sqlite3_get_autocommit(tdb) && step_done(stmt("ROLLBACK"), "rollback") < 0 && !sqlite3_get_autocommit(tdb))
+    if (tdb && !sqlite3_get_autocommit(tdb) && db_done(db_stmt("ROLLBACK"), "rollback") < 0 && !sqlite3_get_autocommit(tdb))
         store_close_thread(); /* closing the connection rolls back what is left */
 }
 
@@ -399,35 +400,35 @@ void store_rollback(void)
 
 int store_account_create(const char *account_id)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO accounts(id, created_at) VALUES(?1, ?2)");
-    bind_text(st, 1, account_id);
+    sqlite3_stmt *st = db_stmt("INSERT INTO accounts(id, created_at) VALUES(?1, ?2)");
+    db_bind_text(st, 1, account_id);
     sqlite3_bind_int64(st, 2, now_ms());
-    return step_done(st, "account");
+    return db_done(st, "account");
 }
 
 int store_account_exists(const char *account_id)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM accounts WHERE id = ?1");
-    bind_text(st, 1, account_id);
-    return exists_query(st, "account", account_id, "does not exist");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM accounts WHERE id = ?1");
+    db_bind_text(st, 1, account_id);
+    return db_exists(st, "account", account_id, "does not exist");
 }
 
 int store_accounts_each(int (*fn)(void *ctx, const char *id), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid");
+    sqlite3_stmt *st = db_stmt("SELECT id FROM accounts ORDER BY created_at, rowid");
     int rc;
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    return step_end(st, rc, "accounts");
+    return db_end(st, rc, "accounts");
 }
 
 int store_account_default(char out[13])
 {
-    sqlite3_stmt *st = stmt("SELECT id FROM accounts ORDER BY created_at, rowid LIMIT 1");
-    int rc = step_row(st, "accounts");
+    sqlite3_stmt *st = db_stmt("SELECT id FROM accounts ORDER BY created_at, rowid LIMIT 1");
+    int rc = db_row(st, "accounts");
     if (rc == 1)
-        col_copy(out, 13, st, 0);
+        db_col_copy(out, 13, st, 0);
     sqlite3_reset(st);
     if (rc == 0)
         return error_set(E_NOTFOUND, "there is no account");
@@ -444,31 +445,31 @@ void access_key_release(struct access_key *k)
 int store_access_key_put(const char *id, const char *account_id, const char *user_name, const char *secret_enc)
 {
     sqlite3_stmt *st =
-        stmt("INSERT INTO access_keys(id, account_id, user_name, secret_enc, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
-    bind_text(st, 1, id);
-    bind_text(st, 2, account_id);
-    bind_text(st, 3, user_name);
-    bind_text(st, 4, secret_enc);
+        db_stmt("INSERT INTO access_keys(id, account_id, user_name, secret_enc, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, account_id);
+    db_bind_text(st, 3, user_name);
+    db_bind_text(st, 4, secret_enc);
     sqlite3_bind_int64(st, 5, now_ms());
-    return step_done(st, "access key");
+    return db_done(st, "access key");
 }
 
 static void key_from_row(sqlite3_stmt *st, struct access_key *k)
 {
     memset(k, 0, sizeof(*k));
-    col_copy(k->id, sizeof(k->id), st, 0);
-    col_copy(k->account_id, sizeof(k->account_id), st, 1);
-    k->user_name = col_dup(st, 2);
-    k->secret_enc = col_dup(st, 3);
-    col_copy(k->status, sizeof(k->status), st, 4);
+    db_col_copy(k->id, sizeof(k->id), st, 0);
+    db_col_copy(k->account_id, sizeof(k->account_id), st, 1);
+    k->user_name = db_col_dup(st, 2);
+    k->secret_enc = db_col_dup(st, 3);
+    db_col_copy(k->status, sizeof(k->status), st, 4);
     k->created_ms = sqlite3_column_int64(st, 5);
 }
 
 int store_access_key_get(const char *id, struct access_key *out)
 {
-    sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys WHERE id = ?1");
-    bind_text(st, 1, id);
-    int rc = step_row(st, "access key");
+    sqlite3_stmt *st = db_stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys WHERE id = ?1");
+    db_bind_text(st, 1, id);
+    int rc = db_row(st, "access key");
     if (rc == 1)
         key_from_row(st, out);
     sqlite3_reset(st);
@@ -479,21 +480,21 @@ int store_access_key_get(const char *id, struct access_key *out)
 
 int store_access_key_delete(const char *id)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM access_keys WHERE id = ?1");
-    bind_text(st, 1, id);
-    int rc = step_done(st, "access key");
-    if (rc == 0 && sqlite3_changes(db()) == 0)
+    sqlite3_stmt *st = db_stmt("DELETE FROM access_keys WHERE id = ?1");
+    db_bind_text(st, 1, id);
+    int rc = db_done(st, "access key");
+    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
         return error_set(E_NOTFOUND, "access key '%s' does not exist", id);
     return rc;
 }
 
 int store_root_keys(const char *account_id, int (*fn)(void *ctx, const struct access_key *k), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
+    sqlite3_stmt *st = db_stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
                             "WHERE account_id = ?1 AND user_name IS NULL ORDER BY created_at DESC");
     int rc;
-    bind_text(st, 1, account_id);
-    while ((rc = step(st)) == SQLITE_ROW) {
+    db_bind_text(st, 1, account_id);
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct access_key k;
         key_from_row(st, &k);
         int stop = fn(ctx, &k);
@@ -501,7 +502,7 @@ int store_root_keys(const char *account_id, int (*fn)(void *ctx, const struct ac
         if (stop)
             break;
     }
-    return step_end(st, rc, "root keys");
+    return db_end(st, rc, "root keys");
 }
 
 /* ---- repositories ---- */
@@ -526,21 +527,21 @@ static void repo_from_row(sqlite3_stmt *st, struct repo *r)
 {
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
-    col_copy(r->account_id, sizeof(r->account_id), st, 1);
-    r->name = col_dup(st, 2);
+    db_col_copy(r->account_id, sizeof(r->account_id), st, 1);
+    r->name = db_col_dup(st, 2);
     r->created_ms = sqlite3_column_int64(st, 3);
-    r->tag_mutability = col_dup(st, 4);
-    r->mutability_filters = col_dup(st, 5);
+    r->tag_mutability = db_col_dup(st, 4);
+    r->mutability_filters = db_col_dup(st, 5);
     r->scan_on_push = sqlite3_column_int(st, 6) != 0;
-    r->encryption_type = col_dup(st, 7);
-    r->kms_key = col_dup(st, 8);
-    r->policy = col_dup(st, 9);
-    r->lifecycle_policy = col_dup(st, 10);
+    r->encryption_type = db_col_dup(st, 7);
+    r->kms_key = db_col_dup(st, 8);
+    r->policy = db_col_dup(st, 9);
+    r->lifecycle_policy = db_col_dup(st, 10);
 }
 
 static int repo_one(sqlite3_stmt *st, struct repo *out, const char *what)
 {
-    int rc = step_row(st, "repository");
+    int rc = db_row(st, "repository");
     if (rc == 1)
         repo_from_row(st, out);
     sqlite3_reset(st);
@@ -551,91 +552,91 @@ static int repo_one(sqlite3_stmt *st, struct repo *out, const char *what)
 
 int store_repo_get(const char *account_id, const char *name, struct repo *out)
 {
-    sqlite3_stmt *st = stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE account_id = ?1 AND name = ?2");
-    bind_text(st, 1, account_id);
-    bind_text(st, 2, name);
+    sqlite3_stmt *st = db_stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE account_id = ?1 AND name = ?2");
+    db_bind_text(st, 1, account_id);
+    db_bind_text(st, 2, name);
     return repo_one(st, out, name);
 }
 
 int store_repo_get_by_id(int64_t id, struct repo *out)
 {
-    sqlite3_stmt *st = stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE id = ?1");
+    sqlite3_stmt *st = db_stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE id = ?1");
     sqlite3_bind_int64(st, 1, id);
     return repo_one(st, out, "?");
 }
 
 static void bind_repo(sqlite3_stmt *st, const struct repo *r)
 {
-    bind_text(st, 1, r->account_id);
-    bind_text(st, 2, r->name);
-    bind_text(st, 3, r->tag_mutability ? r->tag_mutability : "MUTABLE");
-    bind_text(st, 4, r->mutability_filters);
+    db_bind_text(st, 1, r->account_id);
+    db_bind_text(st, 2, r->name);
+    db_bind_text(st, 3, r->tag_mutability ? r->tag_mutability : "MUTABLE");
+    db_bind_text(st, 4, r->mutability_filters);
     sqlite3_bind_int(st, 5, r->scan_on_push);
-    bind_text(st, 6, r->encryption_type ? r->encryption_type : "AES256");
-    bind_text(st, 7, r->kms_key);
-    bind_text(st, 8, r->policy);
-    bind_text(st, 9, r->lifecycle_policy);
+    db_bind_text(st, 6, r->encryption_type ? r->encryption_type : "AES256");
+    db_bind_text(st, 7, r->kms_key);
+    db_bind_text(st, 8, r->policy);
+    db_bind_text(st, 9, r->lifecycle_policy);
 }
 
 int store_repo_create(struct repo *r)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO repositories(account_id, name, tag_mutability, mutability_filters, scan_on_push, "
+    sqlite3_stmt *st = db_stmt("INSERT INTO repositories(account_id, name, tag_mutability, mutability_filters, scan_on_push, "
                             "encryption_type, kms_key, policy, lifecycle_policy, created_at) "
                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     bind_repo(st, r);
     r->created_ms = now_ms();
     sqlite3_bind_int64(st, 10, r->created_ms);
-    int rc = step_done(st, "repository");
+    int rc = db_done(st, "repository");
     if (rc == E_EXISTS)
         return error_set(E_EXISTS, "repository '%s' already exists", r->name);
     if (rc == 0)
-        r->id = sqlite3_last_insert_rowid(db());
+        r->id = sqlite3_last_insert_rowid(db_conn());
     return rc;
 }
 
 int store_repo_update(const struct repo *r)
 {
-    sqlite3_stmt *st = stmt("UPDATE repositories SET account_id = ?1, name = ?2, tag_mutability = ?3, mutability_filters = ?4,"
+    sqlite3_stmt *st = db_stmt("UPDATE repositories SET account_id = ?1, name = ?2, tag_mutability = ?3, mutability_filters = ?4,"
                             " scan_on_push = ?5, encryption_type = ?6, kms_key = ?7, policy = ?8, lifecycle_policy = ?9"
                             " WHERE id = ?10");
     bind_repo(st, r);
     sqlite3_bind_int64(st, 10, r->id);
-    return step_done(st, "repository");
+    return db_done(st, "repository");
 }
 
 int store_repo_delete(int64_t id)
 {
     /* manifests first: their children (tags, refs) cascade from them */
-    sqlite3_stmt *st = stmt("DELETE FROM manifests WHERE repo_id = ?1");
+    sqlite3_stmt *st = db_stmt("DELETE FROM manifests WHERE repo_id = ?1");
     sqlite3_bind_int64(st, 1, id);
-    int rc = step_done(st, "manifests");
+    int rc = db_done(st, "manifests");
     if (rc < 0)
         return rc;
-    st = stmt("DELETE FROM repositories WHERE id = ?1");
+    st = db_stmt("DELETE FROM repositories WHERE id = ?1");
     sqlite3_bind_int64(st, 1, id);
-    rc = step_done(st, "repository");
-    if (rc == 0 && sqlite3_changes(db()) == 0)
+    rc = db_done(st, "repository");
+    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
         return error_set(E_NOTFOUND, "repository %lld does not exist", (long long)id);
     return rc;
 }
 
 int store_repo_count(const char *account_id, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM repositories WHERE account_id = ?1");
-    bind_text(st, 1, account_id);
-    return count_query(st, out, "repositories");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM repositories WHERE account_id = ?1");
+    db_bind_text(st, 1, account_id);
+    return db_count(st, out, "repositories");
 }
 
 int store_repo_list(const char *account_id, const char *after, int limit, int (*fn)(void *ctx, const struct repo *r),
                     void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE account_id = ?1 AND name > ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT " REPO_COLUMNS " FROM repositories WHERE account_id = ?1 AND name > ?2 "
                             "ORDER BY name LIMIT ?3");
-    bind_text(st, 1, account_id);
-    bind_text(st, 2, after ? after : "");
+    db_bind_text(st, 1, account_id);
+    db_bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
     int rc;
-    while ((rc = step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct repo r;
         repo_from_row(st, &r);
         int stop = fn(ctx, &r);
@@ -643,7 +644,7 @@ int store_repo_list(const char *account_id, const char *after, int limit, int (*
         if (stop)
             break;
     }
-    return step_end(st, rc, "repositories");
+    return db_end(st, rc, "repositories");
 }
 
 int store_repo_image_count(int64_t repo_id, int64_t *out)
@@ -653,68 +654,68 @@ int store_repo_image_count(int64_t repo_id, int64_t *out)
 
 int store_repo_tags_get(int64_t repo_id, int (*fn)(void *ctx, const char *k, const char *v), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT key, value FROM repo_tags WHERE repo_id = ?1 ORDER BY key");
+    sqlite3_stmt *st = db_stmt("SELECT key, value FROM repo_tags WHERE repo_id = ?1 ORDER BY key");
     int rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
             break;
-    return step_end(st, rc, "resource tags");
+    return db_end(st, rc, "resource tags");
 }
 
 int store_repo_tag_put(int64_t repo_id, const char *key, const char *value)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO repo_tags(repo_id, key, value) VALUES(?1, ?2, ?3) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO repo_tags(repo_id, key, value) VALUES(?1, ?2, ?3) "
                             "ON CONFLICT(repo_id, key) DO UPDATE SET value = excluded.value");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, key);
-    bind_text(st, 3, value);
-    return step_done(st, "resource tag");
+    db_bind_text(st, 2, key);
+    db_bind_text(st, 3, value);
+    return db_done(st, "resource tag");
 }
 
 int store_repo_tag_delete(int64_t repo_id, const char *key)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM repo_tags WHERE repo_id = ?1 AND key = ?2");
+    sqlite3_stmt *st = db_stmt("DELETE FROM repo_tags WHERE repo_id = ?1 AND key = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, key);
-    return step_done(st, "resource tag");
+    db_bind_text(st, 2, key);
+    return db_done(st, "resource tag");
 }
 
 int store_repo_tag_count(int64_t repo_id, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM repo_tags WHERE repo_id = ?1");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM repo_tags WHERE repo_id = ?1");
     sqlite3_bind_int64(st, 1, repo_id);
-    return count_query(st, out, "resource tags");
+    return db_count(st, out, "resource tags");
 }
 
 /* ---- blobs ---- */
 
 int store_blob_add(const char *digest, uint64_t size)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
-    bind_text(st, 1, digest);
+    sqlite3_stmt *st = db_stmt("INSERT INTO blobs(digest, size, created_at) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING");
+    db_bind_text(st, 1, digest);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
     sqlite3_bind_int64(st, 3, now_ms());
-    return step_done(st, "blob");
+    return db_done(st, "blob");
 }
 
 int store_blob_link(int64_t repo_id, const char *digest)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO repo_blobs(repo_id, digest, linked_at) VALUES(?1, ?2, ?3) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO repo_blobs(repo_id, digest, linked_at) VALUES(?1, ?2, ?3) "
                             "ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
+    db_bind_text(st, 2, digest);
     sqlite3_bind_int64(st, 3, now_ms());
-    return step_done(st, "blob link");
+    return db_done(st, "blob link");
 }
 
 int store_blob_linked(int64_t repo_id, const char *digest, uint64_t *size_out)
 {
-    sqlite3_stmt *st = stmt("SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
+    sqlite3_stmt *st = db_stmt("SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest = r.digest "
                             "WHERE r.repo_id = ?1 AND r.digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    int rc = step_row(st, "blob link");
+    db_bind_text(st, 2, digest);
+    int rc = db_row(st, "blob link");
     if (rc == 1 && size_out)
         *size_out = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -725,20 +726,20 @@ int store_blob_linked(int64_t repo_id, const char *digest, uint64_t *size_out)
 
 int store_blob_unlink(int64_t repo_id, const char *digest)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_stmt *st = db_stmt("DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    int rc = step_done(st, "blob link");
-    if (rc == 0 && sqlite3_changes(db()) == 0)
+    db_bind_text(st, 2, digest);
+    int rc = db_done(st, "blob link");
+    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
         return error_set(E_NOTFOUND, "blob '%s' is not in the repository", digest);
     return rc;
 }
 
 int store_blob_size(const char *digest, uint64_t *size_out)
 {
-    sqlite3_stmt *st = stmt("SELECT size FROM blobs WHERE digest = ?1");
-    bind_text(st, 1, digest);
-    int rc = step_row(st, "blob");
+    sqlite3_stmt *st = db_stmt("SELECT size FROM blobs WHERE digest = ?1");
+    db_bind_text(st, 1, digest);
+    int rc = db_row(st, "blob");
     if (rc == 1)
         *size_out = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -765,11 +766,11 @@ void manifest_release(struct manifest *m)
 static void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body)
 {
     memset(m, 0, sizeof(*m));
-    col_copy(m->digest, sizeof(m->digest), st, 0);
-    m->media_type = col_dup(st, 1);
-    m->artifact_type = col_dup(st, 2);
-    m->config_media_type = col_dup(st, 3);
-    m->subject = col_dup(st, 4);
+    db_col_copy(m->digest, sizeof(m->digest), st, 0);
+    m->media_type = db_col_dup(st, 1);
+    m->artifact_type = db_col_dup(st, 2);
+    m->config_media_type = db_col_dup(st, 3);
+    m->subject = db_col_dup(st, 4);
     m->size = (uint64_t)sqlite3_column_int64(st, 5);
     m->image_size = (uint64_t)sqlite3_column_int64(st, 6);
     m->pushed_ms = sqlite3_column_int64(st, 7);
@@ -786,33 +787,33 @@ int store_manifest_put(int64_t repo_id, const struct manifest *m, const struct m
                        const char *tag)
 {
     int rc;
-    sqlite3_stmt *st = stmt("INSERT INTO manifests(repo_id, digest, media_type, artifact_type, config_media_type, subject, "
+    sqlite3_stmt *st = db_stmt("INSERT INTO manifests(repo_id, digest, media_type, artifact_type, config_media_type, subject, "
                             "size, image_size, body, pushed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                             "ON CONFLICT DO NOTHING");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, m->digest);
-    bind_text(st, 3, m->media_type);
-    bind_text(st, 4, m->artifact_type);
-    bind_text(st, 5, m->config_media_type);
-    bind_text(st, 6, m->subject);
+    db_bind_text(st, 2, m->digest);
+    db_bind_text(st, 3, m->media_type);
+    db_bind_text(st, 4, m->artifact_type);
+    db_bind_text(st, 5, m->config_media_type);
+    db_bind_text(st, 6, m->subject);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)m->size);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)m->image_size);
     sqlite3_bind_blob(st, 9, m->body, (int)m->size, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, m->pushed_ms ? m->pushed_ms : now_ms());
-    if ((rc = step_done(st, "manifest")) < 0)
+    if ((rc = db_done(st, "manifest")) < 0)
         return rc;
-    bool inserted = sqlite3_changes(db()) > 0;
+    bool inserted = sqlite3_changes(db_conn()) > 0;
     for (size_t i = 0; inserted && i < nrefs; i++) {
         if (refs[i].is_manifest)
-            st = stmt("INSERT INTO manifest_refs(repo_id, parent_digest, child_digest) VALUES(?1, ?2, ?3) "
+            st = db_stmt("INSERT INTO manifest_refs(repo_id, parent_digest, child_digest) VALUES(?1, ?2, ?3) "
                       "ON CONFLICT DO NOTHING");
         else
-            st = stmt("INSERT INTO manifest_blobs(repo_id, manifest_digest, blob_digest) VALUES(?1, ?2, ?3) "
+            st = db_stmt("INSERT INTO manifest_blobs(repo_id, manifest_digest, blob_digest) VALUES(?1, ?2, ?3) "
                       "ON CONFLICT DO NOTHING");
         sqlite3_bind_int64(st, 1, repo_id);
-        bind_text(st, 2, m->digest);
-        bind_text(st, 3, refs[i].digest);
-        if ((rc = step_done(st, "manifest reference")) < 0)
+        db_bind_text(st, 2, m->digest);
+        db_bind_text(st, 3, refs[i].digest);
+        if ((rc = db_done(st, "manifest reference")) < 0)
             return rc;
     }
     if (tag)
@@ -822,11 +823,11 @@ int store_manifest_put(int64_t repo_id, const struct manifest *m, const struct m
 
 int store_manifest_get(int64_t repo_id, const char *digest, bool with_body, struct manifest *out)
 {
-    sqlite3_stmt *st = with_body ? stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND digest = ?2")
-                                 : stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_stmt *st = with_body ? db_stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND digest = ?2")
+                                 : db_stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    int rc = step_row(st, "manifest");
+    db_bind_text(st, 2, digest);
+    int rc = db_row(st, "manifest");
     if (rc == 1)
         manifest_from_row(st, out, with_body);
     sqlite3_reset(st);
@@ -837,55 +838,55 @@ int store_manifest_get(int64_t repo_id, const char *digest, bool with_body, stru
 
 int store_manifest_exists(int64_t repo_id, const char *digest)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    return exists_query(st, "manifest", digest, "is unknown");
+    db_bind_text(st, 2, digest);
+    return db_exists(st, "manifest", digest, "is unknown");
 }
 
 int store_manifest_delete(int64_t repo_id, const char *digest)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_stmt *st = db_stmt("DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    int rc = step_done(st, "manifest");
-    if (rc == 0 && sqlite3_changes(db()) == 0)
+    db_bind_text(st, 2, digest);
+    int rc = db_done(st, "manifest");
+    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
         return error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
     return rc;
 }
 
 int store_manifest_parent_count(int64_t repo_id, const char *digest, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    return count_query(st, out, "manifest parents");
+    db_bind_text(st, 2, digest);
+    return db_count(st, out, "manifest parents");
 }
 
 int store_manifest_touch_pull(int64_t repo_id, const char *digest, int64_t ms)
 {
-    sqlite3_stmt *st = stmt("UPDATE manifests SET last_pull = ?3 WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_stmt *st = db_stmt("UPDATE manifests SET last_pull = ?3 WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
+    db_bind_text(st, 2, digest);
     sqlite3_bind_int64(st, 3, ms);
-    return step_done(st, "manifest");
+    return db_done(st, "manifest");
 }
 
 int store_manifest_count(int64_t repo_id, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM manifests WHERE repo_id = ?1");
     sqlite3_bind_int64(st, 1, repo_id);
-    return count_query(st, out, "manifests");
+    return db_count(st, out, "manifests");
 }
 
 int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX])
 {
-    sqlite3_stmt *st = stmt("SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2");
+    sqlite3_stmt *st = db_stmt("SELECT digest FROM tags WHERE repo_id = ?1 AND name = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, tag);
-    int rc = step_row(st, "tag");
+    db_bind_text(st, 2, tag);
+    int rc = db_row(st, "tag");
     if (rc == 1)
-        col_copy(out, DIGEST_MAX, st, 0);
+        db_col_copy(out, DIGEST_MAX, st, 0);
     sqlite3_reset(st);
     if (rc == 0)
         return error_set(E_NOTFOUND, "tag '%s' is unknown", tag);
@@ -894,68 +895,68 @@ int store_tag_resolve(int64_t repo_id, const char *tag, char out[DIGEST_MAX])
 
 int store_tag_put(int64_t repo_id, const char *tag, const char *digest)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO tags(repo_id, name, digest, updated_at) VALUES(?1, ?2, ?3, ?4) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO tags(repo_id, name, digest, updated_at) VALUES(?1, ?2, ?3, ?4) "
                             "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, tag);
-    bind_text(st, 3, digest);
+    db_bind_text(st, 2, tag);
+    db_bind_text(st, 3, digest);
     sqlite3_bind_int64(st, 4, now_ms());
-    return step_done(st, "tag");
+    return db_done(st, "tag");
 }
 
 int store_tag_delete(int64_t repo_id, const char *tag)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM tags WHERE repo_id = ?1 AND name = ?2");
+    sqlite3_stmt *st = db_stmt("DELETE FROM tags WHERE repo_id = ?1 AND name = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, tag);
-    int rc = step_done(st, "tag");
-    if (rc == 0 && sqlite3_changes(db()) == 0)
+    db_bind_text(st, 2, tag);
+    int rc = db_done(st, "tag");
+    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
         return error_set(E_NOTFOUND, "tag '%s' is unknown", tag);
     return rc;
 }
 
 int store_tag_count_for(int64_t repo_id, const char *digest, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM tags WHERE repo_id = ?1 AND digest = ?2");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM tags WHERE repo_id = ?1 AND digest = ?2");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    return count_query(st, out, "tags");
+    db_bind_text(st, 2, digest);
+    return db_count(st, out, "tags");
 }
 
 int store_tags_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const char *tag, const char *digest),
                     void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT name, digest FROM tags WHERE repo_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3");
+    sqlite3_stmt *st = db_stmt("SELECT name, digest FROM tags WHERE repo_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, after ? after : "");
+    db_bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
     int rc;
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
             break;
-    return step_end(st, rc, "tags");
+    return db_end(st, rc, "tags");
 }
 
 int store_tags_of(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *tag), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 ORDER BY name");
+    sqlite3_stmt *st = db_stmt("SELECT name FROM tags WHERE repo_id = ?1 AND digest = ?2 ORDER BY name");
     int rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    while ((rc = step(st)) == SQLITE_ROW)
+    db_bind_text(st, 2, digest);
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    return step_end(st, rc, "tags");
+    return db_end(st, rc, "tags");
 }
 
 int store_referrers(int64_t repo_id, const char *subject, int (*fn)(void *ctx, const struct manifest *m), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND subject = ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT " MANIFEST_COLUMNS ", body FROM manifests WHERE repo_id = ?1 AND subject = ?2 "
                             "ORDER BY digest");
     int rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, subject);
-    while ((rc = step(st)) == SQLITE_ROW) {
+    db_bind_text(st, 2, subject);
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct manifest m;
         manifest_from_row(st, &m, true);
         int stop = fn(ctx, &m);
@@ -963,19 +964,19 @@ int store_referrers(int64_t repo_id, const char *subject, int (*fn)(void *ctx, c
         if (stop)
             break;
     }
-    return step_end(st, rc, "referrers");
+    return db_end(st, rc, "referrers");
 }
 
 int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn)(void *ctx, const struct manifest *m),
                          void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest > ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest > ?2 "
                             "ORDER BY digest LIMIT ?3");
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, after ? after : "");
+    db_bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
     int rc;
-    while ((rc = step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct manifest m;
         manifest_from_row(st, &m, false);
         int stop = fn(ctx, &m);
@@ -983,51 +984,51 @@ int store_manifests_list(int64_t repo_id, const char *after, int limit, int (*fn
         if (stop)
             break;
     }
-    return step_end(st, rc, "manifests");
+    return db_end(st, rc, "manifests");
 }
 
 /* ---- upload sessions ---- */
 
 int store_upload_create(const char *id, int64_t repo_id)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO uploads(id, repo_id, created_at, updated_at) VALUES(?1, ?2, ?3, ?3)");
-    bind_text(st, 1, id);
+    sqlite3_stmt *st = db_stmt("INSERT INTO uploads(id, repo_id, created_at, updated_at) VALUES(?1, ?2, ?3, ?3)");
+    db_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, repo_id);
     sqlite3_bind_int64(st, 3, now_ms());
-    return step_done(st, "upload");
+    return db_done(st, "upload");
 }
 
 int store_upload_get(const char *id, int64_t repo_id)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM uploads WHERE id = ?1 AND repo_id = ?2");
-    bind_text(st, 1, id);
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM uploads WHERE id = ?1 AND repo_id = ?2");
+    db_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, repo_id);
-    return exists_query(st, "upload", id, "is unknown");
+    return db_exists(st, "upload", id, "is unknown");
 }
 
 int store_upload_delete(const char *id)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM uploads WHERE id = ?1");
-    bind_text(st, 1, id);
-    return step_done(st, "upload");
+    sqlite3_stmt *st = db_stmt("DELETE FROM uploads WHERE id = ?1");
+    db_bind_text(st, 1, id);
+    return db_done(st, "upload");
 }
 
 int store_upload_touch(const char *id, bool part, int64_t ms, int64_t stale_before_ms)
 {
     /* a plain touch of a session touched recently changes no row, so its
      * autocommit writes (and syncs) nothing */
-    sqlite3_stmt *st = stmt("UPDATE uploads SET updated_at = ?2, parts = parts + ?3 WHERE id = ?1 AND (?3 = 1 OR updated_at < ?4)");
-    bind_text(st, 1, id);
+    sqlite3_stmt *st = db_stmt("UPDATE uploads SET updated_at = ?2, parts = parts + ?3 WHERE id = ?1 AND (?3 = 1 OR updated_at < ?4)");
+    db_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, ms);
     sqlite3_bind_int(st, 3, part ? 1 : 0);
     sqlite3_bind_int64(st, 4, stale_before_ms);
-    return step_done(st, "upload");
+    return db_done(st, "upload");
 }
 
 int store_upload_parts(const char *id, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT parts FROM uploads WHERE id = ?1");
-    bind_text(st, 1, id);
+    sqlite3_stmt *st = db_stmt("SELECT parts FROM uploads WHERE id = ?1");
+    db_bind_text(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
@@ -1039,7 +1040,7 @@ int store_upload_parts(const char *id, int64_t *out)
 
 int store_uploads_idle(int64_t cutoff_ms, int limit, int (*fn)(void *ctx, const char *id), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY updated_at LIMIT ?2");
+    sqlite3_stmt *st = db_stmt("SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY updated_at LIMIT ?2");
     int rc;
     sqlite3_bind_int64(st, 1, cutoff_ms);
     sqlite3_bind_int(st, 2, limit);
@@ -1061,11 +1062,11 @@ int store_uploads_idle(int64_t cutoff_ms, int limit, int (*fn)(void *ctx, const 
 
 int store_blob_users(int64_t repo_id, const char *digest, int limit, int (*fn)(void *ctx, const char *manifest), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT manifest_digest FROM manifest_blobs WHERE repo_id = ?1 AND blob_digest = ?2"
+    sqlite3_stmt *st = db_stmt("SELECT manifest_digest FROM manifest_blobs WHERE repo_id = ?1 AND blob_digest = ?2"
                             " ORDER BY manifest_digest LIMIT ?3");
     int rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
+    db_bind_text(st, 2, digest);
     sqlite3_bind_int(st, 3, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0))) {
@@ -1078,19 +1079,19 @@ int store_blob_users(int64_t repo_id, const char *digest, int limit, int (*fn)(v
 
 bool store_in_transaction(void)
 {
-    return !sqlite3_get_autocommit(db());
+    return !sqlite3_get_autocommit(db_conn());
 }
 
 /* ---- settings ---- */
 
 int store_setting_get(const char *scope, const char *key, char **out)
 {
-    sqlite3_stmt *st = stmt("SELECT value FROM settings WHERE scope = ?1 AND key = ?2");
-    bind_text(st, 1, scope);
-    bind_text(st, 2, key);
-    int rc = step_row(st, "setting");
+    sqlite3_stmt *st = db_stmt("SELECT value FROM settings WHERE scope = ?1 AND key = ?2");
+    db_bind_text(st, 1, scope);
+    db_bind_text(st, 2, key);
+    int rc = db_row(st, "setting");
     if (rc == 1)
-        *out = col_dup(st, 0);
+        *out = db_col_dup(st, 0);
     sqlite3_reset(st);
     if (rc == 0)
         return error_set(E_NOTFOUND, "setting '%s' is not set", key);
@@ -1099,35 +1100,35 @@ int store_setting_get(const char *scope, const char *key, char **out)
 
 int store_setting_delete(const char *scope, const char *key)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM settings WHERE scope = ?1 AND key = ?2");
-    bind_text(st, 1, scope);
-    bind_text(st, 2, key);
-    return step_done(st, "setting");
+    sqlite3_stmt *st = db_stmt("DELETE FROM settings WHERE scope = ?1 AND key = ?2");
+    db_bind_text(st, 1, scope);
+    db_bind_text(st, 2, key);
+    return db_done(st, "setting");
 }
 
 int store_setting_put(const char *scope, const char *key, const char *value)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO settings(scope, key, value) VALUES(?1, ?2, ?3) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO settings(scope, key, value) VALUES(?1, ?2, ?3) "
                             "ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value");
-    bind_text(st, 1, scope);
-    bind_text(st, 2, key);
-    bind_text(st, 3, value);
-    return step_done(st, "setting");
+    db_bind_text(st, 1, scope);
+    db_bind_text(st, 2, key);
+    db_bind_text(st, 3, value);
+    return db_done(st, "setting");
 }
 
 /* ---- images (ECR BatchDeleteImage) ---- */
 
 int store_manifest_parents(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *parent), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT parent_digest FROM manifest_refs WHERE repo_id = ?1 AND child_digest = ?2 "
                             "ORDER BY parent_digest");
     int rc;
     sqlite3_bind_int64(st, 1, repo_id);
-    bind_text(st, 2, digest);
-    while ((rc = step(st)) == SQLITE_ROW)
+    db_bind_text(st, 2, digest);
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    return step_end(st, rc, "manifest parents");
+    return db_end(st, rc, "manifest parents");
 }
 
 /* ---- IAM: users, groups, managed and inline policies ---- */
@@ -1139,7 +1140,7 @@ static const char *entity_name(enum iam_entity kind)
 
 static int changed_or_notfound(int rc, const char *what, const char *name)
 {
-    if (rc == 0 && sqlite3_changes(db()) == 0)
+    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
         return error_set(E_NOTFOUND, "%s '%s' does not exist", what, name);
     return rc;
 }
@@ -1147,10 +1148,10 @@ static int changed_or_notfound(int rc, const char *what, const char *name)
 /* The text of one column of one row, malloc'd into *out (NULL for SQL NULL). */
 static int text_query(sqlite3_stmt *st, char **out, const char *what)
 {
-    int rc = step_row(st, what);
+    int rc = db_row(st, what);
     *out = NULL;
     if (rc == 1)
-        *out = col_dup(st, 0);
+        *out = db_col_dup(st, 0);
     sqlite3_reset(st);
     if (rc == 0)
         return error_set(E_NOTFOUND, "%s does not exist", what);
@@ -1210,20 +1211,20 @@ static void identity_from_row(sqlite3_stmt *st, enum iam_entity kind, struct iam
 {
     memset(e, 0, sizeof(*e));
     e->kind = kind;
-    col_copy(e->account_id, sizeof(e->account_id), st, 0);
-    col_copy(e->name, sizeof(e->name), st, 1);
-    col_copy(e->path, sizeof(e->path), st, 2);
-    col_copy(e->id, sizeof(e->id), st, 3);
-    col_copy(e->arn, sizeof(e->arn), st, 4);
+    db_col_copy(e->account_id, sizeof(e->account_id), st, 0);
+    db_col_copy(e->name, sizeof(e->name), st, 1);
+    db_col_copy(e->path, sizeof(e->path), st, 2);
+    db_col_copy(e->id, sizeof(e->id), st, 3);
+    db_col_copy(e->arn, sizeof(e->arn), st, 4);
     e->created_ms = sqlite3_column_int64(st, 5);
 }
 
 /* One of identity_sql's statements with ?1 (the account) and ?2 bound. */
 static sqlite3_stmt *identity_stmt(const char *sql, const char *account, const char *name)
 {
-    sqlite3_stmt *st = stmt(sql);
-    bind_text(st, 1, account);
-    bind_text(st, 2, name);
+    sqlite3_stmt *st = db_stmt(sql);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, name);
     return st;
 }
 
@@ -1233,12 +1234,12 @@ int store_identity_create(const struct iam_identity *e, const char *tags_json)
     if (e->kind == IAM_ENTITY_GROUP && tags_json)
         return error_set(E_INVALID, "a group takes no tags");
     sqlite3_stmt *st = identity_stmt(sql_of(e->kind)->create, e->account_id, e->name);
-    bind_text(st, 3, e->path);
-    bind_text(st, 4, e->id);
-    bind_text(st, 5, e->arn);
+    db_bind_text(st, 3, e->path);
+    db_bind_text(st, 4, e->id);
+    db_bind_text(st, 5, e->arn);
     sqlite3_bind_int64(st, 6, e->created_ms ? e->created_ms : now_ms());
-    bind_text(st, 7, tags_json);
-    int rc = step_done(st, what);
+    db_bind_text(st, 7, tags_json);
+    int rc = db_done(st, what);
     if (rc == E_EXISTS)
         return error_set(E_EXISTS, "%s with name %s already exists", what, e->name);
     return rc;
@@ -1247,7 +1248,7 @@ int store_identity_create(const struct iam_identity *e, const char *tags_json)
 int store_identity_get(const char *account, enum iam_entity kind, const char *name, struct iam_identity *out)
 {
     sqlite3_stmt *st = identity_stmt(sql_of(kind)->get, account, name);
-    int rc = step_row(st, entity_name(kind));
+    int rc = db_row(st, entity_name(kind));
     if (rc == 1)
         identity_from_row(st, kind, out);
     sqlite3_reset(st);
@@ -1264,7 +1265,7 @@ int store_identity_tags(const char *account, enum iam_entity kind, const char *n
 int store_identity_delete(const char *account, enum iam_entity kind, const char *name)
 {
     sqlite3_stmt *st = identity_stmt(sql_of(kind)->remove, account, name);
-    return changed_or_notfound(step_done(st, entity_name(kind)), entity_name(kind), name);
+    return changed_or_notfound(db_done(st, entity_name(kind)), entity_name(kind), name);
 }
 
 /* Calls fn with each row of st, an identity of kind; ends the statement. */
@@ -1272,20 +1273,20 @@ static int identity_rows(sqlite3_stmt *st, enum iam_entity kind, int (*fn)(void 
                          const char *what)
 {
     int rc;
-    while ((rc = step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct iam_identity e;
         identity_from_row(st, kind, &e);
         if (fn(ctx, &e))
             break;
     }
-    return step_end(st, rc, what);
+    return db_end(st, rc, what);
 }
 
 int store_identities_list(const char *account, enum iam_entity kind, const char *path_prefix, const char *after, int limit,
                           int (*fn)(void *ctx, const struct iam_identity *e), void *ctx)
 {
     sqlite3_stmt *st = identity_stmt(sql_of(kind)->list, account, after ? after : "");
-    bind_text(st, 3, path_prefix);
+    db_bind_text(st, 3, path_prefix);
     sqlite3_bind_int(st, 4, limit);
     return identity_rows(st, kind, fn, ctx, kind == IAM_ENTITY_USER ? "users" : "groups");
 }
@@ -1294,45 +1295,45 @@ int store_memberships(const char *account, enum iam_entity kind, const char *nam
                       int (*fn)(void *ctx, const struct iam_identity *e), void *ctx)
 {
     sqlite3_stmt *st = identity_stmt(sql_of(kind)->memberships, account, name);
-    bind_text(st, 3, after ? after : "");
+    db_bind_text(st, 3, after ? after : "");
     sqlite3_bind_int(st, 4, limit);
     return identity_rows(st, kind == IAM_ENTITY_USER ? IAM_ENTITY_GROUP : IAM_ENTITY_USER, fn, ctx, "group members");
 }
 
 int store_group_add_user(const char *account, const char *group, const char *user)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO iam_group_members(account_id, group_name, user_name, added_at) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO iam_group_members(account_id, group_name, user_name, added_at) "
                             "VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
-    bind_text(st, 1, account);
-    bind_text(st, 2, group);
-    bind_text(st, 3, user);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, group);
+    db_bind_text(st, 3, user);
     sqlite3_bind_int64(st, 4, now_ms());
-    return step_done(st, "group member");
+    return db_done(st, "group member");
 }
 
 int store_group_remove_user(const char *account, const char *group, const char *user)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_group_members WHERE account_id = ?1 AND group_name = ?2 AND user_name = ?3");
-    bind_text(st, 1, account);
-    bind_text(st, 2, group);
-    bind_text(st, 3, user);
-    return changed_or_notfound(step_done(st, "group member"), "group member", user);
+    sqlite3_stmt *st = db_stmt("DELETE FROM iam_group_members WHERE account_id = ?1 AND group_name = ?2 AND user_name = ?3");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, group);
+    db_bind_text(st, 3, user);
+    return changed_or_notfound(db_done(st, "group member"), "group member", user);
 }
 
 int store_iam_usage(const char *account, enum iam_entity kind, const char *name, struct iam_usage *out)
 {
-    sqlite3_stmt *st = stmt("SELECT "
+    sqlite3_stmt *st = db_stmt("SELECT "
                             " (SELECT count(*) FROM access_keys WHERE ?2 = 'user' AND account_id = ?1 AND user_name = ?3),"
                             " (SELECT count(*) FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3),"
                             " (SELECT count(*) FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3),"
                             " (SELECT count(*) FROM iam_group_members WHERE ?2 = 'user' AND account_id = ?1 AND user_name = ?3),"
                             " (SELECT count(*) FROM iam_group_members WHERE ?2 = 'group' AND account_id = ?1 AND group_name = ?3)");
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
     memset(out, 0, sizeof(*out));
-    if ((rc = step_row(st, "usage")) == 1) {
+    if ((rc = db_row(st, "usage")) == 1) {
         out->access_keys = sqlite3_column_int64(st, 0);
         out->inline_policies = sqlite3_column_int64(st, 1);
         out->attached_policies = sqlite3_column_int64(st, 2);
@@ -1358,12 +1359,12 @@ void iam_policy_version_release(struct iam_policy_version *v)
 static void policy_from_row(sqlite3_stmt *st, struct iam_policy *p)
 {
     memset(p, 0, sizeof(*p));
-    col_copy(p->account_id, sizeof(p->account_id), st, 0);
-    col_copy(p->name, sizeof(p->name), st, 1);
-    col_copy(p->path, sizeof(p->path), st, 2);
-    col_copy(p->id, sizeof(p->id), st, 3);
-    col_copy(p->arn, sizeof(p->arn), st, 4);
-    col_copy(p->description, sizeof(p->description), st, 5);
+    db_col_copy(p->account_id, sizeof(p->account_id), st, 0);
+    db_col_copy(p->name, sizeof(p->name), st, 1);
+    db_col_copy(p->path, sizeof(p->path), st, 2);
+    db_col_copy(p->id, sizeof(p->id), st, 3);
+    db_col_copy(p->arn, sizeof(p->arn), st, 4);
+    db_col_copy(p->description, sizeof(p->description), st, 5);
     p->default_version = sqlite3_column_int(st, 6);
     p->created_ms = sqlite3_column_int64(st, 7);
     p->updated_ms = sqlite3_column_int64(st, 8);
@@ -1373,34 +1374,34 @@ static void policy_from_row(sqlite3_stmt *st, struct iam_policy *p)
 int store_policy_create(const struct iam_policy *p, const char *document, const char *tags_json)
 {
     int64_t now = p->created_ms ? p->created_ms : now_ms();
-    sqlite3_stmt *st = stmt("INSERT INTO iam_policies(account_id, name, path, id, arn, description, default_version, "
+    sqlite3_stmt *st = db_stmt("INSERT INTO iam_policies(account_id, name, path, id, arn, description, default_version, "
                             "next_version, tags, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 1, 2, ?7, ?8, ?8)");
-    bind_text(st, 1, p->account_id);
-    bind_text(st, 2, p->name);
-    bind_text(st, 3, p->path);
-    bind_text(st, 4, p->id);
-    bind_text(st, 5, p->arn);
-    bind_text(st, 6, p->description);
-    bind_text(st, 7, tags_json);
+    db_bind_text(st, 1, p->account_id);
+    db_bind_text(st, 2, p->name);
+    db_bind_text(st, 3, p->path);
+    db_bind_text(st, 4, p->id);
+    db_bind_text(st, 5, p->arn);
+    db_bind_text(st, 6, p->description);
+    db_bind_text(st, 7, tags_json);
     sqlite3_bind_int64(st, 8, now);
-    int rc = step_done(st, "policy");
+    int rc = db_done(st, "policy");
     if (rc == E_EXISTS)
         return error_set(E_EXISTS, "policy %s already exists", p->name);
     if (rc < 0)
         return rc;
-    st = stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, 1, ?2, ?3)");
-    bind_text(st, 1, p->arn);
-    bind_text(st, 2, document);
+    st = db_stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, 1, ?2, ?3)");
+    db_bind_text(st, 1, p->arn);
+    db_bind_text(st, 2, document);
     sqlite3_bind_int64(st, 3, now);
-    return step_done(st, "policy version");
+    return db_done(st, "policy version");
 }
 
 int store_policy_get(const char *account, const char *arn, struct iam_policy *out)
 {
-    sqlite3_stmt *st = stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.arn = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
-    int rc = step_row(st, "policy");
+    sqlite3_stmt *st = db_stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.arn = ?2");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
+    int rc = db_row(st, "policy");
     if (rc == 1)
         policy_from_row(st, out);
     sqlite3_reset(st);
@@ -1411,52 +1412,52 @@ int store_policy_get(const char *account, const char *arn, struct iam_policy *ou
 
 int store_policy_tags(const char *account, const char *arn, char **out)
 {
-    sqlite3_stmt *st = stmt("SELECT tags FROM iam_policies WHERE account_id = ?1 AND arn = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
+    sqlite3_stmt *st = db_stmt("SELECT tags FROM iam_policies WHERE account_id = ?1 AND arn = ?2");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
     return text_query(st, out, "policy");
 }
 
 int store_policy_delete(const char *account, const char *arn)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_policies WHERE account_id = ?1 AND arn = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
-    return changed_or_notfound(step_done(st, "policy"), "policy", arn);
+    sqlite3_stmt *st = db_stmt("DELETE FROM iam_policies WHERE account_id = ?1 AND arn = ?2");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
+    return changed_or_notfound(db_done(st, "policy"), "policy", arn);
 }
 
 int store_policies_list(const char *account, const char *path_prefix, bool only_attached, const char *after, int limit,
                         int (*fn)(void *ctx, const struct iam_policy *p), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.name > ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT " IAM_POLICY_COLUMNS " FROM iam_policies p WHERE p.account_id = ?1 AND p.name > ?2 "
                             "AND (?3 IS NULL OR substr(p.path, 1, length(?3)) = ?3) AND (?4 = 0 OR EXISTS (SELECT 1 FROM "
                             "iam_attachments a WHERE a.account_id = p.account_id AND a.policy_arn = p.arn)) "
                             "ORDER BY p.name LIMIT ?5");
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, after ? after : "");
-    bind_text(st, 3, path_prefix);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, after ? after : "");
+    db_bind_text(st, 3, path_prefix);
     sqlite3_bind_int(st, 4, only_attached);
     sqlite3_bind_int(st, 5, limit);
-    while ((rc = step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct iam_policy p;
         policy_from_row(st, &p);
         if (fn(ctx, &p))
             break;
     }
-    return step_end(st, rc, "policies");
+    return db_end(st, rc, "policies");
 }
 
 int store_policy_version_add(const char *account, const char *arn, const char *document, bool set_default, int max_versions,
                              int *version_out)
 {
-    sqlite3_stmt *st = stmt("SELECT p.next_version, (SELECT count(*) FROM iam_policy_versions v WHERE v.policy_arn = p.arn) "
+    sqlite3_stmt *st = db_stmt("SELECT p.next_version, (SELECT count(*) FROM iam_policy_versions v WHERE v.policy_arn = p.arn) "
                             "FROM iam_policies p WHERE p.account_id = ?1 AND p.arn = ?2");
     int next = 0, count = 0, rc;
     int64_t now = now_ms();
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
-    rc = step_row(st, "policy");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
+    rc = db_row(st, "policy");
     if (rc == 1) {
         next = sqlite3_column_int(st, 0);
         count = sqlite3_column_int(st, 1);
@@ -1468,21 +1469,21 @@ int store_policy_version_add(const char *account, const char *arn, const char *d
         return rc;
     if (count >= max_versions)
         return error_set(E_TOOBIG, "policy '%s' has %d versions already", arn, count);
-    st = stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, ?2, ?3, ?4)");
-    bind_text(st, 1, arn);
+    st = db_stmt("INSERT INTO iam_policy_versions(policy_arn, version, document, created_at) VALUES(?1, ?2, ?3, ?4)");
+    db_bind_text(st, 1, arn);
     sqlite3_bind_int(st, 2, next);
-    bind_text(st, 3, document);
+    db_bind_text(st, 3, document);
     sqlite3_bind_int64(st, 4, now);
-    if ((rc = step_done(st, "policy version")) < 0)
+    if ((rc = db_done(st, "policy version")) < 0)
         return rc;
-    st = stmt("UPDATE iam_policies SET next_version = ?3 + 1, default_version = CASE WHEN ?4 THEN ?3 ELSE default_version END,"
+    st = db_stmt("UPDATE iam_policies SET next_version = ?3 + 1, default_version = CASE WHEN ?4 THEN ?3 ELSE default_version END,"
               " updated_at = CASE WHEN ?4 THEN ?5 ELSE updated_at END WHERE account_id = ?1 AND arn = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
     sqlite3_bind_int(st, 3, next);
     sqlite3_bind_int(st, 4, set_default);
     sqlite3_bind_int64(st, 5, now);
-    if ((rc = step_done(st, "policy")) < 0)
+    if ((rc = db_done(st, "policy")) < 0)
         return rc;
     *version_out = next;
     return 0;
@@ -1494,18 +1495,18 @@ static void version_from_row(sqlite3_stmt *st, struct iam_policy_version *v)
     v->version = sqlite3_column_int(st, 0);
     v->is_default = sqlite3_column_int(st, 1) != 0;
     v->created_ms = sqlite3_column_int64(st, 2);
-    v->document = col_dup(st, 3);
+    v->document = db_col_dup(st, 3);
 }
 
 int store_policy_version_get(const char *account, const char *arn, int version, struct iam_policy_version *out)
 {
-    sqlite3_stmt *st = stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
+    sqlite3_stmt *st = db_stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
                             "FROM iam_policy_versions v JOIN iam_policies p ON p.arn = v.policy_arn "
                             "WHERE p.account_id = ?1 AND p.arn = ?2 AND v.version = ?3");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
     sqlite3_bind_int(st, 3, version);
-    int rc = step_row(st, "policy version");
+    int rc = db_row(st, "policy version");
     if (rc == 1)
         version_from_row(st, out);
     sqlite3_reset(st);
@@ -1517,13 +1518,13 @@ int store_policy_version_get(const char *account, const char *arn, int version, 
 int store_policy_versions(const char *account, const char *arn, int (*fn)(void *ctx, const struct iam_policy_version *v),
                           void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
+    sqlite3_stmt *st = db_stmt("SELECT v.version, v.version = p.default_version, v.created_at, v.document "
                             "FROM iam_policy_versions v JOIN iam_policies p ON p.arn = v.policy_arn "
                             "WHERE p.account_id = ?1 AND p.arn = ?2 ORDER BY v.version DESC");
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
-    while ((rc = step(st)) == SQLITE_ROW) {
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct iam_policy_version v;
         version_from_row(st, &v);
         int stop = fn(ctx, &v);
@@ -1531,105 +1532,105 @@ int store_policy_versions(const char *account, const char *arn, int (*fn)(void *
         if (stop)
             break;
     }
-    return step_end(st, rc, "policy versions");
+    return db_end(st, rc, "policy versions");
 }
 
 int store_policy_version_delete(const char *account, const char *arn, int version)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_policy_versions WHERE version = ?3 AND policy_arn = "
+    sqlite3_stmt *st = db_stmt("DELETE FROM iam_policy_versions WHERE version = ?3 AND policy_arn = "
                             "(SELECT arn FROM iam_policies WHERE account_id = ?1 AND arn = ?2)");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
     sqlite3_bind_int(st, 3, version);
-    return changed_or_notfound(step_done(st, "policy version"), "policy version of", arn);
+    return changed_or_notfound(db_done(st, "policy version"), "policy version of", arn);
 }
 
 int store_policy_set_default(const char *account, const char *arn, int version)
 {
-    sqlite3_stmt *st = stmt("UPDATE iam_policies SET default_version = ?3, updated_at = ?4 WHERE account_id = ?1 AND arn = ?2 "
+    sqlite3_stmt *st = db_stmt("UPDATE iam_policies SET default_version = ?3, updated_at = ?4 WHERE account_id = ?1 AND arn = ?2 "
                             "AND EXISTS (SELECT 1 FROM iam_policy_versions v WHERE v.policy_arn = ?2 AND v.version = ?3)");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
     sqlite3_bind_int(st, 3, version);
     sqlite3_bind_int64(st, 4, now_ms());
-    return changed_or_notfound(step_done(st, "policy"), "policy version of", arn);
+    return changed_or_notfound(db_done(st, "policy"), "policy version of", arn);
 }
 
 int store_policy_attachment_count(const char *account, const char *arn, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM iam_attachments WHERE account_id = ?1 AND policy_arn = ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, arn);
-    return count_query(st, out, "policy attachments");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM iam_attachments WHERE account_id = ?1 AND policy_arn = ?2");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, arn);
+    return db_count(st, out, "policy attachments");
 }
 
 int store_policy_attach(const char *account, enum iam_entity kind, const char *name, const char *arn)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO iam_attachments(account_id, entity, entity_name, policy_arn, attached_at) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO iam_attachments(account_id, entity, entity_name, policy_arn, attached_at) "
                             "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, arn);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, arn);
     sqlite3_bind_int64(st, 5, now_ms());
-    return step_done(st, "policy attachment");
+    return db_done(st, "policy attachment");
 }
 
 int store_policy_detach(const char *account, enum iam_entity kind, const char *name, const char *arn)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
+    sqlite3_stmt *st = db_stmt("DELETE FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
                             "AND policy_arn = ?4");
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, arn);
-    return changed_or_notfound(step_done(st, "policy attachment"), "attachment of", arn);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, arn);
+    return changed_or_notfound(db_done(st, "policy attachment"), "attachment of", arn);
 }
 
 int store_attached_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
                             int (*fn)(void *ctx, const char *arn), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT policy_arn FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
+    sqlite3_stmt *st = db_stmt("SELECT policy_arn FROM iam_attachments WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
                             "AND policy_arn > ?4 ORDER BY policy_arn LIMIT ?5");
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, after ? after : "");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, after ? after : "");
     sqlite3_bind_int(st, 5, limit);
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0)))
             break;
-    return step_end(st, rc, "attached policies");
+    return db_end(st, rc, "attached policies");
 }
 
 int store_inline_policy_put(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
                             const char *document)
 {
-    sqlite3_stmt *st = stmt("INSERT INTO iam_inline_policies(account_id, entity, entity_name, name, document) "
+    sqlite3_stmt *st = db_stmt("INSERT INTO iam_inline_policies(account_id, entity, entity_name, name, document) "
                             "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET document = excluded.document");
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, policy_name);
-    bind_text(st, 5, document);
-    return step_done(st, "inline policy");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, policy_name);
+    db_bind_text(st, 5, document);
+    return db_done(st, "inline policy");
 }
 
 int store_inline_policy_get(const char *account, enum iam_entity kind, const char *name, const char *policy_name,
                             char name_out[129], char **document_out)
 {
-    sqlite3_stmt *st = stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
                             "AND entity_name = ?3 AND name = ?4");
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, policy_name);
-    int rc = step_row(st, "inline policy");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, policy_name);
+    int rc = db_row(st, "inline policy");
     if (rc == 1) {
         if (name_out)
-            col_copy(name_out, 129, st, 0);
-        *document_out = col_dup(st, 1);
+            db_col_copy(name_out, 129, st, 0);
+        *document_out = db_col_dup(st, 1);
     }
     sqlite3_reset(st);
     if (rc == 0)
@@ -1639,41 +1640,41 @@ int store_inline_policy_get(const char *account, enum iam_entity kind, const cha
 
 int store_inline_policy_delete(const char *account, enum iam_entity kind, const char *name, const char *policy_name)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
+    sqlite3_stmt *st = db_stmt("DELETE FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 AND entity_name = ?3 "
                             "AND name = ?4");
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, policy_name);
-    return changed_or_notfound(step_done(st, "inline policy"), "inline policy", policy_name);
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, policy_name);
+    return changed_or_notfound(db_done(st, "inline policy"), "inline policy", policy_name);
 }
 
 int store_inline_policies(const char *account, enum iam_entity kind, const char *name, const char *after, int limit,
                           int (*fn)(void *ctx, const char *policy_name, const char *document), void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
+    sqlite3_stmt *st = db_stmt("SELECT name, document FROM iam_inline_policies WHERE account_id = ?1 AND entity = ?2 "
                             "AND entity_name = ?3 AND name > ?4 ORDER BY name LIMIT ?5");
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, entity_name(kind));
-    bind_text(st, 3, name);
-    bind_text(st, 4, after ? after : "");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, entity_name(kind));
+    db_bind_text(st, 3, name);
+    db_bind_text(st, 4, after ? after : "");
     sqlite3_bind_int(st, 5, limit);
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
             break;
-    return step_end(st, rc, "inline policies");
+    return db_end(st, rc, "inline policies");
 }
 
 int store_access_keys_of(const char *account, const char *user_name, int (*fn)(void *ctx, const struct access_key *k),
                          void *ctx)
 {
-    sqlite3_stmt *st = stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
+    sqlite3_stmt *st = db_stmt("SELECT id, account_id, user_name, secret_enc, status, created_at FROM access_keys "
                             "WHERE account_id = ?1 AND user_name IS ?2 ORDER BY id");
     int rc;
-    bind_text(st, 1, account);
-    bind_text(st, 2, user_name);
-    while ((rc = step(st)) == SQLITE_ROW) {
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, user_name);
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         struct access_key k;
         key_from_row(st, &k);
         int stop = fn(ctx, &k);
@@ -1681,30 +1682,30 @@ int store_access_keys_of(const char *account, const char *user_name, int (*fn)(v
         if (stop)
             break;
     }
-    return step_end(st, rc, "access keys");
+    return db_end(st, rc, "access keys");
 }
 
 int store_access_key_count(const char *account, const char *user_name, int64_t *out)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM access_keys WHERE account_id = ?1 AND user_name IS ?2");
-    bind_text(st, 1, account);
-    bind_text(st, 2, user_name);
-    return count_query(st, out, "access keys");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM access_keys WHERE account_id = ?1 AND user_name IS ?2");
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, user_name);
+    return db_count(st, out, "access keys");
 }
 
 int store_access_key_set_status(const char *id, const char *status)
 {
-    sqlite3_stmt *st = stmt("UPDATE access_keys SET status = ?2 WHERE id = ?1");
-    bind_text(st, 1, id);
-    bind_text(st, 2, status);
-    return changed_or_notfound(step_done(st, "access key"), "access key", id);
+    sqlite3_stmt *st = db_stmt("UPDATE access_keys SET status = ?2 WHERE id = ?1");
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, status);
+    return changed_or_notfound(db_done(st, "access key"), "access key", id);
 }
 
 int store_account_created(const char *account, int64_t *out_ms)
 {
-    sqlite3_stmt *st = stmt("SELECT created_at FROM accounts WHERE id = ?1");
-    bind_text(st, 1, account);
-    int rc = step_row(st, "account");
+    sqlite3_stmt *st = db_stmt("SELECT created_at FROM accounts WHERE id = ?1");
+    db_bind_text(st, 1, account);
+    int rc = db_row(st, "account");
     if (rc == 1)
         *out_ms = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -1726,7 +1727,7 @@ int store_identity_policies(const char *account, const char *user_name,
     int rc;
     if (!user_name)
         return 0;
-    sqlite3_stmt *st = stmt(
+    sqlite3_stmt *st = db_stmt(
         "SELECT 'inline:user/' || entity_name || '/' || name, document FROM iam_inline_policies "
         " WHERE account_id = ?1 AND entity = 'user' AND entity_name = ?2 "
         "UNION ALL "
@@ -1739,9 +1740,9 @@ int store_identity_policies(const char *account, const char *user_name,
         "  (SELECT group_name FROM iam_group_members WHERE account_id = ?1 AND user_name = ?2)))) a "
         " LEFT JOIN iam_policies p ON p.arn = a.policy_arn "
         " LEFT JOIN iam_policy_versions v ON v.policy_arn = p.arn AND v.version = p.default_version");
-    bind_text(st, 1, account);
-    bind_text(st, 2, user_name);
-    while ((rc = step(st)) == SQLITE_ROW) {
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, user_name);
+    while ((rc = db_step(st)) == SQLITE_ROW) {
         const char *label = (const char *)sqlite3_column_text(st, 0);
         const char *doc = (const char *)sqlite3_column_text(st, 1);
         if (!label)
@@ -1754,7 +1755,7 @@ int store_identity_policies(const char *account, const char *user_name,
         rows[n].document = doc ? xstrdup(doc) : NULL; /* an AWS-managed ARN: the caller knows those */
         n++;
     }
-    rc = step_end(st, rc, "identity policies");
+    rc = db_end(st, rc, "identity policies");
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && fn(ctx, rows[i].label, rows[i].document))
             rc = 1;
@@ -1772,41 +1773,41 @@ int store_gc_unlink_unused(int64_t cutoff_ms, int64_t *n_out)
     /* a link nobody's manifest uses, made before the cutoff: a push in
      * progress links its blobs before its manifest arrives, so young links
      * are left alone */
-    sqlite3_stmt *st = stmt("DELETE FROM repo_blobs WHERE linked_at < ?1 AND NOT EXISTS (SELECT 1 FROM manifest_blobs m "
+    sqlite3_stmt *st = db_stmt("DELETE FROM repo_blobs WHERE linked_at < ?1 AND NOT EXISTS (SELECT 1 FROM manifest_blobs m "
                             "WHERE m.repo_id = repo_blobs.repo_id AND m.blob_digest = repo_blobs.digest)");
     sqlite3_bind_int64(st, 1, cutoff_ms);
-    int rc = step_done(st, "blob links");
+    int rc = db_done(st, "blob links");
     if (rc == 0 && n_out)
-        *n_out = sqlite3_changes(db());
+        *n_out = sqlite3_changes(db_conn());
     return rc;
 }
 
 int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), void *ctx)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM blobs WHERE created_at < ?1 AND NOT EXISTS "
+    sqlite3_stmt *st = db_stmt("DELETE FROM blobs WHERE created_at < ?1 AND NOT EXISTS "
                             "(SELECT 1 FROM repo_blobs r WHERE r.digest = blobs.digest) RETURNING digest");
     int rc;
     sqlite3_bind_int64(st, 1, cutoff_ms);
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(st, 0));
-    return step_end(st, rc, "blobs");
+    return db_end(st, rc, "blobs");
 }
 
 int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx)
 {
-    sqlite3_stmt *st = stmt("DELETE FROM uploads WHERE created_at < ?1 RETURNING id");
+    sqlite3_stmt *st = db_stmt("DELETE FROM uploads WHERE created_at < ?1 RETURNING id");
     int rc;
     sqlite3_bind_int64(st, 1, cutoff_ms);
-    while ((rc = step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(st, 0));
-    return step_end(st, rc, "uploads");
+    return db_end(st, rc, "uploads");
 }
 
 int store_upload_exists(const char *id)
 {
-    sqlite3_stmt *st = stmt("SELECT count(*) FROM uploads WHERE id = ?1");
-    bind_text(st, 1, id);
-    return exists_query(st, "upload", id, "is unknown");
+    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM uploads WHERE id = ?1");
+    db_bind_text(st, 1, id);
+    return db_exists(st, "upload", id, "is unknown");
 }
 
 /* ---- consistency check (fsck/fsck.c): read-only iteration ----
@@ -1847,8 +1848,8 @@ int store_snapshot_begin(void)
 {
     /* a deferred BEGIN takes its snapshot at the first read: take it now */
     int64_t n;
-    int rc = step_done(stmt("BEGIN"), "begin");
-    if (rc == 0 && (rc = count_query(stmt("SELECT count(*) FROM sqlite_schema"), &n, "snapshot")) < 0)
+    int rc = db_done(db_stmt("BEGIN"), "begin");
+    if (rc == 0 && (rc = db_count(db_stmt("SELECT count(*) FROM sqlite_schema"), &n, "snapshot")) < 0)
         store_rollback();
     return rc;
 }
@@ -1859,7 +1860,7 @@ void store_snapshot_end(void)
 }
 
 /* Steps st to its end, calling row() for each row until it returns non-zero. */
-static int each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
+int db_each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -1872,7 +1873,7 @@ static int each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt 
     return rc;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *db_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *z = sqlite3_column_text(st, i);
     return z ? (const char *)z : "";
@@ -1886,13 +1887,13 @@ struct repositories_each {
 static int repositories_row(sqlite3_stmt *st, void *ctx)
 {
     struct repositories_each *e = ctx;
-    return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2));
+    return e->fn(e->ctx, sqlite3_column_int64(st, 0), db_col_text(st, 1), db_col_text(st, 2));
 }
 
 int store_repositories_each(int (*fn)(void *ctx, int64_t id, const char *account_id, const char *name), void *ctx)
 {
     struct repositories_each e = {fn, ctx};
-    return each_row(stmt("SELECT id, account_id, name FROM repositories ORDER BY id"), "repositories", repositories_row, &e);
+    return db_each_row(db_stmt("SELECT id, account_id, name FROM repositories ORDER BY id"), "repositories", repositories_row, &e);
 }
 
 struct digests_each {
@@ -1903,21 +1904,21 @@ struct digests_each {
 static int digests_row(sqlite3_stmt *st, void *ctx)
 {
     struct digests_each *e = ctx;
-    return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1));
+    return e->fn(e->ctx, sqlite3_column_int64(st, 0), db_col_text(st, 1));
 }
 
 int store_manifests_each(int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx)
 {
     struct digests_each e = {fn, ctx};
-    return each_row(stmt("SELECT repo_id, digest FROM manifests ORDER BY repo_id, digest"), "manifests", digests_row, &e);
+    return db_each_row(db_stmt("SELECT repo_id, digest FROM manifests ORDER BY repo_id, digest"), "manifests", digests_row, &e);
 }
 
 int store_blob_repositories(const char *digest, int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx)
 {
     struct digests_each e = {fn, ctx};
-    sqlite3_stmt *st = stmt("SELECT repo_id, digest FROM repo_blobs WHERE digest = ?1 ORDER BY repo_id");
-    bind_text(st, 1, digest);
-    return each_row(st, "blob links", digests_row, &e);
+    sqlite3_stmt *st = db_stmt("SELECT repo_id, digest FROM repo_blobs WHERE digest = ?1 ORDER BY repo_id");
+    db_bind_text(st, 1, digest);
+    return db_each_row(st, "blob links", digests_row, &e);
 }
 
 struct references_each {
@@ -1930,8 +1931,8 @@ static int references_row(sqlite3_stmt *st, void *ctx)
     struct references_each *e = ctx;
     struct store_reference r = {
         .repo_id = sqlite3_column_int64(st, 0),
-        .manifest = col_text(st, 1),
-        .target = col_text(st, 2),
+        .manifest = db_col_text(st, 1),
+        .target = db_col_text(st, 2),
         .is_manifest = sqlite3_column_int(st, 3) != 0,
         .target_exists = sqlite3_column_int(st, 4) != 0,
         .target_linked = sqlite3_column_int(st, 5) != 0,
@@ -1942,7 +1943,7 @@ static int references_row(sqlite3_stmt *st, void *ctx)
 int store_references_each(int (*fn)(void *ctx, const struct store_reference *r), void *ctx)
 {
     struct references_each e = {fn, ctx};
-    sqlite3_stmt *st = stmt("SELECT m.repo_id, m.manifest_digest, m.blob_digest, 0,"
+    sqlite3_stmt *st = db_stmt("SELECT m.repo_id, m.manifest_digest, m.blob_digest, 0,"
                             "  EXISTS (SELECT 1 FROM blobs b WHERE b.digest = m.blob_digest),"
                             "  EXISTS (SELECT 1 FROM repo_blobs r WHERE r.repo_id = m.repo_id AND r.digest = m.blob_digest)"
                             " FROM manifest_blobs m "
@@ -1951,7 +1952,7 @@ int store_references_each(int (*fn)(void *ctx, const struct store_reference *r),
                             "  EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = c.repo_id AND x.digest = c.child_digest), 1"
                             " FROM manifest_refs c "
                             "ORDER BY 1, 2, 3");
-    return each_row(st, "manifest references", references_row, &e);
+    return db_each_row(st, "manifest references", references_row, &e);
 }
 
 struct tags_each {
@@ -1962,16 +1963,16 @@ struct tags_each {
 static int tags_row(sqlite3_stmt *st, void *ctx)
 {
     struct tags_each *e = ctx;
-    return e->fn(e->ctx, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int(st, 3) != 0);
+    return e->fn(e->ctx, sqlite3_column_int64(st, 0), db_col_text(st, 1), db_col_text(st, 2), sqlite3_column_int(st, 3) != 0);
 }
 
 int store_all_tags_each(int (*fn)(void *ctx, int64_t repo_id, const char *tag, const char *digest, bool manifest_exists), void *ctx)
 {
     struct tags_each e = {fn, ctx};
-    sqlite3_stmt *st = stmt("SELECT t.repo_id, t.name, t.digest,"
+    sqlite3_stmt *st = db_stmt("SELECT t.repo_id, t.name, t.digest,"
                             "  EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = t.repo_id AND m.digest = t.digest)"
                             " FROM tags t ORDER BY t.repo_id, t.name");
-    return each_row(st, "tags", tags_row, &e);
+    return db_each_row(st, "tags", tags_row, &e);
 }
 
 struct blobs_each {
@@ -1982,13 +1983,13 @@ struct blobs_each {
 static int blobs_row(sqlite3_stmt *st, void *ctx)
 {
     struct blobs_each *e = ctx;
-    return e->fn(e->ctx, col_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+    return e->fn(e->ctx, db_col_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
 }
 
 int store_blobs_each(int (*fn)(void *ctx, const char *digest, uint64_t size), void *ctx)
 {
     struct blobs_each e = {fn, ctx};
-    return each_row(stmt("SELECT digest, size FROM blobs ORDER BY digest"), "blobs", blobs_row, &e);
+    return db_each_row(db_stmt("SELECT digest, size FROM blobs ORDER BY digest"), "blobs", blobs_row, &e);
 }
 
 struct uploads_each {
@@ -1999,11 +2000,11 @@ struct uploads_each {
 static int uploads_row(sqlite3_stmt *st, void *ctx)
 {
     struct uploads_each *e = ctx;
-    return e->fn(e->ctx, col_text(st, 0), sqlite3_column_int64(st, 1));
+    return e->fn(e->ctx, db_col_text(st, 0), sqlite3_column_int64(st, 1));
 }
 
 int store_uploads_each(int (*fn)(void *ctx, const char *id, int64_t repo_id), void *ctx)
 {
     struct uploads_each e = {fn, ctx};
-    return each_row(stmt("SELECT id, repo_id FROM uploads ORDER BY id"), "uploads", uploads_row, &e);
+    return db_each_row(db_stmt("SELECT id, repo_id FROM uploads ORDER BY id"), "uploads", uploads_row, &e);
 }
