@@ -20,7 +20,7 @@ struct tb {
     size_t used;
 };
 
-static void tb_begin(struct tb *t, enum tb_compression c, size_t cap)
+static inline void tb_begin(struct tb *t, enum tb_compression c, size_t cap)
 {
     t->cap = cap;
     t->buf = malloc(cap);
@@ -36,7 +36,7 @@ static void tb_begin(struct tb *t, enum tb_compression c, size_t cap)
         abort();
 }
 
-static void tb_entry(struct tb *t, const char *path, mode_t type, const void *data, size_t n, const char *symlink,
+static inline void tb_entry(struct tb *t, const char *path, mode_t type, const void *data, size_t n, const char *symlink,
                      const char *hardlink)
 {
     struct archive_entry *e = archive_entry_new();
@@ -57,33 +57,33 @@ static void tb_entry(struct tb *t, const char *path, mode_t type, const void *da
     archive_entry_free(e);
 }
 
-static void tb_file(struct tb *t, const char *path, const char *content)
+static inline void tb_file(struct tb *t, const char *path, const char *content)
 {
     tb_entry(t, path, AE_IFREG, content, strlen(content), NULL, NULL);
 }
 
-static void tb_bytes(struct tb *t, const char *path, const void *data, size_t n)
+static inline void tb_bytes(struct tb *t, const char *path, const void *data, size_t n)
 {
     tb_entry(t, path, AE_IFREG, data, n, NULL, NULL);
 }
 
-static void tb_dir(struct tb *t, const char *path)
+static inline void tb_dir(struct tb *t, const char *path)
 {
     tb_entry(t, path, AE_IFDIR, NULL, 0, NULL, NULL);
 }
 
-static void tb_symlink(struct tb *t, const char *path, const char *target)
+static inline void tb_symlink(struct tb *t, const char *path, const char *target)
 {
     tb_entry(t, path, AE_IFLNK, NULL, 0, target, NULL);
 }
 
-static void tb_hardlink(struct tb *t, const char *path, const char *target)
+static inline void tb_hardlink(struct tb *t, const char *path, const char *target)
 {
     tb_entry(t, path, AE_IFREG, NULL, 0, NULL, target);
 }
 
 /* Ends the archive; t->buf and t->used are the layer. */
-static void tb_end(struct tb *t)
+static inline void tb_end(struct tb *t)
 {
     if (archive_write_close(t->a) != ARCHIVE_OK)
         abort();
@@ -91,7 +91,7 @@ static void tb_end(struct tb *t)
     t->a = NULL;
 }
 
-static void tb_free(struct tb *t)
+static inline void tb_free(struct tb *t)
 {
     free(t->buf);
     t->buf = NULL;
