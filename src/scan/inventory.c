@@ -246,9 +246,12 @@ done:
 
 /* ---- JSON ---- */
 
+/* The string, or null when there is none or it is not UTF-8 (a
+ * PRETTY_NAME may be anything). */
 static json_t *string_or_null(const char *z)
 {
-    return z ? json_string(z) : json_null();
+    json_t *j = z ? json_string(z) : NULL;
+    return j ? j : json_null();
 }
 
 char *inventory_to_json(const struct inventory *inv)

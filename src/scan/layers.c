@@ -150,9 +150,12 @@ static int keep_file(const char *p)
     return 0;
 }
 
-/* A link matters when it is one of the kept paths or a directory on the
- * way to one. */
-static int keep_link(const char *p)
+/* Can an entry at p change the view? Only when p is a kept path or a
+ * directory on the way to one: every node of the view is at such a path
+ * (files at kept paths, links at those or on the way), and an entry only
+ * changes the node at its path and the nodes under it. So that is also
+ * where links are kept. */
+static int relevant(const char *p)
 {
     for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
         if (strcmp(p, wanted[i]) == 0 || is_under(wanted[i], p))
@@ -308,7 +311,8 @@ static void apply_whiteout(struct scan_view *v, const char *path, const char *ba
     char *dir = xstrndup(path, dirlen ? dirlen - 1 : 0);
     const char *name = base + 4;
     if (strcmp(base, ".wh..wh..opq") == 0) {
-        remove_paths(v, dir, v->st.layers, 0, 1);
+        if (relevant(dir))
+            remove_paths(v, dir, v->st.layers, 0, 1);
         v->st.whiteouts++;
     } else if (strncmp(name, ".wh.", 4) == 0 || name[0] == '\0') {
         /* aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not a deletion */
@@ -319,7 +323,8 @@ static void apply_whiteout(struct scan_view *v, const char *path, const char *ba
         if (target.len)
             buf_putc(&target, '/');
         buf_puts(&target, name);
-        remove_paths(v, target.ptr, v->st.layers, 1, 1);
+        if (relevant(target.ptr))
+            remove_paths(v, target.ptr, v->st.layers, 1, 1);
         buf_release(&target);
         v->st.whiteouts++;
     }
@@ -344,19 +349,30 @@ static int apply_entry(struct scan_view *v, struct archive *a, struct archive_en
 
     mode_t type = archive_entry_filetype(e);
     const char *hardlink = archive_entry_hardlink(e);
+    const char *symlink = type == AE_IFLNK ? archive_entry_symlink(e) : NULL;
+    int bad = 0;
+    if (hardlink)
+        bad = normalize_name(tmp, hardlink) < 0 || tmp->len == 0;
+    else if (type == AE_IFLNK)
+        bad = !symlink || link_target(tmp, path->ptr, symlink) < 0;
+    if (bad)
+        v->st.rejected++;
+    /* Only an entry at a kept path or on the way to one can change the
+     * view (see relevant()); the rest cost nothing more. */
+    if (!relevant(path->ptr))
+        return 0;
     if (type == AE_IFDIR && !hardlink) {
         /* a directory replaces a lower file or link of its name, keeps what is under it */
         remove_paths(v, path->ptr, UINT64_MAX, 1, 0);
         return 0;
     }
+    /* anything else replaces what was there, rejected links included */
     remove_paths(v, path->ptr, UINT64_MAX, 1, 0);
     remove_paths(v, path->ptr, v->st.layers, 0, 1);
+    if (bad)
+        return 0;
 
     if (hardlink) {
-        if (normalize_name(tmp, hardlink) < 0 || tmp->len == 0) {
-            v->st.rejected++;
-            return 0;
-        }
         if (!keep_file(path->ptr))
             return 0;
         struct node *src = find(v, tmp->ptr, NODE_FILE);
@@ -367,16 +383,8 @@ static int apply_entry(struct scan_view *v, struct archive *a, struct archive_en
         copy[src->len] = '\0';
         return add_node(v, path->ptr, NODE_FILE, copy, src->len);
     }
-    if (type == AE_IFLNK) {
-        const char *target = archive_entry_symlink(e);
-        if (!target || link_target(tmp, path->ptr, target) < 0) {
-            v->st.rejected++;
-            return 0;
-        }
-        if (!keep_link(path->ptr))
-            return 0;
+    if (type == AE_IFLNK)
         return add_node(v, path->ptr, NODE_LINK, xstrndup(tmp->ptr, tmp->len), tmp->len);
-    }
     if (type == AE_IFREG && keep_file(path->ptr)) {
         if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) > v->lim.max_file_bytes)
             return error_set(E_TOOBIG, "'%s' is larger than %llu bytes", path->ptr, (unsigned long long)v->lim.max_file_bytes);

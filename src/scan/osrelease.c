@@ -24,6 +24,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "scan/internal.h"
 
 #define OS_VALUE_MAX 256
 
@@ -113,15 +114,10 @@ static void set(char **field, char *value)
 int os_release_parse(struct inventory *inv, const char *text, size_t n)
 {
     char *id = NULL, *version_id = NULL, *name = NULL, *version = NULL;
-    size_t i = 0;
-    while (i < n) {
-        const char *line = text + i;
-        const char *nl = memchr(line, '\n', n - i);
-        size_t len = nl ? (size_t)(nl - line) : n - i;
-        i += len + (nl ? 1 : 0);
-        struct slice s = slice_trim((struct slice){line, len});
-        if (s.len && s.base[s.len - 1] == '\r')
-            s.len--;
+    struct slice line;
+    size_t pos = 0;
+    while (next_line(text, n, &pos, &line)) {
+        struct slice s = slice_trim(line);
         const char *eq = s.len ? memchr(s.base, '=', s.len) : NULL;
         if (!eq || s.base[0] == '#')
             continue;

@@ -138,6 +138,13 @@ static void json(void **state)
     free(again);
     free(z);
     inventory_release(&back);
+
+    /* a PRETTY_NAME that is not UTF-8 is written as null */
+    free(inv.os_name);
+    inv.os_name = strdup("Distro \xff\xfe");
+    z = inventory_to_json(&inv);
+    assert_non_null(strstr(z, "\"name\":null"));
+    free(z);
     inventory_release(&inv);
 }
 
