@@ -105,6 +105,16 @@ char *os_ecosystem(const char *id, const char *version_id, const char *version)
     return buf_detach(&b);
 }
 
+static int id_chars(const char *z)
+{
+    if (!z || !*z)
+        return 0;
+    for (; *z; z++)
+        if (!((*z >= '0' && *z <= '9') || (*z >= 'a' && *z <= 'z') || *z == '.' || *z == '_' || *z == '-'))
+            return 0;
+    return 1;
+}
+
 static void set(char **field, char *value)
 {
     free(*field);
@@ -131,12 +141,16 @@ int os_release_parse(struct inventory *inv, const char *text, size_t n)
         if (field)
             set(field, os_value(val));
     }
-    if (id) {
-        /* ID is lowercase by definition; keep it so */
+    /* ID and VERSION_ID are lowercase 0-9, a-z, '.', '_' and '-' by
+     * definition: anything else is not one */
+    if (id)
         for (char *z = id; *z; z++)
             if (*z >= 'A' && *z <= 'Z')
                 *z = (char)(*z - 'A' + 'a');
-    }
+    if (!id_chars(id))
+        set(&id, NULL);
+    if (!id_chars(version_id))
+        set(&version_id, NULL);
     set(&inv->ecosystem, os_ecosystem(id, version_id, version));
     set(&inv->os_id, id);
     set(&inv->os_version, version_id);

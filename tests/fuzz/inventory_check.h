@@ -1,6 +1,6 @@
 /*
  * Shared by the scan/ fuzz targets: what every inventory must satisfy,
- * whatever input made it. Each package's fields are non-empty printable
+ * whatever input made it. The distribution survives the JSON form; each package's fields are non-empty printable
  * ASCII without spaces (what matching and the JSON form rely on), the list
  * is sorted without duplicates, and the JSON form reads back to itself.
  */
@@ -40,6 +40,11 @@ static inline void check_inventory(struct inventory *inv)
     char *z = inventory_to_json(inv);
     struct inventory back;
     if (inventory_from_json(&back, z, strlen(z)) != 0 || back.npkgs != inv->npkgs)
+        abort();
+    /* the distribution survives the round trip (its ID and VERSION_ID are
+     * in os-release's character set) */
+    if ((inv->os_id == NULL) != (back.os_id == NULL) || (inv->os_id && strcmp(inv->os_id, back.os_id) != 0) ||
+        (inv->os_version == NULL) != (back.os_version == NULL) || (inv->ecosystem == NULL) != (back.ecosystem == NULL))
         abort();
     char *again = inventory_to_json(&back);
     if (strcmp(z, again) != 0)

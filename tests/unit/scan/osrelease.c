@@ -61,7 +61,11 @@ static void distributions(void **state)
 static void syntax(void **state)
 {
     /* comments, blank lines, CRLF, single quotes, escapes, spaces around */
-    expect("# comment\n\n  ID='debian'\r\nVERSION_ID=\"1\\\"2\"\n", "debian", "1\"2", "Debian:1");
+    expect("# comment\n\n  ID='debian'\r\nVERSION_ID=\"1\\\"2\"\n", "debian", NULL, NULL);
+    expect("ID=\"deb\\$ian\"\nVERSION_ID=\"1\\`2\"\n", NULL, NULL, NULL);
+    /* outside os-release's character set for ID and VERSION_ID: not one */
+    expect("ID=ubun\x89u\nVERSION_ID=22.04\n", NULL, "22.04", NULL);
+    expect("ID=\"debian linux\"\nVERSION_ID=\"12 \"\n", NULL, NULL, NULL);
     /* later assignments win; an unterminated quote is no value */
     expect("ID=alpine\nID=debian\nVERSION_ID=\"12\nVERSION_ID=\"12\"\n", "debian", "12", "Debian:12");
     expect("ID=\"debian\nVERSION_ID=12\n", NULL, "12", NULL);
