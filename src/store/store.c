@@ -110,6 +110,16 @@ static const char *const migrations[] = {
     " lease_until INTEGER NOT NULL DEFAULT 0, again INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
     " UNIQUE(kind, key));"
     "CREATE INDEX jobs_due ON jobs(kind, run_at) WHERE failed = 0;",
+    /* 6: image scans (store/scans.c); they go with their image */
+    "CREATE TABLE image_scans(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, status TEXT NOT NULL, description TEXT, requested_at INTEGER NOT NULL DEFAULT 0,"
+    " completed_at INTEGER NOT NULL DEFAULT 0, source_updated_at INTEGER NOT NULL DEFAULT 0, counts TEXT,"
+    " findings INTEGER NOT NULL DEFAULT 0, inventory TEXT, PRIMARY KEY(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE TABLE scan_findings(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, pos INTEGER NOT NULL, finding TEXT NOT NULL, PRIMARY KEY(repo_id, digest, pos)) WITHOUT ROWID;"
+    "CREATE TRIGGER manifests_scans AFTER DELETE ON manifests BEGIN"
+    " DELETE FROM image_scans WHERE repo_id = old.repo_id AND digest = old.digest;"
+    " DELETE FROM scan_findings WHERE repo_id = old.repo_id AND digest = old.digest; END;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
