@@ -91,6 +91,11 @@ test: deps
 bench: deps $(B)/berth
 	bash bench/run.sh
 
+# Scan time against reading and decompressing the layers (bench/README.md).
+$(B)/bench/scan_layers: bench/scan_layers.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
+
 fuzz: $(FUZZBIN)
 
 # A longer campaign: each target for FUZZ_MINUTES minutes from its corpus;

@@ -25,6 +25,7 @@
 #include "jobs/jobs.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
+#include "scan/scan.h"
 #include "store/store.h"
 
 #define BERTH_VERSION "0.1.0"
@@ -141,6 +142,10 @@ static int cmd_serve(int argc, char **argv)
         .max_parts = cfg.max_layer_parts,
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
     };
+    struct scan_limits scan;
+    scan_limits_default(&scan);
+    scan.max_layer_bytes = (uint64_t)cfg.scan_max_layer_mb << 20;
+    scan_set_limits(&scan);
     if (image_service_start(&limits) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
