@@ -23,7 +23,7 @@ endif
 CC      ?= cc
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -g $(OPT) -D_GNU_SOURCE -Isrc $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS := $(SANFLAGS)
 
 SRC     := $(shell find src -name '*.c' ! -path src/main.c | sort)
