@@ -103,6 +103,18 @@ static const char *const migrations[] = {
     "ALTER TABLE uploads ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;"
     "UPDATE uploads SET updated_at = created_at;"
     "CREATE INDEX uploads_updated ON uploads(updated_at);",
+    /* 5: the vulnerability database (store/vulndb.c): OSV records, the package versions they affect per
+     * ecosystem, looked up by (ecosystem key, package), and when the data was last updated */
+    "CREATE TABLE vuln_records(id TEXT PRIMARY KEY, modified TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL, details TEXT NOT NULL, aliases TEXT NOT NULL, uri TEXT NOT NULL,"
+    "  cvss3_vector TEXT, cvss3_score REAL, cvss2_vector TEXT, cvss2_score REAL, imported_at INTEGER NOT NULL);"
+    "CREATE INDEX vuln_records_imported ON vuln_records(imported_at);"
+    "CREATE TABLE vuln_affected(record_id TEXT NOT NULL REFERENCES vuln_records(id) ON DELETE CASCADE,"
+    "  ecosystem TEXT NOT NULL, eco_key TEXT NOT NULL, package TEXT NOT NULL, severity TEXT NOT NULL,"
+    "  ranges TEXT NOT NULL, versions TEXT NOT NULL);"
+    "CREATE INDEX vuln_affected_package ON vuln_affected(eco_key, package);"
+    "CREATE INDEX vuln_affected_record ON vuln_affected(record_id);"
+    "CREATE TABLE vuln_source(name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
