@@ -695,7 +695,10 @@ static int import_path(const char *path, const char *source, struct vulndb_impor
 
 int vulndb_import(const char *path, struct vulndb_import_stats *out)
 {
-    return import_path(path, path, out);
+    char *full = realpath(path, NULL);
+    int rc = import_path(path, full ? full : path, out);
+    free(full);
+    return rc;
 }
 
 /* ---- sync ---- */
