@@ -7,7 +7,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "auth/auth.h"
 #include "blob/blobstore.h"
@@ -19,12 +22,15 @@
 #include "ecr/ecr.h"
 #include "fsck/fsck.h"
 #include "http/server.h"
-#include "image/image.h"
 #include "iam/iam.h"
+#include "image/image.h"
+#include "jobs/jobs.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
 #include "scan/scan.h"
+#include "scan/vulndb.h"
 #include "store/store.h"
+#include "store/vulndb.h"
 
 #define BERTH_VERSION "0.1.0"
 
@@ -47,6 +53,10 @@ static void usage(void)
            "  berth fsck [--data DIR] [--verify-digests]\n"
            "                             check that metadata and blobs agree (safe while serving);\n"
            "                             exit 1 when a problem is found, 2 when the check cannot run\n"
+           "  berth vulndb import PATH | sync --url URL | status [--data DIR]\n"
+           "                             load OSV vulnerability data (a directory of .json files or a\n"
+           "                             zip such as osv.dev's all.zip), download and load a zip, or\n"
+           "                             say what is loaded and when\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -149,6 +159,11 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
 
+    if (jobs_start((int)cfg.job_workers) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+
     static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, &iam_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,
@@ -179,6 +194,7 @@ static int cmd_serve(int argc, char **argv)
         pause();
     log_info("stopping");
     server_stop(srv);
+    jobs_stop();
     image_service_stop();
     auth_shutdown();
     store_close_thread();
@@ -291,7 +307,8 @@ static void admin_usage(void)
            "  rotate-root-key --account-id ID       a new root key; the account's other root keys are deleted\n"
            "  delete-root-key --access-key-id AKID  delete a root access key\n"
            "  simulate --principal ARN --action ecr:PutImage --resource ARN [--context aws:SourceIp=1.2.3.4 ...]\n"
-           "                                        the policy decision for a request, and the statement that decided it\n\n"
+           "                                        the policy decision for a request, and the statement that decided it\n"
+           "  jobs                                  the background job queue: kind, key, state, next run, attempts, last error\n\n"
            "Secrets are printed once, on standard output. The commands work while berth serves.\n");
 }
 
@@ -343,6 +360,29 @@ static int admin_list_accounts(void)
     if (rc < 0)
         fprintf(stderr, "berth: %s\n", error_message());
     return rc;
+}
+
+static int print_job(void *ctx, const struct job *j)
+{
+    (void)ctx;
+    char when[32];
+    time_t t = (time_t)(j->run_at / 1000);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    const char *state = j->failed ? "failed" : j->lease_until > now_ms() ? "running" : "pending";
+    printf("%s\t%s\t%s\t%s\t%d\t%s\n", j->kind, j->key, state, when, j->attempts, j->last_error ? j->last_error : "");
+    return 0;
+}
+
+/* berth admin jobs: the queue, one job per line. */
+static int admin_jobs(void)
+{
+    printf("KIND\tKEY\tSTATE\tNEXT RUN\tATTEMPTS\tLAST ERROR\n");
+    if (jobs_list(print_job, NULL) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+    return 0;
 }
 
 /* berth admin simulate: what would the evaluator decide, and why. */
@@ -453,6 +493,8 @@ static int admin_run(int argc, char **argv)
             }
     } else if (strcmp(cmd, "simulate") == 0) {
         rc = admin_simulate(argc, argv);
+    } else if (strcmp(cmd, "jobs") == 0) {
+        rc = admin_jobs();
     } else if (strcmp(cmd, "delete-root-key") == 0) {
         const char *akid = admin_opt(argc, argv, "--access-key-id");
         struct access_key k;
@@ -477,6 +519,93 @@ static int admin_run(int argc, char **argv)
     return rc;
 }
 
+static int vulndb_extra(int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], "--url") == 0 && *i + 1 < argc) {
+        *i += 2;
+        return 0;
+    }
+    return 1;
+}
+
+static int print_vulndb_count(void *ctx, const char *ecosystem, int64_t records)
+{
+    (void)ctx;
+    printf("  %s: %lld\n", ecosystem, (long long)records);
+    return 0;
+}
+
+static int vulndb_status(void)
+{
+    int64_t total, updated;
+    char source[1024], when[32];
+    if (store_vuln_total(&total) < 0 || store_vuln_updated(&updated, source, sizeof(source)) < 0)
+        return -1;
+    if (!updated) {
+        printf("vulnerability database: empty, never updated\n");
+        return 0;
+    }
+    format_time_iso(when, updated);
+    printf("vulnerability database: %lld records, updated %s from %s\n", (long long)total, when, source);
+    return store_vuln_counts(print_vulndb_count, NULL);
+}
+
+/* berth vulndb: the vulnerability database that image scans match against. */
+static int cmd_vulndb(int argc, char **argv)
+{
+    struct config cfg;
+    const char *sub = argc > 2 ? argv[2] : "";
+    const char *url = NULL, *path = NULL;
+    int first = 3;
+    if (strcmp(sub, "import") == 0 && argc > 3 && argv[3][0] != '-') {
+        path = argv[3];
+        first = 4;
+    }
+    for (int i = first; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--url") == 0)
+            url = argv[i + 1];
+    if ((strcmp(sub, "import") == 0 && !path) || (strcmp(sub, "sync") == 0 && !url) ||
+        (strcmp(sub, "import") != 0 && strcmp(sub, "sync") != 0 && strcmp(sub, "status") != 0)) {
+        fprintf(stderr, "usage: berth vulndb import PATH | sync --url URL | status [--data DIR]\n");
+        return 2;
+    }
+    if (load_config(&cfg, argc, argv, first, vulndb_extra) < 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    int rc = 0;
+    if (mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
+        fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg.data_dir);
+        rc = -1;
+    } else if (store_open(cfg.data_dir) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        rc = -1;
+    } else if (strcmp(sub, "status") == 0) {
+        rc = vulndb_status();
+        if (rc < 0)
+            fprintf(stderr, "berth: vulndb: %s\n", error_message());
+    } else {
+        struct vulndb_import_stats st;
+        if (path) {
+            rc = vulndb_import(path, &st);
+        } else {
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            rc = vulndb_sync(url, cfg.data_dir, &st);
+            curl_global_cleanup();
+        }
+        if (rc < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else
+            printf("vulndb: %lld records read: %lld stored, %lld unchanged, %lld withdrawn, %lld skipped (no OS "
+                   "ecosystem), %lld invalid\n",
+                   (long long)st.read, (long long)st.stored, (long long)st.unchanged, (long long)st.withdrawn,
+                   (long long)st.skipped, (long long)st.invalid);
+    }
+    store_close_thread();
+    config_release(&cfg);
+    return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -495,6 +624,8 @@ int main(int argc, char **argv)
         return cmd_gc(argc, argv);
     if (strcmp(argv[1], "fsck") == 0)
         return cmd_fsck(argc, argv);
+    if (strcmp(argv[1], "vulndb") == 0)
+        return cmd_vulndb(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }
