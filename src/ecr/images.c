@@ -289,18 +289,24 @@ struct describe_images {
     const struct repo *repo;
     json_t *details;
     size_t want;
-    int error;
 };
+
+/* The record's tags (read with it) as a JSON array. */
+static json_t *record_tags(const struct image_record *r)
+{
+    json_t *tags = json_array();
+    for (const char *p = r->tags; p && *p;) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(tags, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return tags;
+}
 
 static int add_detail(void *ctx, const struct image_record *r)
 {
     struct describe_images *d = ctx;
-    json_t *tags = r->tag_count > 0 ? tags_of(d->repo->id, r->m.digest) : json_array();
-    if (!tags) {
-        d->error = E_ERROR;
-        return 1;
-    }
-    json_array_append_new(d->details, image_detail(d->repo, r, tags));
+    json_array_append_new(d->details, image_detail(d->repo, r, record_tags(r)));
     return json_array_size(d->details) >= d->want;
 }
 
@@ -327,7 +333,7 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
         enum id_status st = resolve_id(repo->id, digest, tag, resolved);
         int got = st == ID_OK ? store_image_get(repo->id, resolved, &m) : 0;
         bool seen_before = got == 0 && json_object_get(seen, resolved);
-        json_t *tags = st == ID_OK && got == 0 && !seen_before ? tags_of(repo->id, resolved) : NULL;
+        json_t *tags = st == ID_OK && got == 0 && !seen_before ? record_tags(&m) : NULL;
         format_image_id(shown, sizeof(shown), digest, tag);
         if (st == ID_MISSING)
             rc = ecr_fail(c, ECR_INVALID_PARAMETER,
@@ -382,10 +388,9 @@ int op_describe_images(struct ecr_call *c)
     }
     enum tag_status ts = tag_status_of(c);
     enum tag_filter tf = ts == TS_TAGGED ? TAGS_TAGGED : ts == TS_UNTAGGED ? TAGS_UNTAGGED : TAGS_ANY;
-    struct describe_images d = {&repo, details, (size_t)max + 1, 0};
+    struct describe_images d = {&repo, details, (size_t)max + 1};
     if ((rc = store_images_page(repo.id, tf, status_filter_of(c, "imageStatus"), after ? after + 2 : NULL, max + 1, add_detail,
-                                &d)) < 0 ||
-        (rc = d.error) < 0) {
+                                &d)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }

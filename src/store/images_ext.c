@@ -50,10 +50,16 @@ void image_record_release(struct image_record *r)
 {
     manifest_release(&r->m);
     free(r->annotations);
+    free(r->tags);
     memset(r, 0, sizeof(*r));
 }
 
-#define RECORD_COLUMNS MANIFEST_COLUMNS ", status, archived_at, activated_at, tag_count, annotations"
+/* The tags come with the row (a lookup in tags' primary key per image, inside the same statement),
+ * so a page of 100 images is one statement, not 101. */
+#define RECORD_COLUMNS                                                                                                     \
+    MANIFEST_COLUMNS ", status, archived_at, activated_at, tag_count, annotations, CASE WHEN tag_count > 0 THEN "          \
+                     "(SELECT group_concat(name, ',') FROM (SELECT name FROM tags t WHERE t.repo_id = manifests.repo_id "  \
+                     "AND t.digest = manifests.digest ORDER BY name)) END"
 
 static void record_from_row(sqlite3_stmt *st, struct image_record *r)
 {
@@ -63,6 +69,7 @@ static void record_from_row(sqlite3_stmt *st, struct image_record *r)
     r->activated_ms = sqlite3_column_int64(st, 11);
     r->tag_count = sqlite3_column_int64(st, 12);
     r->annotations = db_col_dup(st, 13);
+    r->tags = db_col_dup(st, 14);
 }
 
 /* Steps st, handing each row to fn as a record. */

@@ -33,6 +33,7 @@ struct image_record {
     int64_t activated_ms; /* last restored from it; 0: never */
     int64_t tag_count;
     char *annotations; /* a referrer's annotations (JSON object), or NULL */
+    char *tags;        /* its tags in name order, comma-separated (tags have no commas); NULL when none */
 };
 void image_record_release(struct image_record *r);
 
