@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 
 import images
-from conftest import registry_credentials, run, token
+from conftest import registry_credentials, token
 from regclient import Registry, assert_error, describe
 from test_ecr_repositories import AwsCli
 from test_sigv4 import signed
@@ -47,6 +47,23 @@ def ecr_raw(server, op, payload, key=None, secret=None):
     headers, body = signed(server, body=body, key=key, secret=secret,
                            target="AmazonEC2ContainerRegistry_V20150921." + op)
     return requests.post(server.url + "/", headers=headers, data=body, timeout=30)
+
+
+def raw(server, op, **payload):
+    r = ecr_raw(server, op, payload)
+    assert r.status_code == 200, f"{op}: {r.status_code} {r.text}"
+    return r.json()
+
+
+def raw_fails(server, op, code, **payload):
+    r = ecr_raw(server, op, payload)
+    assert r.status_code == 400 and r.json()["__type"] == code, f"{op}: expected {code}: {r.status_code} {r.text}"
+    return r.json()["message"]
+
+
+def raw_digests(server, repo, **filt):
+    out = raw(server, "DescribeImages", repositoryName=repo, **({"filter": filt} if filt else {}))
+    return {d["imageDigest"] for d in out["imageDetails"]}
 
 
 def push(reg, repo, tag=None, obj=None):
@@ -95,13 +112,14 @@ def test_archive_refuses_pulls_and_restore_completes(aws, reg, srv):
     d = detail(aws, repo, imageDigest=img.digest)
     assert d["imageStatus"] == "ARCHIVED"
     assert "lastArchivedAt" in d and "lastActivatedAt" not in d
-    assert detail(aws, repo, imageDigest=other.digest)["imageStatus"] == "ACTIVE"
+    assert detail_now(srv, repo, imageDigest=other.digest)["imageStatus"] == "ACTIVE"
 
     # listings: ACTIVE only unless the filter says otherwise (the model's default)
-    assert digests(aws, repo) == {other.digest}
     assert digests(aws, repo, "--filter", "imageStatus=ARCHIVED") == {img.digest}
-    assert digests(aws, repo, "--filter", "imageStatus=ANY") == {img.digest, other.digest}
-    listed = aws("list-images", "--repository-name", repo)["imageIds"]
+    assert raw_digests(srv, repo) == {other.digest}
+    assert raw_digests(srv, repo, imageStatus="ANY") == {img.digest, other.digest}
+    assert raw_digests(srv, repo, imageStatus="ARCHIVED", tagStatus="UNTAGGED") == set()
+    listed = raw(srv, "ListImages", repositoryName=repo)["imageIds"]
     assert listed == [{"imageDigest": other.digest, "imageTag": "v2"}]
     listed = aws("list-images", "--repository-name", repo, "--filter", "imageStatus=ARCHIVED")["imageIds"]
     assert listed == [{"imageDigest": img.digest, "imageTag": "v1"}]
@@ -148,73 +166,81 @@ def test_archive_refuses_pulls_and_restore_completes(aws, reg, srv):
     assert "lastActivatedAt" in d and "lastArchivedAt" in d
     r = reg.get_manifest(repo, "v1")
     assert r.status_code == 200 and r.content == img.manifest
-    assert digests(aws, repo) == {img.digest, other.digest}
+    assert raw_digests(srv, repo) == {img.digest, other.digest}
 
-    # the CLI sees it too, and restoring an active image is refused
-    assert detail(aws, repo, imageTag="v1")["imageStatus"] == "ACTIVE"
-    aws.fails("update-image-storage-class", "--repository-name", repo, "--image-id", "imageTag=v1",
-              "--target-storage-class", "STANDARD", code="ImageStorageClassUpdateNotSupportedException")
+    # restoring an active image is refused
+    raw_fails(srv, "UpdateImageStorageClass", "ImageStorageClassUpdateNotSupportedException", repositoryName=repo,
+              imageId={"imageTag": "v1"}, targetStorageClass="STANDARD")
 
 
-def test_storage_class_errors(aws, reg):
+def test_storage_class_errors(aws, reg, srv):
     repo = "status/" + token()
     push(reg, repo, "v1")
     aws.fails("update-image-storage-class", "--repository-name", repo, "--image-id", "imageTag=nope",
               "--target-storage-class", "ARCHIVE", code="ImageNotFoundException")
-    aws.fails("update-image-storage-class", "--repository-name", repo, "--image-id",
-              "imageDigest=sha256:" + "0" * 64, "--target-storage-class", "ARCHIVE", code="ImageNotFoundException")
-    aws.fails("update-image-storage-class", "--repository-name", "status/none-" + token(), "--image-id",
-              "imageTag=v1", "--target-storage-class", "ARCHIVE", code="RepositoryNotFoundException")
-    aws.fails("update-image-storage-class", "--repository-name", repo, "--image-id", "imageDigest=bad",
-              "--target-storage-class", "ARCHIVE", code="InvalidParameterException")
-    msg = aws.fails("update-image-storage-class", "--repository-name", repo, "--image-id", "imageTag=v1",
-                    "--target-storage-class", "GLACIER", code="InvalidParameterException")
-    assert "targetStorageClass" in msg
+
+    def fails(code, **kw):
+        return raw_fails(srv, "UpdateImageStorageClass", code, **dict({"repositoryName": repo,
+                                                                       "targetStorageClass": "ARCHIVE"}, **kw))
+
+    fails("ImageNotFoundException", imageId={"imageDigest": "sha256:" + "0" * 64})
+    fails("RepositoryNotFoundException", repositoryName="status/none-" + token(), imageId={"imageTag": "v1"})
+    fails("InvalidParameterException", imageId={"imageDigest": "bad"})
+    fails("InvalidParameterException", imageId={})
+    assert "targetStorageClass" in fails("InvalidParameterException", imageId={"imageTag": "v1"},
+                                         targetStorageClass="GLACIER")
 
 
-def test_archived_child_of_active_index(aws, reg):
+def test_archived_child_of_active_index(srv, reg):
     repo = "status/" + token()
     idx = images.make_multiarch()
     reg.push_image(repo, idx, tag="multi")
     child = idx.children[0].digest
-    msg = aws.fails("update-image-storage-class", "--repository-name", repo, "--image-id", f"imageDigest={child}",
-                    "--target-storage-class", "ARCHIVE", code="ImageStorageClassUpdateNotSupportedException")
+    msg = raw_fails(srv, "UpdateImageStorageClass", "ImageStorageClassUpdateNotSupportedException", repositoryName=repo,
+                    imageId={"imageDigest": child}, targetStorageClass="ARCHIVE")
     assert idx.digest in msg
-    assert storage_class(aws, repo, "ARCHIVE", imageTag="multi")["imageStatus"] == "ARCHIVED"
-    assert storage_class(aws, repo, "ARCHIVE", imageDigest=child)["imageStatus"] == "ARCHIVED"
+    for image_id in ({"imageTag": "multi"}, {"imageDigest": child}):
+        out = raw(srv, "UpdateImageStorageClass", repositoryName=repo, imageId=image_id, targetStorageClass="ARCHIVE")
+        assert out["imageStatus"] == "ARCHIVED"
+    # the other child is still pulled by digest; the index is not, by tag or digest
+    assert reg.get_manifest(repo, idx.children[1].digest).status_code == 200
+    assert reg.get_manifest(repo, "multi").status_code == 404
 
 
-def test_pushing_again_makes_an_archived_image_active(aws, reg):
+def test_pushing_again_makes_an_archived_image_active(srv, reg):
     repo = "status/" + token()
     img = push(reg, repo, "v1")
-    storage_class(aws, repo, "ARCHIVE", imageTag="v1")
+    raw(srv, "UpdateImageStorageClass", repositoryName=repo, imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE")
     r = reg.put_manifest(repo, "v1", img.manifest, img.media_type)
     assert r.status_code == 201, describe(r)
-    d = detail(aws, repo, imageTag="v1")
+    d = detail_now(srv, repo, imageTag="v1")
     assert d["imageStatus"] == "ACTIVE" and "lastActivatedAt" in d
     assert reg.get_manifest(repo, "v1").status_code == 200
 
 
-def test_archived_referrers(aws, reg):
+def test_archived_referrers(aws, reg, srv):
     repo = "status/" + token()
     subject = push(reg, repo, "app")
     sbom = images.make_artifact(subject=subject, annotations={"org.example.kind": "sbom"})
     sig = images.make_artifact(subject=subject, artifact_type="application/vnd.example.signature.v1")
     reg.push_image(repo, sbom)
     reg.push_image(repo, sig)
-    storage_class(aws, repo, "ARCHIVE", imageDigest=sbom.digest)
+    raw(srv, "UpdateImageStorageClass", repositoryName=repo, imageId={"imageDigest": sbom.digest},
+        targetStorageClass="ARCHIVE")
 
-    def referrers(*extra):
-        out = aws("list-image-referrers", "--repository-name", repo, "--subject-id",
-                  f"imageDigest={subject.digest}", *extra)
+    def referrers(**filt):
+        out = raw(srv, "ListImageReferrers", repositoryName=repo, subjectId={"imageDigest": subject.digest},
+                  **({"filter": filt} if filt else {}))
         return {r["digest"]: r for r in out["referrers"]}
 
     assert set(referrers()) == {sig.digest}
-    archived = referrers("--filter", "artifactStatus=ARCHIVED")
+    out = aws("list-image-referrers", "--repository-name", repo, "--subject-id", f"imageDigest={subject.digest}",
+              "--filter", "artifactStatus=ARCHIVED")
+    archived = {r["digest"]: r for r in out["referrers"]}
     assert set(archived) == {sbom.digest}
     assert archived[sbom.digest]["artifactStatus"] == "ARCHIVED"
     assert archived[sbom.digest]["annotations"] == {"org.example.kind": "sbom"}
-    assert set(referrers("--filter", "artifactStatus=ANY")) == {sbom.digest, sig.digest}
+    assert set(referrers(artifactStatus="ANY")) == {sbom.digest, sig.digest}
     r = reg.get(f"/v2/{repo}/referrers/{subject.digest}")
     assert r.status_code == 200
     assert [m["digest"] for m in r.json()["manifests"]] == [sig.digest]
@@ -222,10 +248,10 @@ def test_archived_referrers(aws, reg):
 
 def test_restore_survives_a_restart(berth_factory, tmp_path):
     srv = berth_factory(extra_args=["--restore-delay-seconds", "3"])
-    aws, reg = AwsCli(srv), Registry(srv)
+    reg = Registry(srv)
     repo = "status/" + token()
     push(reg, repo, "v1")
-    storage_class(aws, repo, "ARCHIVE", imageTag="v1")
+    raw(srv, "UpdateImageStorageClass", repositoryName=repo, imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE")
     r = ecr_raw(srv, "UpdateImageStorageClass", {"repositoryName": repo, "imageId": {"imageTag": "v1"},
                                                  "targetStorageClass": "STANDARD"})
     assert r.status_code == 200 and r.json()["imageStatus"] == "ACTIVATING", r.text
@@ -244,14 +270,15 @@ def test_restore_survives_a_restart(berth_factory, tmp_path):
 
 def test_pull_time_recorded_and_written_in_batches(berth_factory):
     srv = berth_factory(extra_args=["--pull-time-flush-seconds", "1"])
-    aws, reg = AwsCli(srv), Registry(srv)
+    reg = Registry(srv)
     repo = "pulls/" + token()
-    a, b = push(reg, repo, "a"), push(reg, repo, "b")
-    assert "lastRecordedPullTime" not in detail(aws, repo, imageTag="a")
+    push(reg, repo, "a")
+    b = push(reg, repo, "b")
+    assert "lastRecordedPullTime" not in detail_now(srv, repo, imageTag="a")
 
     before = time.time()
     assert reg.get_manifest(repo, "a").status_code == 200
-    got = aws("batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=b")
+    got = AwsCli(srv)("batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=b")
     assert [i["imageId"]["imageDigest"] for i in got["images"]] == [b.digest]
     # visible at once on this server (from memory)
     for tag in ("a", "b"):
@@ -259,15 +286,15 @@ def test_pull_time_recorded_and_written_in_batches(berth_factory):
     # HEAD is not a pull
     c = push(reg, repo, "c")
     assert reg.get_manifest(repo, "c", method="HEAD").status_code == 200
-    assert "lastRecordedPullTime" not in detail(aws, repo, imageTag="c")
+    assert "lastRecordedPullTime" not in detail_now(srv, repo, imageTag="c")
 
     # written by the flush, so a kill -9 after it loses nothing
     time.sleep(2.5)
-    shown = detail(aws, repo, imageTag="a")["lastRecordedPullTime"]
+    shown = detail_now(srv, repo, imageTag="a")["lastRecordedPullTime"]
     srv.kill()
     srv.start()
-    assert detail(aws, repo, imageTag="a")["lastRecordedPullTime"] == shown
-    assert "lastRecordedPullTime" in detail(aws, repo, imageTag="b")
+    assert detail_now(srv, repo, imageTag="a")["lastRecordedPullTime"] == shown
+    assert "lastRecordedPullTime" in detail_now(srv, repo, imageTag="b")
 
     # a graceful stop writes what is waiting, however long the flush period
     srv.stop()
@@ -275,7 +302,7 @@ def test_pull_time_recorded_and_written_in_batches(berth_factory):
     srv.start()
     assert reg.get_manifest(repo, c.digest).status_code == 200
     srv.restart()
-    assert "lastRecordedPullTime" in detail(aws, repo, imageDigest=c.digest)
+    assert "lastRecordedPullTime" in detail_now(srv, repo, imageDigest=c.digest)
     srv.stop()
 
 
@@ -302,25 +329,25 @@ def test_pull_time_update_exclusions(aws, reg, srv):
 
     user_reg = Registry(srv, auth=registry_credentials(srv, key, secret))
     assert user_reg.get_manifest(repo, "v1").status_code == 200
-    assert "lastRecordedPullTime" not in detail(aws, repo, imageTag="v1")
+    assert "lastRecordedPullTime" not in detail_now(srv, repo, imageTag="v1")
     # the same user through BatchGetImage
     r = ecr_raw(srv, "BatchGetImage", {"repositoryName": repo, "imageIds": [{"imageTag": "v1"}]}, key=key,
                 secret=secret)
     assert r.status_code == 200 and len(r.json()["images"]) == 1, r.text
-    assert "lastRecordedPullTime" not in detail(aws, repo, imageTag="v1")
+    assert "lastRecordedPullTime" not in detail_now(srv, repo, imageTag="v1")
 
     out = aws("deregister-pull-time-update-exclusion", "--principal-arn", arn)
     assert out["principalArn"] == arn
     aws.fails("deregister-pull-time-update-exclusion", "--principal-arn", arn, code="ExclusionNotFoundException")
     assert user_reg.get_manifest(repo, "v1").status_code == 200
-    assert "lastRecordedPullTime" in detail(aws, repo, imageTag="v1")
+    assert "lastRecordedPullTime" in detail_now(srv, repo, imageTag="v1")
 
 
 def test_exclusion_validation_pages_and_limit(aws, srv):
     aws.fails("register-pull-time-update-exclusion", "--principal-arn", "arn:aws:iam::123456789012:root",
               code="InvalidParameterException")
-    aws.fails("register-pull-time-update-exclusion", "--principal-arn", "not-an-arn",
-              code="InvalidParameterException")
+    raw_fails(srv, "RegisterPullTimeUpdateExclusion", "InvalidParameterException", principalArn="not-an-arn")
+    raw_fails(srv, "ListPullTimeUpdateExclusions", "InvalidParameterException", nextToken="bm90LWEtdG9rZW4=")
     have = set(aws("list-pull-time-update-exclusions")["pullTimeUpdateExclusions"])
     prefix = "arn:aws:iam::210987654321:role/limit-" + token() + "-"
     n = 0
@@ -334,10 +361,7 @@ def test_exclusion_validation_pages_and_limit(aws, srv):
     # pages of 7 give back every exclusion once, in order
     seen, token_ = [], None
     while True:
-        args = ["list-pull-time-update-exclusions", "--max-results", "7", "--no-paginate"]
-        if token_:
-            args += ["--next-token", token_]
-        out = aws(*args)
+        out = raw(srv, "ListPullTimeUpdateExclusions", maxResults=7, **({"nextToken": token_} if token_ else {}))
         assert len(out["pullTimeUpdateExclusions"]) <= 7
         seen += out["pullTimeUpdateExclusions"]
         token_ = out.get("nextToken")

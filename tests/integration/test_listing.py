@@ -4,7 +4,6 @@ put, referrers' annotations stored at put, /v2 tags/list cut into default pages 
 and the migration that backfills all of it into an existing database.
 """
 
-import json
 import sqlite3
 from urllib.parse import urlsplit
 
