@@ -24,9 +24,11 @@
 #include "http/server.h"
 #include "iam/iam.h"
 #include "image/image.h"
+#include "image/scanning.h"
 #include "jobs/jobs.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
+#include "scan/job.h"
 #include "scan/scan.h"
 #include "scan/vulndb.h"
 #include "store/store.h"
@@ -159,7 +161,7 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
 
-    if (jobs_start((int)cfg.job_workers) < 0) {
+    if (scan_jobs_register() < 0 || jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -600,6 +602,12 @@ static int cmd_vulndb(int argc, char **argv)
                    "ecosystem), %lld invalid\n",
                    (long long)st.read, (long long)st.stored, (long long)st.unchanged, (long long)st.withdrawn,
                    (long long)st.skipped, (long long)st.invalid);
+        /* new data: the images scanned continuously are matched again (by
+         * the server's job workers, from the queue in the store) */
+        if (rc == 0 && st.stored + st.withdrawn > 0 && (rc = image_rescan_all()) < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else if (rc == 0 && st.stored + st.withdrawn > 0)
+            printf("vulndb: images scanned continuously will be matched against the new data\n");
     }
     store_close_thread();
     config_release(&cfg);
