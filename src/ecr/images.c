@@ -838,6 +838,34 @@ done:
     return rc;
 }
 
+/* ---- one image, for the operations that name one (StartImageScan, ...) ---- */
+
+int ecr_image_lookup(struct ecr_call *c, const struct repo *repo, json_t *id, char digest_out[DIGEST_MAX])
+{
+    const char *digest = id_digest(id), *tag = id_tag(id);
+    char shown[700];
+    enum id_status st = resolve_id(repo->id, digest, tag, digest_out);
+    format_image_id(shown, sizeof(shown), digest, tag);
+    switch (st) {
+    case ID_OK:
+        return 0;
+    case ID_MISSING:
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
+                        "Invalid parameter at 'imageId' failed to satisfy constraint: 'both tag and digest cannot be null'");
+    case ID_BAD_DIGEST:
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
+                        "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
+                        "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+    case ID_ERROR:
+        return ecr_fail_internal(c, E_ERROR);
+    default:
+        return ecr_fail(c, ECR_IMAGE_NOT_FOUND,
+                        "The image with imageId %s does not exist within the repository with name '%s' in the registry "
+                        "with id '%s'",
+                        shown, repo->name, repo->account_id);
+    }
+}
+
 /* ---- UpdateImageStorageClass ---- */
 
 /* ARCHIVE moves an ACTIVE image to the archive; STANDARD starts restoring
@@ -849,45 +877,20 @@ int op_update_image_storage_class(struct ecr_call *c)
 {
     struct repo repo = {0};
     json_t *id = json_object_get(c->in, "imageId");
-    const char *digest = id_digest(id), *tag = id_tag(id);
     const char *target = ecr_str(c, "targetStorageClass");
     char image[DIGEST_MAX], shown[700];
     enum image_status status = IMAGE_ARCHIVED;
     int rc;
     if (ecr_load_repo(c, &repo) < 0)
         return -1;
-    enum id_status st = resolve_id(repo.id, digest, tag, image);
-    format_image_id(shown, sizeof(shown), digest, tag);
-    switch (st) {
-    case ID_OK:
-        break;
-    case ID_ERROR:
-        rc = ecr_fail_internal(c, E_ERROR);
+    if ((rc = ecr_image_lookup(c, &repo, id, image)) < 0)
         goto done;
-    case ID_MISSING:
-        rc = ecr_fail(c, ECR_INVALID_PARAMETER, REASON_MISSING);
-        goto done;
-    case ID_BAD_DIGEST:
-        rc = ecr_fail(c, ECR_INVALID_PARAMETER, REASON_BAD_DIGEST);
-        goto done;
-    case ID_BAD_TAG:
-        rc = ecr_fail(c, ECR_INVALID_PARAMETER, REASON_BAD_TAG);
-        goto done;
-    case ID_MISMATCH:
-        rc = ecr_fail(c, ECR_INVALID_PARAMETER, REASON_MISMATCH);
-        goto done;
-    default:
-        rc = ecr_fail(c, ECR_IMAGE_NOT_FOUND,
-                      "The image with imageId %s does not exist within the repository with name '%s' in the registry with id "
-                      "'%s'",
-                      shown, repo.name, repo.account_id);
-        goto done;
-    }
     if (strcmp(target, "ARCHIVE") == 0)
         rc = image_archive(&repo, image);
     else
         rc = image_restore(&repo, image, &status);
-    if (rc == E_NOTFOUND)
+    format_image_id(shown, sizeof(shown), id_digest(id), id_tag(id));
+    if (rc == E_NOTFOUND) /* deleted meanwhile */
         rc = ecr_fail(c, ECR_IMAGE_NOT_FOUND,
                       "The image with imageId %s does not exist within the repository with name '%s' in the registry with id "
                       "'%s'",
@@ -900,7 +903,7 @@ int op_update_image_storage_class(struct ecr_call *c)
         goto done;
     json_object_set_new(c->out, "registryId", json_string(repo.account_id));
     json_object_set_new(c->out, "repositoryName", json_string(repo.name));
-    json_object_set_new(c->out, "imageId", image_id(image, tag));
+    json_object_set_new(c->out, "imageId", image_id(image, id_tag(id)));
     json_object_set_new(c->out, "imageStatus", json_string(image_status_name(status)));
     rc = 0;
 done:
