@@ -55,6 +55,8 @@ static const struct setting settings[] = {
      1048576, "MiB of request bodies held in memory at once, all requests together; past it requests are refused"},
     {"defer-threads", "BERTH_DEFER_THREADS", T_INT, offsetof(struct config, defer_threads), "4", 1, 256,
      "threads for long work (big fsyncs, re-hashing) moved off the HTTP threads"},
+    {"job-workers", "BERTH_JOB_WORKERS", T_INT, offsetof(struct config, job_workers), "2", 0, 64,
+     "threads that run background jobs (GC, lifecycle, scans); 0 leaves them to other servers"},
     {"max-repositories", "BERTH_MAX_REPOSITORIES", T_INT, offsetof(struct config, max_repositories), "100000", 1,
      10000000, "repositories per registry"},
     {"max-images-per-repository", "BERTH_MAX_IMAGES_PER_REPOSITORY", T_INT, offsetof(struct config, max_images_per_repo),

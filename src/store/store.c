@@ -103,6 +103,13 @@ static const char *const migrations[] = {
     "ALTER TABLE uploads ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;"
     "UPDATE uploads SET updated_at = created_at;"
     "CREATE INDEX uploads_updated ON uploads(updated_at);",
+    /* 5: the durable job queue (store/jobs.c) */
+    "CREATE TABLE jobs(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, arg TEXT NOT NULL DEFAULT '',"
+    " run_at INTEGER NOT NULL, period_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    " failed INTEGER NOT NULL DEFAULT 0, last_error TEXT, owner TEXT NOT NULL DEFAULT '',"
+    " lease_until INTEGER NOT NULL DEFAULT 0, again INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    " UNIQUE(kind, key));"
+    "CREATE INDEX jobs_due ON jobs(kind, run_at) WHERE failed = 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
