@@ -69,6 +69,9 @@ static const struct setting settings[] = {
      "parts in one layer upload"},
     {"token-hours", "BERTH_TOKEN_HOURS", T_INT, offsetof(struct config, token_hours), "12", 1, 168,
      "lifetime of registry login tokens, in hours"},
+    {"lifecycle-interval-seconds", "BERTH_LIFECYCLE_INTERVAL_SECONDS", T_INT,
+     offsetof(struct config, lifecycle_interval_seconds), "86400", 1, 31536000,
+     "how often each repository's lifecycle policy runs (first run one interval after PutLifecyclePolicy)"},
     {"upload-expiry-seconds", "BERTH_UPLOAD_EXPIRY_SECONDS", T_INT, offsetof(struct config, upload_expiry_seconds), "86400",
      1, 31536000, "an upload session nobody has written to for this long is removed, with its bytes"},
 };
