@@ -182,6 +182,16 @@ static int load_policy(struct lc_policy **out, int64_t repo_id, const char *text
     return rc;
 }
 
+/* Oldest push first; equal times in digest order. */
+static int by_push(const void *a, const void *b, void *ctx)
+{
+    const struct lc_image *im = ctx;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (im[x].pushed_ms != im[y].pushed_ms)
+        return im[x].pushed_ms < im[y].pushed_ms ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 /* ---- runs ---- */
 
 struct tag_check {
@@ -309,12 +319,12 @@ int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, 
         goto done;
     d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
     lc_evaluate(d, p, s.im, s.n, now_ms);
-    /* indexes before what they list, then the rest */
+    /* older images before newer ones, as the guide has it */
     todo = xmalloc((s.n ? s.n : 1) * sizeof(size_t));
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < s.n; i++)
-            if (d[i].action != LC_NONE && (s.im[i].nparents == 0) == (pass == 0))
-                todo[ntodo++] = i;
+    for (size_t i = 0; i < s.n; i++)
+        if (d[i].action != LC_NONE)
+            todo[ntodo++] = i;
+    qsort_r(todo, ntodo, sizeof(size_t), by_push, s.im);
     /* each pass deletes what no remaining index lists; an index deleted
      * frees its children for the next pass */
     for (size_t before = ntodo + 1; ntodo && ntodo < before;) {
@@ -362,9 +372,15 @@ int lifecycle_preview_run(int64_t repo_id, int64_t now_ms)
         goto done;
     int64_t seq = 0, expiring = 0, transitioning = 0;
     /* in rule order, oldest first within a rule */
+    size_t *order = xmalloc((s.n ? s.n : 1) * sizeof(size_t)), norder = 0;
+    for (size_t i = 0; i < s.n; i++)
+        if (d[i].action != LC_NONE)
+            order[norder++] = i;
+    qsort_r(order, norder, sizeof(size_t), by_push, s.im);
     for (size_t r = 0; r < p->nrules && rc == 0; r++)
-        for (size_t i = 0; i < s.n && rc == 0; i++) {
-            if (d[i].action == LC_NONE || d[i].priority != p->rules[r].priority)
+        for (size_t k = 0; k < norder && rc == 0; k++) {
+            size_t i = order[k];
+            if (d[i].priority != p->rules[r].priority)
                 continue;
             char *tags = tags_json(&s.im[i]);
             struct lifecycle_result res = {
@@ -382,6 +398,7 @@ int lifecycle_preview_run(int64_t repo_id, int64_t now_ms)
             expiring += d[i].action == LC_EXPIRE;
             transitioning += d[i].action == LC_TRANSITION;
         }
+    free(order);
     if (rc == 0)
         rc = store_lifecycle_preview_finish(repo_id, "COMPLETE", NULL, expiring, transitioning, now_ms);
     if (rc == 0)
