@@ -4,6 +4,7 @@
 #                 (make run LISTEN=host:port DATA=dir to choose)
 #   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
 #   make bench    compare berth with Debian's docker-registry on loopback
+#   make bench-lifecycle  lifecycle evaluation of a 100,000-image repository
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
@@ -34,7 +35,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench fuzz fuzz-long clean
+.PHONY: all deps run test unit replay integration bench bench-lifecycle fuzz fuzz-long clean
 all: $(B)/berth
 
 deps:
@@ -90,6 +91,14 @@ test: deps
 
 bench: deps $(B)/berth
 	bash bench/run.sh
+
+# Lifecycle evaluation of a 100,000-image repository (bench/lifecycle.c).
+$(B)/bench/lifecycle: bench/lifecycle.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
+
+bench-lifecycle: $(B)/bench/lifecycle
+	$(B)/bench/lifecycle
 
 fuzz: $(FUZZBIN)
 

@@ -345,6 +345,22 @@ done:
     return rc;
 }
 
+int lifecycle_evaluate(int64_t repo_id, const char *text, int64_t now_ms, size_t *acted_out)
+{
+    struct lc_policy *p = NULL;
+    struct image_set s;
+    int rc;
+    memset(&s, 0, sizeof(s));
+    if ((rc = load_policy(&p, repo_id, text)) == 0 && (rc = load_images(&s, repo_id)) == 0) {
+        struct lc_decision *d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
+        *acted_out = lc_evaluate(d, p, s.im, s.n, now_ms);
+        free(d);
+    }
+    image_set_release(&s);
+    lc_policy_free(p);
+    return rc;
+}
+
 /* ---- previews ---- */
 
 int lifecycle_preview_run(int64_t repo_id, int64_t now_ms)

@@ -36,6 +36,11 @@ typedef void (*lifecycle_report)(void *ctx, const struct lifecycle_event *e);
  * the actions. E_NOTFOUND when the repository has no policy. */
 int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted_out);
 
+/* Evaluates policy text (NULL: the repository's policy) over the
+ * repository's images at now_ms without acting: *acted_out gets how many
+ * images it would act on. For benchmarks and tests. */
+int lifecycle_evaluate(int64_t repo_id, const char *text, int64_t now_ms, size_t *acted_out);
+
 /* Computes the repository's pending preview (store_lifecycle_preview_*)
  * and marks it COMPLETE, or FAILED with the reason. */
 int lifecycle_preview_run(int64_t repo_id, int64_t now_ms);

@@ -123,7 +123,9 @@ static const char *const migrations[] = {
     "CREATE TABLE lifecycle_history(id INTEGER PRIMARY KEY, account_id TEXT NOT NULL, repository TEXT NOT NULL,"
     " digest TEXT NOT NULL, tags TEXT NOT NULL, priority INTEGER NOT NULL, action TEXT NOT NULL,"
     " outcome TEXT NOT NULL, at INTEGER NOT NULL);"
-    "CREATE INDEX lifecycle_history_repo ON lifecycle_history(account_id, repository, id);",
+    "CREATE INDEX lifecycle_history_repo ON lifecycle_history(account_id, repository, id);"
+    /* a covering index, so evaluating a repository reads no manifest bodies */
+    "CREATE INDEX manifests_lifecycle ON manifests(repo_id, digest, pushed_at, last_pull, subject);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
