@@ -110,7 +110,29 @@ static const char *const migrations[] = {
     " lease_until INTEGER NOT NULL DEFAULT 0, again INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
     " UNIQUE(kind, key));"
     "CREATE INDEX jobs_due ON jobs(kind, run_at) WHERE failed = 0;",
-    /* 6: lifecycle policies (store/lifecycle.c): when each repository's policy last ran, its preview and its
+    /* 6: image scans (store/scans.c); they go with their image */
+    "CREATE TABLE image_scans(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, status TEXT NOT NULL, description TEXT, requested_at INTEGER NOT NULL DEFAULT 0,"
+    " completed_at INTEGER NOT NULL DEFAULT 0, source_updated_at INTEGER NOT NULL DEFAULT 0, counts TEXT,"
+    " findings INTEGER NOT NULL DEFAULT 0, inventory TEXT, PRIMARY KEY(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE TABLE scan_findings(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, pos INTEGER NOT NULL, finding TEXT NOT NULL, PRIMARY KEY(repo_id, digest, pos)) WITHOUT ROWID;"
+    "CREATE TRIGGER manifests_scans AFTER DELETE ON manifests BEGIN"
+    " DELETE FROM image_scans WHERE repo_id = old.repo_id AND digest = old.digest;"
+    " DELETE FROM scan_findings WHERE repo_id = old.repo_id AND digest = old.digest; END;",
+    /* 7: the vulnerability database (store/vulndb.c): OSV records, the package versions they affect per
+     * ecosystem, looked up by (ecosystem key, package), and when the data was last updated */
+    "CREATE TABLE vuln_records(id TEXT PRIMARY KEY, modified TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL, details TEXT NOT NULL, aliases TEXT NOT NULL, uri TEXT NOT NULL,"
+    "  cvss3_vector TEXT, cvss3_score REAL, cvss2_vector TEXT, cvss2_score REAL, imported_at INTEGER NOT NULL);"
+    "CREATE INDEX vuln_records_imported ON vuln_records(imported_at);"
+    "CREATE TABLE vuln_affected(record_id TEXT NOT NULL REFERENCES vuln_records(id) ON DELETE CASCADE,"
+    "  ecosystem TEXT NOT NULL, eco_key TEXT NOT NULL, package TEXT NOT NULL, severity TEXT NOT NULL,"
+    "  ranges TEXT NOT NULL, versions TEXT NOT NULL);"
+    "CREATE INDEX vuln_affected_package ON vuln_affected(eco_key, package);"
+    "CREATE INDEX vuln_affected_record ON vuln_affected(record_id);"
+    "CREATE TABLE vuln_source(name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 8: lifecycle policies (store/lifecycle.c): when each repository's policy last ran, its preview and its
      * results, and the history of what policies did (kept after the repository goes) */
     "ALTER TABLE repositories ADD COLUMN lifecycle_evaluated_at INTEGER;"
     "CREATE TABLE lifecycle_previews(repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,"
