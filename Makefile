@@ -100,6 +100,11 @@ bench: deps $(B)/berth $(B)/bench/vulndb_rematch
 bench-vulndb: $(B)/bench/vulndb_rematch
 	$(B)/bench/vulndb_rematch
 
+# Scan time against reading and decompressing the layers (bench/README.md).
+$(B)/bench/scan_layers: bench/scan_layers.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
+
 fuzz: $(FUZZBIN)
 
 # A longer campaign: each target for FUZZ_MINUTES minutes from its corpus;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -21,10 +22,14 @@
 #include "ecr/ecr.h"
 #include "fsck/fsck.h"
 #include "http/server.h"
-#include "image/image.h"
 #include "iam/iam.h"
+#include "image/image.h"
+#include "image/scanning.h"
+#include "jobs/jobs.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
+#include "scan/job.h"
+#include "scan/scan.h"
 #include "scan/vulndb.h"
 #include "store/store.h"
 #include "store/vulndb.h"
@@ -147,7 +152,16 @@ static int cmd_serve(int argc, char **argv)
         .max_parts = cfg.max_layer_parts,
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
     };
+    struct scan_limits scan;
+    scan_limits_default(&scan);
+    scan.max_layer_bytes = (uint64_t)cfg.scan_max_layer_mb << 20;
+    scan_set_limits(&scan);
     if (image_service_start(&limits) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+
+    if (scan_jobs_register() < 0 || jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -182,6 +196,7 @@ static int cmd_serve(int argc, char **argv)
         pause();
     log_info("stopping");
     server_stop(srv);
+    jobs_stop();
     image_service_stop();
     auth_shutdown();
     store_close_thread();
@@ -294,7 +309,8 @@ static void admin_usage(void)
            "  rotate-root-key --account-id ID       a new root key; the account's other root keys are deleted\n"
            "  delete-root-key --access-key-id AKID  delete a root access key\n"
            "  simulate --principal ARN --action ecr:PutImage --resource ARN [--context aws:SourceIp=1.2.3.4 ...]\n"
-           "                                        the policy decision for a request, and the statement that decided it\n\n"
+           "                                        the policy decision for a request, and the statement that decided it\n"
+           "  jobs                                  the background job queue: kind, key, state, next run, attempts, last error\n\n"
            "Secrets are printed once, on standard output. The commands work while berth serves.\n");
 }
 
@@ -346,6 +362,29 @@ static int admin_list_accounts(void)
     if (rc < 0)
         fprintf(stderr, "berth: %s\n", error_message());
     return rc;
+}
+
+static int print_job(void *ctx, const struct job *j)
+{
+    (void)ctx;
+    char when[32];
+    time_t t = (time_t)(j->run_at / 1000);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    const char *state = j->failed ? "failed" : j->lease_until > now_ms() ? "running" : "pending";
+    printf("%s\t%s\t%s\t%s\t%d\t%s\n", j->kind, j->key, state, when, j->attempts, j->last_error ? j->last_error : "");
+    return 0;
+}
+
+/* berth admin jobs: the queue, one job per line. */
+static int admin_jobs(void)
+{
+    printf("KIND\tKEY\tSTATE\tNEXT RUN\tATTEMPTS\tLAST ERROR\n");
+    if (jobs_list(print_job, NULL) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+    return 0;
 }
 
 /* berth admin simulate: what would the evaluator decide, and why. */
@@ -456,6 +495,8 @@ static int admin_run(int argc, char **argv)
             }
     } else if (strcmp(cmd, "simulate") == 0) {
         rc = admin_simulate(argc, argv);
+    } else if (strcmp(cmd, "jobs") == 0) {
+        rc = admin_jobs();
     } else if (strcmp(cmd, "delete-root-key") == 0) {
         const char *akid = admin_opt(argc, argv, "--access-key-id");
         struct access_key k;
@@ -561,6 +602,12 @@ static int cmd_vulndb(int argc, char **argv)
                    "ecosystem), %lld invalid\n",
                    (long long)st.read, (long long)st.stored, (long long)st.unchanged, (long long)st.withdrawn,
                    (long long)st.skipped, (long long)st.invalid);
+        /* new data: the images scanned continuously are matched again (by
+         * the server's job workers, from the queue in the store) */
+        if (rc == 0 && st.stored + st.withdrawn > 0 && (rc = image_rescan_all()) < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else if (rc == 0 && st.stored + st.withdrawn > 0)
+            printf("vulndb: images scanned continuously will be matched against the new data\n");
     }
     store_close_thread();
     config_release(&cfg);

@@ -55,6 +55,8 @@ static const struct setting settings[] = {
      1048576, "MiB of request bodies held in memory at once, all requests together; past it requests are refused"},
     {"defer-threads", "BERTH_DEFER_THREADS", T_INT, offsetof(struct config, defer_threads), "4", 1, 256,
      "threads for long work (big fsyncs, re-hashing) moved off the HTTP threads"},
+    {"job-workers", "BERTH_JOB_WORKERS", T_INT, offsetof(struct config, job_workers), "2", 0, 64,
+     "threads that run background jobs (GC, lifecycle, scans); 0 leaves them to other servers"},
     {"max-repositories", "BERTH_MAX_REPOSITORIES", T_INT, offsetof(struct config, max_repositories), "100000", 1,
      10000000, "repositories per registry"},
     {"max-images-per-repository", "BERTH_MAX_IMAGES_PER_REPOSITORY", T_INT, offsetof(struct config, max_images_per_repo),
@@ -69,6 +71,8 @@ static const struct setting settings[] = {
      "lifetime of registry login tokens, in hours"},
     {"upload-expiry-seconds", "BERTH_UPLOAD_EXPIRY_SECONDS", T_INT, offsetof(struct config, upload_expiry_seconds), "86400",
      1, 31536000, "an upload session nobody has written to for this long is removed, with its bytes"},
+    {"scan-max-layer-mb", "BERTH_SCAN_MAX_LAYER_MB", T_INT, offsetof(struct config, scan_max_layer_mb), "8192", 1, 10000000,
+     "a scan fails an image one of whose layers expands past this many MiB"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -25,6 +25,7 @@ struct config {
     int64_t max_connections_per_ip;  /* 0: no limit */
     int64_t body_buffer_budget_mb;   /* buffered request bodies, all requests together */
     int64_t defer_threads;           /* threads for long work moved off the HTTP threads */
+    int64_t job_workers;             /* background job threads */
     int64_t max_repositories;        /* per registry */
     int64_t max_images_per_repo;
     int64_t max_tags_per_image;
@@ -32,6 +33,7 @@ struct config {
     int64_t max_layer_parts;
     int64_t token_hours;
     int64_t upload_expiry_seconds; /* idle upload sessions are removed after this */
+    int64_t scan_max_layer_mb;     /* what one layer may expand to when a scan reads it */
 };
 
 void config_defaults(struct config *c);

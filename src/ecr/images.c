@@ -877,3 +877,31 @@ done:
     repo_release(&repo);
     return rc;
 }
+
+/* ---- one image, for the operations that name one (StartImageScan, ...) ---- */
+
+int ecr_image_lookup(struct ecr_call *c, const struct repo *repo, json_t *id, char digest_out[DIGEST_MAX])
+{
+    const char *digest = id_digest(id), *tag = id_tag(id);
+    char shown[700];
+    enum id_status st = resolve_id(repo->id, digest, tag, digest_out);
+    format_image_id(shown, sizeof(shown), digest, tag);
+    switch (st) {
+    case ID_OK:
+        return 0;
+    case ID_MISSING:
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
+                        "Invalid parameter at 'imageId' failed to satisfy constraint: 'both tag and digest cannot be null'");
+    case ID_BAD_DIGEST:
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
+                        "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
+                        "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+    case ID_ERROR:
+        return ecr_fail_internal(c, E_ERROR);
+    default:
+        return ecr_fail(c, ECR_IMAGE_NOT_FOUND,
+                        "The image with imageId %s does not exist within the repository with name '%s' in the registry "
+                        "with id '%s'",
+                        shown, repo->name, repo->account_id);
+    }
+}

@@ -37,6 +37,16 @@ const struct ecr_op ecr_ops[] = {
     {"UploadLayerPart", op_upload_layer_part, "ecr:UploadLayerPart", RES_REPOSITORY, false, true},
     {"CompleteLayerUpload", op_complete_layer_upload, "ecr:CompleteLayerUpload", RES_REPOSITORY, false, true},
 
+    {"GetRegistryScanningConfiguration", op_get_registry_scanning_configuration, "ecr:GetRegistryScanningConfiguration",
+     RES_REGISTRY, false, false},
+    {"PutRegistryScanningConfiguration", op_put_registry_scanning_configuration, "ecr:PutRegistryScanningConfiguration",
+     RES_REGISTRY, true, false},
+    {"BatchGetRepositoryScanningConfiguration", op_batch_get_repository_scanning_configuration,
+     "ecr:BatchGetRepositoryScanningConfiguration", RES_NAMES, false, false},
+    {"StartImageScan", op_start_image_scan, "ecr:StartImageScan", RES_REPOSITORY, false, false},
+    {"DescribeImageScanFindings", op_describe_image_scan_findings, "ecr:DescribeImageScanFindings", RES_REPOSITORY, false,
+     false},
+
     {"SetRepositoryPolicy", op_set_repository_policy, "ecr:SetRepositoryPolicy", RES_REPOSITORY, true, false},
     {"GetRepositoryPolicy", op_get_repository_policy, "ecr:GetRepositoryPolicy", RES_REPOSITORY, false, false},
     {"DeleteRepositoryPolicy", op_delete_repository_policy, "ecr:DeleteRepositoryPolicy", RES_REPOSITORY, true, false},

@@ -50,6 +50,17 @@ int layer_part_validate(struct layer_part *p, int input_shape);
 void layer_part_free(struct layer_part *p);
 int op_complete_layer_upload(struct ecr_call *c);
 
+/* scanning.c */
+int op_get_registry_scanning_configuration(struct ecr_call *c);
+int op_put_registry_scanning_configuration(struct ecr_call *c);
+int op_batch_get_repository_scanning_configuration(struct ecr_call *c);
+int op_start_image_scan(struct ecr_call *c);
+int op_describe_image_scan_findings(struct ecr_call *c);
+/* The imageScanStatus and findingSeverityCounts of a scan, as ECR writes them. */
+struct scan_record;
+json_t *ecr_scan_status(const struct scan_record *s);
+json_t *ecr_severity_counts(const struct scan_record *s);
+
 /* policies.c */
 int op_set_repository_policy(struct ecr_call *c);
 int op_get_repository_policy(struct ecr_call *c);

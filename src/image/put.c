@@ -19,6 +19,8 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "image/manifest.h"
+#include "image/scanning.h"
+#include "jobs/jobs.h"
 
 /* Does tag match one of the repository's exclusion filters (WILDCARD,
  * '*' matching any run of characters)? */
@@ -186,10 +188,14 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     m.size = n;
     m.image_size = pm.image_size;
     m.body = (char *)body;
-    if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 || (rc = store_commit()) < 0) {
+    int queued = 0;
+    if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 ||
+        (!exists && (queued = rc = image_scan_on_push_locked(repo, &m)) < 0) || (rc = store_commit()) < 0) {
         fail(out, IMG_INTERNAL, rc);
         goto rollback;
     }
+    if (queued > 0)
+        jobs_kick();
     out->created = !exists;
     rc = 0;
     goto done;

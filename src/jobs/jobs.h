@@ -22,24 +22,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define JOBS_KIND_MAX 32
-#define JOBS_KEY_MAX 512
-#define JOBS_ARG_MAX 4096
-#define JOBS_MAX_ATTEMPTS 5
+#include "store/jobs.h" /* struct job */
 
-struct job {
-    int64_t id;
-    char kind[JOBS_KIND_MAX];
-    char key[JOBS_KEY_MAX];
-    char *arg;          /* "" when none */
-    int64_t run_at;     /* ms since the epoch */
-    int64_t period_ms;  /* 0: runs once */
-    int attempts;       /* failed runs so far */
-    bool failed;        /* gave up after JOBS_MAX_ATTEMPTS */
-    char *last_error;   /* NULL when none */
-    char owner[64];     /* "" when not running */
-    int64_t lease_until;
-};
+#define JOBS_MAX_ATTEMPTS 5
+/* How long a claimed job is its worker's; jobs_extend() renews it. */
+#define JOBS_LEASE_MS (5 * 60 * 1000)
 
 /* A handler runs one job; it returns 0 when done, or a negative E_* code
  * with the detail set to have the job tried again later. It may call
@@ -53,6 +40,10 @@ int jobs_register(const char *kind, job_handler fn, void *ctx);
  * same kind and key exists it stays, taking the earlier run time (and arg
  * when given). Wakes this server's workers. */
 int jobs_enqueue(const char *kind, const char *key, const char *arg, int64_t run_at_ms);
+
+/* Wakes this server's workers: after a transaction that enqueued jobs
+ * with store_job_enqueue() commits. */
+void jobs_kick(void);
 
 /* Makes sure a periodic job of kind and key exists that runs every
  * period_ms, first at first_ms (0: now). An existing one keeps its next

@@ -103,7 +103,24 @@ static const char *const migrations[] = {
     "ALTER TABLE uploads ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;"
     "UPDATE uploads SET updated_at = created_at;"
     "CREATE INDEX uploads_updated ON uploads(updated_at);",
-    /* 5: the vulnerability database (store/vulndb.c): OSV records, the package versions they affect per
+    /* 5: the durable job queue (store/jobs.c) */
+    "CREATE TABLE jobs(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, arg TEXT NOT NULL DEFAULT '',"
+    " run_at INTEGER NOT NULL, period_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    " failed INTEGER NOT NULL DEFAULT 0, last_error TEXT, owner TEXT NOT NULL DEFAULT '',"
+    " lease_until INTEGER NOT NULL DEFAULT 0, again INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    " UNIQUE(kind, key));"
+    "CREATE INDEX jobs_due ON jobs(kind, run_at) WHERE failed = 0;",
+    /* 6: image scans (store/scans.c); they go with their image */
+    "CREATE TABLE image_scans(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, status TEXT NOT NULL, description TEXT, requested_at INTEGER NOT NULL DEFAULT 0,"
+    " completed_at INTEGER NOT NULL DEFAULT 0, source_updated_at INTEGER NOT NULL DEFAULT 0, counts TEXT,"
+    " findings INTEGER NOT NULL DEFAULT 0, inventory TEXT, PRIMARY KEY(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE TABLE scan_findings(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, pos INTEGER NOT NULL, finding TEXT NOT NULL, PRIMARY KEY(repo_id, digest, pos)) WITHOUT ROWID;"
+    "CREATE TRIGGER manifests_scans AFTER DELETE ON manifests BEGIN"
+    " DELETE FROM image_scans WHERE repo_id = old.repo_id AND digest = old.digest;"
+    " DELETE FROM scan_findings WHERE repo_id = old.repo_id AND digest = old.digest; END;",
+    /* 7: the vulnerability database (store/vulndb.c): OSV records, the package versions they affect per
      * ecosystem, looked up by (ecosystem key, package), and when the data was last updated */
     "CREATE TABLE vuln_records(id TEXT PRIMARY KEY, modified TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
     "  summary TEXT NOT NULL, details TEXT NOT NULL, aliases TEXT NOT NULL, uri TEXT NOT NULL,"
