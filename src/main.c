@@ -151,6 +151,8 @@ static int cmd_serve(int argc, char **argv)
         .max_blob_bytes = (uint64_t)cfg.max_layer_size_mb << 20,
         .max_parts = cfg.max_layer_parts,
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
+        .pull_flush_ms = cfg.pull_time_flush_seconds * 1000,
+        .restore_delay_ms = cfg.restore_delay_seconds * 1000,
     };
     struct scan_limits scan;
     scan_limits_default(&scan);
