@@ -116,6 +116,16 @@ static void test_parse_debian(void **state)
     assert_string_equal(r.affected[1].eco_key, "debian:11");
     assert_string_equal(r.affected[1].versions, "");
     vuln_record_release(&r);
+
+    /* per-CVE records: the tracker's urgency decides per release */
+    parse_ok(&r, debian_cve);
+    assert_string_equal(r.aliases, "[\"CVE-2024-1111\"]");
+    assert_int_equal(r.naffected, 3);
+    assert_string_equal(r.affected[0].severity, "LOW");
+    assert_string_equal(r.affected[1].severity, "INFORMATIONAL");
+    assert_string_equal(r.affected[2].severity, "UNDEFINED");
+    assert_string_equal(r.affected[2].eco_key, "debian:13");
+    vuln_record_release(&r);
 }
 
 static void test_parse_ubuntu(void **state)
