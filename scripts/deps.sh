@@ -29,3 +29,14 @@ fi
 if ! command -v docker >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
 fi
+# The AWS SDK for JavaScript v3 for tests/integration/test_js_sdk.py, exactly as the lockfile
+# pins it (npm ci), again only when the lockfile changed since the last install.
+# Node may already come with its own npm (NodeSource's nodejs); Debian's otherwise.
+if ! command -v npm >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+JS="$(dirname "$0")/../tests/js"
+if [ ! -f "$JS/node_modules/.package-lock.json" ] || [ "$JS/package-lock.json" -nt "$JS/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in tests/js"
+    (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
