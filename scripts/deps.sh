@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev
 python3 python3-pytest python3-boto3 python3-requests
 skopeo podman buildah curl uidmap openssl jq strace
-docker-registry apache2-utils wrk"
+docker-registry apache2-utils wrk containerd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
