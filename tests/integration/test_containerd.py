@@ -88,19 +88,26 @@ def user_arg(server, key=None, secret=None):
     return f"{user}:{password}", password
 
 
-def test_pull_by_tag_and_digest(berth, containerd):
+def push_and_pull(berth, containerd, obj, tag, *pull_args):
+    """Pushes obj to a fresh repository as `tag`, pulls it with ctr; returns (repo, digest, ref, creds,
+    password, the `ctr images ls` line of ref)."""
     repo = create_repository(f"ctr/pull-{token()}", berth)
-    img = images.make_image(label="ctr-pull")
-    digest = Registry(berth).push_image(repo, img, tag="v1")
+    digest = Registry(berth).push_image(repo, obj, tag=tag)
     creds, password = user_arg(berth)
-    ref = f"{berth.host}/{repo}:v1"
-    p = containerd.ctr("images", "pull", "--plain-http", "--user", creds, ref, redact=[password])
-    assert digest in p.stdout or "done" in p.stdout
-    listed = containerd.ctr("images", "ls").stdout
-    line = next(ln for ln in listed.splitlines() if ln.startswith(ref + " "))
-    assert digest in line and images.OCI_MANIFEST in line
-    # the layer was unpacked: its file is in the snapshot containerd made
-    containerd.ctr("images", "check")
+    ref = f"{berth.host}/{repo}:{tag}"
+    containerd.ctr("images", "pull", "--plain-http", "--user", creds, *pull_args, ref, redact=[password])
+    line = next(ln for ln in containerd.ctr("images", "ls").stdout.splitlines() if ln.startswith(ref + " "))
+    assert digest in line, line
+    return repo, digest, ref, creds, password, line
+
+
+def test_pull_by_tag_and_digest(berth, containerd):
+    img = images.make_image(label="ctr-pull")
+    repo, digest, ref, creds, password, line = push_and_pull(berth, containerd, img, "v1")
+    assert images.OCI_MANIFEST in line
+    # every blob of the image for this platform is in containerd's store
+    check = next(ln for ln in containerd.ctr("images", "check").stdout.splitlines() if ln.startswith(ref + " "))
+    assert "complete" in check, check
 
     by_digest = f"{berth.host}/{repo}@{digest}"
     containerd.ctr("images", "pull", "--plain-http", "--user", creds, by_digest, redact=[password])
@@ -111,14 +118,9 @@ def test_pull_by_tag_and_digest(berth, containerd):
 
 
 def test_pull_multi_platform_index(berth, containerd):
-    repo = create_repository(f"ctr/index-{token()}", berth)
     index = images.make_multiarch(label="ctr-index")
-    digest = Registry(berth).push_image(repo, index, tag="multi")
-    creds, password = user_arg(berth)
-    ref = f"{berth.host}/{repo}:multi"
-    containerd.ctr("images", "pull", "--plain-http", "--user", creds, "--all-platforms", ref, redact=[password])
-    line = next(ln for ln in containerd.ctr("images", "ls").stdout.splitlines() if ln.startswith(ref + " "))
-    assert digest in line and images.OCI_INDEX in line
+    *_, line = push_and_pull(berth, containerd, index, "multi", "--all-platforms")
+    assert images.OCI_INDEX in line
     assert "linux/amd64" in line and "linux/arm64/v8" in line
     for child in index.children:
         assert containerd.content(child.digest) == child.manifest
