@@ -159,8 +159,10 @@ int inventory_from_view(struct inventory *out, const struct scan_view *v)
             apk_parse_installed(out, f.base, f.len);
             break;
         }
+    /* an empty file is no database (images leave one where rpm never ran);
+     * any other that cannot be read fails the scan rather than hide packages */
     for (size_t i = 0; i < 2 && rc == 0; i++)
-        if (scan_view_get(v, rpm_paths[i], &f) == 0) {
+        if (scan_view_get(v, rpm_paths[i], &f) == 0 && f.len > 0) {
             rc = rpm_parse_sqlite(out, f.base, f.len);
             break;
         }

@@ -101,6 +101,29 @@ static void from_view(void **state)
     assert_string_equal(inv.pkgs[0].source_name, "openssl");
     inventory_release(&inv);
     scan_view_free(v);
+
+    /* an empty rpmdb is none; one that is not a database fails */
+    v = scan_view_new(NULL);
+    tb_begin(&t, TB_NONE, CAP);
+    tb_file(&t, "etc/os-release", "ID=rocky\nVERSION_ID=9.3\n");
+    tb_file(&t, "var/lib/rpm/rpmdb.sqlite", "");
+    tb_end(&t);
+    assert_int_equal(scan_view_apply_mem(v, t.buf, t.used), 0);
+    tb_free(&t);
+    inventory_init(&inv);
+    assert_int_equal(inventory_from_view(&inv, v), 0);
+    assert_string_equal(inv.ecosystem, "Rocky Linux:9");
+    assert_int_equal(inv.npkgs, 0);
+    inventory_release(&inv);
+    tb_begin(&t, TB_NONE, CAP);
+    tb_file(&t, "var/lib/rpm/rpmdb.sqlite", "garbage, not SQLite at all: 100 bytes or more of it, so that only the magic decides....");
+    tb_end(&t);
+    assert_int_equal(scan_view_apply_mem(v, t.buf, t.used), 0);
+    tb_free(&t);
+    inventory_init(&inv);
+    assert_int_equal(inventory_from_view(&inv, v), E_INVALID);
+    inventory_release(&inv);
+    scan_view_free(v);
 }
 
 static void json(void **state)
