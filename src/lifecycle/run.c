@@ -473,7 +473,18 @@ static int preview_job(const struct job *job, void *ctx)
     if (rc < 0)
         return rc;
     rc = lifecycle_preview_run(id, now_ms());
-    return rc == E_NOTFOUND ? 0 : rc;
+    if (rc == E_NOTFOUND)
+        return 0;
+    if (rc < 0 && job->attempts + 1 >= JOBS_MAX_ATTEMPTS) {
+        /* the queue gives up on the job: say so, or the preview would stay
+         * IN_PROGRESS and refuse every new one */
+        char why[512];
+        snprintf(why, sizeof(why), "%s", error_message());
+        if (store_lifecycle_preview_finish(id, "FAILED", why, 0, 0, now_ms()) == 0)
+            return 0;
+        error_set(rc, "%s", why);
+    }
+    return rc;
 }
 
 int lifecycle_start(int64_t ms)
