@@ -220,11 +220,12 @@ static int same_tags(int64_t repo_id, const struct lc_image *im, bool *out)
     return rc;
 }
 
-static int record(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d, const char *outcome,
-                  int64_t now_ms, lifecycle_report fn, void *ctx)
+#define OUTCOME_MAX 600
+
+static struct lifecycle_event event_of(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d,
+                                       char *tags, const char *outcome, int64_t now_ms)
 {
-    char *tags = tags_json(im);
-    struct lifecycle_event e = {
+    return (struct lifecycle_event){
         .account_id = repo->account_id,
         .repository = repo->name,
         .digest = im->digest,
@@ -234,76 +235,84 @@ static int record(const struct repo *repo, const struct lc_image *im, const stru
         .priority = d->priority,
         .at_ms = now_ms,
     };
-    int rc = store_lifecycle_history_add(&e);
-    if (rc == 0 && fn)
-        fn(ctx, &e);
-    free(tags);
-    return rc;
 }
 
-/* Carries out one decision inside the open transaction: 1 when done (or
- * settled: recorded as skipped or not supported), 0 when an index still
- * lists the image (try again later in the run), or an error. */
-static int act(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d, bool last_try,
-               int64_t now_ms, lifecycle_report fn, void *ctx)
+/* Carries out one decision inside the open transaction and records it in
+ * the history: 1 when done (or settled: skipped, kept, not supported) with
+ * outcome set, 0 when an index still lists the image (try again later in
+ * the run), or an error. */
+static int act(char outcome[OUTCOME_MAX], const struct repo *repo, const struct lc_image *im, const struct lc_decision *d,
+               bool last_try, int64_t now_ms)
 {
-    if (d->action == LC_TRANSITION)
-        return record(repo, im, d, "not supported yet: berth has no archive storage class; the image stays", now_ms, fn,
-                      ctx) < 0
-                   ? -1
-                   : 1;
-    bool same;
-    int rc = same_tags(repo->id, im, &same);
-    if (rc < 0)
-        return rc;
-    if (!same)
-        return record(repo, im, d, "skipped: its tags changed after the evaluation", now_ms, fn, ctx) < 0 ? -1 : 1;
-    rc = image_delete(repo, im->digest);
-    if (rc == E_NOTFOUND)
-        return record(repo, im, d, "skipped: already deleted", now_ms, fn, ctx) < 0 ? -1 : 1;
-    if (rc == E_CONFLICT && !last_try)
-        return 0;
-    if (rc == E_CONFLICT) {
-        char why[600];
-        snprintf(why, sizeof(why), "kept: %s", error_message());
-        return record(repo, im, d, why, now_ms, fn, ctx) < 0 ? -1 : 1;
+    int rc = 0;
+    if (d->action == LC_TRANSITION) {
+        snprintf(outcome, OUTCOME_MAX, "not supported yet: berth has no archive storage class; the image stays");
+    } else {
+        bool same;
+        if ((rc = same_tags(repo->id, im, &same)) < 0)
+            return rc;
+        if (!same) {
+            snprintf(outcome, OUTCOME_MAX, "skipped: its tags changed after the evaluation");
+        } else if ((rc = image_delete(repo, im->digest)) == E_NOTFOUND) {
+            snprintf(outcome, OUTCOME_MAX, "skipped: already deleted");
+        } else if (rc == E_CONFLICT && !last_try) {
+            return 0;
+        } else if (rc == E_CONFLICT) {
+            snprintf(outcome, OUTCOME_MAX, "kept: %s", error_message());
+        } else if (rc < 0) {
+            return rc;
+        } else {
+            snprintf(outcome, OUTCOME_MAX, "expired");
+        }
     }
-    if (rc < 0)
-        return rc;
-    return record(repo, im, d, "expired", now_ms, fn, ctx) < 0 ? -1 : 1;
+    char *tags = tags_json(im);
+    struct lifecycle_event e = event_of(repo, im, d, tags, outcome, now_ms);
+    rc = store_lifecycle_history_add(&e);
+    free(tags);
+    return rc < 0 ? rc : 1;
 }
 
 /* Runs the pending decisions (positions in todo), BATCH per transaction;
- * what an index still lists is put back in todo. */
+ * what an index still lists is put back in todo. Each action is reported
+ * to fn once its transaction is committed. */
 static int act_all(const struct repo *repo, const struct image_set *s, const struct lc_decision *d, size_t *todo,
                    size_t *ntodo, bool last_try, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted)
 {
-    size_t kept = 0;
-    for (size_t k = 0; k < *ntodo;) {
-        int rc = store_begin();
-        if (rc < 0)
-            return rc;
-        size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo;
-        int batch_acted = 0;
+    size_t kept = 0, done[BATCH];
+    char(*outcomes)[OUTCOME_MAX] = xmalloc(BATCH * OUTCOME_MAX);
+    int rc = 0;
+    for (size_t k = 0; k < *ntodo && rc == 0;) {
+        if ((rc = store_begin()) < 0)
+            break;
+        size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo, ndone = 0;
         for (; k < end; k++) {
             size_t i = todo[k];
-            if ((rc = act(repo, &s->im[i], &d[i], last_try, now_ms, fn, ctx)) < 0)
+            if ((rc = act(outcomes[ndone], repo, &s->im[i], &d[i], last_try, now_ms)) < 0)
                 break;
             if (rc == 0)
                 todo[kept++] = i;
             else
-                batch_acted++;
+                done[ndone++] = i;
+            rc = 0;
         }
-        if (rc >= 0)
+        if (rc == 0)
             rc = store_commit();
         if (rc < 0) {
             store_rollback();
-            return rc;
+            break;
         }
-        *acted += batch_acted;
+        *acted += (int)ndone;
+        for (size_t j = 0; fn && j < ndone; j++) {
+            char *tags = tags_json(&s->im[done[j]]);
+            struct lifecycle_event e = event_of(repo, &s->im[done[j]], &d[done[j]], tags, outcomes[j], now_ms);
+            fn(ctx, &e);
+            free(tags);
+        }
     }
-    *ntodo = kept;
-    return 0;
+    free(outcomes);
+    if (rc == 0)
+        *ntodo = kept;
+    return rc;
 }
 
 int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted_out)
