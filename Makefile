@@ -85,11 +85,14 @@ replay: $(REPLAY)
 integration: $(B)/berth
 	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
-# The whole suite: unit tests and fuzz corpora in the normal build and under
+# The whole suite: the module graph has no cycle and docs/compatibility.md
+# lists every ECR operation of the model as ops.c has it (python3 is the one
+# with the aws CLI's botocore, the newest model); unit tests and fuzz corpora in the normal build and under
 # ASan+UBSan, then the integration tests against the sanitizer build of the
 # server, so memory errors under real clients fail the run.
 test: deps
 	/usr/bin/python3 scripts/module_graph.py
+	python3 scripts/compat_table.py --check
 	$(MAKE) -j2 all unit replay
 	$(MAKE) -j2 SAN=1 all unit replay
 	$(MAKE) SAN=1 integration

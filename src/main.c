@@ -24,10 +24,12 @@
 #include "http/server.h"
 #include "iam/iam.h"
 #include "image/image.h"
+#include "image/scanning.h"
 #include "jobs/jobs.h"
 #include "lifecycle/run.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
+#include "scan/job.h"
 #include "scan/scan.h"
 #include "scan/vulndb.h"
 #include "store/lifecycle.h"
@@ -151,6 +153,8 @@ static int cmd_serve(int argc, char **argv)
         .max_blob_bytes = (uint64_t)cfg.max_layer_size_mb << 20,
         .max_parts = cfg.max_layer_parts,
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
+        .pull_flush_ms = cfg.pull_time_flush_seconds * 1000,
+        .restore_delay_ms = cfg.restore_delay_seconds * 1000,
     };
     struct scan_limits scan;
     scan_limits_default(&scan);
@@ -161,7 +165,8 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
 
-    if (lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 || jobs_start((int)cfg.job_workers) < 0) {
+    if (scan_jobs_register() < 0 || lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 ||
+        jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -711,6 +716,12 @@ static int cmd_vulndb(int argc, char **argv)
                    "ecosystem), %lld invalid\n",
                    (long long)st.read, (long long)st.stored, (long long)st.unchanged, (long long)st.withdrawn,
                    (long long)st.skipped, (long long)st.invalid);
+        /* new data: the images scanned continuously are matched again (by
+         * the server's job workers, from the queue in the store) */
+        if (rc == 0 && st.stored + st.withdrawn > 0 && (rc = image_rescan_all()) < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else if (rc == 0 && st.stored + st.withdrawn > 0)
+            printf("vulndb: images scanned continuously will be matched against the new data\n");
     }
     store_close_thread();
     config_release(&cfg);

@@ -74,6 +74,10 @@ static const struct setting settings[] = {
      "how often each repository's lifecycle policy runs (first run one interval after PutLifecyclePolicy)"},
     {"upload-expiry-seconds", "BERTH_UPLOAD_EXPIRY_SECONDS", T_INT, offsetof(struct config, upload_expiry_seconds), "86400",
      1, 31536000, "an upload session nobody has written to for this long is removed, with its bytes"},
+    {"pull-time-flush-seconds", "BERTH_PULL_TIME_FLUSH_SECONDS", T_INT, offsetof(struct config, pull_time_flush_seconds),
+     "10", 1, 86400, "pull times are kept in memory and written at most this long after the pull"},
+    {"restore-delay-seconds", "BERTH_RESTORE_DELAY_SECONDS", T_INT, offsetof(struct config, restore_delay_seconds), "0", 0,
+     86400, "an image restored from the archive is ACTIVATING for this long before it is ACTIVE"},
     {"scan-max-layer-mb", "BERTH_SCAN_MAX_LAYER_MB", T_INT, offsetof(struct config, scan_max_layer_mb), "8192", 1, 10000000,
      "a scan fails an image one of whose layers expands past this many MiB"},
 };

@@ -30,6 +30,13 @@ const struct ecr_op ecr_ops[] = {
     {"PutImage", op_put_image, "ecr:PutImage", RES_REPOSITORY, false, false},
     {"BatchDeleteImage", op_batch_delete_image, "ecr:BatchDeleteImage", RES_REPOSITORY, false, false},
     {"ListImageReferrers", op_list_image_referrers, "ecr:BatchGetImage", RES_REPOSITORY, false, false},
+    {"UpdateImageStorageClass", op_update_image_storage_class, "ecr:UpdateImageStorageClass", RES_REPOSITORY, false, false},
+    {"RegisterPullTimeUpdateExclusion", op_register_pull_time_update_exclusion, "ecr:RegisterPullTimeUpdateExclusion",
+     RES_REGISTRY, true, false},
+    {"DeregisterPullTimeUpdateExclusion", op_deregister_pull_time_update_exclusion, "ecr:DeregisterPullTimeUpdateExclusion",
+     RES_REGISTRY, true, false},
+    {"ListPullTimeUpdateExclusions", op_list_pull_time_update_exclusions, "ecr:ListPullTimeUpdateExclusions", RES_REGISTRY,
+     false, false},
 
     {"BatchCheckLayerAvailability", op_batch_check_layer_availability, "ecr:BatchCheckLayerAvailability", RES_REPOSITORY, false, false},
     {"GetDownloadUrlForLayer", op_get_download_url_for_layer, "ecr:GetDownloadUrlForLayer", RES_REPOSITORY, false, false},
