@@ -5,7 +5,9 @@
  * records each action; what an index that stays lists is not touched; a
  * preview writes its results in rule order, oldest first, and a stored
  * preview whose text no longer parses is FAILED; a preview job the queue
- * gives up on leaves the preview FAILED, not IN_PROGRESS.
+ * gives up on leaves the preview FAILED, not IN_PROGRESS; a transition
+ * archives through the image service and sinceImageTransitioned expires
+ * what has been archived long enough.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 
 #include "core/log.h"
 #include "lifecycle/run.c"
+#include "store/images_ext.h"
 
 #define ACCT "111122223333"
 #define MIN 60000LL
@@ -266,12 +269,48 @@ static void test_preview_job_gives_up_as_failed(void **state)
     sql("ALTER TABLE broken RENAME TO lifecycle_preview_results");
 }
 
+static void test_transition_then_expire(void **state)
+{
+    char a[DIGEST_MAX], b[DIGEST_MAX], c[DIGEST_MAX];
+    assert_int_equal(use_repo("team/archive"), 0);
+    put(a, "ta", 30, "x1", NULL, NULL, 0);
+    put(b, "tb", 31, NULL, NULL, NULL, 0);
+    put(c, "tc", 32, "x3", NULL, NULL, 0);
+    static const char policy[] =
+        "{\"rules\":[{\"rulePriority\":1,\"selection\":{\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\","
+        "\"countNumber\":1},\"action\":{\"type\":\"transition\",\"targetStorageClass\":\"archive\"}},{\"rulePriority\":"
+        "2,\"selection\":{\"tagStatus\":\"any\",\"storageClass\":\"archive\",\"countType\":\"sinceImageTransitioned\","
+        "\"countUnit\":\"days\",\"countNumber\":90},\"action\":{\"type\":\"expire\"}}]}";
+    assert_int_equal(store_lifecycle_policy_put(repo.id, policy), 0);
+    struct seen s = {0};
+    int acted = 0;
+    assert_int_equal(lifecycle_run(&repo, now_ms(), note, &s, &acted), 0);
+    assert_int_equal(acted, 2);
+    assert_non_null(strstr(s.lines[0], "[\"x1\"] 1 TRANSITION archived"));
+    assert_non_null(strstr(s.lines[1], "[] 1 TRANSITION archived"));
+    struct image_record r;
+    assert_int_equal(store_image_get(repo.id, a, &r), 0);
+    assert_int_equal(r.status, IMAGE_ARCHIVED);
+    assert_true(r.archived_ms > 0);
+    image_record_release(&r);
+    /* again: archived images are not standard any more, and not 90 days archived */
+    assert_int_equal(lifecycle_run(&repo, now_ms(), NULL, NULL, &acted), 0);
+    assert_int_equal(acted, 0);
+    /* 91 days on, rule 2 expires them */
+    assert_int_equal(lifecycle_run(&repo, now_ms() + 91 * 86400000LL, NULL, NULL, &acted), 0);
+    assert_int_equal(acted, 2);
+    assert_int_equal(store_manifest_exists(repo.id, a), E_NOTFOUND);
+    assert_int_equal(store_manifest_exists(repo.id, b), E_NOTFOUND);
+    assert_int_equal(store_manifest_exists(repo.id, c), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_order_index_and_referrers),
         cmocka_unit_test(test_preview),
         cmocka_unit_test(test_preview_job_gives_up_as_failed),
+        cmocka_unit_test(test_transition_then_expire),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
