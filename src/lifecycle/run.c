@@ -6,15 +6,13 @@
  *
  * An expiry deletes the image by digest with image_delete(), the call
  * behind BatchDeleteImage, so the same rules hold: an image an index lists
- * is not deleted while the index stays. Before deleting, the run checks in
+ * is not deleted while the index stays; a transition is image_archive(),
+ * the call behind UpdateImageStorageClass, under its rules (an image an
+ * active index lists is not archived before the index). Before deleting, the run checks in
  * the same transaction that the image still has the tags it was judged by
  * (a push may have tagged it since); deletes go in transactions of a
  * batch each, with their history, and an image refused because an index
  * that goes later in the run lists it is tried again after that index.
- *
- * The transition action (to archive storage) is validated, evaluated and
- * previewed, but the image service has no archive call yet: a run records
- * it in the history as not supported and changes nothing.
  */
 #include "lifecycle/run.h"
 
@@ -46,6 +44,7 @@ struct image_set {
     size_t *ntags;
     size_t **parents;
     size_t n, cap;
+    int64_t repo_id;
 };
 
 static void image_set_release(struct image_set *s)
@@ -67,9 +66,13 @@ static void image_set_release(struct image_set *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int add_manifest(void *ctx, const char *digest, int64_t pushed_ms, int64_t last_pull_ms, const char *subject)
+static int add_manifest(void *ctx, const struct lifecycle_manifest *m)
 {
     struct image_set *s = ctx;
+    /* an image being restored is neither standard nor archive yet: no
+     * rule selects it until the restore completes */
+    if (strcmp(m->status, "ACTIVATING") == 0)
+        return 0;
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
         s->im = xrealloc(s->im, s->cap * sizeof(*s->im));
@@ -80,13 +83,20 @@ static int add_manifest(void *ctx, const char *digest, int64_t pushed_ms, int64_
         s->parents = xrealloc(s->parents, s->cap * sizeof(size_t *));
     }
     size_t i = s->n++;
-    s->digests[i] = xstrdup(digest);
-    s->subjects[i] = subject ? xstrdup(subject) : NULL;
+    s->digests[i] = xstrdup(m->digest);
+    s->subjects[i] = m->subject ? xstrdup(m->subject) : NULL;
     s->tags[i] = NULL;
     s->ntags[i] = 0;
     s->parents[i] = NULL;
-    /* storage class, archive and restore times come with archive storage */
-    s->im[i] = (struct lc_image){.pushed_ms = pushed_ms, .last_pull_ms = last_pull_ms, .subject = -1};
+    s->im[i] = (struct lc_image){
+        .pushed_ms = m->pushed_ms,
+        /* with the pulls still waiting in memory to be written */
+        .last_pull_ms = image_pull_time(s->repo_id, m->digest, m->last_pull_ms),
+        .last_activated_ms = m->activated_ms,
+        .last_archived_ms = m->archived_ms,
+        .archived = strcmp(m->status, "ARCHIVED") == 0,
+        .subject = -1,
+    };
     return 0;
 }
 
@@ -141,6 +151,7 @@ static int load_images(struct image_set *s, int64_t repo_id)
 {
     int rc;
     memset(s, 0, sizeof(*s));
+    s->repo_id = repo_id;
     if ((rc = store_lifecycle_manifests(repo_id, add_manifest, s)) < 0 ||
         (rc = store_lifecycle_tags(repo_id, add_tag, s)) < 0 || (rc = store_lifecycle_links(repo_id, add_link, s)) < 0)
         return rc;
@@ -220,11 +231,12 @@ static int same_tags(int64_t repo_id, const struct lc_image *im, bool *out)
     return rc;
 }
 
-static int record(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d, const char *outcome,
-                  int64_t now_ms, lifecycle_report fn, void *ctx)
+#define OUTCOME_MAX 600
+
+static struct lifecycle_event event_of(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d,
+                                       char *tags, const char *outcome, int64_t now_ms)
 {
-    char *tags = tags_json(im);
-    struct lifecycle_event e = {
+    return (struct lifecycle_event){
         .account_id = repo->account_id,
         .repository = repo->name,
         .digest = im->digest,
@@ -234,76 +246,82 @@ static int record(const struct repo *repo, const struct lc_image *im, const stru
         .priority = d->priority,
         .at_ms = now_ms,
     };
-    int rc = store_lifecycle_history_add(&e);
-    if (rc == 0 && fn)
-        fn(ctx, &e);
-    free(tags);
-    return rc;
 }
 
-/* Carries out one decision inside the open transaction: 1 when done (or
- * settled: recorded as skipped or not supported), 0 when an index still
- * lists the image (try again later in the run), or an error. */
-static int act(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d, bool last_try,
-               int64_t now_ms, lifecycle_report fn, void *ctx)
+/* Carries out one decision inside the open transaction and records it in
+ * the history: 1 when done (or settled: skipped or kept) with
+ * outcome set, 0 when an index still lists the image (try again later in
+ * the run), or an error. */
+static int act(char outcome[OUTCOME_MAX], const struct repo *repo, const struct lc_image *im, const struct lc_decision *d,
+               bool last_try, int64_t now_ms)
 {
-    if (d->action == LC_TRANSITION)
-        return record(repo, im, d, "not supported yet: berth has no archive storage class; the image stays", now_ms, fn,
-                      ctx) < 0
-                   ? -1
-                   : 1;
-    bool same;
+    bool same, expire = d->action == LC_EXPIRE;
     int rc = same_tags(repo->id, im, &same);
     if (rc < 0)
         return rc;
-    if (!same)
-        return record(repo, im, d, "skipped: its tags changed after the evaluation", now_ms, fn, ctx) < 0 ? -1 : 1;
-    rc = image_delete(repo, im->digest);
-    if (rc == E_NOTFOUND)
-        return record(repo, im, d, "skipped: already deleted", now_ms, fn, ctx) < 0 ? -1 : 1;
-    if (rc == E_CONFLICT && !last_try)
+    if (!same) {
+        snprintf(outcome, OUTCOME_MAX, "skipped: its tags changed after the evaluation");
+    } else if ((rc = expire ? image_delete(repo, im->digest) : image_archive(repo, im->digest)) == E_NOTFOUND) {
+        snprintf(outcome, OUTCOME_MAX, "skipped: already deleted");
+    } else if (rc == E_UNSUPPORTED) {
+        snprintf(outcome, OUTCOME_MAX, "skipped: %s", error_message()); /* archived or restored meanwhile */
+    } else if (rc == E_CONFLICT && !last_try) {
         return 0;
-    if (rc == E_CONFLICT) {
-        char why[600];
-        snprintf(why, sizeof(why), "kept: %s", error_message());
-        return record(repo, im, d, why, now_ms, fn, ctx) < 0 ? -1 : 1;
-    }
-    if (rc < 0)
+    } else if (rc == E_CONFLICT) {
+        snprintf(outcome, OUTCOME_MAX, "kept: %s", error_message());
+    } else if (rc < 0) {
         return rc;
-    return record(repo, im, d, "expired", now_ms, fn, ctx) < 0 ? -1 : 1;
+    } else {
+        snprintf(outcome, OUTCOME_MAX, expire ? "expired" : "archived");
+    }
+    char *tags = tags_json(im);
+    struct lifecycle_event e = event_of(repo, im, d, tags, outcome, now_ms);
+    rc = store_lifecycle_history_add(&e);
+    free(tags);
+    return rc < 0 ? rc : 1;
 }
 
 /* Runs the pending decisions (positions in todo), BATCH per transaction;
- * what an index still lists is put back in todo. */
+ * what an index still lists is put back in todo. Each action is reported
+ * to fn once its transaction is committed. */
 static int act_all(const struct repo *repo, const struct image_set *s, const struct lc_decision *d, size_t *todo,
                    size_t *ntodo, bool last_try, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted)
 {
-    size_t kept = 0;
-    for (size_t k = 0; k < *ntodo;) {
-        int rc = store_begin();
-        if (rc < 0)
-            return rc;
-        size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo;
-        int batch_acted = 0;
+    size_t kept = 0, done[BATCH];
+    char(*outcomes)[OUTCOME_MAX] = xmalloc(BATCH * OUTCOME_MAX);
+    int rc = 0;
+    for (size_t k = 0; k < *ntodo && rc == 0;) {
+        if ((rc = store_begin()) < 0)
+            break;
+        size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo, ndone = 0;
         for (; k < end; k++) {
             size_t i = todo[k];
-            if ((rc = act(repo, &s->im[i], &d[i], last_try, now_ms, fn, ctx)) < 0)
+            if ((rc = act(outcomes[ndone], repo, &s->im[i], &d[i], last_try, now_ms)) < 0)
                 break;
             if (rc == 0)
                 todo[kept++] = i;
             else
-                batch_acted++;
+                done[ndone++] = i;
+            rc = 0;
         }
-        if (rc >= 0)
+        if (rc == 0)
             rc = store_commit();
         if (rc < 0) {
             store_rollback();
-            return rc;
+            break;
         }
-        *acted += batch_acted;
+        *acted += (int)ndone;
+        for (size_t j = 0; fn && j < ndone; j++) {
+            char *tags = tags_json(&s->im[done[j]]);
+            struct lifecycle_event e = event_of(repo, &s->im[done[j]], &d[done[j]], tags, outcomes[j], now_ms);
+            fn(ctx, &e);
+            free(tags);
+        }
     }
-    *ntodo = kept;
-    return 0;
+    free(outcomes);
+    if (rc == 0)
+        *ntodo = kept;
+    return rc;
 }
 
 int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted_out)
@@ -473,7 +491,18 @@ static int preview_job(const struct job *job, void *ctx)
     if (rc < 0)
         return rc;
     rc = lifecycle_preview_run(id, now_ms());
-    return rc == E_NOTFOUND ? 0 : rc;
+    if (rc == E_NOTFOUND)
+        return 0;
+    if (rc < 0 && job->attempts + 1 >= JOBS_MAX_ATTEMPTS) {
+        /* the queue gives up on the job: say so, or the preview would stay
+         * IN_PROGRESS and refuse every new one */
+        char why[512];
+        snprintf(why, sizeof(why), "%s", error_message());
+        if (store_lifecycle_preview_finish(id, "FAILED", why, 0, 0, now_ms()) == 0)
+            return 0;
+        error_set(rc, "%s", why);
+    }
+    return rc;
 }
 
 int lifecycle_start(int64_t ms)

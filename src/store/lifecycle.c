@@ -77,24 +77,30 @@ int store_lifecycle_repos(int (*fn)(void *ctx, int64_t repo_id), void *ctx)
 }
 
 struct manifest_fn {
-    int (*fn)(void *ctx, const char *digest, int64_t pushed_ms, int64_t last_pull_ms, const char *subject);
+    int (*fn)(void *ctx, const struct lifecycle_manifest *m);
     void *ctx;
 };
 
 static int manifest_row(sqlite3_stmt *st, void *ctx)
 {
     struct manifest_fn *f = ctx;
-    const char *subject = sqlite3_column_type(st, 3) == SQLITE_NULL ? NULL : db_col_text(st, 3);
-    return f->fn(f->ctx, db_col_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), subject);
+    struct lifecycle_manifest m = {
+        .digest = db_col_text(st, 0),
+        .pushed_ms = sqlite3_column_int64(st, 1),
+        .last_pull_ms = sqlite3_column_int64(st, 2),
+        .subject = sqlite3_column_type(st, 3) == SQLITE_NULL ? NULL : db_col_text(st, 3),
+        .status = db_col_text(st, 4),
+        .archived_ms = sqlite3_column_int64(st, 5),
+        .activated_ms = sqlite3_column_int64(st, 6),
+    };
+    return f->fn(f->ctx, &m);
 }
 
-int store_lifecycle_manifests(int64_t repo_id,
-                              int (*fn)(void *ctx, const char *digest, int64_t pushed_ms, int64_t last_pull_ms,
-                                        const char *subject),
-                              void *ctx)
+int store_lifecycle_manifests(int64_t repo_id, int (*fn)(void *ctx, const struct lifecycle_manifest *m), void *ctx)
 {
     struct manifest_fn f = {fn, ctx};
-    sqlite3_stmt *st = db_stmt("SELECT digest, pushed_at, coalesce(last_pull, 0), subject FROM manifests"
+    sqlite3_stmt *st = db_stmt("SELECT digest, pushed_at, coalesce(last_pull, 0), subject, status,"
+                               " coalesce(archived_at, 0), coalesce(activated_at, 0) FROM manifests"
                                " WHERE repo_id = ?1 ORDER BY digest");
     sqlite3_bind_int64(st, 1, repo_id);
     return db_each_row(st, "manifests", manifest_row, &f);

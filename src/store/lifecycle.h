@@ -24,10 +24,14 @@ int store_lifecycle_repos(int (*fn)(void *ctx, int64_t repo_id), void *ctx);
 
 /* The images of a repository: manifests in digest order; then tags and
  * index links (parent lists child) in any order. */
-int store_lifecycle_manifests(int64_t repo_id,
-                              int (*fn)(void *ctx, const char *digest, int64_t pushed_ms, int64_t last_pull_ms,
-                                        const char *subject),
-                              void *ctx);
+struct lifecycle_manifest {
+    const char *digest;
+    int64_t pushed_ms, last_pull_ms; /* last_pull_ms 0: never (as stored) */
+    const char *subject;             /* NULL when none */
+    const char *status;              /* ACTIVE, ARCHIVED or ACTIVATING */
+    int64_t archived_ms, activated_ms; /* 0: never */
+};
+int store_lifecycle_manifests(int64_t repo_id, int (*fn)(void *ctx, const struct lifecycle_manifest *m), void *ctx);
 int store_lifecycle_tags(int64_t repo_id, int (*fn)(void *ctx, const char *digest, const char *tag), void *ctx);
 int store_lifecycle_links(int64_t repo_id, int (*fn)(void *ctx, const char *parent, const char *child), void *ctx);
 

@@ -187,6 +187,10 @@ static const char *const migrations[] = {
     "CREATE INDEX lifecycle_history_repo ON lifecycle_history(account_id, repository, id);"
     /* a covering index, so evaluating a repository reads no manifest bodies */
     "CREATE INDEX manifests_lifecycle ON manifests(repo_id, digest, pushed_at, last_pull, subject);",
+    /* 10: lifecycle policies see the archive storage class: the covering index takes its columns */
+    "DROP INDEX manifests_lifecycle;"
+    "CREATE INDEX manifests_lifecycle ON manifests(repo_id, digest, pushed_at, last_pull, subject, status, archived_at,"
+    " activated_at);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -473,30 +473,67 @@ def test_index_children_and_referrers(ecr, reg, berth, repo):
     assert all(r[3] == "EXPIRE" and r[4] == "expired" and r[2] == 4 for r in done.values())
 
 
-def test_age_rules_and_transition_as_of_a_later_time(ecr, reg, berth, repo):
+def test_age_rules_transition_and_archive_expiry_as_of_later_times(ecr, aws, reg, berth, repo):
     d = push_in_order(reg, repo, ["prod-1", "dev-1", None])
     text = policy(
         rule(1, {"tagStatus": "tagged", "tagPatternList": ["prod*"], "countType": "sinceImagePushed",
                  "countUnit": "days", "countNumber": 14}),
         rule(2, {"tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 30},
-             {"type": "transition", "targetStorageClass": "archive"}))
+             {"type": "transition", "targetStorageClass": "archive"}),
+        rule(3, {"tagStatus": "any", "storageClass": "archive", "countType": "sinceImageTransitioned",
+                 "countUnit": "days", "countNumber": 90}))
     ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=text)
     now = int(time.time())
+
+    def archived():
+        out = aws("list-images", "--repository-name", repo, "--filter", "imageStatus=ARCHIVED")
+        return {i["imageDigest"] for i in out["imageIds"]}
+
     # today nothing is old enough
     assert admin(berth, "lifecycle", "run", "--repository", repo, "--at", str(now)).stdout.splitlines()[1:] == []
     # in 15 days the prod image is older than 14 days
     out = admin(berth, "lifecycle", "run", "--repository", repo, "--at", str(now + 15 * 86400)).stdout
     assert len(out.splitlines()) == 2 and d[0] in out and "\t1\tEXPIRE\texpired" in out
     assert remaining(ecr, repo) == set(d[1:])
-    # in 31 days the others would move to archive storage, which berth does not have yet: the
-    # run records that and leaves them
+    # in 31 days the others move to archive storage (they are archived now, in real time)
     out = admin(berth, "lifecycle", "run", "--repository", repo, "--at", str(now + 31 * 86400)).stdout
     lines = out.splitlines()[1:]
-    assert len(lines) == 2
-    assert all("\t2\tTRANSITION\tnot supported yet" in line for line in lines)
-    assert remaining(ecr, repo) == set(d[1:])
+    assert len(lines) == 2 and all("\t2\tTRANSITION\tarchived" in line for line in lines), out
+    assert remaining(ecr, repo) == set()  # ListImages shows ACTIVE images unless asked
+    assert archived() == set(d[1:])
+    described = aws("describe-images", "--repository-name", repo, "--image-ids", f"imageDigest={d[1]}")
+    assert described["imageDetails"][0]["imageStatus"] == "ARCHIVED"
+    # a preview sees them in the archive storage class: 89 days after archiving they stay, 91 days after
+    # they expire under rule 3
+    ecr.start_lifecycle_policy_preview(repositoryName=repo)
+    assert wait_preview(ecr, repo)["previewResults"] == []
+    out = admin(berth, "lifecycle", "run", "--repository", repo, "--at", str(now + 89 * 86400)).stdout
+    assert out.splitlines()[1:] == []
+    out = admin(berth, "lifecycle", "run", "--repository", repo, "--at", str(now + 91 * 86400)).stdout
+    lines = out.splitlines()[1:]
+    assert len(lines) == 2 and all("\t3\tEXPIRE\texpired" in line for line in lines), out
+    assert archived() == set()
     rows = history(berth, repo)
-    assert [r[3] for r in rows] == ["EXPIRE", "TRANSITION", "TRANSITION"]
+    assert [(r[2], r[3], r[4]) for r in rows] == [(1, "EXPIRE", "expired"), (2, "TRANSITION", "archived"),
+                                                  (2, "TRANSITION", "archived"), (3, "EXPIRE", "expired"),
+                                                  (3, "EXPIRE", "expired")]
+
+
+def test_preview_shows_transitions(aws, reg, repo):
+    d = push_in_order(reg, repo, ["t1", "t2", "t3"])
+    text = policy(rule(4, {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+                       {"type": "transition", "targetStorageClass": "archive"}))
+    aws("start-lifecycle-policy-preview", "--repository-name", repo, "--lifecycle-policy-text", text)
+    run(["aws", "ecr", "wait", "lifecycle-policy-preview-complete", "--repository-name", repo, "--endpoint-url",
+         aws.server.url, "--region", aws.server.region], env=cli_env(aws.server), timeout=60)
+    out = aws("get-lifecycle-policy-preview", "--repository-name", repo)
+    assert {r["imageDigest"] for r in out["previewResults"]} == set(d[:2])
+    for r in out["previewResults"]:
+        assert r["action"] == {"type": "TRANSITION", "targetStorageClass": "ARCHIVE"}
+        assert r["appliedRulePriority"] == 4
+        assert r["storageClass"] == "STANDARD"
+    assert out["summary"]["expiringImageTotalCount"] == 0
+    assert out["summary"]["transitioningImageTotalCounts"] == [{"targetStorageClass": "ARCHIVE", "imageTotalCount": 2}]
 
 
 def test_the_background_job_runs_policies(berth_factory):

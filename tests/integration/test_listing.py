@@ -178,6 +178,10 @@ def test_referrers_pages_with_type_filter_and_annotations(reg, berth):
     assert {m["digest"]: m["annotations"] for m in r.json()["manifests"]} == want
 
 
+# Migrations after the listing one (store.c's migrations[]): lifecycle's two.
+LATER_MIGRATIONS = 2
+
+
 def test_migration_backfills_an_existing_database(berth_factory):
     srv = berth_factory()
     reg = Registry(srv)
@@ -205,11 +209,16 @@ def test_migration_backfills_an_existing_database(berth_factory):
                               "'manifests_status_tagged')").fetchall():
         db.execute(f"DROP INDEX {name}")
     db.execute("DROP TABLE pull_time_exclusions")
+    # the lifecycle migrations came after this one: an older berth had none of them either (they run again)
+    db.execute("DROP INDEX manifests_lifecycle")
+    for table in ("lifecycle_preview_results", "lifecycle_previews", "lifecycle_history"):
+        db.execute(f"DROP TABLE {table}")
+    db.execute("ALTER TABLE repositories DROP COLUMN lifecycle_evaluated_at")
     # an older berth stored an index's largest child manifest size as its image size
     db.execute("UPDATE manifests SET image_size = 1 WHERE digest = ?", (idx.digest,))
     for col in ("tag_count", "status", "archived_at", "activated_at", "annotations"):
         db.execute(f"ALTER TABLE manifests DROP COLUMN {col}")
-    db.execute(f"PRAGMA user_version = {version - 1}")
+    db.execute(f"PRAGMA user_version = {version - LATER_MIGRATIONS - 1}")
     db.commit()
     db.close()
 
