@@ -3,7 +3,8 @@
 #   make run      install what is missing, build, start berth on 127.0.0.1:5000 with data in ./data
 #                 (make run LISTEN=host:port DATA=dir to choose)
 #   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
-#   make bench    compare berth with Debian's docker-registry on loopback
+#   make bench    compare berth with Debian's docker-registry on loopback, then time re-matching
+#                 10,000 stored inventories against the vulnerability database (make bench-vulndb alone)
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
@@ -23,7 +24,7 @@ endif
 CC      ?= cc
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -g $(OPT) -D_GNU_SOURCE -Isrc $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS := $(SANFLAGS)
 
 SRC     := $(shell find src -name '*.c' ! -path src/main.c | sort)
@@ -34,7 +35,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench fuzz fuzz-long clean
+.PHONY: all deps run test unit replay integration bench bench-vulndb fuzz fuzz-long clean
 all: $(B)/berth
 
 deps:
@@ -54,6 +55,10 @@ $(B)/berth: $(B)/obj/main.o $(B)/libberth.a
 $(B)/unit/%: tests/unit/%.c $(B)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(B)/bench/%: bench/%.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/replay/%: tests/fuzz/%.c tests/fuzz/standalone.c $(B)/libberth.a
 	@mkdir -p $(dir $@)
@@ -88,8 +93,17 @@ test: deps
 	$(MAKE) -j2 SAN=1 all unit replay
 	$(MAKE) SAN=1 integration
 
-bench: deps $(B)/berth
+bench: deps $(B)/berth $(B)/bench/vulndb_rematch
 	bash bench/run.sh
+	$(B)/bench/vulndb_rematch
+
+bench-vulndb: $(B)/bench/vulndb_rematch
+	$(B)/bench/vulndb_rematch
+
+# Scan time against reading and decompressing the layers (bench/README.md).
+$(B)/bench/scan_layers: bench/scan_layers.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
 
 fuzz: $(FUZZBIN)
 

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "auth/auth.h"
 #include "blob/blobstore.h"
 #include "blob/gc.h"
@@ -26,7 +28,10 @@
 #include "ops/ops.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
+#include "scan/scan.h"
+#include "scan/vulndb.h"
 #include "store/store.h"
+#include "store/vulndb.h"
 
 #define BERTH_VERSION "0.1.0"
 
@@ -51,6 +56,10 @@ static void usage(void)
            "  berth fsck [--data DIR] [--verify-digests]\n"
            "                             check that metadata and blobs agree (safe while serving);\n"
            "                             exit 1 when a problem is found, 2 when the check cannot run\n"
+           "  berth vulndb import PATH | sync --url URL | status [--data DIR]\n"
+           "                             load OSV vulnerability data (a directory of .json files or a\n"
+           "                             zip such as osv.dev's all.zip), download and load a zip, or\n"
+           "                             say what is loaded and when\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -156,6 +165,10 @@ static int cmd_serve(int argc, char **argv)
         .max_parts = cfg.max_layer_parts,
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
     };
+    struct scan_limits scan;
+    scan_limits_default(&scan);
+    scan.max_layer_bytes = (uint64_t)cfg.scan_max_layer_mb << 20;
+    scan_set_limits(&scan);
     if (image_service_start(&limits) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
@@ -559,6 +572,93 @@ static int admin_run(int argc, char **argv)
     return rc;
 }
 
+static int vulndb_extra(int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], "--url") == 0 && *i + 1 < argc) {
+        *i += 2;
+        return 0;
+    }
+    return 1;
+}
+
+static int print_vulndb_count(void *ctx, const char *ecosystem, int64_t records)
+{
+    (void)ctx;
+    printf("  %s: %lld\n", ecosystem, (long long)records);
+    return 0;
+}
+
+static int vulndb_status(void)
+{
+    int64_t total, updated;
+    char source[1024], when[32];
+    if (store_vuln_total(&total) < 0 || store_vuln_updated(&updated, source, sizeof(source)) < 0)
+        return -1;
+    if (!updated) {
+        printf("vulnerability database: empty, never updated\n");
+        return 0;
+    }
+    format_time_iso(when, updated);
+    printf("vulnerability database: %lld records, updated %s from %s\n", (long long)total, when, source);
+    return store_vuln_counts(print_vulndb_count, NULL);
+}
+
+/* berth vulndb: the vulnerability database that image scans match against. */
+static int cmd_vulndb(int argc, char **argv)
+{
+    struct config cfg;
+    const char *sub = argc > 2 ? argv[2] : "";
+    const char *url = NULL, *path = NULL;
+    int first = 3;
+    if (strcmp(sub, "import") == 0 && argc > 3 && argv[3][0] != '-') {
+        path = argv[3];
+        first = 4;
+    }
+    for (int i = first; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--url") == 0)
+            url = argv[i + 1];
+    if ((strcmp(sub, "import") == 0 && !path) || (strcmp(sub, "sync") == 0 && !url) ||
+        (strcmp(sub, "import") != 0 && strcmp(sub, "sync") != 0 && strcmp(sub, "status") != 0)) {
+        fprintf(stderr, "usage: berth vulndb import PATH | sync --url URL | status [--data DIR]\n");
+        return 2;
+    }
+    if (load_config(&cfg, argc, argv, first, vulndb_extra) < 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    int rc = 0;
+    if (mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
+        fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg.data_dir);
+        rc = -1;
+    } else if (store_open(cfg.data_dir) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        rc = -1;
+    } else if (strcmp(sub, "status") == 0) {
+        rc = vulndb_status();
+        if (rc < 0)
+            fprintf(stderr, "berth: vulndb: %s\n", error_message());
+    } else {
+        struct vulndb_import_stats st;
+        if (path) {
+            rc = vulndb_import(path, &st);
+        } else {
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            rc = vulndb_sync(url, cfg.data_dir, &st);
+            curl_global_cleanup();
+        }
+        if (rc < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else
+            printf("vulndb: %lld records read: %lld stored, %lld unchanged, %lld withdrawn, %lld skipped (no OS "
+                   "ecosystem), %lld invalid\n",
+                   (long long)st.read, (long long)st.stored, (long long)st.unchanged, (long long)st.withdrawn,
+                   (long long)st.skipped, (long long)st.invalid);
+    }
+    store_close_thread();
+    config_release(&cfg);
+    return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -577,6 +677,8 @@ int main(int argc, char **argv)
         return cmd_gc(argc, argv);
     if (strcmp(argv[1], "fsck") == 0)
         return cmd_fsck(argc, argv);
+    if (strcmp(argv[1], "vulndb") == 0)
+        return cmd_vulndb(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

@@ -81,6 +81,8 @@ static const struct setting settings[] = {
      "lifetime of registry login tokens, in hours"},
     {"upload-expiry-seconds", "BERTH_UPLOAD_EXPIRY_SECONDS", T_INT, offsetof(struct config, upload_expiry_seconds), "86400",
      1, 31536000, "an upload session nobody has written to for this long is removed, with its bytes"},
+    {"scan-max-layer-mb", "BERTH_SCAN_MAX_LAYER_MB", T_INT, offsetof(struct config, scan_max_layer_mb), "8192", 1, 10000000,
+     "a scan fails an image one of whose layers expands past this many MiB"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -38,6 +38,7 @@ struct config {
     int64_t token_hours;
     int64_t upload_expiry_seconds; /* idle upload sessions are removed after this */
     int64_t shutdown_timeout;      /* seconds in-flight requests get after SIGTERM */
+    int64_t scan_max_layer_mb;     /* what one layer may expand to when a scan reads it */
 };
 
 void config_defaults(struct config *c);

@@ -122,6 +122,18 @@ static const char *const migrations[] = {
     "CREATE TRIGGER manifests_scans AFTER DELETE ON manifests BEGIN"
     " DELETE FROM image_scans WHERE repo_id = old.repo_id AND digest = old.digest;"
     " DELETE FROM scan_findings WHERE repo_id = old.repo_id AND digest = old.digest; END;",
+    /* 7: the vulnerability database (store/vulndb.c): OSV records, the package versions they affect per
+     * ecosystem, looked up by (ecosystem key, package), and when the data was last updated */
+    "CREATE TABLE vuln_records(id TEXT PRIMARY KEY, modified TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL, details TEXT NOT NULL, aliases TEXT NOT NULL, uri TEXT NOT NULL,"
+    "  cvss3_vector TEXT, cvss3_score REAL, cvss2_vector TEXT, cvss2_score REAL, imported_at INTEGER NOT NULL);"
+    "CREATE INDEX vuln_records_imported ON vuln_records(imported_at);"
+    "CREATE TABLE vuln_affected(record_id TEXT NOT NULL REFERENCES vuln_records(id) ON DELETE CASCADE,"
+    "  ecosystem TEXT NOT NULL, eco_key TEXT NOT NULL, package TEXT NOT NULL, severity TEXT NOT NULL,"
+    "  ranges TEXT NOT NULL, versions TEXT NOT NULL);"
+    "CREATE INDEX vuln_affected_package ON vuln_affected(eco_key, package);"
+    "CREATE INDEX vuln_affected_record ON vuln_affected(record_id);"
+    "CREATE TABLE vuln_source(name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
