@@ -102,7 +102,7 @@ static int nlabels(const struct metric_family *f)
 static int nbounds(const struct metric_family *f)
 {
     int n = 0;
-    while (f->bounds_us && f->bounds_us[n] >= 0 && n < BUCKETS_MAX)
+    while (f->bounds_us && n < BUCKETS_MAX && f->bounds_us[n] >= 0)
         n++;
     return n;
 }
@@ -122,8 +122,10 @@ static struct metric_series *slots_of(struct metric_family *f)
 static uint32_t hash_values(const char *const *values, int n)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
+    /* over what a slot keeps of each value, so that values cut to the same
+     * prefix are one series */
     for (int i = 0; i < n; i++) {
-        for (const char *z = values[i]; *z; z++)
+        for (const char *z = values[i]; *z && z - values[i] < VALUE_MAX - 1; z++)
             h = (h ^ (unsigned char)*z) * 16777619u;
         h = (h ^ 0xff) * 16777619u;
     }

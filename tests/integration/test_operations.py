@@ -282,9 +282,15 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0_and_uploads_resume(ber
     t0 = time.monotonic()
     srv.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: "stopping: no new connections" in srv.log_text(), what="the shutdown to begin")
-    # no new connections while the requests in flight finish
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
+    # no new connections while the requests in flight finish (the listener closes just
+    # after that line is written)
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
+            return False
+        except ConnectionRefusedError:
+            return True
+    wait_for(refused, timeout=2, what="new connections to be refused")
     assert srv.proc.poll() is None, "berth exited with a request in flight"
     finishing.sendall(blob_a[c1 + c2 // 2:c1 + c2])
     status, headers = read_response(finishing)

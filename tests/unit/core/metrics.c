@@ -61,6 +61,17 @@ static void label_values_are_escaped(void **state)
     buf_release(&b);
 }
 
+static void values_longer_than_a_slot_keeps_are_one_series(void **state)
+{
+    char a[100], b[100];
+    memset(a, 'x', sizeof(a) - 1);
+    a[sizeof(a) - 1] = '\0';
+    memcpy(b, a, sizeof(b));
+    b[80] = 'y'; /* differs past what is kept */
+    const char *const va[] = {a}, *const vb[] = {b};
+    assert_ptr_equal(metric_get(&timing, va), metric_get(&timing, vb));
+}
+
 static void a_full_family_counts_the_rest_as_other(void **state)
 {
     char key[16];
@@ -110,6 +121,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(histogram_buckets_are_cumulative),
         cmocka_unit_test(label_values_are_escaped),
+        cmocka_unit_test(values_longer_than_a_slot_keeps_are_one_series),
         cmocka_unit_test(a_full_family_counts_the_rest_as_other),
         cmocka_unit_test(concurrent_updates_are_all_counted),
     };
