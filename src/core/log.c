@@ -28,6 +28,7 @@
 #include "core/error.h"
 
 #define LINE_MAX_BYTES 4096
+#define FIELD_MAX 1024 /* bytes of one string in a JSON line */
 
 int log_level = LOG_INFO;
 static int log_format = LOG_TEXT;
@@ -110,13 +111,23 @@ static void timestamp(char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 }
 
-/* A JSON string of z; bytes that are not UTF-8 become '?'. */
+/* A JSON string of z, cut to FIELD_MAX bytes (at a character boundary)
+ * so that a request's line always fits; bytes that are not UTF-8 become
+ * '?'. */
 static json_t *json_text(const char *z)
 {
-    json_t *j = json_string(z);
+    size_t n = strlen(z);
+    if (n > FIELD_MAX) {
+        n = FIELD_MAX;
+        while (n > 0 && ((unsigned char)z[n] & 0xc0) == 0x80)
+            n--;
+    }
+    json_t *j = json_stringn(z, n);
     if (j)
         return j;
-    char *copy = xstrdup(z);
+    char *copy = xmalloc(n + 1);
+    memcpy(copy, z, n);
+    copy[n] = '\0';
     for (char *p = copy; *p; p++)
         if ((unsigned char)*p >= 0x80)
             *p = '?';

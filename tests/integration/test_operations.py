@@ -364,7 +364,8 @@ def test_json_log_format_has_one_object_per_line_with_the_request_fields(berth_f
     ecr.describe_repositories()
     assert requests.get(srv.url + "/v2/no%0Aline", timeout=10).status_code == 401
     assert requests.get(srv.url + "/v2/bytes%FF%FEend", timeout=10).status_code == 401
-    wait_for(lambda: "DescribeRepositories" in log.read_text() and "end" in log.read_text(), what="request lines")
+    assert requests.get(srv.url + "/v2/long/" + "é" * 3000, timeout=10).status_code == 401
+    wait_for(lambda: "DescribeRepositories" in log.read_text() and "/v2/long/" in log.read_text(), what="request lines")
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records and all({"time", "level", "msg"} <= set(r) for r in records), records[:3]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["time"]) for r in records)
@@ -380,6 +381,10 @@ def test_json_log_format_has_one_object_per_line_with_the_request_fields(berth_f
     # bytes that are not UTF-8 do not break the line's JSON
     odd = next(r for r in records if r.get("path", "").startswith("/v2/bytes"))
     assert odd["path"] == "/v2/bytes??end", odd
+    # a very long path is cut (at a character boundary), and its request still has its line
+    long_ = next(r for r in records if r.get("path", "").startswith("/v2/long/"))
+    assert long_["status"] == 401 and 1000 <= len(long_["path"].encode()) <= 1024
+    assert long_["path"] == "/v2/long/" + "é" * ((len(long_["path"]) - 9))
 
 
 def test_text_log_lines_cannot_be_forged_through_a_path(server):
