@@ -51,7 +51,7 @@ static const struct setting settings[] = {
      "serve /metrics (and /healthz, /readyz) on this host:port instead of on --listen"},
     {"metrics-token", "BERTH_METRICS_TOKEN", T_STRING, offsetof(struct config, metrics_token), "", 0, 0,
      "when set, /metrics needs 'Authorization: Bearer <token>'"},
-    {"shutdown-timeout", "BERTH_SHUTDOWN_TIMEOUT", T_INT, offsetof(struct config, shutdown_timeout), "30", 0, 3600,
+    {"shutdown-timeout", "BERTH_SHUTDOWN_TIMEOUT", T_INT, offsetof(struct config, shutdown_timeout), "10", 0, 3600,
      "seconds requests in flight get to finish after SIGTERM before they are cut off"},
     S(auth, "BERTH_AUTH", "on", "on, or none to switch authentication off (benchmarks only)"),
     I(threads, "BERTH_THREADS", "8", 1, 256, "HTTP worker threads"),

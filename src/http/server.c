@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -91,11 +93,14 @@ struct pending {
 
 /* A connection of the daemon, armed while the client owes request headers. */
 struct conn_watch {
-    struct link link;
+    struct link link; /* on watched while armed */
+    struct link all;  /* on conns while open */
     int fd;
     bool armed;
     int64_t deadline_us;
 };
+
+#define WATCH_OF_ALL(l) ((struct conn_watch *)((char *)(l) - offsetof(struct conn_watch, all)))
 
 struct server {
     struct MHD_Daemon *daemon;
@@ -127,6 +132,7 @@ struct server {
     /* header deadlines, oldest first (every one is now + header_timeout) */
     pthread_mutex_t watch_lock;
     struct list watched;
+    struct list conns; /* every open connection, for server_drain() */
     int64_t header_timeout_us;
 
     /* server_drain(): requests begun and not completed; once draining,
@@ -332,10 +338,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         w = xcalloc(1, sizeof(*w));
         w->fd = ci ? ci->connect_fd : -1;
         *socket_context = w;
+        pthread_mutex_lock(&s->watch_lock);
+        list_append(&s->conns, &w->all);
+        pthread_mutex_unlock(&s->watch_lock);
         watch_arm(s, w);
         metric_add(metric_get(&metric_http_connections, NULL), 1);
     } else if (w) {
         watch_disarm(s, w);
+        pthread_mutex_lock(&s->watch_lock);
+        list_remove(&s->conns, &w->all);
+        pthread_mutex_unlock(&s->watch_lock);
         free(w);
         *socket_context = NULL;
         if (s->plain)
@@ -1051,6 +1063,26 @@ int server_start(struct server **out, const struct server_options *opt)
     return 0;
 }
 
+/*
+ * While draining: ends the connections whose client has hung up or reset.
+ * The daemon watches sockets edge-triggered, and a client that leaves
+ * while its request sits unread (answered before its body, or stalled) may
+ * give it no further event: such a request would hold the shutdown to its
+ * deadline for nobody. shutdown() wakes the daemon, which then closes the
+ * connection on its own thread (as watch_reap() does).
+ */
+static void reap_gone(struct server *s)
+{
+    pthread_mutex_lock(&s->watch_lock);
+    for (struct link *l = s->conns.head; l; l = l->next) {
+        struct conn_watch *w = WATCH_OF_ALL(l);
+        struct pollfd p = {.fd = w->fd, .events = POLLRDHUP};
+        if (w->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            shutdown(w->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
 unsigned server_drain(struct server *s, int64_t timeout_ms)
 {
     if (!s)
@@ -1067,8 +1099,11 @@ unsigned server_drain(struct server *s, int64_t timeout_ms)
     }
     int64_t deadline = mono_us() + timeout_ms * 1000;
     unsigned n;
-    while ((n = atomic_load(&s->in_flight)) > 0 && mono_us() < deadline)
+    for (int i = 0; (n = atomic_load(&s->in_flight)) > 0 && mono_us() < deadline; i++) {
+        if (i % 10 == 0)
+            reap_gone(s);
         usleep(10000);
+    }
     return n;
 }
 

@@ -332,6 +332,33 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0_and_uploads_resume(ber
         assert r.content == blob
 
 
+def test_sigterm_does_not_wait_for_clients_that_are_gone(berth_factory, request):
+    """Requests refused before their body was read, whose clients then hang up, do not hold the
+    shutdown to its deadline."""
+    srv = berth_factory(extra_args=["--shutdown-timeout", "30", "--body-buffer-budget-mb", "8"])
+    name = repo_name_for(request.node.name)
+    create_repository(name, srv)
+    auth = registry_credentials(srv)
+    cred = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    piece = b"{" * (3 << 20)
+    socks = []
+    for _ in range(24):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall((f"PUT /v2/{name}/manifests/latest HTTP/1.1\r\nHost: {srv.host}\r\n"
+                   f"Authorization: Basic {cred}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n").encode() + b"%x\r\n" % len(piece) + piece)
+        socks.append(s)
+    time.sleep(1.0)
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    rc = srv.proc.wait(timeout=40)
+    assert rc == 0
+    assert time.monotonic() - t0 < 5, srv.log_tail()
+
+
 # ---------------------------------------------------------------------------------------
 # Log files
 # ---------------------------------------------------------------------------------------
