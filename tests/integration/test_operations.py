@@ -142,6 +142,29 @@ def test_metrics_follow_prometheus_conventions_and_move_with_requests(server, re
     assert value(after, "berth_process_start_time_seconds") <= time.time()
 
 
+def test_background_job_counters_move_when_a_scan_on_push_runs(server, request):
+    import images
+
+    ecr = client(server, "ecr")
+    reg = Registry(server)
+    before, _ = scrape(server.url + "/metrics")
+    name = repo_name_for(request.node.name)
+    ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
+    image = images.make_image()
+    reg.push_image(name, image, tag="v1")
+
+    def ran():
+        now, _ = scrape(server.url + "/metrics")
+        return value(now, "berth_jobs_run_total", kind="scan") > value(before, "berth_jobs_run_total", kind="scan")
+    wait_for(ran, timeout=20, what="the scan job to be counted")
+    after, _ = scrape(server.url + "/metrics")
+    assert value(after, "berth_job_duration_seconds_count", kind="scan") >= 1
+    assert value(after, "berth_jobs_failed_total", kind="scan") == value(before, "berth_jobs_failed_total", kind="scan")
+    status = ecr.describe_images(repositoryName=name)["imageDetails"][0].get("imageScanStatus", {}).get("status")
+    # the job ran to its end: a generated image has no operating system the scanner knows
+    assert status == "UNSUPPORTED_IMAGE", status
+
+
 def test_metrics_on_their_own_listener_behind_a_bearer_token(berth_factory):
     port = free_port()
     secret_token = "metrics-" + base64.b32encode(os.urandom(15)).decode().lower()
