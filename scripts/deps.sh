@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev
-python3 python3-pytest python3-boto3 python3-requests
+python3 python3-pytest python3-boto3 python3-requests python3-prometheus-client
 skopeo podman buildah curl uidmap openssl jq strace
 docker-registry apache2-utils wrk containerd"
 missing=""

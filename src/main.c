@@ -27,6 +27,7 @@
 #include "image/scanning.h"
 #include "jobs/jobs.h"
 #include "lifecycle/run.h"
+#include "ops/ops.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
 #include "scan/job.h"
@@ -38,12 +39,14 @@
 
 #define BERTH_VERSION "0.1.0"
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reopen_log;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stopping = 1;
+    if (sig == SIGHUP)
+        reopen_log = 1;
+    else
+        stopping = 1;
 }
 
 static void usage(void)
@@ -113,6 +116,12 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         return -1;
     }
     log_level = lvl;
+    int format = log_format_parse(cfg->log_format);
+    if (format < 0) {
+        fprintf(stderr, "berth: log format '%s' is not text or json\n", cfg->log_format);
+        return -1;
+    }
+    log_set_format(format);
     if (strcmp(cfg->auth, "on") != 0 && strcmp(cfg->auth, "none") != 0) {
         fprintf(stderr, "berth: --auth is 'on' or 'none'\n");
         return -1;
@@ -143,7 +152,13 @@ static int cmd_serve(int argc, char **argv)
             serve_usage();
             return 0;
         }
-    if (load_config(&cfg, argc, argv, 2, NULL) < 0 || open_data(&cfg) < 0)
+    if (load_config(&cfg, argc, argv, 2, NULL) < 0)
+        return 1;
+    if (cfg.log_file[0] && log_open(cfg.log_file) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        return 1;
+    }
+    if (open_data(&cfg) < 0)
         return 1;
     registry_configure(&cfg);
     ecr_configure(&cfg);
@@ -171,7 +186,11 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
 
-    static const struct surface *const surfaces[] = {&registry_surface, &ecr_surface, &iam_surface, NULL};
+    bool metrics_apart = cfg.metrics_listen[0] != '\0';
+    struct ops_options ops = {.version = BERTH_VERSION, .metrics_token = cfg.metrics_token, .metrics_on_main = !metrics_apart};
+    ops_configure(&ops);
+    static const struct surface *const surfaces[] = {&ops_surface, &registry_surface, &ecr_surface, &iam_surface, NULL};
+    static const struct surface *const metrics_surfaces[] = {&ops_metrics_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,
         .tls_cert_file = cfg.tls_cert,
@@ -184,9 +203,19 @@ static int cmd_serve(int argc, char **argv)
         .body_budget_bytes = (uint64_t)cfg.body_buffer_budget_mb << 20,
         .defer_threads = (unsigned)cfg.defer_threads,
     };
-    struct server *srv;
-    if (server_start(&srv, &opt) < 0) {
+    /* the metrics listener is plain HTTP with a thread of its own */
+    struct server_options mopt = {
+        .listen = cfg.metrics_listen,
+        .threads = 1,
+        .surfaces = metrics_surfaces,
+        .header_timeout_s = (unsigned)cfg.client_header_timeout,
+        .max_connections = 64,
+        .defer_threads = 1,
+    };
+    struct server *srv = NULL, *msrv = NULL;
+    if (server_start(&srv, &opt) < 0 || (metrics_apart && server_start(&msrv, &mopt) < 0)) {
         fprintf(stderr, "berth: %s\n", error_message());
+        server_stop(srv);
         return 1;
     }
     struct sigaction sa;
@@ -194,17 +223,41 @@ static int cmd_serve(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_info("berth %s listening on %s%s (region %s, data %s)", BERTH_VERSION, cfg.tls_cert[0] ? "https://" : "http://",
              cfg.listen, cfg.region, cfg.data_dir);
-    while (!stopping)
+    if (metrics_apart)
+        log_info("metrics on http://%s/metrics", cfg.metrics_listen);
+    while (!stopping) {
         pause();
-    log_info("stopping");
+        if (reopen_log) {
+            reopen_log = 0;
+            if (log_reopen() < 0)
+                fprintf(stderr, "berth: %s\n", error_message());
+            else
+                log_info("log file reopened");
+        }
+    }
+    /* Graceful: no new connections; what is in flight gets the shutdown
+     * timeout to finish; then whatever is left is cut off. An upload cut
+     * off keeps what it wrote and resumes after a restart. */
+    log_info("stopping: no new connections; waiting up to %llds for requests in flight", (long long)cfg.shutdown_timeout);
+    int64_t t0 = mono_us();
+    unsigned left = server_drain(srv, cfg.shutdown_timeout * 1000);
+    int64_t spent_ms = (mono_us() - t0) / 1000;
+    if (left)
+        log_warn("stopping: %u request%s still in flight after %llds; cutting %s off", left, left == 1 ? "" : "s",
+                 (long long)cfg.shutdown_timeout, left == 1 ? "it" : "them");
+    server_drain(msrv, 0);
     server_stop(srv);
+    server_stop(msrv);
     jobs_stop();
     image_service_stop();
     auth_shutdown();
     store_close_thread();
+    ops_release();
+    log_info("stopped after %lld ms", (long long)spent_ms);
     config_release(&cfg);
     return 0;
 }

@@ -18,6 +18,10 @@ struct config {
     char *region;
     char *domain;    /* registry hosts are <account>.dkr.ecr.<region>.<domain> when set */
     char *log_level;
+    char *log_format; /* text or json */
+    char *log_file;   /* "" for stderr */
+    char *metrics_listen; /* "" serves /metrics on listen */
+    char *metrics_token;  /* "" leaves /metrics open; a secret */
     char *auth;      /* "on" or "none" */
     int64_t threads;
     int64_t client_header_timeout;   /* seconds to send a request's headers */
@@ -33,6 +37,7 @@ struct config {
     int64_t max_layer_parts;
     int64_t token_hours;
     int64_t upload_expiry_seconds; /* idle upload sessions are removed after this */
+    int64_t shutdown_timeout;      /* seconds in-flight requests get after SIGTERM */
     int64_t pull_time_flush_seconds; /* pull times wait in memory at most this long */
     int64_t restore_delay_seconds;   /* a restore from the archive completes after this */
     int64_t scan_max_layer_mb;     /* what one layer may expand to when a scan reads it */

@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #define DEFAULT_HEADER_TIMEOUT_S 60
@@ -91,11 +94,14 @@ struct pending {
 
 /* A connection of the daemon, armed while the client owes request headers. */
 struct conn_watch {
-    struct link link;
+    struct link link; /* on watched while armed */
+    struct link all;  /* on conns while open */
     int fd;
     bool armed;
     int64_t deadline_us;
 };
+
+#define WATCH_OF_ALL(l) ((struct conn_watch *)((char *)(l) - offsetof(struct conn_watch, all)))
 
 struct server {
     struct MHD_Daemon *daemon;
@@ -103,8 +109,9 @@ struct server {
     char *tls_cert;
     char *tls_key;
 
-    /* the front thread; listen_fd is ours for plain HTTP only */
+    /* the front thread; listen_fd is ours for plain HTTP only (plain) */
     int listen_fd;
+    bool plain;
     int epfd;
     int wake_fd;
     pthread_t front;
@@ -126,7 +133,13 @@ struct server {
     /* header deadlines, oldest first (every one is now + header_timeout) */
     pthread_mutex_t watch_lock;
     struct list watched;
+    struct list conns; /* every open connection, for server_drain() */
     int64_t header_timeout_us;
+
+    /* server_drain(): requests begun and not completed; once draining,
+     * every response closes its connection */
+    atomic_uint in_flight;
+    atomic_int draining;
 
     /* buffered request bytes */
     _Atomic uint64_t budget_used;
@@ -346,12 +359,19 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         w = xcalloc(1, sizeof(*w));
         w->fd = ci ? ci->connect_fd : -1;
         *socket_context = w;
+        pthread_mutex_lock(&s->watch_lock);
+        list_append(&s->conns, &w->all);
+        pthread_mutex_unlock(&s->watch_lock);
         watch_arm(s, w);
+        metric_add(metric_get(&metric_http_connections, NULL), 1);
     } else if (w) {
         watch_disarm(s, w);
+        pthread_mutex_lock(&s->watch_lock);
+        list_remove(&s->conns, &w->all);
+        pthread_mutex_unlock(&s->watch_lock);
         free(w);
         *socket_context = NULL;
-        if (s->listen_fd >= 0)
+        if (s->plain)
             atomic_fetch_sub(&s->nconn, 1);
     }
 }
@@ -366,6 +386,8 @@ static enum MHD_Result queue(struct request *r)
         static const char msg[] = "internal error\n";
         http_respond(r, 500, "text/plain", msg, sizeof(msg) - 1);
     }
+    if (atomic_load(&r->server->draining))
+        MHD_add_response_header(r->resp, "Connection", "close");
     enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -459,6 +481,8 @@ static struct request *request_new(struct server *s, struct MHD_Connection *conn
     client_address(r);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
     r->secure = ci && ci->protocol != 0;
+    atomic_fetch_add(&s->in_flight, 1);
+    metric_add(metric_get(&metric_http_in_flight, NULL), 1);
     return r;
 }
 
@@ -533,6 +557,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return queue(r);
 }
 
+/* The request's share of the metrics: its count by surface, operation and
+ * status, its duration, and its bytes. */
+static void request_count(struct request *r, int64_t us)
+{
+    char code[8];
+    const char *surface = r->surface ? r->surface->name : "none";
+    const char *op = r->operation[0] ? r->operation : r->route ? r->route : "";
+    snprintf(code, sizeof(code), "%u", r->status);
+    const char *const requests[] = {surface, op, code}, *const duration[] = {surface, op}, *const bytes[] = {surface};
+    metric_add(metric_get(&metric_http_requests, requests), 1);
+    metric_observe_us(metric_get(&metric_http_duration, duration), us);
+    if (r->body_bytes)
+        metric_add(metric_get(&metric_http_received, bytes), (int64_t)r->body_bytes);
+    if (r->bytes_out && r->completed_ok)
+        metric_add(metric_get(&metric_http_sent, bytes), (int64_t)r->bytes_out);
+    metric_add(metric_get(&metric_http_in_flight, NULL), -1);
+    atomic_fetch_sub(&r->server->in_flight, 1);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct server *s = cls;
@@ -543,10 +586,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r->completed_ok && r->surface && r->surface->abort)
         r->surface->abort(r);
     int64_t us = mono_us() - r->start_us;
-    log_info("%s %s%s%s %u %llu %lld.%03lldms %s %s%s", r->method, r->path, r->operation[0] ? " " : "", r->operation,
-             r->status, (unsigned long long)r->bytes_out,
-             (long long)(us / 1000), (long long)(us % 1000), r->principal[0] ? r->principal : "-", r->client_ip[0] ? r->client_ip : "-",
-             r->completed_ok ? "" : " aborted");
+    request_count(r, us);
+    struct log_request lr = {
+        .method = r->method,
+        .path = r->path,
+        .operation = r->operation,
+        .status = r->status,
+        .bytes = r->bytes_out,
+        .duration_us = us,
+        .principal = r->principal,
+        .client_ip = r->client_ip,
+        .aborted = !r->completed_ok,
+    };
+    log_request(&lr);
     request_free(r);
     *con_cls = NULL;
     /* kept alive: the next request's headers are owed from now */
@@ -940,6 +992,7 @@ int server_start(struct server **out, const struct server_options *opt)
     struct server *s = xcalloc(1, sizeof(*s));
     s->surfaces = opt->surfaces;
     s->listen_fd = s->epfd = s->wake_fd = -1;
+    s->plain = !(opt->tls_cert_file && *opt->tls_cert_file);
     pthread_mutex_init(&s->watch_lock, NULL);
     pthread_mutex_init(&s->defer_lock, NULL);
     pthread_cond_init(&s->defer_cond, NULL);
@@ -961,8 +1014,9 @@ int server_start(struct server **out, const struct server_options *opt)
             return error_set(E_ERROR, "cannot start the defer threads");
         }
 
+    /* ITC: MHD_quiesce_daemon() needs it with TLS, where the daemon listens */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     bool tls = opt->tls_cert_file && *opt->tls_cert_file;
@@ -1010,7 +1064,7 @@ int server_start(struct server **out, const struct server_options *opt)
     if (tls)
         s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     else if ((s->listen_fd = listen_socket(&ss, sslen)) >= 0)
-        s->daemon = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, NULL, NULL, on_request, s,
+        s->daemon = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, s,
                                      MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     bool front = s->daemon && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0 &&
                  (s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) >= 0;
@@ -1029,6 +1083,50 @@ int server_start(struct server **out, const struct server_options *opt)
     }
     *out = s;
     return 0;
+}
+
+/*
+ * While draining: ends the connections whose client has hung up or reset.
+ * The daemon watches sockets edge-triggered, and a client that leaves
+ * while its request sits unread (answered before its body, or stalled) may
+ * give it no further event: such a request would hold the shutdown to its
+ * deadline for nobody. shutdown() wakes the daemon, which then closes the
+ * connection on its own thread (as watch_reap() does).
+ */
+static void reap_gone(struct server *s)
+{
+    pthread_mutex_lock(&s->watch_lock);
+    for (struct link *l = s->conns.head; l; l = l->next) {
+        struct conn_watch *w = WATCH_OF_ALL(l);
+        struct pollfd p = {.fd = w->fd, .events = POLLRDHUP};
+        if (w->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            shutdown(w->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+unsigned server_drain(struct server *s, int64_t timeout_ms)
+{
+    if (!s)
+        return 0;
+    atomic_store(&s->draining, 1);
+    front_stop(s);
+    if (s->plain && s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    } else if (!s->plain) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+    int64_t deadline = mono_us() + timeout_ms * 1000;
+    unsigned n;
+    for (int i = 0; (n = atomic_load(&s->in_flight)) > 0 && mono_us() < deadline; i++) {
+        if (i % 10 == 0)
+            reap_gone(s);
+        usleep(10000);
+    }
+    return n;
 }
 
 /* New connections stop first; then deferred work finishes and its

@@ -73,6 +73,7 @@ struct request {
 
     char principal[704]; /* who, for the log line; never a secret */
     char operation[64];  /* the API operation (ECR, IAM), for the log line; "" for /v2 */
+    const char *route;   /* a static name of the /v2 route (or other endpoint), for metrics */
     char client_ip[64];
     bool secure; /* reached over TLS */
 
@@ -102,6 +103,12 @@ struct server_options {
 
 struct server;
 int server_start(struct server **out, const struct server_options *opt);
+/* Graceful shutdown, first step: stops accepting connections (the listening
+ * socket is closed, so new clients are refused), answers what is left with
+ * "Connection: close", and waits until no request is in flight or
+ * timeout_ms has passed. Returns the requests still in flight. Then
+ * server_stop() ends the rest. */
+unsigned server_drain(struct server *s, int64_t timeout_ms);
 void server_stop(struct server *s);
 
 const char *http_header(struct request *r, const char *name);

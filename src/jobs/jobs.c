@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #define JOBS_KINDS_MAX 16
@@ -150,10 +151,15 @@ static int64_t retry_delay(int attempts)
 /* Runs a claimed job and records how it ended; returns the handler's result. */
 static int run_job(int h, struct job *j)
 {
-    int64_t started = now_ms();
+    int64_t started = now_ms(), t0 = mono_us();
     int rc = handlers[h].fn(j, handlers[h].ctx);
     int64_t now = now_ms();
     int end;
+    const char *const kind[] = {handlers[h].kind};
+    metric_add(metric_get(&metric_jobs_run, kind), 1);
+    metric_observe_us(metric_get(&metric_job_duration, kind), mono_us() - t0);
+    if (rc < 0)
+        metric_add(metric_get(&metric_jobs_failed, kind), 1);
     if (rc == 0) {
         log_debug("job %s '%s' done in %lld ms", j->kind, j->key, (long long)(now - started));
         end = store_job_done(j, j->period_ms > 0 ? now + j->period_ms : now);

@@ -212,27 +212,41 @@ static const char *presign_account(struct request *r)
 struct route {
     enum v2_route route;
     const char *method;
+    const char *name; /* for metrics (the operation label) */
     const char *action; /* ecr:<Action> checked before the handler; NULL: the handler checks */
     void (*begin)(struct request *r);
     void (*finish)(struct request *r);
 };
 
 static const struct route routes[] = {
-    {V2_MANIFEST, "GET", "ecr:BatchGetImage", manifests_get, NULL},
-    {V2_MANIFEST, "HEAD", "ecr:BatchGetImage", manifests_get, NULL},
-    {V2_MANIFEST, "PUT", "ecr:PutImage", manifests_put_begin, manifests_put_finish},
-    {V2_MANIFEST, "DELETE", "ecr:BatchDeleteImage", manifests_delete, NULL},
-    {V2_BLOB, "GET", "ecr:GetDownloadUrlForLayer", blobs_get, NULL},
-    {V2_BLOB, "HEAD", "ecr:BatchCheckLayerAvailability", blobs_get, NULL},
-    {V2_BLOB, "DELETE", "ecr:BatchDeleteImage", blobs_delete, NULL},
-    {V2_UPLOAD_START, "POST", "ecr:InitiateLayerUpload", uploads_start, uploads_start_finish},
-    {V2_UPLOAD, "PATCH", "ecr:UploadLayerPart", uploads_patch, uploads_patch_finish},
-    {V2_UPLOAD, "PUT", "ecr:CompleteLayerUpload", uploads_put, uploads_put_finish},
-    {V2_UPLOAD, "GET", "ecr:UploadLayerPart", uploads_status, NULL},
-    {V2_UPLOAD, "DELETE", "ecr:UploadLayerPart", uploads_cancel, NULL},
-    {V2_TAGS, "GET", "ecr:ListImages", tags_list, NULL},
-    {V2_REFERRERS, "GET", "ecr:BatchGetImage", referrers_list, NULL},
+    {V2_MANIFEST, "GET", "GetManifest", "ecr:BatchGetImage", manifests_get, NULL},
+    {V2_MANIFEST, "HEAD", "HeadManifest", "ecr:BatchGetImage", manifests_get, NULL},
+    {V2_MANIFEST, "PUT", "PutManifest", "ecr:PutImage", manifests_put_begin, manifests_put_finish},
+    {V2_MANIFEST, "DELETE", "DeleteManifest", "ecr:BatchDeleteImage", manifests_delete, NULL},
+    {V2_BLOB, "GET", "GetBlob", "ecr:GetDownloadUrlForLayer", blobs_get, NULL},
+    {V2_BLOB, "HEAD", "HeadBlob", "ecr:BatchCheckLayerAvailability", blobs_get, NULL},
+    {V2_BLOB, "DELETE", "DeleteBlob", "ecr:BatchDeleteImage", blobs_delete, NULL},
+    {V2_UPLOAD_START, "POST", "StartUpload", "ecr:InitiateLayerUpload", uploads_start, uploads_start_finish},
+    {V2_UPLOAD, "PATCH", "PatchUpload", "ecr:UploadLayerPart", uploads_patch, uploads_patch_finish},
+    {V2_UPLOAD, "PUT", "CompleteUpload", "ecr:CompleteLayerUpload", uploads_put, uploads_put_finish},
+    {V2_UPLOAD, "GET", "GetUploadStatus", "ecr:UploadLayerPart", uploads_status, NULL},
+    {V2_UPLOAD, "DELETE", "CancelUpload", "ecr:UploadLayerPart", uploads_cancel, NULL},
+    {V2_TAGS, "GET", "ListTags", "ecr:ListImages", tags_list, NULL},
+    {V2_REFERRERS, "GET", "ListReferrers", "ecr:BatchGetImage", referrers_list, NULL},
 };
+
+/* The operation label of the request's metrics (nothing is decided by it). */
+static const char *route_name(enum v2_route route, const char *method)
+{
+    if (route == V2_BASE)
+        return "Base";
+    if (route == V2_CATALOG)
+        return "Catalog";
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (routes[i].route == route && strcmp(routes[i].method, method) == 0)
+            return routes[i].name;
+    return NULL;
+}
 
 static bool v2_claims(struct request *r)
 {
@@ -252,6 +266,7 @@ static void v2_begin(struct request *r)
 
     bool presigned = false;
     rc = v2_path_parse(slice_from(r->path), &v->path);
+    r->route = rc < 0 ? NULL : route_name(v->path.route, r->method);
     /* authentication comes first: an anonymous caller learns nothing */
     if (!auth_enabled()) {
         auth_anonymous(&v->who);

@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 static char *db_path;
@@ -332,6 +334,22 @@ void db_col_copy(char *out, size_t size, sqlite3_stmt *st, int i)
     snprintf(out, size, "%s", z ? (const char *)z : "");
 }
 
+/* sqlite3_step(), timed for the metrics (berth_store_step_duration_seconds).
+ * The series is found once; the rest is a clock read and an atomic add. */
+static int step_timed(sqlite3_stmt *st)
+{
+    static _Atomic(struct metric_series *) series;
+    struct metric_series *m = atomic_load_explicit(&series, memory_order_relaxed);
+    if (!m) {
+        m = metric_get(&metric_store_step, NULL);
+        atomic_store_explicit(&series, m, memory_order_relaxed);
+    }
+    int64_t t0 = mono_us();
+    int rc = sqlite3_step(st);
+    metric_observe_us(m, mono_us() - t0);
+    return rc;
+}
+
 /* sqlite3_step(), except in a transaction SQLite has rolled back or
  * without a statement. */
 int db_step(sqlite3_stmt *st)
@@ -341,7 +359,7 @@ int db_step(sqlite3_stmt *st)
         return SQLITE_ABORT;
     if (!st)
         return SQLITE_ERROR;
-    return sqlite3_step(st);
+    return step_timed(st);
 }
 
 /* Runs a statement that returns no rows; maps constraint failures. */
@@ -420,7 +438,7 @@ int store_open(const char *data_dir)
         return error_set(E_ERROR, "%s", open_error);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    if (rc == SQLITE_OK && (rc = step_timed(st)) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     if (rc != SQLITE_ROW)
         rc = db_error("schema version");
@@ -1114,7 +1132,7 @@ int store_upload_parts(const char *id, int64_t *out)
 {
     sqlite3_stmt *st = db_stmt("SELECT parts FROM uploads WHERE id = ?1");
     db_bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
+    int rc = step_timed(st);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -1131,7 +1149,7 @@ int store_uploads_idle(int64_t cutoff_ms, int limit, int (*fn)(void *ctx, const 
     sqlite3_bind_int(st, 2, limit);
     /* ids are copied out before fn runs: fn may use the store */
     json_t *ids = json_array();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step_timed(st)) == SQLITE_ROW)
         json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -1153,7 +1171,7 @@ int store_blob_users(int64_t repo_id, const char *digest, int limit, int (*fn)(v
     sqlite3_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     sqlite3_bind_int(st, 3, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step_timed(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0))) {
             rc = SQLITE_DONE;
             break;
@@ -1948,7 +1966,7 @@ void store_snapshot_end(void)
 int db_each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = step_timed(st)) == SQLITE_ROW)
         if (row(st, ctx)) {
             rc = SQLITE_DONE;
             break;

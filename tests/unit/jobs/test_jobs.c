@@ -3,7 +3,8 @@
  * src/store/jobs.c): one pending job per kind and key, leases that only
  * one worker holds, work enqueued during a run is not lost, failures are
  * retried later and given up after JOBS_MAX_ATTEMPTS, periodic jobs come
- * back one period later, and the worker threads run every job once.
+ * back one period later, the worker threads run every job once, and runs
+ * and failures are counted in the metrics by kind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
@@ -312,6 +314,40 @@ static void workers_run_every_job_once(void **state)
     assert_int_equal(list_jobs().n, 0);
 }
 
+/* The value of the sample line that starts with prefix in the exposition. */
+static long long sample(const char *prefix)
+{
+    struct buf b;
+    long long v = -1;
+    buf_init(&b, BUF_UNLIMITED);
+    assert_int_equal(metrics_render(&b), 0);
+    for (char *line = b.ptr; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (strncmp(line, prefix, strlen(prefix)) == 0)
+            v = strtoll(line + strlen(prefix), NULL, 10);
+        line = nl ? nl + 1 : NULL;
+    }
+    buf_release(&b);
+    return v;
+}
+
+static void runs_and_failures_are_counted_by_kind(void **state)
+{
+    reset_counts();
+    assert_int_equal(jobs_register("metered", count_job, NULL), 0);
+    /* before any run the kind has no series */
+    assert_int_equal(sample("berth_jobs_run_total{kind=\"metered\"} "), -1);
+    assert_int_equal(jobs_enqueue("metered", "a", NULL, 0), 0);
+    assert_int_equal(jobs_enqueue("metered", "b", NULL, 0), 0);
+    fail_next = 1;
+    int ran = 0;
+    assert_int_equal(jobs_run_due("metered", NULL, &ran), E_ERROR);
+    assert_int_equal(ran, 2);
+    assert_int_equal(sample("berth_jobs_run_total{kind=\"metered\"} "), 2);
+    assert_int_equal(sample("berth_jobs_failed_total{kind=\"metered\"} "), 1);
+    assert_int_equal(sample("berth_job_duration_seconds_count{kind=\"metered\"} "), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(one_worker_holds_a_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(two_claimers_never_take_the_same_job, setup, teardown),
         cmocka_unit_test_setup_teardown(workers_run_every_job_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(runs_and_failures_are_counted_by_kind, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
