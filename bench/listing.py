@@ -158,6 +158,7 @@ def main():
              "tagStatus=UNTAGGED, imageStatus=ANY"),
             ("ListImages", {"filter": {"tagStatus": "UNTAGGED"}}, "tagStatus=UNTAGGED"),
             ("ListImages", {}, "no filter"),
+            ("ListImages", {"filter": {"imageStatus": "ARCHIVED"}}, "imageStatus=ARCHIVED"),
         ]
         rows = []
         for op, extra, label in cases:

@@ -183,6 +183,44 @@ static void test_pages_of_every_filter(void **state)
     }
 }
 
+static int collect_tag(void *ctx, const char *tag, const char *digest)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    (void)digest;
+    snprintf(out + n, 64 - n, "%s%s", n ? "," : "", tag);
+    return 0;
+}
+
+static void test_tagged_pages_by_status(void **state)
+{
+    (void)state;
+    char d[4][DIGEST_MAX], got[64];
+    int64_t repo = make_repo("tagged");
+    put(repo, 0, "a0", d[0]);
+    put(repo, 1, "b1", d[1]);
+    put(repo, 2, "c2", d[2]);
+    put(repo, 3, NULL, d[3]);
+    assert_int_equal(store_tag_put(repo, "a1", d[1]), 0);
+    assert_int_equal(store_image_set_status(repo, d[1], IMAGE_ACTIVE, IMAGE_ARCHIVED, 1), 0);
+    assert_int_equal(store_image_set_status(repo, d[3], IMAGE_ACTIVE, IMAGE_ARCHIVED, 1), 0);
+    got[0] = '\0';
+    assert_int_equal(store_tagged_page(repo, IMAGE_ARCHIVED, NULL, 10, collect_tag, got), 0);
+    assert_string_equal(got, "a1,b1");
+    got[0] = '\0';
+    assert_int_equal(store_tagged_page(repo, IMAGE_ARCHIVED, "a1", 10, collect_tag, got), 0);
+    assert_string_equal(got, "b1");
+    got[0] = '\0';
+    assert_int_equal(store_tagged_page(repo, IMAGE_ACTIVE, NULL, 1, collect_tag, got), 0);
+    assert_string_equal(got, "a0");
+    got[0] = '\0';
+    assert_int_equal(store_tagged_page(repo, IMAGE_ACTIVE, "a0", 10, collect_tag, got), 0);
+    assert_string_equal(got, "c2");
+    got[0] = '\0';
+    assert_int_equal(store_tagged_page(repo, IMAGE_STATUS_ANY, NULL, 10, collect_tag, got), 0);
+    assert_string_equal(got, "a0,a1,b1,c2");
+}
+
 static void test_status_transitions(void **state)
 {
     (void)state;
@@ -267,7 +305,7 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_tag_count_follows_tags), T(test_pages_of_every_filter), T(test_status_transitions),
+        T(test_tag_count_follows_tags), T(test_pages_of_every_filter), T(test_tagged_pages_by_status), T(test_status_transitions),
         T(test_pull_times_never_go_back), T(test_exclusions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
