@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev
 python3 python3-pytest python3-boto3 python3-requests
 skopeo podman buildah curl uidmap openssl jq strace
-docker-registry apache2-utils wrk"
+docker-registry apache2-utils wrk containerd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -28,4 +28,15 @@ fi
 # Debian's docker.io provides it where it is not.
 if ! command -v docker >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+fi
+# The AWS SDK for JavaScript v3 for tests/integration/test_js_sdk.py, exactly as the lockfile
+# pins it (npm ci), again only when the lockfile changed since the last install.
+# Node may already come with its own npm (NodeSource's nodejs); Debian's otherwise.
+if ! command -v npm >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+JS="$(dirname "$0")/../tests/js"
+if [ ! -f "$JS/node_modules/.package-lock.json" ] || [ "$JS/package-lock.json" -nt "$JS/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in tests/js"
+    (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -26,11 +26,13 @@
 #include "image/image.h"
 #include "image/scanning.h"
 #include "jobs/jobs.h"
+#include "lifecycle/run.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
 #include "scan/job.h"
 #include "scan/scan.h"
 #include "scan/vulndb.h"
+#include "store/lifecycle.h"
 #include "store/store.h"
 #include "store/vulndb.h"
 
@@ -163,7 +165,8 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
 
-    if (scan_jobs_register() < 0 || jobs_start((int)cfg.job_workers) < 0) {
+    if (scan_jobs_register() < 0 || lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 ||
+        jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -293,7 +296,7 @@ static int admin_extra(int argc, char **argv, int *i)
 {
     /* the admin commands' own options are read by admin_opt */
     static const char *const own[] = {"--account-id", "--access-key-id", "--principal", "--action", "--resource", "--context",
-                                      NULL};
+                                      "--repository", "--at", NULL};
     for (const char *const *o = own; *o; o++)
         if (strcmp(argv[*i], *o) == 0 && *i + 1 < argc) {
             *i += 2;
@@ -312,7 +315,11 @@ static void admin_usage(void)
            "  delete-root-key --access-key-id AKID  delete a root access key\n"
            "  simulate --principal ARN --action ecr:PutImage --resource ARN [--context aws:SourceIp=1.2.3.4 ...]\n"
            "                                        the policy decision for a request, and the statement that decided it\n"
-           "  jobs                                  the background job queue: kind, key, state, next run, attempts, last error\n\n"
+           "  jobs                                  the background job queue: kind, key, state, next run, attempts, last error\n"
+           "  lifecycle run [--repository R] [--account-id ID] [--at EPOCH_SECONDS]\n"
+           "                                        run lifecycle policies now (as of --at) and print each action\n"
+           "  lifecycle history [--repository R] [--account-id ID]\n"
+           "                                        what lifecycle policies did: time, repository, digest, tags, rule, action, outcome\n\n"
            "Secrets are printed once, on standard output. The commands work while berth serves.\n");
 }
 
@@ -389,6 +396,107 @@ static int admin_jobs(void)
     return 0;
 }
 
+/* ---- berth admin lifecycle ---- */
+
+static void print_event(void *ctx, const struct lifecycle_event *e)
+{
+    char when[32];
+    format_time_iso(when, e->at_ms);
+    printf("%s\t%s/%s\t%s\t%s\t%lld\t%s\t%s\n", when, e->account_id, e->repository, e->digest, e->tags_json,
+           (long long)e->priority, e->action, e->outcome);
+}
+
+static int print_history(void *ctx, const struct lifecycle_event *e)
+{
+    print_event(ctx, e);
+    return 0;
+}
+
+#define LIFECYCLE_COLUMNS "TIME\tREPOSITORY\tDIGEST\tTAGS\tRULE\tACTION\tOUTCOME\n"
+
+struct lifecycle_pick {
+    const char *account, *repository;
+    int64_t *ids;
+    size_t n, cap;
+};
+
+static int pick_repo(void *ctx, int64_t id)
+{
+    struct lifecycle_pick *p = ctx;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->ids = realloc(p->ids, p->cap * sizeof(int64_t));
+        if (!p->ids)
+            abort();
+    }
+    p->ids[p->n++] = id;
+    return 0;
+}
+
+/* berth admin lifecycle run: every policy (or one repository's) now. */
+static int admin_lifecycle_run(int argc, char **argv)
+{
+    struct lifecycle_pick pick = {admin_opt(argc, argv, "--account-id"), admin_opt(argc, argv, "--repository"), NULL, 0, 0};
+    const char *at = admin_opt(argc, argv, "--at");
+    int64_t now = now_ms();
+    int rc = 0, found = 0;
+    if (at) {
+        char *end;
+        long long v = strtoll(at, &end, 10);
+        if (end == at || *end || v < 0) {
+            fprintf(stderr, "berth: --at is a time in seconds since the epoch\n");
+            return 2;
+        }
+        now = (int64_t)v * 1000;
+    }
+    if (store_lifecycle_repos(pick_repo, &pick) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        free(pick.ids);
+        return 1;
+    }
+    printf(LIFECYCLE_COLUMNS);
+    for (size_t i = 0; i < pick.n; i++) {
+        struct repo repo;
+        if (store_repo_get_by_id(pick.ids[i], &repo) < 0)
+            continue;
+        if ((!pick.account || strcmp(pick.account, repo.account_id) == 0) &&
+            (!pick.repository || strcmp(pick.repository, repo.name) == 0)) {
+            int acted = 0;
+            found++;
+            if (lifecycle_run(&repo, now, print_event, NULL, &acted) < 0) {
+                fprintf(stderr, "berth: lifecycle %s/%s: %s\n", repo.account_id, repo.name, error_message());
+                rc = 1;
+            }
+            fprintf(stderr, "%s/%s: %d action(s)\n", repo.account_id, repo.name, acted);
+        }
+        repo_release(&repo);
+    }
+    free(pick.ids);
+    if (pick.repository && !found) {
+        fprintf(stderr, "berth: no repository '%s' has a lifecycle policy\n", pick.repository);
+        return 1;
+    }
+    return rc;
+}
+
+static int admin_lifecycle(int argc, char **argv)
+{
+    const char *sub = argc > 3 ? argv[3] : "";
+    if (strcmp(sub, "run") == 0)
+        return admin_lifecycle_run(argc, argv);
+    if (strcmp(sub, "history") == 0) {
+        printf(LIFECYCLE_COLUMNS);
+        if (store_lifecycle_history(admin_opt(argc, argv, "--account-id"), admin_opt(argc, argv, "--repository"),
+                                    print_history, NULL) < 0) {
+            fprintf(stderr, "berth: %s\n", error_message());
+            return 1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "berth: admin lifecycle run|history [--repository R] [--account-id ID]\n");
+    return 2;
+}
+
 /* berth admin simulate: what would the evaluator decide, and why. */
 static int admin_simulate(int argc, char **argv)
 {
@@ -443,7 +551,9 @@ static int cmd_admin(int argc, char **argv)
         admin_usage();
         return argc < 3 ? 2 : 0;
     }
-    if (load_config(&cfg, argc, argv, 3, admin_extra) < 0 || open_data(&cfg) < 0) {
+    /* berth admin lifecycle run|history: the word after the command is not an option */
+    int first = strcmp(argv[2], "lifecycle") == 0 && argc > 3 ? 4 : 3;
+    if (load_config(&cfg, argc, argv, first, admin_extra) < 0 || open_data(&cfg) < 0) {
         config_release(&cfg);
         return 1;
     }
@@ -499,6 +609,8 @@ static int admin_run(int argc, char **argv)
         rc = admin_simulate(argc, argv);
     } else if (strcmp(cmd, "jobs") == 0) {
         rc = admin_jobs();
+    } else if (strcmp(cmd, "lifecycle") == 0) {
+        rc = admin_lifecycle(argc, argv);
     } else if (strcmp(cmd, "delete-root-key") == 0) {
         const char *akid = admin_opt(argc, argv, "--access-key-id");
         struct access_key k;

@@ -334,9 +334,10 @@ static int check_sigv4(struct request *r, const char *payload_sha256, const char
                        struct sigv4_result *res, struct auth_failure *fail)
 {
     struct sig_headers *sh = xcalloc(1, sizeof(*sh));
-    /* IAM and STS (the Query services) are global: AWS takes us-east-1 scopes for them from any region */
+    /* IAM and STS (the Query services) are global: a client configured for
+     * any region signs them with that region's scope, and they must work */
     struct sigv4_verifier v = {.region = auth_region(),
-                               .global_region = protocol == SIGV4_QUERY ? "us-east-1" : NULL,
+                               .any_region = protocol == SIGV4_QUERY,
                                .services = services,
                                .secret = secret_lookup};
     http_header_each(r, collect_header, sh);

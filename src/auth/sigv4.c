@@ -866,7 +866,7 @@ static int verify(struct sigv4_result *out, const struct sigv4_verifier *v, cons
                   e, ts, ts);
         goto done;
     }
-    if (!slice_eq(auth.region, v->region) && !(v->global_region && slice_eq(auth.region, v->global_region))) {
+    if (!slice_eq(auth.region, v->region) && !(v->any_region && auth.region.len > 0)) {
         echo(e, sizeof(e), auth.region);
         /* AWS's sentence, and which region this server is, so a client set
          * to another region learns what to set instead */

@@ -127,7 +127,7 @@ struct sigv4_verifier {
     sigv4_secret_fn secret;
     void *ctx;
     bool allow_unsigned_payload; /* accept X-Amz-Content-SHA256: UNSIGNED-PAYLOAD */
-    const char *global_region;   /* also accepted (IAM and STS sign with us-east-1 anywhere), or NULL */
+    bool any_region;             /* a global service (IAM, STS): a scope of any region is accepted */
 };
 
 /* The parts of a signature, borrowed from the Authorization header or the

@@ -36,6 +36,7 @@ struct config {
     int64_t pull_time_flush_seconds; /* pull times wait in memory at most this long */
     int64_t restore_delay_seconds;   /* a restore from the archive completes after this */
     int64_t scan_max_layer_mb;     /* what one layer may expand to when a scan reads it */
+    int64_t lifecycle_interval_seconds; /* each repository's lifecycle policy runs this often */
 };
 
 void config_defaults(struct config *c);

@@ -203,14 +203,29 @@ void ecr_repo_arn(char *out, size_t size, const char *account, const char *name)
     auth_repo_arn(out, size, account, name);
 }
 
+/* The ":port" of an authority (host:port, [v6]:port), or "" without one. */
+static const char *authority_port(const char *authority)
+{
+    const char *p = authority[0] == '[' ? strchr(authority, ']') : authority;
+    p = p ? strrchr(p, ':') : NULL;
+    return p ? p : "";
+}
+
 void ecr_registry_host(char *out, size_t size, struct ecr_call *c, const char *account)
 {
+    const char *host = http_header(c->r, "Host");
+    if (!host || !*host)
+        host = cfg ? cfg->listen : "localhost";
     if (cfg && cfg->domain[0]) {
-        snprintf(out, size, "%s.dkr.ecr.%s.%s", account, cfg->region, cfg->domain);
+        /* the registry host on the port the caller reached, which a login
+         * must use too, unless it is the scheme's default */
+        const char *port = authority_port(host);
+        if (strcmp(port, c->r->secure ? ":443" : ":80") == 0)
+            port = "";
+        snprintf(out, size, "%s.dkr.ecr.%s.%s%s", account, cfg->region, cfg->domain, port);
         return;
     }
-    const char *host = http_header(c->r, "Host");
-    snprintf(out, size, "%s", host && *host ? host : (cfg ? cfg->listen : "localhost"));
+    snprintf(out, size, "%s", host);
 }
 
 void ecr_repo_uri(char *out, size_t size, struct ecr_call *c, const char *account, const char *name)

@@ -28,7 +28,7 @@
 #include "image/image.h"
 #include "image/manifest.h"
 #include "image/reference.h"
-
+#include "store/scans.h"
 
 #define REASON_MISSING "Invalid request parameters: both tag and digest cannot be null"
 #define REASON_BAD_DIGEST "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"
@@ -282,6 +282,16 @@ static json_t *image_detail(const struct repo *repo, const struct image_record *
         json_object_set_new(d, "lastArchivedAt", ecr_time(r->archived_ms));
     if (r->activated_ms > 0)
         json_object_set_new(d, "lastActivatedAt", ecr_time(r->activated_ms));
+    struct scan_record scan;
+    if (store_scan_get(repo->id, m->digest, &scan) == 0) {
+        json_object_set_new(d, "imageScanStatus", ecr_scan_status(&scan));
+        if (strcmp(scan.status, "COMPLETE") == 0)
+            json_object_set_new(d, "imageScanFindingsSummary",
+                                json_pack("{s:o,s:o,s:o}", "imageScanCompletedAt", ecr_time(scan.completed_at),
+                                          "vulnerabilitySourceUpdatedAt", ecr_time(scan.source_updated_at),
+                                          "findingSeverityCounts", ecr_severity_counts(&scan)));
+        scan_record_release(&scan);
+    }
     return d;
 }
 

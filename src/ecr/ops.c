@@ -60,6 +60,14 @@ const struct ecr_op ecr_ops[] = {
     {"PutRegistryPolicy", op_put_registry_policy, "ecr:PutRegistryPolicy", RES_REGISTRY, true, false},
     {"GetRegistryPolicy", op_get_registry_policy, "ecr:GetRegistryPolicy", RES_REGISTRY, false, false},
     {"DeleteRegistryPolicy", op_delete_registry_policy, "ecr:DeleteRegistryPolicy", RES_REGISTRY, true, false},
+
+    {"PutLifecyclePolicy", op_put_lifecycle_policy, "ecr:PutLifecyclePolicy", RES_REPOSITORY, true, false},
+    {"GetLifecyclePolicy", op_get_lifecycle_policy, "ecr:GetLifecyclePolicy", RES_REPOSITORY, false, false},
+    {"DeleteLifecyclePolicy", op_delete_lifecycle_policy, "ecr:DeleteLifecyclePolicy", RES_REPOSITORY, true, false},
+    {"StartLifecyclePolicyPreview", op_start_lifecycle_policy_preview, "ecr:StartLifecyclePolicyPreview", RES_REPOSITORY,
+     false, false},
+    {"GetLifecyclePolicyPreview", op_get_lifecycle_policy_preview, "ecr:GetLifecyclePolicyPreview", RES_REPOSITORY, false,
+     false},
 };
 
 const size_t ecr_nops = sizeof(ecr_ops) / sizeof(ecr_ops[0]);

@@ -1,6 +1,7 @@
 /*
  * The handlers of the ECR operations, one file per family:
- * auth_token.c, repositories.c, images.c, layers.c, pull_times.c. The table that maps
+ * auth_token.c, repositories.c, images.c, layers.c, pull_times.c, scanning.c, policies.c,
+ * lifecycle.c. The table that maps
  * operation names to them and to IAM actions is in ops.c.
  */
 #ifndef BERTH_ECR_OPS_H
@@ -74,5 +75,12 @@ int op_delete_repository_policy(struct ecr_call *c);
 int op_put_registry_policy(struct ecr_call *c);
 int op_get_registry_policy(struct ecr_call *c);
 int op_delete_registry_policy(struct ecr_call *c);
+
+/* lifecycle.c */
+int op_put_lifecycle_policy(struct ecr_call *c);
+int op_get_lifecycle_policy(struct ecr_call *c);
+int op_delete_lifecycle_policy(struct ecr_call *c);
+int op_start_lifecycle_policy_preview(struct ecr_call *c);
+int op_get_lifecycle_policy_preview(struct ecr_call *c);
 
 #endif

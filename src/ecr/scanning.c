@@ -106,6 +106,8 @@ int op_start_image_scan(struct ecr_call *c)
     rc = image_scan_start(&r, digest);
     if (rc == E_UNSUPPORTED)
         rc = ecr_fail(c, ECR_UNSUPPORTED_IMAGE_TYPE, "The image is of a type that cannot be scanned: %s", error_message());
+    else if (rc == E_DENIED)
+        rc = ecr_fail(c, ECR_IMAGE_ARCHIVED, "%s", error_message());
     else if (rc == E_TOOBIG)
         rc = ecr_fail(c, ECR_LIMIT_EXCEEDED,
                       "The scan quota per image has been exceeded. Wait and try again: an image can be scanned once every "

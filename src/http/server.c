@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -233,6 +234,26 @@ static bool request_has_body(struct request *r)
     if (http_header(r, "Transfer-Encoding"))
         return true;
     return cl && strcmp(cl, "0") != 0;
+}
+
+/*
+ * Whether a request answered before its body was read (refused, say) has its
+ * body read and discarded before the answer goes out, rather than having the
+ * answer sent at once and the connection closed. Some clients cannot stop
+ * sending a body they have started (containerd 1.6 pushing a manifest from a
+ * pipe) and hang forever on a connection closed under them; Go's net/http,
+ * which Distribution uses, likewise reads up to 256 KiB of a body its
+ * handler left unread. Large and chunked bodies are still answered at once,
+ * as is a client waiting for "100 Continue" (it sends no body unless told).
+ */
+#define HTTP_DRAIN_MAX (256 * 1024)
+static bool body_drainable(struct request *r)
+{
+    const char *cl = http_header(r, "Content-Length"), *expect = http_header(r, "Expect");
+    uint64_t n;
+    if (http_header(r, "Transfer-Encoding") || !cl || parse_u64(slice_from(cl), HTTP_DRAIN_MAX, &n) < 0)
+        return false;
+    return !(expect && strcasecmp(expect, "100-continue") == 0);
 }
 
 /*
@@ -476,9 +497,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
         }
         /* An answer ready before a body was read is sent at once (and the
-         * connection closed, the body unread); without a body it waits for
+         * connection closed, the body unread), unless the body is small
+         * enough to read and discard first; without a body it waits for
          * the next call so the connection stays alive. */
-        if (r->resp && body)
+        if (r->resp && body && !body_drainable(r))
             return queue(r);
         return MHD_YES;
     }
@@ -486,9 +508,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->resp || r->queued || r->body_error)
-            return MHD_YES; /* answered already: drain */
         r->body_bytes += n;
+        if (r->resp || r->queued || r->body_error)
+            return body_cut_short(r) ? MHD_NO : MHD_YES; /* answered already: drain */
         int rc = 0;
         if (r->body_mode == BODY_BUFFER)
             rc = body_buffer(r, upload_data, n);

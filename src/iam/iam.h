@@ -131,5 +131,13 @@ void iam_xml_group(struct buf *b, const char *element, const struct iam_identity
 void iam_xml_tags(struct buf *b, const char *tags_json);
 /* The input's Tags as the JSON array to store, or NULL without tags (caller frees). */
 char *iam_tags_json(struct iam_call *c);
+/* InvalidInput for keys given twice in the input's Tags (IAM compares them without case). */
+int iam_check_tags(struct iam_call *c);
+
+/* Loads a policy by ARN for an operation on it (NoSuchEntity, InvalidInput
+ * as IAM words them); *aws is set for an AWS-managed policy. */
+int iam_load_policy(struct iam_call *c, const char *arn, bool *aws);
+/* AccessDenied: AWS-managed policies belong to AWS, no account may change them. */
+int iam_refuse_aws_policy(struct iam_call *c, const char *arn);
 
 #endif

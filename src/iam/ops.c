@@ -53,6 +53,13 @@ const struct iam_op iam_ops[] = {
     IAM(DeleteGroupPolicy, op_delete_group_policy, IAM_RES_GROUP, true, false),
     IAM(ListGroupPolicies, op_list_group_policies, IAM_RES_GROUP, false, true),
 
+    IAM(TagUser, op_tag_user, IAM_RES_USER, true, false),
+    IAM(UntagUser, op_untag_user, IAM_RES_USER, true, false),
+    IAM(ListUserTags, op_list_user_tags, IAM_RES_USER, false, true),
+    IAM(TagPolicy, op_tag_policy, IAM_RES_POLICY, true, false),
+    IAM(UntagPolicy, op_untag_policy, IAM_RES_POLICY, true, false),
+    IAM(ListPolicyTags, op_list_policy_tags, IAM_RES_POLICY, false, true),
+
     IAM(SimulatePrincipalPolicy, op_simulate_principal_policy, IAM_RES_USERS, false, true),
 
     {"GetCallerIdentity", STS_VERSION, op_get_caller_identity, "sts:GetCallerIdentity", IAM_RES_NONE, false, true},

@@ -1,7 +1,8 @@
 /*
  * The handlers of the IAM and STS operations, one file per family:
  * users.c, groups.c, keys.c, policies.c (managed policies and their
- * attachments), inline.c (inline policies) and sts.c. The table that maps
+ * attachments), inline.c (inline policies), tags.c (tagging of users
+ * and policies) and sts.c. The table that maps
  * operation names to them and to IAM actions is in ops.c.
  */
 #ifndef BERTH_IAM_OPS_H
@@ -56,6 +57,14 @@ int op_put_group_policy(struct iam_call *c);
 int op_get_group_policy(struct iam_call *c);
 int op_delete_group_policy(struct iam_call *c);
 int op_list_group_policies(struct iam_call *c);
+
+/* tags.c */
+int op_tag_user(struct iam_call *c);
+int op_untag_user(struct iam_call *c);
+int op_list_user_tags(struct iam_call *c);
+int op_tag_policy(struct iam_call *c);
+int op_untag_policy(struct iam_call *c);
+int op_list_policy_tags(struct iam_call *c);
 
 /* sts.c */
 int op_get_caller_identity(struct iam_call *c);

@@ -62,12 +62,24 @@ static int load_policy(struct iam_call *c, const char *arn, bool attaching, stru
     return iam_fail(c, IAM_NO_SUCH_ENTITY, "Policy %s was not found.", arn);
 }
 
-/* AWS-managed policies belong to AWS: no account may change them. */
-static int refuse_aws(struct iam_call *c, const struct policy_ref *p)
+int iam_refuse_aws_policy(struct iam_call *c, const char *arn)
 {
     const char *who = c->who.is_root ? c->who.arn : c->caller.arn;
     return iam_fail(c, IAM_ACCESS_DENIED, "User: %s is not authorized to perform: %s on resource: policy %s", who,
-                    c->op->action, p->aws->arn);
+                    c->op->action, arn);
+}
+
+static int refuse_aws(struct iam_call *c, const struct policy_ref *p)
+{
+    return iam_refuse_aws_policy(c, p->aws->arn);
+}
+
+int iam_load_policy(struct iam_call *c, const char *arn, bool *aws)
+{
+    struct policy_ref p;
+    int rc = load_policy(c, arn, false, &p);
+    *aws = rc == 0 && p.aws;
+    return rc;
 }
 
 /* Checks a document as IAM does for managed policies. */
@@ -142,7 +154,7 @@ int op_create_policy(struct iam_call *c)
     const char *desc = iam_str(c, "Description");
     struct policy_ref p;
     int rc;
-    if ((rc = check_document(c, doc)) < 0)
+    if ((rc = check_document(c, doc)) < 0 || (rc = iam_check_tags(c)) < 0)
         return rc;
     memset(&p, 0, sizeof(p));
     snprintf(p.local.account_id, sizeof(p.local.account_id), "%s", c->account);

@@ -7,24 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/error.h"
 #include "core/util.h"
 #include "iam/ops.h"
 #include "iam/xml.h"
-
-/* InvalidInput for tag keys given twice (IAM compares them without case). */
-static int check_tags(struct iam_call *c)
-{
-    json_t *tags = json_object_get(c->in, "Tags");
-    for (size_t i = 0; i < json_array_size(tags); i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcasecmp(json_string_value(json_object_get(json_array_get(tags, i), "Key")),
-                           json_string_value(json_object_get(json_array_get(tags, j), "Key"))) == 0)
-                return iam_fail(c, IAM_INVALID_INPUT, "Duplicate tag keys found. Please note that Tag keys are case insensitive.");
-    return 0;
-}
 
 int op_create_user(struct iam_call *c)
 {
@@ -33,7 +20,7 @@ int op_create_user(struct iam_call *c)
     int rc;
     if (iam_str(c, "PermissionsBoundary"))
         return iam_fail(c, IAM_INVALID_INPUT, "permissions boundaries are not supported by this berth");
-    if ((rc = check_tags(c)) < 0)
+    if ((rc = iam_check_tags(c)) < 0)
         return rc;
     memset(&u, 0, sizeof(u));
     u.kind = IAM_ENTITY_USER;

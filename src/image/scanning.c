@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "image/manifest.h"
 #include "jobs/jobs.h"
+#include "store/images_ext.h"
 #include "store/scans.h"
 
 #define CONFIG_KEY "registry-scanning-configuration"
@@ -175,6 +176,13 @@ int image_scan_start(const struct repo *repo, const char *digest)
         goto rollback;
     rc = image_scannable(&m);
     manifest_release(&m);
+    struct image_record rec;
+    if (rc == 0 && (rc = store_image_get(repo->id, digest, &rec)) == 0) {
+        if (rec.status != IMAGE_ACTIVE)
+            rc = error_set(E_DENIED, "the image %s is %s: restore it (UpdateImageStorageClass) to scan it", digest,
+                           image_status_name(rec.status));
+        image_record_release(&rec);
+    }
     if (rc < 0 || (rc = store_scan_request(repo->id, digest, now_ms(), SCAN_INTERVAL_MS)) < 0 ||
         (rc = queue_scan(repo, digest)) < 0 || (rc = store_commit()) < 0)
         goto rollback;

@@ -56,8 +56,9 @@ int image_scan_frequency(const struct repo *repo, enum scan_frequency *out, json
 int image_scannable(const struct manifest *m);
 
 /* Asks for a scan of the image digest of repo: E_NOTFOUND when there is no
- * such image, E_UNSUPPORTED when it cannot be scanned, E_TOOBIG when it
- * was scanned less than SCAN_INTERVAL_MS ago. */
+ * such image, E_UNSUPPORTED when it cannot be scanned, E_DENIED when it
+ * is archived (or being restored), E_TOOBIG when it was scanned less than
+ * SCAN_INTERVAL_MS ago. */
 int image_scan_start(const struct repo *repo, const char *digest);
 
 /* Within image_put's transaction: when the repository scans on push and

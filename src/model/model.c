@@ -74,6 +74,19 @@ static int fail(const char *path, const char *fmt, ...)
     return error_set(E_INVALID, "Invalid parameter at '%s' failed to satisfy constraint: '%s'", path, constraint);
 }
 
+/* A string's length as AWS's services count it (Java's String.length():
+ * UTF-16 code units), from its UTF-8 bytes (valid: jansson checked them). */
+static int64_t utf16_length(const char *z, size_t n)
+{
+    int64_t units = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)z[i];
+        if ((b & 0xC0) != 0x80)
+            units += b >= 0xF0 ? 2 : 1;
+    }
+    return units;
+}
+
 static int check_length(const struct model_shape *s, const char *path, int64_t n, const char *what)
 {
     if (s->has_min && n < s->min)
@@ -153,7 +166,7 @@ static int validate(const struct model_shape *shapes, int idx, json_t *j, const 
                 off += (size_t)snprintf(set + off, sizeof(set) - off, "%s%s", e == s->enums ? "" : ", ", *e);
             return fail(path, "Member must satisfy enum value set: [%s]", set);
         }
-        if ((rc = check_length(s, path, (int64_t)n, "length")) < 0)
+        if ((rc = check_length(s, path, utf16_length(z, n), "length")) < 0)
             return rc;
         if (s->pattern) {
             const regex_t *re = pattern_of(shapes, idx);

@@ -29,6 +29,7 @@
 #include "jobs/jobs.h"
 #include "scan/match.h"
 #include "scan/scan.h"
+#include "store/images_ext.h"
 #include "store/scans.h"
 #include "store/store.h"
 #include "store/vulndb.h"
@@ -221,6 +222,17 @@ static int run_scan(const struct job *job, void *ctx)
     if ((rc = store_manifest_exists(repo_id, digest)) == E_NOTFOUND) {
         repo_release(&repo);
         return 0;
+    }
+    struct image_record rec;
+    if (rc == 0 && (rc = store_image_get(repo_id, digest, &rec)) == 0) {
+        bool archived = rec.status != IMAGE_ACTIVE;
+        image_record_release(&rec);
+        if (archived) { /* archived after the scan was asked for */
+            rc = store_scan_fail(repo_id, digest, "IMAGE_ARCHIVED", "The image is archived and cannot be scanned.",
+                                 now_ms());
+            repo_release(&repo);
+            return rc;
+        }
     }
     if (rc == 0)
         rc = scan_one(&repo, digest);

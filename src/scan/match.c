@@ -97,16 +97,19 @@ static bool entry_affects(enum version_kind vk, const char *ranges, const char *
 
 /* ---- one package at a time ---- */
 
-/* The records already reported for the package being matched. */
+/* The records already reported for the package being matched. The
+ * index's record ids live as long as the index and are kept as they are;
+ * the store's are valid during one row only and are copied. */
 struct seen {
-    char **ids;
+    const char **ids;
     size_t n, cap;
+    bool copy;
 };
 
 static bool seen_has(const struct seen *s, const char *id)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->ids[i], id) == 0)
+        if (s->ids[i] == id || strcmp(s->ids[i], id) == 0)
             return true;
     return false;
 }
@@ -117,13 +120,14 @@ static void seen_add(struct seen *s, const char *id)
         s->cap = s->cap ? s->cap * 2 : 8;
         s->ids = xrealloc(s->ids, s->cap * sizeof(*s->ids));
     }
-    s->ids[s->n++] = xstrdup(id);
+    s->ids[s->n++] = s->copy ? xstrdup(id) : id;
 }
 
 static void seen_clear(struct seen *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->ids[i]);
+    if (s->copy)
+        for (size_t i = 0; i < s->n; i++)
+            free((char *)s->ids[i]);
     s->n = 0;
 }
 
@@ -188,7 +192,7 @@ static size_t lookups(const struct package_query *p, const char *names[2], const
 int vuln_match(const struct package_query *pkgs, size_t n, const char *ecosystem, vuln_finding_fn fn, void *ctx)
 {
     char key[VULNDB_KEY_MAX];
-    struct matching m = {.fn = fn, .ctx = ctx};
+    struct matching m = {.fn = fn, .ctx = ctx, .seen = {.copy = true}};
     int rc = vulndb_ecosystem(ecosystem, key, sizeof(key), &m.vk);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *names[2], *versions[2];

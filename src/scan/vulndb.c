@@ -157,18 +157,6 @@ int vulndb_ecosystem(const char *ecosystem, char *key, size_t size, enum version
     return 0;
 }
 
-int vulndb_ecosystem_for_os(const char *os_id, const char *version_id, char *key, size_t size, enum version_kind *kind)
-{
-    char z[256];
-    if (!os_id || !*os_id || strchr(os_id, ':') || (version_id && strchr(version_id, ':')))
-        return error_set(E_UNSUPPORTED, "operating system '%.64s' is not one the database covers", os_id ? os_id : "");
-    if (version_id && *version_id)
-        snprintf(z, sizeof(z), "%s:%s", os_id, version_id);
-    else
-        snprintf(z, sizeof(z), "%s", os_id);
-    return vulndb_ecosystem(z, key, size, kind);
-}
-
 /* ---- the OSV record parser ---- */
 
 static const char *jstr(const json_t *o, const char *name)

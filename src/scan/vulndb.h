@@ -9,7 +9,8 @@
  * as spelled and under a key that an image's /etc/os-release also maps
  * to: "debian:12", "ubuntu:22.04", "ubuntu-pro:18.04", "alpine:3.19",
  * "rocky:9", "almalinux:9", "rhel:9". vulndb_ecosystem() accepts either
- * form (it is idempotent on keys). Ecosystems that are no OS
+ * form (it is idempotent on keys), and what the scanner's os_ecosystem()
+ * (scan.h) makes of /etc/os-release. Ecosystems that are no OS
  * distribution (PyPI, npm, Go, ...) are not kept.
  *
  * Encoding of an entry's ranges and versions (store/vulndb.h): ranges of
@@ -43,9 +44,6 @@
 /* The key and version order of an OSV ecosystem string (or of a key):
  * 0, or E_UNSUPPORTED for an ecosystem that is no OS distribution. */
 int vulndb_ecosystem(const char *ecosystem, char *key, size_t size, enum version_kind *kind);
-/* The key for /etc/os-release's ID and VERSION_ID ("debian", "12";
- * "alpine", "3.19.1"; "rocky", "9.3"), or E_UNSUPPORTED. */
-int vulndb_ecosystem_for_os(const char *os_id, const char *version_id, char *key, size_t size, enum version_kind *kind);
 
 /* Parses one OSV record. 0 with out filled (the caller releases it);
  * *withdrawn is set when the record is withdrawn (only out->id is then

@@ -171,6 +171,22 @@ static const char *const migrations[] = {
     "CREATE INDEX manifests_status_tagged ON manifests(repo_id, status, digest) WHERE tag_count > 0;"
     "CREATE TABLE pull_time_exclusions(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
     "  principal_arn TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(account_id, principal_arn)) WITHOUT ROWID;",
+    /* 9: lifecycle policies (store/lifecycle.c): when each repository's policy last ran, its preview and its
+     * results, and the history of what policies did (kept after the repository goes) */
+    "ALTER TABLE repositories ADD COLUMN lifecycle_evaluated_at INTEGER;"
+    "CREATE TABLE lifecycle_previews(repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,"
+    " policy TEXT NOT NULL, status TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, error TEXT,"
+    " expiring INTEGER NOT NULL DEFAULT 0, transitioning INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE lifecycle_preview_results(repo_id INTEGER NOT NULL REFERENCES lifecycle_previews(repo_id)"
+    " ON DELETE CASCADE, seq INTEGER NOT NULL, digest TEXT NOT NULL, tags TEXT NOT NULL, tagged INTEGER NOT NULL,"
+    " pushed_at INTEGER NOT NULL, action TEXT NOT NULL, priority INTEGER NOT NULL, storage_class TEXT NOT NULL,"
+    " PRIMARY KEY(repo_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE lifecycle_history(id INTEGER PRIMARY KEY, account_id TEXT NOT NULL, repository TEXT NOT NULL,"
+    " digest TEXT NOT NULL, tags TEXT NOT NULL, priority INTEGER NOT NULL, action TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX lifecycle_history_repo ON lifecycle_history(account_id, repository, id);"
+    /* a covering index, so evaluating a repository reads no manifest bodies */
+    "CREATE INDEX manifests_lifecycle ON manifests(repo_id, digest, pushed_at, last_pull, subject);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

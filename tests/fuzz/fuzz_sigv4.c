@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const services[] = {"ecr", "iam", "sts", NULL};
     static const unsigned char token_key[TOKEN_KEY_LEN] = "0123456789abcdef0123456789abcdef";
-    struct sigv4_verifier v = {"us-east-1", services, lookup, NULL, size & 1, (size & 2) ? "us-east-1" : NULL};
+    struct sigv4_verifier v = {"us-east-1", services, lookup, NULL, size & 1, (size & 2) != 0};
     struct slice all = {(const char *)data, size};
     struct sigv4_auth auth;
     struct sigv4_header headers[MAX_HEADERS];

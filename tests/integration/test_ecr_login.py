@@ -5,6 +5,7 @@ import base64
 import os
 import shlex
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -62,3 +63,50 @@ def test_aws_ecr_get_login_prints_a_working_docker_login(berth, tmp_path):
     p = run(words, env=denv, timeout=60)
     assert "Login Succeeded" in p.stdout + p.stderr
     assert berth.host in (cfg / "config.json").read_text()
+
+
+def _signed_ecr(server, host, target, body=b"{}"):
+    """An ECR call signed for, and sent with, the Host header `host` (a name the caller reached berth at)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    req = AWSRequest(method="POST", url=f"http://{host}/", data=body,
+                     headers={"X-Amz-Target": f"AmazonEC2ContainerRegistry_V20150921.{target}",
+                              "Content-Type": "application/x-amz-json-1.1", "Host": host})
+    SigV4Auth(Credentials(server.access_key, server.secret), "ecr", server.region).add_auth(req)
+    r = requests.post(server.url + "/", data=body, headers=dict(req.headers.items()), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_registry_domain_keeps_the_port(berth_factory):
+    """With --domain, proxyEndpoint and repositoryUri name <acct>.dkr.ecr.<region>.<domain> on the
+    port the caller reached (a login there must reach berth), without it only for the default port."""
+    srv = berth_factory(extra_args=["--domain", "localhost"])
+    registry = f"{srv.account_id}.dkr.ecr.{srv.region}.localhost"
+    port = srv.url.rsplit(":", 1)[1]
+    ecr = boto3.client("ecr", endpoint_url=srv.url, region_name=srv.region,
+                       aws_access_key_id=srv.access_key, aws_secret_access_key=srv.secret)
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    assert data["proxyEndpoint"] == f"http://{registry}:{port}"
+    repo = ecr.create_repository(repositoryName="domain/port")["repository"]
+    assert repo["repositoryUri"] == f"{registry}:{port}/domain/port"
+    assert ecr.describe_repositories()["repositories"][0]["repositoryUri"] == repo["repositoryUri"]
+    # a login to the proxyEndpoint works: curl resolves *.localhost to loopback (RFC 6761)
+    user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    p = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-K", "-", data["proxyEndpoint"] + "/v2/"],
+            input=f'user = "{user}:{password}"\n', redact=[password])
+    assert p.stdout == "200"
+    # the aws CLI's docker login line names the same endpoint
+    env = aws_env(srv, Path(srv.data_dir).parent)
+    out = run(["aws", "ecr", "get-login", "--no-include-email", "--endpoint-url", srv.url], env=env).stdout.split()
+    assert out[-1] == data["proxyEndpoint"]
+
+    # reached on the scheme's default port (a proxy in front, say), the URI has no port
+    for host in ("registry.example", "registry.example:80"):
+        got = _signed_ecr(srv, host, "GetAuthorizationToken")
+        assert got["authorizationData"][0]["proxyEndpoint"] == f"http://{registry}"
+        got = _signed_ecr(srv, host, "DescribeRepositories")
+        assert got["repositories"][0]["repositoryUri"] == f"{registry}/domain/port"
+    got = _signed_ecr(srv, "registry.example:8443", "GetAuthorizationToken")
+    assert got["authorizationData"][0]["proxyEndpoint"] == f"http://{registry}:8443"

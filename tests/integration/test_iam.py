@@ -38,8 +38,8 @@ def doc(*actions, resource="*", effect="Allow"):
                        "Statement": [{"Effect": effect, "Action": list(actions), "Resource": resource}]})
 
 
-def client(server, service, key=None, secret=None):
-    return boto3.client(service, endpoint_url=server.url, region_name=server.region,
+def client(server, service, key=None, secret=None, region=None):
+    return boto3.client(service, endpoint_url=server.url, region_name=region or server.region,
                         aws_access_key_id=key or server.access_key,
                         aws_secret_access_key=secret or server.secret,
                         config=Config(retries={"max_attempts": 1}))
@@ -79,9 +79,9 @@ def expect_error(code, status, fn, *args, **kwargs):
     return got[1]
 
 
-def aws_cli(server, *args, key=None, secret=None, check=True):
+def aws_cli(server, *args, key=None, secret=None, check=True, region=None):
     env = dict(os.environ, AWS_ACCESS_KEY_ID=key or server.access_key,
-               AWS_SECRET_ACCESS_KEY=secret or server.secret, AWS_DEFAULT_REGION=server.region,
+               AWS_SECRET_ACCESS_KEY=secret or server.secret, AWS_DEFAULT_REGION=region or server.region,
                AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
@@ -673,6 +673,32 @@ def test_sts_get_caller_identity(berth, sts, iam, name):
     out = aws_cli(berth, "sts", "get-caller-identity", key=akid, secret=secret)
     assert out["UserId"] == user["UserId"]
     iam.delete_access_key(UserName=u, AccessKeyId=akid)
+    iam.delete_user(UserName=u)
+
+
+@pytest.mark.parametrize("region", ["us-east-2", "ca-central-1", "eu-central-1"])
+def test_iam_and_sts_are_global(berth, iam, name, region):
+    """A client configured for any region signs IAM and STS with that region's scope; AWS's
+    IAM and STS are global, so berth takes them whatever its own region (the seeds do this)."""
+    assert region != berth.region
+    u = name("u")
+    client(berth, "iam", region=region).create_user(UserName=u)
+    assert u in [x["UserName"] for x in client(berth, "iam", region=region).list_users()["Users"]]
+    me = client(berth, "sts", region=region).get_caller_identity()
+    assert me["Arn"] == f"arn:aws:iam::{berth.account_id}:root"
+    got = aws_cli(berth, "iam", "get-user", "--user-name", u, region=region)
+    assert got["User"]["UserName"] == u
+    assert aws_cli(berth, "sts", "get-caller-identity", region=region)["Account"] == berth.account_id
+    # the signature is still checked against the region it names
+    bad = client(berth, "iam", berth.access_key, "wrong-secret-wrong-secret-wrong-secret-xx", region=region)
+    with pytest.raises(ClientError) as ei:
+        bad.get_user(UserName=u)
+    assert error_of(ei)[:3:2] == ("SignatureDoesNotMatch", 403)
+    # ECR stays regional: its refusal names the server's region
+    p = aws_cli(berth, "ecr", "describe-repositories", region=region, check=False)
+    assert p.returncode != 0
+    assert "(InvalidSignatureException)" in p.stderr, p.stderr
+    assert f"not '{region}'. This server is region '{berth.region}'." in p.stderr, p.stderr
     iam.delete_user(UserName=u)
 
 

@@ -356,6 +356,18 @@ def test_scan_on_push_reports_exactly_the_vulnerable_packages(ecr, server, scann
     scan = page["imageScanFindings"]
     assert scan["findingSeverityCounts"] == {"CRITICAL": 1, "UNDEFINED": len(glibc)}
     assert scan["imageScanCompletedAt"] and scan["vulnerabilitySourceUpdatedAt"]
+    # DescribeImages shows the same
+    detail = ecr.describe_images(repositoryName=name, imageIds=[{"imageDigest": digest}])["imageDetails"][0]
+    assert detail["imageScanStatus"] == page["imageScanStatus"]
+    assert detail["imageScanFindingsSummary"] == {
+        "imageScanCompletedAt": scan["imageScanCompletedAt"],
+        "vulnerabilitySourceUpdatedAt": scan["vulnerabilitySourceUpdatedAt"],
+        "findingSeverityCounts": scan["findingSeverityCounts"]}
+    # an image never scanned has neither
+    other = f"unscanned-{token()}"
+    plain = Registry(server).push_image(other, images.make_image(), tag="v1")
+    detail = ecr.describe_images(repositoryName=other, imageIds=[{"imageDigest": plain}])["imageDetails"][0]
+    assert "imageScanStatus" not in detail and "imageScanFindingsSummary" not in detail
 
 
 def test_alpine_origin_packages_and_fixed_boundary(ecr, server, scanned, tools, tmp_path, clean_config):
@@ -466,3 +478,17 @@ def test_a_queued_scan_survives_a_restart(berth_factory, tmp_path):
     srv.start()
     _, findings = wait_complete(client, name, digest)
     assert summary(findings) == [("CVE-2099-0009", "demo-tool", "1.0-1", "UNDEFINED")]
+
+
+def test_an_archived_image_cannot_be_scanned(ecr, server, clean_config):
+    from test_ecr_repositories import AwsCli
+    aws = AwsCli(server)
+    name = create_repository(f"archived-{token()}", server)
+    digest = Registry(server).push_image(name, images.make_image(), tag="v1")
+    aws("update-image-storage-class", "--repository-name", name, "--image-id", f"imageDigest={digest}",
+        "--target-storage-class", "ARCHIVE")
+    with pytest.raises(ClientError) as e:
+        ecr.start_image_scan(repositoryName=name, imageId={"imageDigest": digest})
+    code, message = error_code(e)
+    assert code == "ImageArchivedException"
+    assert "ARCHIVED" in message

@@ -66,9 +66,9 @@ static const char *const suite_services[] = {"service", NULL};
 static const char *const ecr_services[] = {"ecr", NULL};
 static const char *const iam_services[] = {"iam", "sts", NULL};
 
-static const struct sigv4_verifier suite_verifier = {"us-east-1", suite_services, lookup, NULL, false, NULL};
-static const struct sigv4_verifier ecr_verifier = {"us-east-1", ecr_services, lookup, NULL, false, NULL};
-static const struct sigv4_verifier iam_verifier = {"us-east-1", iam_services, lookup, NULL, false, NULL};
+static const struct sigv4_verifier suite_verifier = {"us-east-1", suite_services, lookup, NULL, false, false};
+static const struct sigv4_verifier ecr_verifier = {"us-east-1", ecr_services, lookup, NULL, false, false};
+static const struct sigv4_verifier iam_verifier = {"us-east-1", iam_services, lookup, NULL, false, false};
 
 /* A request made of literals: headers as "Name", "value" pairs ending in NULL. */
 struct req {
@@ -574,7 +574,24 @@ static void test_wrong_scope(void **state)
 {
     (void)state;
     static const char *const eu_services[] = {"ecr", NULL};
-    struct sigv4_verifier eu = {"eu-west-1", eu_services, lookup, NULL, false, NULL};
+    struct sigv4_verifier eu = {"eu-west-1", eu_services, lookup, NULL, false, false};
+    /* a global service (IAM, STS) takes a signature scoped to any region */
+    struct sigv4_verifier global = {"eu-west-1", suite_services, lookup, NULL, false, true};
+    struct sigv4_verifier regional = {"eu-west-1", suite_services, lookup, NULL, false, false};
+    const char *h[] = {"Host",
+                       "example.amazonaws.com",
+                       "X-Amz-Date",
+                       "20150830T123600Z",
+                       "Authorization",
+                       SUITE_AUTH("host;x-amz-date", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+                       NULL};
+    struct req q;
+    struct sigv4_result res;
+    make(&q, "GET", "/", NULL, "", h);
+    assert_int_equal(verify(&res, &global, &q, SUITE_NOW), 0);
+    assert_string_equal(res.region, "us-east-1");
+    assert_int_equal(verify(&res, &regional, &q, SUITE_NOW), E_UNAUTH);
+    assert_int_equal(res.error, SIGV4_WRONG_REGION);
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &eu, SIGV4_WRONG_REGION,
                    "Credential should be scoped to a valid region, not 'us-east-1'. This server is region 'eu-west-1'.");
     expect_refused(NULL, NULL, "{}", BOTO_NOW, &iam_verifier, SIGV4_WRONG_SERVICE,

@@ -280,12 +280,17 @@ static void test_body_budget(void **state)
     assert_non_null(strstr(resp, "buffered request bodies"));
     assert_int_equal(post(2 << 20, false, resp, sizeof(resp)), 413);
 
-    /* a declared 100 KiB is refused without a byte of its body */
+    /* a declared 300 KiB is refused without a byte of its body; a declared
+     * 100 KiB (under the 256 KiB that is read before an early answer) is
+     * refused once its body was read and discarded, on a connection kept open */
     int fd = connect_local();
-    const char *h = "POST /budget HTTP/1.1\r\nHost: t\r\nContent-Length: 102400\r\n\r\n";
+    const char *h = "POST /budget HTTP/1.1\r\nHost: t\r\nContent-Length: 307200\r\n\r\n";
     send_all(fd, h, strlen(h));
     assert_int_equal(read_status(fd, resp, sizeof(resp)), 503);
+    assert_non_null(strcasestr(resp, "Connection: close"));
     close(fd);
+    assert_int_equal(post(100 << 10, false, resp, sizeof(resp)), 503);
+    assert_null(strcasestr(resp, "Connection: close"));
 
     /* one request holds 40 KiB: a second one does not fit until it ends */
     int hold = connect_local();

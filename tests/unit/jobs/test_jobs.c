@@ -227,6 +227,7 @@ static void one_worker_holds_a_lease(void **state)
     assert_int_equal(f.n, 1);
     assert_string_equal(f.last.owner, "");
     assert_int_equal(f.last.run_at, now + 2000);
+    store_job_free(&a);
     assert_int_equal(store_job_claim("lease", NULL, "C", now + 2000, now + 3000, &a), 1);
     assert_int_equal(store_job_done(&a, 0), 0);
     assert_int_equal(list_jobs().n, 0);

@@ -86,6 +86,28 @@ static void test_validate(void **state)
     json_decref(missing);
 }
 
+/* Lengths count characters as AWS does (UTF-16 units), not UTF-8 bytes. */
+static void test_length_in_characters(void **state)
+{
+    (void)state;
+    const struct model_operation *op = model_operation_find(iam_operations, iam_noperations, SLICE_LIT("TagUser"));
+    assert_non_null(op);
+    assert_int_equal(model_init(iam_shapes, iam_nshapes), 0);
+    char key[300];
+    /* 128 characters, 130 bytes: "\xc3\x9c" is one letter */
+    snprintf(key, sizeof(key), "\xc3\x9cn\xc3\xaf" "code %0120d", 0);
+    assert_int_equal(strlen(key), 130);
+    json_t *in = json_pack("{s:s,s:[{s:s,s:s}]}", "UserName", "u", "Tags", "Key", key, "Value", "v");
+    assert_int_equal(model_validate(iam_shapes, op->input, in), 0);
+    json_decref(in);
+    /* 129 characters */
+    snprintf(key, sizeof(key), "\xc3\x9cn\xc3\xaf" "code %0121d", 0);
+    in = json_pack("{s:s,s:[{s:s,s:s}]}", "UserName", "u", "Tags", "Key", key, "Value", "v");
+    assert_int_equal(model_validate(iam_shapes, op->input, in), E_INVALID);
+    assert_non_null(strstr(error_message(), "less than or equal to 128"));
+    json_decref(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -93,6 +115,7 @@ int main(void)
         cmocka_unit_test(test_iam_errors),
         cmocka_unit_test(test_ecr_operation_errors_known),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_length_in_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

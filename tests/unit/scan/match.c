@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "scan/match.h"
 #include "scan/records.h"
+#include "scan/scan.h"
 #include "scan/vulndb.h"
 #include "store/store.h"
 
@@ -169,8 +170,8 @@ static void test_ecosystems(void **state)
                         "UBUNTU-CVE-2022-1234 zlib1g 1:1.3.dfsg-3.1ubuntu2 zlib - INFORMATIONAL -1.0;");
 
     /* Alpine: apk order, the origin package named as source */
-    char key[VULNDB_KEY_MAX];
-    assert_int_equal(vulndb_ecosystem_for_os("alpine", "3.19.1", key, sizeof(key), NULL), 0);
+    char *key = os_ecosystem("alpine", "3.19.1", NULL);
+    assert_string_equal(key, "Alpine:v3.19");
     struct package_query apk[] = {
         {"libcrypto3", "3.1.4-r4", "openssl", NULL},
         {"libssl3", "3.1.4-r5", "openssl", NULL},
@@ -178,6 +179,7 @@ static void test_ecosystems(void **state)
     };
     assert_string_equal(match(key, apk, 3), "ALPINE-CVE-2024-0727 libcrypto3 3.1.4-r4 openssl 3.1.4-r5 UNDEFINED -1.0;"
                                             "ALPINE-CVE-2024-0727 openssl 3.1.4_rc1-r9 openssl 3.1.4-r5 UNDEFINED -1.0;");
+    free(key);
 
     /* Rocky Linux: the advisory omits the epoch the installed package has */
     struct package_query rpm[] = {

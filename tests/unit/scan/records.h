@@ -22,6 +22,18 @@ static const char debian_dsa[] =
     "\"references\":[{\"type\":\"WEB\",\"url\":\"https://security-tracker.debian.org/tracker/CVE-2023-5678\"},"
     "{\"type\":\"ADVISORY\",\"url\":\"https://www.debian.org/security/2023/dsa-5585\"}]}";
 
+/* Debian's per-CVE records: upstream instead of aliases, the tracker's
+ * urgency per release entry. */
+static const char debian_cve[] =
+    "{\"id\":\"DEBIAN-CVE-2024-1111\",\"upstream\":[\"CVE-2024-1111\"],\"modified\":\"2024-07-01T10:00:00Z\","
+    "\"details\":\"curl flaw\",\"affected\":["
+    "{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"curl\"},\"ecosystem_specific\":{\"urgency\":\"low\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"7.88.1-10+deb12u6\"}]}]},"
+    "{\"package\":{\"ecosystem\":\"Debian:11\",\"name\":\"curl\"},\"ecosystem_specific\":{\"urgency\":\"unimportant\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]},"
+    "{\"package\":{\"ecosystem\":\"Debian:13\",\"name\":\"curl\"},\"ecosystem_specific\":{\"urgency\":\"not yet assigned\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}";
+
 static const char ubuntu_cve[] =
     "{\"schema_version\":\"1.6.3\",\"id\":\"CVE-2024-0727\",\"details\":\"Issue summary: Processing a maliciously "
     "formatted PKCS12 file may lead OpenSSL to crash\",\"aliases\":[],\"related\":[],"
