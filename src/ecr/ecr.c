@@ -271,8 +271,10 @@ int ecr_page(struct ecr_call *c, int default_max, int hard_max, int *max_out, ch
     if (tok) {
         size_t len;
         unsigned char *raw = base64_decode(tok, strlen(tok), &len);
-        if (!raw || len < 2 || raw[0] != 'b' || raw[1] != ':')
+        if (!raw || len < 2 || raw[0] != 'b' || raw[1] != ':') {
+            free(raw);
             return ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter at 'nextToken': the token is not valid");
+        }
         *after_out = xstrdup((const char *)raw + 2);
         free(raw);
     }

@@ -85,7 +85,7 @@ static void restore_key(char *out, size_t size, int64_t repo_id, const char *dig
     snprintf(out, size, "%" PRId64 "/%s", repo_id, digest);
 }
 
-int image_restore(const struct repo *repo, const char *digest, enum image_status *status_out)
+static int restore_locked(const struct repo *repo, const char *digest, enum image_status *status_out)
 {
     struct image_record r;
     char key[JOBS_KEY_MAX];
@@ -96,13 +96,8 @@ int image_restore(const struct repo *repo, const char *digest, enum image_status
     image_record_release(&r);
     if (st == IMAGE_ACTIVE)
         return error_set(E_UNSUPPORTED, "image '%s' is ACTIVE: only an archived image can be restored", digest);
-    if (st == IMAGE_ARCHIVED) {
-        rc = store_image_set_status(repo->id, digest, IMAGE_ARCHIVED, IMAGE_ACTIVATING, now_ms());
-        if (rc == E_NOTFOUND) /* a concurrent restore or delete won: say what it is now */
-            return image_restore(repo, digest, status_out);
-        if (rc < 0)
-            return rc;
-    }
+    if (st == IMAGE_ARCHIVED && (rc = store_image_set_status(repo->id, digest, IMAGE_ARCHIVED, IMAGE_ACTIVATING, now_ms())) < 0)
+        return rc;
     /* ACTIVATING already: enqueueing again keeps the one job */
     restore_key(key, sizeof(key), repo->id, digest);
     int64_t delay = image_limits()->restore_delay_ms;
@@ -111,6 +106,17 @@ int image_restore(const struct repo *repo, const char *digest, enum image_status
     if (status_out)
         *status_out = IMAGE_ACTIVATING;
     return 0;
+}
+
+/* The status change and its job commit together: no image is left
+ * ACTIVATING without the job that completes it. */
+int image_restore(const struct repo *repo, const char *digest, enum image_status *status_out)
+{
+    bool own;
+    int rc = image_tx_begin(&own);
+    if (rc < 0)
+        return rc;
+    return image_tx_end(own, restore_locked(repo, digest, status_out));
 }
 
 int image_restore_finish(int64_t repo_id, const char *digest)

@@ -1,6 +1,7 @@
 /*
- * This module implements pull-time recording (image.h): a pull costs a
- * lookup in an in-memory table and no database write; the service's
+ * This module implements pull-time recording (image.h): a pull costs one
+ * indexed read (is the principal excluded from pull times?) and an entry
+ * in an in-memory table, and no database write; the service's
  * maintenance thread writes the table in one transaction every
  * limits.pull_flush_ms, sooner when it fills, and at shutdown.
  *

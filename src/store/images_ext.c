@@ -129,9 +129,17 @@ int store_tagged_page(int64_t repo_id, int status, const char *after, int limit,
 {
     if (status == IMAGE_STATUS_ANY)
         return store_tags_list(repo_id, after, limit, fn, ctx);
-    sqlite3_stmt *st = db_stmt("SELECT t.name, t.digest FROM tags t JOIN manifests m ON m.repo_id = t.repo_id AND "
-                               "m.digest = t.digest WHERE t.repo_id = ?1 AND t.name > ?2 AND m.status = ?4 "
-                               "ORDER BY t.name LIMIT ?3");
+    /* Most images are ACTIVE: walk the tags in name order and skip the few
+     * others. ARCHIVED and ACTIVATING images are few: start from them (the
+     * status index) and sort their tags, rather than walk every tag. */
+    sqlite3_stmt *st =
+        status == IMAGE_ACTIVE
+            ? db_stmt("SELECT t.name, t.digest FROM tags t JOIN manifests m ON m.repo_id = t.repo_id AND "
+                      "m.digest = t.digest WHERE t.repo_id = ?1 AND t.name > ?2 AND m.status = ?4 "
+                      "ORDER BY t.name LIMIT ?3")
+            : db_stmt("SELECT t.name, t.digest FROM manifests m CROSS JOIN tags t ON t.repo_id = m.repo_id AND "
+                      "t.digest = m.digest WHERE m.repo_id = ?1 AND m.status = ?4 AND m.tag_count > 0 AND "
+                      "+t.name > ?2 ORDER BY t.name LIMIT ?3");
     sqlite3_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit);
