@@ -203,7 +203,7 @@ struct stmt_slot {
 };
 
 static _Thread_local sqlite3 *tdb;
-static _Thread_local struct stmt_slot tcache[256];
+static _Thread_local struct stmt_slot tcache[1024];
 
 /* Why the last db_conn() or db_stmt() of this thread gave NULL. */
 static _Thread_local char open_error[256];
