@@ -71,6 +71,10 @@ static const struct setting settings[] = {
      "lifetime of registry login tokens, in hours"},
     {"upload-expiry-seconds", "BERTH_UPLOAD_EXPIRY_SECONDS", T_INT, offsetof(struct config, upload_expiry_seconds), "86400",
      1, 31536000, "an upload session nobody has written to for this long is removed, with its bytes"},
+    {"gc-review-delay-seconds", "BERTH_GC_REVIEW_DELAY_SECONDS", T_INT, offsetof(struct config, gc_review_delay_seconds),
+     "3600", 0, 31536000, "an unreferenced blob link waits this long (from its last upload, mount or HEAD) before GC drops it"},
+    {"gc-interval-seconds", "BERTH_GC_INTERVAL_SECONDS", T_INT, offsetof(struct config, gc_interval_seconds), "300", 1,
+     86400, "how often the background GC pass runs"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

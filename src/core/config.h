@@ -33,6 +33,8 @@ struct config {
     int64_t max_layer_parts;
     int64_t token_hours;
     int64_t upload_expiry_seconds; /* idle upload sessions are removed after this */
+    int64_t gc_review_delay_seconds; /* unreferenced links wait this long for GC */
+    int64_t gc_interval_seconds;     /* between background GC passes */
 };
 
 void config_defaults(struct config *c);

@@ -94,7 +94,7 @@ def _undermine(srv, ledger, stop):
 
 def _collector(srv, ledger, stop):
     while not stop.wait(0.4):
-        out = gc(srv, "--grace-minutes", "0")
+        out = gc(srv, "--gc-review-delay-seconds", "0")
         removed = int(out.split(" blobs")[0].rsplit(" ", 1)[1])
         ledger.bump("gc runs")
         ledger.bump("gc blobs removed", removed)
@@ -158,7 +158,7 @@ def test_push_delete_gc_race_leaves_no_dangling_reference(berth_factory, tmp_pat
     require(any(k.startswith("delete layer of kept image") for k in c), f"no blob DELETE: {c}")
     require(any(k.startswith("delete child of kept index") for k in c), f"no child DELETE: {c}")
 
-    gc(srv, "--grace-minutes", "0")            # what the deletes left behind goes now, if anything may
+    gc(srv, "--gc-review-delay-seconds", "0")            # what the deletes left behind goes now, if anything may
     problems = []
     r = fsck(srv, "--verify-digests")
     if r.returncode != 0 or r.problems:
