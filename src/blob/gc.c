@@ -51,8 +51,9 @@
  * commit guard (blob_guard_enter(), shared) from before its rename until
  * its record and link are committed, and blob_collect() takes the guard
  * exclusively and re-reads the record after moving the file aside: it
- * sees the new record (or a file younger than the delay) and puts the
- * file back. A crash after GC's commit leaves bytes with no record, which
+ * sees the new record and puts the file back. (The sweep, which has no
+ * record deletion of its own to go by, also spares files younger than
+ * the delay.) A crash after GC's commit leaves bytes with no record, which
  * the sweep removes. Records are deleted before bytes, always: no record
  * ever names missing bytes.
  */
@@ -144,7 +145,7 @@ static int review_links(struct gc_report *out, const struct gc_options *opt, int
     return rc < 0 ? rc : 0;
 }
 
-static int review_blobs(struct gc_report *out, const struct gc_options *opt, int64_t cutoff)
+static int review_blobs(struct gc_report *out, const struct gc_options *opt)
 {
     struct batch *b = xcalloc(1, sizeof(*b));
     struct item *dead = xcalloc(BATCH, sizeof(*dead));
@@ -169,9 +170,13 @@ static int review_blobs(struct gc_report *out, const struct gc_options *opt, int
             store_rollback();
             break;
         }
-        /* the records are gone (and on disk: synchronous=FULL); now the bytes */
+        /* the records are gone (and on disk: synchronous=FULL); now the
+         * bytes, whatever their age: an upload of the same content that
+         * renamed its file into place since holds the commit guard until
+         * its record is written, and blob_collect() reads the record again
+         * under the guard */
         for (size_t i = 0; i < ndead; i++) {
-            int r = blob_collect(dead[i].digest, cutoff, has_record, NULL);
+            int r = blob_collect(dead[i].digest, INT64_MAX, has_record, NULL);
             if (r < 0)
                 log_warn("gc: %s", error_message());
             if (r == 1) {
@@ -259,7 +264,7 @@ int gc_run(struct gc_report *out, const struct gc_options *opt)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = review_links(out, opt, cutoff)) < 0 || (rc = review_blobs(out, opt, cutoff)) < 0)
+    if ((rc = review_links(out, opt, cutoff)) < 0 || (rc = review_blobs(out, opt)) < 0)
         return rc;
     if (opt->upload_grace_ms >= 0 && (rc = expire_uploads(out, now - opt->upload_grace_ms)) < 0)
         return rc;
