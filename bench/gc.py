@@ -46,7 +46,7 @@ def populate(data, nblobs):
     p = berth("gc", "--data", data)              # creates the database, its schema, the account
     if p.returncode != 0:
         raise SystemExit("berth gc (init): " + p.stderr)
-    db = sqlite3.connect(os.path.join(data, "berth.db"))
+    db = sqlite3.connect(os.path.join(data, "berth.db"), isolation_level=None)
     db.execute("PRAGMA foreign_keys=ON")
     account = db.execute("SELECT id FROM accounts LIMIT 1").fetchone()[0]
     now = int(time.time() * 1000)
@@ -56,16 +56,17 @@ def populate(data, nblobs):
     used = nblobs // 5
     digests = []
     t0 = time.monotonic()
+    for i in range(256):
+        os.makedirs(os.path.join(data, "blobs", "sha256", "%02x" % i), exist_ok=True)
     for i in range(nblobs):
         content = b"berth gc bench blob %d\n" % i
         d = "sha256:" + hashlib.sha256(content).hexdigest()
         digests.append(d)
-        hexd = d[7:]
-        path = os.path.join(data, "blobs", "sha256", hexd[:2])
-        os.makedirs(path, exist_ok=True)
-        with open(os.path.join(path, hexd), "wb") as f:
-            f.write(content)
-        os.utime(os.path.join(path, hexd), (old / 1000, old / 1000))
+        path = os.path.join(data, "blobs", "sha256", d[7:9], d[7:])
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, content)
+        os.utime(fd, (old / 1000, old / 1000))   # old: the sweep looks each one up
+        os.close(fd)
     files_s = time.monotonic() - t0
     db.execute("BEGIN")
     db.executemany("INSERT INTO blobs(digest, size, created_at) VALUES(?, ?, ?)",
@@ -79,7 +80,7 @@ def populate(data, nblobs):
         db.executemany("INSERT INTO manifest_blobs(repo_id, manifest_digest, blob_digest) VALUES(?, ?, ?)",
                        ((repo, md, d) for d in digests[m * 5:m * 5 + 5]))
     db.execute("UPDATE gc_link_reviews SET queued_at = ?", (old,))
-    db.commit()
+    db.execute("COMMIT")
     due = db.execute("SELECT count(*) FROM gc_link_reviews").fetchone()[0]
     db.close()
     return {"files_s": files_s, "used": used, "due": due}
@@ -96,8 +97,9 @@ def gc_pass(data, *args):
 def start_server(data):
     port = random.randint(20000, 60000)
     log = open(data + ".log", "wb")
+    # no job workers: the server's own GC pass would collect the garbage before the measurement
     proc = subprocess.Popen([BERTH, "serve", "--listen", "127.0.0.1:%d" % port, "--data", data, "--auth", "none",
-                             "--log-level", "warn", "--gc-interval-seconds", "86400"], stdout=log, stderr=log)
+                             "--log-level", "warn", "--job-workers", "0"], stdout=log, stderr=log)
     base = "http://127.0.0.1:%d" % port
     for _ in range(200):
         try:

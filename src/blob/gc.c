@@ -9,10 +9,11 @@
  *      short write transaction in which store_gc_review_link() drops a
  *      link only if no manifest of its repository references it and both
  *      the link (linked_at) and its review (queued_at) are older than the
- *      delay. Dropping a repository's last link queues the blob's review.
- *   2. blobs: due blob reviews, likewise in short transactions, delete the
- *      records no repository links; once that is committed, the bytes of
- *      each go through blob_collect().
+ *      delay. When that was the blob's last link, the blob's record goes
+ *      in the same transaction; once it is committed, the bytes of each
+ *      deleted record go through blob_collect().
+ *   2. blobs: due blob reviews (the blobs of a deleted repository), the
+ *      same way.
  *   3. the sweep: blob files older than the delay with no record (a crash
  *      between rename and record, or between GC's commit and its unlink)
  *      go through blob_collect(). Each file costs one read; no write
@@ -119,55 +120,47 @@ static bool stop_now(const struct gc_options *opt)
     return opt->keep_going && opt->keep_going(opt->ctx) != 0;
 }
 
-static int review_links(struct gc_report *out, const struct gc_options *opt, int64_t cutoff)
+/* Reviews one item of a batch inside its transaction: a link (repo_id > 0)
+ * and, when that dropped the blob's last link, the blob at once (its
+ * review, queued by the trigger, goes in the same transaction: no second
+ * write of the same pages); or a blob. Adds a deleted blob record to dead. */
+static int review_item(struct gc_report *out, const struct item *it, int64_t cutoff, struct item *dead, size_t *ndead)
 {
-    struct batch *b = xcalloc(1, sizeof(*b));
-    int rc = 0;
-    for (;;) {
-        b->n = 0;
-        if ((rc = store_gc_due_links(cutoff, BATCH, add_link, b)) < 0 || b->n == 0)
-            break;
-        if ((rc = store_begin()) < 0)
-            break;
-        int64_t dropped = 0;
-        for (size_t i = 0; i < b->n && rc >= 0; i++)
-            if ((rc = store_gc_review_link(b->items[i].repo_id, b->items[i].digest, cutoff)) == 1)
-                dropped++;
-        if (rc < 0 || (rc = store_commit()) < 0) {
-            store_rollback();
-            break;
-        }
-        out->links_dropped += dropped;
-        if (b->n < BATCH || stop_now(opt))
-            break;
+    uint64_t size = 0;
+    int rc;
+    if (it->repo_id) {
+        if ((rc = store_gc_review_link(it->repo_id, it->digest, cutoff)) != 1)
+            return rc;
+        out->links_dropped++;
     }
-    free(b);
+    if ((rc = store_gc_review_blob(it->digest, &size)) == 1) {
+        dead[*ndead] = *it;
+        dead[(*ndead)++].size = size;
+    }
     return rc < 0 ? rc : 0;
 }
 
-static int review_blobs(struct gc_report *out, const struct gc_options *opt)
+/* The due reviews of links (links true) or of blobs, a batch per short
+ * transaction, each followed by the bytes of the blob records it deleted. */
+static int review(struct gc_report *out, const struct gc_options *opt, int64_t cutoff, bool links)
 {
     struct batch *b = xcalloc(1, sizeof(*b));
     struct item *dead = xcalloc(BATCH, sizeof(*dead));
     int rc = 0;
     for (;;) {
         size_t ndead = 0;
+        int64_t dropped = out->links_dropped;
         b->n = 0;
         /* a blob's review is due at once: what protects a blob a client
          * was told about is its link (reviewed with the delay) */
-        if ((rc = store_gc_due_blobs(INT64_MAX, BATCH, add_blob, b)) < 0 || b->n == 0)
+        rc = links ? store_gc_due_links(cutoff, BATCH, add_link, b) : store_gc_due_blobs(INT64_MAX, BATCH, add_blob, b);
+        if (rc < 0 || b->n == 0 || (rc = store_begin()) < 0)
             break;
-        if ((rc = store_begin()) < 0)
-            break;
-        for (size_t i = 0; i < b->n && rc >= 0; i++) {
-            uint64_t size = 0;
-            if ((rc = store_gc_review_blob(b->items[i].digest, &size)) == 1) {
-                dead[ndead] = b->items[i];
-                dead[ndead++].size = size;
-            }
-        }
+        for (size_t i = 0; i < b->n && rc >= 0; i++)
+            rc = review_item(out, &b->items[i], cutoff, dead, &ndead);
         if (rc < 0 || (rc = store_commit()) < 0) {
             store_rollback();
+            out->links_dropped = dropped;
             break;
         }
         /* the records are gone (and on disk: synchronous=FULL); now the
@@ -264,7 +257,7 @@ int gc_run(struct gc_report *out, const struct gc_options *opt)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = review_links(out, opt, cutoff)) < 0 || (rc = review_blobs(out, opt)) < 0)
+    if ((rc = review(out, opt, cutoff, true)) < 0 || (rc = review(out, opt, cutoff, false)) < 0)
         return rc;
     if (opt->upload_grace_ms >= 0 && (rc = expire_uploads(out, now - opt->upload_grace_ms)) < 0)
         return rc;
