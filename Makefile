@@ -3,7 +3,9 @@
 #   make run      install what is missing, build, start berth on 127.0.0.1:5000 with data in ./data
 #                 (make run LISTEN=host:port DATA=dir to choose)
 #   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
-#   make bench    compare berth with Debian's docker-registry on loopback
+#   make bench    compare berth with Debian's docker-registry on loopback, then time re-matching
+#                 10,000 stored inventories against the vulnerability database (make bench-vulndb alone)
+#   make bench-lifecycle  lifecycle evaluation of a 100,000-image repository
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
@@ -23,7 +25,7 @@ endif
 CC      ?= cc
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -g $(OPT) -D_GNU_SOURCE -Isrc $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS := $(SANFLAGS)
 
 SRC     := $(shell find src -name '*.c' ! -path src/main.c | sort)
@@ -34,7 +36,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench fuzz fuzz-long clean
+.PHONY: all deps run test unit replay integration bench bench-vulndb bench-lifecycle fuzz fuzz-long clean
 all: $(B)/berth
 
 deps:
@@ -54,6 +56,10 @@ $(B)/berth: $(B)/obj/main.o $(B)/libberth.a
 $(B)/unit/%: tests/unit/%.c $(B)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(B)/bench/%: bench/%.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/replay/%: tests/fuzz/%.c tests/fuzz/standalone.c $(B)/libberth.a
 	@mkdir -p $(dir $@)
@@ -79,17 +85,34 @@ replay: $(REPLAY)
 integration: $(B)/berth
 	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
-# The whole suite: unit tests and fuzz corpora in the normal build and under
+# The whole suite: the module graph has no cycle and docs/compatibility.md
+# lists every ECR operation of the model as ops.c has it (python3 is the one
+# with the aws CLI's botocore, the newest model); unit tests and fuzz corpora in the normal build and under
 # ASan+UBSan, then the integration tests against the sanitizer build of the
 # server, so memory errors under real clients fail the run.
 test: deps
 	/usr/bin/python3 scripts/module_graph.py
+	python3 scripts/compat_table.py --check
 	$(MAKE) -j2 all unit replay
 	$(MAKE) -j2 SAN=1 all unit replay
 	$(MAKE) SAN=1 integration
 
-bench: deps $(B)/berth
+bench: deps $(B)/berth $(B)/bench/vulndb_rematch $(B)/bench/lifecycle
 	bash bench/run.sh
+	$(B)/bench/vulndb_rematch
+	$(B)/bench/lifecycle
+
+bench-vulndb: $(B)/bench/vulndb_rematch
+	$(B)/bench/vulndb_rematch
+
+# Scan time against reading and decompressing the layers (bench/README.md).
+$(B)/bench/scan_layers: bench/scan_layers.c $(B)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
+
+# Lifecycle evaluation of a 100,000-image repository (bench/lifecycle.c).
+bench-lifecycle: $(B)/bench/lifecycle
+	$(B)/bench/lifecycle
 
 fuzz: $(FUZZBIN)
 

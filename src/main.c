@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "auth/auth.h"
 #include "blob/blobstore.h"
 #include "blob/gc.h"
@@ -22,10 +24,17 @@
 #include "http/server.h"
 #include "iam/iam.h"
 #include "image/image.h"
+#include "image/scanning.h"
 #include "jobs/jobs.h"
+#include "lifecycle/run.h"
 #include "policy/arn.h"
 #include "registry/registry.h"
+#include "scan/job.h"
+#include "scan/scan.h"
+#include "scan/vulndb.h"
+#include "store/lifecycle.h"
 #include "store/store.h"
+#include "store/vulndb.h"
 
 #define BERTH_VERSION "0.1.0"
 
@@ -48,6 +57,10 @@ static void usage(void)
            "  berth fsck [--data DIR] [--verify-digests]\n"
            "                             check that metadata and blobs agree (safe while serving);\n"
            "                             exit 1 when a problem is found, 2 when the check cannot run\n"
+           "  berth vulndb import PATH | sync --url URL | status [--data DIR]\n"
+           "                             load OSV vulnerability data (a directory of .json files or a\n"
+           "                             zip such as osv.dev's all.zip), download and load a zip, or\n"
+           "                             say what is loaded and when\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -140,15 +153,22 @@ static int cmd_serve(int argc, char **argv)
         .max_blob_bytes = (uint64_t)cfg.max_layer_size_mb << 20,
         .max_parts = cfg.max_layer_parts,
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
+        .pull_flush_ms = cfg.pull_time_flush_seconds * 1000,
+        .restore_delay_ms = cfg.restore_delay_seconds * 1000,
         .gc_delay_ms = cfg.gc_review_delay_seconds * 1000,
     };
+    struct scan_limits scan;
+    scan_limits_default(&scan);
+    scan.max_layer_bytes = (uint64_t)cfg.scan_max_layer_mb << 20;
+    scan_set_limits(&scan);
     if (image_service_start(&limits) < 0 ||
         gc_schedule(cfg.gc_review_delay_seconds * 1000, cfg.gc_interval_seconds * 1000) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
 
-    if (jobs_start((int)cfg.job_workers) < 0) {
+    if (scan_jobs_register() < 0 || lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 ||
+        jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -286,7 +306,7 @@ static int admin_extra(int argc, char **argv, int *i)
 {
     /* the admin commands' own options are read by admin_opt */
     static const char *const own[] = {"--account-id", "--access-key-id", "--principal", "--action", "--resource", "--context",
-                                      NULL};
+                                      "--repository", "--at", NULL};
     for (const char *const *o = own; *o; o++)
         if (strcmp(argv[*i], *o) == 0 && *i + 1 < argc) {
             *i += 2;
@@ -305,7 +325,11 @@ static void admin_usage(void)
            "  delete-root-key --access-key-id AKID  delete a root access key\n"
            "  simulate --principal ARN --action ecr:PutImage --resource ARN [--context aws:SourceIp=1.2.3.4 ...]\n"
            "                                        the policy decision for a request, and the statement that decided it\n"
-           "  jobs                                  the background job queue: kind, key, state, next run, attempts, last error\n\n"
+           "  jobs                                  the background job queue: kind, key, state, next run, attempts, last error\n"
+           "  lifecycle run [--repository R] [--account-id ID] [--at EPOCH_SECONDS]\n"
+           "                                        run lifecycle policies now (as of --at) and print each action\n"
+           "  lifecycle history [--repository R] [--account-id ID]\n"
+           "                                        what lifecycle policies did: time, repository, digest, tags, rule, action, outcome\n\n"
            "Secrets are printed once, on standard output. The commands work while berth serves.\n");
 }
 
@@ -382,6 +406,107 @@ static int admin_jobs(void)
     return 0;
 }
 
+/* ---- berth admin lifecycle ---- */
+
+static void print_event(void *ctx, const struct lifecycle_event *e)
+{
+    char when[32];
+    format_time_iso(when, e->at_ms);
+    printf("%s\t%s/%s\t%s\t%s\t%lld\t%s\t%s\n", when, e->account_id, e->repository, e->digest, e->tags_json,
+           (long long)e->priority, e->action, e->outcome);
+}
+
+static int print_history(void *ctx, const struct lifecycle_event *e)
+{
+    print_event(ctx, e);
+    return 0;
+}
+
+#define LIFECYCLE_COLUMNS "TIME\tREPOSITORY\tDIGEST\tTAGS\tRULE\tACTION\tOUTCOME\n"
+
+struct lifecycle_pick {
+    const char *account, *repository;
+    int64_t *ids;
+    size_t n, cap;
+};
+
+static int pick_repo(void *ctx, int64_t id)
+{
+    struct lifecycle_pick *p = ctx;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->ids = realloc(p->ids, p->cap * sizeof(int64_t));
+        if (!p->ids)
+            abort();
+    }
+    p->ids[p->n++] = id;
+    return 0;
+}
+
+/* berth admin lifecycle run: every policy (or one repository's) now. */
+static int admin_lifecycle_run(int argc, char **argv)
+{
+    struct lifecycle_pick pick = {admin_opt(argc, argv, "--account-id"), admin_opt(argc, argv, "--repository"), NULL, 0, 0};
+    const char *at = admin_opt(argc, argv, "--at");
+    int64_t now = now_ms();
+    int rc = 0, found = 0;
+    if (at) {
+        char *end;
+        long long v = strtoll(at, &end, 10);
+        if (end == at || *end || v < 0) {
+            fprintf(stderr, "berth: --at is a time in seconds since the epoch\n");
+            return 2;
+        }
+        now = (int64_t)v * 1000;
+    }
+    if (store_lifecycle_repos(pick_repo, &pick) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        free(pick.ids);
+        return 1;
+    }
+    printf(LIFECYCLE_COLUMNS);
+    for (size_t i = 0; i < pick.n; i++) {
+        struct repo repo;
+        if (store_repo_get_by_id(pick.ids[i], &repo) < 0)
+            continue;
+        if ((!pick.account || strcmp(pick.account, repo.account_id) == 0) &&
+            (!pick.repository || strcmp(pick.repository, repo.name) == 0)) {
+            int acted = 0;
+            found++;
+            if (lifecycle_run(&repo, now, print_event, NULL, &acted) < 0) {
+                fprintf(stderr, "berth: lifecycle %s/%s: %s\n", repo.account_id, repo.name, error_message());
+                rc = 1;
+            }
+            fprintf(stderr, "%s/%s: %d action(s)\n", repo.account_id, repo.name, acted);
+        }
+        repo_release(&repo);
+    }
+    free(pick.ids);
+    if (pick.repository && !found) {
+        fprintf(stderr, "berth: no repository '%s' has a lifecycle policy\n", pick.repository);
+        return 1;
+    }
+    return rc;
+}
+
+static int admin_lifecycle(int argc, char **argv)
+{
+    const char *sub = argc > 3 ? argv[3] : "";
+    if (strcmp(sub, "run") == 0)
+        return admin_lifecycle_run(argc, argv);
+    if (strcmp(sub, "history") == 0) {
+        printf(LIFECYCLE_COLUMNS);
+        if (store_lifecycle_history(admin_opt(argc, argv, "--account-id"), admin_opt(argc, argv, "--repository"),
+                                    print_history, NULL) < 0) {
+            fprintf(stderr, "berth: %s\n", error_message());
+            return 1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "berth: admin lifecycle run|history [--repository R] [--account-id ID]\n");
+    return 2;
+}
+
 /* berth admin simulate: what would the evaluator decide, and why. */
 static int admin_simulate(int argc, char **argv)
 {
@@ -436,7 +561,9 @@ static int cmd_admin(int argc, char **argv)
         admin_usage();
         return argc < 3 ? 2 : 0;
     }
-    if (load_config(&cfg, argc, argv, 3, admin_extra) < 0 || open_data(&cfg) < 0) {
+    /* berth admin lifecycle run|history: the word after the command is not an option */
+    int first = strcmp(argv[2], "lifecycle") == 0 && argc > 3 ? 4 : 3;
+    if (load_config(&cfg, argc, argv, first, admin_extra) < 0 || open_data(&cfg) < 0) {
         config_release(&cfg);
         return 1;
     }
@@ -492,6 +619,8 @@ static int admin_run(int argc, char **argv)
         rc = admin_simulate(argc, argv);
     } else if (strcmp(cmd, "jobs") == 0) {
         rc = admin_jobs();
+    } else if (strcmp(cmd, "lifecycle") == 0) {
+        rc = admin_lifecycle(argc, argv);
     } else if (strcmp(cmd, "delete-root-key") == 0) {
         const char *akid = admin_opt(argc, argv, "--access-key-id");
         struct access_key k;
@@ -516,6 +645,99 @@ static int admin_run(int argc, char **argv)
     return rc;
 }
 
+static int vulndb_extra(int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], "--url") == 0 && *i + 1 < argc) {
+        *i += 2;
+        return 0;
+    }
+    return 1;
+}
+
+static int print_vulndb_count(void *ctx, const char *ecosystem, int64_t records)
+{
+    (void)ctx;
+    printf("  %s: %lld\n", ecosystem, (long long)records);
+    return 0;
+}
+
+static int vulndb_status(void)
+{
+    int64_t total, updated;
+    char source[1024], when[32];
+    if (store_vuln_total(&total) < 0 || store_vuln_updated(&updated, source, sizeof(source)) < 0)
+        return -1;
+    if (!updated) {
+        printf("vulnerability database: empty, never updated\n");
+        return 0;
+    }
+    format_time_iso(when, updated);
+    printf("vulnerability database: %lld records, updated %s from %s\n", (long long)total, when, source);
+    return store_vuln_counts(print_vulndb_count, NULL);
+}
+
+/* berth vulndb: the vulnerability database that image scans match against. */
+static int cmd_vulndb(int argc, char **argv)
+{
+    struct config cfg;
+    const char *sub = argc > 2 ? argv[2] : "";
+    const char *url = NULL, *path = NULL;
+    int first = 3;
+    if (strcmp(sub, "import") == 0 && argc > 3 && argv[3][0] != '-') {
+        path = argv[3];
+        first = 4;
+    }
+    for (int i = first; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--url") == 0)
+            url = argv[i + 1];
+    if ((strcmp(sub, "import") == 0 && !path) || (strcmp(sub, "sync") == 0 && !url) ||
+        (strcmp(sub, "import") != 0 && strcmp(sub, "sync") != 0 && strcmp(sub, "status") != 0)) {
+        fprintf(stderr, "usage: berth vulndb import PATH | sync --url URL | status [--data DIR]\n");
+        return 2;
+    }
+    if (load_config(&cfg, argc, argv, first, vulndb_extra) < 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    int rc = 0;
+    if (mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
+        fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg.data_dir);
+        rc = -1;
+    } else if (store_open(cfg.data_dir) < 0) {
+        fprintf(stderr, "berth: %s\n", error_message());
+        rc = -1;
+    } else if (strcmp(sub, "status") == 0) {
+        rc = vulndb_status();
+        if (rc < 0)
+            fprintf(stderr, "berth: vulndb: %s\n", error_message());
+    } else {
+        struct vulndb_import_stats st;
+        if (path) {
+            rc = vulndb_import(path, &st);
+        } else {
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            rc = vulndb_sync(url, cfg.data_dir, &st);
+            curl_global_cleanup();
+        }
+        if (rc < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else
+            printf("vulndb: %lld records read: %lld stored, %lld unchanged, %lld withdrawn, %lld skipped (no OS "
+                   "ecosystem), %lld invalid\n",
+                   (long long)st.read, (long long)st.stored, (long long)st.unchanged, (long long)st.withdrawn,
+                   (long long)st.skipped, (long long)st.invalid);
+        /* new data: the images scanned continuously are matched again (by
+         * the server's job workers, from the queue in the store) */
+        if (rc == 0 && st.stored + st.withdrawn > 0 && (rc = image_rescan_all()) < 0)
+            fprintf(stderr, "berth: %s\n", error_message());
+        else if (rc == 0 && st.stored + st.withdrawn > 0)
+            printf("vulndb: images scanned continuously will be matched against the new data\n");
+    }
+    store_close_thread();
+    config_release(&cfg);
+    return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -534,6 +756,8 @@ int main(int argc, char **argv)
         return cmd_gc(argc, argv);
     if (strcmp(argv[1], "fsck") == 0)
         return cmd_fsck(argc, argv);
+    if (strcmp(argv[1], "vulndb") == 0)
+        return cmd_vulndb(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

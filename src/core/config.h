@@ -33,6 +33,10 @@ struct config {
     int64_t max_layer_parts;
     int64_t token_hours;
     int64_t upload_expiry_seconds; /* idle upload sessions are removed after this */
+    int64_t pull_time_flush_seconds; /* pull times wait in memory at most this long */
+    int64_t restore_delay_seconds;   /* a restore from the archive completes after this */
+    int64_t scan_max_layer_mb;     /* what one layer may expand to when a scan reads it */
+    int64_t lifecycle_interval_seconds; /* each repository's lifecycle policy runs this often */
     int64_t gc_review_delay_seconds; /* unreferenced links wait this long for GC */
     int64_t gc_interval_seconds;     /* between background GC passes */
 };

@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "core/config.h"
+#include "core/digest.h"
 #include "ecr/model_gen.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -79,6 +80,10 @@ int ecr_fail_internal(struct ecr_call *c, int rc);
 const char *ecr_str(struct ecr_call *c, const char *key);
 /* Loads the input's repositoryName in c->registry_id; RepositoryNotFoundException if absent. */
 int ecr_load_repo(struct ecr_call *c, struct repo *out);
+/* Resolves an ImageIdentifier (id: imageDigest and/or imageTag) of repo
+ * to its digest; ImageNotFoundException or InvalidParameterException
+ * (recorded with ecr_fail) when it names no image. */
+int ecr_image_lookup(struct ecr_call *c, const struct repo *repo, json_t *id, char digest_out[DIGEST_MAX]);
 /* The repository's ARN and URI. */
 void ecr_repo_arn(char *out, size_t size, const char *account, const char *name);
 void ecr_repo_uri(char *out, size_t size, struct ecr_call *c, const char *account, const char *name);

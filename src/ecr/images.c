@@ -1,7 +1,7 @@
 /*
  * This module implements the image operations of the ECR control plane:
- * ListImages, DescribeImages, BatchGetImage, PutImage, BatchDeleteImage and
- * ListImageReferrers.
+ * ListImages, DescribeImages, BatchGetImage, PutImage, BatchDeleteImage,
+ * ListImageReferrers and UpdateImageStorageClass.
  *
  * ECR's unit of listing is the pair (digest, tag): ListImages and
  * BatchGetImage answer one entry per tag and an untagged image as its digest
@@ -9,7 +9,11 @@
  * tags. PutImage goes through image_put(), the same path as a /v2 manifest
  * PUT; only the mapping of its failures to ECR's exceptions lives here.
  * Pages are cut one entry past maxResults so that a next page is known to
- * exist before a nextToken is handed out.
+ * exist before a nextToken is handed out. Every listing reads one indexed
+ * range of the store per page (store/images_ext.h): the tag and status
+ * filters and an image's size are stored with it, so a page costs the same
+ * at any repository size. UpdateImageStorageClass archives and restores
+ * through the image service.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -24,10 +28,7 @@
 #include "image/image.h"
 #include "image/manifest.h"
 #include "image/reference.h"
-
-/* Pull times are recorded at most this often per image, as on /v2. */
-/* Manifests read per query while looking for a filtered page. */
-#define SCAN_BATCH 500
+#include "store/scans.h"
 
 #define REASON_MISSING "Invalid request parameters: both tag and digest cannot be null"
 #define REASON_BAD_DIGEST "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"
@@ -142,12 +143,15 @@ static enum tag_status tag_status_of(struct ecr_call *c)
     return TS_ANY;
 }
 
-/* Every image here is ACTIVE (there is no archive tier), so a status filter
- * of ARCHIVED or ACTIVATING selects nothing. */
-static bool status_filter_selects(struct ecr_call *c, const char *key)
+/* The status filter named by key (imageStatus, artifactStatus); ACTIVE
+ * when absent, as the model documents. The model has checked its value. */
+static int status_filter_of(struct ecr_call *c, const char *key)
 {
     const char *s = json_string_value(json_object_get(json_object_get(c->in, "filter"), key));
-    return !s || strcmp(s, "ACTIVE") == 0 || strcmp(s, "ANY") == 0;
+    int st = IMAGE_ACTIVE;
+    if (s && image_status_parse(s, &st) < 0)
+        st = IMAGE_ACTIVE;
+    return st;
 }
 
 /* The page was collected with one entry too many when there is a next page:
@@ -161,44 +165,6 @@ static void finish_page(struct ecr_call *c, json_t *list, size_t max, void (*key
     char k[DIGEST_MAX + 320];
     key(k, sizeof(k), json_array_get(list, max - 1));
     ecr_set_next_token(c, k);
-}
-
-/* Feeds take() the repository's manifests after `after` in digest order, a
- * batch at a time, until it says the page is full or there are no more. */
-struct scan {
-    int (*take)(void *ctx, const struct manifest *m);
-    void *ctx;
-    char cursor[DIGEST_MAX];
-    int rows;
-    bool full;
-    int error; /* take() returned a negative E_* */
-};
-
-static int scan_row(void *p, const struct manifest *m)
-{
-    struct scan *s = p;
-    snprintf(s->cursor, sizeof(s->cursor), "%s", m->digest);
-    s->rows++;
-    int r = s->take(s->ctx, m);
-    if (r < 0)
-        s->error = r;
-    s->full = r != 0;
-    return s->full;
-}
-
-static int scan_manifests(int64_t repo_id, const char *after, int (*take)(void *ctx, const struct manifest *m), void *ctx)
-{
-    struct scan s = {.take = take, .ctx = ctx};
-    snprintf(s.cursor, sizeof(s.cursor), "%s", after ? after : "");
-    do {
-        s.rows = 0;
-        int rc = store_manifests_list(repo_id, s.cursor, SCAN_BATCH, scan_row, &s);
-        if (rc < 0)
-            return rc;
-        if (s.error < 0)
-            return s.error;
-    } while (!s.full && s.rows == SCAN_BATCH);
-    return 0;
 }
 
 static int add_tag_string(void *ctx, const char *tag)
@@ -233,15 +199,10 @@ static int add_tagged(void *ctx, const char *tag, const char *digest)
     return json_array_size(l->ids) >= l->want;
 }
 
-static int add_untagged(void *ctx, const struct manifest *m)
+static int add_untagged(void *ctx, const struct image_record *r)
 {
     struct list_images *l = ctx;
-    int64_t ntags;
-    int rc = store_tag_count_for(l->repo_id, m->digest, &ntags);
-    if (rc < 0)
-        return rc;
-    if (ntags == 0)
-        json_array_append_new(l->ids, image_id(m->digest, NULL));
+    json_array_append_new(l->ids, image_id(r->m.digest, NULL));
     return json_array_size(l->ids) >= l->want;
 }
 
@@ -269,20 +230,18 @@ int op_list_images(struct ecr_call *c)
         goto done;
     }
     enum tag_status ts = tag_status_of(c);
+    int status = status_filter_of(c, "imageStatus");
     struct list_images l = {repo.id, json_array(), (size_t)max + 1};
     json_object_set_new(c->out, "imageIds", l.ids);
-    if (!status_filter_selects(c, "imageStatus")) {
-        rc = 0;
-        goto done;
-    }
     bool in_untagged = after && after[0] == 'u';
     if (ts != TS_UNTAGGED && !in_untagged &&
-        (rc = store_tags_list(repo.id, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
+        (rc = store_tagged_page(repo.id, status, after ? after + 2 : NULL, max + 1, add_tagged, &l)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
     if (ts != TS_TAGGED && json_array_size(l.ids) < l.want &&
-        (rc = scan_manifests(repo.id, in_untagged ? after + 2 : NULL, add_untagged, &l)) < 0) {
+        (rc = store_images_page(repo.id, TAGS_UNTAGGED, status, in_untagged ? after + 2 : NULL,
+                                (int)(l.want - json_array_size(l.ids)), add_untagged, &l)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
@@ -296,75 +255,68 @@ done:
 
 /* ---- DescribeImages ---- */
 
-static bool is_index_type(const char *media_type)
+/* The ImageDetail of r; takes the reference to tags. An index's size is
+ * its largest child's, stored with it when it was put. */
+static json_t *image_detail(const struct repo *repo, const struct image_record *r, json_t *tags)
 {
-    return strcmp(media_type, MT_OCI_INDEX) == 0 || strcmp(media_type, MT_DOCKER_LIST) == 0;
-}
-
-/* An index is as large as the largest image it lists (ECR's definition);
- * other manifests carry their size. */
-static uint64_t image_size_of(int64_t repo_id, const struct manifest *m)
-{
-    struct manifest full, child;
-    struct parsed_manifest pm;
-    uint64_t size = 0;
-    if (!is_index_type(m->media_type) || store_manifest_get(repo_id, m->digest, true, &full) < 0)
-        return m->image_size;
-    if (manifest_parse(&pm, full.body, full.size, full.media_type) == 0) {
-        for (size_t i = 0; i < pm.nmanifests; i++) {
-            if (store_manifest_get(repo_id, pm.manifests[i].digest, false, &child) < 0)
-                continue;
-            if (child.image_size > size)
-                size = child.image_size;
-            manifest_release(&child);
-        }
-        parsed_manifest_release(&pm);
-    }
-    manifest_release(&full);
-    return size;
-}
-
-/* The ImageDetail of m; takes the reference to tags. */
-static json_t *image_detail(const struct repo *repo, const struct manifest *m, json_t *tags)
-{
+    const struct manifest *m = &r->m;
     json_t *d = json_pack("{s:s,s:s,s:s}", "registryId", repo->account_id, "repositoryName", repo->name, "imageDigest", m->digest);
     if (json_array_size(tags))
         json_object_set_new(d, "imageTags", tags);
     else
         json_decref(tags);
-    json_object_set_new(d, "imageSizeInBytes", json_integer((json_int_t)image_size_of(repo->id, m)));
+    json_object_set_new(d, "imageSizeInBytes", json_integer((json_int_t)m->image_size));
     json_object_set_new(d, "imagePushedAt", ecr_time(m->pushed_ms));
     json_object_set_new(d, "imageManifestMediaType", json_string(m->media_type));
     if (m->config_media_type)
         json_object_set_new(d, "artifactMediaType", json_string(m->config_media_type));
     else if (m->artifact_type)
         json_object_set_new(d, "artifactMediaType", json_string(m->artifact_type));
-    if (m->last_pull_ms > 0)
-        json_object_set_new(d, "lastRecordedPullTime", ecr_time(m->last_pull_ms));
+    int64_t pulled = image_pull_time(repo->id, m->digest, m->last_pull_ms);
+    if (pulled > 0)
+        json_object_set_new(d, "lastRecordedPullTime", ecr_time(pulled));
     if (m->subject)
         json_object_set_new(d, "subjectManifestDigest", json_string(m->subject));
-    json_object_set_new(d, "imageStatus", json_string("ACTIVE"));
+    json_object_set_new(d, "imageStatus", json_string(image_status_name(r->status)));
+    if (r->archived_ms > 0)
+        json_object_set_new(d, "lastArchivedAt", ecr_time(r->archived_ms));
+    if (r->activated_ms > 0)
+        json_object_set_new(d, "lastActivatedAt", ecr_time(r->activated_ms));
+    struct scan_record scan;
+    if (store_scan_get(repo->id, m->digest, &scan) == 0) {
+        json_object_set_new(d, "imageScanStatus", ecr_scan_status(&scan));
+        if (strcmp(scan.status, "COMPLETE") == 0)
+            json_object_set_new(d, "imageScanFindingsSummary",
+                                json_pack("{s:o,s:o,s:o}", "imageScanCompletedAt", ecr_time(scan.completed_at),
+                                          "vulnerabilitySourceUpdatedAt", ecr_time(scan.source_updated_at),
+                                          "findingSeverityCounts", ecr_severity_counts(&scan)));
+        scan_record_release(&scan);
+    }
     return d;
 }
 
 struct describe_images {
     const struct repo *repo;
-    enum tag_status ts;
     json_t *details;
     size_t want;
 };
 
-static int add_detail(void *ctx, const struct manifest *m)
+/* The record's tags (read with it) as a JSON array. */
+static json_t *record_tags(const struct image_record *r)
+{
+    json_t *tags = json_array();
+    for (const char *p = r->tags; p && *p;) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(tags, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return tags;
+}
+
+static int add_detail(void *ctx, const struct image_record *r)
 {
     struct describe_images *d = ctx;
-    json_t *tags = tags_of(d->repo->id, m->digest);
-    if (!tags)
-        return E_ERROR;
-    bool tagged = json_array_size(tags) > 0;
-    if ((d->ts == TS_TAGGED && !tagged) || (d->ts == TS_UNTAGGED && tagged))
-        json_decref(tags);
-    else
-        json_array_append_new(d->details, image_detail(d->repo, m, tags));
+    json_array_append_new(d->details, image_detail(d->repo, r, record_tags(r)));
     return json_array_size(d->details) >= d->want;
 }
 
@@ -387,11 +339,11 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
         json_t *id = json_array_get(ids, i);
         const char *digest = id_digest(id), *tag = id_tag(id);
         char resolved[DIGEST_MAX], shown[700];
-        struct manifest m;
+        struct image_record m;
         enum id_status st = resolve_id(repo->id, digest, tag, resolved);
-        int got = st == ID_OK ? store_manifest_get(repo->id, resolved, false, &m) : 0;
+        int got = st == ID_OK ? store_image_get(repo->id, resolved, &m) : 0;
         bool seen_before = got == 0 && json_object_get(seen, resolved);
-        json_t *tags = st == ID_OK && got == 0 && !seen_before ? tags_of(repo->id, resolved) : NULL;
+        json_t *tags = st == ID_OK && got == 0 && !seen_before ? record_tags(&m) : NULL;
         format_image_id(shown, sizeof(shown), digest, tag);
         if (st == ID_MISSING)
             rc = ecr_fail(c, ECR_INVALID_PARAMETER,
@@ -414,7 +366,7 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
         }
         json_decref(tags);
         if (st == ID_OK && got == 0)
-            manifest_release(&m);
+            image_record_release(&m);
     }
     json_decref(seen);
     return rc;
@@ -444,14 +396,15 @@ int op_describe_images(struct ecr_call *c)
         rc = ecr_fail(c, ECR_INVALID_PARAMETER, BAD_TOKEN);
         goto done;
     }
-    if (status_filter_selects(c, "imageStatus")) {
-        struct describe_images d = {&repo, tag_status_of(c), details, (size_t)max + 1};
-        if ((rc = scan_manifests(repo.id, after ? after + 2 : NULL, add_detail, &d)) < 0) {
-            rc = ecr_fail_internal(c, rc);
-            goto done;
-        }
-        finish_page(c, details, (size_t)max, describe_images_key);
+    enum tag_status ts = tag_status_of(c);
+    enum tag_filter tf = ts == TS_TAGGED ? TAGS_TAGGED : ts == TS_UNTAGGED ? TAGS_UNTAGGED : TAGS_ANY;
+    struct describe_images d = {&repo, details, (size_t)max + 1};
+    if ((rc = store_images_page(repo.id, tf, status_filter_of(c, "imageStatus"), after ? after + 2 : NULL, max + 1, add_detail,
+                                &d)) < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
     }
+    finish_page(c, details, (size_t)max, describe_images_key);
     rc = 0;
 done:
     free(after);
@@ -515,6 +468,17 @@ int op_batch_get_image(struct ecr_call *c)
             add_id_failure(failures, digest, tag, st);
             continue;
         }
+        if ((rc = image_pullable(repo.id, m.digest)) < 0) {
+            if (rc != E_NOTFOUND) {
+                manifest_release(&m);
+                json_decref(seen);
+                repo_release(&repo);
+                return ecr_fail_internal(c, rc);
+            }
+            add_failure(failures, digest, tag, "ImageNotFound", error_message());
+            manifest_release(&m);
+            continue;
+        }
         if (!media_type_accepted(accepted, m.media_type)) {
             char reason[400];
             snprintf(reason, sizeof(reason),
@@ -548,7 +512,7 @@ int op_batch_get_image(struct ecr_call *c)
             json_decref(tags);
         }
         json_decref(body);
-        image_record_pull(repo.id, m.digest, m.last_pull_ms);
+        image_record_pull(repo.id, m.digest, repo.account_id, c->who.arn);
         manifest_release(&m);
     }
     json_decref(seen);
@@ -797,16 +761,18 @@ done:
 struct referrers {
     json_t *list;
     json_t *types; /* filter.artifactTypes, or NULL */
-    const char *after;
     size_t want;
+    char cursor[DIGEST_MAX];
+    int rows;
 };
 
-static int add_referrer(void *ctx, const struct manifest *m)
+static int add_referrer(void *ctx, const struct image_record *rec)
 {
     struct referrers *r = ctx;
+    const struct manifest *m = &rec->m;
     const char *type = m->artifact_type ? m->artifact_type : m->config_media_type;
-    if (r->after && strcmp(m->digest, r->after) <= 0)
-        return 0;
+    snprintf(r->cursor, sizeof(r->cursor), "%s", m->digest);
+    r->rows++;
     if (json_array_size(r->types)) {
         bool hit = false;
         for (size_t i = 0; i < json_array_size(r->types) && !hit; i++)
@@ -817,8 +783,7 @@ static int add_referrer(void *ctx, const struct manifest *m)
     json_t *d = json_pack("{s:s,s:s,s:I}", "digest", m->digest, "mediaType", m->media_type, "size", (json_int_t)m->size);
     if (type)
         json_object_set_new(d, "artifactType", json_string(type));
-    json_t *doc = json_loadb(m->body, m->size, 0, NULL);
-    json_t *ann = json_object_get(doc, "annotations");
+    json_t *ann = rec->annotations ? json_loads(rec->annotations, 0, NULL) : NULL;
     if (json_is_object(ann) && json_object_size(ann)) {
         json_t *out = json_object();
         const char *k;
@@ -830,8 +795,8 @@ static int add_referrer(void *ctx, const struct manifest *m)
         }
         json_object_set_new(d, "annotations", out);
     }
-    json_decref(doc);
-    json_object_set_new(d, "artifactStatus", json_string("ACTIVE"));
+    json_decref(ann);
+    json_object_set_new(d, "artifactStatus", json_string(image_status_name(rec->status)));
     json_array_append_new(r->list, d);
     return json_array_size(r->list) >= r->want;
 }
@@ -862,18 +827,96 @@ int op_list_image_referrers(struct ecr_call *c)
                       "Invalid parameter at 'subjectId.imageDigest' failed to satisfy constraint: '%s'", error_message());
         goto done;
     }
-    if (status_filter_selects(c, "artifactStatus")) {
-        struct referrers r = {list, json_object_get(json_object_get(c->in, "filter"), "artifactTypes"), after ? after + 2 : NULL,
-                              (size_t)max + 1};
-        if ((rc = store_referrers(repo.id, subject, add_referrer, &r)) < 0) {
-            rc = ecr_fail_internal(c, rc);
-            goto done;
-        }
-        finish_page(c, list, (size_t)max, referrers_key);
+    struct referrers r = {list, json_object_get(json_object_get(c->in, "filter"), "artifactTypes"), (size_t)max + 1, "", 0};
+    int status = status_filter_of(c, "artifactStatus");
+    snprintf(r.cursor, sizeof(r.cursor), "%s", after ? after + 2 : "");
+    /* a page of the subject index at a time, until the type filter has
+     * kept a page's worth */
+    do {
+        r.rows = 0;
+        rc = store_referrers_page(repo.id, subject, status, r.cursor, max + 1, add_referrer, &r);
+    } while (rc == 0 && r.rows == max + 1 && json_array_size(list) < r.want);
+    if (rc < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
     }
+    finish_page(c, list, (size_t)max, referrers_key);
     rc = 0;
 done:
     free(after);
+    repo_release(&repo);
+    return rc;
+}
+
+/* ---- one image, for the operations that name one (StartImageScan, ...) ---- */
+
+int ecr_image_lookup(struct ecr_call *c, const struct repo *repo, json_t *id, char digest_out[DIGEST_MAX])
+{
+    const char *digest = id_digest(id), *tag = id_tag(id);
+    char shown[700];
+    enum id_status st = resolve_id(repo->id, digest, tag, digest_out);
+    format_image_id(shown, sizeof(shown), digest, tag);
+    switch (st) {
+    case ID_OK:
+        return 0;
+    case ID_MISSING:
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
+                        "Invalid parameter at 'imageId' failed to satisfy constraint: 'both tag and digest cannot be null'");
+    case ID_BAD_DIGEST:
+        return ecr_fail(c, ECR_INVALID_PARAMETER,
+                        "Invalid parameter at 'imageDigest' failed to satisfy constraint: 'Member must satisfy regular "
+                        "expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+    case ID_ERROR:
+        return ecr_fail_internal(c, E_ERROR);
+    default:
+        return ecr_fail(c, ECR_IMAGE_NOT_FOUND,
+                        "The image with imageId %s does not exist within the repository with name '%s' in the registry "
+                        "with id '%s'",
+                        shown, repo->name, repo->account_id);
+    }
+}
+
+/* ---- UpdateImageStorageClass ---- */
+
+/* ARCHIVE moves an ACTIVE image to the archive; STANDARD starts restoring
+ * an archived one (it answers ACTIVATING; the image service completes the
+ * restore in the background). Asking an image for the class it is in or
+ * moving to is ImageStorageClassUpdateNotSupportedException, as is
+ * archiving an image that an active index lists. */
+int op_update_image_storage_class(struct ecr_call *c)
+{
+    struct repo repo = {0};
+    json_t *id = json_object_get(c->in, "imageId");
+    const char *target = ecr_str(c, "targetStorageClass");
+    char image[DIGEST_MAX], shown[700];
+    enum image_status status = IMAGE_ARCHIVED;
+    int rc;
+    if (ecr_load_repo(c, &repo) < 0)
+        return -1;
+    if ((rc = ecr_image_lookup(c, &repo, id, image)) < 0)
+        goto done;
+    if (strcmp(target, "ARCHIVE") == 0)
+        rc = image_archive(&repo, image);
+    else
+        rc = image_restore(&repo, image, &status);
+    format_image_id(shown, sizeof(shown), id_digest(id), id_tag(id));
+    if (rc == E_NOTFOUND) /* deleted meanwhile */
+        rc = ecr_fail(c, ECR_IMAGE_NOT_FOUND,
+                      "The image with imageId %s does not exist within the repository with name '%s' in the registry with id "
+                      "'%s'",
+                      shown, repo.name, repo.account_id);
+    else if (rc == E_UNSUPPORTED || rc == E_CONFLICT)
+        rc = ecr_fail(c, ECR_IMAGE_STORAGE_CLASS_UPDATE_NOT_SUPPORTED, "%s", error_message());
+    else if (rc < 0)
+        rc = ecr_fail_internal(c, rc);
+    if (rc < 0)
+        goto done;
+    json_object_set_new(c->out, "registryId", json_string(repo.account_id));
+    json_object_set_new(c->out, "repositoryName", json_string(repo.name));
+    json_object_set_new(c->out, "imageId", image_id(image, id_tag(id)));
+    json_object_set_new(c->out, "imageStatus", json_string(image_status_name(status)));
+    rc = 0;
+done:
     repo_release(&repo);
     return rc;
 }

@@ -30,6 +30,13 @@ const struct ecr_op ecr_ops[] = {
     {"PutImage", op_put_image, "ecr:PutImage", RES_REPOSITORY, false, false},
     {"BatchDeleteImage", op_batch_delete_image, "ecr:BatchDeleteImage", RES_REPOSITORY, false, false},
     {"ListImageReferrers", op_list_image_referrers, "ecr:BatchGetImage", RES_REPOSITORY, false, false},
+    {"UpdateImageStorageClass", op_update_image_storage_class, "ecr:UpdateImageStorageClass", RES_REPOSITORY, false, false},
+    {"RegisterPullTimeUpdateExclusion", op_register_pull_time_update_exclusion, "ecr:RegisterPullTimeUpdateExclusion",
+     RES_REGISTRY, true, false},
+    {"DeregisterPullTimeUpdateExclusion", op_deregister_pull_time_update_exclusion, "ecr:DeregisterPullTimeUpdateExclusion",
+     RES_REGISTRY, true, false},
+    {"ListPullTimeUpdateExclusions", op_list_pull_time_update_exclusions, "ecr:ListPullTimeUpdateExclusions", RES_REGISTRY,
+     false, false},
 
     {"BatchCheckLayerAvailability", op_batch_check_layer_availability, "ecr:BatchCheckLayerAvailability", RES_REPOSITORY, false, false},
     {"GetDownloadUrlForLayer", op_get_download_url_for_layer, "ecr:GetDownloadUrlForLayer", RES_REPOSITORY, false, false},
@@ -37,12 +44,30 @@ const struct ecr_op ecr_ops[] = {
     {"UploadLayerPart", op_upload_layer_part, "ecr:UploadLayerPart", RES_REPOSITORY, false, true},
     {"CompleteLayerUpload", op_complete_layer_upload, "ecr:CompleteLayerUpload", RES_REPOSITORY, false, true},
 
+    {"GetRegistryScanningConfiguration", op_get_registry_scanning_configuration, "ecr:GetRegistryScanningConfiguration",
+     RES_REGISTRY, false, false},
+    {"PutRegistryScanningConfiguration", op_put_registry_scanning_configuration, "ecr:PutRegistryScanningConfiguration",
+     RES_REGISTRY, true, false},
+    {"BatchGetRepositoryScanningConfiguration", op_batch_get_repository_scanning_configuration,
+     "ecr:BatchGetRepositoryScanningConfiguration", RES_NAMES, false, false},
+    {"StartImageScan", op_start_image_scan, "ecr:StartImageScan", RES_REPOSITORY, false, false},
+    {"DescribeImageScanFindings", op_describe_image_scan_findings, "ecr:DescribeImageScanFindings", RES_REPOSITORY, false,
+     false},
+
     {"SetRepositoryPolicy", op_set_repository_policy, "ecr:SetRepositoryPolicy", RES_REPOSITORY, true, false},
     {"GetRepositoryPolicy", op_get_repository_policy, "ecr:GetRepositoryPolicy", RES_REPOSITORY, false, false},
     {"DeleteRepositoryPolicy", op_delete_repository_policy, "ecr:DeleteRepositoryPolicy", RES_REPOSITORY, true, false},
     {"PutRegistryPolicy", op_put_registry_policy, "ecr:PutRegistryPolicy", RES_REGISTRY, true, false},
     {"GetRegistryPolicy", op_get_registry_policy, "ecr:GetRegistryPolicy", RES_REGISTRY, false, false},
     {"DeleteRegistryPolicy", op_delete_registry_policy, "ecr:DeleteRegistryPolicy", RES_REGISTRY, true, false},
+
+    {"PutLifecyclePolicy", op_put_lifecycle_policy, "ecr:PutLifecyclePolicy", RES_REPOSITORY, true, false},
+    {"GetLifecyclePolicy", op_get_lifecycle_policy, "ecr:GetLifecyclePolicy", RES_REPOSITORY, false, false},
+    {"DeleteLifecyclePolicy", op_delete_lifecycle_policy, "ecr:DeleteLifecyclePolicy", RES_REPOSITORY, true, false},
+    {"StartLifecyclePolicyPreview", op_start_lifecycle_policy_preview, "ecr:StartLifecyclePolicyPreview", RES_REPOSITORY,
+     false, false},
+    {"GetLifecyclePolicyPreview", op_get_lifecycle_policy_preview, "ecr:GetLifecyclePolicyPreview", RES_REPOSITORY, false,
+     false},
 };
 
 const size_t ecr_nops = sizeof(ecr_ops) / sizeof(ecr_ops[0]);

@@ -1,6 +1,7 @@
 /*
  * The handlers of the ECR operations, one file per family:
- * auth_token.c, repositories.c, images.c, layers.c. The table that maps
+ * auth_token.c, repositories.c, images.c, layers.c, pull_times.c, scanning.c, policies.c,
+ * lifecycle.c. The table that maps
  * operation names to them and to IAM actions is in ops.c.
  */
 #ifndef BERTH_ECR_OPS_H
@@ -31,6 +32,12 @@ int op_batch_get_image(struct ecr_call *c);
 int op_put_image(struct ecr_call *c);
 int op_batch_delete_image(struct ecr_call *c);
 int op_list_image_referrers(struct ecr_call *c);
+int op_update_image_storage_class(struct ecr_call *c);
+
+/* pull_times.c */
+int op_register_pull_time_update_exclusion(struct ecr_call *c);
+int op_deregister_pull_time_update_exclusion(struct ecr_call *c);
+int op_list_pull_time_update_exclusions(struct ecr_call *c);
 
 /* layers.c */
 int op_batch_check_layer_availability(struct ecr_call *c);
@@ -50,6 +57,17 @@ int layer_part_validate(struct layer_part *p, int input_shape);
 void layer_part_free(struct layer_part *p);
 int op_complete_layer_upload(struct ecr_call *c);
 
+/* scanning.c */
+int op_get_registry_scanning_configuration(struct ecr_call *c);
+int op_put_registry_scanning_configuration(struct ecr_call *c);
+int op_batch_get_repository_scanning_configuration(struct ecr_call *c);
+int op_start_image_scan(struct ecr_call *c);
+int op_describe_image_scan_findings(struct ecr_call *c);
+/* The imageScanStatus and findingSeverityCounts of a scan, as ECR writes them. */
+struct scan_record;
+json_t *ecr_scan_status(const struct scan_record *s);
+json_t *ecr_severity_counts(const struct scan_record *s);
+
 /* policies.c */
 int op_set_repository_policy(struct ecr_call *c);
 int op_get_repository_policy(struct ecr_call *c);
@@ -57,5 +75,12 @@ int op_delete_repository_policy(struct ecr_call *c);
 int op_put_registry_policy(struct ecr_call *c);
 int op_get_registry_policy(struct ecr_call *c);
 int op_delete_registry_policy(struct ecr_call *c);
+
+/* lifecycle.c */
+int op_put_lifecycle_policy(struct ecr_call *c);
+int op_get_lifecycle_policy(struct ecr_call *c);
+int op_delete_lifecycle_policy(struct ecr_call *c);
+int op_start_lifecycle_policy_preview(struct ecr_call *c);
+int op_get_lifecycle_policy_preview(struct ecr_call *c);
 
 #endif

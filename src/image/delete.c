@@ -18,15 +18,15 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "image/image.h"
+#include "image/internal.h"
 
-/* Opens a transaction unless the caller has one; *own says who ends it. */
-static int tx_begin(bool *own)
+int image_tx_begin(bool *own)
 {
     *own = !store_in_transaction();
     return *own ? store_begin() : 0;
 }
 
-static int tx_end(bool own, int rc)
+int image_tx_end(bool own, int rc)
 {
     if (!own)
         return rc;
@@ -72,10 +72,10 @@ static int delete_locked(const struct repo *repo, const char *digest)
 int image_delete(const struct repo *repo, const char *digest)
 {
     bool own;
-    int rc = tx_begin(&own);
+    int rc = image_tx_begin(&own);
     if (rc < 0)
         return rc;
-    return tx_end(own, delete_locked(repo, digest));
+    return image_tx_end(own, delete_locked(repo, digest));
 }
 
 struct tag_count {
@@ -110,10 +110,10 @@ int image_untag(const struct repo *repo, const char *tag, bool delete_if_last, c
 {
     char digest[DIGEST_MAX];
     bool own;
-    int rc = tx_begin(&own);
+    int rc = image_tx_begin(&own);
     if (rc < 0)
         return rc;
-    rc = tx_end(own, untag_locked(repo, tag, delete_if_last, digest));
+    rc = image_tx_end(own, untag_locked(repo, tag, delete_if_last, digest));
     if (rc == 0 && digest_out)
         memcpy(digest_out, digest, DIGEST_MAX);
     return rc;
@@ -134,8 +134,8 @@ static int unlink_locked(const struct repo *repo, const char *digest)
 int image_blob_unlink(const struct repo *repo, const char *digest)
 {
     bool own;
-    int rc = tx_begin(&own);
+    int rc = image_tx_begin(&own);
     if (rc < 0)
         return rc;
-    return tx_end(own, unlink_locked(repo, digest));
+    return image_tx_end(own, unlink_locked(repo, digest));
 }

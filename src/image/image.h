@@ -32,6 +32,7 @@
 
 #include "blob/blobstore.h"
 #include "core/digest.h"
+#include "store/images_ext.h"
 #include "store/store.h"
 
 struct image_limits {
@@ -40,6 +41,8 @@ struct image_limits {
     uint64_t max_blob_bytes;  /* largest layer; 0 = none */
     int64_t max_parts;        /* ECR layer parts per upload; 0 = none */
     int64_t upload_expiry_ms; /* idle sessions older than this are removed; 0 = never */
+    int64_t pull_flush_ms;    /* pull times wait in memory at most this long; 0 = the default */
+    int64_t restore_delay_ms; /* a restore from the archive completes after this long */
     int64_t gc_delay_ms;      /* GC's review delay (blob/gc.h): HEAD checks restart reviews */
 };
 
@@ -156,10 +159,50 @@ int image_untag(const struct repo *repo, const char *tag, bool delete_if_last, c
 /* Calls fn with each index of repo that lists digest. */
 int image_parents(const struct repo *repo, const char *digest, int (*fn)(void *ctx, const char *parent), void *ctx);
 
-/* ---- pulls ---- */
+/* ---- storage class: the archive ----
+ * An image is ACTIVE, ARCHIVED or ACTIVATING (being restored). Archived and
+ * activating images are listed and described but not pulled (a /v2
+ * manifest GET answers 404, BatchGetImage a failure), as in ECR. Pushing
+ * the same manifest again makes it ACTIVE at once. */
 
-/* Records that the image was pulled at now (at most one write per image
- * per PULL_TIME_RESOLUTION_MS); last_pull_ms is what the caller read. */
-void image_record_pull(int64_t repo_id, const char *digest, int64_t last_pull_ms);
+/* Moves an ACTIVE image to the archive. E_NOTFOUND when absent,
+ * E_UNSUPPORTED when it is not ACTIVE, E_CONFLICT while an active index of
+ * the repository lists it (the index would list a child that cannot be
+ * pulled). Runs inside the caller's transaction when one is open. */
+int image_archive(const struct repo *repo, const char *digest);
+/* Starts restoring an ARCHIVED image: it is ACTIVATING until the
+ * "image-restore" job completes it (limits.restore_delay_ms later). An
+ * image already ACTIVATING stays so (0). E_UNSUPPORTED when it is ACTIVE,
+ * E_NOTFOUND when absent. *status_out (may be NULL) gets its status. */
+int image_restore(const struct repo *repo, const char *digest, enum image_status *status_out);
+/* Completes a restore: ACTIVATING becomes ACTIVE with lastActivatedAt now.
+ * 0 as well when the image is no longer ACTIVATING (deleted, or pushed
+ * again meanwhile), so the job that calls it may run twice. */
+int image_restore_finish(int64_t repo_id, const char *digest);
+/* 0 when the image may be pulled; E_NOTFOUND (detail: why) when it is
+ * absent, archived or being restored. */
+int image_pullable(int64_t repo_id, const char *digest);
+
+/* ---- pulls ----
+ * Pull times are kept in memory and written in batches by the service's
+ * maintenance thread (every limits.pull_flush_ms, when the table fills,
+ * and at image_service_stop()), so a pull never waits for a write. */
+
+/* Records that principal_arn pulled the image of repo_id at now, unless
+ * the registry (account_id) excludes the principal from pull times. */
+void image_record_pull(int64_t repo_id, const char *digest, const char *account_id, const char *principal_arn);
+/* The image's last recorded pull: stored_ms (the store's) or a later one
+ * still waiting in memory; 0 when never pulled. */
+int64_t image_pull_time(int64_t repo_id, const char *digest, int64_t stored_ms);
+/* Writes the pull times waiting in memory now. */
+int image_pull_times_flush(void);
+
+/* Pull-time update exclusions of a registry: principals whose pulls leave
+ * lastRecordedPullTime alone. Register: E_EXISTS when excluded already,
+ * E_TOOBIG past IMAGE_PULL_EXCLUSIONS_MAX (ECR's list maximum); *created_out
+ * gets its time. Deregister: E_NOTFOUND when not excluded. */
+#define IMAGE_PULL_EXCLUSIONS_MAX 100
+int image_pull_exclusion_register(const char *account_id, const char *principal_arn, int64_t *created_out);
+int image_pull_exclusion_deregister(const char *account_id, const char *principal_arn);
 
 #endif

@@ -19,6 +19,8 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "image/manifest.h"
+#include "image/scanning.h"
+#include "jobs/jobs.h"
 
 /* Does tag match one of the repository's exclusion filters (WILDCARD,
  * '*' matching any run of characters)? */
@@ -92,6 +94,24 @@ static int check_references(struct image_put_result *out, const struct repo *rep
     }
     *nrefs = n;
     return 0;
+}
+
+/* What a put keeps beside the manifest: a referrer's annotations, for
+ * ListImageReferrers; and an archived image pushed again is ACTIVE at
+ * once, as in ECR. */
+static int after_put(const struct repo *repo, const struct parsed_manifest *pm, const char *digest, bool exists)
+{
+    int rc = 0;
+    if (!exists && pm->has_subject && pm->annotations_json)
+        rc = store_image_set_annotations(repo->id, digest, pm->annotations_json);
+    if (rc == 0 && exists) {
+        int64_t now = now_ms();
+        if ((rc = store_image_set_status(repo->id, digest, IMAGE_ARCHIVED, IMAGE_ACTIVE, now)) == E_NOTFOUND)
+            rc = store_image_set_status(repo->id, digest, IMAGE_ACTIVATING, IMAGE_ACTIVE, now);
+        if (rc == E_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
 }
 
 int image_put(struct image_put_result *out, const struct repo *repo, const char *body, size_t n, const char *content_type,
@@ -186,10 +206,20 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     m.size = n;
     m.image_size = pm.image_size;
     m.body = (char *)body;
-    if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 || (rc = store_commit()) < 0) {
+    /* an index is as large as the largest image it lists (ECR's definition),
+     * kept with it so that listings never read its children */
+    if (pm.is_index && !exists && (rc = store_index_image_size(repo->id, refs, nrefs, &m.image_size)) < 0) {
         fail(out, IMG_INTERNAL, rc);
         goto rollback;
     }
+    int queued = 0;
+    if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 || (rc = after_put(repo, &pm, out->digest, exists)) < 0 ||
+        (!exists && (queued = rc = image_scan_on_push_locked(repo, &m)) < 0) || (rc = store_commit()) < 0) {
+        fail(out, IMG_INTERNAL, rc);
+        goto rollback;
+    }
+    if (queued > 0)
+        jobs_kick();
     out->created = !exists;
     rc = 0;
     goto done;

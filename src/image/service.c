@@ -1,11 +1,13 @@
 /*
- * This module implements the image service's configuration, its
- * maintenance thread and pull-time recording (image.h).
+ * This module implements the image service's configuration and its
+ * maintenance thread (image.h).
  *
  * The maintenance thread expires upload sessions that nobody has touched
  * for limits.upload_expiry_ms: the record goes first (the session then no
  * longer exists for any request), the file and any hash state after. A
  * session a request is writing to right now is left for the next round.
+ * It also writes the pull times pulls.c keeps in memory, every
+ * limits.pull_flush_ms and when pulls.c wakes it, and once more at stop.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -16,10 +18,10 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "image/image.h"
+#include "image/internal.h"
 
-/* Pull times are kept to this resolution: at most one write per image per
- * hour, as lifecycle rules count pulls in days. */
-#define PULL_TIME_RESOLUTION_MS (3600 * 1000)
+/* How long pull times wait in memory when limits.pull_flush_ms is 0. */
+#define PULL_FLUSH_DEFAULT_MS (10 * 1000)
 /* Sessions expired per round, so one round never holds the store long. */
 #define EXPIRE_BATCH 256
 
@@ -29,6 +31,7 @@ static bool maint_running;
 static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t maint_wake = PTHREAD_COND_INITIALIZER;
 static bool maint_stop;
+static bool maint_woken;
 
 const struct image_limits *image_limits(void)
 {
@@ -62,18 +65,37 @@ static int expire_sessions(void)
     return n;
 }
 
+void image_service_wake(void)
+{
+    pthread_mutex_lock(&maint_lock);
+    maint_woken = true;
+    pthread_cond_broadcast(&maint_wake);
+    pthread_mutex_unlock(&maint_lock);
+}
+
 static void *maint_main(void *arg)
 {
     (void)arg;
-    /* a round a minute, or more often when sessions expire sooner */
+    /* a round a minute, or more often when sessions expire sooner or pull
+     * times are written sooner */
     int64_t period_ms = 60 * 1000;
     if (limits.upload_expiry_ms > 0 && limits.upload_expiry_ms / 4 < period_ms)
         period_ms = limits.upload_expiry_ms / 4 > 100 ? limits.upload_expiry_ms / 4 : 100;
+    if (limits.pull_flush_ms < period_ms)
+        period_ms = limits.pull_flush_ms > 100 ? limits.pull_flush_ms : 100;
+    int64_t next_flush = now_ms() + limits.pull_flush_ms;
     pthread_mutex_lock(&maint_lock);
     while (!maint_stop) {
+        bool woken = maint_woken;
+        maint_woken = false;
         pthread_mutex_unlock(&maint_lock);
-        while (expire_sessions() == EXPIRE_BATCH)
-            ;
+        if (woken || now_ms() >= next_flush) {
+            image_pull_times_flush();
+            next_flush = now_ms() + limits.pull_flush_ms;
+        }
+        if (!woken)
+            while (expire_sessions() == EXPIRE_BATCH)
+                ;
         pthread_mutex_lock(&maint_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -83,10 +105,11 @@ static void *maint_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
         }
-        if (!maint_stop)
+        if (!maint_stop && !maint_woken)
             pthread_cond_timedwait(&maint_wake, &maint_lock, &ts);
     }
     pthread_mutex_unlock(&maint_lock);
+    image_pull_times_flush();
     store_close_thread();
     return NULL;
 }
@@ -94,7 +117,11 @@ static void *maint_main(void *arg)
 int image_service_start(const struct image_limits *l)
 {
     limits = *l;
+    if (limits.pull_flush_ms <= 0)
+        limits.pull_flush_ms = PULL_FLUSH_DEFAULT_MS;
     maint_stop = false;
+    if (image_archive_register_jobs() < 0)
+        return -1;
     if (pthread_create(&maint, NULL, maint_main, NULL) != 0)
         return error_set(E_ERROR, "cannot start the image service's maintenance thread");
     maint_running = true;
@@ -111,14 +138,4 @@ void image_service_stop(void)
     pthread_mutex_unlock(&maint_lock);
     pthread_join(maint, NULL);
     maint_running = false;
-}
-
-void image_record_pull(int64_t repo_id, const char *digest, int64_t last_pull_ms)
-{
-    int64_t now = now_ms();
-    if (now - last_pull_ms <= PULL_TIME_RESOLUTION_MS)
-        return;
-    /* a lost pull time is not worth failing a pull for */
-    if (store_manifest_touch_pull(repo_id, digest, now) < 0)
-        log_warn("recording a pull of %s: %s", digest, error_message());
 }

@@ -51,7 +51,7 @@ static void make_owner_base(void)
 {
     char host[24] = "", rnd[7];
     gethostname(host, sizeof(host) - 1);
-    random_string(rnd, sizeof(rnd), "abcdefghijklmnopqrstuvwxyz0123456789");
+    random_string(rnd, sizeof(rnd) - 1, "abcdefghijklmnopqrstuvwxyz0123456789");
     snprintf(owner_base, sizeof(owner_base), "%s:%ld:%s", host, (long)getpid(), rnd);
 }
 
@@ -89,7 +89,7 @@ static int check_job(const char *kind, const char *key, const char *arg)
     return 0;
 }
 
-static void kick(void)
+void jobs_kick(void)
 {
     pthread_mutex_lock(&lock);
     kicks++;
@@ -104,7 +104,7 @@ int jobs_enqueue(const char *kind, const char *key, const char *arg, int64_t run
     if (rc == 0)
         rc = store_job_enqueue(kind, key, arg, run_at_ms > 0 ? run_at_ms : now, now);
     if (rc == 0)
-        kick();
+        jobs_kick();
     return rc;
 }
 
@@ -117,7 +117,7 @@ int jobs_every(const char *kind, const char *key, int64_t period_ms, int64_t fir
     if (rc == 0)
         rc = store_job_every(kind, key, period_ms, first_ms > 0 ? first_ms : now, now);
     if (rc == 0)
-        kick();
+        jobs_kick();
     return rc;
 }
 

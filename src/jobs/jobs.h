@@ -41,6 +41,10 @@ int jobs_register(const char *kind, job_handler fn, void *ctx);
  * when given). Wakes this server's workers. */
 int jobs_enqueue(const char *kind, const char *key, const char *arg, int64_t run_at_ms);
 
+/* Wakes this server's workers: after a transaction that enqueued jobs
+ * with store_job_enqueue() commits. */
+void jobs_kick(void);
+
 /* Makes sure a periodic job of kind and key exists that runs every
  * period_ms, first at first_ms (0: now). An existing one keeps its next
  * run time and takes the new period. */

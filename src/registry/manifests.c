@@ -137,6 +137,12 @@ void manifests_get(struct request *r)
             reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
         return;
     }
+    /* an archived image is not pulled: 404, as ECR answers */
+    if ((rc = image_pullable(v->repo.id, m.digest)) < 0) {
+        manifest_release(&m);
+        reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
+        return;
+    }
     struct accept_list acc = {0};
     http_header_each(r, collect_accept, &acc);
     /* by digest the stored bytes are the answer, whatever Accept says */
@@ -146,6 +152,11 @@ void manifests_get(struct request *r)
             pick_platform_child(v->repo.id, &m, &acc, &child) == 0) {
             manifest_release(&m);
             m = child;
+            if ((rc = image_pullable(v->repo.id, m.digest)) < 0) {
+                manifest_release(&m);
+                reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
+                return;
+            }
         } else {
             char msg[256];
             snprintf(msg, sizeof(msg), "manifest of type '%s' found, but the Accept header does not allow it", m.media_type);
@@ -161,7 +172,7 @@ void manifests_get(struct request *r)
     http_set_header(r, "Docker-Content-Digest", m.digest);
     http_set_header(r, "ETag", etag);
     if (strcmp(r->method, "GET") == 0)
-        image_record_pull(v->repo.id, m.digest, m.last_pull_ms);
+        image_record_pull(v->repo.id, m.digest, v->repo.account_id, v->who.arn);
     manifest_release(&m);
 }
 

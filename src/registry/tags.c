@@ -1,7 +1,8 @@
 /*
  * This module implements the two listings of the registry API with n/last
  * pagination and RFC 5988 Link headers: /v2/<name>/tags/list and
- * /v2/_catalog (the caller's registry's repositories).
+ * /v2/_catalog (the caller's registry's repositories). Without n a listing
+ * is cut at LIST_DEFAULT_PAGE entries, with a Link header to the rest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,12 @@
 #include "core/error.h"
 #include "registry/internal.h"
 
-#define LIST_ALL 1000000
+/* A listing without n answers this many entries and a Link header to the
+ * rest (the distribution spec lets a registry cut any listing this way),
+ * so no request makes the server build an answer of every tag at once. */
+#define LIST_DEFAULT_PAGE 1000
+/* The most one page answers, whatever n asks for. */
+#define LIST_MAX_PAGE 10000
 
 struct listing {
     json_t *arr;
@@ -61,7 +67,7 @@ static int page(struct request *r, struct listing *l, const char **last)
         reg_error(r, RE_UNSUPPORTED, error_message());
         return E_INVALID;
     }
-    l->limit = http_query(r, "n") ? n : LIST_ALL;
+    l->limit = !http_query(r, "n") ? LIST_DEFAULT_PAGE : n > LIST_MAX_PAGE ? LIST_MAX_PAGE : n;
     return 0;
 }
 

@@ -48,4 +48,11 @@ int db_exists(sqlite3_stmt *st, const char *what, const char *name, const char *
 /* Steps st to its end, calling row() for each row until it returns non-zero. */
 int db_each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt *st, void *ctx), void *ctx);
 
+/* The columns of a manifest record, in the order manifest_from_row() reads
+ * them (with_body: the body follows as column 9). */
+#define MANIFEST_COLUMNS                                                                                                   \
+    "digest, media_type, artifact_type, config_media_type, subject, size, image_size, pushed_at, last_pull"
+struct manifest;
+void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body);
+
 #endif

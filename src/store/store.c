@@ -110,7 +110,84 @@ static const char *const migrations[] = {
     " lease_until INTEGER NOT NULL DEFAULT 0, again INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
     " UNIQUE(kind, key));"
     "CREATE INDEX jobs_due ON jobs(kind, run_at) WHERE failed = 0;",
-    /* 6: online garbage collection (store/gc.h) -- review queues: a repository link that no manifest of its
+    /* 6: image scans (store/scans.c); they go with their image */
+    "CREATE TABLE image_scans(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, status TEXT NOT NULL, description TEXT, requested_at INTEGER NOT NULL DEFAULT 0,"
+    " completed_at INTEGER NOT NULL DEFAULT 0, source_updated_at INTEGER NOT NULL DEFAULT 0, counts TEXT,"
+    " findings INTEGER NOT NULL DEFAULT 0, inventory TEXT, PRIMARY KEY(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE TABLE scan_findings(repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL, pos INTEGER NOT NULL, finding TEXT NOT NULL, PRIMARY KEY(repo_id, digest, pos)) WITHOUT ROWID;"
+    "CREATE TRIGGER manifests_scans AFTER DELETE ON manifests BEGIN"
+    " DELETE FROM image_scans WHERE repo_id = old.repo_id AND digest = old.digest;"
+    " DELETE FROM scan_findings WHERE repo_id = old.repo_id AND digest = old.digest; END;",
+    /* 7: the vulnerability database (store/vulndb.c): OSV records, the package versions they affect per
+     * ecosystem, looked up by (ecosystem key, package), and when the data was last updated */
+    "CREATE TABLE vuln_records(id TEXT PRIMARY KEY, modified TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL, details TEXT NOT NULL, aliases TEXT NOT NULL, uri TEXT NOT NULL,"
+    "  cvss3_vector TEXT, cvss3_score REAL, cvss2_vector TEXT, cvss2_score REAL, imported_at INTEGER NOT NULL);"
+    "CREATE INDEX vuln_records_imported ON vuln_records(imported_at);"
+    "CREATE TABLE vuln_affected(record_id TEXT NOT NULL REFERENCES vuln_records(id) ON DELETE CASCADE,"
+    "  ecosystem TEXT NOT NULL, eco_key TEXT NOT NULL, package TEXT NOT NULL, severity TEXT NOT NULL,"
+    "  ranges TEXT NOT NULL, versions TEXT NOT NULL);"
+    "CREATE INDEX vuln_affected_package ON vuln_affected(eco_key, package);"
+    "CREATE INDEX vuln_affected_record ON vuln_affected(record_id);"
+    "CREATE TABLE vuln_source(name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 8: listing at scale and the archive storage class (store/images_ext.c): each manifest carries its tag count
+     * (kept by triggers on tags, so every path that tags or untags keeps it), its storage status with the times it
+     * was last archived and restored, and a referrer its annotations; an index's image_size becomes its largest
+     * child's (ECR's definition, computed at put from then on); partial indexes serve the tagStatus and imageStatus
+     * filters; pull-time update exclusions are kept per registry */
+    "ALTER TABLE manifests ADD COLUMN tag_count INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE manifests ADD COLUMN status TEXT NOT NULL DEFAULT 'ACTIVE';"
+    "ALTER TABLE manifests ADD COLUMN archived_at INTEGER;"
+    "ALTER TABLE manifests ADD COLUMN activated_at INTEGER;"
+    "ALTER TABLE manifests ADD COLUMN annotations TEXT;"
+    "UPDATE manifests SET tag_count ="
+    "  (SELECT count(*) FROM tags t WHERE t.repo_id = manifests.repo_id AND t.digest = manifests.digest);"
+    "UPDATE manifests SET annotations = json_extract(CAST(body AS TEXT), '$.annotations')"
+    "  WHERE subject IS NOT NULL AND json_valid(CAST(body AS TEXT));"
+    "UPDATE manifests SET image_size = coalesce((SELECT max(c.image_size) FROM manifest_refs r JOIN manifests c"
+    "  ON c.repo_id = r.repo_id AND c.digest = r.child_digest WHERE r.repo_id = manifests.repo_id"
+    "  AND r.parent_digest = manifests.digest AND c.media_type NOT IN ('application/vnd.oci.image.index.v1+json',"
+    "  'application/vnd.docker.distribution.manifest.list.v2+json')), 0)"
+    "  WHERE media_type IN ('application/vnd.oci.image.index.v1+json',"
+    "  'application/vnd.docker.distribution.manifest.list.v2+json');"
+    "UPDATE manifests SET image_size = max(image_size, coalesce((SELECT max(c.image_size) FROM manifest_refs r"
+    "  JOIN manifests c ON c.repo_id = r.repo_id AND c.digest = r.child_digest WHERE r.repo_id = manifests.repo_id"
+    "  AND r.parent_digest = manifests.digest), 0))"
+    "  WHERE media_type IN ('application/vnd.oci.image.index.v1+json',"
+    "  'application/vnd.docker.distribution.manifest.list.v2+json');"
+    "CREATE TRIGGER tags_count_insert AFTER INSERT ON tags BEGIN"
+    "  UPDATE manifests SET tag_count = tag_count + 1 WHERE repo_id = new.repo_id AND digest = new.digest; END;"
+    "CREATE TRIGGER tags_count_delete AFTER DELETE ON tags BEGIN"
+    "  UPDATE manifests SET tag_count = tag_count - 1 WHERE repo_id = old.repo_id AND digest = old.digest; END;"
+    "CREATE TRIGGER tags_count_move AFTER UPDATE OF digest ON tags WHEN old.digest <> new.digest BEGIN"
+    "  UPDATE manifests SET tag_count = tag_count - 1 WHERE repo_id = old.repo_id AND digest = old.digest;"
+    "  UPDATE manifests SET tag_count = tag_count + 1 WHERE repo_id = new.repo_id AND digest = new.digest; END;"
+    "CREATE INDEX manifests_status ON manifests(repo_id, status, digest);"
+    "CREATE INDEX manifests_untagged ON manifests(repo_id, digest) WHERE tag_count = 0;"
+    "CREATE INDEX manifests_tagged ON manifests(repo_id, digest) WHERE tag_count > 0;"
+    "CREATE INDEX manifests_status_untagged ON manifests(repo_id, status, digest) WHERE tag_count = 0;"
+    "CREATE INDEX manifests_status_tagged ON manifests(repo_id, status, digest) WHERE tag_count > 0;"
+    "CREATE TABLE pull_time_exclusions(account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  principal_arn TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(account_id, principal_arn)) WITHOUT ROWID;",
+    /* 9: lifecycle policies (store/lifecycle.c): when each repository's policy last ran, its preview and its
+     * results, and the history of what policies did (kept after the repository goes) */
+    "ALTER TABLE repositories ADD COLUMN lifecycle_evaluated_at INTEGER;"
+    "CREATE TABLE lifecycle_previews(repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,"
+    " policy TEXT NOT NULL, status TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, error TEXT,"
+    " expiring INTEGER NOT NULL DEFAULT 0, transitioning INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE lifecycle_preview_results(repo_id INTEGER NOT NULL REFERENCES lifecycle_previews(repo_id)"
+    " ON DELETE CASCADE, seq INTEGER NOT NULL, digest TEXT NOT NULL, tags TEXT NOT NULL, tagged INTEGER NOT NULL,"
+    " pushed_at INTEGER NOT NULL, action TEXT NOT NULL, priority INTEGER NOT NULL, storage_class TEXT NOT NULL,"
+    " PRIMARY KEY(repo_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE lifecycle_history(id INTEGER PRIMARY KEY, account_id TEXT NOT NULL, repository TEXT NOT NULL,"
+    " digest TEXT NOT NULL, tags TEXT NOT NULL, priority INTEGER NOT NULL, action TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX lifecycle_history_repo ON lifecycle_history(account_id, repository, id);"
+    /* a covering index, so evaluating a repository reads no manifest bodies */
+    "CREATE INDEX manifests_lifecycle ON manifests(repo_id, digest, pushed_at, last_pull, subject);",
+    /* 10: online garbage collection (store/gc.h) -- review queues: a repository link that no manifest of its
      * repository references, and a blob record that no repository links, each have a review row. Triggers keep
      * them in the transaction that adds or drops the reference, whatever path does it (foreign-key cascades of a
      * manifest or repository delete included); the backfill queues what exists, due from its own age. */
@@ -804,10 +881,7 @@ void manifest_release(struct manifest *m)
     memset(m, 0, sizeof(*m));
 }
 
-#define MANIFEST_COLUMNS                                                                                                   \
-    "digest, media_type, artifact_type, config_media_type, subject, size, image_size, pushed_at, last_pull"
-
-static void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body)
+void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body)
 {
     memset(m, 0, sizeof(*m));
     db_col_copy(m->digest, sizeof(m->digest), st, 0);

@@ -191,12 +191,15 @@ def make_image(
     layer_size: int = 0,
     annotations: dict = None,
     label: str = "",
+    layers: list = None,
 ) -> Image:
-    """A runnable-looking single-platform image with `nlayers` layers of generated files."""
+    """A runnable-looking single-platform image with `nlayers` layers of generated files, or with
+    the given `layers` (Blobs with their diff_id)."""
     tag = label or token()
     layer_type = DOCKER_LAYER if docker else OCI_LAYER
-    layers = []
-    for i in range(nlayers):
+    given, layers = layers, list(layers or [])
+    nlayers = len(layers) if given else nlayers
+    for i in range(0 if given else nlayers):
         if files is not None and i == 0:
             content = dict(files)
         else:

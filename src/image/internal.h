@@ -1,0 +1,22 @@
+/*
+ * Shared between the files of the image service (src/image/), not part of
+ * its interface (image.h).
+ */
+#ifndef BERTH_IMAGE_INTERNAL_H
+#define BERTH_IMAGE_INTERNAL_H
+
+#include <stdbool.h>
+
+/* Wakes the maintenance thread now (pulls.c: the pull table is filling). */
+void image_service_wake(void);
+
+/* Opens a transaction unless the caller has one; *own says who ends it
+ * (image_tx_end commits or rolls back only what image_tx_begin opened). */
+int image_tx_begin(bool *own);
+int image_tx_end(bool own, int rc);
+
+/* Registers the restore job's handler (archive.c); image_service_start()
+ * calls it before the job workers start. */
+int image_archive_register_jobs(void);
+
+#endif

@@ -1,0 +1,506 @@
+/*
+ * This module implements running lifecycle policies (run.h): it loads a
+ * repository's images in three bulk queries (manifests, tags, index links),
+ * hands them to the evaluator, and carries out its decisions through the
+ * image service, recording each in the history.
+ *
+ * An expiry deletes the image by digest with image_delete(), the call
+ * behind BatchDeleteImage, so the same rules hold: an image an index lists
+ * is not deleted while the index stays. Before deleting, the run checks in
+ * the same transaction that the image still has the tags it was judged by
+ * (a push may have tagged it since); deletes go in transactions of a
+ * batch each, with their history, and an image refused because an index
+ * that goes later in the run lists it is tried again after that index.
+ *
+ * The transition action (to archive storage) is validated, evaluated and
+ * previewed, but the image service has no archive call yet: a run records
+ * it in the history as not supported and changes nothing.
+ */
+#include "lifecycle/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "image/image.h"
+#include "jobs/jobs.h"
+#include "lifecycle/lifecycle.h"
+
+#define BATCH 200
+
+static int64_t interval_ms = 86400000;
+
+/* ---- the images of a repository ---- */
+
+struct image_set {
+    struct lc_image *im;
+    char **digests; /* sorted, as the store lists them */
+    char **subjects;
+    char ***tags;
+    size_t *ntags;
+    size_t **parents;
+    size_t n, cap;
+};
+
+static void image_set_release(struct image_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->digests[i]);
+        free(s->subjects[i]);
+        for (size_t t = 0; t < s->ntags[i]; t++)
+            free(s->tags[i][t]);
+        free(s->tags[i]);
+        free(s->parents[i]);
+    }
+    free(s->im);
+    free(s->digests);
+    free(s->subjects);
+    free(s->tags);
+    free(s->ntags);
+    free(s->parents);
+    memset(s, 0, sizeof(*s));
+}
+
+static int add_manifest(void *ctx, const char *digest, int64_t pushed_ms, int64_t last_pull_ms, const char *subject)
+{
+    struct image_set *s = ctx;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->im = xrealloc(s->im, s->cap * sizeof(*s->im));
+        s->digests = xrealloc(s->digests, s->cap * sizeof(char *));
+        s->subjects = xrealloc(s->subjects, s->cap * sizeof(char *));
+        s->tags = xrealloc(s->tags, s->cap * sizeof(char **));
+        s->ntags = xrealloc(s->ntags, s->cap * sizeof(size_t));
+        s->parents = xrealloc(s->parents, s->cap * sizeof(size_t *));
+    }
+    size_t i = s->n++;
+    s->digests[i] = xstrdup(digest);
+    s->subjects[i] = subject ? xstrdup(subject) : NULL;
+    s->tags[i] = NULL;
+    s->ntags[i] = 0;
+    s->parents[i] = NULL;
+    /* storage class, archive and restore times come with archive storage */
+    s->im[i] = (struct lc_image){.pushed_ms = pushed_ms, .last_pull_ms = last_pull_ms, .subject = -1};
+    return 0;
+}
+
+static long find_digest(const struct image_set *s, const char *digest)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->digests[mid], digest);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static bool power_of_two(size_t n)
+{
+    return n && (n & (n - 1)) == 0;
+}
+
+static int add_tag(void *ctx, const char *digest, const char *tag)
+{
+    struct image_set *s = ctx;
+    long i = find_digest(s, digest);
+    if (i < 0)
+        return 0;
+    size_t n = s->ntags[i];
+    if (n == 0 || power_of_two(n))
+        s->tags[i] = xrealloc(s->tags[i], (n ? n * 2 : 1) * sizeof(char *));
+    s->tags[i][s->ntags[i]++] = xstrdup(tag);
+    return 0;
+}
+
+static int add_link(void *ctx, const char *parent, const char *child)
+{
+    struct image_set *s = ctx;
+    long p = find_digest(s, parent), c = find_digest(s, child);
+    if (p < 0 || c < 0)
+        return 0;
+    size_t n = s->im[c].nparents;
+    if (n == 0 || power_of_two(n))
+        s->parents[c] = xrealloc(s->parents[c], (n ? n * 2 : 1) * sizeof(size_t));
+    s->parents[c][s->im[c].nparents++] = (size_t)p;
+    return 0;
+}
+
+static int load_images(struct image_set *s, int64_t repo_id)
+{
+    int rc;
+    memset(s, 0, sizeof(*s));
+    if ((rc = store_lifecycle_manifests(repo_id, add_manifest, s)) < 0 ||
+        (rc = store_lifecycle_tags(repo_id, add_tag, s)) < 0 || (rc = store_lifecycle_links(repo_id, add_link, s)) < 0)
+        return rc;
+    for (size_t i = 0; i < s->n; i++) {
+        struct lc_image *im = &s->im[i];
+        im->digest = s->digests[i];
+        im->tags = (const char *const *)s->tags[i];
+        im->ntags = s->ntags[i];
+        im->parents = s->parents[i];
+        if (s->subjects[i]) {
+            im->has_subject = true;
+            im->subject = find_digest(s, s->subjects[i]);
+        }
+    }
+    return 0;
+}
+
+static char *tags_json(const struct lc_image *im)
+{
+    json_t *a = json_array();
+    for (size_t t = 0; t < im->ntags; t++)
+        json_array_append_new(a, json_string(im->tags[t]));
+    char *z = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return z;
+}
+
+static int load_policy(struct lc_policy **out, int64_t repo_id, const char *text)
+{
+    char *stored = NULL;
+    int rc = 0;
+    if (!text) {
+        if ((rc = store_lifecycle_policy_get(repo_id, &stored, NULL)) < 0)
+            return rc;
+        text = stored;
+    }
+    rc = lc_policy_parse(out, text, strlen(text));
+    free(stored);
+    return rc;
+}
+
+/* Oldest push first; equal times in digest order. */
+static int by_push(const void *a, const void *b, void *ctx)
+{
+    const struct lc_image *im = ctx;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (im[x].pushed_ms != im[y].pushed_ms)
+        return im[x].pushed_ms < im[y].pushed_ms ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- runs ---- */
+
+struct tag_check {
+    const struct lc_image *im;
+    size_t seen;
+    bool differs;
+};
+
+static int check_tag(void *ctx, const char *tag)
+{
+    struct tag_check *c = ctx;
+    bool found = false;
+    for (size_t t = 0; t < c->im->ntags && !found; t++)
+        found = strcmp(c->im->tags[t], tag) == 0;
+    c->seen++;
+    c->differs |= !found;
+    return c->differs;
+}
+
+/* Does the image still have exactly the tags it was judged by? */
+static int same_tags(int64_t repo_id, const struct lc_image *im, bool *out)
+{
+    struct tag_check c = {im, 0, false};
+    int rc = store_tags_of(repo_id, im->digest, check_tag, &c);
+    *out = rc == 0 && !c.differs && c.seen == im->ntags;
+    return rc;
+}
+
+static int record(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d, const char *outcome,
+                  int64_t now_ms, lifecycle_report fn, void *ctx)
+{
+    char *tags = tags_json(im);
+    struct lifecycle_event e = {
+        .account_id = repo->account_id,
+        .repository = repo->name,
+        .digest = im->digest,
+        .tags_json = tags,
+        .action = lc_action_name(d->action),
+        .outcome = outcome,
+        .priority = d->priority,
+        .at_ms = now_ms,
+    };
+    int rc = store_lifecycle_history_add(&e);
+    if (rc == 0 && fn)
+        fn(ctx, &e);
+    free(tags);
+    return rc;
+}
+
+/* Carries out one decision inside the open transaction: 1 when done (or
+ * settled: recorded as skipped or not supported), 0 when an index still
+ * lists the image (try again later in the run), or an error. */
+static int act(const struct repo *repo, const struct lc_image *im, const struct lc_decision *d, bool last_try,
+               int64_t now_ms, lifecycle_report fn, void *ctx)
+{
+    if (d->action == LC_TRANSITION)
+        return record(repo, im, d, "not supported yet: berth has no archive storage class; the image stays", now_ms, fn,
+                      ctx) < 0
+                   ? -1
+                   : 1;
+    bool same;
+    int rc = same_tags(repo->id, im, &same);
+    if (rc < 0)
+        return rc;
+    if (!same)
+        return record(repo, im, d, "skipped: its tags changed after the evaluation", now_ms, fn, ctx) < 0 ? -1 : 1;
+    rc = image_delete(repo, im->digest);
+    if (rc == E_NOTFOUND)
+        return record(repo, im, d, "skipped: already deleted", now_ms, fn, ctx) < 0 ? -1 : 1;
+    if (rc == E_CONFLICT && !last_try)
+        return 0;
+    if (rc == E_CONFLICT) {
+        char why[600];
+        snprintf(why, sizeof(why), "kept: %s", error_message());
+        return record(repo, im, d, why, now_ms, fn, ctx) < 0 ? -1 : 1;
+    }
+    if (rc < 0)
+        return rc;
+    return record(repo, im, d, "expired", now_ms, fn, ctx) < 0 ? -1 : 1;
+}
+
+/* Runs the pending decisions (positions in todo), BATCH per transaction;
+ * what an index still lists is put back in todo. */
+static int act_all(const struct repo *repo, const struct image_set *s, const struct lc_decision *d, size_t *todo,
+                   size_t *ntodo, bool last_try, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < *ntodo;) {
+        int rc = store_begin();
+        if (rc < 0)
+            return rc;
+        size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo;
+        int batch_acted = 0;
+        for (; k < end; k++) {
+            size_t i = todo[k];
+            if ((rc = act(repo, &s->im[i], &d[i], last_try, now_ms, fn, ctx)) < 0)
+                break;
+            if (rc == 0)
+                todo[kept++] = i;
+            else
+                batch_acted++;
+        }
+        if (rc >= 0)
+            rc = store_commit();
+        if (rc < 0) {
+            store_rollback();
+            return rc;
+        }
+        *acted += batch_acted;
+    }
+    *ntodo = kept;
+    return 0;
+}
+
+int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted_out)
+{
+    struct lc_policy *p = NULL;
+    struct image_set s;
+    struct lc_decision *d = NULL;
+    size_t *todo = NULL, ntodo = 0;
+    int acted = 0, rc;
+
+    memset(&s, 0, sizeof(s));
+    if ((rc = load_policy(&p, repo->id, NULL)) < 0 || (rc = load_images(&s, repo->id)) < 0)
+        goto done;
+    d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
+    lc_evaluate(d, p, s.im, s.n, now_ms);
+    /* older images before newer ones, as the guide has it */
+    todo = xmalloc((s.n ? s.n : 1) * sizeof(size_t));
+    for (size_t i = 0; i < s.n; i++)
+        if (d[i].action != LC_NONE)
+            todo[ntodo++] = i;
+    qsort_r(todo, ntodo, sizeof(size_t), by_push, s.im);
+    /* each pass deletes what no remaining index lists; an index deleted
+     * frees its children for the next pass */
+    for (size_t before = ntodo + 1; ntodo && ntodo < before;) {
+        before = ntodo;
+        if ((rc = act_all(repo, &s, d, todo, &ntodo, false, now_ms, fn, ctx, &acted)) < 0)
+            goto done;
+    }
+    if (ntodo && (rc = act_all(repo, &s, d, todo, &ntodo, true, now_ms, fn, ctx, &acted)) < 0)
+        goto done;
+    rc = store_lifecycle_evaluated(repo->id, now_ms);
+done:
+    if (acted_out)
+        *acted_out = acted;
+    free(todo);
+    free(d);
+    image_set_release(&s);
+    lc_policy_free(p);
+    return rc;
+}
+
+int lifecycle_evaluate(int64_t repo_id, const char *text, int64_t now_ms, size_t *acted_out)
+{
+    struct lc_policy *p = NULL;
+    struct image_set s;
+    int rc;
+    memset(&s, 0, sizeof(s));
+    if ((rc = load_policy(&p, repo_id, text)) == 0 && (rc = load_images(&s, repo_id)) == 0) {
+        struct lc_decision *d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
+        *acted_out = lc_evaluate(d, p, s.im, s.n, now_ms);
+        free(d);
+    }
+    image_set_release(&s);
+    lc_policy_free(p);
+    return rc;
+}
+
+/* ---- previews ---- */
+
+int lifecycle_preview_run(int64_t repo_id, int64_t now_ms)
+{
+    struct lifecycle_preview pv = {0};
+    struct lc_policy *p = NULL;
+    struct image_set s;
+    struct lc_decision *d = NULL;
+    int rc;
+
+    memset(&s, 0, sizeof(s));
+    if ((rc = store_lifecycle_preview_get(repo_id, &pv)) < 0)
+        return rc;
+    if (strcmp(pv.status, "IN_PROGRESS") != 0)
+        goto done;
+    if (lc_policy_parse(&p, pv.policy, strlen(pv.policy)) < 0) {
+        rc = store_lifecycle_preview_finish(repo_id, "FAILED", error_message(), 0, 0, now_ms);
+        goto done;
+    }
+    if ((rc = load_images(&s, repo_id)) < 0)
+        goto done;
+    d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
+    lc_evaluate(d, p, s.im, s.n, now_ms);
+    if ((rc = store_begin()) < 0)
+        goto done;
+    int64_t seq = 0, expiring = 0, transitioning = 0;
+    /* in rule order, oldest first within a rule */
+    size_t *order = xmalloc((s.n ? s.n : 1) * sizeof(size_t)), norder = 0;
+    for (size_t i = 0; i < s.n; i++)
+        if (d[i].action != LC_NONE)
+            order[norder++] = i;
+    qsort_r(order, norder, sizeof(size_t), by_push, s.im);
+    for (size_t r = 0; r < p->nrules && rc == 0; r++)
+        for (size_t k = 0; k < norder && rc == 0; k++) {
+            size_t i = order[k];
+            if (d[i].priority != p->rules[r].priority)
+                continue;
+            char *tags = tags_json(&s.im[i]);
+            struct lifecycle_result res = {
+                .seq = ++seq,
+                .digest = s.im[i].digest,
+                .tags_json = tags,
+                .tagged = s.im[i].ntags > 0,
+                .pushed_ms = s.im[i].pushed_ms,
+                .action = lc_action_name(d[i].action),
+                .priority = d[i].priority,
+                .storage_class = s.im[i].archived ? "ARCHIVE" : "STANDARD",
+            };
+            rc = store_lifecycle_preview_add(repo_id, &res);
+            free(tags);
+            expiring += d[i].action == LC_EXPIRE;
+            transitioning += d[i].action == LC_TRANSITION;
+        }
+    free(order);
+    if (rc == 0)
+        rc = store_lifecycle_preview_finish(repo_id, "COMPLETE", NULL, expiring, transitioning, now_ms);
+    if (rc == 0)
+        rc = store_commit();
+    if (rc < 0)
+        store_rollback();
+done:
+    free(d);
+    image_set_release(&s);
+    lc_policy_free(p);
+    lifecycle_preview_release(&pv);
+    return rc;
+}
+
+/* ---- jobs ---- */
+
+static int parse_repo_id(const char *key, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(key, &end, 10);
+    if (end == key || *end || v <= 0)
+        return error_set(E_INVALID, "lifecycle job key '%s' is not a repository id", key);
+    *out = v;
+    return 0;
+}
+
+static int run_job(const struct job *job, void *ctx)
+{
+    int64_t id;
+    struct repo repo;
+    int rc = parse_repo_id(job->key, &id);
+    if (rc < 0)
+        return rc;
+    if ((rc = store_repo_get_by_id(id, &repo)) == E_NOTFOUND) {
+        jobs_cancel(LIFECYCLE_JOB, job->key); /* the repository is gone */
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    int acted = 0;
+    rc = lifecycle_run(&repo, now_ms(), NULL, NULL, &acted);
+    if (rc == E_NOTFOUND) {
+        jobs_cancel(LIFECYCLE_JOB, job->key); /* the policy is gone */
+        rc = 0;
+    } else if (rc == 0 && acted) {
+        log_info("lifecycle: %s/%s: %d action(s)", repo.account_id, repo.name, acted);
+    }
+    repo_release(&repo);
+    return rc;
+}
+
+static int preview_job(const struct job *job, void *ctx)
+{
+    int64_t id;
+    int rc = parse_repo_id(job->key, &id);
+    if (rc < 0)
+        return rc;
+    rc = lifecycle_preview_run(id, now_ms());
+    return rc == E_NOTFOUND ? 0 : rc;
+}
+
+int lifecycle_start(int64_t ms)
+{
+    int rc;
+    interval_ms = ms;
+    if ((rc = jobs_register(LIFECYCLE_JOB, run_job, NULL)) < 0)
+        return rc;
+    return jobs_register(LIFECYCLE_PREVIEW_JOB, preview_job, NULL);
+}
+
+int64_t lifecycle_interval_ms(void)
+{
+    return interval_ms;
+}
+
+int lifecycle_schedule(int64_t repo_id)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "%lld", (long long)repo_id);
+    return jobs_every(LIFECYCLE_JOB, key, interval_ms, now_ms() + interval_ms);
+}
+
+int lifecycle_unschedule(int64_t repo_id)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "%lld", (long long)repo_id);
+    int rc = jobs_cancel(LIFECYCLE_JOB, key);
+    return rc == E_NOTFOUND ? 0 : rc;
+}
