@@ -55,7 +55,7 @@ static void usage(void)
            "usage:\n"
            "  berth serve [options]      run the registry (/v2) and the ECR control plane\n"
            "  berth admin <command>      manage accounts and keys (berth admin --help)\n"
-           "  berth gc [--data DIR] [--grace-minutes N] [--upload-grace-hours N]\n"
+           "  berth gc [--data DIR] [--gc-review-delay-seconds N] [--upload-grace-hours N]\n"
            "                             remove blobs no manifest needs, and abandoned uploads\n"
            "  berth fsck [--data DIR] [--verify-digests]\n"
            "                             check that metadata and blobs agree (safe while serving);\n"
@@ -170,12 +170,14 @@ static int cmd_serve(int argc, char **argv)
         .upload_expiry_ms = cfg.upload_expiry_seconds * 1000,
         .pull_flush_ms = cfg.pull_time_flush_seconds * 1000,
         .restore_delay_ms = cfg.restore_delay_seconds * 1000,
+        .gc_delay_ms = cfg.gc_review_delay_seconds * 1000,
     };
     struct scan_limits scan;
     scan_limits_default(&scan);
     scan.max_layer_bytes = (uint64_t)cfg.scan_max_layer_mb << 20;
     scan_set_limits(&scan);
-    if (image_service_start(&limits) < 0) {
+    if (image_service_start(&limits) < 0 ||
+        gc_schedule(cfg.gc_review_delay_seconds * 1000, cfg.gc_interval_seconds * 1000) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -274,27 +276,28 @@ static const char *admin_opt(int argc, char **argv, const char *name)
 
 static int gc_extra(int argc, char **argv, int *i)
 {
-    if ((strcmp(argv[*i], "--grace-minutes") == 0 || strcmp(argv[*i], "--upload-grace-hours") == 0) && *i + 1 < argc) {
+    if (strcmp(argv[*i], "--upload-grace-hours") == 0 && *i + 1 < argc) {
         *i += 2;
         return 0;
     }
     return 1;
 }
 
-/* berth gc: what no manifest needs leaves the disk (safe while serving). */
+/* berth gc: one pass of the online GC now (safe while serving), with the
+ * configured review delay; reports what it reclaimed. */
 static int cmd_gc(int argc, char **argv)
 {
     struct config cfg;
-    long grace_min = 60, upload_hours = 24 * 7;
+    long upload_hours = -1;
     for (int i = 2; i + 1 < argc; i++) {
         char *end;
-        if (strcmp(argv[i], "--grace-minutes") == 0 || strcmp(argv[i], "--upload-grace-hours") == 0) {
+        if (strcmp(argv[i], "--upload-grace-hours") == 0) {
             long v = strtol(argv[i + 1], &end, 10);
             if (*end || v < 0 || v > 1000000) {
                 fprintf(stderr, "berth: %s takes a number\n", argv[i]);
                 return 2;
             }
-            *(strcmp(argv[i], "--grace-minutes") == 0 ? &grace_min : &upload_hours) = v;
+            upload_hours = v;
         }
     }
     if (load_config(&cfg, argc, argv, 2, gc_extra) < 0 || open_data(&cfg) < 0) {
@@ -302,16 +305,23 @@ static int cmd_gc(int argc, char **argv)
         return 1;
     }
     struct gc_report rep;
-    if (gc_run(&rep, (int64_t)grace_min * 60000, (int64_t)upload_hours * 3600000) < 0) {
+    struct gc_options opt = {
+        .delay_ms = cfg.gc_review_delay_seconds * 1000,
+        .upload_grace_ms = upload_hours < 0 ? -1 : (int64_t)upload_hours * 3600000,
+        .sweep_first = 0,
+        .sweep_count = 256,
+    };
+    int64_t t0 = now_ms();
+    if (gc_run(&rep, &opt) < 0) {
         fprintf(stderr, "berth: gc: %s\n", error_message());
         store_close_thread();
         config_release(&cfg);
         return 1;
     }
     printf("gc: %lld unused links dropped, %lld blobs and %lld orphan files removed (%lld bytes), %lld uploads "
-           "abandoned\n",
+           "abandoned in %lld ms\n",
            (long long)rep.links_dropped, (long long)rep.blobs_removed, (long long)rep.orphans_removed,
-           (long long)rep.bytes_freed, (long long)rep.uploads_removed);
+           (long long)rep.bytes_freed, (long long)rep.uploads_removed, (long long)(now_ms() - t0));
     store_close_thread();
     auth_shutdown();
     config_release(&cfg);

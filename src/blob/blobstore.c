@@ -901,11 +901,16 @@ static int blob_walk_file(void *ctx, const char *name, int64_t mtime_ms)
 
 int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx)
 {
+    return blob_each_prefix(0, 256, fn, ctx);
+}
+
+int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx)
+{
     static const char *const algs[] = {"sha256", "sha512"};
     for (size_t a = 0; a < 2; a++) {
-        for (int i = 0; i < 256; i++) {
+        for (unsigned k = 0; k < n && k < 256; k++) {
             char dir[PATH_MAX];
-            snprintf(dir, sizeof(dir), "%s/blobs/%s/%02x", root, algs[a], i);
+            snprintf(dir, sizeof(dir), "%s/blobs/%s/%02x", root, algs[a], (first + k) % 256);
             struct blob_walk w = {algs[a], fn, ctx};
             walk_dir(dir, blob_walk_file, &w);
         }

@@ -106,6 +106,9 @@ int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(voi
 /* Calls fn for every blob file on disk (its digest and modification time,
  * which is when it was committed). */
 int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx);
+/* blob_each() over the n (at most 256) fan-out directories from first
+ * (mod 256): the files whose digest's hex begins with those two digits. */
+int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx);
 /* Calls fn for every upload session file on disk. */
 int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx);
 

@@ -90,6 +90,10 @@ static const struct setting settings[] = {
      86400, "an image restored from the archive is ACTIVATING for this long before it is ACTIVE"},
     {"scan-max-layer-mb", "BERTH_SCAN_MAX_LAYER_MB", T_INT, offsetof(struct config, scan_max_layer_mb), "8192", 1, 10000000,
      "a scan fails an image one of whose layers expands past this many MiB"},
+    {"gc-review-delay-seconds", "BERTH_GC_REVIEW_DELAY_SECONDS", T_INT, offsetof(struct config, gc_review_delay_seconds),
+     "3600", 0, 31536000, "an unreferenced blob link waits this long (from its last upload, mount or HEAD) before GC drops it"},
+    {"gc-interval-seconds", "BERTH_GC_INTERVAL_SECONDS", T_INT, offsetof(struct config, gc_interval_seconds), "300", 1,
+     86400, "how often the background GC pass runs"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

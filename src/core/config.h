@@ -42,6 +42,8 @@ struct config {
     int64_t restore_delay_seconds;   /* a restore from the archive completes after this */
     int64_t scan_max_layer_mb;     /* what one layer may expand to when a scan reads it */
     int64_t lifecycle_interval_seconds; /* each repository's lifecycle policy runs this often */
+    int64_t gc_review_delay_seconds; /* unreferenced links wait this long for GC */
+    int64_t gc_interval_seconds;     /* between background GC passes */
 };
 
 void config_defaults(struct config *c);

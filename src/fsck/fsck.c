@@ -29,6 +29,7 @@
 #include "core/alloc.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "store/gc.h"
 #include "store/store.h"
 
 #define READ_CHUNK (1 << 20)
@@ -184,6 +185,19 @@ static int on_upload(void *ctx, const char *id, int64_t repo_id)
     return 0;
 }
 
+/* An unreferenced link or blob record with no GC review would never be
+ * looked at again: its bytes would stay forever (store/gc.h). */
+static int on_untracked(void *ctx, int64_t repo_id, const char *digest)
+{
+    struct fsck *f = ctx;
+    char tmp[32];
+    if (repo_id)
+        problem(f, "untracked-link repository=%s blob=%s", repo_name(f, repo_id, tmp), digest);
+    else
+        problem(f, "untracked-blob blob=%s", digest);
+    return 0;
+}
+
 static int read_snapshot(struct fsck *f)
 {
     int rc;
@@ -191,7 +205,8 @@ static int read_snapshot(struct fsck *f)
         return rc;
     if ((rc = store_repositories_each(on_repository, f)) < 0 || (rc = store_manifests_each(on_manifest, f)) < 0 ||
         (rc = store_references_each(on_reference, f)) < 0 || (rc = store_all_tags_each(on_tag, f)) < 0 ||
-        (rc = store_blobs_each(on_blob, f)) < 0 || (rc = store_uploads_each(on_upload, f)) < 0) {
+        (rc = store_blobs_each(on_blob, f)) < 0 || (rc = store_uploads_each(on_upload, f)) < 0 ||
+        (rc = store_gc_untracked_each(on_untracked, f)) < 0) {
         store_snapshot_end();
         return rc;
     }

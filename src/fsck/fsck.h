@@ -11,7 +11,9 @@
  * Metadata that points at nothing is reported from the snapshot alone: a
  * committed state with a dangling reference is a problem whatever follows.
  * Files with no record are not problems (a commit in progress, or a crash
- * between rename and record, which berth gc cleans up).
+ * between rename and record, which berth gc cleans up). A link no manifest
+ * uses, or a blob record no repository links, without a pending GC review
+ * is one: GC would never free it (untracked-link, untracked-blob).
  */
 #ifndef BERTH_FSCK_FSCK_H
 #define BERTH_FSCK_FSCK_H

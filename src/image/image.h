@@ -43,6 +43,7 @@ struct image_limits {
     int64_t upload_expiry_ms; /* idle sessions older than this are removed; 0 = never */
     int64_t pull_flush_ms;    /* pull times wait in memory at most this long; 0 = the default */
     int64_t restore_delay_ms; /* a restore from the archive completes after this long */
+    int64_t gc_delay_ms;      /* GC's review delay (blob/gc.h): HEAD checks restart reviews */
 };
 
 /* Sets the limits and starts the service's maintenance thread (session
@@ -100,6 +101,11 @@ int image_blob_mounting(const char *account_id, bool *out);
 #define IMAGE_BLOB_MOUNTING_DEFAULT "ENABLED"
 /* Opens the bytes of a blob for serving; the caller owns *fd_out. */
 int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out);
+/* Is the blob in repo (E_NOTFOUND when not), for a client that will refer
+ * to it (HEAD, BatchCheckLayerAvailability)? When a GC review of the link
+ * is pending it restarts it, so the answer "present" stays true for at
+ * least nine tenths of the review delay (see blob/gc.c). */
+int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size_out);
 /* Are the blob's bytes there (E_NOTFOUND when not)? */
 int image_blob_present(const char *digest);
 /* Removes the blob from repo. E_CONFLICT while an image of repo uses it

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "image/image.h"
+#include "store/gc.h"
 
 int image_upload_start(char id_out[37], const struct repo *repo)
 {
@@ -76,6 +77,22 @@ int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out)
     return blob_open(digest, fd_out, size_out);
 }
 
+int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size_out)
+{
+    int64_t review_ms, now = now_ms(), delay = image_limits()->gc_delay_ms;
+    int rc = store_gc_link_get(repo->id, digest, size_out, &review_ms);
+    /* a tenth of the delay: a layer HEAD-checked by many pushes costs at
+     * most one write per tenth */
+    if (rc < 0 || review_ms == 0 || delay <= 0 || review_ms >= now - delay / 10)
+        return rc;
+    if ((rc = store_begin()) < 0)
+        return rc;
+    if ((rc = store_gc_link_touch(repo->id, digest, now)) == 0 && (rc = store_commit()) == 0)
+        return 0;
+    store_rollback();
+    return rc;
+}
+
 int image_blob_present(const char *digest)
 {
     return blob_stat(digest, NULL);
@@ -127,7 +144,11 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
             had = true;
         else if (rc == E_NOTFOUND)
             rc = 0;
-        if (rc == 0 && !had && (rc = store_blob_add(digest, size)) == 0)
+        if (rc == 0 && !had)
+            rc = store_blob_add(digest, size);
+        /* linked again when the repository had it: linked_at = now tells
+         * GC's review (blob/gc.c) that a push is about to use it */
+        if (rc == 0)
             rc = store_blob_link(repo->id, digest);
         if (rc == 0)
             rc = store_commit();

@@ -30,7 +30,10 @@ void blobs_get(struct request *r)
     int fd, rc;
     if (check_digest(r, v->ref) < 0)
         return;
-    if ((rc = store_blob_linked(v->repo.id, v->ref, &size)) < 0) {
+    /* a HEAD is a push asking whether to upload: the answer must hold */
+    rc = strcmp(r->method, "HEAD") == 0 ? image_blob_check(&v->repo, v->ref, &size)
+                                        : store_blob_linked(v->repo.id, v->ref, &size);
+    if (rc < 0) {
         reg_error_from(r, rc, RE_BLOB_UNKNOWN);
         return;
     }

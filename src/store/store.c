@@ -193,6 +193,43 @@ static const char *const migrations[] = {
     "DROP INDEX manifests_lifecycle;"
     "CREATE INDEX manifests_lifecycle ON manifests(repo_id, digest, pushed_at, last_pull, subject, status, archived_at,"
     " activated_at);",
+    /* 11: online garbage collection (store/gc.h) -- review queues: a repository link that no manifest of its
+     * repository references, and a blob record that no repository links, each have a review row. Triggers keep
+     * them in the transaction that adds or drops the reference, whatever path does it (foreign-key cascades of a
+     * manifest or repository delete included); the backfill queues what exists, due from its own age. */
+    "CREATE TABLE gc_link_reviews(repo_id INTEGER NOT NULL, digest TEXT NOT NULL, queued_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE INDEX gc_link_reviews_due ON gc_link_reviews(queued_at);"
+    "CREATE TABLE gc_blob_reviews(digest TEXT PRIMARY KEY, queued_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX gc_blob_reviews_due ON gc_blob_reviews(queued_at);"
+    "CREATE TRIGGER gc_blob_added AFTER INSERT ON blobs BEGIN"
+    "  INSERT OR REPLACE INTO gc_blob_reviews(digest, queued_at) SELECT new.digest, new.created_at"
+    "    WHERE NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = new.digest);"
+    "END;"
+    "CREATE TRIGGER gc_link_added AFTER INSERT ON repo_blobs BEGIN"
+    "  INSERT OR REPLACE INTO gc_link_reviews(repo_id, digest, queued_at) SELECT new.repo_id, new.digest, new.linked_at"
+    "    WHERE NOT EXISTS (SELECT 1 FROM manifest_blobs WHERE repo_id = new.repo_id AND blob_digest = new.digest);"
+    "  DELETE FROM gc_blob_reviews WHERE digest = new.digest;"
+    "END;"
+    "CREATE TRIGGER gc_link_dropped AFTER DELETE ON repo_blobs BEGIN"
+    "  DELETE FROM gc_link_reviews WHERE repo_id = old.repo_id AND digest = old.digest;"
+    "  INSERT OR REPLACE INTO gc_blob_reviews(digest, queued_at)"
+    "    SELECT old.digest, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    "    WHERE NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = old.digest);"
+    "END;"
+    "CREATE TRIGGER gc_ref_added AFTER INSERT ON manifest_blobs BEGIN"
+    "  DELETE FROM gc_link_reviews WHERE repo_id = new.repo_id AND digest = new.blob_digest;"
+    "END;"
+    "CREATE TRIGGER gc_ref_dropped AFTER DELETE ON manifest_blobs BEGIN"
+    "  INSERT OR REPLACE INTO gc_link_reviews(repo_id, digest, queued_at)"
+    "    SELECT old.repo_id, old.blob_digest, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    "    WHERE EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = old.repo_id AND digest = old.blob_digest)"
+    "    AND NOT EXISTS (SELECT 1 FROM manifest_blobs WHERE repo_id = old.repo_id AND blob_digest = old.blob_digest);"
+    "END;"
+    "INSERT INTO gc_link_reviews(repo_id, digest, queued_at) SELECT repo_id, digest, linked_at FROM repo_blobs r"
+    "  WHERE NOT EXISTS (SELECT 1 FROM manifest_blobs m WHERE m.repo_id = r.repo_id AND m.blob_digest = r.digest);"
+    "INSERT INTO gc_blob_reviews(digest, queued_at) SELECT digest, created_at FROM blobs b"
+    "  WHERE NOT EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = b.digest);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1867,43 +1904,6 @@ int store_identity_policies(const char *account, const char *user_name,
     }
     free(rows);
     return rc < 0 ? rc : 0;
-}
-
-/* ---- garbage collection ---- */
-
-int store_gc_unlink_unused(int64_t cutoff_ms, int64_t *n_out)
-{
-    /* a link nobody's manifest uses, made before the cutoff: a push in
-     * progress links its blobs before its manifest arrives, so young links
-     * are left alone */
-    sqlite3_stmt *st = db_stmt("DELETE FROM repo_blobs WHERE linked_at < ?1 AND NOT EXISTS (SELECT 1 FROM manifest_blobs m "
-                            "WHERE m.repo_id = repo_blobs.repo_id AND m.blob_digest = repo_blobs.digest)");
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    int rc = db_done(st, "blob links");
-    if (rc == 0 && n_out)
-        *n_out = sqlite3_changes(db_conn());
-    return rc;
-}
-
-int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), void *ctx)
-{
-    sqlite3_stmt *st = db_stmt("DELETE FROM blobs WHERE created_at < ?1 AND NOT EXISTS "
-                            "(SELECT 1 FROM repo_blobs r WHERE r.digest = blobs.digest) RETURNING digest");
-    int rc;
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    while ((rc = db_step(st)) == SQLITE_ROW)
-        fn(ctx, (const char *)sqlite3_column_text(st, 0));
-    return db_end(st, rc, "blobs");
-}
-
-int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx)
-{
-    sqlite3_stmt *st = db_stmt("DELETE FROM uploads WHERE created_at < ?1 RETURNING id");
-    int rc;
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    while ((rc = db_step(st)) == SQLITE_ROW)
-        fn(ctx, (const char *)sqlite3_column_text(st, 0));
-    return db_end(st, rc, "uploads");
 }
 
 int store_upload_exists(const char *id)

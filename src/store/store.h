@@ -294,15 +294,7 @@ int store_account_created(const char *account, int64_t *out_ms);
 int store_identity_policies(const char *account, const char *user_name,
                             int (*fn)(void *ctx, const char *label, const char *document), void *ctx);
 
-/* ---- garbage collection (blob/gc.c) ---- */
-/* Drops repository links made before cutoff that no manifest of the
- * repository references. */
-int store_gc_unlink_unused(int64_t cutoff_ms, int64_t *n_out);
-/* Deletes blob records older than cutoff that no repository links, calling
- * fn with each digest deleted (inside the caller's transaction). */
-int store_gc_blobs(int64_t cutoff_ms, int (*fn)(void *ctx, const char *digest), void *ctx);
-/* Deletes upload sessions started before cutoff, calling fn with each id. */
-int store_gc_uploads(int64_t cutoff_ms, int (*fn)(void *ctx, const char *id), void *ctx);
+/* ---- upload sessions, for GC (blob/gc.c) and fsck ---- */
 /* 0 when an upload session with this id exists (in any repository),
  * E_NOTFOUND when none does. */
 int store_upload_exists(const char *id);

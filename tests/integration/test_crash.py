@@ -182,7 +182,7 @@ def test_nothing_is_acknowledged_or_collected_before_it_is_on_disk(berth_factory
     time.sleep(1.1)                                            # the blob files a second old: collectable
     p = subprocess.run(["strace", "-f", "-y", "-s", "200", "-o", str(tmp_path / "gc.trace"),
                         "-e", "trace=pwrite64,write,writev,pwritev,fsync,fdatasync,unlink,unlinkat,rename,renameat,"
-                        "renameat2", str(srv.binary), "gc", "--data", str(srv.data_dir), "--grace-minutes", "0"],
+                        "renameat2", str(srv.binary), "gc", "--data", str(srv.data_dir), "--gc-review-delay-seconds", "0"],
                        capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))  # LeakSanitizer cannot run under ptrace
     require(p.returncode == 0, p.stderr)

@@ -147,7 +147,7 @@ def test_fsck_ignores_what_the_server_changes_after_its_snapshot(berth_factory, 
     try:
         assert "snapshot read" in p.stderr.readline()
         ecr_client(srv).batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "gone"}])
-        out = gc(srv, "--grace-minutes", "0")
+        out = gc(srv, "--gc-review-delay-seconds", "0")
         for x in gone.blobs:
             assert not blob_file(srv, x.digest).exists(), out
         stray = images.random_blob(1000)

@@ -12,54 +12,11 @@ import pytest
 
 import images
 from conftest import ContainerTools, create_repository
-from datadir import ecr_client, fsck, gc, skopeo_pull_problems, skopeo_push
+from datadir import fsck, gc, skopeo_pull_problems
 from regclient import Registry
-from workload import Entry, Ledger, random_image, random_index, raw_push, require, shared_layers
+from workload import Ledger, deleter, plan_pushes, pusher, random_image, random_index, require, shared_layers
 
 RACE_SECONDS = float(os.environ.get("BERTH_RACE_SECONDS", "40"))
-
-
-def _pusher(srv, tools, ledger, queue, how, stop):
-    reg = Registry(srv)
-    while not stop.is_set():
-        with ledger.lock:
-            if not queue:
-                return
-            e = queue.pop()
-            ledger.entries.append(e)
-        if how == "skopeo":
-            ok = skopeo_push(tools, tools.layout, e.tag, e.repo, e.tag, check=False).returncode == 0
-        else:
-            ok = raw_push(reg, e.repo, e.obj, e.tag)
-        with ledger.lock:
-            e.state = "acked" if ok else "failed"
-        ledger.bump(f"push {how} {'acked' if ok else 'failed'}")
-
-
-def _deleter(srv, ledger, stop):
-    """Deletes acknowledged images (never the kept ones): /v2 by digest, ECR by tag, ECR by digest."""
-    reg, ecr = Registry(srv), ecr_client(srv)
-    n = 0
-    while not stop.wait(0.3):
-        e = ledger.claim_for_delete()
-        if e is None:
-            continue
-        way = ("v2", "ecr-tag", "ecr-digest")[n % 3]
-        n += 1
-        try:
-            if way == "v2":
-                ok = reg.delete(f"/v2/{e.repo}/manifests/{e.obj.digest}").status_code == 202
-            else:
-                ident = {"imageTag": e.tag} if way == "ecr-tag" else {"imageDigest": e.obj.digest}
-                out = ecr.batch_delete_image(repositoryName=e.repo, imageIds=[ident])
-                ok = bool(out.get("imageIds")) and not out.get("failures")
-            state = "deleted" if ok else "acked"
-        except Exception as ex:  # the outcome is unknown: judge nothing about this image
-            e.notes.append(repr(ex))
-            state = "unknown"
-        with ledger.lock:
-            e.state = state
-        ledger.bump(f"delete {way} {'done' if state == 'deleted' else state}")
 
 
 def _undermine(srv, ledger, stop):
@@ -94,7 +51,7 @@ def _undermine(srv, ledger, stop):
 
 def _collector(srv, ledger, stop):
     while not stop.wait(0.4):
-        out = gc(srv, "--grace-minutes", "0")
+        out = gc(srv, "--gc-review-delay-seconds", "0")
         removed = int(out.split(" blobs")[0].rsplit(" ", 1)[1])
         ledger.bump("gc runs")
         ledger.bump("gc blobs removed", removed)
@@ -118,25 +75,17 @@ def test_push_delete_gc_race_leaves_no_dangling_reference(berth_factory, tmp_pat
     rng = ledger.rng
 
     pool = shared_layers(6, 96 * 1024, "race")
-    plans = {"skopeo": [], "raw": []}
-    refs = {}
-    for i in range(160):
-        how = "skopeo" if i % 3 == 0 else "raw"
+    def make(i):
         label = f"race-{i}-{images.token(3)}"
-        obj = random_index(pool, label, rng) if i % 8 == 0 else random_image(pool, label, rng, 8 * 1024)
-        e = Entry(repo=repos[i % len(repos)], tag=f"t{i}", obj=obj, how=how, keep=i % 4 == 0)
-        plans[how].append(e)
-        if how == "skopeo":
-            refs[e.tag] = obj
-    tools.layout = images.write_oci_layout(tmp_path / "layout", refs)
-    for q in plans.values():
-        q.reverse()
+        return random_index(pool, label, rng) if i % 8 == 0 else random_image(pool, label, rng, 8 * 1024)
+
+    plans = plan_pushes(tools, tmp_path / "layout", repos, 160, make, skopeo_every=3, keep_every=4)
 
     stop, errors = threading.Event(), []
-    workers = [threading.Thread(target=_pusher, args=(srv, tools, ledger, plans["skopeo"], "skopeo", stop)),
-               threading.Thread(target=_pusher, args=(srv, tools, ledger, plans["raw"], "raw", stop)),
-               threading.Thread(target=_pusher, args=(srv, tools, ledger, plans["raw"], "raw", stop)),
-               threading.Thread(target=_deleter, args=(srv, ledger, stop)),
+    workers = [threading.Thread(target=pusher, args=(srv, tools, ledger, plans["skopeo"], "skopeo", stop)),
+               threading.Thread(target=pusher, args=(srv, tools, ledger, plans["raw"], "raw", stop)),
+               threading.Thread(target=pusher, args=(srv, tools, ledger, plans["raw"], "raw", stop)),
+               threading.Thread(target=deleter, args=(srv, ledger, stop)),
                threading.Thread(target=_undermine, args=(srv, ledger, stop)),
                threading.Thread(target=_collector, args=(srv, ledger, stop)),
                threading.Thread(target=_checker, args=(srv, ledger, stop, errors))]
@@ -158,7 +107,7 @@ def test_push_delete_gc_race_leaves_no_dangling_reference(berth_factory, tmp_pat
     require(any(k.startswith("delete layer of kept image") for k in c), f"no blob DELETE: {c}")
     require(any(k.startswith("delete child of kept index") for k in c), f"no child DELETE: {c}")
 
-    gc(srv, "--grace-minutes", "0")            # what the deletes left behind goes now, if anything may
+    gc(srv, "--gc-review-delay-seconds", "0")            # what the deletes left behind goes now, if anything may
     problems = []
     r = fsck(srv, "--verify-digests")
     if r.returncode != 0 or r.problems:

@@ -78,6 +78,79 @@ def raw_push(reg, repo, obj, tag=None, timeout=60) -> bool:
         return False
 
 
+def pusher(srv, tools, ledger, queue, how, stop, pace=0.0):
+    """A push worker: takes entries from `queue` until it is empty or `stop` is set, one every `pace`
+    seconds, pushing each with skopeo (from tools.layout) or raw_push, and records the outcome."""
+    from datadir import skopeo_push
+    from regclient import Registry
+
+    reg = Registry(srv)
+    while not (stop.wait(pace) if pace else stop.is_set()):
+        with ledger.lock:
+            if not queue:
+                return
+            e = queue.pop()
+            ledger.entries.append(e)
+        if how == "skopeo":
+            p = skopeo_push(tools, tools.layout, e.tag, e.repo, e.tag, check=False)
+            ok = p.returncode == 0
+            if not ok:
+                e.notes.append(p.stderr.strip()[-400:])
+        else:
+            ok = raw_push(reg, e.repo, e.obj, e.tag)
+        with ledger.lock:
+            e.state = "acked" if ok else "failed"
+        ledger.bump(f"push {how} {'acked' if ok else 'failed'}")
+
+
+def deleter(srv, ledger, stop, pace=0.3):
+    """Deletes acknowledged images (never the kept ones): /v2 by digest, ECR by tag, ECR by digest."""
+    from datadir import ecr_client
+    from regclient import Registry
+
+    reg, ecr = Registry(srv), ecr_client(srv)
+    n = 0
+    while not stop.wait(pace):
+        e = ledger.claim_for_delete()
+        if e is None:
+            continue
+        way = ("v2", "ecr-tag", "ecr-digest")[n % 3]
+        n += 1
+        try:
+            if way == "v2":
+                ok = reg.delete(f"/v2/{e.repo}/manifests/{e.obj.digest}").status_code == 202
+            else:
+                ident = {"imageTag": e.tag} if way == "ecr-tag" else {"imageDigest": e.obj.digest}
+                out = ecr.batch_delete_image(repositoryName=e.repo, imageIds=[ident])
+                ok = bool(out.get("imageIds")) and not out.get("failures")
+            state = "deleted" if ok else "acked"
+        except Exception as ex:  # the outcome is unknown: judge nothing about this image
+            e.notes.append(repr(ex))
+            state = "unknown"
+        with ledger.lock:
+            e.state = state
+        ledger.bump(f"delete {way} {'done' if state == 'deleted' else state}")
+
+
+def plan_pushes(tools, layout_dir, repos, n, make_obj, skopeo_every, keep_every):
+    """n pushes over repos, as queues for pusher() ({"skopeo": [...], "raw": [...]}, pop() gives the
+    next): push i pushes make_obj(i) as tag t<i>, with skopeo every skopeo_every-th (those images are
+    written to an OCI layout in layout_dir, which becomes tools.layout), and is never deleted on
+    purpose every keep_every-th."""
+    plans = {"skopeo": [], "raw": []}
+    refs = {}
+    for i in range(n):
+        how = "skopeo" if i % skopeo_every == 0 else "raw"
+        e = Entry(repo=repos[i % len(repos)], tag=f"t{i}", obj=make_obj(i), how=how, keep=i % keep_every == 0)
+        plans[how].append(e)
+        if how == "skopeo":
+            refs[e.tag] = e.obj
+    tools.layout = images.write_oci_layout(layout_dir, refs)
+    for q in plans.values():
+        q.reverse()
+    return plans
+
+
 @dataclass
 class Entry:
     repo: str

@@ -1,11 +1,13 @@
 /*
  * Unit tests for src/blob/gc.c in a fresh data directory per test: what
  * GC takes (a link no manifest uses, the blob no repository links, a file
- * with no record, an abandoned upload) and what it leaves (everything a
- * manifest references, anything younger than the grace), with ages taken
- * from commit times: a blob renamed into place from an upload whose bytes
- * arrived long ago is young until its record is written, and bytes left
- * by a crash after GC's commit are removed by the next run.
+ * with no record) and what it leaves (everything a manifest references,
+ * anything younger than the review delay, a link confirmed to a client
+ * lately), with ages taken from commit times: a blob renamed into place
+ * from an upload whose bytes arrived long ago is young until its record is
+ * written, and bytes left by a crash after GC's commit are removed by the
+ * next run. The review queues the store's triggers keep are checked after
+ * each change: nothing unreferenced is ever left without a review.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +29,8 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/util.h"
+#include "store/gc.h"
 #include "store/store.h"
 
 #define ACCT "111122223333"
@@ -125,7 +129,42 @@ static void put_old_blob(struct fixture *f, char out[DIGEST_MAX], const char *co
 
 static void age_records(struct fixture *f)
 {
-    sql(f, "UPDATE blobs SET created_at = created_at - 3600000; UPDATE repo_blobs SET linked_at = linked_at - 3600000");
+    sql(f, "UPDATE blobs SET created_at = created_at - 3600000; UPDATE repo_blobs SET linked_at = linked_at - 3600000;"
+           "UPDATE gc_link_reviews SET queued_at = queued_at - 3600000; UPDATE gc_blob_reviews SET queued_at = queued_at - 3600000");
+}
+
+static int count_untracked(void *ctx, int64_t repo_id, const char *digest)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Every link no manifest uses and every blob no repository links has a review. */
+static void assert_tracked(void)
+{
+    int n = 0;
+    assert_int_equal(store_gc_untracked_each(count_untracked, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+/* One pass with a review delay of a minute, sweeping every directory. */
+static int gc_pass(struct gc_report *rep)
+{
+    struct gc_options opt = {.delay_ms = MINUTE_MS, .upload_grace_ms = 24 * HOUR_MS, .sweep_count = 256};
+    int rc = gc_run(rep, &opt);
+    assert_tracked();
+    return rc;
+}
+
+static void put_manifest(struct fixture *f, struct manifest *m, const char *body, const char *layer, const char *tag)
+{
+    memset(m, 0, sizeof(*m));
+    m->body = (char *)body;
+    m->size = strlen(body);
+    digest_sha256(m->digest, m->body, m->size);
+    m->media_type = "application/vnd.oci.image.manifest.v1+json";
+    struct manifest_ref ref = {layer, false};
+    assert_int_equal(store_manifest_put(f->repo, m, &ref, 1, tag), 0);
 }
 
 static void test_collects_what_nothing_uses(void **state)
@@ -141,16 +180,11 @@ static void test_collects_what_nothing_uses(void **state)
     blob_file(path, f, orphan);
     age_file(path, HOUR_MS);
     struct manifest m;
-    memset(&m, 0, sizeof(m));
-    m.body = "{\"m\":1}";
-    m.size = strlen(m.body);
-    digest_sha256(m.digest, m.body, m.size);
-    m.media_type = "application/vnd.oci.image.manifest.v1+json";
-    struct manifest_ref ref = {used, false};
-    assert_int_equal(store_manifest_put(f->repo, &m, &ref, 1, "v1"), 0);
+    put_manifest(f, &m, "{\"m\":1}", used, "v1");
+    assert_tracked();
     age_records(f);
 
-    assert_int_equal(gc_run(&rep, MINUTE_MS, 24 * HOUR_MS), 0);
+    assert_int_equal(gc_pass(&rep), 0);
     assert_int_equal(rep.links_dropped, 1);
     assert_int_equal(rep.blobs_removed, 2);
     assert_int_equal(rep.orphans_removed, 1);
@@ -162,7 +196,7 @@ static void test_collects_what_nothing_uses(void **state)
         assert_int_equal(store_blob_size(gone[i], &size), E_NOTFOUND);
     }
     /* a second run finds nothing */
-    assert_int_equal(gc_run(&rep, MINUTE_MS, 24 * HOUR_MS), 0);
+    assert_int_equal(gc_pass(&rep), 0);
     assert_int_equal(rep.blobs_removed + rep.orphans_removed + rep.links_dropped, 0);
     assert_true(on_disk(f, used));
 }
@@ -191,14 +225,14 @@ static void test_spares_a_blob_committed_before_its_record(void **state)
     assert_int_equal(upload_open(&u, id), 0);
     assert_int_equal(upload_commit(&u, digest, &size), 0);
     assert_int_equal(store_blob_size(digest, &size), E_NOTFOUND); /* no record yet */
-    assert_int_equal(gc_run(&rep, MINUTE_MS, 24 * HOUR_MS), 0);
+    assert_int_equal(gc_pass(&rep), 0);
     assert_int_equal(rep.orphans_removed, 0);
     assert_true(on_disk(f, digest));
 
     /* the commit finishes: the blob is served */
     assert_int_equal(store_blob_add(digest, strlen(content)), 0);
     assert_int_equal(store_blob_link(f->repo, digest), 0);
-    assert_int_equal(gc_run(&rep, MINUTE_MS, 24 * HOUR_MS), 0);
+    assert_int_equal(gc_pass(&rep), 0);
     assert_true(on_disk(f, digest));
     assert_int_equal(store_blob_linked(f->repo, digest, &size), 0);
 }
@@ -214,7 +248,7 @@ static void test_removes_bytes_left_by_a_crash_after_commit(void **state)
     put_old_blob(f, digest, "record deleted, bytes left", false);
     sql(f, "DELETE FROM blobs");
     assert_true(on_disk(f, digest));
-    assert_int_equal(gc_run(&rep, MINUTE_MS, 24 * HOUR_MS), 0);
+    assert_int_equal(gc_pass(&rep), 0);
     assert_int_equal(rep.orphans_removed, 1);
     assert_false(on_disk(f, digest));
     assert_int_equal(store_blob_size(digest, &size), E_NOTFOUND);
@@ -232,11 +266,120 @@ static void test_spares_the_young(void **state)
     assert_int_equal(store_blob_add(linked, strlen("layer of a push in progress")), 0);
     assert_int_equal(store_blob_link(f->repo, linked), 0);
     put_bytes(orphan, "just renamed into place");
-    assert_int_equal(gc_run(&rep, MINUTE_MS, 24 * HOUR_MS), 0);
+    assert_int_equal(gc_pass(&rep), 0);
     assert_int_equal(rep.links_dropped + rep.blobs_removed + rep.orphans_removed, 0);
     assert_true(on_disk(f, linked));
     assert_true(on_disk(f, orphan));
     assert_int_equal(store_blob_linked(f->repo, linked, &size), 0);
+}
+
+/* A link a client was just told about (HEAD, BatchCheckLayerAvailability:
+ * store_gc_link_touch()) waits the whole delay again, however old it is. */
+static void test_spares_a_link_confirmed_lately(void **state)
+{
+    struct fixture *f = *state;
+    struct gc_report rep;
+    char digest[DIGEST_MAX];
+    uint64_t size;
+    put_old_blob(f, digest, "checked by a push just now", true);
+    age_records(f);
+    assert_int_equal(store_begin(), 0);
+    assert_int_equal(store_gc_link_touch(f->repo, digest, now_ms()), 0);
+    assert_int_equal(store_commit(), 0);
+    assert_int_equal(gc_pass(&rep), 0);
+    assert_int_equal(rep.links_dropped + rep.blobs_removed, 0);
+    assert_int_equal(store_blob_linked(f->repo, digest, &size), 0);
+    /* the manifest lands: the link is referenced, its review ends */
+    struct manifest m;
+    put_manifest(f, &m, "{\"m\":2}", digest, "v2");
+    int64_t links, blobs;
+    assert_int_equal(store_gc_pending(&links, &blobs), 0);
+    assert_int_equal(links + blobs, 0);
+    /* a link GC dropped cannot be touched back: the client hears "absent" */
+    char gone[DIGEST_MAX];
+    put_old_blob(f, gone, "dropped before the check", true);
+    age_records(f);
+    assert_int_equal(gc_pass(&rep), 0);
+    assert_int_equal(rep.links_dropped, 1);
+    assert_int_equal(store_begin(), 0);
+    assert_int_equal(store_gc_link_touch(f->repo, gone, now_ms()), E_NOTFOUND);
+    store_rollback();
+}
+
+/* Uploading content the repository already links makes the link young
+ * again (image_upload_commit() links it anew). */
+static void test_spares_a_link_uploaded_again(void **state)
+{
+    struct fixture *f = *state;
+    struct gc_report rep;
+    char digest[DIGEST_MAX];
+    uint64_t size;
+    put_old_blob(f, digest, "uploaded twice", true);
+    age_records(f);
+    assert_int_equal(store_blob_link(f->repo, digest), 0);
+    assert_int_equal(gc_pass(&rep), 0);
+    assert_int_equal(rep.links_dropped, 0);
+    assert_int_equal(store_blob_linked(f->repo, digest, &size), 0);
+}
+
+/* Deleting a manifest, or a whole repository, queues what it used: once
+ * the delay has passed, the links and the bytes go; what another
+ * repository still uses stays. */
+static void test_deletes_free_their_bytes(void **state)
+{
+    struct fixture *f = *state;
+    struct gc_report rep;
+    struct manifest m1, m2;
+    struct repo other;
+    char mine[DIGEST_MAX], shared[DIGEST_MAX];
+    uint64_t size;
+    memset(&other, 0, sizeof(other));
+    snprintf(other.account_id, sizeof(other.account_id), ACCT);
+    other.name = "other";
+    assert_int_equal(store_repo_create(&other), 0);
+    put_old_blob(f, mine, "only web uses this", true);
+    put_old_blob(f, shared, "both use this", true);
+    assert_int_equal(store_blob_link(other.id, shared), 0);
+    put_manifest(f, &m1, "{\"m\":1}", mine, "a");
+    put_manifest(f, &m2, "{\"m\":2}", shared, "b");
+    struct manifest m3;
+    memset(&m3, 0, sizeof(m3));
+    m3.body = "{\"m\":3}";
+    m3.size = strlen(m3.body);
+    digest_sha256(m3.digest, m3.body, m3.size);
+    m3.media_type = "application/vnd.oci.image.manifest.v1+json";
+    struct manifest_ref ref = {shared, false};
+    assert_int_equal(store_manifest_put(other.id, &m3, &ref, 1, "c"), 0);
+    assert_tracked();
+
+    assert_int_equal(store_manifest_delete(f->repo, m1.digest), 0);
+    assert_int_equal(store_manifest_delete(f->repo, m2.digest), 0);
+    assert_tracked();
+    /* not before the delay */
+    assert_int_equal(gc_pass(&rep), 0);
+    assert_int_equal(rep.links_dropped + rep.blobs_removed, 0);
+    age_records(f);
+    assert_int_equal(gc_pass(&rep), 0);
+    assert_int_equal(rep.links_dropped, 2);
+    assert_int_equal(rep.blobs_removed, 1);
+    assert_int_equal(rep.bytes_freed, (int64_t)strlen("only web uses this"));
+    assert_false(on_disk(f, mine));
+    assert_true(on_disk(f, shared));
+    assert_int_equal(store_blob_linked(other.id, shared, &size), 0);
+
+    /* the other repository goes (DeleteRepository --force): its links
+     * cascade, and the blob's review is due at once */
+    assert_int_equal(store_begin(), 0);
+    assert_int_equal(store_repo_delete(other.id), 0);
+    assert_int_equal(store_commit(), 0);
+    assert_tracked();
+    assert_int_equal(gc_pass(&rep), 0);
+    assert_int_equal(rep.blobs_removed, 1);
+    assert_false(on_disk(f, shared));
+    assert_int_equal(store_blob_size(shared, &size), E_NOTFOUND);
+    int64_t links, blobs;
+    assert_int_equal(store_gc_pending(&links, &blobs), 0);
+    assert_int_equal(links + blobs, 0);
 }
 
 int main(void)
@@ -247,6 +390,9 @@ int main(void)
         T(test_spares_a_blob_committed_before_its_record),
         T(test_removes_bytes_left_by_a_crash_after_commit),
         T(test_spares_the_young),
+        T(test_spares_a_link_confirmed_lately),
+        T(test_spares_a_link_uploaded_again),
+        T(test_deletes_free_their_bytes),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

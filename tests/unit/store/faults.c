@@ -371,7 +371,9 @@ static void make_template(void)
 
     sql(template_dir, "UPDATE blobs SET created_at = created_at - 3600000;"
                       "UPDATE repo_blobs SET linked_at = linked_at - 3600000;"
-                      "UPDATE uploads SET created_at = created_at - 172800000;");
+                      "UPDATE gc_link_reviews SET queued_at = queued_at - 3600000;"
+                      "UPDATE gc_blob_reviews SET queued_at = queued_at - 3600000;"
+                      "UPDATE uploads SET created_at = created_at - 172800000, updated_at = updated_at - 172800000;");
     snprintf(path, sizeof(path), "%s/uploads/%s", template_dir, upload_id);
     int fd = open(path, O_WRONLY | O_CREAT, 0600);
     assert_true(fd >= 0);
@@ -523,7 +525,8 @@ static int run_gc(json_t **reply)
 {
     struct gc_report rep;
     *reply = NULL;
-    return gc_run(&rep, 60 * 1000, 24 * HOUR_MS);
+    struct gc_options opt = {.delay_ms = 60 * 1000, .upload_grace_ms = 24 * HOUR_MS, .sweep_count = 256};
+    return gc_run(&rep, &opt);
 }
 
 static const char *delete_ids;
