@@ -36,7 +36,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench bench-vulndb bench-lifecycle fuzz fuzz-long clean
+.PHONY: all deps run test unit replay integration bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan fuzz fuzz-long clean
 all: $(B)/berth
 
 deps:
@@ -97,10 +97,23 @@ test: deps
 	$(MAKE) -j2 SAN=1 all unit replay
 	$(MAKE) SAN=1 integration
 
-bench: deps $(B)/berth $(B)/bench/vulndb_rematch $(B)/bench/lifecycle
+# The whole benchmark: berth against Distribution and the machine (bench/run.sh),
+# then background work at scale (lifecycle, listing, scanning, re-matching,
+# GC); about 20 minutes. Each part also has its own target.
+bench: deps $(B)/berth $(B)/bench/vulndb_rematch $(B)/bench/lifecycle $(B)/bench/scan_layers
 	bash bench/run.sh
-	$(B)/bench/vulndb_rematch
-	$(B)/bench/lifecycle
+	$(MAKE) bench-lifecycle bench-listing bench-scan bench-vulndb bench-gc
+
+bench-listing: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/listing.py
+
+bench-gc: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/gc.py
+
+bench-scan: $(B)/bench/scan_layers
+	rm -rf $(B)/bench/layers && $(B)/bench/scan_layers make $(B)/bench/layers 5 100
+	$(B)/bench/scan_layers run $(B)/bench/layers/*.tar.gz
+	rm -rf $(B)/bench/layers
 
 bench-vulndb: $(B)/bench/vulndb_rematch
 	$(B)/bench/vulndb_rematch

@@ -1,5 +1,6 @@
 """The online GC race: pushes that share layers (skopeo and the /v2 API), image deletes (BatchDeleteImage,
-/v2 DELETE), DeleteRepository --force, the server's background GC job (every second) and `berth gc`
+/v2 DELETE), DeleteRepository --force, lifecycle runs expiring images of a repository that keeps
+pushing (`berth admin lifecycle run`), the server's background GC job (every second) and `berth gc`
 passes, all at once, with a review delay of a few seconds. The pool layers' links are made due for
 review before the race starts, so pushes HEAD-check layers that GC is reviewing at that moment.
 
@@ -9,8 +10,10 @@ byte-identical with skopeo, and once the delay has passed no byte of a deleted i
 surviving image uses is left on disk."""
 
 import concurrent.futures
+import json
 import os
 import re
+import subprocess
 import threading
 import time
 
@@ -46,6 +49,35 @@ def _repo_deleter(srv, ledger, pool, stop):
         ledger.bump("repository deleted")
 
 
+LIFECYCLE_KEEP = 3
+LIFECYCLE_POLICY = json.dumps({"rules": [{
+    "rulePriority": 1, "description": "keep the newest few",
+    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": LIFECYCLE_KEEP},
+    "action": {"type": "expire"}}]})
+
+
+def _lifecycle(srv, ledger, pool, pushed, stop):
+    """Pushes pool-layer images into a repository with a lifecycle policy and runs the policy now, over
+    and over: expiry deletes through the image service while GC reviews the same layers. pushed[digest]
+    keeps what each acknowledged push sent, to compare with what survives."""
+    reg, ecr = Registry(srv), ecr_client(srv)
+    repo = create_repository("gcrace/lifecycle", srv)
+    ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=LIFECYCLE_POLICY)
+    n = 0
+    while not stop.wait(0.3):
+        n += 1
+        obj = random_image(pool, f"lc-{n}-{images.token(3)}", ledger.rng, 1024)
+        if raw_push(reg, repo, obj, f"lc{n}"):
+            pushed[obj.digest] = (f"lc{n}", obj)
+            ledger.bump("push lifecycle acked")
+        else:
+            ledger.bump("push lifecycle failed")
+        p = subprocess.run([str(srv.binary), "admin", "lifecycle", "run", "--repository", repo, "--data",
+                            str(srv.data_dir)], capture_output=True, text=True, timeout=120)
+        ledger.bump("lifecycle runs" if p.returncode == 0 else "lifecycle runs failed")
+        ledger.bump("lifecycle expired", len(re.findall(r"\bexpire", p.stdout)))
+
+
 def _collector(srv, ledger, stop):
     while not stop.wait(0.3):
         out = gc(srv, "--gc-review-delay-seconds", str(DELAY))
@@ -79,8 +111,10 @@ def test_online_gc_never_takes_a_blob_from_a_push(berth_factory, tmp_path):
     pushers = [threading.Thread(target=pusher, args=(srv, tools, ledger, plans["skopeo"], "skopeo", stop, 0.5)),
                threading.Thread(target=pusher, args=(srv, tools, ledger, plans["raw"], "raw", stop, raw_pace)),
                threading.Thread(target=pusher, args=(srv, tools, ledger, plans["raw"], "raw", stop, raw_pace))]
+    lifecycle_pushed = {}
     others = [threading.Thread(target=deleter, args=(srv, ledger, stop, 0.25)),
               threading.Thread(target=_repo_deleter, args=(srv, ledger, pool, stop)),
+              threading.Thread(target=_lifecycle, args=(srv, ledger, pool, lifecycle_pushed, stop)),
               threading.Thread(target=_collector, args=(srv, ledger, stop))]
     for w in pushers + others:
         w.start()
@@ -100,6 +134,9 @@ def test_online_gc_never_takes_a_blob_from_a_push(berth_factory, tmp_path):
     require(c.get("delete v2 done", 0) >= 2 and c.get("delete ecr-tag done", 0) >= 2
             and c.get("delete ecr-digest done", 0) >= 2, f"too few deletes: {c}")
     require(c.get("repository deleted", 0) >= 2, f"too few repository deletes: {c}")
+    assert c.get("push lifecycle failed", 0) == 0 and c.get("lifecycle runs failed", 0) == 0, c
+    require(c.get("lifecycle runs", 0) >= 5 and c.get("push lifecycle acked", 0) > LIFECYCLE_KEEP + 2,
+            f"too few lifecycle runs: {c}")
     dropped = c.get("gc links dropped", 0) + _links_dropped(srv.log_text())
     require(c.get("gc runs", 0) >= 5 and dropped >= 1, f"GC did not work during the race: {c}, {dropped} dropped")
 
@@ -109,13 +146,26 @@ def test_online_gc_never_takes_a_blob_from_a_push(berth_factory, tmp_path):
     assert_clean(srv, "--verify-digests")
     live = ledger.live()
     require(len(live) >= 10, f"too few live images to judge: {c}")
+    # the lifecycle repository keeps exactly its newest images, each of them whole
+    survivors = [d["imageDigest"] for d in
+                 ecr.describe_images(repositoryName="gcrace/lifecycle")["imageDetails"]]
+    assert len(survivors) == LIFECYCLE_KEEP, (survivors, c)
+    expired = len(lifecycle_pushed) - LIFECYCLE_KEEP
+    newest = sorted(lifecycle_pushed, key=lambda d: int(lifecycle_pushed[d][0][2:]))[-LIFECYCLE_KEEP:]
+    assert sorted(survivors) == sorted(newest), (survivors, newest)
+    live += [Entry(repo="gcrace/lifecycle", tag=lifecycle_pushed[d][0], obj=lifecycle_pushed[d][1], how="lifecycle")
+             for d in survivors]
+    require(expired > 0, f"lifecycle expired nothing: {c}")
     kept = {b.digest for e in live for b in images.all_blobs(e.obj)}
     deleted = {b.digest for e in ledger.entries if e.state == "deleted" for b in images.all_blobs(e.obj)}
+    deleted |= {b.digest for d, (_, obj) in lifecycle_pushed.items() if d not in survivors
+                for b in images.all_blobs(obj)}
     left = sorted(d for d in deleted - kept if blob_file(srv, d).exists())
     assert not left, f"bytes of deleted images still on disk: {left}"
 
     def pull(e):
         return skopeo_pull_problems(tools, e.repo, e.tag, e.obj, tmp_path / "pulled" / e.repo / e.tag)
+
 
     problems = []
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
