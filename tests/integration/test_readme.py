@@ -2,7 +2,8 @@
 
 What it runs: every fenced block whose info string is exactly `sh` between the headings
 "## A five-minute tour" and the next "## ", in order, with bash, in one fresh working directory,
-a fresh $HOME (no ~/.aws) and PATH starting with the directory of BERTH_BIN. Blocks marked
+a fresh $HOME (no ~/.aws) and PATH starting with the directory of BERTH_BIN (the tour's own
+`export PATH=$PWD/build:$PATH` adds a directory that does not exist here, harmlessly). Blocks marked
 `sh no-test` (they need the internet, e.g. `berth vulndb sync`) are skipped; nothing else is.
 
 The only changes made to the text, both checked to apply:
@@ -16,8 +17,8 @@ commands stay as printed.
 
 Every command of every block must succeed (the blocks run under `set -e`, `set -a` so that what
 a block sets reaches the next, as it would in the reader's shell). The story's end is checked
-before the cleanup block: the teammate's pull worked, their push was refused by berth's
-authorization, and the repository holds v1 and no v2.
+before the cleanup block: the scan on push found the tour's made-up advisory, the teammate's pull
+worked, their push was refused by berth's authorization, and the repository holds v1 and no v2.
 """
 
 import configparser
@@ -95,6 +96,7 @@ def test_readme_tour(tmp_path):
     blocks, skipped = tour_blocks()
     assert any("vulndb sync" in b for b in skipped), "the vulndb sync step is shown, marked sh no-test"
     assert blocks[-1].lstrip().startswith("aws ecr delete-repository"), "the tour ends with its cleanup"
+    scan_block = next(i for i, b in enumerate(blocks, 1) if "describe-image-scan-findings" in b)
     port = free_port()
     blocks = adapt(blocks, port)
 
@@ -112,6 +114,9 @@ def test_readme_tour(tmp_path):
     try:
         state = tmp_path / "tour.env"
         story = run_blocks(blocks[:-1], 1, work, env, state)
+
+        scan = block_output(story, scan_block)
+        assert re.search(r"^DEMO-2026-0001\tUNDEFINED\t", scan, re.M), scan
 
         # The story's end, before the cleanup: the teammate pulled and was refused a push.
         last = block_output(story, len(blocks) - 1)
