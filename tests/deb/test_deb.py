@@ -205,6 +205,17 @@ def test_serves_as_berth_user_and_rotates_log(package):
     assert rc == 0, proc.stderr.read()
 
 
+def test_reinstall_keeps_edited_config(package):
+    edited = CONF.read_text().replace("log-level = info", "log-level = debug")
+    assert edited != CONF.read_text()
+    CONF.write_text(edited)
+    r = run("apt-get", "install", "-y", "--reinstall", "--no-install-recommends", str(DEB.resolve()),
+            env=APT_ENV, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert CONF.read_text() == edited
+    assert not list(Path("/etc/berth").glob("berth.conf.dpkg-*"))
+
+
 def test_purge(package):
     r = run("apt-get", "purge", "-y", "berth", env=APT_ENV, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
