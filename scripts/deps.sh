@@ -7,7 +7,7 @@ set -eu
 if [ "${1:-}" = deb ]; then
     PKGS="build-essential pkg-config dpkg-dev debhelper fakeroot lintian help2man
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev
-python3 python3-pytest python3-requests"
+python3 python3-pytest python3-requests logrotate man-db"
 else
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev
