@@ -3,7 +3,7 @@
 # Idempotent: packages already present are not fetched again, and apt-get update
 # runs only when something is missing.
 set -eu
-# `deps.sh deb`: only what building the Debian package needs (make deb).
+# `deps.sh deb`: only what building and testing the Debian package need (make deb, make test-deb).
 if [ "${1:-}" = deb ]; then
     PKGS="build-essential pkg-config dpkg-dev debhelper fakeroot lintian help2man
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev
