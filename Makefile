@@ -8,6 +8,8 @@
 #   make bench-lifecycle  lifecycle evaluation of a 100,000-image repository
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
+#   make deb      build/berth_<version>_<arch>.deb with debhelper, checked by lintian (docs/deployment.md)
+#   make test-deb build the package, install it on this machine, run it, purge it (root; tests/deb/)
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
 
 PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl
@@ -24,9 +26,9 @@ endif
 
 CC      ?= cc
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -g $(OPT) -D_GNU_SOURCE -Isrc $(SANFLAGS) \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-LDFLAGS := $(SANFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
 SRC     := $(shell find src -name '*.c' ! -path src/main.c | sort)
 OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
@@ -36,7 +38,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan fuzz fuzz-long clean
+.PHONY: all deps run test unit replay integration bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -137,6 +139,16 @@ fuzz: $(FUZZBIN)
 FUZZ_MINUTES ?= 5
 fuzz-long: $(FUZZBIN)
 	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh $(FUZZBIN)
+
+# The Debian package (debian/, scripts/deb.sh); its build tools are installed here
+# only, not by `make deps`. test-deb installs the package on this machine and purges
+# it again (it must not be installed before), so it is not part of `make test`.
+deb:
+	@sh scripts/deps.sh deb
+	sh scripts/deb.sh
+
+test-deb: deb
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/deb
 
 clean:
 	rm -rf build build-san

@@ -3,11 +3,18 @@
 # Idempotent: packages already present are not fetched again, and apt-get update
 # runs only when something is missing.
 set -eu
+# `deps.sh deb`: only what building and testing the Debian package need (make deb, make test-deb).
+if [ "${1:-}" = deb ]; then
+    PKGS="build-essential pkg-config dpkg-dev debhelper fakeroot lintian help2man
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev
+python3 python3-pytest python3-requests logrotate man-db"
+else
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev
 python3 python3-pytest python3-boto3 python3-requests python3-prometheus-client
 skopeo podman buildah curl uidmap openssl jq strace
 docker-registry apache2-utils wrk containerd"
+fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -19,6 +26,7 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+[ "${1:-}" != deb ] || exit 0
 # The aws CLI may already come from elsewhere (pyenv's v1 on developer machines); only
 # fall back to Debian's when none is on PATH.
 if ! command -v aws >/dev/null 2>&1; then
