@@ -19,7 +19,9 @@
  * it without a manifest, i.e. no push or mount is on its way), so a push
  * of the same layer either commits first and keeps it, or finds it moved
  * and is served from the archive dir (reads look there after the store).
- * A restore moves the image's blobs back before the image becomes ACTIVE.
+ * A restore moves the image's blobs back before the image becomes ACTIVE,
+ * and a push whose image uses a blob found only there queues an
+ * "archive-return" job that moves it back (image_archive_recall()).
  * Without an archive dir the bytes stay where they are.
  */
 #include <inttypes.h>
@@ -34,11 +36,13 @@
 #include "core/util.h"
 #include "image/image.h"
 #include "image/internal.h"
+#include "image/manifest.h"
 #include "jobs/jobs.h"
 #include "store/archive.h"
 
 #define RESTORE_JOB "image-restore"
 #define MOVE_JOB "archive-move"
+#define RETURN_JOB "archive-return"
 
 static void restore_key(char *out, size_t size, int64_t repo_id, const char *digest);
 
@@ -219,6 +223,32 @@ done:
     return rc < 0 ? rc : 0;
 }
 
+static void recall_one(const char *digest)
+{
+    /* the decision is only an optimisation: reads find the blob anyway */
+    if (blob_where(digest) != BLOB_IN_ARCHIVE)
+        return;
+    if (jobs_enqueue(RETURN_JOB, digest, NULL, 0) < 0)
+        log_warn("archive: cannot queue the return of '%s': %s", digest, error_message());
+}
+
+void image_archive_recall(const struct parsed_manifest *pm)
+{
+    if (!blobstore_has_archive() || pm->is_index)
+        return;
+    recall_one(pm->config.digest);
+    for (size_t i = 0; i < pm->nlayers; i++)
+        recall_one(pm->layers[i].digest);
+}
+
+static int return_job(const struct job *job, void *ctx)
+{
+    (void)ctx;
+    if (digest_validate(slice_from(job->key), NULL) < 0)
+        return 0; /* not a key this module makes */
+    return blob_archive_return(job->key);
+}
+
 /* Splits a job key "<repo id>/<digest>"; false for keys this module does
  * not make. */
 static bool parse_key(const char *key, int64_t *repo_id_out, const char **digest_out)
@@ -256,7 +286,9 @@ static int move_job(const struct job *job, void *ctx)
 int image_archive_register_jobs(void)
 {
     int rc = jobs_register(RESTORE_JOB, restore_job, NULL);
-    return rc < 0 ? rc : jobs_register(MOVE_JOB, move_job, NULL);
+    if (rc == 0)
+        rc = jobs_register(MOVE_JOB, move_job, NULL);
+    return rc < 0 ? rc : jobs_register(RETURN_JOB, return_job, NULL);
 }
 
 int image_pullable(int64_t repo_id, const char *digest)
