@@ -1,7 +1,7 @@
 # berth — build, run, test, fuzz, bench.
 #
 #   make run      install what is missing, build, start berth on 127.0.0.1:5000 with data in ./data
-#                 (make run LISTEN=host:port DATA=dir to choose)
+#                 (make run LISTEN=host:port DATA=dir to choose; LOG_LEVEL=info for a line per request)
 #   make test     install what is missing, build, run every test (unit, fuzz corpus replay, integration)
 #   make bench    compare berth with Debian's docker-registry on loopback, then time re-matching
 #                 10,000 stored inventories against the vulnerability database (make bench-vulndb alone)
@@ -71,10 +71,13 @@ build/fuzz/%: tests/fuzz/%.c $(SRC)
 	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(SRC) $(LDLIBS)
 
 # make run LISTEN=0.0.0.0:5000 DATA=/srv/berth: where berth listens and keeps its data.
+# An interactive run logs warnings and errors only; LOG_LEVEL=info logs a line per request.
 LISTEN  ?= 127.0.0.1:5000
 DATA    ?= ./data
+LOG_LEVEL ?= warn
 run: deps $(B)/berth
-	$(B)/berth serve --listen $(LISTEN) --data $(DATA)
+	@echo "berth: serving http://$(LISTEN), data in $(DATA), log level $(LOG_LEVEL) (make run LOG_LEVEL=info for a line per request)"
+	$(B)/berth serve --listen $(LISTEN) --data $(DATA) --log-level $(LOG_LEVEL)
 
 unit: $(UNITBIN)
 	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done

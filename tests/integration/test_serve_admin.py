@@ -109,26 +109,49 @@ def test_usage_names_the_data_directory_of_gc_and_fsck():
     assert "berth fsck [--data DIR]" in out, out
 
 
-def test_make_run_takes_the_address_and_the_data_directory(tmp_path):
-    """`make run LISTEN=... DATA=...` serves there (the README's first command, elsewhere)."""
+def make_run(tmp_path, name, *args):
+    """`make run LISTEN=... DATA=... ARGS`, its output in tmp_path/name.log: (process, url, data, log)."""
     repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    port, data = free_port(), tmp_path / "made"
+    port, data, log = free_port(), tmp_path / name, tmp_path / f"{name}.log"
     # a make of its own, not a sub-make of whatever make runs this suite
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    p = subprocess.Popen(["make", "-s", "-C", repo_root, "run", f"LISTEN=127.0.0.1:{port}", f"DATA={data}"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    with open(log, "wb") as out:
+        p = subprocess.Popen(["make", "-s", "-C", repo_root, "run", f"LISTEN=127.0.0.1:{port}", f"DATA={data}", *args],
+                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline, status = time.monotonic() + 60, None
+    while time.monotonic() < deadline and status is None:
+        try:
+            status = requests.get(f"{url}/v2/", timeout=2).status_code
+        except requests.RequestException:
+            time.sleep(0.2)
+    return p, status, data, log
+
+
+def stop_make_run(p):
+    os.killpg(p.pid, 15)
+    p.wait(timeout=20)
+
+
+def test_make_run_takes_the_address_and_the_data_directory(tmp_path):
+    """`make run LISTEN=... DATA=...` serves there (the README's first command, elsewhere), logging
+    warnings only, so that `make run &` can share a terminal; LOG_LEVEL=info logs every request."""
+    p, status, data, log = make_run(tmp_path, "made")
     try:
-        deadline, status = time.monotonic() + 60, None
-        while time.monotonic() < deadline and status is None:
-            try:
-                status = requests.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code
-            except requests.RequestException:
-                time.sleep(0.2)
         assert status == 401, status
         assert (data / "berth.db").exists() and (data / "credentials").exists()
     finally:
-        os.killpg(p.pid, 15)
-        p.wait(timeout=20)
+        stop_make_run(p)
+    quiet = log.read_text(errors="replace")
+    assert "log level warn" in quiet and "aws_access_key_id" in quiet, quiet
+    assert "GET /v2/" not in quiet, quiet  # the probes above were not logged
+
+    p, status, data, log = make_run(tmp_path, "loud", "LOG_LEVEL=info")
+    try:
+        assert status == 401, status
+    finally:
+        stop_make_run(p)
+    assert re.search(r" info GET /v2/ 401 ", log.read_text(errors="replace")), log.read_text(errors="replace")
 
 
 def test_admin_accounts_and_root_keys(tmp_path):

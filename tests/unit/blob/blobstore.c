@@ -27,6 +27,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "tmpdir.h"
 
 struct fixture {
     char dir[128];
@@ -48,9 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) != 0)
         return -1;
     free(f);
     return 0;

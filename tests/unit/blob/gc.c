@@ -32,6 +32,7 @@
 #include "core/util.h"
 #include "store/gc.h"
 #include "store/store.h"
+#include "tmpdir.h"
 
 #define ACCT "111122223333"
 #define MINUTE_MS ((int64_t)60 * 1000)
@@ -63,10 +64,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[256];
     store_close_thread();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) != 0)
         return -1;
     free(f);
     return 0;

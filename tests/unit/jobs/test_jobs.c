@@ -24,6 +24,7 @@
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
+#include "tmpdir.h"
 
 static char dir[64];
 
@@ -38,10 +39,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
     store_close_thread();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(dir);
 }
 
 /* ---- a handler that counts and can be told to fail ---- */

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "lifecycle/run.c"
 #include "store/images_ext.h"
+#include "tmpdir.h"
 
 #define ACCT "111122223333"
 #define MIN 60000LL
@@ -55,11 +56,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
     repo_release(&repo);
     store_close_thread();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(dir);
 }
 
 static void sql(const char *q)

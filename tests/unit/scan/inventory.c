@@ -25,6 +25,7 @@
 #include "scan/scan.h"
 #include "scan/tarbuild.h"
 #include "store/store.h"
+#include "tmpdir.h"
 
 #define CAP (1u << 20)
 #define ACCT "111122223333"
@@ -228,10 +229,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[256];
     store_close_thread();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) != 0)
         return -1;
     free(f);
     return 0;

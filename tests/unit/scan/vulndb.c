@@ -24,6 +24,7 @@
 #include "scan/vulndb.h"
 #include "store/store.h"
 #include "store/vulndb.h"
+#include "tmpdir.h"
 
 static void test_ecosystem_keys(void **state)
 {
@@ -235,10 +236,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[256];
     store_close_thread();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(f->dir) != 0)
         return -1;
     free(f);
     return 0;

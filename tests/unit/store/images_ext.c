@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "store/images_ext.h"
 #include "store/store.h"
+#include "tmpdir.h"
 
 #define ACCT "111122223333"
 #define NIMG 12
@@ -38,11 +39,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
     (void)state;
     store_close_thread();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(dir);
 }
 
 static int64_t make_repo(const char *name)

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "tmpdir.h"
 
 #define ACCT "111122223333"
 #define ACCT2 "444455556666"
@@ -33,9 +34,7 @@ struct fixture {
 
 static int rm_rf(const char *dir)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
+    return tmpdir_remove(dir);
 }
 
 static int setup(void **state)
