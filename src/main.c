@@ -136,7 +136,8 @@ static int open_data(struct config *cfg)
         fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg->data_dir);
         return -1;
     }
-    if (store_open(cfg->data_dir) < 0 || blobstore_open(cfg->data_dir) < 0 || auth_init(cfg) < 0) {
+    if (store_open(cfg->data_dir) < 0 || blobstore_open(cfg->data_dir) < 0 || blobstore_set_archive(cfg->archive_dir) < 0 ||
+        auth_init(cfg) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return -1;
     }
@@ -348,7 +349,9 @@ static int cmd_fsck(int argc, char **argv)
         config_release(&cfg);
         return 2;
     }
-    int rc = fsck_run(&rep, cfg.data_dir, &opt);
+    int rc = blobstore_set_archive(cfg.archive_dir);
+    if (rc == 0)
+        rc = fsck_run(&rep, cfg.data_dir, &opt);
     if (rc < 0)
         fprintf(stderr, "berth: fsck: %s\n", error_message());
     config_release(&cfg);

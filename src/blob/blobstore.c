@@ -29,6 +29,8 @@
 #include "core/util.h"
 
 static char *root;
+/* --archive-dir, or NULL: a second place for blobs, looked in after root */
+static char *archive_root;
 
 /* Hash states of sessions between requests. A session is either in this
  * table (idle), checked out by exactly one request (busy), or unknown here
@@ -158,6 +160,52 @@ static int blob_path(char out[PATH_MAX], char *dir_out, const char *digest)
     return 0;
 }
 
+/* <archive>/sha256/ab/abcd...: E_NOTFOUND when there is no archive dir. */
+static int archive_path(char out[PATH_MAX], char *dir_out, const char *digest)
+{
+    int rc = digest_validate(slice_from(digest), NULL);
+    if (rc < 0)
+        return rc;
+    if (!archive_root)
+        return error_set(E_NOTFOUND, "blob '%s' is not on disk", digest);
+    const char *colon = strchr(digest, ':');
+    int alg_len = (int)(colon - digest);
+    const char *hex = colon + 1;
+    snprintf(out, PATH_MAX, "%s/%.*s/%.2s/%s", archive_root, alg_len, digest, hex, hex);
+    if (dir_out)
+        snprintf(dir_out, PATH_MAX, "%s/%.*s/%.2s", archive_root, alg_len, digest, hex);
+    return 0;
+}
+
+int blobstore_set_archive(const char *dir)
+{
+    free(archive_root);
+    archive_root = NULL;
+    if (!dir || !dir[0])
+        return 0;
+    archive_root = xstrdup(dir);
+    return mkdir_p(archive_root);
+}
+
+bool blobstore_has_archive(void)
+{
+    return archive_root != NULL;
+}
+
+int blob_where(const char *digest)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = blob_path(path, NULL, digest), where = 0;
+    if (rc < 0)
+        return rc;
+    if (stat(path, &st) == 0)
+        where |= BLOB_IN_STORE;
+    if (archive_path(path, NULL, digest) == 0 && stat(path, &st) == 0)
+        where |= BLOB_IN_ARCHIVE;
+    return where;
+}
+
 static int upload_valid_id(const char *id)
 {
     size_t n = strlen(id);
@@ -184,7 +232,7 @@ int blob_stat(const char *digest, uint64_t *size_out)
     int rc = blob_path(path, NULL, digest);
     if (rc < 0)
         return rc;
-    if (stat(path, &st) != 0)
+    if (stat(path, &st) != 0 && (archive_path(path, NULL, digest) < 0 || stat(path, &st) != 0))
         return error_set(E_NOTFOUND, "blob '%s' is not on disk", digest);
     if (size_out)
         *size_out = (uint64_t)st.st_size;
@@ -199,6 +247,9 @@ int blob_open(const char *digest, int *fd_out, uint64_t *size_out)
     if (rc < 0)
         return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* not in the store: it may have moved to the archive dir */
+    if (fd < 0 && errno == ENOENT && archive_path(path, NULL, digest) == 0)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_set(errno == ENOENT ? E_NOTFOUND : E_ERROR, "cannot open blob '%s': %s", digest, strerror(errno));
     if (fstat(fd, &st) != 0) {
@@ -218,6 +269,8 @@ int blob_remove(const char *digest)
         return rc;
     if (unlink(path) != 0 && errno != ENOENT)
         return error_set(E_ERROR, "cannot remove blob '%s': %s", digest, strerror(errno));
+    if (archive_path(path, NULL, digest) == 0 && unlink(path) != 0 && errno != ENOENT)
+        return error_set(E_ERROR, "cannot remove archived blob '%s': %s", digest, strerror(errno));
     return 0;
 }
 
@@ -835,6 +888,12 @@ int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(voi
     if (guard < 0)
         return guard;
     rc = collect_locked(path, digest, cutoff_ms, still_wanted, ctx);
+    /* the same for a copy in the archive dir (one there and none here, or
+     * both during a move) */
+    if (rc >= 0 && archive_path(path, NULL, digest) == 0) {
+        int r = collect_locked(path, digest, cutoff_ms, still_wanted, ctx);
+        rc = r < 0 ? r : rc | r;
+    }
     blob_guard_leave(guard);
     return rc;
 }
@@ -859,6 +918,142 @@ static int collect_locked(const char *path, const char *digest, int64_t cutoff_m
     if (unlink(aside) != 0)
         return error_set(E_ERROR, "cannot remove blob '%s': %s", digest, strerror(errno));
     return 1;
+}
+
+/* ---- the archive dir ---- */
+
+/* Copies the file at src to dst through a hidden temporary file beside
+ * dst: written, given src's mtime (GC's grace goes by it), fsynced, renamed
+ * into place, and the rename made durable. A crash leaves at most the
+ * temporary file, which no walk takes for a blob. E_NOTFOUND when src is
+ * gone. */
+static int copy_durably(const char *src, const char *dst, const char *dst_dir, const char *digest)
+{
+    char tmp[PATH_MAX + 16];
+    struct stat st;
+    int in = -1, out = -1, rc = 0;
+    char *b = NULL;
+    uint64_t off = 0;
+    if ((rc = mkdir_p(dst_dir)) < 0)
+        return rc;
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return error_set(errno == ENOENT ? E_NOTFOUND : E_ERROR, "cannot open blob '%s': %s", digest, strerror(errno));
+    snprintf(tmp, sizeof(tmp), "%s/.mv-XXXXXX", dst_dir);
+    out = mkostemp(tmp, O_CLOEXEC);
+    if (out < 0) {
+        rc = error_set(E_ERROR, "cannot create a file in '%s': %s", dst_dir, strerror(errno));
+        goto done;
+    }
+    b = xmalloc(1 << 20);
+    for (;;) {
+        ssize_t n = read(in, b, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = error_set(E_ERROR, "cannot read blob '%s': %s", digest, strerror(errno));
+            goto done;
+        }
+        if (n == 0)
+            break;
+        int w = pwrite_all(out, b, (size_t)n, off);
+        if (w != 0) {
+            rc = error_set(E_ERROR, "cannot copy blob '%s': %s", digest, strerror(w));
+            goto done;
+        }
+        off += (uint64_t)n;
+    }
+    if (fstat(in, &st) == 0) {
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        futimens(out, times);
+    }
+    if (fsync(out) != 0) {
+        rc = error_set(E_ERROR, "cannot fsync a copy of blob '%s': %s", digest, strerror(errno));
+        goto done;
+    }
+    if (rename(tmp, dst) != 0) {
+        rc = error_set(E_ERROR, "cannot move a copy of blob '%s' into place: %s", digest, strerror(errno));
+        goto done;
+    }
+    tmp[0] = '\0';
+    rc = fsync_dir(dst_dir);
+done:
+    if (tmp[0] && out >= 0)
+        unlink(tmp);
+    if (out >= 0)
+        close(out);
+    close(in);
+    free(b);
+    return rc;
+}
+
+/* Removes the copy at path once the other copy (at other) exists; under
+ * the guard, so that two moves the opposite way cannot each remove the
+ * copy the other relies on. Returns 1 removed, 0 kept. */
+static int drop_copy_locked(const char *path, const char *dir, const char *other, const char *digest)
+{
+    struct stat st;
+    if (stat(other, &st) != 0)
+        return 0;
+    if (unlink(path) != 0)
+        return errno == ENOENT ? 0 : error_set(E_ERROR, "cannot remove blob '%s': %s", digest, strerror(errno));
+    fsync_dir(dir);
+    return 1;
+}
+
+int blob_archive_move(const char *digest, bool (*still_wanted)(void *ctx, const char *digest), void *ctx)
+{
+    char path[PATH_MAX], dir[PATH_MAX], apath[PATH_MAX], adir[PATH_MAX];
+    struct stat st;
+    int rc;
+    if ((rc = blob_path(path, dir, digest)) < 0 || (rc = archive_path(apath, adir, digest)) < 0)
+        return rc;
+    if (stat(apath, &st) != 0) {
+        /* the copy is made outside the guard: pushes wait only for the
+         * decision below, not for the bytes */
+        rc = copy_durably(path, apath, adir, digest);
+        if (rc == E_NOTFOUND)
+            return 0; /* collected, or moved by another worker */
+        if (rc < 0)
+            return rc;
+    }
+    int guard = guard_open(LOCK_EX);
+    if (guard < 0)
+        return guard;
+    /* asked under the guard: a commit of the same content holds it shared
+     * until its record is written, and that record makes it wanted */
+    if (still_wanted(ctx, digest)) {
+        int r = drop_copy_locked(apath, adir, path, digest);
+        rc = r < 0 ? r : 0;
+    } else {
+        rc = drop_copy_locked(path, dir, apath, digest);
+    }
+    blob_guard_leave(guard);
+    return rc;
+}
+
+int blob_archive_return(const char *digest)
+{
+    char path[PATH_MAX], dir[PATH_MAX], apath[PATH_MAX], adir[PATH_MAX];
+    struct stat st;
+    int rc;
+    if ((rc = blob_path(path, dir, digest)) < 0)
+        return rc;
+    if (archive_path(apath, adir, digest) < 0)
+        return 0; /* no archive dir: nothing is ever there */
+    if (stat(path, &st) != 0) {
+        rc = copy_durably(apath, path, dir, digest);
+        if (rc == E_NOTFOUND)
+            return 0; /* not archived (or collected) */
+        if (rc < 0)
+            return rc;
+    }
+    int guard = guard_open(LOCK_EX);
+    if (guard < 0)
+        return guard;
+    rc = drop_copy_locked(apath, adir, path, digest);
+    blob_guard_leave(guard);
+    return rc < 0 ? rc : 0;
 }
 
 static int walk_dir(const char *dir, int (*fn)(void *ctx, const char *name, int64_t mtime_ms), void *ctx)
@@ -913,6 +1108,11 @@ int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char
             snprintf(dir, sizeof(dir), "%s/blobs/%s/%02x", root, algs[a], (first + k) % 256);
             struct blob_walk w = {algs[a], fn, ctx};
             walk_dir(dir, blob_walk_file, &w);
+            if (archive_root) {
+                /* a file in the archive dir with no record is as collectable */
+                snprintf(dir, sizeof(dir), "%s/%s/%02x", archive_root, algs[a], (first + k) % 256);
+                walk_dir(dir, blob_walk_file, &w);
+            }
         }
     }
     return 0;

@@ -31,7 +31,32 @@ int blobstore_open(const char *data_dir);
 int blob_stat(const char *digest, uint64_t *size_out);
 /* Opens the blob read-only; the caller owns *fd_out. */
 int blob_open(const char *digest, int *fd_out, uint64_t *size_out);
+/* Removes the blob from the store and from the archive dir. */
 int blob_remove(const char *digest);
+
+/*
+ * The archive dir (--archive-dir): a second place for blobs, typically a
+ * slower disk, where the blobs of archived images move. Blobs there are at
+ * <dir>/<alg>/<first two hex>/<hex>. blob_stat() and blob_open() look in
+ * the store first and then there; blob_collect() and blob_remove() remove
+ * from both. A move copies, fsyncs and renames into the other place before
+ * it removes the original, so after a crash the bytes are in one place or
+ * in both (reads take the store's; the next move or GC tidies up).
+ */
+int blobstore_set_archive(const char *dir); /* NULL or "": none */
+bool blobstore_has_archive(void);
+#define BLOB_IN_STORE 1
+#define BLOB_IN_ARCHIVE 2
+/* Where the blob's file is: BLOB_IN_STORE | BLOB_IN_ARCHIVE, 0 for nowhere. */
+int blob_where(const char *digest);
+/* Moves the blob from the store to the archive dir unless still_wanted()
+ * (asked under the commit guard, after the copy is made) says an active
+ * image or a push needs it; then the archive copy goes instead. Returns 1
+ * when moved, 0 when kept (or not in the store). */
+int blob_archive_move(const char *digest, bool (*still_wanted)(void *ctx, const char *digest), void *ctx);
+/* Moves the blob from the archive dir back into the store (nothing to do
+ * when it is not there). */
+int blob_archive_return(const char *digest);
 
 struct hashpipe;
 

@@ -35,6 +35,8 @@ static const struct setting settings[] = {
      "address and port to listen on (host:port, [v6]:port)"},
     {"data", "BERTH_DATA", T_STRING, offsetof(struct config, data_dir), "./data", 0, 0,
      "data directory: metadata database, blobs, keys"},
+    {"archive-dir", "BERTH_ARCHIVE_DIR", T_STRING, offsetof(struct config, archive_dir), "", 0, 0,
+     "where the blobs of archived images move (a slower disk); empty: they stay in the data directory"},
     {"tls-cert", "BERTH_TLS_CERT", T_STRING, offsetof(struct config, tls_cert), "", 0, 0,
      "PEM certificate file; serves HTTPS when set with --tls-key"},
     {"tls-key", "BERTH_TLS_KEY", T_STRING, offsetof(struct config, tls_key), "", 0, 0, "PEM private key file"},

@@ -13,6 +13,7 @@
 struct config {
     char *listen;    /* host:port */
     char *data_dir;
+    char *archive_dir; /* "" keeps archived images' blobs in the store */
     char *tls_cert;  /* PEM file; empty for plain HTTP */
     char *tls_key;
     char *region;

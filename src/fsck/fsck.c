@@ -1,6 +1,10 @@
 /*
  * This module implements the consistency check of fsck.h.
  *
+ * A blob's file may be in the store or, with --archive-dir, in the archive
+ * dir (blob/blobstore.h): either is fine, both is noted (not a problem),
+ * neither is missing-blob-file.
+ *
  * Pass one reads the snapshot: references and tags are judged there and
  * then; blob records and upload sessions are copied out, and the snapshot
  * is let go (a long-held read transaction would keep a busy server's WAL
@@ -76,6 +80,8 @@ struct fsck {
     struct upload_rec *uploads;
     size_t nuploads, capuploads;
     char *buf; /* READ_CHUNK bytes for hashing */
+    size_t *both; /* indexes of blobs in the store and in the archive dir */
+    size_t nboth, capboth;
 };
 
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
@@ -349,8 +355,20 @@ static int check_blobs(struct fsck *f)
     for (size_t i = 0; i < f->nblobs; i++) {
         struct file_check c;
         check_blob_file(f, &c, f->blobs[i].digest, f->blobs[i].size);
-        if (c.state == FILE_OK)
+        if (c.state == FILE_OK) {
+            /* found in the store or the archive dir (blob_open looks in
+             * both); in both is no problem (a move cut short, or a push
+             * of the layer after it moved: reads take the store's) */
+            int where = blob_where(f->blobs[i].digest);
+            if (where > 0 && (where & BLOB_IN_ARCHIVE))
+                f->rep->archived_blobs++;
+            if (where == (BLOB_IN_STORE | BLOB_IN_ARCHIVE)) {
+                f->both = grow(f->both, &f->capboth, f->nboth, sizeof(*f->both));
+                f->both[f->nboth++] = i;
+                f->rep->blobs_in_both++;
+            }
             continue;
+        }
         sus = grow(sus, &cap, nsus, sizeof(*sus));
         sus[nsus++] = (struct suspect){.index = i, .check = c, .size = f->blobs[i].size};
     }
@@ -422,12 +440,19 @@ int fsck_run(struct fsck_report *out, const char *data_dir, const struct fsck_op
             (long long)out->repositories, (long long)out->manifests, (long long)out->references, (long long)out->tags,
             (long long)out->blobs, (long long)out->blob_bytes, opt->verify_digests ? ", digests verified" : "",
             (long long)out->uploads, (long long)out->problems, out->problems == 1 ? "" : "s");
+    if (blobstore_has_archive())
+        fprintf(opt->out, "fsck: %lld blobs in the archive dir, %lld in both places\n", (long long)out->archived_blobs,
+                (long long)out->blobs_in_both);
+    /* after the summary, and not problems: reads take the store's copy */
+    for (size_t k = 0; k < f.nboth; k++)
+        fprintf(opt->out, "fsck: note: blob-in-both-places blob=%s\n", f.blobs[f.both[k]].digest);
     rc = 0;
 done:
     for (size_t i = 0; i < f.nrepos; i++)
         free(f.repos[i].name);
     free(f.repos);
     free(f.blobs);
+    free(f.both);
     free(f.uploads);
     free(f.buf);
     store_close_thread();

@@ -35,6 +35,8 @@ struct fsck_report {
     int64_t blobs;
     int64_t blob_bytes;
     int64_t uploads;
+    int64_t archived_blobs; /* found in the archive dir (--archive-dir) */
+    int64_t blobs_in_both;  /* in the store and in the archive dir */
     int64_t problems;
 };
 

@@ -179,6 +179,10 @@ int image_restore(const struct repo *repo, const char *digest, enum image_status
  * 0 as well when the image is no longer ACTIVATING (deleted, or pushed
  * again meanwhile), so the job that calls it may run twice. */
 int image_restore_finish(int64_t repo_id, const char *digest);
+/* The "archive-move" job's work (with an archive dir): moves each blob of
+ * the archived image that only archived images use to the archive dir.
+ * Nothing when the image is no longer ARCHIVED; safe to run twice. */
+int image_archive_move(int64_t repo_id, const char *digest);
 /* 0 when the image may be pulled; E_NOTFOUND (detail: why) when it is
  * absent, archived or being restored. */
 int image_pullable(int64_t repo_id, const char *digest);

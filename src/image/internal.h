@@ -19,4 +19,12 @@ int image_tx_end(bool own, int rc);
  * calls it before the job workers start. */
 int image_archive_register_jobs(void);
 
+/* After a manifest put committed (put.c): with an archive dir, queues an
+ * "archive-return" job for each blob of the (now ACTIVE) image that is
+ * only in the archive dir, e.g. a layer of an archived image that a new
+ * push reused through its repository link. Until the job runs the blob is
+ * served from the archive dir. */
+struct parsed_manifest;
+void image_archive_recall(const struct parsed_manifest *pm);
+
 #endif

@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "image/internal.h"
 #include "image/manifest.h"
 #include "image/scanning.h"
 #include "jobs/jobs.h"
@@ -220,6 +221,7 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     }
     if (queued > 0)
         jobs_kick();
+    image_archive_recall(&pm);
     out->created = !exists;
     rc = 0;
     goto done;
