@@ -468,13 +468,7 @@ int op_batch_get_image(struct ecr_call *c)
             add_id_failure(failures, digest, tag, st);
             continue;
         }
-        if ((rc = image_pullable(repo.id, m.digest)) < 0) {
-            if (rc != E_NOTFOUND) {
-                manifest_release(&m);
-                json_decref(seen);
-                repo_release(&repo);
-                return ecr_fail_internal(c, rc);
-            }
+        if (image_pullable(&m) < 0) {
             add_failure(failures, digest, tag, "ImageNotFound", error_message());
             manifest_release(&m);
             continue;

@@ -291,19 +291,13 @@ int image_archive_register_jobs(void)
     return rc < 0 ? rc : jobs_register(RETURN_JOB, return_job, NULL);
 }
 
-int image_pullable(int64_t repo_id, const char *digest)
+int image_pullable(const struct manifest *m)
 {
-    struct image_record r;
-    int rc = store_image_get(repo_id, digest, &r);
-    if (rc < 0)
-        return rc;
-    enum image_status st = r.status;
-    image_record_release(&r);
-    if (st == IMAGE_ARCHIVED)
+    if (m->status == IMAGE_ARCHIVED)
         return error_set(E_NOTFOUND, "image '%s' is archived: restore it (UpdateImageStorageClass to STANDARD) to pull it",
-                         digest);
-    if (st == IMAGE_ACTIVATING)
+                         m->digest);
+    if (m->status == IMAGE_ACTIVATING)
         return error_set(E_NOTFOUND, "image '%s' is being restored from the archive and cannot be pulled until it is ACTIVE",
-                         digest);
+                         m->digest);
     return 0;
 }

@@ -183,9 +183,9 @@ int image_restore_finish(int64_t repo_id, const char *digest);
  * the archived image that only archived images use to the archive dir.
  * Nothing when the image is no longer ARCHIVED; safe to run twice. */
 int image_archive_move(int64_t repo_id, const char *digest);
-/* 0 when the image may be pulled; E_NOTFOUND (detail: why) when it is
- * absent, archived or being restored. */
-int image_pullable(int64_t repo_id, const char *digest);
+/* 0 when the stored image m may be pulled; E_NOTFOUND (detail: why) when
+ * it is archived or being restored. Reads nothing: the status comes with m. */
+int image_pullable(const struct manifest *m);
 
 /* ---- pulls ----
  * Pull times are kept in memory and written in batches by the service's

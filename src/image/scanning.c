@@ -175,14 +175,10 @@ int image_scan_start(const struct repo *repo, const char *digest)
     if ((rc = store_manifest_get(repo->id, digest, false, &m)) < 0)
         goto rollback;
     rc = image_scannable(&m);
+    if (rc == 0 && m.status != IMAGE_ACTIVE)
+        rc = error_set(E_DENIED, "the image %s is %s: restore it (UpdateImageStorageClass) to scan it", digest,
+                       image_status_name(m.status));
     manifest_release(&m);
-    struct image_record rec;
-    if (rc == 0 && (rc = store_image_get(repo->id, digest, &rec)) == 0) {
-        if (rec.status != IMAGE_ACTIVE)
-            rc = error_set(E_DENIED, "the image %s is %s: restore it (UpdateImageStorageClass) to scan it", digest,
-                           image_status_name(rec.status));
-        image_record_release(&rec);
-    }
     if (rc < 0 || (rc = store_scan_request(repo->id, digest, now_ms(), SCAN_INTERVAL_MS)) < 0 ||
         (rc = queue_scan(repo, digest)) < 0 || (rc = store_commit()) < 0)
         goto rollback;

@@ -138,7 +138,7 @@ void manifests_get(struct request *r)
         return;
     }
     /* an archived image is not pulled: 404, as ECR answers */
-    if ((rc = image_pullable(v->repo.id, m.digest)) < 0) {
+    if ((rc = image_pullable(&m)) < 0) {
         manifest_release(&m);
         reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
         return;
@@ -152,7 +152,7 @@ void manifests_get(struct request *r)
             pick_platform_child(v->repo.id, &m, &acc, &child) == 0) {
             manifest_release(&m);
             m = child;
-            if ((rc = image_pullable(v->repo.id, m.digest)) < 0) {
+            if ((rc = image_pullable(&m)) < 0) {
                 manifest_release(&m);
                 reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
                 return;

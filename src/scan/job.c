@@ -219,22 +219,17 @@ static int run_scan(const struct job *job, void *ctx)
         return 0; /* the repository went; its scans with it */
     if (rc < 0)
         return rc;
-    if ((rc = store_manifest_exists(repo_id, digest)) == E_NOTFOUND) {
+    struct manifest m;
+    if ((rc = store_manifest_get(repo_id, digest, false, &m)) == E_NOTFOUND) {
         repo_release(&repo);
-        return 0;
+        return 0; /* deleted since: its scan went with it */
     }
-    struct image_record rec;
-    if (rc == 0 && (rc = store_image_get(repo_id, digest, &rec)) == 0) {
-        bool archived = rec.status != IMAGE_ACTIVE;
-        image_record_release(&rec);
-        if (archived) { /* archived after the scan was asked for */
-            rc = store_scan_fail(repo_id, digest, "IMAGE_ARCHIVED", "The image is archived and cannot be scanned.",
-                                 now_ms());
-            repo_release(&repo);
-            return rc;
-        }
-    }
+    bool archived = rc == 0 && m.status != IMAGE_ACTIVE;
     if (rc == 0)
+        manifest_release(&m);
+    if (archived) /* archived after the scan was asked for */
+        rc = store_scan_fail(repo_id, digest, "IMAGE_ARCHIVED", "The image is archived and cannot be scanned.", now_ms());
+    else if (rc == 0)
         rc = scan_one(&repo, digest);
     if (rc < 0 && job->attempts + 1 >= JOBS_MAX_ATTEMPTS) {
         char why[512];

@@ -40,7 +40,7 @@ int image_status_parse(const char *z, int *out)
     return error_set(E_INVALID, "image status '%s' is not one of ACTIVE, ARCHIVED, ACTIVATING, ANY", z);
 }
 
-static enum image_status status_from_text(const char *z)
+int store_status_from_text(const char *z)
 {
     int s;
     return image_status_parse(z, &s) == 0 && s >= 0 ? (enum image_status)s : IMAGE_ACTIVE;
@@ -57,14 +57,14 @@ void image_record_release(struct image_record *r)
 /* The tags come with the row (a lookup in tags' primary key per image, inside the same statement),
  * so a page of 100 images is one statement, not 101. */
 #define RECORD_COLUMNS                                                                                                     \
-    MANIFEST_COLUMNS ", status, archived_at, activated_at, tag_count, annotations, CASE WHEN tag_count > 0 THEN "          \
+    MANIFEST_COLUMNS ", archived_at, activated_at, tag_count, annotations, CASE WHEN tag_count > 0 THEN "          \
                      "(SELECT group_concat(name, ',') FROM (SELECT name FROM tags t WHERE t.repo_id = manifests.repo_id "  \
                      "AND t.digest = manifests.digest ORDER BY name)) END"
 
 static void record_from_row(sqlite3_stmt *st, struct image_record *r)
 {
     manifest_from_row(st, &r->m, false);
-    r->status = status_from_text(db_col_text(st, 9));
+    r->status = (enum image_status)r->m.status;
     r->archived_ms = sqlite3_column_int64(st, 10);
     r->activated_ms = sqlite3_column_int64(st, 11);
     r->tag_count = sqlite3_column_int64(st, 12);

@@ -51,8 +51,10 @@ int db_each_row(sqlite3_stmt *st, const char *what, int (*row)(sqlite3_stmt *st,
 /* The columns of a manifest record, in the order manifest_from_row() reads
  * them (with_body: the body follows as column 9). */
 #define MANIFEST_COLUMNS                                                                                                   \
-    "digest, media_type, artifact_type, config_media_type, subject, size, image_size, pushed_at, last_pull"
+    "digest, media_type, artifact_type, config_media_type, subject, size, image_size, pushed_at, last_pull, status"
 struct manifest;
 void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body);
+/* The enum image_status of a manifests.status text (ACTIVE when unknown). */
+int store_status_from_text(const char *z);
 
 #endif

@@ -915,10 +915,11 @@ void manifest_from_row(sqlite3_stmt *st, struct manifest *m, bool with_body)
     m->image_size = (uint64_t)sqlite3_column_int64(st, 6);
     m->pushed_ms = sqlite3_column_int64(st, 7);
     m->last_pull_ms = sqlite3_column_int64(st, 8);
+    m->status = store_status_from_text(db_col_text(st, 9));
     if (with_body) {
-        int n = sqlite3_column_bytes(st, 9);
+        int n = sqlite3_column_bytes(st, 10);
         m->body = xmalloc((size_t)n + 1);
-        memcpy(m->body, sqlite3_column_blob(st, 9), (size_t)n);
+        memcpy(m->body, sqlite3_column_blob(st, 10), (size_t)n);
         m->body[n] = '\0';
     }
 }

@@ -108,6 +108,7 @@ struct manifest {
     char *body;
     int64_t pushed_ms;
     int64_t last_pull_ms;
+    int status;              /* enum image_status (store/images_ext.h): ACTIVE, ARCHIVED, ACTIVATING */
 };
 void manifest_release(struct manifest *m);
 
