@@ -6,6 +6,7 @@
  */
 #include "image/scanning.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,34 +76,13 @@ int image_scanning_config_put(const char *account, const char *scan_type, json_t
     return rc;
 }
 
-/* Glob with '*' only, over the whole of name. */
-static bool glob_match(const char *p, const char *s)
-{
-    const char *star = NULL, *retry = NULL;
-    while (*s) {
-        if (*p == '*') {
-            star = p++;
-            retry = s;
-        } else if (*p == *s) {
-            p++;
-            s++;
-        } else if (star) {
-            p = star + 1;
-            s = ++retry;
-        } else {
-            return false;
-        }
-    }
-    while (*p == '*')
-        p++;
-    return *p == '\0';
-}
-
 bool image_scan_filter_match(const char *filter, const char *name)
 {
     if (!strchr(filter, '*'))
         return strstr(name, filter) != NULL;
-    return glob_match(filter, name);
+    /* the model's pattern leaves '*' the only special character; without
+     * FNM_PATHNAME it matches '/' too, as ECR's filters do */
+    return fnmatch(filter, name, 0) == 0;
 }
 
 int image_scan_frequency(const struct repo *repo, enum scan_frequency *out, json_t **applied_out)
