@@ -12,7 +12,7 @@
 #   make test-deb build the package, install it on this machine, run it, purge it (root; tests/deb/)
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
 
-PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl
+PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl libxml-2.0
 SAN     ?=
 ifeq ($(SAN),1)
 B       := build-san

@@ -689,6 +689,67 @@ done:
     return rc;
 }
 
+/*
+ * The string to sign for the canonical request creq and its signature, as
+ * lowercase hex: the one implementation of SigV4's signing steps, used to
+ * check a request (verify()) and to sign one (sigv4_sign()). key_secret is
+ * "AWS4" followed by the secret access key.
+ */
+static void sign_canonical(char out[65], const struct buf *creq, const char *amz_date, struct slice date, struct slice region,
+                           struct slice service, const char *key_secret, size_t keylen)
+{
+    unsigned char h[32], key[32], sig[32];
+    char hh[65];
+    unsigned int hl = 32;
+    struct buf sts;
+    buf_init(&sts, 1024);
+    if (!EVP_Digest(creq->ptr, creq->len, h, &hl, EVP_sha256(), NULL))
+        abort();
+    hex_encode(hh, h, 32);
+    buf_printf(&sts, "%s\n%s\n%.*s/%.*s/%.*s/%s\n%s", SIGV4_ALGORITHM, amz_date, (int)date.len, date.base, (int)region.len,
+               region.base, (int)service.len, service.base, SIGV4_TERMINATOR, hh);
+    hmac_sha256(key, key_secret, keylen, date.base, date.len);
+    hmac_sha256(key, key, 32, region.base, region.len);
+    hmac_sha256(key, key, 32, service.base, service.len);
+    hmac_sha256(key, key, 32, SIGV4_TERMINATOR, sizeof(SIGV4_TERMINATOR) - 1);
+    hmac_sha256(sig, key, 32, sts.ptr, sts.len);
+    hex_encode(out, sig, 32);
+    OPENSSL_cleanse(key, sizeof(key));
+    buf_release(&sts);
+}
+
+int sigv4_sign(char out[65], const struct sigv4_request *req, struct slice signed_headers, bool presigned,
+               const struct sigv4_signer *s, int64_t t)
+{
+    struct hname names[SIGV4_SIGNED_HEADERS_MAX];
+    size_t nnames, slen = strlen(s->secret);
+    struct qlist q = {NULL, 0};
+    char ts[AMZ_DATE_LEN + 1], secret[SIGV4_SECRET_MAX + 4 + 1];
+    struct buf creq;
+    int rc;
+
+    if (slen > SIGV4_SECRET_MAX)
+        return error_set(E_INVALID, "secret access key is longer than %d bytes", SIGV4_SECRET_MAX);
+    format_amz_date(ts, t);
+    memcpy(secret, "AWS4", 4);
+    memcpy(secret + 4, s->secret, slen);
+    buf_init(&creq, SIGV4_CANONICAL_MAX);
+    if ((rc = parse_signed_headers(names, &nnames, signed_headers)) < 0 || (rc = qlist_load(&q, req)) < 0 ||
+        (rc = build_canonical(&creq, req, &q, names, nnames, req->payload_sha256, presigned)) < 0)
+        goto done;
+    sign_canonical(out, &creq, ts, (struct slice){ts, 8}, slice_from(s->region), slice_from(s->service), secret, 4 + slen);
+done:
+    OPENSSL_cleanse(secret, sizeof(secret));
+    qlist_release(&q);
+    buf_release(&creq);
+    return rc;
+}
+
+void sigv4_amz_date(char out[17], int64_t t)
+{
+    format_amz_date(out, t);
+}
+
 /* ---- verification ----------------------------------------------------- */
 
 static int fail(struct sigv4_result *r, enum sigv4_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -816,16 +877,14 @@ static int verify(struct sigv4_result *out, const struct sigv4_verifier *v, cons
     char ts[AMZ_DATE_LEN + 1], lo[AMZ_DATE_LEN + 1], nw[AMZ_DATE_LEN + 1], e[ECHO_MAX + 4];
     char secret[SIGV4_SECRET_MAX + 4 + 1];
     size_t slen = 0;
-    unsigned char key[32], sig[32];
     char sighex[65];
-    struct buf creq, sts;
+    struct buf creq;
     int rc, n;
 
     assert(v->secret != NULL && v->region != NULL);
     memset(out, 0, sizeof(*out));
     memcpy(secret, "AWS4", 4);
     buf_init(&creq, SIGV4_CANONICAL_MAX);
-    buf_init(&sts, 1024);
 
     if (qlist_load(&q, req) < 0) {
         rc = fail(out, SIGV4_INCOMPLETE, "%s", error_message());
@@ -956,27 +1015,13 @@ static int verify(struct sigv4_result *out, const struct sigv4_verifier *v, cons
         goto done;
     }
 
-    /* The canonical request, the string to sign, the signature. */
+    /* The canonical request, the string to sign, the signature: the same
+     * steps sigv4_sign() takes. */
     if (build_canonical(&creq, req, &q, names, nnames, payload, out->presigned) < 0) {
         rc = fail(out, SIGV4_INCOMPLETE, "%s", error_message());
         goto done;
     }
-    {
-        unsigned char h[32];
-        char hh[65];
-        unsigned int hl = 32;
-        if (!EVP_Digest(creq.ptr, creq.len, h, &hl, EVP_sha256(), NULL))
-            abort();
-        hex_encode(hh, h, 32);
-        buf_printf(&sts, "%s\n%s\n%.*s/%.*s/%.*s/%s\n%s", SIGV4_ALGORITHM, ts, (int)auth.date.len, auth.date.base,
-                   (int)auth.region.len, auth.region.base, (int)auth.service.len, auth.service.base, SIGV4_TERMINATOR, hh);
-    }
-    hmac_sha256(key, secret, 4 + slen, auth.date.base, auth.date.len);
-    hmac_sha256(key, key, 32, auth.region.base, auth.region.len);
-    hmac_sha256(key, key, 32, auth.service.base, auth.service.len);
-    hmac_sha256(key, key, 32, SIGV4_TERMINATOR, sizeof(SIGV4_TERMINATOR) - 1);
-    hmac_sha256(sig, key, 32, sts.ptr, sts.len);
-    hex_encode(sighex, sig, 32);
+    sign_canonical(sighex, &creq, ts, auth.date, auth.region, auth.service, secret, 4 + slen);
     if (!secure_equal(sighex, 64, auth.signature.base, auth.signature.len)) {
         rc = fail(out, SIGV4_SIGNATURE_MISMATCH, "%s", msg_bad_signature);
         goto done;
@@ -985,10 +1030,8 @@ static int verify(struct sigv4_result *out, const struct sigv4_verifier *v, cons
 
 done:
     OPENSSL_cleanse(secret, sizeof(secret));
-    OPENSSL_cleanse(key, sizeof(key));
     qlist_release(&q);
     buf_release(&creq);
-    buf_release(&sts);
     return rc;
 }
 

@@ -28,6 +28,11 @@
  * are trimmed and runs of whitespace collapsed; repeated headers are joined
  * with ','.
  *
+ * Signing (sigv4_sign(), for berth's own S3 client) goes through the same
+ * canonical-request builder and the same signing steps as verification.
+ * Its caller builds paths from characters that need no encoding, which
+ * makes the one encoding applied here S3's rule as well.
+ *
  * Session tokens (X-Amz-Security-Token) are not issued by berth, so a
  * request that carries one is refused as carrying an invalid token.
  */
@@ -197,6 +202,28 @@ int sigv4_precheck(struct sigv4_result *out, const struct sigv4_verifier *v, con
  */
 int sigv4_canonical_request(struct buf *out, const struct sigv4_request *req, struct slice signed_headers,
                             struct slice payload_hash, bool presigned);
+
+/* Who signs: the credentials and the scope of an outgoing request. */
+struct sigv4_signer {
+    const char *access_key_id;
+    const char *secret;
+    const char *region;
+    const char *service; /* "s3" */
+};
+
+/*
+ * Signs req (its payload_sha256 is the last line of the canonical request,
+ * "UNSIGNED-PAYLOAD" allowed) as of time t, writing the signature's
+ * lowercase hex into out. The X-Amz-Date header (or query parameter) of req
+ * must be sigv4_amz_date(t), and the credential scope (the X-Amz-Credential
+ * query parameter of a presigned request) the signer's, for the date of t.
+ * presigned leaves X-Amz-Signature out of the canonical query, as
+ * verification does. E_INVALID for a malformed signed-header list.
+ */
+int sigv4_sign(char out[65], const struct sigv4_request *req, struct slice signed_headers, bool presigned,
+               const struct sigv4_signer *s, int64_t t);
+/* t as an X-Amz-Date: YYYYMMDDTHHMMSSZ. */
+void sigv4_amz_date(char out[17], int64_t t);
 
 /* The AWS error code ("__type" in JSON, <Code> in Query XML) for e. */
 const char *sigv4_error_name(enum sigv4_error e, enum sigv4_protocol p);
