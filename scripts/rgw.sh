@@ -4,6 +4,7 @@
 #   scripts/rgw.sh start DIR   -> prints "endpoint=http://127.0.0.1:PORT access_key=... secret_key=... bucket=..."
 #                                 (also written to DIR/env as shell assignments)
 #   scripts/rgw.sh stop DIR    -> stops every daemon started in DIR and removes DIR
+#   scripts/rgw.sh gateway DIR -> starts radosgw again (after it was killed) and waits for it
 #
 # One monitor, one memstore OSD (the objects live in the OSD's memory: nothing to
 # format, nothing left on disk), cephx off, radosgw's beast frontend on a free
@@ -13,7 +14,7 @@
 set -eu
 cmd=${1:-}
 DIR=${2:-}
-[ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop|gateway DIR" >&2; exit 2; }
 
 free_port() {
     /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
@@ -42,8 +43,19 @@ stop)
     rm -rf "$DIR"
     exit 0
     ;;
+gateway)
+    DIR=$(cd "$DIR" && pwd)
+    radosgw -c "$DIR/ceph.conf" -n client.rgw
+    . "$DIR/env"
+    i=0
+    until curl -sf -o /dev/null "$RGW_ENDPOINT/"; do
+        i=$((i + 1)); [ $i -lt 600 ] || { echo "rgw.sh: radosgw did not answer" >&2; exit 1; }
+        sleep 0.1
+    done
+    exit 0
+    ;;
 start) ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|gateway DIR" >&2; exit 2 ;;
 esac
 
 mkdir -p "$DIR/run" "$DIR/log" "$DIR/mon" "$DIR/osd/ceph-0"
@@ -131,6 +143,5 @@ RGW_ENDPOINT=http://127.0.0.1:$RGW_PORT
 RGW_ACCESS_KEY=$ACCESS
 RGW_SECRET_KEY=$SECRET
 RGW_BUCKET=$BUCKET
-RGW_PID=$(cat "$DIR/run/client.rgw.pid")
 EOF
 echo "endpoint=http://127.0.0.1:$RGW_PORT access_key=$ACCESS secret_key=$SECRET bucket=$BUCKET"

@@ -126,6 +126,10 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         fprintf(stderr, "berth: --auth is 'on' or 'none'\n");
         return -1;
     }
+    if (strcmp(cfg->blob_redirect, "on") != 0 && strcmp(cfg->blob_redirect, "off") != 0) {
+        fprintf(stderr, "berth: --blob-redirect is 'on' or 'off'\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -136,7 +140,8 @@ static int open_data(struct config *cfg)
         fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg->data_dir);
         return -1;
     }
-    if (store_open(cfg->data_dir) < 0 || blobstore_open(cfg->data_dir) < 0 || blobstore_set_archive(cfg->archive_dir) < 0 ||
+    if (store_open(cfg->data_dir) < 0 || blobstore_open(cfg->data_dir) < 0 || blobstore_use(cfg->blob_store) < 0 ||
+        blobstore_set_archive(cfg->archive_dir) < 0 ||
         auth_init(cfg) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return -1;
@@ -350,6 +355,7 @@ static int cmd_fsck(int argc, char **argv)
         return 2;
     }
     int rc = blobstore_set_archive(cfg.archive_dir);
+    opt.blob_store = cfg.blob_store;
     if (rc == 0)
         rc = fsck_run(&rep, cfg.data_dir, &opt);
     if (rc < 0)

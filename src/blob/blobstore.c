@@ -7,6 +7,10 @@
  * writes on another, while the request thread receives. SHA-256 alone runs
  * at about the speed of the disk, so doing the three one after the other
  * took twice as long as the slowest of them.
+ *
+ * On an s3:// blob store every function of blobstore.h that touches blobs
+ * or sessions hands over to s3store.c; the filesystem code below is then
+ * used only for the spool files and the commit guard's lock file.
  */
 #include "blob/blobstore.h"
 
@@ -23,12 +27,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob/s3store.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
 
 static char *root;
+/* where blob files and session files are: <root>/blobs and <root>/uploads,
+ * or DIR and DIR/uploads for --blob-store file:DIR */
+static char *blobs_dir;
+static char *uploads_dir;
+/* --blob-store s3://...: blobs and sessions are in the object store */
+static bool remote;
 /* --archive-dir, or NULL: a second place for blobs, looked in after root */
 static char *archive_root;
 
@@ -138,10 +149,69 @@ int blobstore_open(const char *data_dir)
     free(root);
     root = xstrdup(data_dir);
     snprintf(path, sizeof(path), "%s/blobs", root);
+    free(blobs_dir);
+    blobs_dir = xstrdup(path);
     if ((rc = mkdir_p(path)) < 0)
         return rc;
     snprintf(path, sizeof(path), "%s/uploads", root);
+    free(uploads_dir);
+    uploads_dir = xstrdup(path);
+    if (remote)
+        s3store_close();
+    remote = false;
     return mkdir_p(path);
+}
+
+int blobstore_use(const char *url)
+{
+    char path[PATH_MAX];
+    int rc;
+    if (!url || !url[0])
+        return 0;
+    if (strncmp(url, "s3://", 5) == 0) {
+        if ((rc = s3store_open(url)) < 0)
+            return rc;
+        remote = true;
+        return 0;
+    }
+    if (strncmp(url, "file:", 5) != 0 || url[5] == '\0')
+        return error_set(E_INVALID, "blob store '%s' is neither file:DIR nor s3://BUCKET", url);
+    snprintf(path, sizeof(path), "%s", url + 5);
+    if ((rc = mkdir_p(path)) < 0)
+        return rc;
+    free(blobs_dir);
+    blobs_dir = xstrdup(path);
+    snprintf(path, sizeof(path), "%s/uploads", blobs_dir);
+    free(uploads_dir);
+    uploads_dir = xstrdup(path);
+    return mkdir_p(path);
+}
+
+bool blobstore_remote(void)
+{
+    return remote;
+}
+
+int blob_presign(char *out, size_t cap, const char *digest, int64_t expires)
+{
+    if (!remote)
+        return error_set(E_UNSUPPORTED, "blobs on the filesystem have no presigned URLs");
+    return s3store_presign(out, cap, digest, expires);
+}
+
+int blob_open_range(const char *digest, uint64_t first, uint64_t len, int *fd_out, uint64_t *size_out)
+{
+    if (!remote)
+        return blob_open(digest, fd_out, size_out);
+    int fd = upload_spool(), rc;
+    if (fd < 0)
+        return fd;
+    if ((rc = s3store_blob_fetch(digest, first, len, fd, size_out)) < 0 || (rc = lseek(fd, 0, SEEK_SET) == 0 ? 0 : E_ERROR) < 0) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
 }
 
 /* <root>/blobs/sha256/ab/abcd... for a validated digest; dir_out gets the
@@ -154,9 +224,9 @@ static int blob_path(char out[PATH_MAX], char *dir_out, const char *digest)
     const char *colon = strchr(digest, ':');
     int alg_len = (int)(colon - digest);
     const char *hex = colon + 1;
-    snprintf(out, PATH_MAX, "%s/blobs/%.*s/%.2s/%s", root, alg_len, digest, hex, hex);
+    snprintf(out, PATH_MAX, "%s/%.*s/%.2s/%s", blobs_dir, alg_len, digest, hex, hex);
     if (dir_out)
-        snprintf(dir_out, PATH_MAX, "%s/blobs/%.*s/%.2s", root, alg_len, digest, hex);
+        snprintf(dir_out, PATH_MAX, "%s/%.*s/%.2s", blobs_dir, alg_len, digest, hex);
     return 0;
 }
 
@@ -183,6 +253,8 @@ int blobstore_set_archive(const char *dir)
     archive_root = NULL;
     if (!dir || !dir[0])
         return 0;
+    if (remote)
+        return error_set(E_INVALID, "--archive-dir cannot be used with an s3 blob store");
     archive_root = xstrdup(dir);
     return mkdir_p(archive_root);
 }
@@ -199,6 +271,8 @@ int blob_where(const char *digest)
     int rc = blob_path(path, NULL, digest), where = 0;
     if (rc < 0)
         return rc;
+    if (remote)
+        return s3store_blob_stat(digest, NULL, NULL) == 0 ? BLOB_IN_STORE : 0;
     if (stat(path, &st) == 0)
         where |= BLOB_IN_STORE;
     if (archive_path(path, NULL, digest) == 0 && stat(path, &st) == 0)
@@ -222,7 +296,7 @@ static int upload_valid_id(const char *id)
 
 static void upload_path(char out[PATH_MAX], const char *id)
 {
-    snprintf(out, PATH_MAX, "%s/uploads/%s", root, id);
+    snprintf(out, PATH_MAX, "%s/%s", uploads_dir, id);
 }
 
 int blob_stat(const char *digest, uint64_t *size_out)
@@ -232,6 +306,8 @@ int blob_stat(const char *digest, uint64_t *size_out)
     int rc = blob_path(path, NULL, digest);
     if (rc < 0)
         return rc;
+    if (remote)
+        return s3store_blob_stat(digest, size_out, NULL);
     if (stat(path, &st) != 0 && (archive_path(path, NULL, digest) < 0 || stat(path, &st) != 0))
         return error_set(E_NOTFOUND, "blob '%s' is not on disk", digest);
     if (size_out)
@@ -246,6 +322,8 @@ int blob_open(const char *digest, int *fd_out, uint64_t *size_out)
     int rc = blob_path(path, NULL, digest);
     if (rc < 0)
         return rc;
+    if (remote)
+        return blob_open_range(digest, 0, 0, fd_out, size_out);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     /* not in the store: it may have moved to the archive dir */
     if (fd < 0 && errno == ENOENT && archive_path(path, NULL, digest) == 0)
@@ -267,6 +345,8 @@ int blob_remove(const char *digest)
     int rc = blob_path(path, NULL, digest);
     if (rc < 0)
         return rc;
+    if (remote)
+        return s3store_blob_remove(digest);
     if (unlink(path) != 0 && errno != ENOENT)
         return error_set(E_ERROR, "cannot remove blob '%s': %s", digest, strerror(errno));
     if (archive_path(path, NULL, digest) == 0 && unlink(path) != 0 && errno != ENOENT)
@@ -566,6 +646,8 @@ static int hashpipe_stop(struct upload *u)
 int upload_begin(struct upload *u)
 {
     char path[PATH_MAX];
+    if (remote)
+        return s3store_upload_begin(u);
     memset(u, 0, sizeof(*u));
     uuid_v4(u->id);
     upload_path(path, u->id);
@@ -587,6 +669,8 @@ int upload_open(struct upload *u, const char *id)
     int rc = upload_valid_id(id);
     if (rc < 0)
         return rc;
+    if (remote)
+        return s3store_upload_open(u, id);
     memset(u, 0, sizeof(*u));
     memcpy(u->id, id, 37);
     upload_path(path, id);
@@ -625,6 +709,8 @@ int upload_open(struct upload *u, const char *id)
 
 bool upload_busy(const char *id)
 {
+    if (remote)
+        return s3store_upload_busy(id);
     pthread_mutex_lock(&states_lock);
     struct saved_state *s = state_find(id);
     bool busy = s && s->busy;
@@ -637,6 +723,8 @@ int upload_append(struct upload *u, const void *data, size_t n)
     const char *p = data;
     size_t left = n;
     int rc;
+    if (u->remote)
+        return s3store_upload_append(u, data, n);
     if (!u->pipe && u->appended + n > PIPE_START && u->hash.ctx)
         hashpipe_start(u);
     if (u->pipe) {
@@ -670,6 +758,8 @@ int upload_append(struct upload *u, const void *data, size_t n)
 
 int upload_flush(struct upload *u)
 {
+    if (u->remote)
+        return s3store_upload_flush(u);
     return hashpipe_stop(u);
 }
 
@@ -691,6 +781,10 @@ static void state_drop(const char *id)
 
 void upload_close(struct upload *u)
 {
+    if (u->remote) {
+        s3store_upload_close(u);
+        return;
+    }
     /* a write that failed in the pipe has cut the file and dropped the
      * hash: the state saved below makes the next open hash the file again */
     hashpipe_stop(u);
@@ -715,6 +809,9 @@ void upload_close(struct upload *u)
 
 void upload_forget(const char *id)
 {
+    /* an s3 session is read from the object store at every open */
+    if (remote)
+        return;
     /* keep the entry (and its busy mark) but not the hash: the next open
      * recomputes it from the file */
     pthread_mutex_lock(&states_lock);
@@ -730,6 +827,8 @@ int upload_verify(struct upload *u, const char *expected)
 {
     char got[DIGEST_MAX], src[PATH_MAX];
     enum digest_alg alg;
+    if (u->remote)
+        return s3store_upload_verify(u, expected);
     int rc = digest_validate(slice_from(expected), &alg);
     if (rc < 0 || (rc = hashpipe_stop(u)) < 0)
         return rc;
@@ -779,6 +878,8 @@ int upload_place(struct upload *u, const char *expected, uint64_t *size_out)
 {
     char src[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
     int rc;
+    if (u->remote)
+        return s3store_upload_place(u, expected, size_out);
     if ((rc = blob_path(dst, dir, expected)) < 0 || (rc = mkdir_p(dir)) < 0)
         return rc;
     upload_path(src, u->id);
@@ -803,7 +904,7 @@ int upload_commit(struct upload *u, const char *expected, uint64_t *size_out)
 int upload_spool(void)
 {
     char dir[PATH_MAX], tmpl[PATH_MAX + 32];
-    snprintf(dir, sizeof(dir), "%s/uploads", root);
+    snprintf(dir, sizeof(dir), "%s", uploads_dir);
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0)
         return fd;
@@ -822,6 +923,8 @@ int upload_cancel(const char *id)
     int rc = upload_valid_id(id);
     if (rc < 0)
         return rc;
+    if (remote)
+        return s3store_upload_cancel(id);
     upload_path(path, id);
     state_drop(id);
     if (unlink(path) != 0 && errno != ENOENT)
@@ -836,6 +939,8 @@ int upload_size(const char *id, uint64_t *size_out)
     int rc = upload_valid_id(id);
     if (rc < 0)
         return rc;
+    if (remote)
+        return s3store_upload_size(id, size_out);
     upload_path(path, id);
     if (stat(path, &st) != 0)
         return error_set(E_NOTFOUND, "upload '%s' is unknown", id);
@@ -851,7 +956,7 @@ int upload_size(const char *id, uint64_t *size_out)
 static int guard_open(int how)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/blobs/.commit-guard", root);
+    snprintf(path, sizeof(path), "%s/.commit-guard", blobs_dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return error_set(E_ERROR, "cannot open '%s': %s", path, strerror(errno));
@@ -878,6 +983,21 @@ void blob_guard_leave(int fd)
 static int collect_locked(const char *path, const char *digest, int64_t cutoff_ms,
                           bool (*still_wanted)(void *ctx, const char *digest), void *ctx);
 
+/* blob_collect() on the object store, under the guard: no rename there,
+ * so the object's age and the records decide before the one DELETE. */
+static int collect_remote(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(void *ctx, const char *digest), void *ctx)
+{
+    int64_t mtime = 0;
+    int rc = s3store_blob_stat(digest, NULL, &mtime);
+    if (rc == E_NOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (mtime >= cutoff_ms || still_wanted(ctx, digest))
+        return 0;
+    return (rc = s3store_blob_remove(digest)) < 0 ? rc : 1;
+}
+
 int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(void *ctx, const char *digest), void *ctx)
 {
     char path[PATH_MAX];
@@ -887,6 +1007,11 @@ int blob_collect(const char *digest, int64_t cutoff_ms, bool (*still_wanted)(voi
     int guard = guard_open(LOCK_EX);
     if (guard < 0)
         return guard;
+    if (remote) {
+        rc = collect_remote(digest, cutoff_ms, still_wanted, ctx);
+        blob_guard_leave(guard);
+        return rc;
+    }
     rc = collect_locked(path, digest, cutoff_ms, still_wanted, ctx);
     /* the same for a copy in the archive dir (one there and none here, or
      * both during a move) */
@@ -1102,10 +1227,13 @@ int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *
 int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx)
 {
     static const char *const algs[] = {"sha256", "sha512"};
+    /* the object store is not listed: GC works from the database's view */
+    if (remote)
+        return 0;
     for (size_t a = 0; a < 2; a++) {
         for (unsigned k = 0; k < n && k < 256; k++) {
             char dir[PATH_MAX];
-            snprintf(dir, sizeof(dir), "%s/blobs/%s/%02x", root, algs[a], (first + k) % 256);
+            snprintf(dir, sizeof(dir), "%s/%s/%02x", blobs_dir, algs[a], (first + k) % 256);
             struct blob_walk w = {algs[a], fn, ctx};
             walk_dir(dir, blob_walk_file, &w);
             if (archive_root) {
@@ -1120,7 +1248,7 @@ int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char
 
 int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/uploads", root);
-    return walk_dir(dir, fn, ctx);
+    if (remote)
+        return 0;
+    return walk_dir(uploads_dir, fn, ctx);
 }

@@ -12,6 +12,13 @@
  * bounded table); after a restart, or once evicted, the commit recomputes
  * it from the file.
  *
+ * The blob store may instead be an S3-compatible object store
+ * (blobstore_use() with an s3:// URL, implemented in s3store.c): the same
+ * functions then keep blobs and sessions there, and blob_open() hands out
+ * an unnamed scratch file with the blob's bytes. What needs a local disk
+ * (upload_spool(), the commit guard's lock file) stays in the data
+ * directory; the archive dir is refused with it.
+ *
  * A large upload is hashed and written on threads of its own while the
  * request goes on receiving: between upload_append() calls the file may
  * lag behind offset and the hash belong to another thread. upload_flush(),
@@ -26,6 +33,20 @@
 #include "core/digest.h"
 
 int blobstore_open(const char *data_dir);
+/* Where blobs go, after blobstore_open(): NULL, "" or "file:" + the
+ * default: <data>/blobs; "file:DIR": DIR (sessions in DIR/uploads);
+ * "s3://BUCKET[/PREFIX]?endpoint=...": an S3-compatible object store with
+ * credentials from the environment (s3.h). */
+int blobstore_use(const char *url);
+/* Is the blob store an object store (s3://)? */
+bool blobstore_remote(void);
+/* A URL that downloads the blob straight from the object store for
+ * expires seconds (E_UNSUPPORTED on the filesystem store). */
+int blob_presign(char *out, size_t cap, const char *digest, int64_t expires);
+/* The bytes [first, first+len) of the blob (len 0: to its end) in an
+ * unnamed scratch file, positioned at 0; *size_out is the blob's size. On
+ * the filesystem store this is blob_open() (the caller seeks). */
+int blob_open_range(const char *digest, uint64_t first, uint64_t len, int *fd_out, uint64_t *size_out);
 
 /* E_NOTFOUND when the blob is not on disk. */
 int blob_stat(const char *digest, uint64_t *size_out);
@@ -59,6 +80,7 @@ int blob_archive_move(const char *digest, bool (*still_wanted)(void *ctx, const 
 int blob_archive_return(const char *digest);
 
 struct hashpipe;
+struct s3_session;
 
 struct upload {
     char id[37];
@@ -69,7 +91,14 @@ struct upload {
     uint64_t appended;     /* bytes appended through this struct */
     uint64_t flushed;      /* writeback started for [0, flushed) */
     char content_digest[DIGEST_MAX]; /* after E_MISMATCH from upload_commit: what the content is */
+    struct s3_session *remote;       /* the session, on an s3 blob store (fd is then -1) */
 };
+
+/* Is u an open session (not yet closed, placed or failed to open)? */
+static inline bool upload_is_open(const struct upload *u)
+{
+    return u->fd >= 0 || u->remote != NULL;
+}
 
 /* Creates a new upload session file and fills u (open for appending). */
 int upload_begin(struct upload *u);

@@ -37,6 +37,11 @@ static const struct setting settings[] = {
      "data directory: metadata database, blobs, keys"},
     {"archive-dir", "BERTH_ARCHIVE_DIR", T_STRING, offsetof(struct config, archive_dir), "", 0, 0,
      "where the blobs of archived images move (a slower disk); empty: they stay in the data directory"},
+    {"blob-store", "BERTH_BLOB_STORE", T_STRING, offsetof(struct config, blob_store), "", 0, 0,
+     "where blob bytes live: file:DIR (default file:<data>/blobs) or "
+     "s3://BUCKET[/PREFIX]?endpoint=http://host:port&region=REGION[&path_style=1]"},
+    {"blob-redirect", "BERTH_BLOB_REDIRECT", T_STRING, offsetof(struct config, blob_redirect), "on", 0, 0,
+     "on an s3 blob store: on answers blob downloads with 307 to a presigned URL, off streams the bytes through berth"},
     {"tls-cert", "BERTH_TLS_CERT", T_STRING, offsetof(struct config, tls_cert), "", 0, 0,
      "PEM certificate file; serves HTTPS when set with --tls-key"},
     {"tls-key", "BERTH_TLS_KEY", T_STRING, offsetof(struct config, tls_key), "", 0, 0, "PEM private key file"},

@@ -14,6 +14,8 @@ struct config {
     char *listen;    /* host:port */
     char *data_dir;
     char *archive_dir; /* "" keeps archived images' blobs in the store */
+    char *blob_store;  /* "" (<data>/blobs), file:DIR or s3://BUCKET[/PREFIX]?endpoint=... */
+    char *blob_redirect; /* "on": blob GETs on an s3 store answer 307 to a presigned URL; "off": proxied */
     char *tls_cert;  /* PEM file; empty for plain HTTP */
     char *tls_key;
     char *region;

@@ -174,7 +174,17 @@ int op_get_download_url_for_layer(struct ecr_call *c)
         goto done;
     }
 
-    char host[300], query[600], url[1400];
+    char host[300], query[600], url[4096];
+    if (image_blobs_remote()) {
+        /* as ECR hands out S3 URLs: the object store serves the bytes */
+        if ((rc = image_blob_url(url, sizeof(url), d, DOWNLOAD_URL_SECONDS)) < 0) {
+            rc = ecr_fail_internal(c, rc);
+            goto done;
+        }
+        json_object_set_new(c->out, "downloadUrl", json_string(url));
+        json_object_set_new(c->out, "layerDigest", json_string(d));
+        goto done;
+    }
     ecr_registry_host(host, sizeof(host), c, c->registry_id);
     auth_presign_blob(query, sizeof(query), &c->who, c->registry_id, repo.name, d, now_ms() / 1000 + DOWNLOAD_URL_SECONDS);
     snprintf(url, sizeof(url), "%s://%s/v2/%s/blobs/%s?%s", c->r->secure ? "https" : "http", host, repo.name, d, query);
@@ -468,7 +478,7 @@ int op_complete_layer_upload(struct ecr_call *c)
     /* verified, durable, visible and linked as a /v2 upload is, or the
      * session is kept */
     rc = image_upload_commit(&u, &repo, want, &size, &existed);
-    open = u.fd >= 0; /* a commit that got as far as the rename consumed the session */
+    open = upload_is_open(&u); /* a commit that got as far as the rename consumed the session */
     if (rc == E_MISMATCH) {
         rc = ecr_fail(c, ECR_INVALID_LAYER,
                       "The layer digest '%s' does not match the content of the upload with id '%s' in the repository with "

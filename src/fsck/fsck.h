@@ -25,6 +25,7 @@
 struct fsck_options {
     bool verify_digests; /* hash every blob file, not only its size */
     FILE *out;           /* one line per problem, then the summary */
+    const char *blob_store; /* --blob-store (NULL: the data directory's) */
 };
 
 struct fsck_report {

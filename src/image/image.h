@@ -108,6 +108,16 @@ int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out);
 int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size_out);
 /* Are the blob's bytes there (E_NOTFOUND when not)? */
 int image_blob_present(const char *digest);
+/* Are blobs in an object store, so that clients may download them from
+ * there (image_blob_url)? */
+bool image_blobs_remote(void);
+/* A URL of the object store that serves the blob's bytes for expires
+ * seconds. E_UNSUPPORTED when blobs are on the filesystem. */
+int image_blob_url(char *out, size_t cap, const char *digest, int64_t expires);
+/* The bytes [first, first+len) of a blob (len 0: all) for serving; *fd_out
+ * holds exactly them from offset 0 when image_blobs_remote(), else the
+ * whole blob (the caller seeks). */
+int image_blob_open_range(const char *digest, uint64_t first, uint64_t len, int *fd_out, uint64_t *size_out);
 /* Removes the blob from repo. E_CONFLICT while an image of repo uses it
  * (the detail names the image), E_NOTFOUND when repo does not have it. */
 int image_blob_unlink(const struct repo *repo, const char *digest);

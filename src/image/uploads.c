@@ -77,6 +77,21 @@ int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out)
     return blob_open(digest, fd_out, size_out);
 }
 
+bool image_blobs_remote(void)
+{
+    return blobstore_remote();
+}
+
+int image_blob_url(char *out, size_t cap, const char *digest, int64_t expires)
+{
+    return blob_presign(out, cap, digest, expires);
+}
+
+int image_blob_open_range(const char *digest, uint64_t first, uint64_t len, int *fd_out, uint64_t *size_out)
+{
+    return blob_open_range(digest, first, len, fd_out, size_out);
+}
+
 int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size_out)
 {
     int64_t review_ms, now = now_ms(), delay = image_limits()->gc_delay_ms;

@@ -58,6 +58,9 @@ void reg_error(struct request *r, enum reg_error code, const char *message);
 void reg_error_from(struct request *r, int rc, enum reg_error notfound);
 void reg_json(struct request *r, unsigned status, const char *content_type, const char *json, size_t n);
 void reg_common_headers(struct request *r);
+/* Do blob GETs on an object store answer 307 to a presigned URL
+ * (--blob-redirect on) rather than stream the bytes? */
+bool reg_blob_redirect(void);
 /* Checks the principal may do action on this request's repository. */
 int reg_authorize(struct request *r, const char *action);
 /* Loads the request's repository; answers NAME_UNKNOWN and returns <0 if absent. */

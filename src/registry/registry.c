@@ -52,6 +52,11 @@ void registry_configure(const struct config *c)
     cfg = c;
 }
 
+bool reg_blob_redirect(void)
+{
+    return !cfg || !cfg->blob_redirect || strcmp(cfg->blob_redirect, "off") != 0;
+}
+
 void reg_common_headers(struct request *r)
 {
     http_set_header(r, "Docker-Distribution-API-Version", "registry/2.0");

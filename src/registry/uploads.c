@@ -53,7 +53,7 @@ static void commit_session(struct request *r, const char *digest)
     int rc = image_upload_commit(&v->up, &v->repo, digest, &size, NULL);
     if (rc < 0) {
         /* a session the commit did not consume stays open for the caller to close */
-        v->up_open = v->up.fd >= 0;
+        v->up_open = upload_is_open(&v->up);
         reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
         return;
     }

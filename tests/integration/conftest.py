@@ -8,7 +8,11 @@ the suite against a server that is already running (as redis tests do with --hos
         /usr/bin/python3 -m pytest tests/integration
 
 (credentials may instead come from BERTH_CREDENTIALS_FILE, the INI that berth writes to
-DATA/credentials). Tests that need a server of their own (restarts) use `berth_factory`,
+DATA/credentials).
+
+BERTH_TEST_BLOB_STORE=s3 puts every server's blobs in a Ceph RGW that the session starts
+(scripts/rgw.sh), each data directory under a key prefix of its own, with blob downloads
+proxied (BERTH_TEST_BLOB_REDIRECT=on for 307s to presigned URLs instead). Tests that need a server of their own (restarts) use `berth_factory`,
 which always starts BERTH_BIN.
 
 Two helpers are the only places that know how the registry is entered, so that the move
@@ -18,6 +22,7 @@ to ECR-style login and explicit repositories changes nothing else:
 """
 
 import configparser
+import hashlib
 import os
 import re
 import secrets
@@ -260,14 +265,87 @@ class ExternalServer:
         return []
 
 
+RGW_SCRIPT = REPO_ROOT / "scripts" / "rgw.sh"
+
+
+class Rgw:
+    """A single-node Ceph cluster with radosgw (scripts/rgw.sh), for blobs on S3."""
+
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        p = subprocess.run(["sh", str(RGW_SCRIPT), "start", str(self.dir)], capture_output=True, timeout=180)
+        if p.returncode != 0:
+            pytest.fail(f"scripts/rgw.sh start failed ({p.returncode}):\n{p.stderr.decode(errors='replace')[-3000:]}",
+                        pytrace=False)
+        env = dict(line.split("=", 1) for line in (self.dir / "env").read_text().split())
+        self.endpoint = env["RGW_ENDPOINT"]
+        self.access_key = env["RGW_ACCESS_KEY"]
+        self.secret_key = env["RGW_SECRET_KEY"]
+        self.bucket = env["RGW_BUCKET"]
+
+    def gateway_pid(self) -> int:
+        return int((self.dir / "run" / "client.rgw.pid").read_text().strip())
+
+    def kill_gateway(self):
+        """SIGKILL radosgw (the cluster stays) and wait until its port is closed."""
+        pid = self.gateway_pid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def start_gateway(self):
+        p = subprocess.run(["sh", str(RGW_SCRIPT), "gateway", str(self.dir)], capture_output=True, timeout=120)
+        if p.returncode != 0:
+            pytest.fail(f"scripts/rgw.sh gateway failed:\n{p.stderr.decode(errors='replace')[-3000:]}", pytrace=False)
+
+    def stop(self):
+        subprocess.run(["sh", str(RGW_SCRIPT), "stop", str(self.dir)], capture_output=True, timeout=60)
+
+    def s3(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key)
+
+    def blob_env(self, data_dir, redirect=None, prefix=None) -> dict:
+        """berth's environment for blobs in this RGW, under a prefix of the data directory's own
+        (servers sharing a data directory share it)."""
+        prefix = prefix or "b" + hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+        if redirect is None:
+            redirect = os.environ.get("BERTH_TEST_BLOB_REDIRECT", "off")
+        return {
+            "BERTH_BLOB_STORE": f"s3://{self.bucket}/{prefix}?endpoint={self.endpoint}&region=us-east-1&path_style=1",
+            "BERTH_S3_ACCESS_KEY_ID": self.access_key,
+            "BERTH_S3_SECRET_ACCESS_KEY": self.secret_key,
+            "BERTH_BLOB_REDIRECT": redirect,
+        }
+
+
 @pytest.fixture(scope="session")
-def berth_factory(tmp_path_factory):
+def rgw(tmp_path_factory):
+    """Ceph RGW for the session; stopped (and its directory removed) at the end."""
+    require_tool("radosgw")
+    gw = Rgw(tmp_path_factory.mktemp("rgw") / "ceph")
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="session")
+def berth_factory(tmp_path_factory, request):
     """Start extra berth instances: factory(**kwargs) -> BerthServer (stopped at session end)."""
     started = []
+    on_s3 = os.environ.get("BERTH_TEST_BLOB_STORE") == "s3"
 
     def factory(data_dir=None, **kwargs):
         binary = Path(os.environ.get("BERTH_BIN", DEFAULT_BIN))
         data_dir = data_dir or (tmp_path_factory.mktemp("berth") / "data")
+        if on_s3 and "BERTH_BLOB_STORE" not in (kwargs.get("extra_env") or {}):
+            kwargs["extra_env"] = {**request.getfixturevalue("rgw").blob_env(data_dir), **(kwargs.get("extra_env") or {})}
         srv = BerthServer(binary, data_dir, **kwargs)
         started.append(srv)
         return srv.start()
