@@ -38,7 +38,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -89,6 +89,14 @@ replay: $(REPLAY)
 
 integration: $(B)/berth
 	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+# The blob-heavy integration files again with every server's blobs in a Ceph RGW that the
+# session starts (scripts/rgw.sh; tests/integration/conftest.py reads BERTH_TEST_BLOB_STORE).
+S3_TESTS := tests/integration/test_s3.py tests/integration/test_blobs.py tests/integration/test_skopeo.py \
+            tests/integration/test_ecr_layers.py
+integration-s3: $(B)/berth
+	BERTH_TEST_BLOB_STORE=s3 ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q \
+	    -p no:cacheprovider $(S3_TESTS)
 
 # The whole suite: the module graph has no cycle and docs/compatibility.md
 # lists every ECR operation of the model as ops.c has it (python3 is the one

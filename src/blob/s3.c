@@ -243,6 +243,11 @@ int s3_xml_field(const char *xml, size_t n, const char *root, const char *field,
     if (!doc)
         return error_set(E_INVALID, "s3 reply is not an XML document");
     xmlNodePtr r = xmlDocGetRootElement(doc);
+    /* S3 never sends a DTD: a document with one (entities to expand) is not a reply */
+    if (doc->intSubset || doc->extSubset) {
+        rc = error_set(E_INVALID, "s3 reply has a document type declaration");
+        goto done;
+    }
     if (!r || strcmp((const char *)r->name, root) != 0)
         goto done;
     for (xmlNodePtr c = r->children; c; c = c->next) {
