@@ -16,7 +16,8 @@
  * S3STORE_PART bytes; each time it fills it becomes the next multipart
  * part (S3 wants parts of at least 5 MiB but OCI chunks may be of any
  * size). upload_flush() stores what is left in the buffer and then the
- * state, so an answered chunk is durable and visible to every server.
+ * state, so an answered chunk is durable and visible to every server;
+ * upload_close() does the same for what a cut-off request delivered.
  *
  * The running hash is OpenSSL's SHA256_CTX, whose fields are plain data
  * (an EVP context cannot be saved); it is the same block function as EVP's
@@ -459,6 +460,10 @@ void s3store_upload_close(struct upload *u)
 {
     if (!u->remote)
         return;
+    /* what arrived stays, as it does in a session file: a request cut
+     * off mid-body leaves the session where its bytes reached */
+    if (s3store_upload_flush(u) < 0)
+        log_warn("upload '%s': cannot save what arrived: %s", u->id, error_message());
     session_free(u->remote);
     u->remote = NULL;
     busy_drop(u->id);
@@ -474,7 +479,7 @@ int s3store_upload_verify(struct upload *u, const char *expected)
     if (rc < 0)
         return rc;
     if (alg != DIGEST_SHA256)
-        return error_set(E_UNSUPPORTED, "digest '%s': an s3 blob store takes sha256 blobs only", expected);
+        return error_set(E_INVALID, "digest '%s': an s3 blob store takes sha256 blobs only", expected);
     /* finalising consumes the state: a copy, so a retry can go on */
     SHA256_CTX copy = s->sha;
     SHA256_Final(md, &copy);
@@ -509,6 +514,7 @@ int s3store_upload_place(struct upload *u, const char *expected, uint64_t *size_
     struct s3_session *s = u->remote;
     char key[KEY_MAX], data[KEY_MAX];
     int rc;
+    s->dirty = false; /* from here on the session is consumed, not saved */
     if ((rc = blob_key(key, expected)) < 0)
         return rc;
     session_key(data, u->id, "data");
