@@ -321,9 +321,12 @@ def test_radosgw_killed_mid_upload_fails_cleanly(rgw, berth_factory, tmp_path_fa
     loc = reg.location(r)
     rgw.kill_gateway()
     try:
-        b = os.urandom(9 * MiB)
+        # a chunk that stays below a part: berth reads all of it and fails when it saves it (a bigger
+        # one fails mid-body, when a part cannot be sent, and the connection is closed on the client)
+        b = os.urandom(3 * MiB)
         r = reg.patch(loc, data=b, headers={"Content-Range": f"{len(a)}-{len(a) + len(b) - 1}"})
-        assert r.status_code >= 500, describe(r)
+        assert r.status_code == 500, describe(r)
+        assert "object store unavailable" in srv.log_text()
         data = a + b
         r = reg.put(loc, params={"digest": sha(data)})
         assert r.status_code >= 400, describe(r)
@@ -343,3 +346,33 @@ def test_radosgw_killed_mid_upload_fails_cleanly(rgw, berth_factory, tmp_path_fa
     assert reg.get_manifest(repo, "before").content == before.manifest
     for b in before.blobs:
         assert reg.get(f"/v2/{repo}/blobs/{b.digest}").content == b.data
+
+
+def test_blob_store_file_dir_and_refusals(rgw, berth_factory, tmp_path):
+    """file:DIR keeps blobs in DIR; a bad URL, missing credentials and --archive-dir with s3 stop the
+    start with a message that says why (and never the secret)."""
+    data, blobs = tmp_path / "data", tmp_path / "elsewhere"
+    srv = berth_factory(data_dir=data, extra_env={"BERTH_BLOB_STORE": f"file:{blobs}"})
+    reg = Registry(srv)
+    repo = new_repo(srv, "filedir")
+    blob = images.random_blob(70000, b"filedir")
+    reg.push_blob(repo, blob)
+    hexd = blob.digest.split(":")[1]
+    assert (blobs / "sha256" / hexd[:2] / hexd).read_bytes() == blob.data
+    assert not (data / "blobs" / "sha256" / hexd[:2] / hexd).exists()
+    assert reg.get(f"/v2/{repo}/blobs/{blob.digest}").content == blob.data
+
+    good = rgw.blob_env(tmp_path / "refused")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+    cases = [
+        ({**good, "BERTH_BLOB_STORE": "ftp://bucket"}, [], "neither file:DIR nor s3://BUCKET"),
+        ({**good, "BERTH_BLOB_STORE": "s3://berth-blobs/x"}, [], "endpoint="),
+        ({"BERTH_BLOB_STORE": good["BERTH_BLOB_STORE"]}, [], "BERTH_S3_ACCESS_KEY_ID"),
+        (good, ["--archive-dir", str(tmp_path / "archive")], "--archive-dir cannot be used with an s3 blob store"),
+        ({**good, "BERTH_BLOB_REDIRECT": "maybe"}, [], "--blob-redirect is 'on' or 'off'"),
+    ]
+    for extra, args, why in cases:
+        p = subprocess.run([str(srv.binary), "serve", "--listen", "127.0.0.1:1", "--data", str(tmp_path / "refused"),
+                            *args], env={**env, **extra}, capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and why in p.stderr, (extra, args, p.stderr)
+        assert rgw.secret_key not in p.stdout + p.stderr
