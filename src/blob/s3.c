@@ -496,10 +496,7 @@ static int perform(struct s3 *s, struct call *c, const char *what)
     headers = curl_slist_append(headers, "Expect:");
     explicit_bzero(auth, sizeof(auth));
 
-    if (s->path_style)
-        buf_printf(&url, "%s%.*s", s->endpoint, (int)path.len, path.ptr);
-    else
-        buf_printf(&url, "%s%.*s", s->endpoint, (int)path.len, path.ptr);
+    buf_printf(&url, "%s%.*s", s->endpoint, (int)path.len, path.ptr);
     if (c->query && *c->query)
         buf_printf(&url, "?%s", c->query);
 

@@ -33,7 +33,6 @@ int s3store_upload_size(const char *id, uint64_t *size_out);
 
 /* The hash state of a session as text and back (exposed for unit tests). */
 #define S3STORE_HASH_TEXT 240
-struct s3_hash;
 void s3store_hash_save(char out[S3STORE_HASH_TEXT], const void *sha256_ctx);
 int s3store_hash_load(void *sha256_ctx, const char *text);
 
