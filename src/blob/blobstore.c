@@ -1227,9 +1227,9 @@ int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *
 int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx)
 {
     static const char *const algs[] = {"sha256", "sha512"};
-    /* the object store is not listed: GC works from the database's view */
+    /* listed for candidates only: blob_collect() decides from the records */
     if (remote)
-        return 0;
+        return s3store_blob_each_prefix(first, n, fn, ctx);
     for (size_t a = 0; a < 2; a++) {
         for (unsigned k = 0; k < n && k < 256; k++) {
             char dir[PATH_MAX];
@@ -1249,6 +1249,6 @@ int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char
 int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx)
 {
     if (remote)
-        return 0;
+        return s3store_upload_each(fn, ctx);
     return walk_dir(uploads_dir, fn, ctx);
 }

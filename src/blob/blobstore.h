@@ -163,7 +163,10 @@ int blob_each(int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *
 /* blob_each() over the n (at most 256) fan-out directories from first
  * (mod 256): the files whose digest's hex begins with those two digits. */
 int blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms), void *ctx);
-/* Calls fn for every upload session file on disk. */
+/* Calls fn for every upload session file on disk. On an s3 store both
+ * walks list the bucket (blobs/ and uploads/<id>/state): GC's candidates
+ * for its orphan sweep, each checked against the records before anything
+ * is removed. */
 int upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx);
 
 #endif

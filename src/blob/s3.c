@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/sigv4.h"
@@ -259,6 +260,69 @@ int s3_xml_field(const char *xml, size_t n, const char *root, const char *field,
         xmlFree(text);
         rc = 0;
         break;
+    }
+done:
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+/* "2026-11-29T05:31:36.000Z" as milliseconds since the epoch; 0 when malformed. */
+static int64_t parse_iso_time(const char *z)
+{
+    int y, mo, d, h, mi, sec;
+    if (sscanf(z, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        h > 23 || mi > 59 || sec > 60 || y < 1970)
+        return 0;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static xmlNodePtr child(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int s3_list_parse(const char *xml, size_t n, s3_list_fn fn, void *ctx, bool *truncated, char *next, size_t cap)
+{
+    int rc = 0;
+    *truncated = false;
+    if (cap)
+        next[0] = '\0';
+    if (n == 0 || n > 16 * XML_MAX)
+        return error_set(E_INVALID, "s3 listing is not an XML document");
+    pthread_once(&xml_once, xml_init);
+    xmlDocPtr doc = xmlReadMemory(xml, (int)n, NULL, NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return error_set(E_INVALID, "s3 listing is not an XML document");
+    xmlNodePtr r = xmlDocGetRootElement(doc);
+    if (doc->intSubset || doc->extSubset || !r || strcmp((const char *)r->name, "ListBucketResult") != 0) {
+        rc = error_set(E_INVALID, "s3 listing is not a ListBucketResult");
+        goto done;
+    }
+    for (xmlNodePtr c = r->children; c && rc == 0; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)c->name, "IsTruncated") == 0) {
+            xmlChar *t = xmlNodeGetContent(c);
+            *truncated = t && strcmp((const char *)t, "true") == 0;
+            xmlFree(t);
+        } else if (strcmp((const char *)c->name, "NextContinuationToken") == 0) {
+            xmlChar *t = xmlNodeGetContent(c);
+            if (cap)
+                snprintf(next, cap, "%s", t ? (const char *)t : "");
+            xmlFree(t);
+        } else if (strcmp((const char *)c->name, "Contents") == 0) {
+            xmlNodePtr k = child(c, "Key"), m = child(c, "LastModified");
+            xmlChar *key = k ? xmlNodeGetContent(k) : NULL, *mt = m ? xmlNodeGetContent(m) : NULL;
+            if (key && s3_key_valid((const char *)key) && fn(ctx, (const char *)key, mt ? parse_iso_time((const char *)mt) : 0))
+                rc = 1;
+            xmlFree(key);
+            xmlFree(mt);
+        }
     }
 done:
     xmlFreeDoc(doc);
@@ -746,6 +810,39 @@ int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id)
     buf_release(&c.err);
     buf_release(&q);
     return rc == E_NOTFOUND ? 0 : rc;
+}
+
+int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx)
+{
+    char token[1024] = "";
+    bool truncated = true;
+    int rc = 0;
+    for (int page = 0; truncated && rc == 0; page++) {
+        struct call c;
+        struct buf q, reply;
+        buf_init(&q, 4096);
+        buf_init(&reply, 16 * XML_MAX);
+        if (token[0]) {
+            buf_puts(&q, "continuation-token=");
+            encode_into(&q, token);
+            buf_putc(&q, '&');
+        }
+        buf_puts(&q, "list-type=2&max-keys=1000&prefix=");
+        encode_into(&q, prefix);
+        call_init(&c, "GET", NULL);
+        c.query = q.ptr;
+        c.out = &reply;
+        if ((rc = perform(s, &c, "ListObjectsV2")) == 0) {
+            rc = s3_list_parse(reply.ptr, reply.len, fn, ctx, &truncated, token, sizeof(token));
+            /* a truncated page must say where the next begins */
+            if (rc == 0 && truncated && !token[0])
+                rc = error_set(E_ERROR, "object store: ListObjectsV2 '%s' is truncated without a continuation token", prefix);
+        }
+        buf_release(&c.err);
+        buf_release(&q);
+        buf_release(&reply);
+    }
+    return rc < 0 ? rc : 0;
 }
 
 int s3_presign_get(struct s3 *s, char *out, size_t cap, const char *key, int64_t expires)

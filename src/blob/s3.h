@@ -80,6 +80,16 @@ int s3_multipart_part(struct s3 *s, const char *key, const char *upload_id, int 
 int s3_multipart_complete(struct s3 *s, const char *key, const char *upload_id, char (*etags)[80], int n);
 int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id);
 
+/* Calls fn for every object whose key begins with prefix, with its
+ * LastModified (ListObjectsV2, page after page); fn returning non-zero
+ * stops the listing. Keys that s3_key_valid() refuses are skipped. */
+typedef int (*s3_list_fn)(void *ctx, const char *key, int64_t mtime_ms);
+int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx);
+/* One ListObjectsV2 page: fn for each <Contents>, *truncated and the
+ * NextContinuationToken (into next, cap bytes). E_INVALID when the page
+ * is not a ListBucketResult. Stops early (returning 1) when fn does. */
+int s3_list_parse(const char *xml, size_t n, s3_list_fn fn, void *ctx, bool *truncated, char *next, size_t cap);
+
 /* A presigned GET URL for key valid for expires seconds from now (query
  * string SigV4, signed headers: host). */
 int s3_presign_get(struct s3 *s, char *out, size_t cap, const char *key, int64_t expires);

@@ -216,6 +216,60 @@ int s3store_presign(char *out, size_t cap, const char *digest, int64_t expires)
     return rc < 0 ? rc : s3_presign_get(&store, out, cap, key, expires);
 }
 
+/* ---- listings, for GC's orphan sweep ---- */
+
+struct walk {
+    size_t skip; /* the listed prefix's length */
+    const char *alg;
+    int (*fn)(void *ctx, const char *name, int64_t mtime_ms);
+    void *ctx;
+};
+
+static int blob_listed(void *ctx, const char *key, int64_t mtime_ms)
+{
+    struct walk *w = ctx;
+    char digest[DIGEST_MAX + 16];
+    snprintf(digest, sizeof(digest), "%s:%s", w->alg, key + w->skip);
+    /* only keys that are digests: anything else there is not a blob */
+    if (digest_validate(slice_from(digest), NULL) < 0)
+        return 0;
+    return w->fn(w->ctx, digest, mtime_ms);
+}
+
+int s3store_blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms),
+                             void *ctx)
+{
+    char prefix[KEY_MAX];
+    for (unsigned k = 0; k < n && k < 256; k++) {
+        int len = snprintf(prefix, sizeof(prefix), "%sblobs/sha256/%02x/", store.prefix, (first + k) % 256);
+        struct walk w = {(size_t)len, "sha256", fn, ctx};
+        int rc = s3_list(&store, prefix, blob_listed, &w);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int session_listed(void *ctx, const char *key, int64_t mtime_ms)
+{
+    struct walk *w = ctx;
+    const char *id = key + w->skip, *slash = strchr(id, '/');
+    char z[40];
+    /* one call per session: its state object, whose time is its last activity */
+    if (!slash || slash - id != 36 || strcmp(slash, "/state") != 0)
+        return 0;
+    snprintf(z, sizeof(z), "%.36s", id);
+    return w->fn(w->ctx, z, mtime_ms);
+}
+
+int s3store_upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx)
+{
+    char prefix[KEY_MAX];
+    int len = snprintf(prefix, sizeof(prefix), "%suploads/", store.prefix);
+    struct walk w = {(size_t)len, NULL, fn, ctx};
+    return s3_list(&store, prefix, session_listed, &w);
+}
+
 /* ---- hash state ---- */
 
 void s3store_hash_save(char out[S3STORE_HASH_TEXT], const void *ctx)

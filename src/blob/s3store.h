@@ -18,6 +18,11 @@ int s3store_blob_stat(const char *digest, uint64_t *size_out, int64_t *mtime_ms_
 /* Downloads the blob into fd (a scratch file) at its current position. */
 int s3store_blob_fetch(const char *digest, uint64_t first, uint64_t len, int fd, uint64_t *size_out);
 int s3store_blob_remove(const char *digest);
+/* The object store's blobs and sessions, for GC's sweep of what has no
+ * record (blob_each_prefix(), upload_each()): listed, never trusted. */
+int s3store_blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms),
+                             void *ctx);
+int s3store_upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx);
 int s3store_presign(char *out, size_t cap, const char *digest, int64_t expires);
 
 bool s3store_upload_busy(const char *id);

@@ -1,11 +1,13 @@
 /*
- * libFuzzer target for the reader of S3's XML replies (s3_xml_field() in
- * src/blob/s3.c): every input is read as an error document, a
- * CreateMultipartUpload reply and a CompleteMultipartUpload reply, as the
- * S3 client does with what an object store answers. A field found must be
+ * libFuzzer target for the readers of S3's XML replies (s3_xml_field() and
+ * s3_list_parse() in src/blob/s3.c): every input is read as an error
+ * document, a CreateMultipartUpload reply, a CompleteMultipartUpload reply
+ * and a ListObjectsV2 page, as the S3 client does with what an object
+ * store answers. Every key listed must be one s3_key_valid() accepts. A field found must be
  * NUL-terminated within its buffer; nothing may be fetched or expanded
  * from outside the input (no network, no external entities).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,13 @@
         if (!(cond))                                                                                                       \
             abort();                                                                                                       \
     } while (0)
+
+static int listed(void *ctx, const char *key, int64_t mtime_ms)
+{
+    CHECK(s3_key_valid(key));
+    CHECK(mtime_ms >= 0);
+    return ++*(int *)ctx > 5000;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0)
             CHECK(strstr(out, "root:") == NULL || memmem(data, size, "root:", 5) != NULL);
     }
+    char next[64];
+    bool truncated = true;
+    int count = 0;
+    memset(next, 'x', sizeof(next));
+    int rc = s3_list_parse((const char *)data, size, listed, &count, &truncated, next, sizeof(next));
+    CHECK(rc == 0 || rc == 1 || rc == E_INVALID);
+    CHECK(memchr(next, '\0', sizeof(next)) != NULL);
+    CHECK(rc != E_INVALID || !truncated);
     error_clear();
     return 0;
 }

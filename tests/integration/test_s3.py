@@ -287,11 +287,23 @@ def test_gc_deletes_unreferenced_objects_and_keeps_referenced(rgw, berth_factory
     stray = images.random_blob(6 * MiB, b"stray")
     reg.push_blob(repo, stray)
     assert object_exists(rgw, env, stray.digest)
-    p = subprocess.run([str(srv.binary), "gc", "--data", str(data_dir), "--gc-review-delay-seconds", "0"],
-                       capture_output=True, text=True, timeout=120, env={**os.environ, **env})
-    assert p.returncode == 0, p.stderr
-    assert "1 blobs" in p.stdout, p.stdout
+    # an object with no record (what a crash between the object and its record leaves)
+    orphan = b"orphan bytes"
+    rgw.s3().put_object(Bucket=rgw.bucket, Key=blob_key(env, sha(orphan)), Body=orphan)
+
+    def gc(*args):
+        p = subprocess.run([str(srv.binary), "gc", "--data", str(data_dir), *args], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, **env})
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    out = gc()                                   # the review delay (an hour) protects both
+    assert "0 blobs and 0 orphan files" in out, out
+    assert object_exists(rgw, env, stray.digest) and object_exists(rgw, env, sha(orphan))
+    out = gc("--gc-review-delay-seconds", "0")
+    assert "1 blobs and 1 orphan files" in out, out
     assert not object_exists(rgw, env, stray.digest)
+    assert not object_exists(rgw, env, sha(orphan))
     for b in keep.blobs:
         assert object_exists(rgw, env, b.digest), b.digest
         r = reg.get(f"/v2/{repo}/blobs/{b.digest}")

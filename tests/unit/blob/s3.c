@@ -106,6 +106,45 @@ static void test_xml_field(void **state)
     assert_null(strstr(out, "root:"));
 }
 
+struct listing {
+    int n;
+    char keys[4][200];
+    int64_t mtimes[4];
+};
+
+static int collect(void *ctx, const char *key, int64_t mtime_ms)
+{
+    struct listing *l = ctx;
+    snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
+    l->mtimes[l->n++] = mtime_ms;
+    return l->n == 4;
+}
+
+static void test_list_parse(void **state)
+{
+    const char *page = "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>tok/1=</NextContinuationToken>"
+                       "<Contents><Key>p/blobs/sha256/7b/7b78</Key><LastModified>2026-11-29T05:31:36.000Z</LastModified>"
+                       "</Contents><Contents><Key>p/../escape</Key></Contents>"
+                       "<Contents><Key>p/uploads/x/state</Key></Contents></ListBucketResult>";
+    struct listing l = {0};
+    bool truncated = false;
+    char next[64];
+    assert_int_equal(s3_list_parse(page, strlen(page), collect, &l, &truncated, next, sizeof(next)), 0);
+    assert_int_equal(l.n, 2); /* the key with ".." is not one of ours */
+    assert_string_equal(l.keys[0], "p/blobs/sha256/7b/7b78");
+    assert_int_equal(l.mtimes[0], INT64_C(1795930296000));
+    assert_string_equal(l.keys[1], "p/uploads/x/state");
+    assert_int_equal(l.mtimes[1], 0);
+    assert_true(truncated);
+    assert_string_equal(next, "tok/1=");
+    const char *last = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+    assert_int_equal(s3_list_parse(last, strlen(last), collect, &l, &truncated, next, sizeof(next)), 0);
+    assert_false(truncated);
+    assert_int_equal(s3_list_parse("<Error><Code>AccessDenied</Code></Error>", 41, collect, &l, &truncated, next,
+                                   sizeof(next)),
+                     E_INVALID);
+}
+
 static struct slice sl(const char *z)
 {
     return slice_from(z);
@@ -221,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_parse_url),
         cmocka_unit_test(test_key_valid),
         cmocka_unit_test(test_xml_field),
+        cmocka_unit_test(test_list_parse),
         cmocka_unit_test(test_sign_aws_example),
         cmocka_unit_test(test_presign_aws_example),
         cmocka_unit_test(test_sign_then_verify),
