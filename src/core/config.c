@@ -103,9 +103,10 @@ static const struct setting settings[] = {
     {"webhook-max-attempts", "BERTH_WEBHOOK_MAX_ATTEMPTS", T_INT, offsetof(struct config, webhook_max_attempts), "20", 1,
      1000, "attempts of a webhook delivery before it is given up (failed), so later events of its repository go on"},
     {"webhook-connect-timeout-seconds", "BERTH_WEBHOOK_CONNECT_TIMEOUT_SECONDS", T_INT,
-     offsetof(struct config, webhook_connect_timeout_seconds), "5", 1, 300, "seconds to connect to a webhook"},
+     offsetof(struct config, webhook_connect_timeout_seconds), "5", 1, 240, "seconds to connect to a webhook"},
+    /* at most 240: an attempt ends well within the delivery job's lease (jobs.h) */
     {"webhook-timeout-seconds", "BERTH_WEBHOOK_TIMEOUT_SECONDS", T_INT, offsetof(struct config, webhook_timeout_seconds),
-     "15", 1, 3600, "seconds a webhook has to answer a delivery, connecting included"},
+     "15", 1, 240, "seconds a webhook has to answer a delivery, connecting included"},
     {"webhook-retention-hours", "BERTH_WEBHOOK_RETENTION_HOURS", T_INT, offsetof(struct config, webhook_retention_hours),
      "168", 1, 87600, "delivered and given-up deliveries, and events no delivery needs, are kept this long"},
 };

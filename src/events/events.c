@@ -3,7 +3,7 @@
  * in the shape Amazon ECR sends to EventBridge, writing it to the outbox,
  * giving it a pending delivery for every webhook whose filter takes it,
  * and queueing the job of each (webhook, stream) that received one; and
- * the webhook filters.
+ * the webhook filters. An event that no webhook takes is not written.
  *
  * The job rows are written in the caller's transaction like the event, so
  * a committed event always has a job that delivers it; the workers are
@@ -115,28 +115,38 @@ void events_job_key(char out[JOBS_KEY_MAX], const char *webhook_id, const char *
 }
 
 struct fanout {
-    const char *detail_type, *repository, *stream;
-    int64_t seq, now;
-    int rc;
+    const char *detail_type, *repository;
+    char (*ids)[WEBHOOK_ID_MAX];
+    size_t n, cap;
 };
 
-static int deliver_to(void *ctx, const struct webhook *w)
+static int pick_webhook(void *ctx, const struct webhook *w)
 {
     struct fanout *f = ctx;
-    char key[JOBS_KEY_MAX];
     if (!events_filter_match(w->filter, f->detail_type, f->repository))
         return 0;
-    events_job_key(key, w->id, f->stream);
-    if ((f->rc = store_delivery_add(w->id, f->seq, f->stream, f->now)) == 0)
-        f->rc = store_job_enqueue(EVENTS_JOB, key, NULL, f->now, f->now);
-    return f->rc < 0;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 4;
+        f->ids = xrealloc(f->ids, f->cap * sizeof(*f->ids));
+    }
+    snprintf(f->ids[f->n++], WEBHOOK_ID_MAX, "%s", w->id);
+    return 0;
 }
 
-/* Writes the event (detail is taken) in the open transaction. */
+/* Writes the event (detail is taken) in the open transaction, with a
+ * delivery and a queued job for each webhook that takes it; an event no
+ * webhook takes is not kept. */
 static int emit_locked(const struct repo *repo, const char *detail_type, json_t *detail)
 {
-    char id[37], when[32], arn[1024], stream[600];
-    int64_t now = now_ms();
+    char id[37], when[32], arn[1024], stream[300], key[JOBS_KEY_MAX]; /* names are at most 256 */
+    int64_t now = now_ms(), seq = 0;
+    struct fanout f = {detail_type, repo->name, NULL, 0, 0};
+    int rc = store_webhooks_each(pick_webhook, &f);
+    if (rc < 0 || f.n == 0) {
+        json_decref(detail);
+        free(f.ids);
+        return rc;
+    }
     time_t t = (time_t)(now / 1000);
     struct tm tm;
     uuid_v4(id);
@@ -149,13 +159,14 @@ static int emit_locked(const struct repo *repo, const char *detail_type, json_t 
     char *body = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     struct event_row row = {id, detail_type, stream, body, now};
-    struct fanout f = {detail_type, repo->name, stream, 0, now, 0};
-    int rc = store_event_add(&row, &f.seq);
-    if (rc == 0)
-        rc = store_webhooks_each(deliver_to, &f);
-    if (rc == 0)
-        rc = f.rc;
+    rc = store_event_add(&row, &seq);
+    for (size_t i = 0; i < f.n && rc == 0; i++) {
+        events_job_key(key, f.ids[i], stream);
+        if ((rc = store_delivery_add(f.ids[i], seq, stream, now)) == 0)
+            rc = store_job_enqueue(EVENTS_JOB, key, NULL, now, now);
+    }
     free(body);
+    free(f.ids);
     if (rc == 0)
         emitted = true;
     return rc;

@@ -20,8 +20,8 @@
  * there is one (the *_locked functions), so a committed change always has
  * its event and a rolled-back one never does; otherwise right after it.
  * Each event gets a pending delivery for every webhook whose filter takes
- * it, and a "webhook" job per (webhook, stream) delivers them in order
- * (events/deliver.c).
+ * it (one that none takes is not kept), and a "webhook" job per (webhook,
+ * stream) delivers them in order (events/deliver.c).
  */
 #ifndef BERTH_EVENTS_EVENTS_H
 #define BERTH_EVENTS_EVENTS_H

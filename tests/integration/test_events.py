@@ -19,7 +19,7 @@ import re
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,7 @@ BIN = os.environ.get("BERTH_BIN", str(DEFAULT_BIN))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 FAST = ["--webhook-backoff-base-ms", "100", "--webhook-backoff-max-seconds", "1"]
+HANG_S = 2.5
 
 
 # ---------------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ FAST = ["--webhook-backoff-base-ms", "100", "--webhook-backoff-max-seconds", "1"
 # ---------------------------------------------------------------------------------------
 
 class Receiver:
-    """An HTTP endpoint on 127.0.0.1: `up` (200), `error` (500 to every POST, or to the events
+    """An HTTP endpoint on 127.0.0.1 (a thread per request): `up` (200), `error` (500 to every POST, or to the events
     whose ids are in fail_ids) or stopped (connections refused). Keeps what it accepted."""
 
     def __init__(self):
@@ -49,6 +50,8 @@ class Receiver:
         self.refused = []    # (headers, body bytes) answered 500
         self.fail_all = False
         self.fail_ids = set()
+        self.hang = 0        # how many of the next requests wait HANG_S and answer nothing (a slow receiver)
+        self.hung = []       # (headers, body) of requests that waited
         self.lock = threading.Lock()
         self.httpd = None
 
@@ -64,6 +67,14 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver.lock:
+                    hang = receiver.hang > 0
+                    if hang:
+                        receiver.hang -= 1
+                        receiver.hung.append((headers, body))
+                if hang:
+                    time.sleep(HANG_S)
+                    return  # the client has given up by now: answer nothing
+                with receiver.lock:
                     fail = receiver.fail_all or headers.get("x-berth-event-id") in receiver.fail_ids
                     (receiver.refused if fail else receiver.accepted).append((headers, body))
                 self.send_response(500 if fail else 200)
@@ -73,8 +84,9 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        HTTPServer.allow_reuse_address = True
-        self.httpd = HTTPServer(("127.0.0.1", self.port), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        ThreadingHTTPServer.daemon_threads = True
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
@@ -382,25 +394,52 @@ def heads(rows):
     return set(first.values())
 
 
-def test_given_up_delivery_is_failed_and_the_stream_goes_on(berth_factory):
-    srv = berth_factory(extra_args=FAST + ["--webhook-max-attempts", "3"])
+@pytest.fixture(scope="module")
+def strict(berth_factory):
+    """A server that gives up after 3 attempts and waits 1 s for an answer."""
+    return berth_factory(extra_args=FAST + ["--webhook-max-attempts", "3", "--webhook-timeout-seconds", "1"])
+
+
+def test_slow_receiver_times_out_and_gets_the_event_later(strict):
+    reg = Registry(strict)
+    rcv = Receiver().start()
+    try:
+        name = new_name("slow")
+        hook, _ = add_webhook(strict, rcv.url, secret="t" * 20, filter_=f"repository-name={name}")
+        rcv.hang = 1
+        img = images.make_image(label=token())
+        t0 = time.monotonic()
+        reg.push_image(name, img, tag="v1")
+        got = rcv.wait_count(1)
+        assert time.monotonic() - t0 < HANG_S + 1  # berth gave up on the first attempt after 1 s
+        # requests the receiver read after berth gave up on them may be answered too: at least once
+        assert {(e["id"], e["detail"]["image-digest"]) for e in got} == {(got[0]["id"], img.digest)}
+        assert len(rcv.hung) >= 1
+        rows = deliveries(strict, "--webhook", hook)
+        assert rows[0]["STATE"] == "delivered" and rows[0]["ATTEMPTS"] == "2", rows
+    finally:
+        rcv.stop()
+
+
+def test_given_up_delivery_is_failed_and_the_stream_goes_on(strict):
+    srv = strict
     reg = Registry(srv)
     rcv = Receiver().start()
     try:
         name = new_name("gu")
-        hook, _ = add_webhook(srv, rcv.url, secret="g" * 20)
+        hook, _ = add_webhook(srv, rcv.url, secret="g" * 20, filter_=f"repository-name={name}")
         rcv.fail_all = True
         reg.push_image(name, images.make_image(label=token()), tag="doomed")
         rows = wait_rows(srv, hook, lambda rows: rows and rows[0]["STATE"] == "failed")
         assert rows[0]["ATTEMPTS"] == "3" and rows[0]["LAST-STATUS"] == "500" and TIME.match(rows[0]["FINISHED"]), rows
         assert len(rcv.refused) == 3
-        assert deliveries(srv, "--state", "failed")[0]["EVENT"] == rows[0]["EVENT"]
+        assert [r["EVENT"] for r in deliveries(srv, "--webhook", hook, "--state", "failed")] == [rows[0]["EVENT"]]
         rcv.fail_all = False
         img = images.make_image(label=token())
         reg.push_image(name, img, tag="fine")
         (e,) = rcv.wait_count(1)
         assert e["detail"]["image-tag"] == "fine"
-        assert [r["STATE"] for r in deliveries(srv)] == ["delivered", "failed"]
+        assert [r["STATE"] for r in deliveries(srv, "--webhook", hook)] == ["delivered", "failed"]
     finally:
         rcv.stop()
 
