@@ -12,6 +12,7 @@
  */
 #include "events/events.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,20 @@
 /* Set when this thread emitted events in the open transaction. */
 static _Thread_local bool emitted;
 
+/* When this process last woke the job workers for events (ms). */
+static _Atomic int64_t last_kick;
+
+/* A worker that wakes looks up when the next job of each kind is due, so
+ * one wake-up per coalescing interval suffices: the events' jobs are due
+ * no sooner. Each wake-up costs every idle worker a claim attempt per job
+ * kind, writes that requests would otherwise wait for. */
 void events_committed(void)
 {
-    if (emitted)
+    int64_t now = now_ms();
+    if (emitted && now - atomic_load(&last_kick) >= EVENTS_COALESCE_MS) {
+        atomic_store(&last_kick, now);
         jobs_kick();
+    }
     emitted = false;
 }
 
@@ -163,7 +174,7 @@ static int emit_locked(const struct repo *repo, const char *detail_type, json_t 
     for (size_t i = 0; i < f.n && rc == 0; i++) {
         events_job_key(key, f.ids[i], stream);
         if ((rc = store_delivery_add(f.ids[i], seq, stream, now)) == 0)
-            rc = store_job_enqueue(EVENTS_JOB, key, NULL, now, now);
+            rc = store_job_enqueue(EVENTS_JOB, key, NULL, now + EVENTS_COALESCE_MS, now);
     }
     free(body);
     free(f.ids);

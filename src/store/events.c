@@ -158,13 +158,15 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery *d)
     d->created_at = sqlite3_column_int64(st, 11);
 }
 
-int store_delivery_next(const char *webhook_id, const char *stream, struct delivery *out)
+int store_delivery_next(const char *webhook_id, const char *stream, int64_t after_id, struct delivery *out)
 {
     sqlite3_stmt *st = db_stmt("SELECT " DELIVERY_COLUMNS ", e.body FROM webhook_deliveries d"
                                " JOIN events e ON e.seq = d.event_seq"
-                               " WHERE d.webhook_id = ?1 AND d.stream = ?2 AND d.state = 'pending' ORDER BY d.id LIMIT 1");
+                               " WHERE d.webhook_id = ?1 AND d.stream = ?2 AND d.state = 'pending' AND d.id > ?3"
+                               " ORDER BY d.id LIMIT 1");
     db_bind_text(st, 1, webhook_id);
     db_bind_text(st, 2, stream);
+    sqlite3_bind_int64(st, 3, after_id);
     int rc = db_row(st, "next delivery");
     if (rc == 1) {
         delivery_from_row(st, out);
@@ -186,6 +188,24 @@ int store_delivery_attempted(int64_t id, const char *state, int status, const ch
     sqlite3_bind_int64(st, 5, next_attempt);
     sqlite3_bind_int64(st, 6, finished_at);
     return db_done(st, "record delivery");
+}
+
+int store_deliveries_delivered(const int64_t *ids, const int *statuses, size_t n, int64_t now)
+{
+    int rc = store_begin();
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *st = db_stmt("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1,"
+                                   " last_status = ?2, last_error = NULL, next_attempt = 0, finished_at = ?3"
+                                   " WHERE id = ?1");
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_int(st, 2, statuses[i]);
+        sqlite3_bind_int64(st, 3, now);
+        rc = db_done(st, "record deliveries");
+    }
+    if (rc == 0 && (rc = store_commit()) == 0)
+        return 0;
+    store_rollback();
+    return rc;
 }
 
 struct delivery_walk {

@@ -8,6 +8,7 @@
 #define BERTH_STORE_EVENTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WEBHOOK_ID_MAX 32
@@ -61,13 +62,17 @@ struct delivery {
 };
 void delivery_release(struct delivery *d);
 
-/* The oldest pending delivery of (webhook_id, stream), with its event's
- * body: 1 with *out filled, 0 when none is pending. */
-int store_delivery_next(const char *webhook_id, const char *stream, struct delivery *out);
+/* The oldest pending delivery of (webhook_id, stream) after after_id (0:
+ * from the first), with its event's body: 1 with *out filled, 0 when none
+ * is pending. */
+int store_delivery_next(const char *webhook_id, const char *stream, int64_t after_id, struct delivery *out);
 /* Records an attempt: state (pending, delivered, failed), the HTTP status
  * (0: none), the error (NULL: none), when to try again, when it finished. */
 int store_delivery_attempted(int64_t id, const char *state, int status, const char *error, int64_t next_attempt,
                              int64_t finished_at);
+/* Marks n deliveries delivered at now (statuses[i]: the HTTP status of
+ * ids[i]), in one transaction. */
+int store_deliveries_delivered(const int64_t *ids, const int *statuses, size_t n, int64_t now);
 /* Deliveries newest first, at most limit; webhook_id and state NULL for all. */
 int store_deliveries_each(const char *webhook_id, const char *state, int limit,
                           int (*fn)(void *ctx, const struct delivery *d), void *ctx);

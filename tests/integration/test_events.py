@@ -222,7 +222,8 @@ def test_push_and_delete_arrive_as_ecr_image_actions_signed(server, reg, ecr, re
         assert not verify(headers, body, secret + "x")
         assert not verify(headers, body.replace(b"SUCCESS", b"FAILURE"), secret)
 
-    rows = deliveries(server, "--webhook", hook)
+    # a success is recorded just after the answer: wait for it
+    rows = wait_rows(server, hook, lambda rows: all(r["STATE"] == "delivered" for r in rows))
     assert [(r["EVENT"], r["STATE"], r["ATTEMPTS"], r["LAST-STATUS"]) for r in rows] == \
         [(delete["id"], "delivered", "1", "200"), (push["id"], "delivered", "1", "200")]
     assert all(TIME.match(r["FINISHED"]) and r["STREAM"] == f"{server.account_id}/{name}" for r in rows), rows
@@ -335,7 +336,7 @@ def push_series(reg, names, n):
 
 
 def wait_rows(server, hook, pred, timeout=20):
-    deadline = time.monotonic() + timeout
+    deadline, rows = time.monotonic() + timeout, []
     while time.monotonic() < deadline:
         rows = deliveries(server, "--webhook", hook)
         if pred(rows):
@@ -380,8 +381,8 @@ def test_receiver_down_then_failing_then_up_gets_everything_in_order(server, reg
             assert [e["detail"]["image-tag"] for e in of(got, name)] == [f"t{i}" for i in range(4)]
     finally:
         down.stop()
-    rows = deliveries(server, "--webhook", hook)
-    assert all(r["STATE"] == "delivered" and r["LAST-STATUS"] == "200" and TIME.match(r["FINISHED"]) for r in rows)
+    rows = wait_rows(server, hook, lambda rows: all(r["STATE"] == "delivered" for r in rows))
+    assert all(r["LAST-STATUS"] == "200" and TIME.match(r["FINISHED"]) for r in rows), rows
     assert sum(int(r["ATTEMPTS"]) > 1 for r in rows) >= 2
     assert deliveries(server, "--webhook", hook, "--state", "pending") == []
 
@@ -415,8 +416,8 @@ def test_slow_receiver_times_out_and_gets_the_event_later(strict):
         # requests the receiver read after berth gave up on them may be answered too: at least once
         assert {(e["id"], e["detail"]["image-digest"]) for e in got} == {(got[0]["id"], img.digest)}
         assert len(rcv.hung) >= 1
-        rows = deliveries(strict, "--webhook", hook)
-        assert rows[0]["STATE"] == "delivered" and rows[0]["ATTEMPTS"] == "2", rows
+        rows = wait_rows(strict, hook, lambda rows: rows and rows[0]["STATE"] == "delivered")
+        assert rows[0]["ATTEMPTS"] == "2", rows
     finally:
         rcv.stop()
 
@@ -439,7 +440,7 @@ def test_given_up_delivery_is_failed_and_the_stream_goes_on(strict):
         reg.push_image(name, img, tag="fine")
         (e,) = rcv.wait_count(1)
         assert e["detail"]["image-tag"] == "fine"
-        assert [r["STATE"] for r in deliveries(srv, "--webhook", hook)] == ["delivered", "failed"]
+        wait_rows(srv, hook, lambda rows: [r["STATE"] for r in rows] == ["delivered", "failed"])
     finally:
         rcv.stop()
 
@@ -463,7 +464,7 @@ def test_kill_9_with_pending_deliveries_loses_none(berth_factory):
         for name in names:
             digests = [e["detail"]["image-digest"] for e in of(got, name)]
             assert digests == pushed[name], (name, digests)  # every event, in order, none twice
-        assert all(r["STATE"] == "delivered" for r in deliveries(srv, "--webhook", hook))
+        wait_rows(srv, hook, lambda rows: len(rows) == 6 and all(r["STATE"] == "delivered" for r in rows))
     finally:
         rcv.stop()
 
