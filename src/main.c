@@ -632,10 +632,10 @@ static int cmd_admin(int argc, char **argv)
         return argc < 3 ? 2 : 0;
     }
     /* berth admin lifecycle run|history: the word after the command is not an option */
-    int first = (strcmp(argv[2], "lifecycle") == 0 || strcmp(argv[2], "webhook") == 0) && argc > 3 ? 4 : 3;
-    /* berth admin webhook add URL | remove ID: so is the word after that */
-    if (strcmp(argv[2], "webhook") == 0 && argc > 4 && argv[4][0] != '-')
-        first = 5;
+    int first = strcmp(argv[2], "lifecycle") == 0 && argc > 3 ? 4 : 3;
+    /* berth admin webhook add URL | remove ID: nor are the words after webhook */
+    while (strcmp(argv[2], "webhook") == 0 && first < argc && first < 5 && argv[first][0] != '-')
+        first++;
     if (load_config(&cfg, argc, argv, first, admin_extra) < 0 || open_data(&cfg) < 0) {
         config_release(&cfg);
         return 1;
