@@ -212,22 +212,27 @@ static int deliver_job(const struct job *job, void *ctx)
     char id[WEBHOOK_ID_MAX], *secret = NULL;
     const char *stream = NULL;
     struct webhook w = {0};
+    struct marks m = {.n = 0};
+    int64_t renewed = now_ms(), after = 0;
+    int rc, flushed;
     if (parse_key(job->key, id, &stream) < 0) {
         log_warn("%s", error_message());
         return 0; /* nothing to retry */
     }
-    int rc = store_webhook_get(id, &w);
-    if (rc == E_NOTFOUND)
+    if ((rc = store_webhook_get(id, &w)) == E_NOTFOUND)
         return 0; /* removed, with its deliveries */
     if (rc < 0 || (rc = keystore_open_secret(w.secret_enc, w.id, &secret)) < 0)
         goto done;
-    /* the lease is renewed when a quarter of it is used: an attempt takes
-     * at most the timeout (at most 240 s), and a write per delivery less
-     * leaves the database to the requests */
-    int64_t renewed = now_ms(), after = 0;
-    struct marks m = {.n = 0};
     while (!jobs_stopping()) {
         struct delivery d;
+        /* an attempt takes at most the timeout (at most 240 s): the lease
+         * is renewed only when the next one could outlast it, a write per
+         * delivery less that the requests would wait for */
+        if (now_ms() - renewed > JOBS_LEASE_MS - opts.timeout_ms - 10000) {
+            if ((rc = jobs_extend(job)) < 0)
+                break;
+            renewed = now_ms();
+        }
         if ((rc = store_delivery_next(w.id, stream, after, &d)) <= 0)
             break;
         after = d.id;
@@ -238,17 +243,11 @@ static int deliver_job(const struct job *job, void *ctx)
         delivery_release(&d);
         if (rc <= 0)
             break;
-        if (now_ms() - renewed > JOBS_LEASE_MS / 4) {
-            if ((rc = jobs_extend(job)) < 0)
-                break;
-            renewed = now_ms();
-        }
     }
-    int flushed = marks_flush(&m);
-    if (flushed < 0 && rc >= 0)
-        rc = flushed;
     /* stopping: events_start() queues the stream again at the next start */
 done:
+    if ((flushed = marks_flush(&m)) < 0 && rc >= 0)
+        rc = flushed;
     if (secret) {
         OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
