@@ -114,15 +114,22 @@ int store_webhooks_each(int (*fn)(void *ctx, const struct webhook *w), void *ctx
 
 int store_event_add(const struct event_row *e, int64_t *seq_out)
 {
-    sqlite3_stmt *st = db_stmt("INSERT INTO events(id, detail_type, stream, body, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
+    sqlite3_stmt *st = db_stmt("INSERT INTO events(id, detail_type, stream, body, created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+                               " RETURNING seq");
     db_bind_text(st, 1, e->id);
     db_bind_text(st, 2, e->detail_type);
     db_bind_text(st, 3, e->stream);
     db_bind_text(st, 4, e->body);
     sqlite3_bind_int64(st, 5, e->created_ms);
-    int rc = db_done(st, "add event");
-    if (rc == 0)
-        *seq_out = sqlite3_last_insert_rowid(db_conn());
+    int rc = db_row(st, "add event");
+    if (rc == 1) {
+        *seq_out = sqlite3_column_int64(st, 0);
+        /* the INSERT is complete only when the statement is */
+        rc = db_end(st, db_step(st), "add event");
+    } else if (rc == 0) {
+        rc = error_set(E_ERROR, "database: add event: no row");
+    }
+    sqlite3_reset(st);
     return rc;
 }
 
