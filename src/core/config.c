@@ -101,6 +101,19 @@ static const struct setting settings[] = {
      "3600", 0, 31536000, "an unreferenced blob link waits this long (from its last upload, mount or HEAD) before GC drops it"},
     {"gc-interval-seconds", "BERTH_GC_INTERVAL_SECONDS", T_INT, offsetof(struct config, gc_interval_seconds), "300", 1,
      86400, "how often the background GC pass runs"},
+    {"webhook-backoff-base-ms", "BERTH_WEBHOOK_BACKOFF_BASE_MS", T_INT, offsetof(struct config, webhook_backoff_base_ms),
+     "1000", 1, 3600000, "a webhook delivery that failed is tried again after this many ms, then twice as long each time"},
+    {"webhook-backoff-max-seconds", "BERTH_WEBHOOK_BACKOFF_MAX_SECONDS", T_INT,
+     offsetof(struct config, webhook_backoff_max_seconds), "300", 1, 86400, "the longest wait between two attempts of a delivery"},
+    {"webhook-max-attempts", "BERTH_WEBHOOK_MAX_ATTEMPTS", T_INT, offsetof(struct config, webhook_max_attempts), "20", 1,
+     1000, "attempts of a webhook delivery before it is given up (failed), so later events of its repository go on"},
+    {"webhook-connect-timeout-seconds", "BERTH_WEBHOOK_CONNECT_TIMEOUT_SECONDS", T_INT,
+     offsetof(struct config, webhook_connect_timeout_seconds), "5", 1, 240, "seconds to connect to a webhook"},
+    /* at most 240: an attempt ends well within the delivery job's lease (jobs.h) */
+    {"webhook-timeout-seconds", "BERTH_WEBHOOK_TIMEOUT_SECONDS", T_INT, offsetof(struct config, webhook_timeout_seconds),
+     "15", 1, 240, "seconds a webhook has to answer a delivery, connecting included"},
+    {"webhook-retention-hours", "BERTH_WEBHOOK_RETENTION_HOURS", T_INT, offsetof(struct config, webhook_retention_hours),
+     "168", 1, 87600, "delivered and given-up deliveries, and events no delivery needs, are kept this long"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
