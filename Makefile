@@ -93,7 +93,7 @@ integration: $(B)/berth
 # The blob-heavy integration files again with every server's blobs in a Ceph RGW that the
 # session starts (scripts/rgw.sh; tests/integration/conftest.py reads BERTH_TEST_BLOB_STORE).
 S3_TESTS := tests/integration/test_s3.py tests/integration/test_blobs.py tests/integration/test_skopeo.py \
-            tests/integration/test_ecr_layers.py
+            tests/integration/test_ecr_layers.py tests/integration/test_scanning.py
 integration-s3: $(B)/berth
 	BERTH_TEST_BLOB_STORE=s3 ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q \
 	    -p no:cacheprovider $(S3_TESTS) $(S3_DESELECT)
