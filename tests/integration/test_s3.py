@@ -388,3 +388,20 @@ def test_blob_store_file_dir_and_refusals(rgw, berth_factory, tmp_path):
                             *args], env={**env, **extra}, capture_output=True, text=True, timeout=60)
         assert p.returncode != 0 and why in p.stderr, (extra, args, p.stderr)
         assert rgw.secret_key not in p.stdout + p.stderr
+
+
+def test_credentials_from_a_file_and_never_logged(rgw, berth_factory, tmp_path):
+    data = tmp_path / "data"
+    cred = tmp_path / "s3.credentials"
+    cred.write_text(f"# for berth\naccess_key_id = {rgw.access_key}\nsecret_access_key = {rgw.secret_key}\n")
+    cred.chmod(0o600)
+    env = {"BERTH_BLOB_STORE": rgw.blob_env(data)["BERTH_BLOB_STORE"], "BERTH_S3_CREDENTIALS_FILE": str(cred),
+           "BERTH_BLOB_REDIRECT": "off"}
+    srv = berth_factory(data_dir=data, extra_env=env)
+    reg = Registry(srv)
+    repo = new_repo(srv, "credfile")
+    blob = images.random_blob(9 * MiB + 1, b"credfile")
+    reg.push_blob(repo, blob)
+    assert reg.get(f"/v2/{repo}/blobs/{blob.digest}").content == blob.data
+    assert object_exists(rgw, rgw.blob_env(data), blob.digest)
+    assert rgw.secret_key not in srv.log_text()
