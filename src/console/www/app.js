@@ -1,7 +1,7 @@
 // The console's entry point: the sign-in page, the header, and a router
 // over location.hash that hands each route to its page module.
 import * as api from './api.js';
-import { h, page, errorBox, field, toast } from './ui.js';
+import { h, put, page, errorBox, field, toast } from './ui.js';
 import * as repos from './repos.js';
 import * as images from './images.js';
 import * as settings from './settings.js';
@@ -31,11 +31,11 @@ function header() {
   document.getElementById('nav').hidden = !s;
   const who = document.getElementById('who');
   if (!s) {
-    who.replaceChildren();
+    put(who);
     return;
   }
   const name = s.root ? `root (${s.account})` : `${s.userName} @ ${s.account}`;
-  who.replaceChildren(
+  put(who, 
     h('span', { class: 'principal', title: s.arn }, name),
     h('span', { class: 'region' }, s.region),
     s.root ? null : h('a', { href: '#/password' }, 'Password'),

@@ -2,7 +2,7 @@
 // groups, managed policies with their versions, and the policy simulator,
 // each a call of berth's IAM API.
 import * as api from './api.js';
-import { h, page, when, errorBox, dialog, table, tabs, field, toast, enc, pager } from './ui.js';
+import { h, put, page, when, errorBox, dialog, table, tabs, field, toast, enc, pager } from './ui.js';
 
 const { text, members, record } = api;
 
@@ -21,7 +21,7 @@ async function pagedList({ action, params = {}, listName, columns, holder, err }
       const res = await api.iam(action, { ...params, MaxItems: 50, Marker: markers[index] });
       const rows = members(res, listName).map(record);
       markers[index + 1] = text(res, 'IsTruncated') === 'true' ? text(res, 'Marker') : undefined;
-      holder.replaceChildren(table(columns, rows, { caption: listName }),
+      put(holder, table(columns, rows, { caption: listName }),
         pager({ page: index + 1, hasPrev: index > 0, hasNext: !!markers[index + 1],
           onPrev: () => { index--; load(); }, onNext: () => { index++; load(); } }));
     } catch (e) {
@@ -76,7 +76,7 @@ export async function user(name) {
 
   async function keys() {
     const res = await api.iam('ListAccessKeys', { UserName: name });
-    keysBox.replaceChildren(table([
+    put(keysBox, table([
       { label: 'Access key ID', cell: (k) => h('code', {}, k.AccessKeyId) },
       { label: 'Status', cell: (k) => k.Status },
       { label: 'Created', cell: (k) => when(k.CreateDate) },
@@ -93,7 +93,7 @@ export async function user(name) {
       try {
         const out = await api.iam('CreateAccessKey', { UserName: name });
         const id = text(out, 'AccessKeyId'), secret = text(out, 'SecretAccessKey');
-        await dialog({ title: 'Access key created', confirmLabel: 'Done', body: h('div', {},
+        await dialog({ title: 'Access key created', confirmLabel: 'Done', cancel: false, body: h('div', {},
           h('p', { class: 'alert warn' }, 'This is the only time the secret access key is shown. Keep it now.'),
           h('dl', { class: 'facts' }, h('dt', {}, 'Access key ID'), h('dd', {}, h('code', { id: 'new-akid' }, id)),
             h('dt', {}, 'Secret access key'), h('dd', {}, h('code', { id: 'new-secret' }, secret)))) });
@@ -113,7 +113,7 @@ export async function user(name) {
   async function policies() {
     const res = await api.iam('ListAttachedUserPolicies', { UserName: name });
     const picker = await policyPicker().catch(() => h('select', { disabled: true }));
-    polBox.replaceChildren(table([
+    put(polBox, table([
       { label: 'Policy', cell: (p) => h('a', { href: `#/iam/policy/${enc(p.PolicyArn)}` }, p.PolicyName) },
       { label: 'ARN', cell: (p) => h('code', {}, p.PolicyArn) },
       { label: '', cell: (p) => h('button', { type: 'button', class: 'danger', onclick: () => act('DetachUserPolicy', { UserName: name, PolicyArn: p.PolicyArn }, policies) }, 'Detach') },
@@ -123,7 +123,7 @@ export async function user(name) {
 
   async function groupsOf() {
     const res = await api.iam('ListGroupsForUser', { UserName: name });
-    groupsBox.replaceChildren(table([
+    put(groupsBox, table([
       { label: 'Group', cell: (g) => h('a', { href: `#/iam/group/${enc(g.GroupName)}` }, g.GroupName) },
       { label: '', cell: (g) => h('button', { type: 'button', onclick: () => act('RemoveUserFromGroup', { UserName: name, GroupName: g.GroupName }, groupsOf) }, 'Remove from group') },
     ], members(res, 'Groups').map(record), { empty: 'In no group', caption: 'Groups' }));
@@ -138,7 +138,7 @@ export async function user(name) {
     }
     const pw = h('input', { type: 'password', id: 'login-password', autocomplete: 'new-password' });
     const reset = h('input', { type: 'checkbox', id: 'login-reset' });
-    loginBox.replaceChildren(
+    put(loginBox, 
       h('p', {}, profile ? ['Console password set ', when(text(profile, 'CreateDate')), text(profile, 'PasswordResetRequired') === 'true' ? ' (must be changed at next sign-in)' : ''] : 'No console password.'),
       h('div', { class: 'toolbar' }, field(profile ? 'New password' : 'Password', pw),
         h('label', { class: 'check' }, reset, ' Require a new password at next sign-in'),
@@ -201,14 +201,14 @@ export async function group(name) {
   async function load() {
     const g = await api.iam('GetGroup', { GroupName: name });
     const who = h('input', { id: 'group-add-user', 'aria-label': 'User name' });
-    usersBox.replaceChildren(table([
+    put(usersBox, table([
       { label: 'User', cell: (u) => h('a', { href: `#/iam/user/${enc(u.UserName)}` }, u.UserName) },
       { label: '', cell: (u) => h('button', { type: 'button', onclick: () => act('RemoveUserFromGroup', { GroupName: name, UserName: u.UserName }, load) }, 'Remove') },
     ], members(g, 'Users').map(record), { empty: 'No users', caption: 'Users' }),
     h('div', { class: 'toolbar' }, who, h('button', { type: 'button', onclick: () => act('AddUserToGroup', { GroupName: name, UserName: who.value.trim() }, load) }, 'Add user')));
     const res = await api.iam('ListAttachedGroupPolicies', { GroupName: name });
     const picker = await policyPicker();
-    polBox.replaceChildren(table([
+    put(polBox, table([
       { label: 'Policy', cell: (p) => h('a', { href: `#/iam/policy/${enc(p.PolicyArn)}` }, p.PolicyName) },
       { label: '', cell: (p) => h('button', { type: 'button', class: 'danger', onclick: () => act('DetachGroupPolicy', { GroupName: name, PolicyArn: p.PolicyArn }, load) }, 'Detach') },
     ], members(res, 'AttachedPolicies').map(record), { empty: 'No attached policies', caption: 'Attached policies' }),
@@ -295,7 +295,7 @@ export async function simulator() {
           ActionNames: actions.value.split(',').map((a) => a.trim()).filter(Boolean),
           ResourceArns: [resource.value.trim()],
         });
-        out.replaceChildren(table([
+        put(out, table([
           { label: 'Action', cell: (r) => text(r, 'EvalActionName') },
           { label: 'Resource', cell: (r) => text(r, 'EvalResourceName') },
           { label: 'Decision', cell: (r) => h('strong', { class: text(r, 'EvalDecision') === 'allowed' ? 'ok' : 'bad' }, text(r, 'EvalDecision')) },

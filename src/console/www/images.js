@@ -2,7 +2,7 @@
 // children nested under their index, multi-select delete behind a dialog)
 // and an image's detail (manifest, layers, config, scan findings).
 import * as api from './api.js';
-import { h, page, when, mib, errorBox, copyButton, dialog, table, pager, toast, enc } from './ui.js';
+import { h, put, page, when, mib, errorBox, copyButton, dialog, table, pager, toast, enc } from './ui.js';
 import { repoTabs } from './repos.js';
 
 const PAGE_SIZE = 50;
@@ -13,6 +13,12 @@ const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEF
 
 function shortDigest(d) {
   return d ? d.slice(0, 19) + '…' : '';
+}
+
+// As ECR's console: an image when its config is an image config, else an artifact.
+function artifactType(img) {
+  const t = img.artifactMediaType || '';
+  return !t || t.includes('image.config') || t.includes('container.image') ? 'Image' : 'Artifact';
 }
 
 function scanCell(img) {
@@ -51,7 +57,7 @@ export async function list(name) {
       h('td', { class: 'pick' }, pick),
       h('td', { 'data-label': 'Image tags' }, toggle, child ? h('span', { class: 'muted' }, '↳ ') : null,
         (img.imageTags || []).length ? (img.imageTags || []).join(', ') : h('span', { class: 'muted' }, '<untagged>')),
-      h('td', { 'data-label': 'Artifact type' }, isIndex ? 'Image Index' : (img.artifactMediaType && !img.artifactMediaType.includes('container.image') ? 'Artifact' : 'Image')),
+      h('td', { 'data-label': 'Artifact type' }, isIndex ? 'Image Index' : artifactType(img)),
       h('td', { 'data-label': 'Pushed at' }, when(img.imagePushedAt)),
       h('td', { 'data-label': 'Size (MB)', class: 'num' }, mib(img.imageSizeInBytes)),
       h('td', { 'data-label': 'Image URI', class: 'nowrap' }, copyButton(`${uriBase}@${digest}`, 'Copy URI')),
@@ -97,7 +103,6 @@ export async function list(name) {
   uriBase = repo.repositoryUri;
 
   async function load() {
-    err.clear();
     let out;
     try {
       out = await api.ecr('DescribeImages', { repositoryName: name, maxResults: PAGE_SIZE, nextToken: tokens[index] });
@@ -108,13 +113,13 @@ export async function list(name) {
     tokens[index + 1] = out.nextToken;
     const imgs = (out.imageDetails || []).sort((a, b) => (b.imagePushedAt || 0) - (a.imagePushedAt || 0));
     const cols = ['', 'Image tags', 'Artifact type', 'Pushed at', 'Size (MB)', 'Image URI', 'Digest', 'Last pulled', 'Scan status', 'Storage class'];
-    holder.replaceChildren(
+    put(holder, 
       h('div', { class: 'table-wrap' }, h('table', { id: 'images' },
         h('caption', { class: 'sr-only' }, 'Images'),
         h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, imgs.length ? imgs.map((i) => row(i, false)) : h('tr', {}, h('td', { colspan: cols.length, class: 'muted' }, 'No images'))))),
       pager({ page: index + 1, hasPrev: index > 0, hasNext: !!out.nextToken,
-        onPrev: () => { index--; load(); }, onNext: () => { index++; load(); } }));
+        onPrev: () => { err.clear(); index--; load(); }, onNext: () => { err.clear(); index++; load(); } }));
   }
 
   del.addEventListener('click', async () => {
@@ -145,7 +150,7 @@ export async function list(name) {
 
   page(name, repoTabs(name, 'Images'),
     h('div', { class: 'toolbar' }, h('h2', {}, 'Images'), h('span', { class: 'grow' }), count,
-      h('button', { type: 'button', onclick: () => load() }, 'Refresh'), del),
+      h('button', { type: 'button', onclick: () => { err.clear(); load(); } }, 'Refresh'), del),
     err, holder);
   await load();
 }
@@ -182,7 +187,7 @@ export async function detail(name, digest) {
     const rank = (s) => { const i = SEVERITIES.indexOf(s); return i < 0 ? 99 : i; };
     const shown = findings.filter((f) => !sevFilter.value || f.severity === sevFilter.value)
       .sort((a, b) => sortBy.value === 'name' ? a.name.localeCompare(b.name) : rank(a.severity) - rank(b.severity) || a.name.localeCompare(b.name));
-    findingsBox.replaceChildren(table([
+    put(findingsBox, table([
       { label: 'Name', cell: (f) => f.uri ? h('a', { href: f.uri, rel: 'noopener noreferrer', target: '_blank' }, f.name) : f.name },
       { label: 'Severity', cell: (f) => h('span', { class: `sev sev-${(f.severity || '').toLowerCase()}` }, f.severity) },
       { label: 'Package', cell: (f) => {
@@ -220,7 +225,19 @@ export async function detail(name, digest) {
       { label: 'Size (MB)', class: 'num', cell: (l) => mib(l.size) },
     ], layers, { empty: 'No layers', caption: 'Layers' }),
     h('h2', {}, 'Vulnerabilities'),
-    h('p', { class: 'muted' }, scanNote),
+    h('div', { class: 'toolbar' }, h('span', { class: 'muted', id: 'scan-note' }, scanNote), h('span', { class: 'grow' }),
+      h('button', {
+        type: 'button', id: 'scan-start',
+        onclick: async () => {
+          err.clear();
+          try {
+            const out = await api.ecr('StartImageScan', { repositoryName: name, imageId: { imageDigest: digest } });
+            document.getElementById('scan-note').textContent = `Scan ${out.imageScanStatus?.status || 'started'}; reload to see its findings.`;
+          } catch (e) {
+            err.show(e);
+          }
+        },
+      }, 'Scan')),
     h('div', { class: 'toolbar' }, sevFilter, sortBy),
     findingsBox,
     h('details', {}, h('summary', {}, 'Config'), configBox),

@@ -2,7 +2,7 @@
 // delete, push commands, and a repository's Permissions, Lifecycle Policy
 // and Tags tabs.
 import * as api from './api.js';
-import { h, page, when, errorBox, copyButton, dialog, table, pager, tabs, field, toast, enc } from './ui.js';
+import { h, put, page, when, errorBox, copyButton, dialog, table, pager, tabs, field, toast, enc } from './ui.js';
 
 const PAGE_SIZE = 20;
 
@@ -44,7 +44,7 @@ export async function list() {
     selected = null;
     del.disabled = true;
     const rows = out.repositories || [];
-    holder.replaceChildren(
+    put(holder, 
       table([
         { label: '', class: 'pick', cell: (r) => h('input', { type: 'radio', name: 'repo', 'aria-label': `Select ${r.repositoryName}`, onchange: () => { selected = r; del.disabled = false; } }) },
         { label: 'Repository name', cell: (r) => h('a', { href: `#/repository/${enc(r.repositoryName)}/images` }, r.repositoryName) },
@@ -162,7 +162,7 @@ export async function pushCommands(name) {
   };
   const panel = h('div', { class: 'push' });
   const show = (tool) => {
-    panel.replaceChildren(h('ol', {}, sets[tool].map(([what, cmd], i) => h('li', {},
+    put(panel, h('ol', {}, sets[tool].map(([what, cmd], i) => h('li', {},
       h('p', {}, what),
       h('div', { class: 'cmd' }, h('code', { class: `cmd-${tool}`, 'data-step': i + 1 }, cmd), copyButton(cmd, 'Copy command'))))));
     for (const b of chooser.querySelectorAll('button')) b.setAttribute('aria-pressed', b.dataset.tool === tool ? 'true' : 'false');
@@ -174,6 +174,7 @@ export async function pushCommands(name) {
     title: `Push commands for ${name}`,
     confirmLabel: 'Close',
     wide: true,
+    cancel: false,
     body: h('div', {},
       h('p', {}, 'Make sure the aws CLI has credentials for this account (', h('code', {}, 'aws configure'), ').'),
       chooser, panel,
@@ -346,7 +347,7 @@ export async function lifecycle(name) {
       return false;
     }
   };
-  const draw = () => rulesHolder.replaceChildren(table([
+  const draw = () => put(rulesHolder, table([
     { label: 'Priority', cell: (r) => String(r.rulePriority) },
     { label: 'Description', cell: (r) => r.description || '' },
     { label: 'Selection', cell: ruleSummary },
@@ -391,7 +392,7 @@ export async function lifecycle(name) {
 
   async function preview() {
     err.clear();
-    previewHolder.replaceChildren(h('p', { class: 'muted' }, 'Testing rules…'));
+    put(previewHolder, h('p', { class: 'muted' }, 'Testing rules…'));
     try {
       await api.ecr('StartLifecyclePolicyPreview', { repositoryName: name, lifecyclePolicyText: policyText() });
       let out;
@@ -401,7 +402,7 @@ export async function lifecycle(name) {
         await new Promise((r) => setTimeout(r, 500));
       }
       const results = out.previewResults || [];
-      previewHolder.replaceChildren(
+      put(previewHolder, 
         h('h3', {}, `Preview: ${out.status}, ${out.summary?.expiringImageTotalCount ?? results.length} image(s) would expire`),
         table([
           { label: 'Image tags', cell: (r) => (r.imageTags || []).join(', ') || h('span', { class: 'muted' }, 'untagged') },
@@ -411,7 +412,7 @@ export async function lifecycle(name) {
           { label: 'Rule', cell: (r) => String(r.appliedRulePriority) },
         ], results, { empty: 'No image would be affected', caption: 'Preview results' }));
     } catch (e) {
-      previewHolder.replaceChildren();
+      put(previewHolder);
       err.show(e);
     }
   }
@@ -437,7 +438,7 @@ export async function tags(name) {
   const value = h('input', { id: 'tag-value', maxlength: 256 });
   async function load() {
     const t = (await api.ecr('ListTagsForResource', { resourceArn: arn })).tags || [];
-    holder.replaceChildren(table([
+    put(holder, table([
       { label: 'Key', cell: (x) => x.Key },
       { label: 'Value', cell: (x) => x.Value },
       { label: '', cell: (x) => h('button', {

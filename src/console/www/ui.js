@@ -1,6 +1,12 @@
 // Small building blocks of the pages: elements (text is always set as
 // text, never parsed as HTML), dates, sizes, dialogs, copy buttons, tables.
 
+// Replaces el's children, leaving out the null/false/undefined of conditionals.
+export function put(el, ...kids) {
+  el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+  return el;
+}
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -46,7 +52,7 @@ export function toast(message) {
 export function errorBox() {
   const box = h('div', { class: 'alert', role: 'alert', hidden: true });
   box.show = (err) => {
-    box.replaceChildren(
+    put(box,
       h('strong', {}, err.type && err.type !== 'Error' ? err.type + ': ' : ''),
       h('span', { class: 'msg' }, err.message || String(err)));
     box.hidden = false;
@@ -67,24 +73,24 @@ export function copyButton(value, label = 'Copy') {
         toast('Copy failed: select the text and copy it');
       }
     },
-  }, '⧉');
+  }, 'Copy');
 }
 
 // A modal dialog; resolves true when confirmed. body is a node; confirm
 // may name a word to type first (as ECR's console asks for "delete").
-export function dialog({ title, body, confirmLabel = 'Confirm', danger = false, typeToConfirm = null, wide = false }) {
+export function dialog({ title, body, confirmLabel = 'Confirm', danger = false, typeToConfirm = null, wide = false, cancel = true }) {
   return new Promise((resolve) => {
     const input = typeToConfirm
       ? h('input', { id: 'confirm-word', autocomplete: 'off', 'aria-describedby': 'confirm-hint' }) : null;
     const ok = h('button', { type: 'submit', class: danger ? 'danger' : 'primary', disabled: !!typeToConfirm }, confirmLabel);
-    const cancel = h('button', { type: 'button', onclick: () => close(false) }, 'Cancel');
+    const cancelBtn = cancel ? h('button', { type: 'button', onclick: () => close(false) }, 'Cancel') : null;
     const form = h('form', { method: 'dialog' },
       h('h2', {}, title),
       body,
       typeToConfirm ? h('p', { id: 'confirm-hint' }, 'To confirm, type ', h('code', {}, typeToConfirm), ' in the field.') : null,
       typeToConfirm ? h('label', { for: 'confirm-word', class: 'sr-only' }, `Type ${typeToConfirm}`) : null,
       input,
-      h('div', { class: 'actions' }, cancel, ok));
+      h('div', { class: 'actions' }, cancelBtn, ok));
     const dlg = h('dialog', { class: wide ? 'wide' : '', 'aria-label': title }, form);
     if (input) input.addEventListener('input', () => { ok.disabled = input.value !== typeToConfirm; });
     form.addEventListener('submit', (e) => { e.preventDefault(); close(true); });
@@ -132,7 +138,7 @@ export function field(label, input, hint) {
 export function page(title, ...children) {
   document.title = `${title} – berth console`;
   const main = document.getElementById('main');
-  main.replaceChildren(h('h1', {}, title), ...children);
+  put(main, h('h1', {}, title), ...children);
   return main;
 }
 
