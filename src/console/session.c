@@ -18,7 +18,7 @@
 #define LIMIT_WINDOW_MS (15 * 60 * 1000)
 #define LIMIT_PER_USER 5
 #define LIMIT_PER_ADDR 20
-#define LIMIT_SLOTS 4096
+#define LIMIT_SLOTS 1024
 #define LIMIT_PROBE 16
 
 static bool is_session_id(const char *z, size_t n)
@@ -138,7 +138,7 @@ void console_signin_wipe(struct signin_form *f)
 /* ---- failed sign-ins ---- */
 
 struct strike {
-    char key[200];
+    char key[152]; /* "u:user/<account>/<user name>" fits whole */
     int fails;
     int64_t since_ms;
 };
