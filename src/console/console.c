@@ -35,6 +35,7 @@
 #include "core/util.h"
 #include "ecr/ecr.h"
 #include "iam/iam.h"
+#include "iam/query.h"
 #include "store/console.h"
 
 #define SESSION_MS (12LL * 3600 * 1000)
@@ -272,13 +273,17 @@ static void api_ecr(struct request *r, struct console_req *q)
 
 static void api_iam(struct request *r, struct console_req *q)
 {
-    static const char change[] = "Action=ChangePassword&";
+    struct query_form form;
     if (r->body_error) {
         send_error(r, 413, "RequestEntityTooLarge", "the request body is larger than the console accepts");
         return;
     }
-    /* the page sends Action first; a session that must change its password may do only that */
-    bool changing = r->body.len >= sizeof(change) - 1 && memcmp(r->body.ptr, change, sizeof(change) - 1) == 0;
+    /* a session that must change its password may do only that: the
+     * Action the dispatcher will run (the form's last) is ChangePassword */
+    memset(&form, 0, sizeof(form));
+    const char *action = query_form_parse(&form, r->body.ptr, r->body.len) == 0 ? query_form_get(&form, "Action") : NULL;
+    bool changing = action && strcmp(action, "ChangePassword") == 0;
+    query_form_release(&form);
     if (!changing && must_change_password(r, q))
         return;
     iam_serve_as(r, &q->who);

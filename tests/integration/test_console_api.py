@@ -314,6 +314,15 @@ def test_password_reset_required_allows_only_change_password(berth, iam, user):
     csrf = r.json()["csrf"]
     r = ecr_call(berth, s, "DescribeRepositories", {}, csrf)
     assert r.status_code == 403 and r.json()["__type"] == "PasswordResetRequired"
+    # the Action that runs is the form's last one: naming ChangePassword first does not help
+    sneak = f"x-{token()}"
+    r = s.post(berth.url + "/console/api/iam",
+               data=f"Action=ChangePassword&Version=2010-05-08&Action=CreateUser&UserName={sneak}",
+               headers={"X-Berth-Csrf": csrf, "Origin": berth.url,
+                        "Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert r.status_code == 403 and r.json()["__type"] == "PasswordResetRequired"
+    with pytest.raises(ClientError):
+        iam.get_user(UserName=sneak)
     r = s.post(berth.url + "/console/api/iam",
                data="Action=ChangePassword&Version=2010-05-08&OldPassword=Berth-console-1&NewPassword=Changed-pass-3",
                headers={"X-Berth-Csrf": csrf, "Origin": berth.url,

@@ -32,10 +32,11 @@ async function pagedList({ action, params = {}, listName, columns, holder, err }
   return load;
 }
 
-export async function users() {
+// The Users and Groups pages: a form that creates one, and the paged list.
+async function entityList({ kind, key, tab, create, list }) {
   const err = errorBox();
   const holder = h('div', {});
-  const name = h('input', { id: 'new-user', autocomplete: 'off' });
+  const name = h('input', { id: `new-${kind}`, autocomplete: 'off' });
   let reload = async () => {};
   const form = h('form', {
     class: 'toolbar',
@@ -43,22 +44,26 @@ export async function users() {
       e.preventDefault();
       err.clear();
       try {
-        await api.iam('CreateUser', { UserName: name.value.trim() });
+        await api.iam(create, { [key]: name.value.trim() });
         toast(`Created ${name.value.trim()}`);
         name.value = '';
         await reload();
       } catch (ex) { err.show(ex); }
     },
-  }, field('New user name', name), h('button', { type: 'submit', class: 'primary' }, 'Create user'));
-  page('IAM', iamTabs('Users'), form, err, holder);
+  }, field(`New ${kind} name`, name), h('button', { type: 'submit', class: 'primary' }, `Create ${kind}`));
+  page('IAM', iamTabs(tab), form, err, holder);
   reload = await pagedList({
-    action: 'ListUsers', listName: 'Users', holder, err,
+    action: list, listName: tab, holder, err,
     columns: [
-      { label: 'User name', cell: (u) => h('a', { href: `#/iam/user/${enc(u.UserName)}` }, u.UserName) },
-      { label: 'ARN', cell: (u) => h('code', {}, u.Arn) },
-      { label: 'Created', cell: (u) => when(u.CreateDate) },
+      { label: `${tab.slice(0, -1)} name`, cell: (x) => h('a', { href: `#/iam/${kind}/${enc(x[key])}` }, x[key]) },
+      { label: 'ARN', cell: (x) => h('code', {}, x.Arn) },
+      { label: 'Created', cell: (x) => when(x.CreateDate) },
     ],
   });
+}
+
+export function users() {
+  return entityList({ kind: 'user', key: 'UserName', tab: 'Users', create: 'CreateUser', list: 'ListUsers' });
 }
 
 async function policyPicker() {
@@ -162,32 +167,8 @@ export async function user(name) {
   for (const f of [policies, groupsOf, keys, login]) await f().catch((e) => err.show(e));
 }
 
-export async function groups() {
-  const err = errorBox();
-  const holder = h('div', {});
-  const name = h('input', { id: 'new-group' });
-  let reload = async () => {};
-  const form = h('form', {
-    class: 'toolbar',
-    onsubmit: async (e) => {
-      e.preventDefault();
-      err.clear();
-      try {
-        await api.iam('CreateGroup', { GroupName: name.value.trim() });
-        name.value = '';
-        await reload();
-      } catch (ex) { err.show(ex); }
-    },
-  }, field('New group name', name), h('button', { type: 'submit', class: 'primary' }, 'Create group'));
-  page('IAM', iamTabs('Groups'), form, err, holder);
-  reload = await pagedList({
-    action: 'ListGroups', listName: 'Groups', holder, err,
-    columns: [
-      { label: 'Group name', cell: (g) => h('a', { href: `#/iam/group/${enc(g.GroupName)}` }, g.GroupName) },
-      { label: 'ARN', cell: (g) => h('code', {}, g.Arn) },
-      { label: 'Created', cell: (g) => when(g.CreateDate) },
-    ],
-  });
+export function groups() {
+  return entityList({ kind: 'group', key: 'GroupName', tab: 'Groups', create: 'CreateGroup', list: 'ListGroups' });
 }
 
 export async function group(name) {
