@@ -216,9 +216,10 @@ def test_sign_in_as_root_and_create_repository(console, ecr):
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     console.open("#/repositories")
     console.type("#repo-search", name + "\n")
-    row = console.wait_text("table", name)
-    assert repo["repositoryUri"] in row.text
-    assert "Enabled" in row.text and "AES256" in row.text
+    console.wait_text("table", name)
+    row = console.el("table tbody tr").text
+    assert repo["repositoryUri"] in row
+    assert "Enabled" in row and "AES256" in row
     console.shot("repositories")
 
 
@@ -474,4 +475,26 @@ def test_iam_pages(console, iam):
     console.open("#/iam/simulator")
     console.button("Run simulation")
     console.wait_text("#sim-results", "allowed")
+    cells = [td.text for td in console.d.find_elements(By.CSS_SELECTOR, "#sim-results tbody td")]
+    assert cells[:3] == ["ecr:BatchDeleteImage", f"arn:aws:ecr:{console.server.region}:{console.server.account_id}:repository/*",
+                         "allowed"], cells
     console.shot("policy-simulator")
+
+
+def test_registry_settings(console, ecr):
+    console.sign_in_root()
+    console.open("#/settings")
+    console.wait_text("h2", "Scanning configuration")
+    console.el("#scan-type").send_keys("BASIC")
+    box = console.el("#scan-on-push-all")
+    if not box.is_selected():
+        box.click()
+    console.type("#scan-filter", "console/*")
+    console.button("Save scanning configuration")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: ecr.get_registry_scanning_configuration()["scanningConfiguration"].get("rules"))
+    rule = ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"][0]
+    assert rule["scanFrequency"] == "SCAN_ON_PUSH"
+    assert rule["repositoryFilters"] == [{"filter": "console/*", "filterType": "WILDCARD"}]
+    console.shot("registry-settings")
+    ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])

@@ -64,7 +64,8 @@ export async function list() {
     if (selected) await deleteRepository(selected.repositoryName, load);
   });
   search.addEventListener('keydown', (e) => { if (e.key === 'Enter') { index = 0; load(); } });
-  search.addEventListener('search', () => { index = 0; load(); });
+  // the clear button of the search box (Enter is handled above)
+  search.addEventListener('search', () => { if (!search.value) { index = 0; load(); } });
 
   page('Private repositories',
     h('div', { class: 'toolbar' }, search,

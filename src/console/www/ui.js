@@ -110,7 +110,7 @@ export function dialog({ title, body, confirmLabel = 'Confirm', danger = false, 
 export function table(columns, rows, { empty = 'Nothing to show', caption } = {}) {
   const head = h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)));
   const body = rows.length
-    ? rows.map((r) => (r instanceof Node ? r : h('tr', {}, columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(r))))))
+    ? rows.map((r) => (r instanceof HTMLTableRowElement ? r : h('tr', {}, columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(r))))))
     : [h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, empty))];
   return h('div', { class: 'table-wrap' },
     h('table', {}, caption ? h('caption', { class: 'sr-only' }, caption) : null, h('thead', {}, head), h('tbody', {}, body)));
