@@ -498,3 +498,40 @@ def test_registry_settings(console, ecr):
     assert rule["repositoryFilters"] == [{"filter": "console/*", "filterType": "WILDCARD"}]
     console.shot("registry-settings")
     ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
+
+
+def test_index_children_nest_and_repository_tags(console, ecr, ctools, tmp_path):
+    name = f"console/multi-{token()}"
+    arn = ecr.create_repository(repositoryName=name)["repository"]["repositoryArn"]
+    idx = images.make_multiarch()
+    layout = images.write_oci_layout(tmp_path / "layout", {"multi": idx})
+    ctools.skopeo("copy", "--all", "--dest-tls-verify=false", "--dest-creds", ctools.creds(), f"oci:{layout}:multi",
+                  f"docker://{ctools.server.host}/{name}:multi")
+    console.sign_in_root()
+    console.open(f"#/repository/{requests.utils.quote(name, safe='')}/images")
+    row = console.el(f"tr[data-digest='{idx.digest}']")
+    assert "Image Index" in row.text
+    # the index's images are not listed beside it, only under it once it is opened
+    for digest in (c.digest for c in idx.children):
+        assert not console.d.find_elements(By.CSS_SELECTOR, f"tr[data-digest='{digest}']")
+    row.find_element(By.CSS_SELECTOR, "button.twisty").click()
+    children = [c.digest for c in idx.children]
+    WebDriverWait(console.d, WAIT).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.child")) == len(children))
+    shown = [tr.get_attribute("data-digest") for tr in console.d.find_elements(By.CSS_SELECTOR, "tr.child")]
+    assert sorted(shown) == sorted(children)
+    assert len(console.d.find_elements(By.CSS_SELECTOR, "#images tbody tr")) == 1 + len(children)
+    # they follow their index
+    order = [tr.get_attribute("data-digest") for tr in console.d.find_elements(By.CSS_SELECTOR, "#images tbody tr")]
+    at = order.index(idx.digest)
+    assert sorted(order[at + 1:at + 1 + len(children)]) == sorted(children)
+    console.shot("index-children")
+
+    console.open(f"#/repository/{requests.utils.quote(name, safe='')}/tags")
+    console.type("#tag-key", "team")
+    console.type("#tag-value", "payments")
+    console.button("Add tag")
+    console.wait_text("table", "payments")
+    assert ecr.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "team", "Value": "payments"}]
+    console.click("button[aria-label='Remove tag team']")
+    WebDriverWait(console.d, WAIT).until(lambda d: not ecr.list_tags_for_resource(resourceArn=arn)["tags"])
+    console.wait_text("table", "No tags")

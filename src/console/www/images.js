@@ -111,7 +111,24 @@ export async function list(name) {
       return;
     }
     tokens[index + 1] = out.nextToken;
-    const imgs = (out.imageDetails || []).sort((a, b) => (b.imagePushedAt || 0) - (a.imagePushedAt || 0));
+    // the images of an index on this page are shown under it, not beside it
+    const all = out.imageDetails || [];
+    const indexes = all.filter((i) => INDEX_TYPES.includes(i.imageManifestMediaType));
+    const nested = new Set();
+    if (indexes.length) {
+      try {
+        const got = await api.ecr('BatchGetImage', {
+          repositoryName: name, imageIds: indexes.map((i) => ({ imageDigest: i.imageDigest })), acceptedMediaTypes: ALL_TYPES,
+        });
+        for (const im of got.images || []) {
+          for (const m of JSON.parse(im.imageManifest).manifests || []) nested.add(m.digest);
+        }
+      } catch (e) {
+        err.show(e);
+      }
+    }
+    const imgs = all.filter((i) => !nested.has(i.imageDigest))
+      .sort((a, b) => (b.imagePushedAt || 0) - (a.imagePushedAt || 0));
     const cols = ['', 'Image tags', 'Artifact type', 'Pushed at', 'Size (MB)', 'Image URI', 'Digest', 'Last pulled', 'Scan status', 'Storage class'];
     put(holder, 
       h('div', { class: 'table-wrap' }, h('table', { id: 'images' },
