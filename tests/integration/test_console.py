@@ -79,6 +79,16 @@ def browser():
     d.quit()
 
 
+# Every visible form control must have a label: <label for>, an enclosing <label>, or aria-label.
+UNLABELLED = """
+return Array.from(document.querySelectorAll('input, select, textarea, button'))
+  .filter((e) => e.offsetParent !== null && e.type !== 'hidden')
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') &&
+                 !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map((e) => e.outerHTML.slice(0, 120));
+"""
+
+
 class Console:
     """The browser pointed at one berth, with helpers that wait for what a user would see."""
 
@@ -159,6 +169,8 @@ class Console:
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 1, f"{name} scrolls sideways by {overflow}px at {w}x{h}"
         self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        unlabelled = self.d.execute_script(UNLABELLED)
+        assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
         logs = self.d.get_log("browser")
         csp = [e["message"] for e in logs if "Content Security Policy" in e["message"]]
         assert not csp, csp
@@ -428,6 +440,22 @@ def test_csrf_from_another_origin_fails(console, iam, berth):
     assert r.status_code == 403 and r.json()["__type"] == "InvalidCsrfToken"
     with pytest.raises(ClientError):
         iam.get_user(UserName=victim)
+
+
+def test_sign_in_with_the_keyboard(console, iam):
+    user = f"keys-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password="Keyboard-pass-1")
+    console.fresh()
+    from selenium.webdriver.common.keys import Keys
+    active = console.d.switch_to.active_element
+    assert active.get_attribute("name") == "account"
+    active.send_keys(console.server.account_id, Keys.TAB)
+    console.d.switch_to.active_element.send_keys(user, Keys.TAB)
+    console.d.switch_to.active_element.send_keys("Keyboard-pass-1", Keys.ENTER)
+    console.wait_text("h1", "Private repositories")
+    assert user in console.el("#who").text
+    console.shot("signed-in-by-keyboard")
 
 
 def test_sign_out_ends_the_session_server_side(console, berth):
