@@ -563,3 +563,60 @@ def test_index_children_nest_and_repository_tags(console, ecr, ctools, tmp_path)
     console.click("button[aria-label='Remove tag team']")
     WebDriverWait(console.d, WAIT).until(lambda d: not ecr.list_tags_for_resource(resourceArn=arn)["tags"])
     console.wait_text("table", "No tags")
+
+
+@pytest.fixture(scope="module")
+def scan_server(berth_factory):
+    """A server of its own: the vulnerability records this module imports stay out of the shared one."""
+    return berth_factory()
+
+
+def test_scan_findings_filter_sort_and_links(browser, shots, scan_server, tmp_path):
+    from conftest import ContainerTools
+    from test_scanning import debian_image, dpkg_stanza, import_records, osv
+
+    low = "CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"
+    critical = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    import_records(scan_server, tmp_path / "osv", [
+        osv("CVE-2099-0101", "Debian:12", "demo-tool", fixed="2.0-1", cvss=critical),
+        osv("CVE-2099-0050", "Debian:12", "demo-lib", fixed="5.0-1", cvss=low),
+    ])
+    ecr = client(scan_server, "ecr")
+    name = f"console/scan-{token()}"
+    ecr.create_repository(repositoryName=name)
+    img = debian_image(dpkg_extra=dpkg_stanza("demo-tool", "1.9-3") + dpkg_stanza("demo-lib", "4.0-1"))
+    tools = ContainerTools(tmp_path / "tools", scan_server)
+    layout = images.write_oci_layout(tmp_path / "layout", {"v1": img})
+    tools.skopeo("copy", "--dest-tls-verify=false", "--dest-creds", tools.creds(), f"oci:{layout}:v1",
+                 f"docker://{scan_server.host}/{name}:v1")
+    ecr.start_image_scan(repositoryName=name, imageId={"imageDigest": img.digest})
+    ecr.get_waiter("image_scan_complete").wait(repositoryName=name, imageId={"imageDigest": img.digest},
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 90})
+    found = ecr.describe_image_scan_findings(repositoryName=name, imageId={"imageDigest": img.digest})
+    uris = {f["name"]: f["uri"] for f in found["imageScanFindings"]["findings"]}
+    assert set(uris) == {"CVE-2099-0101", "CVE-2099-0050"}
+
+    console = Console(browser, scan_server, shots)
+    console.sign_in_root()
+    console.open(f"#/repository/{requests.utils.quote(name, safe='')}/images")
+    row = console.wait_text(f"tr[data-digest='{img.digest}']", "C1")  # the summary: one critical, one low
+    assert "L1" in row.text
+    console.open(f"#/repository/{requests.utils.quote(name, safe='')}/image/{requests.utils.quote(img.digest, safe='')}")
+    console.wait_text("#findings", "CVE-2099-0101")
+
+    def names():
+        return [tr.find_elements(By.CSS_SELECTOR, "td")[0].text
+                for tr in console.d.find_elements(By.CSS_SELECTOR, "#findings tbody tr")]
+    assert names() == ["CVE-2099-0101", "CVE-2099-0050"]  # most severe first
+    link = console.d.find_element(By.LINK_TEXT, "CVE-2099-0101")
+    assert link.get_attribute("href") == uris["CVE-2099-0101"]
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    from selenium.webdriver.support.ui import Select
+    Select(console.el("#finding-severity")).select_by_value("LOW")
+    WebDriverWait(console.d, WAIT).until(lambda d: names() == ["CVE-2099-0050"])
+    Select(console.el("#finding-severity")).select_by_value("CRITICAL")
+    WebDriverWait(console.d, WAIT).until(lambda d: names() == ["CVE-2099-0101"])
+    Select(console.el("#finding-severity")).select_by_value("")
+    Select(console.el("#finding-sort")).select_by_value("name")
+    WebDriverWait(console.d, WAIT).until(lambda d: names() == ["CVE-2099-0050", "CVE-2099-0101"])
+    console.shot("image-findings")
