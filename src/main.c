@@ -194,7 +194,8 @@ static int cmd_serve(int argc, char **argv)
     bool metrics_apart = cfg.metrics_listen[0] != '\0';
     struct ops_options ops = {.version = BERTH_VERSION, .metrics_token = cfg.metrics_token, .metrics_on_main = !metrics_apart};
     ops_configure(&ops);
-    static const struct surface *const surfaces[] = {&ops_surface, &registry_surface, &ecr_surface, &iam_surface, &console_surface, NULL};
+    static const struct surface *const surfaces[] = {&ops_surface,     &registry_surface, &ecr_surface,
+                                                     &iam_surface,     &console_surface,  NULL};
     static const struct surface *const metrics_surfaces[] = {&ops_metrics_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,
