@@ -12,7 +12,7 @@
 #   make test-deb build the package, install it on this machine, run it, purge it (root; tests/deb/)
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
 
-PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl libxml-2.0
+PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl libargon2 libxml-2.0
 SAN     ?=
 ifeq ($(SAN),1)
 B       := build-san
@@ -31,7 +31,9 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
 SRC     := $(shell find src -name '*.c' ! -path src/main.c | sort)
-OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
+# assembler files that .incbin the console's pages (src/console/assets_data.S)
+ASM     := $(shell find src -name '*.S' | sort)
+OBJ     := $(SRC:src/%.c=$(B)/obj/%.o) $(ASM:src/%.S=$(B)/obj/%.o)
 UNIT    := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
 UNITBIN := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT))
 FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | sort)
@@ -47,6 +49,13 @@ deps:
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/obj/%.o: src/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+# .incbin files are not seen by -MMD
+$(B)/obj/console/assets_data.o: $(wildcard src/console/www/*)
 
 $(B)/libberth.a: $(OBJ)
 	@rm -f $@
@@ -67,10 +76,10 @@ $(B)/replay/%: tests/fuzz/%.c tests/fuzz/standalone.c $(B)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/standalone.c $(B)/libberth.a $(LDFLAGS) $(LDLIBS)
 
-build/fuzz/%: tests/fuzz/%.c $(SRC)
+build/fuzz/%: tests/fuzz/%.c $(SRC) $(ASM)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(SRC) $(LDLIBS)
+	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(SRC) $(ASM) $(LDLIBS)
 
 # make run LISTEN=0.0.0.0:5000 DATA=/srv/berth: where berth listens and keeps its data.
 # An interactive run logs warnings and errors only; LOG_LEVEL=info logs a line per request.

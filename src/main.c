@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "blob/blobstore.h"
 #include "blob/gc.h"
+#include "console/console.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -169,6 +170,7 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     registry_configure(&cfg);
     ecr_configure(&cfg);
+    console_configure(&cfg);
     struct image_limits limits = {
         .max_images = cfg.max_images_per_repo,
         .max_tags = cfg.max_tags_per_image,
@@ -206,7 +208,8 @@ static int cmd_serve(int argc, char **argv)
     bool metrics_apart = cfg.metrics_listen[0] != '\0';
     struct ops_options ops = {.version = BERTH_VERSION, .metrics_token = cfg.metrics_token, .metrics_on_main = !metrics_apart};
     ops_configure(&ops);
-    static const struct surface *const surfaces[] = {&ops_surface, &registry_surface, &ecr_surface, &iam_surface, NULL};
+    static const struct surface *const surfaces[] = {&ops_surface,     &registry_surface, &ecr_surface,
+                                                     &iam_surface,     &console_surface,  NULL};
     static const struct surface *const metrics_surfaces[] = {&ops_metrics_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,

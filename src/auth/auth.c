@@ -241,6 +241,11 @@ static int principal_for_key(struct principal *p, const struct access_key *k)
     return 0;
 }
 
+int auth_principal_for_key(struct principal *out, const struct access_key *k)
+{
+    return principal_for_key(out, k);
+}
+
 static int token_principal(const char *password, size_t len, struct principal *out)
 {
     struct token t;

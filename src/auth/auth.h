@@ -127,6 +127,10 @@ int auth_store_key(const char *akid, const char *account, const char *user_name,
  * neither; E_NOTFOUND when no user has exactly this ARN. */
 int auth_principal_from_arn(struct principal *out, const char *arn);
 
+/* The principal an access key acts as (its user's ARN and id, or the root). */
+struct access_key;
+int auth_principal_for_key(struct principal *out, const struct access_key *k);
+
 /* arn:aws:ecr:<region>:<account>:repository/<name> */
 void auth_repo_arn(char *out, size_t size, const char *account, const char *name);
 const char *auth_region(void);

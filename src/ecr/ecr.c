@@ -372,7 +372,7 @@ static void ecr_begin(struct request *r)
 
 /* The input object of the body, with the payload hash SigV4 signs; <0
  * with the error answered. */
-static int read_input(struct request *r, struct ecr_call *c, char payload[DIGEST_MAX])
+static int read_input(struct request *r, struct ecr_call *c, char payload[DIGEST_MAX], const struct principal *as)
 {
     struct auth_failure af;
     json_error_t jerr;
@@ -382,7 +382,9 @@ static int read_input(struct request *r, struct ecr_call *c, char payload[DIGEST
         hasher_final(&st->payload, payload);
     else
         digest_sha256(payload, r->body.ptr, r->body.len);
-    if (auth_identify_sigv4(r, payload + 7, sigv4_services, SIGV4_JSON, &c->who, &af) < 0) {
+    if (as) {
+        c->who = *as;
+    } else if (auth_identify_sigv4(r, payload + 7, sigv4_services, SIGV4_JSON, &c->who, &af) < 0) {
         send_error(r, af.status, af.type, af.message);
         return -1;
     }
@@ -432,6 +434,7 @@ static int run(struct ecr_call *c, const struct ecr_op *op)
 }
 
 static void ecr_run(struct request *r);
+static void ecr_run_as(struct request *r, const struct principal *as);
 
 static void ecr_finish(struct request *r)
 {
@@ -452,8 +455,35 @@ static void ecr_finish(struct request *r)
         ecr_run(r);
 }
 
-/* Everything after the body: signature, input, authorization, handler. */
 static void ecr_run(struct request *r)
+{
+    ecr_run_as(r, NULL);
+}
+
+void ecr_serve_as(struct request *r, const struct principal *who)
+{
+    const char *t = http_header(r, "X-Amz-Target");
+    const struct model_operation *mop =
+        t && strncmp(t, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0 ? target_operation(r) : NULL;
+    const struct ecr_op *op = mop ? op_find(slice_from(mop->name)) : NULL;
+    if (!mop) {
+        send_error(r, 400, "UnknownOperationException", "");
+        return;
+    }
+    if (op && (op->slow || strcmp(op->name, STREAMED_OP) == 0)) {
+        send_error(r, 400, "UnsupportedOperationException", "layer uploads go through the registry API, not the console");
+        return;
+    }
+    if (r->body.len > body_limit[mop - ecr_operations]) {
+        send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
+        return;
+    }
+    ecr_run_as(r, who);
+}
+
+/* Everything after the body: signature (unless the caller is given), input,
+ * authorization, handler. */
+static void ecr_run_as(struct request *r, const struct principal *as)
 {
     struct ecr_call c;
     char payload[DIGEST_MAX];
@@ -465,7 +495,7 @@ static void ecr_run(struct request *r)
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
     c.op = target;
     snprintf(r->operation, sizeof(r->operation), "%s", mop->name);
-    if (read_input(r, &c, payload) < 0)
+    if (read_input(r, &c, payload, as) < 0)
         return;
     snprintf(r->principal, sizeof(r->principal), "%s", c.who.arn);
     c.authz.source_ip = r->client_ip;

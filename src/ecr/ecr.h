@@ -22,6 +22,10 @@
 #include "store/store.h"
 
 extern const struct surface ecr_surface;
+/* Runs the operation that r's X-Amz-Target names on its buffered JSON body
+ * as who, already authenticated (the console's session), through the same
+ * validation, authorization and handler as a signed call; answers r. */
+void ecr_serve_as(struct request *r, const struct principal *who);
 void ecr_configure(const struct config *c);
 const struct config *ecr_config(void);
 

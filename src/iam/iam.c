@@ -510,7 +510,21 @@ static int run(struct iam_call *c)
     return rc;
 }
 
+static void iam_run(struct request *r, const struct principal *as);
+
 static void iam_finish(struct request *r)
+{
+    iam_run(r, NULL);
+}
+
+void iam_serve_as(struct request *r, const struct principal *who)
+{
+    iam_run(r, who);
+}
+
+/* Everything after the body: the form, the signature (unless the caller is
+ * given), the input, authorization and the handler. */
+static void iam_run(struct request *r, const struct principal *as)
 {
     static const char *const services[] = {"iam", "sts", NULL};
     struct iam_call c;
@@ -542,7 +556,9 @@ static void iam_finish(struct request *r)
     sts = c.op ? strcmp(c.op->version, STS_VERSION) == 0 : version && strcmp(version, STS_VERSION) == 0;
 
     digest_sha256(payload, r->body.ptr, r->body.len);
-    if (!auth_enabled()) {
+    if (as) {
+        c.who = *as;
+    } else if (!auth_enabled()) {
         auth_anonymous(&c.who);
     } else if (auth_identify_sigv4(r, payload + 7, services, SIGV4_QUERY, &c.who, &af) < 0) {
         send_error(r, sts, af.status, af.type, af.message);

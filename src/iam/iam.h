@@ -26,6 +26,10 @@
 #include "store/store.h"
 
 extern const struct surface iam_surface;
+/* Runs the IAM operation of r's buffered form body as who, already
+ * authenticated (the console's session), through the same validation,
+ * authorization and handler as a signed call; answers r in XML. */
+void iam_serve_as(struct request *r, const struct principal *who);
 /* Loads the model; makes store_identity_policies the authorizer's source of
  * identity policies. Call once at start. */
 void iam_configure(const struct config *c);

@@ -20,6 +20,12 @@ const struct iam_op iam_ops[] = {
     IAM(UpdateAccessKey, op_update_access_key, IAM_RES_USER, true, false),
     IAM(DeleteAccessKey, op_delete_access_key, IAM_RES_USER, true, false),
 
+    IAM(CreateLoginProfile, op_create_login_profile, IAM_RES_USER, true, true),
+    IAM(GetLoginProfile, op_get_login_profile, IAM_RES_USER, false, true),
+    IAM(UpdateLoginProfile, op_update_login_profile, IAM_RES_USER, true, false),
+    IAM(DeleteLoginProfile, op_delete_login_profile, IAM_RES_USER, true, false),
+    IAM(ChangePassword, op_change_password, IAM_RES_USER, true, false),
+
     IAM(CreateGroup, op_create_group, IAM_RES_GROUP, true, true),
     IAM(GetGroup, op_get_group, IAM_RES_GROUP, false, true),
     IAM(ListGroups, op_list_groups, IAM_RES_GROUPS, false, true),

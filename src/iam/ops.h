@@ -48,6 +48,13 @@ int op_detach_group_policy(struct iam_call *c);
 int op_list_attached_user_policies(struct iam_call *c);
 int op_list_attached_group_policies(struct iam_call *c);
 
+/* login.c */
+int op_create_login_profile(struct iam_call *c);
+int op_get_login_profile(struct iam_call *c);
+int op_update_login_profile(struct iam_call *c);
+int op_delete_login_profile(struct iam_call *c);
+int op_change_password(struct iam_call *c);
+
 /* inline.c */
 int op_put_user_policy(struct iam_call *c);
 int op_get_user_policy(struct iam_call *c);

@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "iam/ops.h"
 #include "iam/xml.h"
+#include "store/console.h"
 
 int op_create_user(struct iam_call *c)
 {
@@ -105,6 +106,11 @@ int op_delete_user(struct iam_call *c)
     if (rc < 0)
         return rc;
     if ((rc = store_iam_usage(c->account, IAM_ENTITY_USER, u.name, &use)) < 0)
+        return iam_fail_internal(c, rc);
+    struct login_profile lp;
+    if ((rc = store_login_profile_get(c->account, u.name, &lp)) == 0)
+        return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must delete login profile first.");
+    if (rc != E_NOTFOUND)
         return iam_fail_internal(c, rc);
     if (use.access_keys)
         return iam_fail(c, IAM_DELETE_CONFLICT, "Cannot delete entity, must delete access keys first.");

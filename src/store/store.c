@@ -245,6 +245,17 @@ static const char *const migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(webhook_id, stream, id) WHERE state = 'pending';"
     "CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_seq);"
     "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE state <> 'pending';",
+    /* 13: the web console (store/console.c) -- IAM login profiles (an Argon2id hash; the profile goes with its
+     * user) and console sessions, by the hash of the id their cookie carries */
+    "CREATE TABLE iam_login_profiles(account_id TEXT NOT NULL, user_name TEXT NOT NULL COLLATE NOCASE,"
+    "  password_hash TEXT NOT NULL, reset_required INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(account_id, user_name),"
+    "  FOREIGN KEY(account_id, user_name) REFERENCES iam_users(account_id, name) ON DELETE CASCADE) WITHOUT ROWID;"
+    "CREATE TABLE console_sessions(id_hash TEXT PRIMARY KEY,"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, principal_arn TEXT NOT NULL,"
+    "  access_key_id TEXT NOT NULL, csrf TEXT NOT NULL, must_change_password INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

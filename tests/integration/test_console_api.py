@@ -1,0 +1,343 @@
+"""The console's server side without a browser: IAM login profiles (CreateLoginProfile,
+GetLoginProfile, UpdateLoginProfile, DeleteLoginProfile, ChangePassword) through boto3 and the
+aws CLI, and /console/ itself through requests: the assets' headers, sign-in with a password or
+an access key pair, the session cookie's attributes, CSRF and origin checks, the rate limit on
+failed sign-ins, and sign-out ending the session on the server.
+"""
+
+import json
+import os
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import run, token
+
+READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+PASSWORD = "Berth-console-1"
+TARGET = "AmazonEC2ContainerRegistry_V20150921."
+
+
+def client(server, service, key=None, secret=None):
+    return boto3.client(service, endpoint_url=server.url, region_name=server.region,
+                        aws_access_key_id=key or server.access_key,
+                        aws_secret_access_key=secret or server.secret,
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def message(e):
+    return e.value.response["Error"]["Message"]
+
+
+@pytest.fixture
+def iam(berth):
+    return client(berth, "iam")
+
+
+@pytest.fixture
+def user(iam):
+    name = f"console-{token()}"
+    iam.create_user(UserName=name)
+    return name
+
+
+def sign_in(server, **form):
+    s = requests.Session()
+    r = s.post(server.url + "/console/api/signin", json=form, headers={"Origin": server.url}, timeout=30)
+    return s, r
+
+
+def root_session(server):
+    s, r = sign_in(server, accessKeyId=server.access_key, secretAccessKey=server.secret)
+    assert r.status_code == 200, r.text
+    return s, r.json()
+
+
+def ecr_call(server, s, op, body, csrf, origin=True):
+    headers = {"X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
+    if csrf is not None:
+        headers["X-Berth-Csrf"] = csrf
+    if origin is True:
+        headers["Origin"] = server.url
+    elif origin:
+        headers["Origin"] = origin
+    return s.post(server.url + "/console/api/ecr", data=json.dumps(body), headers=headers, timeout=30)
+
+
+# ---- login profiles ----------------------------------------------------------------------
+
+def test_login_profile_lifecycle(iam, user):
+    out = iam.create_login_profile(UserName=user, Password=PASSWORD, PasswordResetRequired=True)["LoginProfile"]
+    assert out["UserName"] == user and out["PasswordResetRequired"] is True
+    got = iam.get_login_profile(UserName=user)["LoginProfile"]
+    assert got["UserName"] == user and got["PasswordResetRequired"] is True
+    assert abs(got["CreateDate"].timestamp() - out["CreateDate"].timestamp()) < 1
+
+    with pytest.raises(ClientError) as e:
+        iam.create_login_profile(UserName=user, Password=PASSWORD)
+    assert code(e) == "EntityAlreadyExists"
+    assert message(e) == f"Login Profile for user {user} already exists."
+
+    iam.update_login_profile(UserName=user, PasswordResetRequired=False)
+    assert iam.get_login_profile(UserName=user)["LoginProfile"]["PasswordResetRequired"] is False
+
+    with pytest.raises(ClientError) as e:
+        iam.delete_user(UserName=user)
+    assert code(e) == "DeleteConflict"
+    assert "login profile" in message(e)
+
+    iam.delete_login_profile(UserName=user)
+    with pytest.raises(ClientError) as e:
+        iam.get_login_profile(UserName=user)
+    assert code(e) == "NoSuchEntity"
+    assert message(e) == f"Login Profile for User {user} cannot be found."
+    iam.delete_user(UserName=user)
+
+
+def test_login_profile_errors(iam, user):
+    with pytest.raises(ClientError) as e:
+        iam.create_login_profile(UserName=user, Password="short")
+    assert code(e) == "PasswordPolicyViolation"
+    with pytest.raises(ClientError) as e:
+        iam.create_login_profile(UserName=user, Password="alllowercaseletters")
+    assert code(e) == "PasswordPolicyViolation"
+    with pytest.raises(ClientError) as e:
+        iam.create_login_profile(UserName=f"nobody-{token()}", Password=PASSWORD)
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.update_login_profile(UserName=user, Password=PASSWORD)
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.delete_login_profile(UserName=user)
+    assert code(e) == "NoSuchEntity"
+    # the model's limits: a password has at most 128 characters
+    with pytest.raises(ClientError) as e:
+        iam.create_login_profile(UserName=user, Password="Aa1-" * 40)
+    assert code(e) == "ValidationError"
+
+
+def test_login_profile_with_the_aws_cli(berth, user):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=berth.access_key, AWS_SECRET_ACCESS_KEY=berth.secret,
+               AWS_DEFAULT_REGION=berth.region, AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    aws = ["aws", "--endpoint-url", berth.url, "iam"]
+    out = json.loads(run(aws + ["create-login-profile", "--user-name", user, "--password", PASSWORD,
+                                "--password-reset-required"], env=env, redact=[berth.secret]).stdout)
+    assert out["LoginProfile"]["UserName"] == user and out["LoginProfile"]["PasswordResetRequired"] is True
+    out = json.loads(run(aws + ["get-login-profile", "--user-name", user], env=env, redact=[berth.secret]).stdout)
+    assert out["LoginProfile"]["PasswordResetRequired"] is True
+    run(aws + ["update-login-profile", "--user-name", user, "--no-password-reset-required"], env=env,
+        redact=[berth.secret])
+    out = json.loads(run(aws + ["get-login-profile", "--user-name", user], env=env, redact=[berth.secret]).stdout)
+    assert out["LoginProfile"]["PasswordResetRequired"] is False
+    run(aws + ["delete-login-profile", "--user-name", user], env=env, redact=[berth.secret])
+    p = run(aws + ["get-login-profile", "--user-name", user], env=env, check=False, redact=[berth.secret])
+    assert p.returncode != 0 and "NoSuchEntity" in p.stderr
+
+
+def test_change_password(berth, iam, user):
+    iam.create_login_profile(UserName=user, Password=PASSWORD, PasswordResetRequired=True)
+    iam.put_user_policy(UserName=user, PolicyName="change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine = client(berth, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        mine.change_password(OldPassword="Wrong-password-1", NewPassword="Another-pass-2")
+    assert code(e) == "InvalidUserType"
+    with pytest.raises(ClientError) as e:
+        mine.change_password(OldPassword=PASSWORD, NewPassword="weak")
+    assert code(e) == "PasswordPolicyViolation"
+    mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    assert iam.get_login_profile(UserName=user)["LoginProfile"]["PasswordResetRequired"] is False
+    _, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 401
+    _, r = sign_in(berth, account=berth.account_id, user=user, password="Another-pass-2")
+    assert r.status_code == 200, r.text
+    # the root has no password to change
+    with pytest.raises(ClientError) as e:
+        iam.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    assert code(e) == "InvalidUserType"
+
+
+def test_change_password_needs_permission(berth, iam, user):
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine = client(berth, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    assert code(e) == "AccessDenied"
+
+
+# ---- the console's HTTP side ---------------------------------------------------------------
+
+@pytest.mark.parametrize("path,ctype", [("/console/", "text/html"), ("/console/app.js", "text/javascript"),
+                                        ("/console/style.css", "text/css"), ("/console/favicon.svg", "image/svg+xml")])
+def test_assets_are_served_with_strict_headers(berth, path, ctype):
+    r = requests.get(berth.url + path, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith(ctype)
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Cache-Control"] == "no-cache"
+    again = requests.get(berth.url + path, headers={"If-None-Match": r.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304
+
+
+def test_index_has_no_inline_script(berth):
+    html = requests.get(berth.url + "/console/", timeout=10).text
+    assert '<script type="module" src="app.js"></script>' in html
+    assert html.count("<script") == 1 and "style=" not in html and " on" not in html.replace("one", "")
+
+
+def test_unknown_paths(berth):
+    assert requests.get(berth.url + "/console/nothing.js", timeout=10).status_code == 404
+    r = requests.get(berth.url + "/console", allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"] == "/console/"
+    assert requests.get(berth.url + "/console/api/nothing", timeout=10).status_code == 404
+    assert requests.get(berth.url + "/console/api/ecr", timeout=10).status_code == 405
+
+
+def test_key_pair_sign_in_sets_a_strict_cookie(berth):
+    s, r = sign_in(berth, accessKeyId=berth.access_key, secretAccessKey=berth.secret)
+    assert r.status_code == 200
+    cookie = r.headers["Set-Cookie"]
+    for attr in ("HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=43200"):
+        assert attr in cookie
+    assert "Secure" not in cookie  # plain HTTP here
+    doc = r.json()
+    assert doc["root"] is True and doc["arn"] == f"arn:aws:iam::{berth.account_id}:root"
+    assert berth.secret not in r.text
+    assert s.get(berth.url + "/console/api/session", timeout=10).json()["csrf"] == doc["csrf"]
+
+
+def test_wrong_credentials_are_refused_alike(berth, iam, user):
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    for form in ({"account": berth.account_id, "user": user, "password": "Wrong-password-1"},
+                 {"account": berth.account_id, "user": f"nobody-{token()}", "password": PASSWORD},
+                 {"accessKeyId": berth.access_key, "secretAccessKey": "x" * 40}):
+        _, r = sign_in(berth, **form)
+        assert r.status_code == 401
+        assert r.json() == {"__type": "UnrecognizedClientException",
+                            "message": "Your authentication information is incorrect. Please try again."}
+    _, r = sign_in(berth, account=berth.account_id, user=user)
+    assert r.status_code == 400
+
+
+def test_failed_sign_ins_are_rate_limited_per_user(berth, iam, user):
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    for _ in range(5):
+        _, r = sign_in(berth, account=berth.account_id, user=user, password="Wrong-password-1")
+        assert r.status_code == 401
+    _, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 429
+    assert r.json()["__type"] == "ThrottlingException"
+    assert "Too many failed sign-in attempts" in r.json()["message"]
+
+
+def test_console_calls_are_authorized_as_the_user(berth, iam, user):
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    name = f"console/ro-{token()}"
+    client(berth, "ecr").create_repository(repositoryName=name)
+    s, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 200, r.text
+    csrf = r.json()["csrf"]
+    r = ecr_call(berth, s, "DescribeRepositories", {"repositoryNames": [name]}, csrf)
+    assert r.status_code == 200 and r.json()["repositories"][0]["repositoryName"] == name
+    r = ecr_call(berth, s, "DeleteRepository", {"repositoryName": name}, csrf)
+    assert r.status_code == 400 and r.json()["__type"] == "AccessDeniedException"
+    # the very sentence a signed call gets
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        client(berth, "ecr", key["AccessKeyId"], key["SecretAccessKey"]).delete_repository(repositoryName=name)
+    assert r.json()["message"] == message(e)
+    r = s.post(berth.url + "/console/api/iam", data={"Action": "CreateUser", "Version": "2010-05-08",
+                                                     "UserName": f"x-{token()}"},
+               headers={"X-Berth-Csrf": csrf, "Origin": berth.url}, timeout=10)
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
+
+
+def test_csrf_token_and_origin_are_required(berth):
+    s, doc = root_session(berth)
+    name = f"console/csrf-{token()}"
+    r = ecr_call(berth, s, "CreateRepository", {"repositoryName": name}, None)
+    assert r.status_code == 403 and r.json()["__type"] == "InvalidCsrfToken"
+    r = ecr_call(berth, s, "CreateRepository", {"repositoryName": name}, "0" * 32)
+    assert r.status_code == 403 and r.json()["__type"] == "InvalidCsrfToken"
+    r = ecr_call(berth, s, "CreateRepository", {"repositoryName": name}, doc["csrf"], origin="http://evil.example")
+    assert r.status_code == 403 and r.json()["__type"] == "InvalidOrigin"
+    with pytest.raises(ClientError):
+        client(berth, "ecr").describe_repositories(repositoryNames=[name])
+    r = ecr_call(berth, s, "CreateRepository", {"repositoryName": name}, doc["csrf"])
+    assert r.status_code == 200
+    assert client(berth, "ecr").describe_repositories(repositoryNames=[name])["repositories"]
+
+
+def test_sign_out_ends_the_session_on_the_server(berth):
+    s, doc = root_session(berth)
+    stolen = dict(s.cookies)
+    r = s.post(berth.url + "/console/api/signout", headers={"X-Berth-Csrf": doc["csrf"], "Origin": berth.url},
+               timeout=10)
+    assert r.status_code == 200
+    assert "Max-Age=0" in r.headers["Set-Cookie"]
+    r = requests.get(berth.url + "/console/api/session", cookies=stolen, timeout=10)
+    assert r.status_code == 401 and r.json()["__type"] == "NotSignedIn"
+    r = ecr_call(berth, requests.Session(), "DescribeRepositories", {}, doc["csrf"])
+    assert r.status_code == 401
+
+
+def test_session_of_a_deactivated_key_ends(berth, iam, user):
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    s, r = sign_in(berth, accessKeyId=key["AccessKeyId"], secretAccessKey=key["SecretAccessKey"])
+    assert r.status_code == 200 and r.json()["userName"] == user
+    assert s.get(berth.url + "/console/api/session", timeout=10).status_code == 200
+    iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert s.get(berth.url + "/console/api/session", timeout=10).status_code == 401
+
+
+def test_password_reset_required_allows_only_change_password(berth, iam, user):
+    iam.create_login_profile(UserName=user, Password=PASSWORD, PasswordResetRequired=True)
+    iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecr:*", "iam:*"], "Resource": "*"}]}))
+    s, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 200 and r.json()["mustChangePassword"] is True
+    csrf = r.json()["csrf"]
+    r = ecr_call(berth, s, "DescribeRepositories", {}, csrf)
+    assert r.status_code == 403 and r.json()["__type"] == "PasswordResetRequired"
+    # the Action that runs is the form's last one: naming ChangePassword first does not help
+    sneak = f"x-{token()}"
+    r = s.post(berth.url + "/console/api/iam",
+               data=f"Action=ChangePassword&Version=2010-05-08&Action=CreateUser&UserName={sneak}",
+               headers={"X-Berth-Csrf": csrf, "Origin": berth.url,
+                        "Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert r.status_code == 403 and r.json()["__type"] == "PasswordResetRequired"
+    with pytest.raises(ClientError):
+        iam.get_user(UserName=sneak)
+    r = s.post(berth.url + "/console/api/iam",
+               data="Action=ChangePassword&Version=2010-05-08&OldPassword=Berth-console-1&NewPassword=Changed-pass-3",
+               headers={"X-Berth-Csrf": csrf, "Origin": berth.url,
+                        "Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert ecr_call(berth, s, "DescribeRepositories", {}, csrf).status_code == 200
+
+
+def test_sign_in_body_limits(berth):
+    r = requests.post(berth.url + "/console/api/signin", data="x" * 10000, headers={"Origin": berth.url}, timeout=10)
+    assert r.status_code == 400 and r.json()["message"] == "the sign-in request is too long"
+    r = requests.post(berth.url + "/console/api/signin", data='{"accessKeyId": 5}', headers={"Origin": berth.url},
+                      timeout=10)
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    r = requests.post(berth.url + "/console/api/signin",
+                      json={"accessKeyId": berth.access_key, "secretAccessKey": berth.secret},
+                      headers={"Origin": "http://evil.example"}, timeout=10)
+    assert r.status_code == 403
