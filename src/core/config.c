@@ -96,6 +96,14 @@ static const struct setting settings[] = {
      "3600", 0, 31536000, "an unreferenced blob link waits this long (from its last upload, mount or HEAD) before GC drops it"},
     {"gc-interval-seconds", "BERTH_GC_INTERVAL_SECONDS", T_INT, offsetof(struct config, gc_interval_seconds), "300", 1,
      86400, "how often the background GC pass runs"},
+    S(audit, "BERTH_AUDIT", "on",
+      "on records every ECR, IAM and CloudTrail call and every /v2 write in the audit trail (aws cloudtrail lookup-events); off "
+      "records nothing (benchmarks)"),
+    {"audit-retention-days", "BERTH_AUDIT_RETENTION_DAYS", T_INT, offsetof(struct config, audit_retention_days), "90", 1,
+     36500, "audit records older than this many days are deleted (CloudTrail's event history keeps 90)"},
+    {"audit-prune-interval-seconds", "BERTH_AUDIT_PRUNE_INTERVAL_SECONDS", T_INT,
+     offsetof(struct config, audit_prune_interval_seconds), "3600", 1, 86400,
+     "how often audit records past the retention are deleted"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -45,6 +45,9 @@ struct config {
     int64_t lifecycle_interval_seconds; /* each repository's lifecycle policy runs this often */
     int64_t gc_review_delay_seconds; /* unreferenced links wait this long for GC */
     int64_t gc_interval_seconds;     /* between background GC passes */
+    char *audit;                     /* "on" or "off": the audit trail */
+    int64_t audit_retention_days;    /* audit records older than this are pruned */
+    int64_t audit_prune_interval_seconds;
 };
 
 void config_defaults(struct config *c);
