@@ -222,12 +222,13 @@ static uint64_t push(struct item *it)
         item_free(it);
         return 0;
     }
-    it->seq = ++q.queued;
+    /* the writer may free it as soon as the lock is released */
+    uint64_t seq = it->seq = ++q.queued;
     q.ring[(q.head + q.count) % q.cap] = it;
     q.count++;
     pthread_cond_signal(&q.nonempty);
     pthread_mutex_unlock(&q.lock);
-    return it->seq;
+    return seq;
 }
 
 static void wait_committed(uint64_t seq)
@@ -286,6 +287,8 @@ static void *writer_loop(void *arg)
 {
     (void)arg;
     struct item **batch = xcalloc(BATCH_MAX, sizeof(*batch));
+    if (store_audit_writer_init() < 0)
+        log_warn("audit: %s", error_message());
     for (;;) {
         pthread_mutex_lock(&q.lock);
         while (q.count == 0 && !q.stopping)

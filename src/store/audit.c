@@ -18,6 +18,11 @@
 #include "core/error.h"
 #include "store/internal.h"
 
+int store_audit_writer_init(void)
+{
+    return db_done(db_stmt("PRAGMA synchronous=NORMAL"), "audit writer");
+}
+
 int store_audit_insert(const struct audit_row *row)
 {
     json_t *res = json_array();

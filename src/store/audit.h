@@ -35,6 +35,13 @@ struct audit_row {
     const char *record; /* the CloudTrail event as JSON */
 };
 
+/* Makes this thread's connection commit without waiting for the disk
+ * (synchronous=NORMAL): a commit is in the WAL file, which survives the
+ * process being killed, and reaches the disk with the next fsync of the
+ * WAL (any FULL commit, or a checkpoint). For the audit writer's own
+ * connection. */
+int store_audit_writer_init(void);
+
 /* Adds one row; call inside a transaction (the writer batches rows). */
 int store_audit_insert(const struct audit_row *row);
 
