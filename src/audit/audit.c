@@ -173,7 +173,9 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
         json_object_set_new(rec, "errorMessage", json_string(a->error_message ? a->error_message : ""));
     }
     json_object_set_new(rec, "requestParameters", a->request ? audit_redact(a->request) : json_null());
-    json_object_set_new(rec, "responseElements", a->response && !a->error_code ? audit_redact(a->response) : json_null());
+    /* as CloudTrail: what a write answered; a read's answer is not recorded */
+    json_object_set_new(rec, "responseElements",
+                        a->response && !a->error_code && !a->read_only ? audit_redact(a->response) : json_null());
     if (a->additional)
         json_object_set_new(rec, "additionalEventData", audit_redact(a->additional));
     json_object_set_new(rec, "requestID", json_string(request_id));

@@ -520,6 +520,7 @@ static void answer(struct iam_call *c, const char *action, bool sts, unsigned st
     char id[37];
     const char *name = c->op ? c->op->name : action ? action : "";
     json_t *params = c->in ? camel_keys(c->in) : NULL;
+    json_t *result = code ? NULL : xml_to_json(c->out.ptr, c->out.len);
     uuid_v4(id);
     struct audit_call a = {
         .r = c->r,
@@ -529,6 +530,7 @@ static void answer(struct iam_call *c, const char *action, bool sts, unsigned st
         .who = &c->who,
         .caller_arn = c->who.is_root || !c->caller.arn[0] ? NULL : c->caller.arn,
         .request = params,
+        .response = result,
         .error_code = code,
         .error_message = message,
         .request_id = id,
@@ -540,6 +542,7 @@ static void answer(struct iam_call *c, const char *action, bool sts, unsigned st
     if (c->op || (*name && strlen(name) < 64)) /* not what anyone may send as Action */
         audit_record(&a);
     json_decref(params);
+    json_decref(result);
     if (code)
         send_error_id(c->r, sts, status, code, message, id);
     else

@@ -157,6 +157,9 @@ def test_iam_calls_are_recorded(srv, iam, ct):
     create = record(got[1])
     assert create["eventSource"] == "iam.amazonaws.com" and create["readOnly"] is False
     assert create["requestParameters"] == {"userName": user, "path": "/team/"}
+    assert create["responseElements"]["user"]["userName"] == user and create["responseElements"]["user"]["path"] == "/team/"
+    assert create["responseElements"]["user"]["arn"] == f"arn:aws:iam::{srv.account_id}:user/team/{user}"
+    assert record(got[0])["responseElements"] is None
     assert got[1]["Resources"] == [{"ResourceType": "AWS::IAM::User", "ResourceName": user}]
     assert record(got[0])["readOnly"] is True
     miss = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": user + "-missing"}])
@@ -318,8 +321,12 @@ def test_secrets_never_appear_in_any_record(srv, iam, ct):
     assert any(e["EventName"] == "GetAuthorizationToken" for e in every)
     for s in (secret, password, b64, srv.secret):
         assert s not in text
-    got = record(by_name(ct, "GetAuthorizationToken")[0])
-    assert got["responseElements"]["authorizationData"][0]["authorizationToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    # a write's answer is recorded without its secret; a read's answer (the token) is not recorded
+    created = record(by_name(ct, "CreateAccessKey")[0])
+    assert created["responseElements"]["accessKey"]["secretAccessKey"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert created["responseElements"]["accessKey"]["accessKeyId"] == key["AccessKeyId"]
+    assert created["responseElements"]["accessKey"]["userName"] == user
+    assert record(by_name(ct, "GetAuthorizationToken")[0])["responseElements"] is None
     # nor in the database: records are stored as they are served
     for f in ("berth.db", "berth.db-wal"):
         p = srv.data_dir / f
