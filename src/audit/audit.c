@@ -1,12 +1,20 @@
 /*
  * This module implements the audit trail of audit.h: it builds a call's
- * CloudTrail record on the caller's thread (redacting secrets), pushes it
- * onto a bounded queue, and one writer thread takes everything queued at
- * once into one store transaction (group commit: while a commit is on its
- * way to the disk the next batch gathers). Records are numbered as they
- * are queued; the writer publishes the number of the last one committed,
- * and a write waits for its number to be reached. The prune job deletes
- * records past the retention, a bounded number per transaction.
+ * CloudTrail record on the caller's thread (redacting secrets) and pushes
+ * it onto a bounded queue. Records are numbered as they are queued and
+ * written to the store many to a transaction (group commit), in queue
+ * order; the number of the last one written is published.
+ *
+ * A write waits for its number: if no batch is being written it writes one
+ * itself, everything queued so far, on its own thread and connection (the
+ * leader of a group commit, so an uncontended write costs no hand-off to
+ * another thread); otherwise it waits for the batch under way, which other
+ * writes join while it commits. Reads only queue: one writer thread writes
+ * what they leave, after gathering for a few milliseconds. A transaction
+ * of records commits without a sync of its own (synchronous=NORMAL): it is
+ * in the WAL file, which survives the process being killed, and reaches the
+ * disk with the next sync of the WAL. The prune job deletes records past the
+ * retention, a bounded number per transaction.
  */
 #include "audit/audit.h"
 
@@ -26,7 +34,9 @@
 
 #define QUEUE_MAX_DEFAULT 8192
 /* Records in one transaction at most: a commit stays short. */
-#define BATCH_MAX 512
+#define BATCH_MAX 256
+/* How long the writer gathers reads' records before writing them. */
+#define GATHER_MS 10
 /* A string longer than this is shortened in a record (a manifest, say). */
 #define STRING_MAX 8192
 #define PRUNE_JOB "audit-prune"
@@ -53,6 +63,7 @@ static struct {
     unsigned cap, head, count;
     uint64_t queued;    /* number of the last record queued */
     uint64_t committed; /* number of the last record written (or given up on) */
+    bool committing;    /* a batch is being written (by a leader or the writer) */
     bool stopping;
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .nonempty = PTHREAD_COND_INITIALIZER,
@@ -233,11 +244,77 @@ static uint64_t push(struct item *it)
     return seq;
 }
 
+/* Takes the oldest queued records, up to BATCH_MAX, for the caller to
+ * write: with the lock held and no batch under way; sets committing. */
+static unsigned take(struct item **batch)
+{
+    unsigned n = q.count < BATCH_MAX ? q.count : BATCH_MAX;
+    for (unsigned i = 0; i < n; i++)
+        batch[i] = q.ring[(q.head + i) % q.cap];
+    q.head = (q.head + n) % q.cap;
+    q.count -= n;
+    q.committing = true;
+    pthread_cond_broadcast(&q.room);
+    return n;
+}
+
+static int write_batch(struct item **items, unsigned n)
+{
+    int rc = store_audit_sync(false);
+    if (rc == 0 && (rc = store_begin()) == 0) {
+        for (unsigned i = 0; rc == 0 && i < n; i++)
+            rc = store_audit_insert(&items[i]->row);
+        if (rc == 0)
+            rc = store_commit();
+        if (rc < 0)
+            store_rollback();
+    }
+    /* the thread's other transactions keep the store's full syncs */
+    if (store_audit_sync(true) < 0 && rc == 0)
+        rc = -1;
+    return rc;
+}
+
+/* Writes a batch from take() (without the lock) and publishes it. */
+static void commit_batch(struct item **batch, unsigned n)
+{
+    int rc = -1;
+    for (int attempt = 0; attempt < WRITE_TRIES && rc < 0; attempt++) {
+        if (attempt)
+            nanosleep(&(struct timespec){0, 100000000L * attempt}, NULL);
+        if ((rc = write_batch(batch, n)) < 0)
+            log_error("audit: writing %u record%s: %s", n, n == 1 ? "" : "s", error_message());
+    }
+    if (rc < 0)
+        log_error("audit: %u record%s lost (first: %s %s)", n, n == 1 ? "" : "s", batch[0]->row.event_name,
+                  batch[0]->row.event_id);
+    pthread_mutex_lock(&q.lock);
+    q.committed = batch[n - 1]->seq;
+    q.committing = false;
+    pthread_cond_broadcast(&q.committed_cond);
+    if (q.count)
+        pthread_cond_signal(&q.nonempty);
+    pthread_mutex_unlock(&q.lock);
+    for (unsigned i = 0; i < n; i++)
+        item_free(batch[i]);
+}
+
+/* Returns once record seq is written, writing batches itself while no one
+ * else does. Never inside a store transaction of the caller's. */
 static void wait_committed(uint64_t seq)
 {
+    struct item *batch[BATCH_MAX];
     pthread_mutex_lock(&q.lock);
-    while (q.committed < seq)
-        pthread_cond_wait(&q.committed_cond, &q.lock);
+    while (q.committed < seq) {
+        if (!q.committing && q.count) {
+            unsigned n = take(batch);
+            pthread_mutex_unlock(&q.lock);
+            commit_batch(batch, n);
+            pthread_mutex_lock(&q.lock);
+        } else {
+            pthread_cond_wait(&q.committed_cond, &q.lock);
+        }
+    }
     pthread_mutex_unlock(&q.lock);
 }
 
@@ -271,60 +348,41 @@ void audit_sync(void)
     wait_committed(seq);
 }
 
-/* ---- the writer ---- */
-
-static int write_batch(struct item **items, unsigned n)
-{
-    int rc = store_begin();
-    for (unsigned i = 0; rc == 0 && i < n; i++)
-        rc = store_audit_insert(&items[i]->row);
-    if (rc == 0)
-        rc = store_commit();
-    if (rc < 0)
-        store_rollback();
-    return rc;
-}
+/* ---- the writer (of what reads leave) ---- */
 
 static void *writer_loop(void *arg)
 {
     (void)arg;
     struct item **batch = xcalloc(BATCH_MAX, sizeof(*batch));
-    if (store_audit_writer_init() < 0)
-        log_warn("audit: %s", error_message());
+    pthread_mutex_lock(&q.lock);
     for (;;) {
-        pthread_mutex_lock(&q.lock);
-        while (q.count == 0 && !q.stopping)
+        while ((q.count == 0 || q.committing) && !q.stopping)
             pthread_cond_wait(&q.nonempty, &q.lock);
-        if (q.count == 0) {
-            pthread_mutex_unlock(&q.lock);
+        if (q.count == 0 && q.stopping)
             break;
+        if (q.committing) { /* stopping: let the leader finish */
+            pthread_cond_wait(&q.committed_cond, &q.lock);
+            continue;
         }
-        unsigned n = q.count < BATCH_MAX ? q.count : BATCH_MAX;
-        for (unsigned i = 0; i < n; i++)
-            batch[i] = q.ring[(q.head + i) % q.cap];
-        q.head = (q.head + n) % q.cap;
-        q.count -= n;
-        pthread_cond_broadcast(&q.room);
+        if (q.count < BATCH_MAX && !q.stopping) {
+            /* gather: reads' records need not be written at once */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += GATHER_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&q.room, &q.lock, &ts);
+            if (q.committing || q.count == 0)
+                continue;
+        }
+        unsigned n = take(batch);
         pthread_mutex_unlock(&q.lock);
-
-        int rc = -1;
-        for (int attempt = 0; attempt < WRITE_TRIES && rc < 0; attempt++) {
-            if (attempt)
-                nanosleep(&(struct timespec){0, 100000000L * attempt}, NULL);
-            if ((rc = write_batch(batch, n)) < 0)
-                log_error("audit: writing %u record%s: %s", n, n == 1 ? "" : "s", error_message());
-        }
-        if (rc < 0)
-            log_error("audit: %u record%s lost (first: %s %s)", n, n == 1 ? "" : "s", batch[0]->row.event_name,
-                      batch[0]->row.event_id);
-
+        commit_batch(batch, n);
         pthread_mutex_lock(&q.lock);
-        q.committed = batch[n - 1]->seq;
-        pthread_cond_broadcast(&q.committed_cond);
-        pthread_mutex_unlock(&q.lock);
-        for (unsigned i = 0; i < n; i++)
-            item_free(batch[i]);
     }
+    pthread_mutex_unlock(&q.lock);
     free(batch);
     store_close_thread();
     return NULL;

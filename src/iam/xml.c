@@ -123,7 +123,7 @@ static json_t *read_text(const char **p, const char *end)
     buf_init(&b, BUF_UNLIMITED);
     while (*p < end && **p != '<') {
         bool matched = false;
-        for (size_t i = 0; **p == '&' && !matched && i < sizeof(entities) / sizeof(entities[0]); i++) {
+        for (size_t i = 0; !matched && i < sizeof(entities) / sizeof(entities[0]) && **p == '&'; i++) {
             size_t len = strlen(entities[i].entity);
             if ((size_t)(end - *p) >= len && memcmp(*p, entities[i].entity, len) == 0) {
                 buf_putc(&b, entities[i].c);

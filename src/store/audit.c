@@ -18,9 +18,9 @@
 #include "core/error.h"
 #include "store/internal.h"
 
-int store_audit_writer_init(void)
+int store_audit_sync(bool full)
 {
-    return db_done(db_stmt("PRAGMA synchronous=NORMAL"), "audit writer");
+    return db_done(db_stmt(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"), "audit sync mode");
 }
 
 int store_audit_insert(const struct audit_row *row)

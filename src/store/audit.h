@@ -35,12 +35,12 @@ struct audit_row {
     const char *record; /* the CloudTrail event as JSON */
 };
 
-/* Makes this thread's connection commit without waiting for the disk
- * (synchronous=NORMAL): a commit is in the WAL file, which survives the
- * process being killed, and reaches the disk with the next fsync of the
- * WAL (any FULL commit, or a checkpoint). For the audit writer's own
- * connection. */
-int store_audit_writer_init(void);
+/* Sets how this thread's connection commits: full (synchronous=FULL, the
+ * store's default: COMMIT waits for the WAL to reach the disk) or not
+ * (synchronous=NORMAL: a commit is in the WAL file, which survives the
+ * process being killed, and reaches the disk with the next sync of the WAL,
+ * any FULL commit or a checkpoint). Outside a transaction. */
+int store_audit_sync(bool full);
 
 /* Adds one row; call inside a transaction (the writer batches rows). */
 int store_audit_insert(const struct audit_row *row);

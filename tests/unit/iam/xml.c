@@ -51,13 +51,16 @@ static void test_round_trip(void **state)
     z = read_back("");
     assert_string_equal(z, "{}");
     free(z);
+    z = read_back("<A>a&amp;</A><B>&lt;</B>");
+    assert_string_equal(z, "{\"a\":\"a&\",\"b\":\"<\"}");
+    free(z);
 }
 
 static void test_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {"text only", "<A>x</B>", "<A>x", "<A x=\"1\">y</A>", "<A>x</A>trailing", "<>x</>",
-                                      "<A><B>x</B>", "</A>"};
+                                      "<A><B>x</B>", "</A>", "{\"Event&lt;", "x&amp;"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_null(read_back(bad[i]));
     /* deeper than anything IAM answers */
