@@ -188,12 +188,16 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("\n%-8s %12s %12s %8s" % ("", "audit off", "audit on", "on/off"))
+    # medians, with the spread of the rounds: on a shared machine it is often wider than any
+    # difference between off and on
+    print("\n%-8s %24s %24s %8s" % ("", "audit off: median (range)", "audit on: median (range)", "on/off"))
     lines = []
     for k in ("get", "put1", "put8", "ecr-w1", "ecr-w8", "ecr-r8"):
         off = statistics.median(results[k + "-off"])
         on = statistics.median(results[k + "-on"])
-        print("%-8s %10.0f/s %10.0f/s %8.2f" % (k, off, on, on / off))
+        print("%-8s %8.0f/s (%5.0f-%5.0f) %8.0f/s (%5.0f-%5.0f) %8.2f" % (
+            k, off, min(results[k + "-off"]), max(results[k + "-off"]), on, min(results[k + "-on"]),
+            max(results[k + "-on"]), on / off))
         lines.append("audit_%s_off=%.1f\naudit_%s_on=%.1f\naudit_%s_ratio=%.3f" % (k, off, k, on, k, on / off))
     print("\n" + "\n".join(lines).replace("-", "_"))
 
