@@ -8,13 +8,14 @@
  * (store/audit.h) and read back with CloudTrail's LookupEvents
  * (cloudtrail/).
  *
- * Recording costs a request one queue push: records go to a bounded queue
- * that one writer thread drains into the store, many records to a
- * transaction (group commit). A write (a call that is not read-only)
- * waits until its record is committed, so a reply that acknowledges a
- * write is never sent before the write's record is durable; a read does
- * not wait. A full queue makes callers wait for room (memory stays
- * bounded). Old records are pruned by a periodic job ("audit-prune").
+ * Records go to a bounded queue and into the store many to a transaction
+ * (group commit). A write (a call that is not read-only) waits until its
+ * record is committed, writing the batch itself when no one else is, so a
+ * reply that acknowledges a write is never sent before its record is in
+ * the database (it survives a crash of the process; see audit.c on the
+ * disk); a read only queues its record, which a writer thread commits. A
+ * full queue makes callers wait for room (memory stays bounded). Old
+ * records are pruned by a periodic job ("audit-prune").
  */
 #ifndef BERTH_AUDIT_AUDIT_H
 #define BERTH_AUDIT_AUDIT_H
@@ -70,7 +71,9 @@ struct audit_call {
 };
 
 /* Records a call (nothing when auditing is off or not started). Waits for
- * the record to be committed unless a->read_only. */
+ * the record to be committed unless a->read_only; call it outside any store
+ * transaction of the calling thread (it may write the batch on its own
+ * connection). */
 void audit_record(const struct audit_call *a);
 /* Adds a resource to a call unless it is there already or the list is full. */
 void audit_add_resource(struct audit_call *a, const char *type, const char *name);
