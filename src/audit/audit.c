@@ -28,6 +28,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
@@ -278,13 +279,17 @@ static int write_batch(struct item **items, unsigned n)
 /* Writes a batch from take() (without the lock) and publishes it. */
 static void commit_batch(struct item **batch, unsigned n)
 {
+    static const char *const written[] = {"written"}, *const lost[] = {"lost"};
     int rc = -1;
+    int64_t t0 = mono_us();
     for (int attempt = 0; attempt < WRITE_TRIES && rc < 0; attempt++) {
         if (attempt)
             nanosleep(&(struct timespec){0, 100000000L * attempt}, NULL);
         if ((rc = write_batch(batch, n)) < 0)
             log_error("audit: writing %u record%s: %s", n, n == 1 ? "" : "s", error_message());
     }
+    metric_observe_us(metric_get(&metric_audit_commit, NULL), mono_us() - t0);
+    metric_add(metric_get(&metric_audit_records, rc < 0 ? lost : written), n);
     if (rc < 0)
         log_error("audit: %u record%s lost (first: %s %s)", n, n == 1 ? "" : "s", batch[0]->row.event_name,
                   batch[0]->row.event_id);

@@ -425,6 +425,23 @@ def test_retention_prunes_old_records(berth_factory):
     assert "audit: pruned" in s.log_text()
 
 
+def test_metrics_count_records(srv, ecr):
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def written():
+        text = requests.get(srv.url + "/metrics", timeout=10).text
+        for fam in text_string_to_metric_families(text):
+            for sample in fam.samples:
+                if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
+                    return sample.value
+        return 0.0
+
+    before = written()
+    ecr.create_repository(repositoryName=name("counted"))
+    assert written() >= before + 1
+
+
 def test_audit_off_records_nothing(berth_factory):
     s = berth_factory(extra_args=["--audit", "off"])
     client(s, "ecr").create_repository(repositoryName=name("quiet"))
