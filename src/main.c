@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/ecr.h"
+#include "events/events.h"
 #include "fsck/fsck.h"
 #include "http/server.h"
 #include "iam/iam.h"
@@ -195,8 +196,16 @@ static int cmd_serve(int argc, char **argv)
         .retention_ms = cfg.audit_retention_days * 86400000,
         .prune_interval_ms = cfg.audit_prune_interval_seconds * 1000,
     };
-    if (scan_jobs_register() < 0 || lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 || audit_start(&audit) < 0 ||
-        jobs_start((int)cfg.job_workers) < 0) {
+    struct events_options events = {
+        .backoff_base_ms = cfg.webhook_backoff_base_ms,
+        .backoff_max_ms = cfg.webhook_backoff_max_seconds * 1000,
+        .max_attempts = (int)cfg.webhook_max_attempts,
+        .connect_timeout_ms = cfg.webhook_connect_timeout_seconds * 1000,
+        .timeout_ms = cfg.webhook_timeout_seconds * 1000,
+        .retention_ms = cfg.webhook_retention_hours * 3600000,
+    };
+    if (scan_jobs_register() < 0 || lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 || events_start(&events) < 0 ||
+        audit_start(&audit) < 0 || jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -376,7 +385,7 @@ static int admin_extra(int argc, char **argv, int *i)
 {
     /* the admin commands' own options are read by admin_opt */
     static const char *const own[] = {"--account-id", "--access-key-id", "--principal", "--action", "--resource", "--context",
-                                      "--repository", "--at", NULL};
+                                      "--repository", "--at", "--secret", "--filter", "--webhook", "--state", NULL};
     for (const char *const *o = own; *o; o++)
         if (strcmp(argv[*i], *o) == 0 && *i + 1 < argc) {
             *i += 2;
@@ -399,7 +408,12 @@ static void admin_usage(void)
            "  lifecycle run [--repository R] [--account-id ID] [--at EPOCH_SECONDS]\n"
            "                                        run lifecycle policies now (as of --at) and print each action\n"
            "  lifecycle history [--repository R] [--account-id ID]\n"
-           "                                        what lifecycle policies did: time, repository, digest, tags, rule, action, outcome\n\n"
+           "                                        what lifecycle policies did: time, repository, digest, tags, rule, action, outcome\n"
+           "  webhook add URL [--secret S] [--filter detail-type=...,repository-name=...]\n"
+           "                                        deliver ECR events to URL (signed with S; berth makes one when omitted)\n"
+           "  webhook list | webhook remove ID      the webhooks; remove one with its deliveries\n"
+           "  webhook deliveries [--webhook ID] [--state pending|delivered|failed]\n"
+           "                                        each delivery: state, attempts, last status and error, next attempt\n\n"
            "Secrets are printed once, on standard output. The commands work while berth serves.\n");
 }
 
@@ -633,6 +647,9 @@ static int cmd_admin(int argc, char **argv)
     }
     /* berth admin lifecycle run|history: the word after the command is not an option */
     int first = strcmp(argv[2], "lifecycle") == 0 && argc > 3 ? 4 : 3;
+    /* berth admin webhook add URL | remove ID: nor are the words after webhook */
+    while (strcmp(argv[2], "webhook") == 0 && first < argc && first < 5 && argv[first][0] != '-')
+        first++;
     if (load_config(&cfg, argc, argv, first, admin_extra) < 0 || open_data(&cfg) < 0) {
         config_release(&cfg);
         return 1;
@@ -691,6 +708,8 @@ static int admin_run(int argc, char **argv)
         rc = admin_jobs();
     } else if (strcmp(cmd, "lifecycle") == 0) {
         rc = admin_lifecycle(argc, argv);
+    } else if (strcmp(cmd, "webhook") == 0) {
+        rc = events_admin(argc, argv);
     } else if (strcmp(cmd, "delete-root-key") == 0) {
         const char *akid = admin_opt(argc, argv, "--access-key-id");
         struct access_key k;

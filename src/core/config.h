@@ -45,6 +45,12 @@ struct config {
     int64_t lifecycle_interval_seconds; /* each repository's lifecycle policy runs this often */
     int64_t gc_review_delay_seconds; /* unreferenced links wait this long for GC */
     int64_t gc_interval_seconds;     /* between background GC passes */
+    int64_t webhook_backoff_base_ms;   /* a failed webhook delivery waits this long, then twice as long ... */
+    int64_t webhook_backoff_max_seconds; /* ... up to this */
+    int64_t webhook_max_attempts;      /* then it is given up */
+    int64_t webhook_connect_timeout_seconds;
+    int64_t webhook_timeout_seconds;   /* one delivery request, in all */
+    int64_t webhook_retention_hours;   /* finished deliveries and their events are kept this long */
     char *audit;                     /* "on" or "off": the audit trail */
     int64_t audit_retention_days;    /* audit records older than this are pruned */
     int64_t audit_prune_interval_seconds;

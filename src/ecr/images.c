@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ecr/ops.h"
+#include "events/events.h"
 #include "image/image.h"
 #include "image/manifest.h"
 #include "image/reference.h"
@@ -741,6 +742,7 @@ int op_batch_delete_image(struct ecr_call *c)
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
+    events_committed(); /* wakes the delivery of the deletions' events */
     rc = 0;
 done:
     json_decref(d.reported);

@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "events/events.h"
 #include "image/image.h"
 #include "image/internal.h"
 
@@ -30,9 +31,12 @@ int image_tx_end(bool own, int rc)
 {
     if (!own)
         return rc;
-    if (rc == 0 && (rc = store_commit()) == 0)
+    if (rc == 0 && (rc = store_commit()) == 0) {
+        events_committed();
         return 0;
+    }
     store_rollback();
+    events_rolled_back();
     return rc;
 }
 
@@ -60,13 +64,26 @@ static int check_unlisted(const struct repo *repo, const char *digest)
     return rc;
 }
 
-static int delete_locked(const struct repo *repo, const char *digest)
+static int first_tag(void *ctx, const char *tag)
 {
+    snprintf(ctx, 512, "%s", tag);
+    return 1;
+}
+
+/* Deletes the image; its event names tag (the one it was deleted by, NULL:
+ * its first tag, if any). */
+static int delete_locked(const struct repo *repo, const char *digest, const char *tag)
+{
+    char named[512] = "";
     int rc = check_unlisted(repo, digest);
-    if (rc < 0)
-        return rc;
+    if (rc == 0 && !tag)
+        rc = store_tags_of(repo->id, digest, first_tag, named);
     /* the manifest's tags, blob references and child links go with it */
-    return store_manifest_delete(repo->id, digest);
+    if (rc == 0)
+        rc = store_manifest_delete(repo->id, digest);
+    if (rc == 0)
+        rc = events_image_action_locked(repo, "DELETE", "SUCCESS", digest, tag ? tag : named, NULL, NULL);
+    return rc;
 }
 
 int image_delete(const struct repo *repo, const char *digest)
@@ -75,7 +92,7 @@ int image_delete(const struct repo *repo, const char *digest)
     int rc = image_tx_begin(&own);
     if (rc < 0)
         return rc;
-    return image_tx_end(own, delete_locked(repo, digest));
+    return image_tx_end(own, delete_locked(repo, digest, NULL));
 }
 
 struct tag_count {
@@ -101,9 +118,11 @@ static int untag_locked(const struct repo *repo, const char *tag, bool delete_if
         if ((rc = store_tags_of(repo->id, digest, count_other_tag, &others)) < 0)
             return rc;
         if (others.n == 0)
-            return delete_locked(repo, digest);
+            return delete_locked(repo, digest, tag);
     }
-    return store_tag_delete(repo->id, tag);
+    if ((rc = store_tag_delete(repo->id, tag)) < 0)
+        return rc;
+    return events_image_action_locked(repo, "DELETE", "SUCCESS", digest, tag, NULL, NULL);
 }
 
 int image_untag(const struct repo *repo, const char *tag, bool delete_if_last, char digest_out[DIGEST_MAX])

@@ -17,7 +17,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/util.h"
+#include "events/events.h"
 #include "image/internal.h"
 #include "image/manifest.h"
 #include "image/scanning.h"
@@ -113,6 +115,20 @@ static int after_put(const struct repo *repo, const struct parsed_manifest *pm, 
             rc = 0;
     }
     return rc;
+}
+
+/* A push refused by a rule of the repository (an immutable tag, a quota)
+ * is reported with result FAILURE, as ECR does, after its rollback; the
+ * refusal stays the error the caller reports. */
+static void report_refusal(const struct repo *repo, const struct image_put_result *out, const char *tag, int rc)
+{
+    if (out->failure != IMG_TAG_IMMUTABLE && out->failure != IMG_LIMIT)
+        return;
+    char *why = xstrdup(error_message());
+    if (events_image_action(repo, "PUSH", "FAILURE", out->digest, tag) < 0)
+        log_warn("event of a refused push to %s: %s", repo->name, error_message());
+    error_set(rc, "%s", why);
+    free(why);
 }
 
 int image_put(struct image_put_result *out, const struct repo *repo, const char *body, size_t n, const char *content_type,
@@ -214,11 +230,16 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         goto rollback;
     }
     int queued = 0;
+    bool changed = out->failure != IMG_ALREADY_EXISTS;
     if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 || (rc = after_put(repo, &pm, out->digest, exists)) < 0 ||
-        (!exists && (queued = rc = image_scan_on_push_locked(repo, &m)) < 0) || (rc = store_commit()) < 0) {
+        (!exists && (queued = rc = image_scan_on_push_locked(repo, &m)) < 0) ||
+        (changed && (rc = events_image_action_locked(repo, "PUSH", "SUCCESS", out->digest, tag, m.media_type,
+                                                     m.artifact_type ? m.artifact_type : m.config_media_type)) < 0) ||
+        (rc = store_commit()) < 0) {
         fail(out, IMG_INTERNAL, rc);
         goto rollback;
     }
+    events_committed();
     if (queued > 0)
         jobs_kick();
     image_archive_recall(&pm);
@@ -227,6 +248,8 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     goto done;
 rollback:
     store_rollback();
+    events_rolled_back();
+    report_refusal(repo, out, tag, rc);
 done:
     free(refs);
     parsed_manifest_release(&pm);

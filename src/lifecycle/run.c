@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "events/events.h"
 #include "image/image.h"
 #include "jobs/jobs.h"
 #include "lifecycle/lifecycle.h"
@@ -255,7 +256,7 @@ static struct lifecycle_event event_of(const struct repo *repo, const struct lc_
 static int act(char outcome[OUTCOME_MAX], const struct repo *repo, const struct lc_image *im, const struct lc_decision *d,
                bool last_try, int64_t now_ms)
 {
-    bool same, expire = d->action == LC_EXPIRE;
+    bool same, expire = d->action == LC_EXPIRE, acted = false;
     int rc = same_tags(repo->id, im, &same);
     if (rc < 0)
         return rc;
@@ -273,10 +274,13 @@ static int act(char outcome[OUTCOME_MAX], const struct repo *repo, const struct 
         return rc;
     } else {
         snprintf(outcome, OUTCOME_MAX, expire ? "expired" : "archived");
+        acted = true;
     }
     char *tags = tags_json(im);
     struct lifecycle_event e = event_of(repo, im, d, tags, outcome, now_ms);
     rc = store_lifecycle_history_add(&e);
+    if (rc == 0 && acted)
+        rc = events_lifecycle_locked(repo, expire ? "EXPIRE" : "TRANSITION", im->digest, tags);
     free(tags);
     return rc < 0 ? rc : 1;
 }
@@ -308,8 +312,10 @@ static int act_all(const struct repo *repo, const struct image_set *s, const str
             rc = store_commit();
         if (rc < 0) {
             store_rollback();
+            events_rolled_back();
             break;
         }
+        events_committed();
         *acted += (int)ndone;
         for (size_t j = 0; fn && j < ndone; j++) {
             char *tags = tags_json(&s->im[done[j]]);

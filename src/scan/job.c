@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "events/events.h"
 #include "image/scanning.h"
 #include "jobs/jobs.h"
 #include "scan/match.h"
@@ -204,6 +205,14 @@ done:
     return rc;
 }
 
+/* The "ECR Image Scan" event of a scan that ended, right after its end
+ * was recorded (a failure to write it is logged: the scan stands). */
+static void scan_ended(const struct repo *repo, const char *digest)
+{
+    if (events_image_scan(repo, digest) < 0)
+        log_warn("event of the scan of %s in %s: %s", digest, repo->name, error_message());
+}
+
 static int run_scan(const struct job *job, void *ctx)
 {
     (void)ctx;
@@ -234,8 +243,11 @@ static int run_scan(const struct job *job, void *ctx)
     if (rc < 0 && job->attempts + 1 >= JOBS_MAX_ATTEMPTS) {
         char why[512];
         snprintf(why, sizeof(why), "%s", error_message());
-        store_scan_fail(repo_id, digest, "FAILED", why, now_ms());
+        if (store_scan_fail(repo_id, digest, "FAILED", why, now_ms()) == 0)
+            scan_ended(&repo, digest);
         error_set(rc, "%s", why);
+    } else if (rc == 0) {
+        scan_ended(&repo, digest);
     }
     repo_release(&repo);
     return rc;

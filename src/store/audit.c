@@ -32,7 +32,7 @@ int store_audit_insert(const struct audit_row *row)
     json_decref(res);
     sqlite3_stmt *st = db_stmt("INSERT INTO audit_events(account_id, event_id, event_time, event_name, event_source,"
                                " username, access_key_id, read_only, resources, record)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq");
     db_bind_text(st, 1, row->account_id);
     db_bind_text(st, 2, row->event_id);
     sqlite3_bind_int64(st, 3, row->event_ms);
@@ -43,11 +43,19 @@ int store_audit_insert(const struct audit_row *row)
     sqlite3_bind_int(st, 8, row->read_only);
     db_bind_text(st, 9, zres);
     db_bind_text(st, 10, row->record);
-    int rc = db_done(st, "audit event");
+    int64_t seq = 0;
+    int rc = db_row(st, "audit event");
+    if (rc == 1) {
+        seq = sqlite3_column_int64(st, 0);
+        /* the INSERT is complete only when the statement is */
+        rc = db_end(st, db_step(st), "audit event");
+    } else if (rc == 0) {
+        rc = error_set(E_ERROR, "database: audit event: no row");
+    }
+    sqlite3_reset(st);
     free(zres);
     if (rc < 0)
         return rc;
-    int64_t seq = sqlite3_last_insert_rowid(db_conn());
     for (int i = 0; i < row->nresources && rc == 0; i++) {
         st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name) VALUES (?1, ?2, ?3, ?4)");
         sqlite3_bind_int64(st, 1, seq);

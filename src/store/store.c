@@ -230,7 +230,22 @@ static const char *const migrations[] = {
     "  WHERE NOT EXISTS (SELECT 1 FROM manifest_blobs m WHERE m.repo_id = r.repo_id AND m.blob_digest = r.digest);"
     "INSERT INTO gc_blob_reviews(digest, queued_at) SELECT digest, created_at FROM blobs b"
     "  WHERE NOT EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = b.digest);",
-    /* 12: the audit trail (store/audit.h): CloudTrail event records, newest by seq, with an index per lookup
+    /* 12: events (store/events.c): the outbox of ECR events, the webhooks they are delivered to, and one delivery
+     * row per (webhook, event); a stream is "<account>/<repository>", the unit delivered in order */
+    "CREATE TABLE webhooks(id TEXT PRIMARY KEY, url TEXT NOT NULL, secret_enc TEXT NOT NULL,"
+    " filter TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, detail_type TEXT NOT NULL,"
+    " stream TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE INDEX events_created ON events(created_at);"
+    "CREATE TABLE webhook_deliveries(id INTEGER PRIMARY KEY,"
+    " webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+    " event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE, stream TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_status INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT, next_attempt INTEGER NOT NULL, finished_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(webhook_id, stream, id) WHERE state = 'pending';"
+    "CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_seq);"
+    "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE state <> 'pending';",
+    /* 13: the audit trail (store/audit.h): CloudTrail event records, newest by seq, with an index per lookup
      * attribute (each with the account first: an account reads only its own history) and one on time for pruning */
     "CREATE TABLE audit_events(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
     " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
