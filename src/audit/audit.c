@@ -10,11 +10,12 @@
  * leader of a group commit, so an uncontended write costs no hand-off to
  * another thread); otherwise it waits for the batch under way, which other
  * writes join while it commits. Reads only queue: one writer thread writes
- * what they leave, after gathering for a few milliseconds. A transaction
- * of records commits without a sync of its own (synchronous=NORMAL): it is
- * in the WAL file, which survives the process being killed, and reaches the
- * disk with the next sync of the WAL. The prune job deletes records past the
- * retention, a bounded number per transaction.
+ * what they leave, after gathering for a few milliseconds. A batch with a
+ * write's record syncs the WAL before the write is answered (as every
+ * acknowledged write in berth); one of reads' records alone commits without
+ * a sync (synchronous=NORMAL), and reaches the disk with the next sync of
+ * the WAL. The prune job deletes records past the retention, a bounded
+ * number per transaction.
  */
 #include "audit/audit.h"
 
@@ -259,9 +260,16 @@ static unsigned take(struct item **batch)
     return n;
 }
 
+/* One transaction of records. It syncs the WAL when the batch holds a
+ * write's record (whose answer waits: nothing is acknowledged before it is
+ * on the disk); records of reads alone commit without a sync, and reach
+ * the disk with the next sync of the WAL. */
 static int write_batch(struct item **items, unsigned n)
 {
-    int rc = store_audit_sync(false);
+    bool full = false;
+    for (unsigned i = 0; i < n && !full; i++)
+        full = !items[i]->row.read_only;
+    int rc = full ? 0 : store_audit_sync(false);
     if (rc == 0 && (rc = store_begin()) == 0) {
         for (unsigned i = 0; rc == 0 && i < n; i++)
             rc = store_audit_insert(&items[i]->row);
@@ -271,7 +279,7 @@ static int write_batch(struct item **items, unsigned n)
             store_rollback();
     }
     /* the thread's other transactions keep the store's full syncs */
-    if (store_audit_sync(true) < 0 && rc == 0)
+    if (!full && store_audit_sync(true) < 0 && rc == 0)
         rc = -1;
     return rc;
 }

@@ -11,9 +11,8 @@
  * Records go to a bounded queue and into the store many to a transaction
  * (group commit). A write (a call that is not read-only) waits until its
  * record is committed, writing the batch itself when no one else is, so a
- * reply that acknowledges a write is never sent before its record is in
- * the database (it survives a crash of the process; see audit.c on the
- * disk); a read only queues its record, which a writer thread commits. A
+ * reply that acknowledges a write is never sent before its record is on
+ * the disk; a read only queues its record, which a writer thread commits. A
  * full queue makes callers wait for room (memory stays bounded). Old
  * records are pruned by a periodic job ("audit-prune").
  */
