@@ -351,6 +351,31 @@ void audit_record(const struct audit_call *a)
         wait_committed(last);
 }
 
+int audit_record_in_transaction(const struct audit_call *a)
+{
+    static const char *const written[] = {"written"};
+    char event_id[37], fresh_id[37];
+    int rc = 0;
+    if (!q.started || !a->who)
+        return 0;
+    uuid_v4(event_id);
+    if (!a->request_id)
+        uuid_v4(fresh_id);
+    const char *request_id = a->request_id ? a->request_id : fresh_id;
+    int64_t ms = now_ms();
+    const char *recipients[2] = {a->who->account_id, a->resource_account};
+    int n = a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0 ? 2 : 1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct item *it = item_new(a, recipients[i], event_id, request_id, ms);
+        rc = store_audit_insert(&it->row);
+        item_free(it);
+    }
+    /* counted before the commit: a failed commit fails the call, which is then recorded as such */
+    if (rc == 0)
+        metric_add(metric_get(&metric_audit_records, written), n);
+    return rc;
+}
+
 void audit_sync(void)
 {
     if (!q.started)

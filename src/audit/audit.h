@@ -74,6 +74,10 @@ struct audit_call {
  * transaction of the calling thread (it may write the batch on its own
  * connection). */
 void audit_record(const struct audit_call *a);
+/* Records a write in the caller's own open store transaction, which
+ * commits it with the write (or rolls it back): no transaction or sync of
+ * its own. 0 (also when auditing is off), or the store's E_* code. */
+int audit_record_in_transaction(const struct audit_call *a);
 /* Adds a resource to a call unless it is there already or the list is full. */
 void audit_add_resource(struct audit_call *a, const char *type, const char *name);
 

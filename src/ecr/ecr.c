@@ -410,24 +410,6 @@ static const struct ecr_op *op_find(struct slice name)
     return NULL;
 }
 
-/* Runs the handler, in one write transaction when the table says so: it is
- * committed when the handler succeeds and rolled back when it fails, so a
- * failed operation leaves nothing of its writes behind. */
-static int run(struct ecr_call *c, const struct ecr_op *op)
-{
-    int rc;
-    if (op->writes && (rc = store_begin()) < 0)
-        return ecr_fail_internal(c, rc);
-    rc = op->handler(c);
-    if (op->writes) {
-        if (rc == 0 && (rc = store_commit()) < 0)
-            rc = ecr_fail_internal(c, rc);
-        if (rc < 0)
-            store_rollback();
-    }
-    return rc;
-}
-
 static void ecr_run(struct request *r);
 
 /* The repositories a call names, for its audit record. */
@@ -443,38 +425,71 @@ static void audit_resources(struct audit_call *a, struct ecr_call *c)
         audit_add_resource(a, "AWS::ECR::Repository", slash + strlen(":repository/"));
 }
 
+/* The audit record of a call (rc < 0: failed with the error ecr_fail set). */
+static void audit_call_of(struct audit_call *a, struct ecr_call *c, const char *operation, int rc)
+{
+    memset(a, 0, sizeof(*a));
+    a->r = c->r;
+    a->source = AUDIT_SOURCE_ECR;
+    a->name = operation;
+    a->read_only = audit_read_only(operation);
+    a->who = &c->who;
+    a->request = c->in;
+    a->response = rc < 0 ? NULL : c->out;
+    a->error_code = rc < 0 ? (c->err_type ? c->err_type : "ServerException") : NULL;
+    a->error_message = c->err_message;
+    a->request_id = c->request_id;
+    a->resource_account = c->registry_id[0] ? c->registry_id : NULL;
+    audit_resources(a, c);
+}
+
+/* Runs the handler, in one write transaction when the table says so: it is
+ * committed when the handler succeeds and rolled back when it fails, so a
+ * failed operation leaves nothing of its writes behind. A committed write
+ * has its audit record in the same transaction (on the disk with it, at
+ * no cost of its own). */
+static int run(struct ecr_call *c, const struct ecr_op *op)
+{
+    int rc;
+    struct audit_call a;
+    if (op->writes && (rc = store_begin()) < 0)
+        return ecr_fail_internal(c, rc);
+    rc = op->handler(c);
+    if (op->writes) {
+        if (rc == 0) {
+            audit_call_of(&a, c, op->name, 0);
+            if ((rc = audit_record_in_transaction(&a)) < 0)
+                rc = ecr_fail_internal(c, rc);
+        }
+        if (rc == 0 && (rc = store_commit()) < 0)
+            rc = ecr_fail_internal(c, rc);
+        if (rc < 0)
+            store_rollback();
+        c->audited = rc == 0 && audit_enabled();
+    }
+    return rc;
+}
+
 /* Answers a call whose caller is known (rc < 0: with the error ecr_fail
- * set), recording it in the audit trail first: a write's record is
- * durable before its reply leaves. */
+ * set), recording it in the audit trail first unless run() did: a write's
+ * record is on the disk before its reply leaves. */
 static void respond(struct ecr_call *c, const char *operation, int rc)
 {
-    char id[37];
     const char *type = c->err_type ? c->err_type : "ServerException";
     json_t *doc = c->out;
     unsigned status = 200;
-    uuid_v4(id);
+    struct audit_call a;
     if (rc < 0) {
         doc = json_pack("{s:s,s:s}", "__type", type, "message", c->err_message);
         if (c->err_extra)
             json_object_update(doc, c->err_extra);
         status = c->err_status ? c->err_status : 400;
     }
-    struct audit_call a = {
-        .r = c->r,
-        .source = AUDIT_SOURCE_ECR,
-        .name = operation,
-        .read_only = audit_read_only(operation),
-        .who = &c->who,
-        .request = c->in,
-        .response = rc < 0 ? NULL : c->out,
-        .error_code = rc < 0 ? type : NULL,
-        .error_message = c->err_message,
-        .request_id = id,
-        .resource_account = c->registry_id[0] ? c->registry_id : NULL,
-    };
-    audit_resources(&a, c);
-    audit_record(&a);
-    send_json_id(c->r, status, doc, rc < 0 ? type : NULL, id);
+    if (!c->audited) {
+        audit_call_of(&a, c, operation, rc);
+        audit_record(&a);
+    }
+    send_json_id(c->r, status, doc, rc < 0 ? type : NULL, c->request_id);
     if (doc != c->out)
         json_decref(doc);
 }
@@ -506,6 +521,7 @@ static void ecr_run(struct request *r)
 
     memset(&c, 0, sizeof(c));
     c.r = r;
+    uuid_v4(c.request_id);
     const struct model_operation *mop = target_operation(r);
     assert(mop != NULL); /* begin() answered any other */
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);

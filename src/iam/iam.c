@@ -512,41 +512,49 @@ static json_t *camel_keys(json_t *doc)
     return json_incref(doc);
 }
 
+/* The audit record of a call: the result when code is NULL, else the
+ * error. *params and *result hold what it borrows; the caller frees them. */
+static void audit_call_of(struct audit_call *a, struct iam_call *c, const char *name, bool sts, const char *code,
+                          const char *message, json_t **params, json_t **result)
+{
+    *params = c->in ? camel_keys(c->in) : NULL;
+    *result = code ? NULL : xml_to_json(c->out.ptr, c->out.len);
+    memset(a, 0, sizeof(*a));
+    a->r = c->r;
+    a->source = sts ? AUDIT_SOURCE_STS : AUDIT_SOURCE_IAM;
+    a->name = name;
+    a->read_only = audit_read_only(name);
+    a->who = &c->who;
+    a->caller_arn = c->who.is_root || !c->caller.arn[0] ? NULL : c->caller.arn;
+    a->request = *params;
+    a->response = *result;
+    a->error_code = code;
+    a->error_message = message;
+    a->request_id = c->request_id;
+    audit_add_resource(a, "AWS::IAM::User", iam_str(c, "UserName"));
+    audit_add_resource(a, "AWS::IAM::Group", iam_str(c, "GroupName"));
+    audit_add_resource(a, "AWS::IAM::Policy", iam_str(c, "PolicyArn"));
+    audit_add_resource(a, "AWS::IAM::AccessKey", iam_str(c, "AccessKeyId"));
+}
+
 /* Answers a call whose caller is known, recording it in the audit trail
- * first (a write's record is durable before its reply leaves): the result
- * when code is NULL, else the error. */
+ * first unless run() did (a write's record is on the disk before its reply
+ * leaves): the result when code is NULL, else the error. */
 static void answer(struct iam_call *c, const char *action, bool sts, unsigned status, const char *code, const char *message)
 {
-    char id[37];
     const char *name = c->op ? c->op->name : action ? action : "";
-    json_t *params = c->in ? camel_keys(c->in) : NULL;
-    json_t *result = code ? NULL : xml_to_json(c->out.ptr, c->out.len);
-    uuid_v4(id);
-    struct audit_call a = {
-        .r = c->r,
-        .source = sts ? AUDIT_SOURCE_STS : AUDIT_SOURCE_IAM,
-        .name = name,
-        .read_only = audit_read_only(name),
-        .who = &c->who,
-        .caller_arn = c->who.is_root || !c->caller.arn[0] ? NULL : c->caller.arn,
-        .request = params,
-        .response = result,
-        .error_code = code,
-        .error_message = message,
-        .request_id = id,
-    };
-    audit_add_resource(&a, "AWS::IAM::User", iam_str(c, "UserName"));
-    audit_add_resource(&a, "AWS::IAM::Group", iam_str(c, "GroupName"));
-    audit_add_resource(&a, "AWS::IAM::Policy", iam_str(c, "PolicyArn"));
-    audit_add_resource(&a, "AWS::IAM::AccessKey", iam_str(c, "AccessKeyId"));
-    if (c->op || (*name && strlen(name) < 64)) /* not what anyone may send as Action */
+    if (!c->audited && (c->op || (*name && strlen(name) < 64))) { /* not what anyone may send as Action */
+        struct audit_call a;
+        json_t *params, *result;
+        audit_call_of(&a, c, name, sts, code, message, &params, &result);
         audit_record(&a);
-    json_decref(params);
-    json_decref(result);
+        json_decref(params);
+        json_decref(result);
+    }
     if (code)
-        send_error_id(c->r, sts, status, code, message, id);
+        send_error_id(c->r, sts, status, code, message, c->request_id);
     else
-        send_result(c, id);
+        send_result(c, c->request_id);
 }
 
 static int load_caller(struct iam_call *c)
@@ -563,6 +571,8 @@ static int load_caller(struct iam_call *c)
     return 0;
 }
 
+/* Runs the handler, in one write transaction when the table says so; a
+ * committed write has its audit record in the same transaction. */
 static int run(struct iam_call *c)
 {
     int rc;
@@ -570,10 +580,20 @@ static int run(struct iam_call *c)
         return iam_fail_internal(c, rc);
     rc = c->op->handler(c);
     if (c->op->writes) {
+        if (rc == 0) {
+            struct audit_call a;
+            json_t *params, *result;
+            audit_call_of(&a, c, c->op->name, strcmp(c->op->version, STS_VERSION) == 0, NULL, NULL, &params, &result);
+            if ((rc = audit_record_in_transaction(&a)) < 0)
+                rc = iam_fail_internal(c, rc);
+            json_decref(params);
+            json_decref(result);
+        }
         if (rc == 0 && (rc = store_commit()) < 0)
             rc = iam_fail_internal(c, rc);
         if (rc < 0)
             store_rollback();
+        c->audited = rc == 0 && audit_enabled();
     }
     return rc;
 }
@@ -590,6 +610,7 @@ static void iam_finish(struct request *r)
     memset(&c, 0, sizeof(c));
     memset(&form, 0, sizeof(form));
     c.r = r;
+    uuid_v4(c.request_id);
     buf_init(&c.out, BUF_UNLIMITED);
     if (r->body_error == E_BUSY) {
         send_error(r, false, 503, "ServiceUnavailable", error_message());
