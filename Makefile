@@ -6,6 +6,7 @@
 #   make bench    compare berth with Debian's docker-registry on loopback, then time re-matching
 #                 10,000 stored inventories against the vulnerability database (make bench-vulndb alone)
 #   make bench-lifecycle  lifecycle evaluation of a 100,000-image repository
+#   make bench-audit      manifest GETs, pushes and ECR calls with the audit trail off and on
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
 #   make deb      build/berth_<version>_<arch>.deb with debhelper, checked by lintian (docs/deployment.md)
@@ -40,7 +41,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -128,10 +129,14 @@ test: deps
 # GC); about 20 minutes. Each part also has its own target.
 bench: deps $(B)/berth $(B)/bench/vulndb_rematch $(B)/bench/lifecycle $(B)/bench/scan_layers
 	bash bench/run.sh
-	$(MAKE) bench-lifecycle bench-listing bench-scan bench-vulndb bench-gc
+	$(MAKE) bench-lifecycle bench-listing bench-scan bench-vulndb bench-gc bench-audit
 
 bench-listing: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/listing.py
+
+# What recording the audit trail costs: req/s with --audit off and on (bench/audit.py).
+bench-audit: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/audit.py
 
 bench-gc: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/gc.py

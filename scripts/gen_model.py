@@ -14,6 +14,7 @@ committed so the build needs no Python:
 
     python3 scripts/gen_model.py ecr 2015-09-21 src/ecr
     python3 scripts/gen_model.py iam 2010-05-08 src/iam
+    python3 scripts/gen_model.py cloudtrail 2013-11-01 src/cloudtrail
 
 With --sed it prints instead the sed -E rules that turn error codes written
 as strings at call sites into the enum names (scripts/error_enums.sh).

@@ -12,10 +12,12 @@
 
 #include <curl/curl.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "blob/blobstore.h"
 #include "blob/gc.h"
 #include "console/console.h"
+#include "cloudtrail/cloudtrail.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -132,6 +134,10 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         fprintf(stderr, "berth: --blob-redirect is 'on' or 'off'\n");
         return -1;
     }
+    if (strcmp(cfg->audit, "on") != 0 && strcmp(cfg->audit, "off") != 0) {
+        fprintf(stderr, "berth: --audit is 'on' or 'off'\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -171,6 +177,7 @@ static int cmd_serve(int argc, char **argv)
     registry_configure(&cfg);
     ecr_configure(&cfg);
     console_configure(&cfg);
+    cloudtrail_configure();
     struct image_limits limits = {
         .max_images = cfg.max_images_per_repo,
         .max_tags = cfg.max_tags_per_image,
@@ -191,6 +198,11 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
 
+    struct audit_options audit = {
+        .on = strcmp(cfg.audit, "on") == 0,
+        .retention_ms = cfg.audit_retention_days * 86400000,
+        .prune_interval_ms = cfg.audit_prune_interval_seconds * 1000,
+    };
     struct events_options events = {
         .backoff_base_ms = cfg.webhook_backoff_base_ms,
         .backoff_max_ms = cfg.webhook_backoff_max_seconds * 1000,
@@ -200,7 +212,7 @@ static int cmd_serve(int argc, char **argv)
         .retention_ms = cfg.webhook_retention_hours * 3600000,
     };
     if (scan_jobs_register() < 0 || lifecycle_start(cfg.lifecycle_interval_seconds * 1000) < 0 || events_start(&events) < 0 ||
-        jobs_start((int)cfg.job_workers) < 0) {
+        audit_start(&audit) < 0 || jobs_start((int)cfg.job_workers) < 0) {
         fprintf(stderr, "berth: %s\n", error_message());
         return 1;
     }
@@ -208,8 +220,8 @@ static int cmd_serve(int argc, char **argv)
     bool metrics_apart = cfg.metrics_listen[0] != '\0';
     struct ops_options ops = {.version = BERTH_VERSION, .metrics_token = cfg.metrics_token, .metrics_on_main = !metrics_apart};
     ops_configure(&ops);
-    static const struct surface *const surfaces[] = {&ops_surface,     &registry_surface, &ecr_surface,
-                                                     &iam_surface,     &console_surface,  NULL};
+    static const struct surface *const surfaces[] = {&ops_surface, &registry_surface, &ecr_surface, &cloudtrail_surface,
+                                                     &iam_surface, &console_surface, NULL};
     static const struct surface *const metrics_surfaces[] = {&ops_metrics_surface, NULL};
     struct server_options opt = {
         .listen = cfg.listen,
@@ -272,6 +284,7 @@ static int cmd_serve(int argc, char **argv)
     server_drain(msrv, 0);
     server_stop(srv);
     server_stop(msrv);
+    audit_stop();
     jobs_stop();
     image_service_stop();
     auth_shutdown();

@@ -114,6 +114,14 @@ static const struct setting settings[] = {
      "15", 1, 240, "seconds a webhook has to answer a delivery, connecting included"},
     {"webhook-retention-hours", "BERTH_WEBHOOK_RETENTION_HOURS", T_INT, offsetof(struct config, webhook_retention_hours),
      "168", 1, 87600, "delivered and given-up deliveries, and events no delivery needs, are kept this long"},
+    S(audit, "BERTH_AUDIT", "on",
+      "on records every ECR, IAM and CloudTrail call and every /v2 write in the audit trail (aws cloudtrail lookup-events); off "
+      "records nothing (benchmarks)"),
+    {"audit-retention-days", "BERTH_AUDIT_RETENTION_DAYS", T_INT, offsetof(struct config, audit_retention_days), "90", 1,
+     36500, "audit records older than this many days are deleted (CloudTrail's event history keeps 90)"},
+    {"audit-prune-interval-seconds", "BERTH_AUDIT_PRUNE_INTERVAL_SECONDS", T_INT,
+     offsetof(struct config, audit_prune_interval_seconds), "3600", 1, 86400,
+     "how often audit records past the retention are deleted"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -53,6 +53,9 @@ struct config {
     int64_t webhook_connect_timeout_seconds;
     int64_t webhook_timeout_seconds;   /* one delivery request, in all */
     int64_t webhook_retention_hours;   /* finished deliveries and their events are kept this long */
+    char *audit;                     /* "on" or "off": the audit trail */
+    int64_t audit_retention_days;    /* audit records older than this are pruned */
+    int64_t audit_prune_interval_seconds;
 };
 
 void config_defaults(struct config *c);

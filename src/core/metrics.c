@@ -84,11 +84,18 @@ struct metric_family metric_jobs_failed = {"berth_jobs_failed_total", "Backgroun
                                            COUNTER, {"kind", NULL}, NULL, 64, NULL, {0}};
 struct metric_family metric_job_duration = {"berth_job_duration_seconds", "Time a background job ran, by kind",
                                             HISTOGRAM, {"kind", NULL}, job_bounds, 64, NULL, {0}};
+struct metric_family metric_audit_records = {"berth_audit_records_total",
+                                             "Audit trail records written to the store, or lost after failed writes",
+                                             COUNTER, {"result", NULL}, NULL, 4, NULL, {0}};
+struct metric_family metric_audit_commit = {"berth_audit_commit_duration_seconds",
+                                            "Time to write one batch of audit records (one transaction)", HISTOGRAM,
+                                            {NULL}, store_bounds, 1, NULL, {0}};
 
 /* The order of the exposition. */
 static struct metric_family *const families[] = {
     &metric_http_requests, &metric_http_duration, &metric_http_received, &metric_http_sent, &metric_http_in_flight,
     &metric_http_connections, &metric_store_step, &metric_jobs_run, &metric_jobs_failed, &metric_job_duration,
+    &metric_audit_records, &metric_audit_commit,
 };
 
 static int nlabels(const struct metric_family *f)

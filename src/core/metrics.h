@@ -38,6 +38,9 @@ extern struct metric_family metric_store_step;         /* histogram: one sqlite3
 extern struct metric_family metric_jobs_run;           /* counter {kind} */
 extern struct metric_family metric_jobs_failed;        /* counter {kind} */
 extern struct metric_family metric_job_duration;       /* histogram {kind} */
+/* audit/audit.c */
+extern struct metric_family metric_audit_records;      /* counter {result}: written, lost */
+extern struct metric_family metric_audit_commit;       /* histogram: one batch of records written */
 
 /* The series of f for the label values (as many as f has labels; NULL for
  * a family without labels). Never NULL. */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "audit/audit.h"
 #include "auth/sigv4.h"
 #include "core/alloc.h"
 #include "core/digest.h"
@@ -136,11 +137,9 @@ static bool ecr_claims(struct request *r)
     return strcmp(r->path, "/") == 0 && t && strncmp(t, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0;
 }
 
-static void send_json(struct request *r, unsigned status, json_t *doc, const char *error_type)
+static void send_json_id(struct request *r, unsigned status, json_t *doc, const char *error_type, const char *id)
 {
-    char id[37];
     char *body = json_dumps(doc, JSON_COMPACT);
-    uuid_v4(id);
     http_respond(r, status, "application/x-amz-json-1.1", body, strlen(body));
     http_set_header(r, "x-amzn-RequestId", id);
     if (error_type)
@@ -148,13 +147,11 @@ static void send_json(struct request *r, unsigned status, json_t *doc, const cha
     free(body);
 }
 
-static void send_error_extra(struct request *r, unsigned status, const char *type, const char *message, json_t *extra)
+static void send_json(struct request *r, unsigned status, json_t *doc, const char *error_type)
 {
-    json_t *doc = json_pack("{s:s,s:s}", "__type", type, "message", message);
-    if (extra)
-        json_object_update(doc, extra);
-    send_json(r, status, doc, type);
-    json_decref(doc);
+    char id[37];
+    uuid_v4(id);
+    send_json_id(r, status, doc, error_type, id);
 }
 
 static void send_error(struct request *r, unsigned status, const char *type, const char *message)
@@ -415,26 +412,91 @@ static const struct ecr_op *op_find(struct slice name)
     return NULL;
 }
 
+static void ecr_run(struct request *r);
+
+/* The repositories a call names, for its audit record. */
+static void audit_resources(struct audit_call *a, struct ecr_call *c)
+{
+    const char *name = ecr_str(c, "repositoryName"), *resource_arn = ecr_str(c, "resourceArn");
+    json_t *names = json_object_get(c->in, "repositoryNames");
+    audit_add_resource(a, "AWS::ECR::Repository", name);
+    for (size_t i = 0; i < json_array_size(names); i++)
+        audit_add_resource(a, "AWS::ECR::Repository", json_string_value(json_array_get(names, i)));
+    const char *slash = resource_arn ? strstr(resource_arn, ":repository/") : NULL;
+    if (slash)
+        audit_add_resource(a, "AWS::ECR::Repository", slash + strlen(":repository/"));
+}
+
+/* The audit record of a call (rc < 0: failed with the error ecr_fail set). */
+static void audit_call_of(struct audit_call *a, struct ecr_call *c, const char *operation, int rc)
+{
+    memset(a, 0, sizeof(*a));
+    a->r = c->r;
+    a->source = AUDIT_SOURCE_ECR;
+    a->name = operation;
+    a->read_only = audit_read_only(operation);
+    a->who = &c->who;
+    a->request = c->in;
+    a->response = rc < 0 ? NULL : c->out;
+    a->error_code = rc < 0 ? (c->err_type ? c->err_type : "ServerException") : NULL;
+    a->error_message = c->err_message;
+    a->request_id = c->request_id;
+    a->resource_account = c->registry_id[0] ? c->registry_id : NULL;
+    audit_resources(a, c);
+}
+
 /* Runs the handler, in one write transaction when the table says so: it is
  * committed when the handler succeeds and rolled back when it fails, so a
- * failed operation leaves nothing of its writes behind. */
+ * failed operation leaves nothing of its writes behind. A committed write
+ * has its audit record in the same transaction (on the disk with it, at
+ * no cost of its own). */
 static int run(struct ecr_call *c, const struct ecr_op *op)
 {
     int rc;
+    struct audit_call a;
     if (op->writes && (rc = store_begin()) < 0)
         return ecr_fail_internal(c, rc);
     rc = op->handler(c);
     if (op->writes) {
+        if (rc == 0) {
+            audit_call_of(&a, c, op->name, 0);
+            if ((rc = audit_record_in_transaction(&a)) < 0)
+                rc = ecr_fail_internal(c, rc);
+        }
         if (rc == 0 && (rc = store_commit()) < 0)
             rc = ecr_fail_internal(c, rc);
         if (rc < 0)
             store_rollback();
+        c->audited = rc == 0 && audit_enabled();
     }
     return rc;
 }
 
-static void ecr_run(struct request *r);
 static void ecr_run_as(struct request *r, const struct principal *as);
+
+/* Answers a call whose caller is known (rc < 0: with the error ecr_fail
+ * set), recording it in the audit trail first unless run() did: a write's
+ * record is on the disk before its reply leaves. */
+static void respond(struct ecr_call *c, const char *operation, int rc)
+{
+    const char *type = c->err_type ? c->err_type : "ServerException";
+    json_t *doc = c->out;
+    unsigned status = 200;
+    struct audit_call a;
+    if (rc < 0) {
+        doc = json_pack("{s:s,s:s}", "__type", type, "message", c->err_message);
+        if (c->err_extra)
+            json_object_update(doc, c->err_extra);
+        status = c->err_status ? c->err_status : 400;
+    }
+    if (!c->audited) {
+        audit_call_of(&a, c, operation, rc);
+        audit_record(&a);
+    }
+    send_json_id(c->r, status, doc, rc < 0 ? type : NULL, c->request_id);
+    if (doc != c->out)
+        json_decref(doc);
+}
 
 static void ecr_finish(struct request *r)
 {
@@ -490,6 +552,7 @@ static void ecr_run_as(struct request *r, const struct principal *as)
 
     memset(&c, 0, sizeof(c));
     c.r = r;
+    uuid_v4(c.request_id);
     const struct model_operation *mop = target_operation(r);
     assert(mop != NULL); /* begin() answered any other */
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
@@ -502,18 +565,15 @@ static void ecr_run_as(struct request *r, const struct principal *as)
     c.authz.secure_transport = r->secure;
     struct authz_tag request_tags[64];
 
+    int rc = 0;
     if (model_validate(ecr_shapes, mop->input, c.in) < 0 || (c.part && layer_part_validate(c.part, mop->input) < 0)) {
-        send_error(r, 400, "InvalidParameterException", error_message());
-        json_decref(c.in);
-        return;
+        rc = ecr_fail(&c, ECR_INVALID_PARAMETER, "%s", error_message());
+        goto done;
     }
     const struct ecr_op *op = op_find(slice_from(target));
     if (!op) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "the operation %s is not supported by this berth yet", mop->name);
-        send_error(r, 400, "UnsupportedOperationException", msg);
-        json_decref(c.in);
-        return;
+        rc = ecr_fail(&c, ECR_UNSUPPORTED_OPERATION, "the operation %s is not supported by this berth yet", mop->name);
+        goto done;
     }
     /* tags sent with the request are condition keys (aws:RequestTag/<k>, aws:TagKeys) */
     json_t *tags = json_object_get(c.in, "tags");
@@ -532,7 +592,6 @@ static void ecr_run_as(struct request *r, const struct principal *as)
     c.out = json_object();
 
     char arn[600];
-    int rc = 0;
     const char *name = ecr_str(&c, "repositoryName");
     json_t *names = json_object_get(c.in, "repositoryNames");
     const char *resource_arn = ecr_str(&c, "resourceArn");
@@ -556,11 +615,8 @@ static void ecr_run_as(struct request *r, const struct principal *as)
     }
     if (rc == 0)
         rc = run(&c, op);
-    if (rc < 0)
-        send_error_extra(r, c.err_status ? c.err_status : 400, c.err_type ? c.err_type : "ServerException", c.err_message,
-                         c.err_extra);
-    else
-        send_json(r, 200, c.out, NULL);
+done:
+    respond(&c, mop->name, rc);
     json_decref(c.in);
     json_decref(c.out);
     json_decref(c.err_extra);

@@ -45,6 +45,8 @@ struct ecr_call {
     unsigned err_status;
     json_t *err_extra; /* more members of the error body (the model's exception fields), or NULL */
     struct layer_part *part; /* UploadLayerPart: its streamed body (ops.h), else NULL */
+    char request_id[37];     /* the x-amzn-RequestId answered, also in the audit record */
+    bool audited;            /* the audit record was written in the operation's own transaction */
 };
 
 enum ecr_resource {

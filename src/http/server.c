@@ -386,6 +386,8 @@ static enum MHD_Result queue(struct request *r)
         static const char msg[] = "internal error\n";
         http_respond(r, 500, "text/plain", msg, sizeof(msg) - 1);
     }
+    if (r->surface && r->surface->respond)
+        r->surface->respond(r);
     if (atomic_load(&r->server->draining))
         MHD_add_response_header(r->resp, "Connection", "close");
     enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
@@ -647,6 +649,11 @@ void http_set_header(struct request *r, const char *name, const char *value)
         if (MHD_del_response_header(r->resp, name, old) != MHD_YES)
             break;
     MHD_add_response_header(r->resp, name, value);
+}
+
+const char *http_response_header(struct request *r, const char *name)
+{
+    return r->resp ? MHD_get_response_header(r->resp, name) : NULL;
 }
 
 const char *http_header(struct request *r, const char *name)

@@ -46,6 +46,9 @@ struct surface {
     void (*finish)(struct request *r);
     /* called when a body was cut short by an error or a disconnect */
     void (*abort)(struct request *r);
+    /* called with the response installed, just before it is sent (the
+     * audit record of a write is made durable here); may be NULL */
+    void (*respond)(struct request *r);
 };
 
 enum body_mode { BODY_NONE, BODY_BUFFER, BODY_STREAM };
@@ -122,6 +125,8 @@ void http_respond_empty(struct request *r, unsigned status);
 /* Serves len bytes of fd from off; the response owns fd from here on. */
 void http_respond_fd(struct request *r, unsigned status, const char *content_type, int fd, uint64_t off, uint64_t len);
 void http_set_header(struct request *r, const char *name, const char *value);
+/* A header of the response installed so far; NULL when it has none. */
+const char *http_response_header(struct request *r, const char *name);
 
 /*
  * Moves the rest of the request off the HTTP thread: called from finish(),

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "audit/audit.h"
 #include "auth/sigv4.h"
 #include "core/alloc.h"
 #include "core/digest.h"
@@ -106,11 +107,10 @@ static void iam_begin(struct request *r)
     r->body.max = IAM_BODY_MAX;
 }
 
-static void send_error(struct request *r, bool sts, unsigned status, const char *code, const char *message)
+static void send_error_id(struct request *r, bool sts, unsigned status, const char *code, const char *message,
+                          const char *id)
 {
     struct buf b;
-    char id[37];
-    uuid_v4(id);
     buf_init(&b, BUF_UNLIMITED);
     buf_printf(&b, "<ErrorResponse xmlns=\"%s\"><Error><Type>%s</Type>", sts ? STS_XMLNS : IAM_XMLNS,
                status >= 500 ? "Receiver" : "Sender");
@@ -122,18 +122,23 @@ static void send_error(struct request *r, bool sts, unsigned status, const char 
     buf_release(&b);
 }
 
+static void send_error(struct request *r, bool sts, unsigned status, const char *code, const char *message)
+{
+    char id[37];
+    uuid_v4(id);
+    send_error_id(r, sts, status, code, message, id);
+}
+
 /* An error of the generated table (iam/model_gen.h), with its status. */
 static void send_table_error(struct request *r, bool sts, enum iam_error e, const char *message)
 {
     send_error(r, sts, iam_errors[e].status, iam_errors[e].code, message);
 }
 
-static void send_result(struct iam_call *c)
+static void send_result(struct iam_call *c, const char *id)
 {
     struct buf b;
-    char id[37];
     const char *name = c->op->name;
-    uuid_v4(id);
     buf_init(&b, BUF_UNLIMITED);
     buf_printf(&b, "<%sResponse xmlns=\"%s\">", name, strcmp(c->op->version, STS_VERSION) == 0 ? STS_XMLNS : IAM_XMLNS);
     if (c->op->result) {
@@ -481,6 +486,77 @@ static void validation_message(struct buf *out, json_t *in, const char *detail)
     }
 }
 
+/* IAM's member names as CloudTrail writes them: lowerCamelCase. */
+static json_t *camel_keys(json_t *doc)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+    if (json_is_object(doc)) {
+        json_t *out = json_object();
+        json_object_foreach(doc, key, v)
+        {
+            char k[128];
+            snprintf(k, sizeof(k), "%s", key);
+            if (k[0] >= 'A' && k[0] <= 'Z')
+                k[0] = (char)(k[0] - 'A' + 'a');
+            json_object_set_new(out, k, camel_keys(v));
+        }
+        return out;
+    }
+    if (json_is_array(doc)) {
+        json_t *out = json_array();
+        json_array_foreach(doc, i, v) json_array_append_new(out, camel_keys(v));
+        return out;
+    }
+    return json_incref(doc);
+}
+
+/* The audit record of a call: the result when code is NULL, else the
+ * error. *params and *result hold what it borrows; the caller frees them. */
+static void audit_call_of(struct audit_call *a, struct iam_call *c, const char *name, bool sts, const char *code,
+                          const char *message, json_t **params, json_t **result)
+{
+    *params = c->in ? camel_keys(c->in) : NULL;
+    *result = code ? NULL : xml_to_json(c->out.ptr, c->out.len);
+    memset(a, 0, sizeof(*a));
+    a->r = c->r;
+    a->source = sts ? AUDIT_SOURCE_STS : AUDIT_SOURCE_IAM;
+    a->name = name;
+    a->read_only = audit_read_only(name);
+    a->who = &c->who;
+    a->caller_arn = c->who.is_root || !c->caller.arn[0] ? NULL : c->caller.arn;
+    a->request = *params;
+    a->response = *result;
+    a->error_code = code;
+    a->error_message = message;
+    a->request_id = c->request_id;
+    audit_add_resource(a, "AWS::IAM::User", iam_str(c, "UserName"));
+    audit_add_resource(a, "AWS::IAM::Group", iam_str(c, "GroupName"));
+    audit_add_resource(a, "AWS::IAM::Policy", iam_str(c, "PolicyArn"));
+    audit_add_resource(a, "AWS::IAM::AccessKey", iam_str(c, "AccessKeyId"));
+}
+
+/* Answers a call whose caller is known, recording it in the audit trail
+ * first unless run() did (a write's record is on the disk before its reply
+ * leaves): the result when code is NULL, else the error. */
+static void answer(struct iam_call *c, const char *action, bool sts, unsigned status, const char *code, const char *message)
+{
+    const char *name = c->op ? c->op->name : action ? action : "";
+    if (!c->audited && (c->op || (*name && strlen(name) < 64))) { /* not what anyone may send as Action */
+        struct audit_call a;
+        json_t *params, *result;
+        audit_call_of(&a, c, name, sts, code, message, &params, &result);
+        audit_record(&a);
+        json_decref(params);
+        json_decref(result);
+    }
+    if (code)
+        send_error_id(c->r, sts, status, code, message, c->request_id);
+    else
+        send_result(c, c->request_id);
+}
+
 static int load_caller(struct iam_call *c)
 {
     if (c->who.is_root)
@@ -495,6 +571,8 @@ static int load_caller(struct iam_call *c)
     return 0;
 }
 
+/* Runs the handler, in one write transaction when the table says so; a
+ * committed write has its audit record in the same transaction. */
 static int run(struct iam_call *c)
 {
     int rc;
@@ -502,10 +580,20 @@ static int run(struct iam_call *c)
         return iam_fail_internal(c, rc);
     rc = c->op->handler(c);
     if (c->op->writes) {
+        if (rc == 0) {
+            struct audit_call a;
+            json_t *params, *result;
+            audit_call_of(&a, c, c->op->name, strcmp(c->op->version, STS_VERSION) == 0, NULL, NULL, &params, &result);
+            if ((rc = audit_record_in_transaction(&a)) < 0)
+                rc = iam_fail_internal(c, rc);
+            json_decref(params);
+            json_decref(result);
+        }
         if (rc == 0 && (rc = store_commit()) < 0)
             rc = iam_fail_internal(c, rc);
         if (rc < 0)
             store_rollback();
+        c->audited = rc == 0 && audit_enabled();
     }
     return rc;
 }
@@ -536,6 +624,7 @@ static void iam_run(struct request *r, const struct principal *as)
     memset(&c, 0, sizeof(c));
     memset(&form, 0, sizeof(form));
     c.r = r;
+    uuid_v4(c.request_id);
     buf_init(&c.out, BUF_UNLIMITED);
     if (r->body_error == E_BUSY) {
         send_error(r, false, 503, "ServiceUnavailable", error_message());
@@ -568,14 +657,14 @@ static void iam_run(struct request *r, const struct principal *as)
     c.authz.source_ip = r->client_ip;
     c.authz.secure_transport = r->secure;
     if (load_caller(&c) < 0) {
-        send_error(r, sts, c.err_status, c.err_code, c.err_message);
+        answer(&c, action, sts, c.err_status, c.err_code, c.err_message);
         goto done;
     }
     snprintf(r->principal, sizeof(r->principal), "%.*s", (int)sizeof(r->principal) - 1,
              c.who.is_root ? c.who.arn : c.caller.arn);
 
     if (!action || !*action) {
-        send_table_error(r, sts, IAM_MISSING_ACTION, "Missing Action");
+        answer(&c, action, sts, iam_errors[IAM_MISSING_ACTION].status, iam_errors[IAM_MISSING_ACTION].code, "Missing Action");
         goto done;
     }
     if (!c.op || !version || strcmp(version, c.op->version) != 0) {
@@ -585,21 +674,22 @@ static void iam_run(struct request *r, const struct principal *as)
         else
             snprintf(msg, sizeof(msg), "Could not find operation %.200s for version %.40s", action,
                      version ? version : "NO_VERSION_SPECIFIED");
-        send_table_error(r, sts, IAM_INVALID_ACTION, msg);
+        answer(&c, action, sts, iam_errors[IAM_INVALID_ACTION].status, iam_errors[IAM_INVALID_ACTION].code, msg);
         goto done;
     }
 
     if (!sts) {
         const struct model_operation *mop = model_operation_find(iam_operations, iam_noperations, slice_from(action));
         if (query_form_to_json(&c.in, &form, iam_shapes, mop ? mop->input : -1) < 0) {
-            send_table_error(r, sts, IAM_MALFORMED_QUERY_STRING, error_message());
+            answer(&c, action, sts, iam_errors[IAM_MALFORMED_QUERY_STRING].status, iam_errors[IAM_MALFORMED_QUERY_STRING].code,
+                   error_message());
             goto done;
         }
         if (mop && model_validate(iam_shapes, mop->input, c.in) < 0) {
             struct buf vm;
             buf_init(&vm, BUF_UNLIMITED);
             validation_message(&vm, c.in, error_message());
-            send_table_error(r, sts, IAM_VALIDATION_ERROR, vm.ptr);
+            answer(&c, action, sts, iam_errors[IAM_VALIDATION_ERROR].status, iam_errors[IAM_VALIDATION_ERROR].code, vm.ptr);
             buf_release(&vm);
             goto done;
         }
@@ -608,11 +698,12 @@ static void iam_run(struct request *r, const struct principal *as)
     }
 
     if (iam_authorize(&c) == 0 && run(&c) == 0)
-        send_result(&c);
+        answer(&c, action, sts, 200, NULL, NULL);
     else if (c.err_code)
-        send_error(r, sts, c.err_status, c.err_code, c.err_message);
+        answer(&c, action, sts, c.err_status, c.err_code, c.err_message);
     else /* a handler failed without saying why: a bug */
-        send_table_error(r, sts, IAM_SERVICE_FAILURE, "an internal error occurred");
+        answer(&c, action, sts, iam_errors[IAM_SERVICE_FAILURE].status, iam_errors[IAM_SERVICE_FAILURE].code,
+               "an internal error occurred");
 done:
     json_decref(c.in);
     buf_release(&c.out);

@@ -49,6 +49,8 @@ struct iam_call {
     const char *err_code;
     char err_message[1024];
     unsigned err_status;
+    char request_id[37]; /* the RequestId answered, also in the audit record */
+    bool audited;        /* the audit record was written in the operation's own transaction */
 };
 
 /* What an operation's action is authorized on. */

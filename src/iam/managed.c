@@ -1,5 +1,6 @@
 /*
- * This module implements the table of built-in AWS-managed ECR policies.
+ * This module implements the table of built-in AWS-managed ECR policies
+ * (and CloudTrail's read-only policy, for reading the audit trail).
  *
  * Where the data comes from (checked when written; update both together):
  * - Documents, descriptions, creation and edit times and default versions:
@@ -12,8 +13,9 @@
  *   CreateDate that `aws iam get-policy-version` returns, as archived by the
  *   MAMIP project: zoph-io/MAMIP policies/<Name>).
  * - Policy ids: `aws iam list-policies --scope AWS` output. No published id
- *   was found for AmazonEC2ContainerRegistryPullOnly (created 2024-10-04);
- *   its id below is berth's own, in the same format.
+ *   was found for AmazonEC2ContainerRegistryPullOnly (created 2024-10-04) or
+ *   AWSCloudTrail_ReadOnlyAccess (created 2022-06-14); their ids below are
+ *   berth's own, in the same format.
  */
 #include "iam/managed.h"
 
@@ -149,6 +151,32 @@ static const struct managed_policy managed[] = {
                     "        \"ecr:BatchGetImage\",\n"
                     "        \"ecr:GetDownloadUrlForLayer\",\n"
                     "        \"ecr:BatchImportUpstreamImage\"\n"
+                    "      ],\n"
+                    "      \"Resource\" : \"*\"\n"
+                    "    }\n"
+                    "  ]\n"
+                    "}",
+    },
+    {
+        /* reading the audit trail (cloudtrail:LookupEvents) */
+        .name = "AWSCloudTrail_ReadOnlyAccess",
+        .arn = "arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess",
+        .path = "/",
+        .policy_id = "ANPABERTHCLOUDTRAILRO",
+        .default_version = "v1",
+        .description = "Provides read only access to AWS CloudTrail.",
+        .create_date = "2022-06-14T17:19:00Z",
+        .update_date = "2022-06-14T17:19:00Z",
+        .document = "{\n"
+                    "  \"Version\" : \"2012-10-17\",\n"
+                    "  \"Statement\" : [\n"
+                    "    {\n"
+                    "      \"Effect\" : \"Allow\",\n"
+                    "      \"Action\" : [\n"
+                    "        \"cloudtrail:Get*\",\n"
+                    "        \"cloudtrail:Describe*\",\n"
+                    "        \"cloudtrail:List*\",\n"
+                    "        \"cloudtrail:LookupEvents\"\n"
                     "      ],\n"
                     "      \"Resource\" : \"*\"\n"
                     "    }\n"

@@ -27,4 +27,12 @@ void xml_format_time(char out[32], int64_t ms);
  * every byte but A-Z a-z 0-9 - . _ ~). */
 void xml_urlencoded(struct buf *b, const char *name, const char *text);
 
+/* A reply's result XML (what these functions wrote: elements without
+ * attributes) read back as JSON for its audit record: an element with
+ * children becomes an object keyed by their names in lowerCamelCase
+ * (CloudTrail's spelling), one whose children are all <member> a list,
+ * any other its unescaped text. NULL when xml is not of that form. */
+struct json_t;
+struct json_t *xml_to_json(const char *xml, size_t n);
+
 #endif

@@ -50,6 +50,10 @@ struct v2 {
     uint64_t range_first, range_last;
     bool have_range;
     void (*finish)(struct request *r); /* the route's body-complete step */
+    /* the audit trail (a write's record is made as its answer leaves) */
+    const char *audit_event; /* the ECR event a write is recorded as; NULL: not recorded */
+    const char *audit_error; /* the OCI error code answered, if any */
+    char audit_message[256];
 };
 
 /* Answers with the spec's JSON error body; message NULL uses the table's. */

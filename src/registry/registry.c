@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "audit/audit.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -70,6 +71,11 @@ void reg_json(struct request *r, unsigned status, const char *content_type, cons
 
 void reg_error(struct request *r, enum reg_error code, const char *message)
 {
+    struct v2 *v = r->state;
+    if (v) {
+        v->audit_error = errors[code].code;
+        snprintf(v->audit_message, sizeof(v->audit_message), "%s", message && *message ? message : errors[code].message);
+    }
     json_t *e = json_pack("{s:[{s:s,s:s}]}", "errors", "code", errors[code].code, "message",
                           message && *message ? message : errors[code].message);
     char *body = json_dumps(e, JSON_COMPACT);
@@ -221,23 +227,28 @@ struct route {
     const char *action; /* ecr:<Action> checked before the handler; NULL: the handler checks */
     void (*begin)(struct request *r);
     void (*finish)(struct request *r);
+    /* a write: the event its audit record has (the ECR operation ECR's own
+     * trail names for this registry call); NULL for reads */
+    const char *audit_event;
 };
 
 static const struct route routes[] = {
-    {V2_MANIFEST, "GET", "GetManifest", "ecr:BatchGetImage", manifests_get, NULL},
-    {V2_MANIFEST, "HEAD", "HeadManifest", "ecr:BatchGetImage", manifests_get, NULL},
-    {V2_MANIFEST, "PUT", "PutManifest", "ecr:PutImage", manifests_put_begin, manifests_put_finish},
-    {V2_MANIFEST, "DELETE", "DeleteManifest", "ecr:BatchDeleteImage", manifests_delete, NULL},
-    {V2_BLOB, "GET", "GetBlob", "ecr:GetDownloadUrlForLayer", blobs_get, NULL},
-    {V2_BLOB, "HEAD", "HeadBlob", "ecr:BatchCheckLayerAvailability", blobs_get, NULL},
-    {V2_BLOB, "DELETE", "DeleteBlob", "ecr:BatchDeleteImage", blobs_delete, NULL},
-    {V2_UPLOAD_START, "POST", "StartUpload", "ecr:InitiateLayerUpload", uploads_start, uploads_start_finish},
-    {V2_UPLOAD, "PATCH", "PatchUpload", "ecr:UploadLayerPart", uploads_patch, uploads_patch_finish},
-    {V2_UPLOAD, "PUT", "CompleteUpload", "ecr:CompleteLayerUpload", uploads_put, uploads_put_finish},
-    {V2_UPLOAD, "GET", "GetUploadStatus", "ecr:UploadLayerPart", uploads_status, NULL},
-    {V2_UPLOAD, "DELETE", "CancelUpload", "ecr:UploadLayerPart", uploads_cancel, NULL},
-    {V2_TAGS, "GET", "ListTags", "ecr:ListImages", tags_list, NULL},
-    {V2_REFERRERS, "GET", "ListReferrers", "ecr:BatchGetImage", referrers_list, NULL},
+    {V2_MANIFEST, "GET", "GetManifest", "ecr:BatchGetImage", manifests_get, NULL, NULL},
+    {V2_MANIFEST, "HEAD", "HeadManifest", "ecr:BatchGetImage", manifests_get, NULL, NULL},
+    {V2_MANIFEST, "PUT", "PutManifest", "ecr:PutImage", manifests_put_begin, manifests_put_finish, "PutImage"},
+    {V2_MANIFEST, "DELETE", "DeleteManifest", "ecr:BatchDeleteImage", manifests_delete, NULL, "BatchDeleteImage"},
+    {V2_BLOB, "GET", "GetBlob", "ecr:GetDownloadUrlForLayer", blobs_get, NULL, NULL},
+    {V2_BLOB, "HEAD", "HeadBlob", "ecr:BatchCheckLayerAvailability", blobs_get, NULL, NULL},
+    {V2_BLOB, "DELETE", "DeleteBlob", "ecr:BatchDeleteImage", blobs_delete, NULL, "BatchDeleteImage"},
+    /* a POST completes an upload only with ?digest= (monolithic) or ?mount= */
+    {V2_UPLOAD_START, "POST", "StartUpload", "ecr:InitiateLayerUpload", uploads_start, uploads_start_finish,
+     "CompleteLayerUpload"},
+    {V2_UPLOAD, "PATCH", "PatchUpload", "ecr:UploadLayerPart", uploads_patch, uploads_patch_finish, NULL},
+    {V2_UPLOAD, "PUT", "CompleteUpload", "ecr:CompleteLayerUpload", uploads_put, uploads_put_finish, "CompleteLayerUpload"},
+    {V2_UPLOAD, "GET", "GetUploadStatus", "ecr:UploadLayerPart", uploads_status, NULL, NULL},
+    {V2_UPLOAD, "DELETE", "CancelUpload", "ecr:UploadLayerPart", uploads_cancel, NULL, NULL},
+    {V2_TAGS, "GET", "ListTags", "ecr:ListImages", tags_list, NULL, NULL},
+    {V2_REFERRERS, "GET", "ListReferrers", "ecr:BatchGetImage", referrers_list, NULL, NULL},
 };
 
 /* The operation label of the request's metrics (nothing is decided by it). */
@@ -342,6 +353,8 @@ static void v2_begin(struct request *r)
         reg_error(r, path_known ? RE_UNSUPPORTED : RE_NOT_FOUND, NULL);
         return;
     }
+    if (rt->route != V2_UPLOAD_START || http_query(r, "digest") || http_query(r, "mount"))
+        v->audit_event = rt->audit_event;
     if (rt->action && reg_authorize(r, rt->action) < 0)
         return;
     if (reg_load_repo(r) < 0)
@@ -369,10 +382,74 @@ static void v2_abort(struct request *r)
         uploads_abort(r);
 }
 
+/* The audit record of a /v2 write, made as its answer leaves: in ECR's
+ * terms (the operation, its parameters and response elements), with the
+ * registry call itself as additional data. */
+static void v2_respond(struct request *r)
+{
+    struct v2 *v = r->state;
+    if (!v || !v->audit_event || !v->who.arn[0])
+        return;
+    if (v->path.route == V2_UPLOAD_START && r->status == 202) /* a mount that fell back to a new upload */
+        return;
+    bool digest_ref = strncmp(v->ref, "sha256:", 7) == 0 || strncmp(v->ref, "sha512:", 7) == 0;
+    const char *answered = http_response_header(r, "Docker-Content-Digest");
+    const char *upload_digest = http_query(r, "digest") ? http_query(r, "digest") : http_query(r, "mount");
+    bool failed = r->status >= 400;
+    json_t *req = json_pack("{s:s,s:s}", "registryId", v->account, "repositoryName", v->name);
+    json_t *resp = NULL, *id = NULL;
+    if (v->path.route == V2_MANIFEST) {
+        id = json_pack("{s:s}", digest_ref ? "imageDigest" : "imageTag", v->ref);
+        if (strcmp(v->audit_event, "PutImage") == 0) {
+            const char *ct = http_header(r, "Content-Type");
+            json_object_update(req, id);
+            if (ct)
+                json_object_set_new(req, "imageManifestMediaType", json_string(ct));
+            if (answered)
+                json_object_set_new(id, "imageDigest", json_string(answered));
+            resp = json_pack("{s:{s:s,s:s,s:O}}", "image", "registryId", v->account, "repositoryName", v->name, "imageId", id);
+        } else {
+            json_object_set_new(req, "imageIds", json_pack("[O]", id));
+            resp = json_pack("{s:[O],s:[]}", "imageIds", id, "failures");
+        }
+    } else if (v->path.route == V2_BLOB) {
+        json_object_set_new(req, "layerDigest", json_string(v->ref));
+    } else {
+        if (v->path.route == V2_UPLOAD)
+            json_object_set_new(req, "uploadId", json_string(v->ref));
+        if (upload_digest)
+            json_object_set_new(req, "layerDigests", json_pack("[s]", upload_digest));
+        if (answered)
+            resp = json_pack("{s:s,s:s,s:s}", "registryId", v->account, "repositoryName", v->name, "layerDigest", answered);
+    }
+    json_t *extra = json_pack("{s:s,s:s,s:i}", "registryApiMethod", r->method, "registryApiPath", r->path, "httpStatus",
+                              (int)r->status);
+    struct audit_call a = {
+        .r = r,
+        .source = AUDIT_SOURCE_ECR,
+        .name = v->audit_event,
+        .read_only = false,
+        .who = &v->who,
+        .request = req,
+        .response = resp,
+        .additional = extra,
+        .error_code = failed ? (v->audit_error ? v->audit_error : "UNKNOWN") : NULL,
+        .error_message = failed ? v->audit_message : NULL,
+        .resource_account = v->account,
+    };
+    audit_add_resource(&a, "AWS::ECR::Repository", v->name);
+    audit_record(&a);
+    json_decref(req);
+    json_decref(resp);
+    json_decref(id);
+    json_decref(extra);
+}
+
 const struct surface registry_surface = {
     .name = "registry",
     .claims = v2_claims,
     .begin = v2_begin,
     .finish = v2_finish,
     .abort = v2_abort,
+    .respond = v2_respond,
 };

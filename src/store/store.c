@@ -256,6 +256,23 @@ static const char *const migrations[] = {
     "  access_key_id TEXT NOT NULL, csrf TEXT NOT NULL, must_change_password INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);",
+    /* 14: the audit trail (store/audit.h): CloudTrail event records, newest by seq, with an index per lookup
+     * attribute (each with the account first: an account reads only its own history) and one on time for pruning */
+    "CREATE TABLE audit_events(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
+    " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL, resources TEXT NOT NULL, record TEXT NOT NULL);"
+    "CREATE INDEX audit_events_account ON audit_events(account_id, seq);"
+    "CREATE INDEX audit_events_time ON audit_events(event_time);"
+    "CREATE INDEX audit_events_name ON audit_events(account_id, event_name, seq);"
+    "CREATE INDEX audit_events_user ON audit_events(account_id, username, seq);"
+    "CREATE INDEX audit_events_key ON audit_events(account_id, access_key_id, seq);"
+    "CREATE INDEX audit_events_id ON audit_events(event_id);"
+    "CREATE INDEX audit_events_source ON audit_events(account_id, event_source, seq);"
+    "CREATE INDEX audit_events_read_only ON audit_events(account_id, read_only, seq);"
+    "CREATE TABLE audit_resources(seq INTEGER NOT NULL, account_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL);"
+    "CREATE INDEX audit_resources_seq ON audit_resources(seq);"
+    "CREATE INDEX audit_resources_name ON audit_resources(account_id, name, seq);"
+    "CREATE INDEX audit_resources_type ON audit_resources(account_id, type, seq);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

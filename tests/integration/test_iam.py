@@ -30,7 +30,8 @@ READ_ONLY = AWS_POLICY + "AmazonEC2ContainerRegistryReadOnly"
 POWER_USER = AWS_POLICY + "AmazonEC2ContainerRegistryPowerUser"
 FULL_ACCESS = AWS_POLICY + "AmazonEC2ContainerRegistryFullAccess"
 PULL_ONLY = AWS_POLICY + "AmazonEC2ContainerRegistryPullOnly"
-BUILT_IN = {READ_ONLY, POWER_USER, FULL_ACCESS, PULL_ONLY}
+CLOUDTRAIL_READ_ONLY = AWS_POLICY + "AWSCloudTrail_ReadOnlyAccess"
+BUILT_IN = {READ_ONLY, POWER_USER, FULL_ACCESS, PULL_ONLY, CLOUDTRAIL_READ_ONLY}
 
 
 def doc(*actions, resource="*", effect="Allow"):

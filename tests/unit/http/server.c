@@ -71,7 +71,7 @@ static void t_finish(struct request *r)
     http_respond(r, 200, "text/plain", msg, (size_t)n);
 }
 
-static const struct surface test_surface = {"test", t_claims, t_begin, t_finish, NULL};
+static const struct surface test_surface = {"test", t_claims, t_begin, t_finish, NULL, NULL};
 static const struct surface *const surfaces[] = {&test_surface, NULL};
 
 static int port;

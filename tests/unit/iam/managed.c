@@ -47,8 +47,8 @@ static void test_table(void **state)
         assert_int_equal(managed_policy_lookup(&found, m->arn), 0);
         assert_ptr_equal(found, m);
     }
-    assert_int_equal(n, 4);
-    assert_int_equal(managed_policy_count(), 4);
+    assert_int_equal(n, 5);
+    assert_int_equal(managed_policy_count(), 5);
     assert_int_equal(managed_policy_lookup(&found, PREFIX "AdministratorAccess"), E_NOTFOUND);
     assert_null(found);
     assert_string_equal(error_message(), "Policy " PREFIX "AdministratorAccess does not exist or is not attachable.");
@@ -87,6 +87,10 @@ static const struct expectation expectations[] = {
     {"AmazonEC2ContainerRegistryFullAccess", "ecr:SetRepositoryPolicy", REPO, POLICY_ALLOW},
     {"AmazonEC2ContainerRegistryFullAccess", "ecr:PutImage", REPO, POLICY_ALLOW},
     {"AmazonEC2ContainerRegistryFullAccess", "cloudtrail:LookupEvents", "*", POLICY_ALLOW},
+    {"AWSCloudTrail_ReadOnlyAccess", "cloudtrail:LookupEvents", "*", POLICY_ALLOW},
+    {"AWSCloudTrail_ReadOnlyAccess", "cloudtrail:DescribeTrails", "*", POLICY_ALLOW},
+    {"AWSCloudTrail_ReadOnlyAccess", "cloudtrail:DeleteTrail", "*", POLICY_IMPLICIT_DENY},
+    {"AWSCloudTrail_ReadOnlyAccess", "ecr:DescribeRepositories", REPO, POLICY_IMPLICIT_DENY},
     {"AmazonEC2ContainerRegistryFullAccess", "iam:CreateUser", "*", POLICY_IMPLICIT_DENY},
     /* only for the replication service-linked role (see the context test) */
     {"AmazonEC2ContainerRegistryFullAccess", "iam:CreateServiceLinkedRole", "*", POLICY_IMPLICIT_DENY},

@@ -1,0 +1,507 @@
+/*
+ * This module implements the audit trail of audit.h: it builds a call's
+ * CloudTrail record on the caller's thread (redacting secrets) and pushes
+ * it onto a bounded queue. Records are numbered as they are queued and
+ * written to the store many to a transaction (group commit), in queue
+ * order; the number of the last one written is published.
+ *
+ * A write waits for its number: if no batch is being written it writes one
+ * itself, everything queued so far, on its own thread and connection (the
+ * leader of a group commit, so an uncontended write costs no hand-off to
+ * another thread); otherwise it waits for the batch under way, which other
+ * writes join while it commits. Reads only queue: one writer thread writes
+ * what they leave, after gathering for a few milliseconds. A batch with a
+ * write's record syncs the WAL before the write is answered (as every
+ * acknowledged write in berth); one of reads' records alone commits without
+ * a sync (synchronous=NORMAL), and reaches the disk with the next sync of
+ * the WAL. A write that runs in one store transaction of its own skips
+ * all this: its record goes into that transaction
+ * (audit_record_in_transaction). The prune job deletes records past the
+ * retention, a bounded number per transaction.
+ */
+#include "audit/audit.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/util.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+
+#define QUEUE_MAX_DEFAULT 8192
+/* Records in one transaction at most: a commit stays short. */
+#define BATCH_MAX 256
+/* How long the writer gathers reads' records before writing them. */
+#define GATHER_MS 10
+/* A string longer than this is shortened in a record (a manifest, say). */
+#define STRING_MAX 8192
+#define PRUNE_JOB "audit-prune"
+#define PRUNE_BATCH 5000
+#define WRITE_TRIES 3
+
+/* One queued record: the row with the strings it owns. */
+struct item {
+    struct audit_row row;
+    char *owned[8 + 2 * AUDIT_RESOURCES_MAX];
+    int nowned;
+    uint64_t seq;
+};
+
+static struct {
+    bool started;
+    struct audit_options opt;
+    pthread_t writer;
+    pthread_mutex_t lock;
+    pthread_cond_t nonempty; /* the writer waits for records */
+    pthread_cond_t room;     /* producers wait for room in the queue */
+    pthread_cond_t committed_cond;
+    struct item **ring;
+    unsigned cap, head, count;
+    uint64_t queued;    /* number of the last record queued */
+    uint64_t committed; /* number of the last record written (or given up on) */
+    bool committing;    /* a batch is being written (by a leader or the writer) */
+    bool stopping;
+} q = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .nonempty = PTHREAD_COND_INITIALIZER,
+       .room = PTHREAD_COND_INITIALIZER,
+       .committed_cond = PTHREAD_COND_INITIALIZER};
+
+bool audit_enabled(void)
+{
+    return q.started;
+}
+
+/* ---- redaction ---- */
+
+static const char *const secret_keys[] = {"authorizationToken", "secretAccessKey", "password", "oldPassword", "newPassword",
+                                          "sessionToken", "privateKey", "layerPartBlob", "secret", NULL};
+
+static bool secret_key(const char *key)
+{
+    for (const char *const *k = secret_keys; *k; k++)
+        if (strcasecmp(key, *k) == 0)
+            return true;
+    return false;
+}
+
+json_t *audit_redact(json_t *doc)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+    if (json_is_object(doc)) {
+        json_t *out = json_object();
+        json_object_foreach(doc, key, v) json_object_set_new(out, key, secret_key(key) ? json_string(AUDIT_HIDDEN) : audit_redact(v));
+        return out;
+    }
+    if (json_is_array(doc)) {
+        json_t *out = json_array();
+        json_array_foreach(doc, i, v) json_array_append_new(out, audit_redact(v));
+        return out;
+    }
+    if (json_is_string(doc) && json_string_length(doc) > STRING_MAX) {
+        char note[96];
+        snprintf(note, sizeof(note), "(%zu bytes, not recorded)", json_string_length(doc));
+        return json_string(note);
+    }
+    return doc ? json_deep_copy(doc) : json_null();
+}
+
+/* ---- records ---- */
+
+bool audit_read_only(const char *op)
+{
+    static const char *const prefixes[] = {"Get", "List", "Describe", "BatchGet", "BatchCheck", "Lookup", "Simulate", NULL};
+    for (const char *const *p = prefixes; *p; p++)
+        if (strncmp(op, *p, strlen(*p)) == 0)
+            return true;
+    return false;
+}
+
+void audit_add_resource(struct audit_call *a, const char *type, const char *name)
+{
+    if (!name || !*name || a->nresources >= AUDIT_RESOURCES_MAX)
+        return;
+    for (int i = 0; i < a->nresources; i++)
+        if (strcmp(a->resources[i].type, type) == 0 && strcmp(a->resources[i].name, name) == 0)
+            return;
+    a->resources[a->nresources++] = (struct audit_resource){type, name};
+}
+
+static json_t *user_identity(const struct audit_call *a)
+{
+    const struct principal *p = a->who;
+    const char *arn = a->caller_arn ? a->caller_arn : p->arn;
+    json_t *u = json_pack("{s:s,s:s,s:s,s:s}", "type", p->is_root || p->anonymous ? "Root" : "IAMUser", "principalId",
+                          p->user_id[0] ? p->user_id : p->account_id, "arn", arn, "accountId", p->account_id);
+    if (p->access_key_id[0])
+        json_object_set_new(u, "accessKeyId", json_string(p->access_key_id));
+    if (!p->is_root && p->user_name[0])
+        json_object_set_new(u, "userName", json_string(p->user_name));
+    return u;
+}
+
+static char *own(struct item *it, const char *z)
+{
+    assert(it->nowned < (int)(sizeof(it->owned) / sizeof(it->owned[0])));
+    return it->owned[it->nowned++] = xstrdup(z ? z : "");
+}
+
+static void item_free(struct item *it)
+{
+    for (int i = 0; i < it->nowned; i++)
+        free(it->owned[i]);
+    free(it);
+}
+
+/* The record of a call for one account's history (recipient). */
+static struct item *item_new(const struct audit_call *a, const char *recipient, const char *event_id, const char *request_id,
+                             int64_t ms)
+{
+    struct item *it = xcalloc(1, sizeof(*it));
+    char when[32];
+    const char *ua = a->r ? http_header(a->r, "User-Agent") : NULL;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    json_t *rec = json_object();
+    json_object_set_new(rec, "eventVersion", json_string("1.08"));
+    json_object_set_new(rec, "userIdentity", user_identity(a));
+    json_object_set_new(rec, "eventTime", json_string(when));
+    json_object_set_new(rec, "eventSource", json_string(a->source));
+    json_object_set_new(rec, "eventName", json_string(a->name));
+    json_object_set_new(rec, "awsRegion", json_string(auth_region()));
+    json_object_set_new(rec, "sourceIPAddress", json_string(a->r ? a->r->client_ip : ""));
+    json_object_set_new(rec, "userAgent", json_string(ua ? ua : ""));
+    if (a->error_code) {
+        json_object_set_new(rec, "errorCode", json_string(a->error_code));
+        json_object_set_new(rec, "errorMessage", json_string(a->error_message ? a->error_message : ""));
+    }
+    json_object_set_new(rec, "requestParameters", a->request ? audit_redact(a->request) : json_null());
+    /* as CloudTrail: what a write answered; a read's answer is not recorded */
+    json_object_set_new(rec, "responseElements",
+                        a->response && !a->error_code && !a->read_only ? audit_redact(a->response) : json_null());
+    if (a->additional)
+        json_object_set_new(rec, "additionalEventData", audit_redact(a->additional));
+    json_object_set_new(rec, "requestID", json_string(request_id));
+    json_object_set_new(rec, "eventID", json_string(event_id));
+    json_object_set_new(rec, "readOnly", json_boolean(a->read_only));
+    if (a->nresources) {
+        json_t *res = json_array();
+        for (int i = 0; i < a->nresources; i++)
+            json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "accountId",
+                                                 a->resource_account ? a->resource_account : a->who->account_id, "type",
+                                                 a->resources[i].type, "name", a->resources[i].name));
+        json_object_set_new(rec, "resources", res);
+    }
+    json_object_set_new(rec, "eventType", json_string("AwsApiCall"));
+    json_object_set_new(rec, "managementEvent", json_true());
+    json_object_set_new(rec, "recipientAccountId", json_string(recipient));
+    json_object_set_new(rec, "eventCategory", json_string("Management"));
+    char *z = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+
+    struct audit_row *row = &it->row;
+    row->account_id = own(it, recipient);
+    row->event_id = own(it, event_id);
+    row->event_ms = ms;
+    row->event_name = own(it, a->name);
+    row->event_source = own(it, a->source);
+    row->username = own(it, a->who->is_root || a->who->anonymous ? "root" : a->who->user_name);
+    row->access_key_id = own(it, a->who->access_key_id);
+    row->read_only = a->read_only;
+    for (int i = 0; i < a->nresources; i++)
+        row->resources[i] = (struct audit_resource){own(it, a->resources[i].type), own(it, a->resources[i].name)};
+    row->nresources = a->nresources;
+    row->record = it->owned[it->nowned++] = z;
+    return it;
+}
+
+/* Queues it and returns its number; waits for room while the queue is full. */
+static uint64_t push(struct item *it)
+{
+    pthread_mutex_lock(&q.lock);
+    while (q.count == q.cap && !q.stopping)
+        pthread_cond_wait(&q.room, &q.lock);
+    if (q.stopping) {
+        pthread_mutex_unlock(&q.lock);
+        log_warn("audit: %s by %s not recorded: the server is stopping", it->row.event_name, it->row.username);
+        item_free(it);
+        return 0;
+    }
+    /* the writer may free it as soon as the lock is released */
+    uint64_t seq = it->seq = ++q.queued;
+    q.ring[(q.head + q.count) % q.cap] = it;
+    q.count++;
+    pthread_cond_signal(&q.nonempty);
+    pthread_mutex_unlock(&q.lock);
+    return seq;
+}
+
+/* Takes the oldest queued records, up to BATCH_MAX, for the caller to
+ * write: with the lock held and no batch under way; sets committing. */
+static unsigned take(struct item **batch)
+{
+    unsigned n = q.count < BATCH_MAX ? q.count : BATCH_MAX;
+    for (unsigned i = 0; i < n; i++)
+        batch[i] = q.ring[(q.head + i) % q.cap];
+    q.head = (q.head + n) % q.cap;
+    q.count -= n;
+    q.committing = true;
+    pthread_cond_broadcast(&q.room);
+    return n;
+}
+
+/* One transaction of records. It syncs the WAL when the batch holds a
+ * write's record (whose answer waits: nothing is acknowledged before it is
+ * on the disk); records of reads alone commit without a sync, and reach
+ * the disk with the next sync of the WAL. */
+static int write_batch(struct item **items, unsigned n)
+{
+    bool full = false;
+    for (unsigned i = 0; i < n && !full; i++)
+        full = !items[i]->row.read_only;
+    int rc = full ? 0 : store_audit_sync(false);
+    if (rc == 0 && (rc = store_begin()) == 0) {
+        for (unsigned i = 0; rc == 0 && i < n; i++)
+            rc = store_audit_insert(&items[i]->row);
+        if (rc == 0)
+            rc = store_commit();
+        if (rc < 0)
+            store_rollback();
+    }
+    /* the thread's other transactions keep the store's full syncs */
+    if (!full && store_audit_sync(true) < 0 && rc == 0)
+        rc = -1;
+    return rc;
+}
+
+/* Writes a batch from take() (without the lock) and publishes it. */
+static void commit_batch(struct item **batch, unsigned n)
+{
+    static const char *const written[] = {"written"}, *const lost[] = {"lost"};
+    int rc = -1;
+    int64_t t0 = mono_us();
+    for (int attempt = 0; attempt < WRITE_TRIES && rc < 0; attempt++) {
+        if (attempt)
+            nanosleep(&(struct timespec){0, 100000000L * attempt}, NULL);
+        if ((rc = write_batch(batch, n)) < 0)
+            log_error("audit: writing %u record%s: %s", n, n == 1 ? "" : "s", error_message());
+    }
+    metric_observe_us(metric_get(&metric_audit_commit, NULL), mono_us() - t0);
+    metric_add(metric_get(&metric_audit_records, rc < 0 ? lost : written), n);
+    if (rc < 0)
+        log_error("audit: %u record%s lost (first: %s %s)", n, n == 1 ? "" : "s", batch[0]->row.event_name,
+                  batch[0]->row.event_id);
+    pthread_mutex_lock(&q.lock);
+    q.committed = batch[n - 1]->seq;
+    q.committing = false;
+    pthread_cond_broadcast(&q.committed_cond);
+    if (q.count)
+        pthread_cond_signal(&q.nonempty);
+    pthread_mutex_unlock(&q.lock);
+    for (unsigned i = 0; i < n; i++)
+        item_free(batch[i]);
+}
+
+/* Returns once record seq is written, writing batches itself while no one
+ * else does. Never inside a store transaction of the caller's. */
+static void wait_committed(uint64_t seq)
+{
+    struct item *batch[BATCH_MAX];
+    pthread_mutex_lock(&q.lock);
+    while (q.committed < seq) {
+        if (!q.committing && q.count) {
+            unsigned n = take(batch);
+            pthread_mutex_unlock(&q.lock);
+            commit_batch(batch, n);
+            pthread_mutex_lock(&q.lock);
+        } else {
+            pthread_cond_wait(&q.committed_cond, &q.lock);
+        }
+    }
+    pthread_mutex_unlock(&q.lock);
+}
+
+void audit_record(const struct audit_call *a)
+{
+    char event_id[37], fresh_id[37];
+    if (!q.started || !a->who)
+        return;
+    uuid_v4(event_id);
+    if (!a->request_id)
+        uuid_v4(fresh_id);
+    const char *request_id = a->request_id ? a->request_id : fresh_id;
+    int64_t ms = now_ms();
+    uint64_t last = push(item_new(a, a->who->account_id, event_id, request_id, ms));
+    /* a call on another account's resources is in that account's history too */
+    if (a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0) {
+        uint64_t seq = push(item_new(a, a->resource_account, event_id, request_id, ms));
+        last = seq ? seq : last;
+    }
+    if (!a->read_only && last)
+        wait_committed(last);
+}
+
+int audit_record_in_transaction(const struct audit_call *a)
+{
+    static const char *const written[] = {"written"};
+    char event_id[37], fresh_id[37];
+    int rc = 0;
+    if (!q.started || !a->who)
+        return 0;
+    uuid_v4(event_id);
+    if (!a->request_id)
+        uuid_v4(fresh_id);
+    const char *request_id = a->request_id ? a->request_id : fresh_id;
+    int64_t ms = now_ms();
+    const char *recipients[2] = {a->who->account_id, a->resource_account};
+    int n = a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0 ? 2 : 1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct item *it = item_new(a, recipients[i], event_id, request_id, ms);
+        rc = store_audit_insert(&it->row);
+        item_free(it);
+    }
+    /* counted before the commit: a failed commit fails the call, which is then recorded as such */
+    if (rc == 0)
+        metric_add(metric_get(&metric_audit_records, written), n);
+    return rc;
+}
+
+void audit_sync(void)
+{
+    if (!q.started)
+        return;
+    pthread_mutex_lock(&q.lock);
+    uint64_t seq = q.queued;
+    pthread_mutex_unlock(&q.lock);
+    wait_committed(seq);
+}
+
+/* ---- the writer (of what reads leave) ---- */
+
+static void *writer_loop(void *arg)
+{
+    (void)arg;
+    struct item **batch = xcalloc(BATCH_MAX, sizeof(*batch));
+    pthread_mutex_lock(&q.lock);
+    for (;;) {
+        while ((q.count == 0 || q.committing) && !q.stopping)
+            pthread_cond_wait(&q.nonempty, &q.lock);
+        if (q.count == 0 && q.stopping)
+            break;
+        if (q.committing) { /* stopping: let the leader finish */
+            pthread_cond_wait(&q.committed_cond, &q.lock);
+            continue;
+        }
+        if (q.count < BATCH_MAX && !q.stopping) {
+            /* gather: reads' records need not be written at once */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += GATHER_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&q.room, &q.lock, &ts);
+            if (q.committing || q.count == 0)
+                continue;
+        }
+        unsigned n = take(batch);
+        pthread_mutex_unlock(&q.lock);
+        commit_batch(batch, n);
+        pthread_mutex_lock(&q.lock);
+    }
+    pthread_mutex_unlock(&q.lock);
+    free(batch);
+    store_close_thread();
+    return NULL;
+}
+
+/* ---- retention ---- */
+
+int audit_prune(int64_t now, int64_t retention_ms, int64_t *deleted_out)
+{
+    int64_t n = 0, total = 0;
+    int rc = 0;
+    do {
+        if ((rc = store_begin()) < 0)
+            break;
+        rc = store_audit_prune(now - retention_ms, PRUNE_BATCH, &n);
+        if (rc == 0)
+            rc = store_commit();
+        if (rc < 0) {
+            store_rollback();
+            break;
+        }
+        total += n;
+    } while (n == PRUNE_BATCH && !jobs_stopping());
+    if (deleted_out)
+        *deleted_out = total;
+    return rc;
+}
+
+static int prune_job(const struct job *job, void *ctx)
+{
+    (void)job;
+    (void)ctx;
+    int64_t deleted = 0;
+    int rc = audit_prune(now_ms(), q.opt.retention_ms, &deleted);
+    if (deleted)
+        log_info("audit: pruned %lld record%s older than %lld s", (long long)deleted, deleted == 1 ? "" : "s",
+                 (long long)(q.opt.retention_ms / 1000));
+    return rc;
+}
+
+int audit_start(const struct audit_options *o)
+{
+    int rc;
+    q.opt = *o;
+    /* tests only: a retention of milliseconds, so pruning shows at once */
+    const char *test_retention = getenv("BERTH_AUDIT_TEST_RETENTION_MS");
+    if (test_retention && *test_retention)
+        q.opt.retention_ms = strtoll(test_retention, NULL, 10);
+    if ((rc = jobs_register(PRUNE_JOB, prune_job, NULL)) < 0)
+        return rc;
+    if (!o->on) {
+        /* what is kept still ages out */
+        return jobs_every(PRUNE_JOB, "retention", o->prune_interval_ms, 0);
+    }
+    if ((rc = jobs_every(PRUNE_JOB, "retention", o->prune_interval_ms, 0)) < 0)
+        return rc;
+    q.cap = o->queue_max ? o->queue_max : QUEUE_MAX_DEFAULT;
+    q.ring = xcalloc(q.cap, sizeof(*q.ring));
+    q.stopping = false;
+    if (pthread_create(&q.writer, NULL, writer_loop, NULL) != 0) {
+        free(q.ring);
+        q.ring = NULL;
+        return error_set(E_ERROR, "audit: cannot start the writer thread");
+    }
+    q.started = true;
+    return 0;
+}
+
+void audit_stop(void)
+{
+    if (!q.started)
+        return;
+    pthread_mutex_lock(&q.lock);
+    q.stopping = true;
+    pthread_cond_broadcast(&q.nonempty);
+    pthread_cond_broadcast(&q.room);
+    pthread_mutex_unlock(&q.lock);
+    pthread_join(q.writer, NULL);
+    q.started = false;
+    free(q.ring);
+    q.ring = NULL;
+}

@@ -1,0 +1,448 @@
+"""The audit trail (issue 12 §2): every ECR and IAM call and every /v2 write is a CloudTrail event
+record, read back with `aws cloudtrail lookup-events --endpoint-url` (the pyenv aws CLI) and Debian
+boto3's cloudtrail client: the record's fields, each lookup attribute, time ranges, pagination,
+secrets redacted, authorization (cloudtrail:LookupEvents), accounts kept apart, a write's record
+surviving kill -9 right after its answer, retention.
+"""
+
+import json
+import os
+import re
+import time
+import uuid
+
+import boto3
+import botocore
+import pytest
+
+import images
+from conftest import ContainerTools, registry_credentials, require_tool, run
+from regclient import Registry
+
+OTHER_ACCOUNT = "210987654321"
+CT_READ_ONLY = "arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def client(server, service, key=None, secret=None):
+    return boto3.client(service, endpoint_url=server.url, region_name=server.region,
+                        aws_access_key_id=key or server.access_key, aws_secret_access_key=secret or server.secret)
+
+
+def cli_env(server, key=None, secret=None):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=key or server.access_key, AWS_SECRET_ACCESS_KEY=secret or server.secret,
+               AWS_DEFAULT_REGION=server.region, AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_MAX_ATTEMPTS="1", AWS_PAGER="")
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def lookup_cli(server, *args, key=None, secret=None):
+    """`aws cloudtrail lookup-events` (one page of up to 50), as JSON."""
+    p = run(["aws", "cloudtrail", "lookup-events", "--endpoint-url", server.url, "--output", "json",
+             "--max-results", "50", *args], env=cli_env(server, key, secret), redact=[server.secret])
+    return json.loads(p.stdout)
+
+
+def events(ct, **kw):
+    """Every event of a lookup, following NextToken."""
+    out, token = [], None
+    while True:
+        page = ct.lookup_events(**kw, **({"NextToken": token} if token else {}))
+        out += page["Events"]
+        token = page.get("NextToken")
+        if not token:
+            return out
+
+
+def by_name(ct, name):
+    return events(ct, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+
+
+def record(event):
+    return json.loads(event["CloudTrailEvent"])
+
+
+def ct_error(excinfo):
+    e = excinfo.value.response
+    return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture(scope="module")
+def srv(berth_factory):
+    return berth_factory()
+
+
+@pytest.fixture(scope="module")
+def ct(srv):
+    return client(srv, "cloudtrail")
+
+
+@pytest.fixture(scope="module")
+def ecr(srv):
+    return client(srv, "ecr")
+
+
+@pytest.fixture(scope="module")
+def iam(srv):
+    return client(srv, "iam")
+
+
+def name(prefix="audit"):
+    return f"{prefix}/r-{images.token(4)}"
+
+
+def test_ecr_call_record_has_cloudtrail_fields(srv, ecr):
+    repo = name()
+    resp = ecr.create_repository(repositoryName=repo)
+    got = lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={repo}")["Events"]
+    assert [e["EventName"] for e in got] == ["CreateRepository"]
+    e = got[0]
+    assert e["EventSource"] == "ecr.amazonaws.com" and e["ReadOnly"] == "false"
+    assert e["Username"] == "root" and e["AccessKeyId"] == srv.access_key
+    assert e["Resources"] == [{"ResourceType": "AWS::ECR::Repository", "ResourceName": repo}]
+    r = record(e)
+    assert r["eventVersion"] == "1.08" and r["eventType"] == "AwsApiCall" and r["managementEvent"] is True
+    assert r["eventSource"] == "ecr.amazonaws.com" and r["eventName"] == "CreateRepository"
+    assert r["awsRegion"] == srv.region and r["sourceIPAddress"] == "127.0.0.1"
+    assert "Boto3/" in r["userAgent"]
+    assert r["userIdentity"] == {"type": "Root", "principalId": srv.account_id,
+                                 "arn": f"arn:aws:iam::{srv.account_id}:root", "accountId": srv.account_id,
+                                 "accessKeyId": srv.access_key}
+    assert r["requestParameters"] == {"repositoryName": repo}
+    assert r["responseElements"]["repository"]["repositoryArn"] == resp["repository"]["repositoryArn"]
+    assert r["requestID"] == resp["ResponseMetadata"]["RequestId"]
+    assert UUID.match(r["eventID"]) and r["eventID"] == e["EventId"]
+    assert r["readOnly"] is False and r["recipientAccountId"] == srv.account_id
+    assert "errorCode" not in r
+    t = time.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
+    assert abs(time.mktime(t) - time.timezone - time.time()) < 120
+
+
+def test_ecr_errors_and_denials_are_recorded(srv, ecr, iam):
+    missing = name("absent")
+    with pytest.raises(botocore.exceptions.ClientError):
+        ecr.describe_repositories(repositoryNames=[missing])
+    got = lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={missing}")["Events"]
+    r = record(got[0])
+    assert r["eventName"] == "DescribeRepositories" and r["readOnly"] is True
+    assert r["errorCode"] == "RepositoryNotFoundException" and missing in r["errorMessage"]
+    assert r["responseElements"] is None
+
+    # an IAM user without any policy: the denial is recorded with its identity
+    user = "nobody-" + images.token(3)
+    iam.create_user(UserName=user)
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    denied = name("denied")
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        client(srv, "ecr", k["AccessKeyId"], k["SecretAccessKey"]).create_repository(repositoryName=denied)
+    assert ei.value.response["Error"]["Code"] == "AccessDeniedException"
+    r = record(lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={denied}")["Events"][0])
+    assert r["errorCode"] == "AccessDeniedException" and "not authorized" in r["errorMessage"]
+    assert r["userIdentity"]["type"] == "IAMUser" and r["userIdentity"]["userName"] == user
+    assert r["userIdentity"]["arn"] == f"arn:aws:iam::{srv.account_id}:user/{user}"
+    assert r["userIdentity"]["accessKeyId"] == k["AccessKeyId"]
+    assert r["userIdentity"]["principalId"].startswith("AIDA")
+
+
+def test_iam_calls_are_recorded(srv, iam, ct):
+    user = "auditee-" + images.token(3)
+    iam.create_user(UserName=user, Path="/team/")
+    iam.get_user(UserName=user)
+    with pytest.raises(botocore.exceptions.ClientError):
+        iam.get_user(UserName=user + "-missing")
+    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": user}])
+    assert [e["EventName"] for e in got] == ["GetUser", "CreateUser"]
+    create = record(got[1])
+    assert create["eventSource"] == "iam.amazonaws.com" and create["readOnly"] is False
+    assert create["requestParameters"] == {"userName": user, "path": "/team/"}
+    assert create["responseElements"]["user"]["userName"] == user and create["responseElements"]["user"]["path"] == "/team/"
+    assert create["responseElements"]["user"]["arn"] == f"arn:aws:iam::{srv.account_id}:user/team/{user}"
+    assert record(got[0])["responseElements"] is None
+    assert got[1]["Resources"] == [{"ResourceType": "AWS::IAM::User", "ResourceName": user}]
+    assert record(got[0])["readOnly"] is True
+    miss = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": user + "-missing"}])
+    assert record(miss[0])["errorCode"] == "NoSuchEntity"
+
+
+def test_v2_writes_are_recorded_as_ecr_events(srv, ct, tmp_path):
+    require_tool("skopeo")
+    tools = ContainerTools(tmp_path / "containers", srv)
+    repo = name("pushed")
+    client(srv, "ecr").create_repository(repositoryName=repo)
+    img = images.make_image(nlayers=2, label="audit")
+    layout = images.write_oci_layout(tmp_path / "layout", {"v1": img})
+    creds = "%s:%s" % registry_credentials(srv)
+    tools.skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds, f"oci:{layout}:v1",
+                 f"docker://{srv.host}/{repo}:v1")
+    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    names = [e["EventName"] for e in got]
+    # newest first: the manifest after its blobs (config and two layers), the repository first of all
+    assert names[0] == "PutImage" and names[-1] == "CreateRepository"
+    uploads = [record(e) for e in got if e["EventName"] == "CompleteLayerUpload"]
+    assert sorted(r["responseElements"]["layerDigest"] for r in uploads) == sorted(b.digest for b in img.blobs)
+    put = record(got[0])
+    assert put["eventSource"] == "ecr.amazonaws.com" and put["readOnly"] is False
+    assert put["requestParameters"]["repositoryName"] == repo and put["requestParameters"]["imageTag"] == "v1"
+    assert put["requestParameters"]["registryId"] == srv.account_id
+    assert put["responseElements"]["image"]["imageId"] == {"imageTag": "v1", "imageDigest": img.digest}
+    assert put["additionalEventData"]["registryApiMethod"] == "PUT"
+    assert put["userAgent"].startswith("skopeo") or "containers" in put["userAgent"], put["userAgent"]
+    assert put["userIdentity"]["type"] == "Root"
+
+    tools.skopeo("delete", "--tls-verify=false", "--creds", creds, f"docker://{srv.host}/{repo}:v1")
+    d = record(events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])[0])
+    assert d["eventName"] == "BatchDeleteImage" and d["requestParameters"]["imageIds"] == [{"imageDigest": img.digest}]
+    assert "errorCode" not in d
+
+    # a refused write is recorded with the registry's error
+    r = Registry(srv).put_manifest(repo, "v2", b"{not json", images.OCI_MANIFEST)
+    assert r.status_code == 400
+    bad = record(events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])[0])
+    assert bad["eventName"] == "PutImage" and bad["errorCode"] == "MANIFEST_INVALID"
+
+
+def test_each_lookup_attribute(srv, ct, iam):
+    user = "finder-" + images.token(3)
+    iam.create_user(UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess")
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    uecr = client(srv, "ecr", k["AccessKeyId"], k["SecretAccessKey"])
+    repo = name("attrs")
+    uecr.create_repository(repositoryName=repo)
+    uecr.describe_repositories(repositoryNames=[repo])
+
+    def look(key, value):
+        return events(ct, LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}])
+
+    mine = look("Username", user)
+    assert [e["EventName"] for e in mine] == ["DescribeRepositories", "CreateRepository"]
+    assert all(e["Username"] == user and e["AccessKeyId"] == k["AccessKeyId"] for e in mine)
+    assert [e["EventId"] for e in look("AccessKeyId", k["AccessKeyId"])] == [e["EventId"] for e in mine]
+    assert [e["EventId"] for e in look("ResourceName", repo)] == [e["EventId"] for e in mine]
+    one = look("EventId", mine[1]["EventId"])
+    assert len(one) == 1 and one[0]["EventName"] == "CreateRepository"
+    assert all(e["EventName"] == "CreateRepository" for e in look("EventName", "CreateRepository"))
+    assert all(e["ReadOnly"] == "true" for e in look("ReadOnly", "true"))
+    assert all(e["ReadOnly"] == "false" for e in look("ReadOnly", "false"))
+    assert {e["EventName"] for e in look("ReadOnly", "true")} >= {"DescribeRepositories"}
+    assert {e["EventSource"] for e in look("EventSource", "iam.amazonaws.com")} == {"iam.amazonaws.com"}
+    assert {e["EventSource"] for e in look("EventSource", "ecr.amazonaws.com")} == {"ecr.amazonaws.com"}
+    typed = look("ResourceType", "AWS::IAM::User")
+    assert typed and all(any(r["ResourceType"] == "AWS::IAM::User" for r in e["Resources"]) for e in typed)
+    assert look("Username", "nobody-at-all") == []
+
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "A"},
+                                           {"AttributeKey": "Username", "AttributeValue": "B"}])
+    assert ct_error(ei) == ("InvalidLookupAttributesException", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ct.lookup_events(LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": "maybe"}])
+    assert ct_error(ei) == ("InvalidLookupAttributesException", 400)
+    p = run(["aws", "cloudtrail", "lookup-events", "--endpoint-url", srv.url, "--lookup-attributes",
+             "AttributeKey=Color,AttributeValue=red"], env=cli_env(srv), check=False)
+    assert p.returncode != 0 and "InvalidLookupAttributesException" in p.stderr
+
+
+def test_time_range(srv, ct, ecr):
+    before = time.time()
+    time.sleep(1.1)
+    repo = name("timed")
+    ecr.create_repository(repositoryName=repo)
+    time.sleep(1.1)
+    after = time.time()
+    attr = [{"AttributeKey": "ResourceName", "AttributeValue": repo}]
+    assert len(events(ct, LookupAttributes=attr, StartTime=before, EndTime=after)) == 1
+    assert events(ct, LookupAttributes=attr, StartTime=after) == []
+    assert events(ct, LookupAttributes=attr, EndTime=before) == []
+    got = lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={repo}",
+                     "--start-time", str(int(before)), "--end-time", str(int(after) + 1))["Events"]
+    assert [e["EventName"] for e in got] == ["CreateRepository"]
+    assert before - 1 <= got[0]["EventTime"] <= after + 1
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ct.lookup_events(StartTime=after, EndTime=before)
+    assert ct_error(ei) == ("InvalidTimeRangeException", 400)
+
+
+def test_pagination(srv, ct, ecr):
+    repo = name("paged")
+    ecr.create_repository(repositoryName=repo)
+    for _ in range(6):
+        ecr.describe_repositories(repositoryNames=[repo])
+    attr = [{"AttributeKey": "ResourceName", "AttributeValue": repo}]
+    pages, token = [], None
+    while True:
+        page = ct.lookup_events(LookupAttributes=attr, MaxResults=3, **({"NextToken": token} if token else {}))
+        pages.append(page["Events"])
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    flat = [e for p in pages for e in p]
+    assert len({e["EventId"] for e in flat}) == 7
+    assert [e["EventName"] for e in flat] == ["DescribeRepositories"] * 6 + ["CreateRepository"]
+    assert [e["EventTime"] for e in flat] == sorted((e["EventTime"] for e in flat), reverse=True)
+    # the CLI's pagination reads the same pages
+    cli = lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={repo}")["Events"]
+    assert [e["EventId"] for e in cli] == [e["EventId"] for e in flat]
+    # the default page is 50
+    for _ in range(50):
+        ecr.describe_repositories(repositoryNames=[repo])
+    page = ct.lookup_events(LookupAttributes=attr)
+    assert len(page["Events"]) == 50 and page["NextToken"]
+    assert len(ct.lookup_events(LookupAttributes=attr, NextToken=page["NextToken"])["Events"]) == 7
+    for bad in (51, 1000):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            ct.lookup_events(MaxResults=bad)
+        assert ct_error(ei) == ("InvalidMaxResultsException", 400)
+    for tok in ("bm90LWEtdG9rZW4=", "!!", "Y3QxOi01"):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            ct.lookup_events(NextToken=tok)
+        assert ct_error(ei) == ("InvalidNextTokenException", 400)
+
+
+def test_secrets_never_appear_in_any_record(srv, iam, ct):
+    user = "secretive-" + images.token(3)
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    secret = key["SecretAccessKey"]
+    env = cli_env(srv)
+    password = run(["aws", "ecr", "get-login-password", "--endpoint-url", srv.url], env=env,
+                   redact=[srv.secret]).stdout.strip()
+    token = run(["aws", "ecr", "get-authorization-token", "--endpoint-url", srv.url, "--output", "json"], env=env,
+                redact=[srv.secret]).stdout
+    b64 = json.loads(token)["authorizationData"][0]["authorizationToken"]
+    # the registry login itself (a /v2 write with the password as Basic credentials)
+    Registry(srv, auth=("AWS", password)).push_image(name("secrets"), images.make_image(label="s"), tag="x")
+    every = events(ct)
+    text = "\n".join(json.dumps(e, default=str) for e in every)
+    assert any(e["EventName"] == "CreateAccessKey" for e in every)
+    assert any(e["EventName"] == "GetAuthorizationToken" for e in every)
+    for s in (secret, password, b64, srv.secret):
+        assert s not in text
+    # a write's answer is recorded without its secret; a read's answer (the token) is not recorded
+    created = record(by_name(ct, "CreateAccessKey")[0])
+    assert created["responseElements"]["accessKey"]["secretAccessKey"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert created["responseElements"]["accessKey"]["accessKeyId"] == key["AccessKeyId"]
+    assert created["responseElements"]["accessKey"]["userName"] == user
+    assert record(by_name(ct, "GetAuthorizationToken")[0])["responseElements"] is None
+    # nor in the database: records are stored as they are served
+    for f in ("berth.db", "berth.db-wal"):
+        p = srv.data_dir / f
+        if p.exists():
+            raw = p.read_bytes()
+            for s in (secret, password, b64, srv.secret):
+                assert s.encode() not in raw
+
+
+def test_lookup_needs_cloudtrail_permission(srv, iam):
+    user = "reader-" + images.token(3)
+    iam.create_user(UserName=user)
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    uct = client(srv, "cloudtrail", k["AccessKeyId"], k["SecretAccessKey"])
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        uct.lookup_events()
+    assert ct_error(ei) == ("AccessDeniedException", 400)
+    assert "cloudtrail:LookupEvents" in ei.value.response["Error"]["Message"]
+    p = run(["aws", "cloudtrail", "lookup-events", "--endpoint-url", srv.url],
+            env=cli_env(srv, k["AccessKeyId"], k["SecretAccessKey"]), check=False)
+    assert p.returncode != 0 and "AccessDeniedException" in p.stderr
+    iam.attach_user_policy(UserName=user, PolicyArn=CT_READ_ONLY)
+    got = uct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": user}])["Events"]
+    # its own denied lookups are in the trail too
+    assert got and got[-1]["EventName"] == "LookupEvents"
+    assert json.loads(got[-1]["CloudTrailEvent"])["errorCode"] == "AccessDeniedException"
+
+
+def test_other_cloudtrail_operations(srv, ct):
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ct.describe_trails()
+    assert ct_error(ei) == ("UnsupportedOperationException", 400)
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    req = AWSRequest(method="POST", url=srv.url + "/", data=b"{}", headers={
+        "X-Amz-Target": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.NoSuchThing",
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(srv.access_key, srv.secret), "cloudtrail", srv.region).add_auth(req)
+    r = Registry(srv).session.post(srv.url + "/", data=b"{}", headers=dict(req.headers.items()))
+    assert r.status_code == 400 and r.json()["__type"] == "UnknownOperationException"
+    # an unsigned call is refused before anything else
+    r = Registry(srv).session.post(srv.url + "/", data=b"{}", headers={
+        "X-Amz-Target": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+        "Content-Type": "application/x-amz-json-1.1"})
+    assert r.status_code == 403 and r.json()["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_accounts_see_only_their_own_events(srv, ecr, ct):
+    out = run([str(srv.binary), "admin", "create-account", "--account-id", OTHER_ACCOUNT,
+               "--data", str(srv.data_dir)]).stdout
+    akid = re.search(r"aws_access_key_id = (\S+)", out).group(1)
+    secret = re.search(r"aws_secret_access_key = (\S+)", out).group(1)
+    other_repo = name("other")
+    client(srv, "ecr", akid, secret).create_repository(repositoryName=other_repo)
+    mine = name("mine")
+    ecr.create_repository(repositoryName=mine)
+    other_ct = client(srv, "cloudtrail", akid, secret)
+    theirs = events(other_ct)
+    assert {json.loads(e["CloudTrailEvent"])["recipientAccountId"] for e in theirs} == {OTHER_ACCOUNT}
+    assert any(r["ResourceName"] == other_repo for e in theirs for r in e["Resources"])
+    assert not any(r["ResourceName"] == mine for e in theirs for r in e["Resources"])
+    assert events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": other_repo}]) == []
+    assert events(ct, LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": akid}]) == []
+
+
+def test_write_record_survives_kill9_right_after_the_answer(berth_factory):
+    s = berth_factory()
+    repo = name("crash")
+    resp = client(s, "ecr").create_repository(repositoryName=repo)
+    s.kill()
+    s.start()
+    got = by_name(client(s, "cloudtrail"), "CreateRepository")
+    assert [record(e)["requestID"] for e in got] == [resp["ResponseMetadata"]["RequestId"]]
+
+    img = images.make_image(label="crash")
+    digest = Registry(s).push_image(repo, img, tag="v1")
+    s.kill()
+    s.start()
+    put = by_name(client(s, "cloudtrail"), "PutImage")
+    assert record(put[0])["responseElements"]["image"]["imageId"]["imageDigest"] == digest
+
+
+def test_retention_prunes_old_records(berth_factory):
+    s = berth_factory(extra_env={"BERTH_AUDIT_TEST_RETENTION_MS": "3000"},
+                      extra_args=["--audit-prune-interval-seconds", "1"])
+    repo = name("aged")
+    client(s, "ecr").create_repository(repositoryName=repo)
+    ct = client(s, "cloudtrail")
+    attr = [{"AttributeKey": "ResourceName", "AttributeValue": repo}]
+    assert len(ct.lookup_events(LookupAttributes=attr)["Events"]) == 1
+    deadline = time.time() + 20
+    while time.time() < deadline and ct.lookup_events(LookupAttributes=attr)["Events"]:
+        time.sleep(0.5)
+    assert ct.lookup_events(LookupAttributes=attr)["Events"] == []
+    assert "audit: pruned" in s.log_text()
+
+
+def test_metrics_count_records(srv, ecr):
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def written():
+        text = requests.get(srv.url + "/metrics", timeout=10).text
+        for fam in text_string_to_metric_families(text):
+            for sample in fam.samples:
+                if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
+                    return sample.value
+        return 0.0
+
+    before = written()
+    ecr.create_repository(repositoryName=name("counted"))
+    assert written() >= before + 1
+
+
+def test_audit_off_records_nothing(berth_factory):
+    s = berth_factory(extra_args=["--audit", "off"])
+    client(s, "ecr").create_repository(repositoryName=name("quiet"))
+    assert client(s, "cloudtrail").lookup_events()["Events"] == []
