@@ -31,7 +31,8 @@ int image_tx_end(bool own, int rc)
 {
     if (!own)
         return rc;
-    if (rc == 0 && (rc = store_commit()) == 0) {
+    if (rc == 0 && (rc = image_hook_run()) == 0 && (rc = store_commit()) == 0) {
+        image_hook_committed();
         events_committed();
         return 0;
     }

@@ -52,6 +52,23 @@ int image_service_start(const struct image_limits *l);
 void image_service_stop(void);
 const struct image_limits *image_limits(void);
 
+/* ---- the caller's step in a write's transaction ----
+ * A caller that must write something of its own with a write of the
+ * service, committed or rolled back with it (the registry's audit record
+ * of a /v2 write), sets a hook on its thread around the call. The write
+ * (image_put, image_delete, image_untag, image_blob_unlink,
+ * image_upload_commit, image_blob_mount) calls hook->fn in the transaction
+ * that commits it, right before the commit (fn's failure rolls the write
+ * back and fails it), and sets hook->committed once the commit succeeded.
+ * Only a write that opens its own transaction calls it. NULL clears it;
+ * the caller clears it before the hook goes out of scope. */
+struct image_commit_hook {
+    int (*fn)(void *ctx);
+    void *ctx;
+    bool committed;
+};
+void image_commit_hook_set(struct image_commit_hook *hook);
+
 /* ---- upload sessions ---- */
 
 /* Starts a session for repo: its file and its record. */

@@ -15,6 +15,12 @@ void image_service_wake(void);
 int image_tx_begin(bool *own);
 int image_tx_end(bool own, int rc);
 
+/* The thread's commit hook (image_commit_hook_set), in the write's own
+ * open transaction: runs its fn (0 without a hook), and after the commit
+ * marks it committed. */
+int image_hook_run(void);
+void image_hook_committed(void);
+
 /* Registers the restore job's handler (archive.c); image_service_start()
  * calls it before the job workers start. */
 int image_archive_register_jobs(void);

@@ -235,10 +235,11 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         (!exists && (queued = rc = image_scan_on_push_locked(repo, &m)) < 0) ||
         (changed && (rc = events_image_action_locked(repo, "PUSH", "SUCCESS", out->digest, tag, m.media_type,
                                                      m.artifact_type ? m.artifact_type : m.config_media_type)) < 0) ||
-        (rc = store_commit()) < 0) {
+        (rc = image_hook_run()) < 0 || (rc = store_commit()) < 0) {
         fail(out, IMG_INTERNAL, rc);
         goto rollback;
     }
+    image_hook_committed();
     events_committed();
     if (queued > 0)
         jobs_kick();

@@ -8,6 +8,7 @@
  * session a request is writing to right now is left for the next round.
  * It also writes the pull times pulls.c keeps in memory, every
  * limits.pull_flush_ms and when pulls.c wakes it, and once more at stop.
+ * It keeps the thread's commit hook, which a write runs before its commit.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +33,26 @@ static pthread_mutex_t maint_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t maint_wake = PTHREAD_COND_INITIALIZER;
 static bool maint_stop;
 static bool maint_woken;
+
+static _Thread_local struct image_commit_hook *commit_hook;
+
+void image_commit_hook_set(struct image_commit_hook *hook)
+{
+    if (hook)
+        hook->committed = false;
+    commit_hook = hook;
+}
+
+int image_hook_run(void)
+{
+    return commit_hook && commit_hook->fn ? commit_hook->fn(commit_hook->ctx) : 0;
+}
+
+void image_hook_committed(void)
+{
+    if (commit_hook)
+        commit_hook->committed = true;
+}
 
 const struct image_limits *image_limits(void)
 {

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "image/image.h"
+#include "image/internal.h"
 #include "store/gc.h"
 
 int image_upload_start(char id_out[37], const struct repo *repo)
@@ -165,7 +166,7 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
          * GC's review (blob/gc.c) that a push is about to use it */
         if (rc == 0)
             rc = store_blob_link(repo->id, digest);
-        if (rc == 0)
+        if (rc == 0 && (rc = image_hook_run()) == 0)
             rc = store_commit();
         if (rc < 0)
             store_rollback();
@@ -173,6 +174,7 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
     blob_guard_leave(guard);
     if (rc < 0)
         return rc;
+    image_hook_committed();
     *size_out = size;
     if (linked_before)
         *linked_before = had;
@@ -232,9 +234,11 @@ int image_blob_mount(const struct repo *dst, const struct repo *src, const char 
         return rc;
     if ((rc = store_blob_linked(src->id, digest, &size)) == 0)
         rc = store_blob_link(dst->id, digest);
-    if (rc == 0)
+    if (rc == 0 && (rc = image_hook_run()) == 0)
         rc = store_commit();
     if (rc < 0)
         store_rollback();
+    else
+        image_hook_committed();
     return rc;
 }

@@ -155,7 +155,10 @@ void blobs_delete(struct request *r)
     if (check_digest(r, v->ref) < 0)
         return;
     /* refused (409) while an image of the repository uses the blob */
-    if ((rc = image_blob_unlink(&v->repo, v->ref)) < 0) {
+    reg_audit_hook(r, 202, v->ref);
+    rc = image_blob_unlink(&v->repo, v->ref);
+    reg_audit_unhook();
+    if (rc < 0) {
         reg_error_from(r, rc, RE_BLOB_UNKNOWN);
         return;
     }

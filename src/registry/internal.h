@@ -54,6 +54,10 @@ struct v2 {
     const char *audit_event; /* the ECR event a write is recorded as; NULL: not recorded */
     const char *audit_error; /* the OCI error code answered, if any */
     char audit_message[256];
+    /* a write's record in the image service's transaction (reg_audit_hook) */
+    struct image_commit_hook audit_hook;
+    unsigned audit_status;    /* what the write answers when it succeeds */
+    const char *audit_digest; /* and the Docker-Content-Digest it answers; NULL: none */
 };
 
 /* Answers with the spec's JSON error body; message NULL uses the table's. */
@@ -69,6 +73,14 @@ bool reg_blob_redirect(void);
 int reg_authorize(struct request *r, const char *action);
 /* Loads the request's repository; answers NAME_UNKNOWN and returns <0 if absent. */
 int reg_load_repo(struct request *r);
+/* Around a write's call to the image service: the call's audit record goes
+ * into the transaction that commits the write, as the answer will be when
+ * it succeeds (status, and the Docker-Content-Digest answered: may be NULL,
+ * or point to where the service puts it before its commit); a committed
+ * write is then not recorded again as its answer leaves. A failed write is
+ * recorded as its answer leaves. Unhook after the call, on the same thread. */
+void reg_audit_hook(struct request *r, unsigned status, const char *digest);
+void reg_audit_unhook(void);
 
 void blobs_get(struct request *r);
 void blobs_delete(struct request *r);

@@ -191,7 +191,7 @@ void manifests_put_begin(struct request *r)
 void manifests_put_finish(struct request *r)
 {
     struct v2 *v = r->state;
-    struct image_put_result res;
+    struct image_put_result res = {0};
 
     if (r->body_error) {
         if (r->body_error == E_TOOBIG)
@@ -201,8 +201,10 @@ void manifests_put_finish(struct request *r)
         return;
     }
     const char *tag = is_digest_ref(v->ref) ? NULL : v->ref;
+    reg_audit_hook(r, 201, res.digest);
     int rc = image_put(&res, &v->repo, r->body.ptr, r->body.len, http_header(r, "Content-Type"), tag,
                        is_digest_ref(v->ref) ? v->ref : NULL);
+    reg_audit_unhook();
     if (rc < 0) {
         switch (res.failure) {
         case IMG_DIGEST_MISMATCH:
@@ -246,10 +248,12 @@ void manifests_delete(struct request *r)
         return;
     /* by digest the image goes (unless an index lists it: 409); by tag
      * only the tag, as the spec has it */
+    reg_audit_hook(r, 202, NULL);
     if (is_digest_ref(v->ref))
         rc = image_delete(&v->repo, v->ref);
     else
         rc = image_untag(&v->repo, v->ref, false, NULL);
+    reg_audit_unhook();
     if (rc < 0) {
         reg_error_from(r, rc, RE_MANIFEST_UNKNOWN);
         return;

@@ -382,20 +382,20 @@ static void v2_abort(struct request *r)
         uploads_abort(r);
 }
 
-/* The audit record of a /v2 write, made as its answer leaves: in ECR's
- * terms (the operation, its parameters and response elements), with the
- * registry call itself as additional data. */
-static void v2_respond(struct request *r)
+/* The audit record of a /v2 write: in ECR's terms (the operation, its
+ * parameters and response elements), with the registry call itself as
+ * additional data; the answer's status and digest as given. */
+struct v2_record {
+    struct audit_call a;
+    json_t *req, *resp, *id, *extra;
+};
+
+static void record_build(struct v2_record *rec, struct request *r, unsigned status, const char *answered)
 {
     struct v2 *v = r->state;
-    if (!v || !v->audit_event || !v->who.arn[0])
-        return;
-    if (v->path.route == V2_UPLOAD_START && r->status == 202) /* a mount that fell back to a new upload */
-        return;
     bool digest_ref = strncmp(v->ref, "sha256:", 7) == 0 || strncmp(v->ref, "sha512:", 7) == 0;
-    const char *answered = http_response_header(r, "Docker-Content-Digest");
     const char *upload_digest = http_query(r, "digest") ? http_query(r, "digest") : http_query(r, "mount");
-    bool failed = r->status >= 400;
+    bool failed = status >= 400;
     json_t *req = json_pack("{s:s,s:s}", "registryId", v->account, "repositoryName", v->name);
     json_t *resp = NULL, *id = NULL;
     if (v->path.route == V2_MANIFEST) {
@@ -423,26 +423,78 @@ static void v2_respond(struct request *r)
             resp = json_pack("{s:s,s:s,s:s}", "registryId", v->account, "repositoryName", v->name, "layerDigest", answered);
     }
     json_t *extra = json_pack("{s:s,s:s,s:i}", "registryApiMethod", r->method, "registryApiPath", r->path, "httpStatus",
-                              (int)r->status);
-    struct audit_call a = {
-        .r = r,
-        .source = AUDIT_SOURCE_ECR,
-        .name = v->audit_event,
-        .read_only = false,
-        .who = &v->who,
-        .request = req,
-        .response = resp,
-        .additional = extra,
-        .error_code = failed ? (v->audit_error ? v->audit_error : "UNKNOWN") : NULL,
-        .error_message = failed ? v->audit_message : NULL,
-        .resource_account = v->account,
+                              (int)status);
+    *rec = (struct v2_record){
+        .a =
+            {
+                .r = r,
+                .source = AUDIT_SOURCE_ECR,
+                .name = v->audit_event,
+                .read_only = false,
+                .who = &v->who,
+                .request = req,
+                .response = resp,
+                .additional = extra,
+                .error_code = failed ? (v->audit_error ? v->audit_error : "UNKNOWN") : NULL,
+                .error_message = failed ? v->audit_message : NULL,
+                .resource_account = v->account,
+            },
+        .req = req,
+        .resp = resp,
+        .id = id,
+        .extra = extra,
     };
-    audit_add_resource(&a, "AWS::ECR::Repository", v->name);
-    audit_record(&a);
-    json_decref(req);
-    json_decref(resp);
-    json_decref(id);
-    json_decref(extra);
+    audit_add_resource(&rec->a, "AWS::ECR::Repository", v->name);
+}
+
+static void record_release(struct v2_record *rec)
+{
+    json_decref(rec->req);
+    json_decref(rec->resp);
+    json_decref(rec->id);
+    json_decref(rec->extra);
+}
+
+/* The image service's commit hook: the record, in the write's transaction. */
+static int record_in_transaction(void *ctx)
+{
+    struct request *r = ctx;
+    struct v2 *v = r->state;
+    struct v2_record rec;
+    if (!v->audit_event || !v->who.arn[0])
+        return 0;
+    record_build(&rec, r, v->audit_status, v->audit_digest);
+    int rc = audit_record_in_transaction(&rec.a);
+    record_release(&rec);
+    return rc;
+}
+
+void reg_audit_hook(struct request *r, unsigned status, const char *digest)
+{
+    struct v2 *v = r->state;
+    v->audit_status = status;
+    v->audit_digest = digest;
+    v->audit_hook = (struct image_commit_hook){.fn = record_in_transaction, .ctx = r};
+    image_commit_hook_set(&v->audit_hook);
+}
+
+void reg_audit_unhook(void)
+{
+    image_commit_hook_set(NULL);
+}
+
+/* A write's record as its answer leaves, unless its transaction had it. */
+static void v2_respond(struct request *r)
+{
+    struct v2 *v = r->state;
+    struct v2_record rec;
+    if (!v || !v->audit_event || !v->who.arn[0] || v->audit_hook.committed)
+        return;
+    if (v->path.route == V2_UPLOAD_START && r->status == 202) /* a mount that fell back to a new upload */
+        return;
+    record_build(&rec, r, r->status, http_response_header(r, "Docker-Content-Digest"));
+    audit_record(&rec.a);
+    record_release(&rec);
 }
 
 const struct surface registry_surface = {

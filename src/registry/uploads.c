@@ -50,7 +50,9 @@ static void commit_session(struct request *r, const char *digest)
 {
     struct v2 *v = r->state;
     uint64_t size;
+    reg_audit_hook(r, 201, digest);
     int rc = image_upload_commit(&v->up, &v->repo, digest, &size, NULL);
+    reg_audit_unhook();
     if (rc < 0) {
         /* a session the commit did not consume stays open for the caller to close */
         v->up_open = upload_is_open(&v->up);
@@ -73,8 +75,12 @@ static bool try_mount(struct request *r, const char *digest, const char *from)
     if (!repo_name_valid(slice_from(from)) || store_repo_get(v->account, from, &src) < 0)
         return false;
     auth_repo_arn(arn, sizeof(arn), v->account, from);
-    bool ok = auth_authorize(&v->who, "ecr:GetDownloadUrlForLayer", v->account, arn, &v->authz) == 0 &&
-              image_blob_mount(&v->repo, &src, digest) == 0;
+    bool ok = auth_authorize(&v->who, "ecr:GetDownloadUrlForLayer", v->account, arn, &v->authz) == 0;
+    if (ok) {
+        reg_audit_hook(r, 201, digest);
+        ok = image_blob_mount(&v->repo, &src, digest) == 0;
+        reg_audit_unhook();
+    }
     repo_release(&src);
     if (ok)
         blob_created(r, v->name, digest);

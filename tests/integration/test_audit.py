@@ -442,6 +442,59 @@ def test_metrics_count_records(srv, ecr):
     assert written() >= before + 1
 
 
+def audit_metrics(server):
+    """(records written, batches the group commit wrote) from /metrics."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    written = batches = 0.0
+    for fam in text_string_to_metric_families(requests.get(server.url + "/metrics", timeout=10).text):
+        for sample in fam.samples:
+            if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
+                written = sample.value
+            elif sample.name == "berth_audit_commit_duration_seconds_count":
+                batches = sample.value
+    return written, batches
+
+
+def test_v2_writes_are_recorded_in_their_own_transaction(srv, ct):
+    """A /v2 write's record goes into the image service's transaction that commits the write: one
+    record more each, and no batch of the group commit (no second sync of the WAL) for any of them."""
+    repo = name("intx")
+    client(srv, "ecr").create_repository(repositoryName=repo)
+    reg = Registry(srv)  # its password (GetAuthorizationToken, a read) is recorded by the writer
+    img = images.make_image(nlayers=1, label="intx")
+    spare = images.Blob(b"spare " + images.token(8).encode())
+    deadline = time.time() + 10
+    before = audit_metrics(srv)
+    while time.time() < deadline:  # reads' records queued so far are written
+        time.sleep(0.2)
+        now, before = before, audit_metrics(srv)
+        if now == before:
+            break
+
+    for blob in img.blobs:
+        reg.push_blob(repo, blob)  # PUT ?digest= completes the upload
+    reg.push_blob(repo, spare, monolithic_post=True)  # POST ?digest=
+    assert reg.put_manifest(repo, "v1", img.manifest, img.media_type).status_code == 201
+    assert reg.delete(f"/v2/{repo}/manifests/v1").status_code == 202  # the tag
+    assert reg.delete(f"/v2/{repo}/manifests/{img.digest}").status_code == 202  # the image
+    assert reg.delete(f"/v2/{repo}/blobs/{spare.digest}").status_code == 202
+    writes = len(img.blobs) + 5
+    after = audit_metrics(srv)
+    assert after[0] == before[0] + writes and after[1] == before[1], (before, after)
+
+    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    recs = [record(e) for e in got[:writes]]
+    assert [r["eventName"] for r in recs] == ["BatchDeleteImage"] * 3 + ["PutImage"] + ["CompleteLayerUpload"] * (writes - 4)
+    assert [r["additionalEventData"]["httpStatus"] for r in recs] == [202] * 3 + [201] * (writes - 3)
+    put = recs[3]
+    assert put["responseElements"]["image"]["imageId"] == {"imageTag": "v1", "imageDigest": img.digest}
+    assert recs[4]["responseElements"]["layerDigest"] == spare.digest
+    assert recs[0]["requestParameters"]["layerDigest"] == spare.digest
+    assert not any("errorCode" in r for r in recs)
+
+
 def test_audit_off_records_nothing(berth_factory):
     s = berth_factory(extra_args=["--audit", "off"])
     client(s, "ecr").create_repository(repositoryName=name("quiet"))
