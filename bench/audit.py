@@ -8,9 +8,9 @@ directory each), --rounds times, which one first alternating, and measures on ea
 
   get      manifest GET req/s with wrk (16 connections): reads of /v2 are not recorded, so
            this shows the cost of the hook on the request path and nothing else;
-  put1     manifest PUT req/s, one client: every PUT is a /v2 write whose record must be
-           committed before the answer (its own group commit when nobody else writes);
-  put8     the same from 8 clients: records of concurrent writes share a commit;
+  put1     manifest PUT req/s, one client: every PUT is a /v2 write whose record is
+           committed before the answer, in the image service's transaction of the write;
+  put8     the same from 8 clients;
   ecr-w1   ECR PutImageTagMutability calls/s, one client (a write: waits for its record);
   ecr-w8   the same from 8 clients;
   ecr-r8   ECR DescribeRepositories calls/s from 8 clients (a read: its record is queued,

@@ -14,8 +14,9 @@
  * write's record syncs the WAL before the write is answered (as every
  * acknowledged write in berth); one of reads' records alone commits without
  * a sync (synchronous=NORMAL), and reaches the disk with the next sync of
- * the WAL. A write that runs in one store transaction of its own skips
- * all this: its record goes into that transaction
+ * the WAL. A write that runs in one store transaction of its own (an ECR
+ * or IAM write; a /v2 write, through the image service's commit hook)
+ * skips all this: its record goes into that transaction
  * (audit_record_in_transaction). The prune job deletes records past the
  * retention, a bounded number per transaction.
  */
