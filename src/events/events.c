@@ -164,9 +164,14 @@ static int emit_locked(const struct repo *repo, const char *detail_type, json_t 
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
     auth_repo_arn(arn, sizeof(arn), repo->account_id, repo->name);
     snprintf(stream, sizeof(stream), "%s/%s", repo->account_id, repo->name);
-    json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s],s:o}", "version", "0", "id", id, "detail-type", detail_type,
+    /* as AWS's samples: an image action names no resource, a scan or a
+     * lifecycle action its repository */
+    json_t *resources = json_array();
+    if (strcmp(detail_type, "ECR Image Action") != 0)
+        json_array_append_new(resources, json_string(arn));
+    json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id, "detail-type", detail_type,
                           "source", "aws.ecr", "account", repo->account_id, "time", when, "region", auth_region(),
-                          "resources", arn, "detail", detail);
+                          "resources", resources, "detail", detail);
     char *body = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     struct event_row row = {id, detail_type, stream, body, now};
