@@ -64,6 +64,9 @@ static void usage(void)
            "                             load OSV vulnerability data (a directory of .json files or a\n"
            "                             zip such as osv.dev's all.zip), download and load a zip, or\n"
            "                             say what is loaded and when\n"
+           "  berth migrate [--data DIR] [--database URL]\n"
+           "                             move the metadata database's schema forward (berth serve\n"
+           "                             also does at start) and print its version\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -116,6 +119,7 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         return -1;
     }
     log_level = lvl;
+    store_set_database(cfg->database);
     int format = log_format_parse(cfg->log_format);
     if (format < 0) {
         fprintf(stderr, "berth: log format '%s' is not text or json\n", cfg->log_format);
@@ -794,6 +798,30 @@ static int cmd_vulndb(int argc, char **argv)
     return rc < 0 ? 1 : 0;
 }
 
+/* berth migrate: the schema moves forward as at start, without serving. */
+static int cmd_migrate(int argc, char **argv)
+{
+    struct config cfg;
+    int version = 0, latest = 0;
+    if (load_config(&cfg, argc, argv, 2, NULL) < 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    int rc = 0;
+    if (!cfg.database[0] && mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
+        fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg.data_dir);
+        rc = -1;
+    } else if (store_open(cfg.data_dir) < 0 || store_schema_version(&version, &latest) < 0) {
+        fprintf(stderr, "berth: migrate: %s\n", error_message());
+        rc = -1;
+    } else {
+        printf("database schema version %d (this berth's: %d)\n", version, latest);
+    }
+    store_close_thread();
+    config_release(&cfg);
+    return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -814,6 +842,8 @@ int main(int argc, char **argv)
         return cmd_fsck(argc, argv);
     if (strcmp(argv[1], "vulndb") == 0)
         return cmd_vulndb(argc, argv);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

@@ -197,12 +197,33 @@ static int bootstrap(void)
     return 0;
 }
 
+/* The database remembers which keys sealed it (their check value, recorded
+ * at first start): a server whose key file differs would mint tokens the
+ * others reject and could not open a stored secret, so it does not start. */
+static int key_check(void)
+{
+    char want[65], *have = NULL;
+    keystore_check_value(want);
+    int rc = store_setting_add("server", "key_check", want);
+    if (rc == 0)
+        rc = store_setting_get("server", "key_check", &have);
+    if (rc == 0 && strcmp(have, want) != 0)
+        rc = error_set(E_DENIED, "this server's key file does not match the keys the database was sealed with "
+                                 "(key check %.12s..., the database has %.12s...): give every server the same --key-file",
+                       want, have);
+    free(have);
+    return rc;
+}
+
 int auth_init(const struct config *c)
 {
     int rc;
     cfg = c;
     enabled = strcmp(c->auth, "none") != 0;
-    if ((rc = keystore_open(c->data_dir)) < 0)
+    if (store_is_shared() && !c->key_file[0])
+        return error_set(E_INVALID, "a postgresql:// database needs --key-file (BERTH_KEY_FILE): every server of one "
+                                    "registry must use the same keys, so they are not generated per server");
+    if ((rc = keystore_open(c->data_dir, c->key_file)) < 0 || (rc = key_check()) < 0)
         return rc;
     if ((rc = bootstrap()) < 0)
         return rc;

@@ -14,6 +14,8 @@ struct config {
     char *listen;    /* host:port */
     char *data_dir;
     char *archive_dir; /* "" keeps archived images' blobs in the store */
+    char *database;    /* "" for sqlite:<data_dir>/berth.db; may hold a password */
+    char *key_file;    /* "" keeps the keys in <data_dir>/keys */
     char *tls_cert;  /* PEM file; empty for plain HTTP */
     char *tls_key;
     char *region;

@@ -23,7 +23,12 @@
 #include "core/buf.h"
 #include "core/digest.h"
 
+/* The database store_open() uses: "sqlite:PATH" or "postgresql://..."
+ * (--database); NULL or "" for sqlite:<data_dir>/berth.db. */
+int store_set_database(const char *url);
 int store_open(const char *data_dir);
+/* The schema version of the open database and the one this berth writes. */
+int store_schema_version(int *out, int *latest);
 void store_close_thread(void);
 
 int store_begin(void); /* BEGIN IMMEDIATE */
@@ -163,6 +168,10 @@ bool store_in_transaction(void);
 /* ---- key/value settings (per account, or "" for the server) ---- */
 int store_setting_get(const char *scope, const char *key, char **out);
 int store_setting_put(const char *scope, const char *key, const char *value);
+/* Records value unless the setting exists (then leaves it). */
+int store_setting_add(const char *scope, const char *key, const char *value);
+/* true when the database may be shared by several servers (PostgreSQL). */
+bool store_is_shared(void);
 int store_setting_delete(const char *scope, const char *key);
 
 /* ---- images (ECR BatchDeleteImage) ---- */

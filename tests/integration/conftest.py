@@ -47,6 +47,34 @@ START_TIMEOUT = float(os.environ.get("BERTH_TEST_START_TIMEOUT", "30"))
 # Every server this session started, so that failures can show their logs.
 _SERVERS = []
 
+# BERTH_TEST_DATABASE=postgresql runs the whole suite on PostgreSQL (make test-pg): the session
+# starts its own server (pgserver.py) before the test modules are imported, because several read
+# BERTH_BIN at import, and every berth gets a database of its own.
+DATABASE = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): the test looks at SQLite itself; skipped on PostgreSQL")
+    if DATABASE == "postgresql" and not os.environ.get("BERTH_TEST_PG_URL"):
+        sys.path.insert(0, str(HERE))
+        import pgserver
+        pgserver.start_for_session(os.environ.get("BERTH_BIN", str(DEFAULT_BIN)))
+
+
+def pytest_unconfigure(config):
+    if DATABASE == "postgresql":
+        import pgserver
+        pgserver.stop_for_session()
+
+
+def pytest_collection_modifyitems(config, items):
+    if DATABASE != "postgresql":
+        return
+    for item in items:
+        m = item.get_closest_marker("sqlite_only")
+        if m:
+            item.add_marker(pytest.mark.skip(reason="SQLite only: " + (m.args[0] if m.args else "")))
+
 
 # ---------------------------------------------------------------------------------------
 # Tools
