@@ -234,6 +234,7 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     log_info("berth %s listening on %s%s (region %s, data %s)", BERTH_VERSION, cfg.tls_cert[0] ? "https://" : "http://",
              cfg.listen, cfg.region, cfg.data_dir);
+    log_info("metadata database %s", store_database());
     if (metrics_apart)
         log_info("metrics on http://%s/metrics", cfg.metrics_listen);
     while (!stopping) {
@@ -323,6 +324,8 @@ static int cmd_gc(int argc, char **argv)
         config_release(&cfg);
         return 1;
     }
+    if (rep.busy)
+        printf("gc: another server is collecting now; nothing was done\n");
     printf("gc: %lld unused links dropped, %lld blobs and %lld orphan files removed (%lld bytes), %lld uploads "
            "abandoned in %lld ms\n",
            (long long)rep.links_dropped, (long long)rep.blobs_removed, (long long)rep.orphans_removed,

@@ -127,6 +127,9 @@ int db_configure(const char *url)
     free(db_target);
     free(db_display);
     if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+        /* a server that does not answer is an error after 10 s, not a hang
+         * (a connect_timeout in the URL wins) */
+        setenv("PGCONNECT_TIMEOUT", "10", 0);
         pg = true;
         db_target = xstrdup(url);
         db_display = mask_password(url);

@@ -147,3 +147,26 @@ int store_gc_pending(int64_t *links_out, int64_t *blobs_out)
     int rc = db_count(db_stmt("SELECT count(*) FROM gc_link_reviews"), links_out, "link reviews");
     return rc < 0 ? rc : db_count(db_stmt("SELECT count(*) FROM gc_blob_reviews"), blobs_out, "blob reviews");
 }
+
+/* "berth" + 2: the key of GC's advisory lock (db.c's writer lock is + 0) */
+#define GC_LOCK_KEY "1650553462"
+
+int store_gc_lock(void)
+{
+    if (!db_is_pg())
+        return 1;
+    struct db_statement *st = db_stmt("SELECT pg_try_advisory_lock(" GC_LOCK_KEY ")");
+    int rc = db_row(st, "gc lock");
+    if (rc == 1)
+        rc = db_col_int64(st, 0) ? 1 : 0;
+    else if (rc == 0)
+        rc = error_set(E_ERROR, "database: gc lock: no answer");
+    db_reset(st);
+    return rc;
+}
+
+void store_gc_unlock(void)
+{
+    if (db_is_pg())
+        db_done(db_stmt("SELECT pg_advisory_unlock(" GC_LOCK_KEY ")"), "gc unlock");
+}

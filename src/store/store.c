@@ -1207,6 +1207,11 @@ bool store_is_shared(void)
     return db_is_pg();
 }
 
+const char *store_database(void)
+{
+    return db_describe();
+}
+
 int store_setting_put(const char *scope, const char *key, const char *value)
 {
     struct db_statement *st = db_stmt("INSERT INTO settings(scope, key, value) VALUES(?1, ?2, ?3) "
@@ -1290,7 +1295,7 @@ static const struct identity_sql {
     [IAM_ENTITY_GROUP] =
         {
             "INSERT INTO iam_groups(account_id, name, path, id, arn, created_at) "
-            "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?7 IS NULL",
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE CAST(?7 AS TEXT) IS NULL",
             "SELECT " IDENTITY_COLUMNS " FROM iam_groups WHERE account_id = ?1 AND name = ?2",
             "SELECT NULL FROM iam_groups WHERE account_id = ?1 AND name = ?2",
             "DELETE FROM iam_groups WHERE account_id = ?1 AND name = ?2",

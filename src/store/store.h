@@ -172,6 +172,8 @@ int store_setting_put(const char *scope, const char *key, const char *value);
 int store_setting_add(const char *scope, const char *key, const char *value);
 /* true when the database may be shared by several servers (PostgreSQL). */
 bool store_is_shared(void);
+/* The database in use, its password masked (for messages). */
+const char *store_database(void);
 int store_setting_delete(const char *scope, const char *key);
 
 /* ---- images (ECR BatchDeleteImage) ---- */
