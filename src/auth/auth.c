@@ -323,6 +323,9 @@ static int collect_param(void *ctx, const char *k, const char *v)
     return 0;
 }
 
+/* Set by secret_lookup() when the store did not answer (E_UNAVAILABLE). */
+static _Thread_local bool lookup_unavailable;
+
 static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap, size_t *len)
 {
     char id[SIGV4_ACCESS_KEY_ID_MAX + 1];
@@ -333,6 +336,7 @@ static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap,
     memcpy(id, akid.base, akid.len);
     id[akid.len] = '\0';
     int rc = store_access_key_get(id, &k);
+    lookup_unavailable = rc == E_UNAVAILABLE;
     if (rc < 0)
         return rc; /* E_NOTFOUND: an unknown key; anything else: a failure */
     rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, k.id, &plain) : E_NOTFOUND;
@@ -372,8 +376,16 @@ static int check_sigv4(struct request *r, const char *payload_sha256, const char
         .nheaders = sh->n,
         .payload_sha256 = slice_from(payload_sha256 ? payload_sha256 : ""),
     };
+    lookup_unavailable = false;
     int rc = payload_sha256 ? sigv4_verify(res, &v, &req, now_ms() / 1000) : sigv4_precheck(res, &v, &req, now_ms() / 1000);
     free(sh);
+    if (rc < 0 && lookup_unavailable) {
+        /* the database does not answer: a retry later may work */
+        fail->type = protocol == SIGV4_JSON ? "ServiceUnavailableException" : "ServiceUnavailable";
+        fail->status = 503;
+        snprintf(fail->message, sizeof(fail->message), "the database does not answer now; try again later");
+        return E_UNAVAILABLE;
+    }
     if (rc < 0) {
         fail->type = sigv4_error_name(res->error, (enum sigv4_protocol)protocol);
         fail->status = (unsigned)sigv4_error_status(res->error, (enum sigv4_protocol)protocol);
@@ -412,6 +424,12 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
         fail->type = sigv4_error_name(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
         fail->status = (unsigned)sigv4_error_status(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
         snprintf(fail->message, sizeof(fail->message), "An internal error occurred.");
+        if (rc == E_UNAVAILABLE) {
+            /* the database does not answer: a retry later may work */
+            fail->type = protocol == SIGV4_JSON ? "ServiceUnavailableException" : "ServiceUnavailable";
+            fail->status = 503;
+            snprintf(fail->message, sizeof(fail->message), "%s", error_message());
+        }
         return rc;
     }
     return 0;

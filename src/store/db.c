@@ -97,6 +97,10 @@ static _Thread_local bool txn_open;
 /* Set by db_step() when it was given no statement (db_stmt() failed). */
 static _Thread_local bool no_statement;
 
+/* Set when the last failure was the database server not answering (no
+ * connection, or one it dropped): E_UNAVAILABLE rather than E_ERROR. */
+static _Thread_local bool unreachable;
+
 bool db_is_pg(void)
 {
     return pg;
@@ -160,9 +164,9 @@ int db_error(const char *what)
     if (txn_lost())
         return error_set(E_ERROR, "database: %s: the transaction was rolled back after an earlier error", what);
     if (no_statement || (!tdb && !tpg))
-        return error_set(E_ERROR, "database: %s: %s", what, open_error);
+        return error_set(unreachable ? E_UNAVAILABLE : E_ERROR, "database: %s: %s", what, open_error);
     if (pg)
-        return error_set(E_ERROR, "database: %s: %s", what, pg_message);
+        return error_set(unreachable ? E_UNAVAILABLE : E_ERROR, "database: %s: %s", what, pg_message);
     return error_set(E_ERROR, "database: %s: %s", what, sqlite3_errmsg(tdb));
 }
 
@@ -186,6 +190,8 @@ static void pg_note(PGresult *res)
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     snprintf(pg_state, sizeof(pg_state), "%s", state ? state : "08000");
     snprintf(pg_message, sizeof(pg_message), "%s", msg && *msg ? msg : tpg ? PQerrorMessage(tpg) : "no connection");
+    /* class 08: connection exception; 57P01-57P03: the server is shutting down or starting */
+    unreachable = strncmp(pg_state, "08", 2) == 0 || strncmp(pg_state, "57P0", 4) == 0;
     size_t n = strlen(pg_message);
     while (n > 0 && (pg_message[n - 1] == '\n' || pg_message[n - 1] == ' '))
         pg_message[--n] = '\0';
@@ -222,12 +228,14 @@ static bool db_connect(void)
     pthread_once(&thread_key_once, make_thread_key);
     pthread_setspecific(thread_key, (void *)1);
     if (pg) {
+        unreachable = false;
         tpg = PQconnectdb(db_target);
         if (PQstatus(tpg) != CONNECTION_OK ||
             pg_exec("SET client_min_messages = warning; SET statement_timeout = '30s'; SET lock_timeout = '20s'") < 0) {
             const char *msg = PQerrorMessage(tpg);
             snprintf(open_error, sizeof(open_error), "cannot connect to database '%s': %.*s", db_display,
                      (int)strcspn(msg, "\n"), msg);
+            unreachable = true;
             PQfinish(tpg);
             tpg = NULL;
         }

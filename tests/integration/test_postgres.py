@@ -216,3 +216,42 @@ def test_migrate_creates_and_then_keeps_the_schema(pg, tmp_path):
     p = subprocess.run([binary, "migrate", "--database", url], capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode != 0
     assert "newer than this berth" in p.stderr, p.stderr
+
+
+def test_database_down_is_503_then_recovers_without_a_restart(berth_factory, tmp_path):
+    own = pgserver.PostgresServer().start()
+    try:
+        url = own.create_database("down")
+        srv = berth_factory(extra_args=["--database", url, "--key-file", str(tmp_path / "k")])
+        repo = create_repository("down/app", srv)
+        img = images.make_image(label="down")
+        reg = Registry(srv)
+        reg.push_image(repo, img, tag="v1")
+        own.stop()
+        t0 = time.monotonic()
+        r = reg.get_manifest(repo, "v1")
+        assert r.status_code == 503, describe(r)
+        assert r.json()["errors"][0]["code"] == "UNAVAILABLE"
+        assert "database" in r.json()["errors"][0]["message"]
+        assert r.headers.get("Retry-After") == "1"
+        with pytest.raises(ecr(srv).exceptions.ClientError) as e:
+            ecr(srv).describe_repositories()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert e.value.response["Error"]["Code"] == "ServiceUnavailableException"
+        assert time.monotonic() - t0 < 30                      # failed, did not hang
+        assert requests.get(srv.url + "/readyz", timeout=30).status_code == 503
+        own.restart_server()
+        deadline = time.monotonic() + 20
+        while True:
+            r = reg.get_manifest(repo, "v1")
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200, describe(r)
+        assert r.headers["Docker-Content-Digest"] == img.digest
+        assert [i["imageTag"] for i in ecr(srv).list_images(repositoryName=repo)["imageIds"]] == ["v1"]
+        assert srv.alive()
+        own_lines = "\n".join(line for line in srv.log_text().splitlines() if not line.startswith("====="))
+        assert "pg-secret-do-not-log" not in own_lines
+    finally:
+        own.cleanup()
