@@ -1892,6 +1892,16 @@ int store_open_readonly(const char *data_dir)
     int version = -1, rc;
     if ((rc = configure(data_dir)) < 0 || (rc = db_open_readonly()) < 0)
         return rc;
+    if (db_is_pg()) {
+        int64_t n = 0;
+        rc = db_count(db_stmt("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = "
+                              "'berth_schema'"),
+                      &n, "schema version");
+        if (rc < 0)
+            return rc;
+        if (n == 0)
+            return error_set(E_NOTFOUND, "no berth database at '%s': it has no berth schema", db_describe());
+    }
     if ((rc = schema_version(&version)) < 0)
         return rc;
     if (version < 1 || version > nmigrations())
