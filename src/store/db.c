@@ -63,6 +63,8 @@ struct db_statement {
     int len[MAX_PARAMS];
     int fmt[MAX_PARAMS];
     bool write; /* INSERT, UPDATE or DELETE: runs under a savepoint in a transaction */
+    char *q;    /* the SQL in PostgreSQL's spelling */
+    unsigned conn_gen; /* the connection it is prepared on (see conn_gen) */
     PGresult *res;
     int row; /* -1 before the first step */
     unsigned char *blob;
@@ -85,6 +87,11 @@ static _Thread_local char open_error[768];
 static _Thread_local char pg_state[6];
 static _Thread_local char pg_message[512];
 static _Thread_local int64_t pg_changes;
+/* Counts this thread's PostgreSQL connections (from 1): a statement
+ * prepared on an earlier one is prepared again. Statements outlive the
+ * connections they were prepared on, so that dropping a connection the
+ * server lost never frees a statement a caller holds. */
+static _Thread_local unsigned conn_gen;
 
 /* Set by store_begin() until store_commit() or store_rollback(). SQLite
  * rolls a transaction back by itself after some errors (I/O, disk full,
@@ -163,7 +170,7 @@ int db_error(const char *what)
 {
     if (txn_lost())
         return error_set(E_ERROR, "database: %s: the transaction was rolled back after an earlier error", what);
-    if (no_statement || (!tdb && !tpg))
+    if (no_statement || (!pg && !tdb))
         return error_set(unreachable ? E_UNAVAILABLE : E_ERROR, "database: %s: %s", what, open_error);
     if (pg)
         return error_set(unreachable ? E_UNAVAILABLE : E_ERROR, "database: %s: %s", what, pg_message);
@@ -210,6 +217,17 @@ static int pg_exec(const char *sql)
     return rc;
 }
 
+/* Drops a PostgreSQL connection the server lost (its transaction, if
+ * any, is gone with it); the statements stay and are prepared again on the
+ * next one. */
+static void pg_drop(void)
+{
+    if (tpg)
+        PQfinish(tpg);
+    tpg = NULL;
+    txn_open = false;
+}
+
 static bool conn_open(void)
 {
     return pg ? tpg != NULL : tdb != NULL;
@@ -221,7 +239,7 @@ static bool conn_open(void)
 static bool db_connect(void)
 {
     if (pg && tpg && PQstatus(tpg) == CONNECTION_BAD && !txn_open)
-        store_close_thread(); /* the server went away: start again */
+        pg_drop(); /* the server went away: start again */
     if (conn_open())
         return true;
     /* the connection is closed when its thread ends */
@@ -229,6 +247,7 @@ static bool db_connect(void)
     pthread_setspecific(thread_key, (void *)1);
     if (pg) {
         unreachable = false;
+        conn_gen++;
         tpg = PQconnectdb(db_target);
         if (PQstatus(tpg) != CONNECTION_OK ||
             pg_exec("SET client_min_messages = warning; SET statement_timeout = '30s'; SET lock_timeout = '20s'") < 0) {
@@ -313,39 +332,48 @@ static char *pg_translate(const char *sql, int *nparams)
     return z;
 }
 
-static struct db_statement *pg_prepare(const char *sql, size_t slot)
+/* A statement for sql in cache slot slot, translated; prepared on a
+ * connection by pg_prepare_on(). */
+static struct db_statement *pg_statement(const char *sql, size_t slot)
 {
-    int n;
-    char *q = pg_translate(sql, &n);
     struct db_statement *st = xcalloc(1, sizeof(*st));
+    int n;
+    st->q = pg_translate(sql, &n);
     snprintf(st->name, sizeof(st->name), "s%zu", slot);
     assert(n <= MAX_PARAMS);
     st->nparams = n;
     st->row = -1;
-    const char *p = q;
+    const char *p = st->q;
     while (isspace((unsigned char)*p))
         p++;
     st->write = strncasecmp(p, "INSERT", 6) == 0 || strncasecmp(p, "UPDATE", 6) == 0 || strncasecmp(p, "DELETE", 6) == 0 ||
                 strncasecmp(p, "WITH", 4) == 0;
-    PGresult *res = PQprepare(tpg, st->name, q, 0, NULL);
+    return st;
+}
+
+/* Prepares st on this thread's connection unless it is already; false
+ * (open_error says why) when the server cannot now. */
+static bool pg_prepare_on(struct db_statement *st)
+{
+    if (st->conn_gen == conn_gen)
+        return true;
+    PGresult *res = PQprepare(tpg, st->name, st->q, 0, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         pg_note(res);
         PQclear(res);
         bool syntax = pg_state[0] == '4' && pg_state[1] == '2'; /* class 42: syntax error or access rule violation */
         if (syntax && strcmp(pg_state, "42P01") != 0) {
-            log_error("cannot prepare '%s': %s", q, pg_message);
+            log_error("cannot prepare '%s': %s", st->q, pg_message);
             abort(); /* SQL in store/ is fixed: a bad statement is a bug */
         }
         snprintf(open_error, sizeof(open_error), "cannot prepare a statement: %s", pg_message);
-        free(q);
-        free(st);
         if (PQstatus(tpg) == CONNECTION_BAD && !txn_open)
-            store_close_thread();
-        return NULL;
+            pg_drop();
+        return false;
     }
     PQclear(res);
-    free(q);
-    return st;
+    st->conn_gen = conn_gen;
+    return true;
 }
 
 static void pg_clear_result(struct db_statement *st)
@@ -375,6 +403,7 @@ static void stmt_free(struct db_statement *st)
         sqlite3_finalize(st->lite);
     pg_clear_result(st);
     pg_clear_bindings(st);
+    free(st->q);
     free(st);
 }
 
@@ -393,6 +422,8 @@ struct db_statement *db_stmt(const char *sql)
             if (pg) {
                 pg_clear_result(st);
                 pg_clear_bindings(st);
+                if (!pg_prepare_on(st))
+                    return NULL;
             } else {
                 sqlite3_reset(st->lite);
                 sqlite3_clear_bindings(st->lite);
@@ -402,8 +433,10 @@ struct db_statement *db_stmt(const char *sql)
         if (!tcache[i].sql) {
             struct db_statement *st = NULL;
             if (pg) {
-                if (!(st = pg_prepare(sql, i)))
-                    return NULL;
+                st = pg_statement(sql, i);
+                tcache[i].sql = sql;
+                tcache[i].stmt = st;
+                return pg_prepare_on(st) ? st : NULL;
             } else {
                 st = xcalloc(1, sizeof(*st));
                 int rc = sqlite3_prepare_v3(tdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->lite, NULL);
@@ -523,15 +556,8 @@ static int pg_run(struct db_statement *st)
             pg_note(st->res);
         PQclear(st->res);
         st->res = NULL;
-        if (PQstatus(tpg) == CONNECTION_BAD && !txn_open) {
-            char state[6], msg[sizeof(pg_message)];
-            memcpy(state, pg_state, sizeof(state));
-            memcpy(msg, pg_message, sizeof(msg));
-            store_close_thread();
-            memcpy(pg_state, state, sizeof(state));
-            memcpy(pg_message, msg, sizeof(msg));
-            snprintf(open_error, sizeof(open_error), "%s", msg);
-        }
+        if (PQstatus(tpg) == CONNECTION_BAD && !txn_open)
+            pg_drop();
         return DB_ERROR;
     }
     const char *n = PQcmdTuples(st->res);
@@ -896,7 +922,7 @@ void store_rollback(void)
     txn_open = false;
     if (pg) {
         if (tpg && PQtransactionStatus(tpg) != PQTRANS_IDLE && pg_exec("ROLLBACK") < 0)
-            store_close_thread();
+            pg_drop();
         return;
     }
     if (tdb && !sqlite3_get_autocommit(tdb) && db_done(db_stmt("ROLLBACK"), "rollback") < 0 && !sqlite3_get_autocommit(tdb))
