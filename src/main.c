@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "blob/blobstore.h"
 #include "blob/gc.h"
+#include "store/copy.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -67,6 +68,8 @@ static void usage(void)
            "  berth migrate [--data DIR] [--database URL]\n"
            "                             move the metadata database's schema forward (berth serve\n"
            "                             also does at start) and print its version\n"
+           "  berth migrate --from sqlite:PATH --database postgresql://...\n"
+           "                             copy a registry's metadata into an empty PostgreSQL database\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -801,17 +804,52 @@ static int cmd_vulndb(int argc, char **argv)
     return rc < 0 ? 1 : 0;
 }
 
+static const char *migrate_from;
+
+static int migrate_extra(int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], "--from") != 0 || *i + 1 >= argc)
+        return 1;
+    migrate_from = argv[*i + 1];
+    *i += 2;
+    return 0;
+}
+
+/* berth migrate --from sqlite:PATH: the registry's metadata moves into the
+ * empty PostgreSQL database of --database (both schemas brought forward
+ * first). */
+static int migrate_copy(const struct config *cfg)
+{
+    struct store_copy_report rep;
+    if (strncmp(migrate_from, "sqlite:", 7) != 0 || strncmp(cfg->database, "postgresql://", 13) != 0)
+        return error_set(E_INVALID, "berth migrate --from takes sqlite:PATH, and --database a postgresql:// URL");
+    store_set_database(migrate_from);
+    int rc = store_open(cfg->data_dir);
+    store_close_thread();
+    store_set_database(cfg->database);
+    if (rc < 0 || (rc = store_open(cfg->data_dir)) < 0 || (rc = store_copy_from_sqlite(migrate_from + 7, &rep)) < 0)
+        return rc;
+    printf("copied %lld rows of %lld tables (%lld images and index manifests) from %s to %s\n", (long long)rep.rows,
+           (long long)rep.tables, (long long)rep.manifests, migrate_from, store_database());
+    return 0;
+}
+
 /* berth migrate: the schema moves forward as at start, without serving. */
 static int cmd_migrate(int argc, char **argv)
 {
     struct config cfg;
     int version = 0, latest = 0;
-    if (load_config(&cfg, argc, argv, 2, NULL) < 0) {
+    if (load_config(&cfg, argc, argv, 2, migrate_extra) < 0) {
         config_release(&cfg);
         return 2;
     }
     int rc = 0;
-    if (!cfg.database[0] && mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
+    if (migrate_from) {
+        if (migrate_copy(&cfg) < 0) {
+            fprintf(stderr, "berth: migrate: %s\n", error_message());
+            rc = -1;
+        }
+    } else if (!cfg.database[0] && mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
         fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg.data_dir);
         rc = -1;
     } else if (store_open(cfg.data_dir) < 0 || store_schema_version(&version, &latest) < 0) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # berth on the test session's PostgreSQL (tests/integration/pgserver.py): the data directory
 # of the command (--data DIR, BERTH_DATA, or ./data) names its database, created on first use;
-# the keys every server of that database shares live beside the directory (DIR.key).
+# the key file is where berth keeps its own on SQLite (DIR/keys/master.key), for the tests that
+# read it.
 data="${BERTH_DATA:-./data}"
 prev=""
 for a in "$@"; do
@@ -13,5 +14,8 @@ abs=$(realpath -m -- "$data")
 db="b_$(printf '%s' "$abs" | md5sum | cut -c1-24)"
 psql -h 127.0.0.1 -p "$BERTH_TEST_PG_PORT" -U berth -d postgres -qAtc "CREATE DATABASE \"$db\"" >/dev/null 2>&1 || true
 export BERTH_DATABASE="${BERTH_DATABASE:-$BERTH_TEST_PG_URL/$db}"
-export BERTH_KEY_FILE="${BERTH_KEY_FILE:-$abs.key}"
+if [ -z "${BERTH_KEY_FILE:-}" ]; then
+    (umask 077 && mkdir -p "$abs/keys")
+    export BERTH_KEY_FILE="$abs/keys/master.key"
+fi
 exec "$BERTH_TEST_REAL_BIN" "$@"

@@ -9,7 +9,8 @@ of the session.
 Every berth the suite starts gets a database of its own: BERTH_BIN is replaced by
 tests/integration/pg_berth.sh, which maps the command's data directory (--data, BERTH_DATA or
 ./data) to a database named after its path, creates that database on first use, and runs the
-real binary with BERTH_DATABASE and BERTH_KEY_FILE set. A restart with the same data
+real binary with BERTH_DATABASE and BERTH_KEY_FILE (DIR/keys/master.key, where berth keeps it on
+SQLite) set. A restart with the same data
 directory finds the same database, as it finds the same berth.db on SQLite; a command run
 against a data directory (berth fsck, berth gc, berth admin) reaches the server's database.
 """

@@ -255,3 +255,64 @@ def test_database_down_is_503_then_recovers_without_a_restart(berth_factory, tmp
         assert "pg-secret-do-not-log" not in own_lines
     finally:
         own.cleanup()
+
+
+def test_migrate_moves_a_sqlite_registry_to_postgresql_without_losing_an_image(pg, berth_factory, tmp_path):
+    data = tmp_path / "reg" / "data"
+    sqlite_url = f"sqlite:{data}/berth.db"
+    old = berth_factory(data_dir=data, extra_args=["--database", sqlite_url])
+    pushed = {}
+    for r in range(3):
+        repo = create_repository(f"move/r{r}", old)
+        for t in range(3):
+            img = images.make_image(label=f"move-{r}-{t}")
+            Registry(old).push_image(repo, img, tag=f"t{t}")
+            pushed[(repo, f"t{t}")] = img.digest
+    index = images.make_multiarch(label="move")
+    Registry(old).push_image("move/r0", index, tag="multi")
+    pushed[("move/r0", "multi")] = index.digest
+    ecr(old).put_image_tag_mutability(repositoryName="move/r1", imageTagMutability="IMMUTABLE")
+    iam = boto3.client("iam", endpoint_url=old.url, region_name=old.region, aws_access_key_id=old.access_key,
+                       aws_secret_access_key=old.secret)
+    iam.create_user(UserName="Mover")
+    key = iam.create_access_key(UserName="Mover")["AccessKey"]
+    old.stop()
+
+    url = pg.create_database("mv_" + images.token(12).lower())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+    p = subprocess.run([real_binary(), "migrate", "--from", sqlite_url, "--data", str(data), "--database", url],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "images and index manifests" in p.stdout and "pg-secret-do-not-log" not in p.stdout + p.stderr
+    # a second copy into the same database is refused: nothing is copied twice
+    p = subprocess.run([real_binary(), "migrate", "--from", sqlite_url, "--data", str(data), "--database", url],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode != 0 and "not empty" in p.stderr, p.stderr
+
+    # the same data directory (blobs, and its key file: the secrets were sealed with it) on PostgreSQL
+    new = berth_factory(data_dir=data, extra_args=["--database", url, "--key-file", str(data / "keys" / "master.key")])
+    reg = Registry(new)
+    for (repo, tag), digest in pushed.items():
+        r = reg.get_manifest(repo, tag)
+        assert r.status_code == 200, describe(r)
+        assert r.headers["Docker-Content-Digest"] == digest
+    for child in index.children:
+        for blob in child.blobs:
+            r = reg.get(f"/v2/move/r0/blobs/{blob.digest}")
+            assert r.status_code == 200 and images.sha256(r.content) == blob.digest
+    repos = sorted(r["repositoryName"] for r in ecr(new).describe_repositories()["repositories"])
+    assert repos == ["move/r0", "move/r1", "move/r2"]
+    assert ecr(new).describe_repositories(repositoryNames=["move/r1"])["repositories"][0]["imageTagMutability"] == \
+        "IMMUTABLE"
+    # the IAM user's key (sealed in SQLite) still signs requests
+    mover = boto3.client("iam", endpoint_url=new.url, region_name=new.region,
+                         aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    with pytest.raises(mover.exceptions.ClientError) as e:
+        mover.list_users()
+    assert e.value.response["Error"]["Code"] == "AccessDenied"       # known and authenticated, not allowed
+    # new repositories get fresh ids (the identity sequence moved past the copied ones) and the tag counts held
+    create_repository("move/after", new)
+    listed = ecr(new).describe_images(repositoryName="move/r2")["imageDetails"]
+    assert sorted(t for d in listed for t in d["imageTags"]) == ["t0", "t1", "t2"]
+    untagged = ecr(new).list_images(repositoryName="move/r0", filter={"tagStatus": "UNTAGGED"})["imageIds"]
+    assert len(untagged) == len(index.children)
