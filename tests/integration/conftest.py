@@ -67,6 +67,37 @@ def pytest_unconfigure(config):
         pgserver.stop_for_session()
 
 
+def metadata_db(data_dir):
+    """The metadata database of a data directory, whichever engine the session runs on, as a
+    connection whose execute(sql, params) returns a cursor (SQL both engines accept; `?`
+    placeholders). For tests that check what berth stored."""
+    if DATABASE != "postgresql":
+        import sqlite3
+        return sqlite3.connect(Path(data_dir) / "berth.db")
+    import hashlib
+    import psycopg2
+    abs_path = os.path.realpath(str(data_dir))
+    name = "b_" + hashlib.md5(abs_path.encode()).hexdigest()[:24]
+
+    class Conn:
+        def __init__(self):
+            self.c = psycopg2.connect(f"{os.environ['BERTH_TEST_PG_URL']}/{name}")
+            self.c.autocommit = True
+
+        def execute(self, sql, params=()):
+            cur = self.c.cursor()
+            cur.execute(sql.replace("?", "%s"), params)
+            return cur
+
+        def commit(self):
+            pass
+
+        def close(self):
+            self.c.close()
+
+    return Conn()
+
+
 def pytest_collection_modifyitems(config, items):
     if DATABASE != "postgresql":
         return
