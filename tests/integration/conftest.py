@@ -55,7 +55,7 @@ DATABASE = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(reason): the test looks at SQLite itself; skipped on PostgreSQL")
-    if DATABASE == "postgresql" and not os.environ.get("BERTH_TEST_PG_URL"):
+    if DATABASE == "postgresql" and not os.environ.get("TESTPG_URL"):
         sys.path.insert(0, str(HERE))
         import pgserver
         pgserver.start_for_session(os.environ.get("BERTH_BIN", str(DEFAULT_BIN)))
@@ -81,7 +81,7 @@ def metadata_db(data_dir):
 
     class Conn:
         def __init__(self):
-            self.c = psycopg2.connect(f"{os.environ['BERTH_TEST_PG_URL']}/{name}")
+            self.c = psycopg2.connect(f"{os.environ['TESTPG_URL']}/{name}")
             self.c.autocommit = True
 
         def execute(self, sql, params=()):

@@ -12,10 +12,10 @@ for a in "$@"; do
 done
 abs=$(realpath -m -- "$data")
 db="b_$(printf '%s' "$abs" | md5sum | cut -c1-24)"
-psql -h 127.0.0.1 -p "$BERTH_TEST_PG_PORT" -U berth -d postgres -qAtc "CREATE DATABASE \"$db\"" >/dev/null 2>&1 || true
-export BERTH_DATABASE="${BERTH_DATABASE:-$BERTH_TEST_PG_URL/$db}"
+psql -h 127.0.0.1 -p "$TESTPG_PORT" -U berth -d postgres -qAtc "CREATE DATABASE \"$db\"" >/dev/null 2>&1 || true
+export BERTH_DATABASE="${BERTH_DATABASE:-$TESTPG_URL/$db}"
 if [ -z "${BERTH_KEY_FILE:-}" ]; then
     (umask 077 && mkdir -p "$abs/keys")
     export BERTH_KEY_FILE="$abs/keys/master.key"
 fi
-exec "$BERTH_TEST_REAL_BIN" "$@"
+exec "$TESTPG_BERTH_BIN" "$@"

@@ -110,14 +110,17 @@ class PostgresServer:
 
 SERVER = None
 
+# The wrapper finds the server through these; they do not start with BERTH_ because several tests
+# run berth with every BERTH_* variable removed (to see its defaults).
+
 
 def start_for_session(real_bin: str):
     """Starts the server and points BERTH_BIN at the wrapper; returns the server."""
     global SERVER
     SERVER = PostgresServer().start()
-    os.environ["BERTH_TEST_PG_URL"] = SERVER.base_url
-    os.environ["BERTH_TEST_PG_PORT"] = str(SERVER.port)
-    os.environ["BERTH_TEST_REAL_BIN"] = real_bin
+    os.environ["TESTPG_URL"] = SERVER.base_url
+    os.environ["TESTPG_PORT"] = str(SERVER.port)
+    os.environ["TESTPG_BERTH_BIN"] = real_bin
     os.environ["BERTH_BIN"] = str(HERE / "pg_berth.sh")
     return SERVER
 

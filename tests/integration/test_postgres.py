@@ -139,7 +139,7 @@ def test_a_login_token_from_one_server_works_on_the_other(registry):
 
 def real_binary() -> str:
     """berth itself, not the session's PostgreSQL wrapper (these tests choose the database)."""
-    return os.environ.get("BERTH_TEST_REAL_BIN") or os.environ.get("BERTH_BIN") or str(DEFAULT_BIN)
+    return os.environ.get("TESTPG_BERTH_BIN") or os.environ.get("BERTH_BIN") or str(DEFAULT_BIN)
 
 
 def _serve(url, data, *extra):
