@@ -15,7 +15,8 @@ db="b_$(printf '%s' "$abs" | md5sum | cut -c1-24)"
 psql -h 127.0.0.1 -p "$TESTPG_PORT" -U berth -d postgres -qAtc "CREATE DATABASE \"$db\"" >/dev/null 2>&1 || true
 export BERTH_DATABASE="${BERTH_DATABASE:-$TESTPG_URL/$db}"
 if [ -z "${BERTH_KEY_FILE:-}" ]; then
-    (umask 077 && mkdir -p "$abs/keys")
+    # fsck reads no keys, and must not make the data directory it is asked to check
+    [ "${1:-}" = fsck ] || (umask 077 && mkdir -p "$abs/keys")
     export BERTH_KEY_FILE="$abs/keys/master.key"
 fi
 exec "$TESTPG_BERTH_BIN" "$@"
