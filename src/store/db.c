@@ -168,6 +168,8 @@ static bool txn_lost(void)
  * before resetting the statement, which may replace the message. */
 int db_error(const char *what)
 {
+    if (txn_lost() && pg && (!tpg || PQstatus(tpg) == CONNECTION_BAD))
+        return error_set(E_UNAVAILABLE, "database: %s: the connection to the database was lost", what);
     if (txn_lost())
         return error_set(E_ERROR, "database: %s: the transaction was rolled back after an earlier error", what);
     if (no_statement || (!pg && !tdb))

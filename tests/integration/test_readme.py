@@ -109,11 +109,13 @@ def test_readme_tour(tmp_path):
     env = dict(ct.env)
     env["PATH"] = f"{Path(berth_bin).parent}:{env['PATH']}"
     if os.environ.get("TESTPG_BERTH_BIN"):
-        # a PostgreSQL session (conftest.py): the tour's own `berth` commands use the server's database
+        # a PostgreSQL session (conftest.py): the server and the tour's own `berth` commands use one
+        # database (this environment is the container tools' own, without the wrapper's variables)
         import pgserver
         env["BERTH_DATABASE"] = pgserver.SERVER.create_database("readme_" + secrets.token_hex(6))
         env["BERTH_KEY_FILE"] = str(work / "registry.key")
-        env["PATH"] = f"{Path(os.environ['TESTPG_BERTH_BIN']).parent}:{env['PATH']}"
+        berth_bin = Path(os.environ["TESTPG_BERTH_BIN"])
+        env["PATH"] = f"{berth_bin.parent}:{env['PATH']}"
 
     log = open(tmp_path / "berth.log", "wb")
     server = subprocess.Popen([str(berth_bin), "serve", "--listen", f"127.0.0.1:{port}", "--data", "./data",
