@@ -12,11 +12,12 @@
  * NOTHING/UPDATE instead of INSERT OR IGNORE/REPLACE, RETURNING instead of
  * last_insert_rowid(), CASE instead of the scalar max(a, b)/min(a, b),
  * "x <> 0" instead of an integer used as a boolean, explicit CASTs where
- * PostgreSQL cannot infer a parameter's type. On PostgreSQL ?N becomes $N
- * and "IS ?N" becomes "IS NOT DISTINCT FROM $N", group_concat( string_agg(,
- * when a statement is
- * prepared. Where the engines must differ, DB_SQL(sqlite, postgresql) picks
- * one of two literals (each keeps its own cache slot).
+ * PostgreSQL cannot infer a parameter's type. When a statement is prepared
+ * on PostgreSQL, ?N becomes $N, "IS ?N" "IS NOT DISTINCT FROM $N" and
+ * group_concat( string_agg( (store/db.c, pg_translate()). Where the engines
+ * must differ, DB_SQL(sqlite, postgresql) picks one of two literals (each
+ * keeps its own cache slot). PostgreSQL databases should use the C
+ * collation, so that ORDER BY and page tokens compare bytes as SQLite does.
  *
  * Converting a store file written against SQLite's C API:
  * scripts/store_db_convert.py FILE... applies these rules and lists what it
