@@ -229,8 +229,8 @@ static const char *const migrations[] = {
     "  WHERE NOT EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = b.digest);",
 };
 
-/* PostgreSQL's schema, versioned on its own (store/db.c's head comment says
- * why the two differ where they do) */
+/* PostgreSQL's schema, versioned on its own: a new migration appends to
+ * both lists (the first entry here says how the types differ) */
 static const char *const pg_migrations[] = {
     /* 1: what SQLite's migrations 1 to 11 make, in PostgreSQL's types: 64-bit integers throughout, BYTEA for
      * bodies, identity columns for SQLite's INTEGER PRIMARY KEY (accounts get one for SQLite's rowid order), citext
