@@ -13,7 +13,7 @@
 #   make test-deb build the package, install it on this machine, run it, purge it (root; tests/deb/)
 #   make SAN=1    the same with AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/
 
-PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl libargon2 libxml-2.0
+PKGS    := libmicrohttpd jansson sqlite3 libcrypto libarchive libcurl libargon2 libxml-2.0 libpq
 SAN     ?=
 ifeq ($(SAN),1)
 B       := build-san
@@ -41,7 +41,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test test-pg unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -180,3 +180,9 @@ clean:
 	rm -rf build build-san
 
 -include $(OBJ:.o=.d) $(B)/obj/main.d
+
+# The whole integration suite again with the metadata in PostgreSQL: the tests start a
+# PostgreSQL of their own (tests/integration/pgserver.py) and give every berth its own database.
+test-pg: $(B)/berth
+	BERTH_TEST_DATABASE=postgresql ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)

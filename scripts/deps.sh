@@ -6,13 +6,14 @@ set -eu
 # `deps.sh deb`: only what building and testing the Debian package need (make deb, make test-deb).
 if [ "${1:-}" = deb ]; then
     PKGS="build-essential pkg-config dpkg-dev debhelper fakeroot lintian help2man
-libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libargon2-dev libxml2-dev
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libarchive-dev libcurl4-openssl-dev libargon2-dev libxml2-dev
 python3 python3-pytest python3-requests logrotate man-db"
 else
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev libargon2-dev
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev libargon2-dev
 libxml2-dev
-python3 python3-pytest python3-boto3 python3-requests python3-prometheus-client
+postgresql
+python3 python3-pytest python3-boto3 python3-requests python3-prometheus-client python3-psycopg2
 skopeo podman buildah curl uidmap openssl jq strace
 docker-registry apache2-utils wrk containerd
 chromium chromium-driver python3-selenium

@@ -18,6 +18,7 @@
 #include "blob/gc.h"
 #include "console/console.h"
 #include "cloudtrail/cloudtrail.h"
+#include "store/copy.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -68,6 +69,11 @@ static void usage(void)
            "                             load OSV vulnerability data (a directory of .json files or a\n"
            "                             zip such as osv.dev's all.zip), download and load a zip, or\n"
            "                             say what is loaded and when\n"
+           "  berth migrate [--data DIR] [--database URL]\n"
+           "                             move the metadata database's schema forward (berth serve\n"
+           "                             also does at start) and print its version\n"
+           "  berth migrate --from sqlite:PATH --database postgresql://...\n"
+           "                             copy a registry's metadata into an empty PostgreSQL database\n"
            "  berth version              print the version\n\n"
            "berth serve --help lists the options.\n",
            BERTH_VERSION);
@@ -120,6 +126,7 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         return -1;
     }
     log_level = lvl;
+    store_set_database(cfg->database);
     int format = log_format_parse(cfg->log_format);
     if (format < 0) {
         fprintf(stderr, "berth: log format '%s' is not text or json\n", cfg->log_format);
@@ -259,6 +266,7 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     log_info("berth %s listening on %s%s (region %s, data %s)", BERTH_VERSION, cfg.tls_cert[0] ? "https://" : "http://",
              cfg.listen, cfg.region, cfg.data_dir);
+    log_info("metadata database %s", store_database());
     if (metrics_apart)
         log_info("metrics on http://%s/metrics", cfg.metrics_listen);
     while (!stopping) {
@@ -349,6 +357,8 @@ static int cmd_gc(int argc, char **argv)
         config_release(&cfg);
         return 1;
     }
+    if (rep.busy)
+        printf("gc: another server is collecting now; nothing was done\n");
     printf("gc: %lld unused links dropped, %lld blobs and %lld orphan files removed (%lld bytes), %lld uploads "
            "abandoned in %lld ms\n",
            (long long)rep.links_dropped, (long long)rep.blobs_removed, (long long)rep.orphans_removed,
@@ -835,6 +845,65 @@ static int cmd_vulndb(int argc, char **argv)
     return rc < 0 ? 1 : 0;
 }
 
+static const char *migrate_from;
+
+static int migrate_extra(int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], "--from") != 0 || *i + 1 >= argc)
+        return 1;
+    migrate_from = argv[*i + 1];
+    *i += 2;
+    return 0;
+}
+
+/* berth migrate --from sqlite:PATH: the registry's metadata moves into the
+ * empty PostgreSQL database of --database (both schemas brought forward
+ * first). */
+static int migrate_copy(const struct config *cfg)
+{
+    struct store_copy_report rep;
+    if (strncmp(migrate_from, "sqlite:", 7) != 0 || strncmp(cfg->database, "postgresql://", 13) != 0)
+        return error_set(E_INVALID, "berth migrate --from takes sqlite:PATH, and --database a postgresql:// URL");
+    store_set_database(migrate_from);
+    int rc = store_open(cfg->data_dir);
+    store_close_thread();
+    store_set_database(cfg->database);
+    if (rc < 0 || (rc = store_open(cfg->data_dir)) < 0 || (rc = store_copy_from_sqlite(migrate_from + 7, &rep)) < 0)
+        return rc;
+    printf("copied %lld rows of %lld tables (%lld images and index manifests) from %s to %s\n", (long long)rep.rows,
+           (long long)rep.tables, (long long)rep.manifests, migrate_from, store_database());
+    return 0;
+}
+
+/* berth migrate: the schema moves forward as at start, without serving. */
+static int cmd_migrate(int argc, char **argv)
+{
+    struct config cfg;
+    int version = 0, latest = 0;
+    if (load_config(&cfg, argc, argv, 2, migrate_extra) < 0) {
+        config_release(&cfg);
+        return 2;
+    }
+    int rc = 0;
+    if (migrate_from) {
+        if (migrate_copy(&cfg) < 0) {
+            fprintf(stderr, "berth: migrate: %s\n", error_message());
+            rc = -1;
+        }
+    } else if (!cfg.database[0] && mkdir(cfg.data_dir, 0700) != 0 && access(cfg.data_dir, W_OK) != 0) {
+        fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg.data_dir);
+        rc = -1;
+    } else if (store_open(cfg.data_dir) < 0 || store_schema_version(&version, &latest) < 0) {
+        fprintf(stderr, "berth: migrate: %s\n", error_message());
+        rc = -1;
+    } else {
+        printf("database schema version %d (this berth's: %d)\n", version, latest);
+    }
+    store_close_thread();
+    config_release(&cfg);
+    return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -855,6 +924,8 @@ int main(int argc, char **argv)
         return cmd_fsck(argc, argv);
     if (strcmp(argv[1], "vulndb") == 0)
         return cmd_vulndb(argc, argv);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc, argv);
     fprintf(stderr, "berth: unknown command '%s' (see berth --help)\n", argv[1]);
     return 2;
 }

@@ -197,12 +197,33 @@ static int bootstrap(void)
     return 0;
 }
 
+/* The database remembers which keys sealed it (their check value, recorded
+ * at first start): a server whose key file differs would mint tokens the
+ * others reject and could not open a stored secret, so it does not start. */
+static int key_check(void)
+{
+    char want[65], *have = NULL;
+    keystore_check_value(want);
+    int rc = store_setting_add("server", "key_check", want);
+    if (rc == 0)
+        rc = store_setting_get("server", "key_check", &have);
+    if (rc == 0 && strcmp(have, want) != 0)
+        rc = error_set(E_DENIED, "this server's key file does not match the keys the database was sealed with "
+                                 "(key check %.12s..., the database has %.12s...): give every server the same --key-file",
+                       want, have);
+    free(have);
+    return rc;
+}
+
 int auth_init(const struct config *c)
 {
     int rc;
     cfg = c;
     enabled = strcmp(c->auth, "none") != 0;
-    if ((rc = keystore_open(c->data_dir)) < 0)
+    if (store_is_shared() && !c->key_file[0])
+        return error_set(E_INVALID, "a postgresql:// database needs --key-file (BERTH_KEY_FILE): every server of one "
+                                    "registry must use the same keys, so they are not generated per server");
+    if ((rc = keystore_open(c->data_dir, c->key_file)) < 0 || (rc = key_check()) < 0)
         return rc;
     if ((rc = bootstrap()) < 0)
         return rc;
@@ -307,6 +328,9 @@ static int collect_param(void *ctx, const char *k, const char *v)
     return 0;
 }
 
+/* Set by secret_lookup() when the store did not answer (E_UNAVAILABLE). */
+static _Thread_local bool lookup_unavailable;
+
 static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap, size_t *len)
 {
     char id[SIGV4_ACCESS_KEY_ID_MAX + 1];
@@ -317,6 +341,7 @@ static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap,
     memcpy(id, akid.base, akid.len);
     id[akid.len] = '\0';
     int rc = store_access_key_get(id, &k);
+    lookup_unavailable = rc == E_UNAVAILABLE;
     if (rc < 0)
         return rc; /* E_NOTFOUND: an unknown key; anything else: a failure */
     rc = strcmp(k.status, "Active") == 0 ? keystore_open_secret(k.secret_enc, k.id, &plain) : E_NOTFOUND;
@@ -356,8 +381,16 @@ static int check_sigv4(struct request *r, const char *payload_sha256, const char
         .nheaders = sh->n,
         .payload_sha256 = slice_from(payload_sha256 ? payload_sha256 : ""),
     };
+    lookup_unavailable = false;
     int rc = payload_sha256 ? sigv4_verify(res, &v, &req, now_ms() / 1000) : sigv4_precheck(res, &v, &req, now_ms() / 1000);
     free(sh);
+    if (rc < 0 && lookup_unavailable) {
+        /* the database does not answer: a retry later may work */
+        fail->type = protocol == SIGV4_JSON ? "ServiceUnavailableException" : "ServiceUnavailable";
+        fail->status = 503;
+        snprintf(fail->message, sizeof(fail->message), "the database does not answer now; try again later");
+        return E_UNAVAILABLE;
+    }
     if (rc < 0) {
         fail->type = sigv4_error_name(res->error, (enum sigv4_protocol)protocol);
         fail->status = (unsigned)sigv4_error_status(res->error, (enum sigv4_protocol)protocol);
@@ -396,6 +429,12 @@ int auth_identify_sigv4(struct request *r, const char *payload_sha256, const cha
         fail->type = sigv4_error_name(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
         fail->status = (unsigned)sigv4_error_status(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
         snprintf(fail->message, sizeof(fail->message), "An internal error occurred.");
+        if (rc == E_UNAVAILABLE) {
+            /* the database does not answer: a retry later may work */
+            fail->type = protocol == SIGV4_JSON ? "ServiceUnavailableException" : "ServiceUnavailable";
+            fail->status = 503;
+            snprintf(fail->message, sizeof(fail->message), "%s", error_message());
+        }
         return rc;
     }
     return 0;

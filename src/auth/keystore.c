@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth/secretbox.h"
 #include "core/alloc.h"
@@ -20,13 +22,25 @@
 
 static struct secretbox_keys keys;
 
-int keystore_open(const char *data_dir)
+int keystore_open(const char *data_dir, const char *key_file)
 {
     char dir[PATH_MAX], path[PATH_MAX + 16];
+    if (key_file && *key_file)
+        return secretbox_keys_load(&keys, key_file);
     snprintf(dir, sizeof(dir), "%s/keys", data_dir);
     mkdir(dir, 0700);
     snprintf(path, sizeof(path), "%s/master.key", dir);
     return secretbox_keys_load(&keys, path);
+}
+
+void keystore_check_value(char out[65])
+{
+    static const char what[] = "berth server key check v1";
+    unsigned char md[32];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), keys.token, 32, (const unsigned char *)what, sizeof(what) - 1, md, &n);
+    for (unsigned int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 void keystore_close(void)

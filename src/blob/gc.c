@@ -251,12 +251,26 @@ static int expire_uploads(struct gc_report *out, int64_t cutoff)
     return rc;
 }
 
+static int gc_pass(struct gc_report *out, const struct gc_options *opt);
+
 int gc_run(struct gc_report *out, const struct gc_options *opt)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = store_gc_lock();
+    if (rc <= 0) {
+        out->busy = rc == 0;
+        return rc;
+    }
+    rc = gc_pass(out, opt);
+    store_gc_unlock();
+    return rc;
+}
+
+static int gc_pass(struct gc_report *out, const struct gc_options *opt)
 {
     int64_t now = now_ms(), cutoff = now - opt->delay_ms;
     int rc;
 
-    memset(out, 0, sizeof(*out));
     if ((rc = review(out, opt, cutoff, true)) < 0 || (rc = review(out, opt, cutoff, false)) < 0)
         return rc;
     if (opt->upload_grace_ms >= 0 && (rc = expire_uploads(out, now - opt->upload_grace_ms)) < 0)

@@ -25,6 +25,7 @@ struct gc_report {
     int64_t bytes_freed;     /* of blobs_removed and orphans_removed */
     int64_t orphans_removed; /* files that had no record */
     int64_t uploads_removed; /* upload sessions (records or files) */
+    bool busy;               /* another server was collecting: nothing was done */
 };
 
 struct gc_options {

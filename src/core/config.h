@@ -16,6 +16,8 @@ struct config {
     char *archive_dir; /* "" keeps archived images' blobs in the store */
     char *blob_store;  /* "" (<data>/blobs), file:DIR or s3://BUCKET[/PREFIX]?endpoint=... */
     char *blob_redirect; /* "on": blob GETs on an s3 store answer 307 to a presigned URL; "off": proxied */
+    char *database;    /* "" for sqlite:<data_dir>/berth.db; may hold a password */
+    char *key_file;    /* "" keeps the keys in <data_dir>/keys */
     char *tls_cert;  /* PEM file; empty for plain HTTP */
     char *tls_key;
     char *region;

@@ -23,7 +23,8 @@ enum {
     E_MISMATCH = -9,    /* content does not match its digest or size */
     E_UNSUPPORTED = -10, /* well-formed but not something we do */
     E_CONFLICT = -11,   /* in use: something else still refers to it */
-    E_BUSY = -12        /* a limit shared by all callers is reached for now: try again later */
+    E_BUSY = -12,       /* a limit shared by all callers is reached for now: try again later */
+    E_UNAVAILABLE = -13 /* something berth needs (the database server) does not answer now: try again later */
 };
 
 /* Sets the detail for the current thread and returns code, so that

@@ -176,6 +176,12 @@ int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...)
 int ecr_fail_internal(struct ecr_call *c, int rc)
 {
     log_error("%s: %s", c->op, error_message());
+    if (rc == E_UNAVAILABLE) {
+        snprintf(c->err_message, sizeof(c->err_message), "%s", error_message());
+        c->err_type = "ServiceUnavailableException";
+        c->err_status = 503;
+        return -1;
+    }
     return ecr_fail(c, ECR_SERVER, "an internal error occurred");
 }
 

@@ -167,6 +167,12 @@ int iam_fail(struct iam_call *c, enum iam_error e, const char *fmt, ...)
 int iam_fail_internal(struct iam_call *c, int rc)
 {
     log_error("%s: %s (%d)", c->op ? c->op->name : "iam", error_message(), rc);
+    if (rc == E_UNAVAILABLE) {
+        snprintf(c->err_message, sizeof(c->err_message), "%s", error_message());
+        c->err_code = "ServiceUnavailable";
+        c->err_status = 503;
+        return -1;
+    }
     return iam_fail(c, IAM_SERVICE_FAILURE, "an internal error occurred");
 }
 

@@ -40,6 +40,7 @@ static const struct {
     [RE_UNSUPPORTED] = {"UNSUPPORTED", 405, "The operation is unsupported."},
     [RE_RANGE_INVALID] = {"BLOB_UPLOAD_INVALID", 416, "invalid content range"},
     [RE_TOOMANYREQUESTS] = {"TOOMANYREQUESTS", 429, "too many requests"},
+    [RE_UNAVAILABLE] = {"UNAVAILABLE", 503, "service unavailable"},
     [RE_NOT_FOUND] = {"UNSUPPORTED", 404, "the requested route does not exist"},
     [RE_MANIFEST_TOO_BIG] = {"MANIFEST_INVALID", 413, "manifest too big"},
     [RE_CONFLICT] = {"DENIED", 409, "the resource is in use"},
@@ -109,6 +110,11 @@ void reg_error_from(struct request *r, int rc, enum reg_error notfound)
         break;
     case E_BUSY:
         reg_error(r, RE_TOOMANYREQUESTS, msg);
+        http_set_header(r, "Retry-After", "1");
+        break;
+    case E_UNAVAILABLE:
+        log_error("%s %s: %s", r->method, r->path, msg);
+        reg_error(r, RE_UNAVAILABLE, msg);
         http_set_header(r, "Retry-After", "1");
         break;
     case E_MISMATCH:
@@ -278,7 +284,7 @@ static void v2_begin(struct request *r)
     v->authz.source_ip = r->client_ip;
     v->authz.secure_transport = r->secure;
 
-    int rc;
+    int rc, arc;
 
     bool presigned = false;
     rc = v2_path_parse(slice_from(r->path), &v->path);
@@ -298,8 +304,11 @@ static void v2_begin(struct request *r)
             return;
         }
         presigned = true;
-    } else if (auth_identify_registry(http_header(r, "Authorization"), &v->who) < 0) {
-        reg_error(r, RE_UNAUTHORIZED, error_message());
+    } else if ((arc = auth_identify_registry(http_header(r, "Authorization"), &v->who)) < 0) {
+        if (arc == E_UNAVAILABLE)
+            reg_error_from(r, arc, RE_UNAUTHORIZED); /* the database does not answer: 503 */
+        else
+            reg_error(r, RE_UNAUTHORIZED, error_message());
         return;
     }
     snprintf(r->principal, sizeof(r->principal), "%s", v->who.arn);

@@ -9,11 +9,11 @@
 
 int store_manifest_blobs_each(int64_t repo_id, const char *digest, int (*fn)(void *ctx, const char *blob), void *ctx)
 {
-    sqlite3_stmt *st = db_stmt("SELECT blob_digest FROM manifest_blobs WHERE repo_id = ?1 AND manifest_digest = ?2");
+    struct db_statement *st = db_stmt("SELECT blob_digest FROM manifest_blobs WHERE repo_id = ?1 AND manifest_digest = ?2");
     int rc;
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
-    while ((rc = db_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         if (fn(ctx, db_col_text(st, 0)))
             break;
     return db_end(st, rc, "manifest blobs");
@@ -23,7 +23,7 @@ int store_blob_live(const char *digest)
 {
     /* from the blob's links (repo_blobs_digest), each a primary-key range
      * of manifest_blobs in its repository (manifest_blobs_blob) */
-    sqlite3_stmt *st = db_stmt("SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = ?1),"
+    struct db_statement *st = db_stmt("SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = ?1),"
                                " EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = ?1 AND ("
                                "   NOT EXISTS (SELECT 1 FROM manifest_blobs b WHERE b.repo_id = r.repo_id"
                                "     AND b.blob_digest = ?1)"
@@ -34,9 +34,9 @@ int store_blob_live(const char *digest)
     int rc = db_row(st, "blob use");
     if (rc <= 0)
         return rc < 0 ? rc : db_error("blob use");
-    bool known = sqlite3_column_int(st, 0) != 0;
-    bool live = sqlite3_column_int(st, 1) != 0;
-    sqlite3_reset(st);
+    bool known = db_col_int(st, 0) != 0;
+    bool live = db_col_int(st, 1) != 0;
+    db_reset(st);
     if (!known)
         return error_set(E_NOTFOUND, "blob '%s' has no record", digest);
     return live ? 1 : 0;

@@ -20,7 +20,8 @@
 
 int store_audit_sync(bool full)
 {
-    return db_done(db_stmt(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"), "audit sync mode");
+    return db_done(db_stmt(full ? DB_SQL("PRAGMA synchronous=FULL", "SET synchronous_commit TO on")
+                                     : DB_SQL("PRAGMA synchronous=NORMAL", "SET synchronous_commit TO off")), "audit sync mode");
 }
 
 int store_audit_insert(const struct audit_row *row)
@@ -30,35 +31,35 @@ int store_audit_insert(const struct audit_row *row)
         json_array_append_new(res, json_pack("[s,s]", row->resources[i].type, row->resources[i].name));
     char *zres = json_dumps(res, JSON_COMPACT);
     json_decref(res);
-    sqlite3_stmt *st = db_stmt("INSERT INTO audit_events(account_id, event_id, event_time, event_name, event_source,"
+    struct db_statement *st = db_stmt("INSERT INTO audit_events(account_id, event_id, event_time, event_name, event_source,"
                                " username, access_key_id, read_only, resources, record)"
                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq");
     db_bind_text(st, 1, row->account_id);
     db_bind_text(st, 2, row->event_id);
-    sqlite3_bind_int64(st, 3, row->event_ms);
+    db_bind_int64(st, 3, row->event_ms);
     db_bind_text(st, 4, row->event_name);
     db_bind_text(st, 5, row->event_source);
     db_bind_text(st, 6, row->username);
     db_bind_text(st, 7, row->access_key_id);
-    sqlite3_bind_int(st, 8, row->read_only);
+    db_bind_int64(st, 8, row->read_only);
     db_bind_text(st, 9, zres);
     db_bind_text(st, 10, row->record);
     int64_t seq = 0;
     int rc = db_row(st, "audit event");
     if (rc == 1) {
-        seq = sqlite3_column_int64(st, 0);
+        seq = db_col_int64(st, 0);
         /* the INSERT is complete only when the statement is */
         rc = db_end(st, db_step(st), "audit event");
     } else if (rc == 0) {
         rc = error_set(E_ERROR, "database: audit event: no row");
     }
-    sqlite3_reset(st);
+    db_reset(st);
     free(zres);
     if (rc < 0)
         return rc;
     for (int i = 0; i < row->nresources && rc == 0; i++) {
         st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name) VALUES (?1, ?2, ?3, ?4)");
-        sqlite3_bind_int64(st, 1, seq);
+        db_bind_int64(st, 1, seq);
         db_bind_text(st, 2, row->account_id);
         db_bind_text(st, 3, row->resources[i].type);
         db_bind_text(st, 4, row->resources[i].name);
@@ -93,21 +94,21 @@ struct lookup_fn {
     void *ctx;
 };
 
-static int lookup_row(sqlite3_stmt *st, void *ctx)
+static int lookup_row(struct db_statement *st, void *ctx)
 {
     struct lookup_fn *f = ctx;
     struct audit_row row;
     json_t *res = json_loads(db_col_text(st, 9), 0, NULL);
     memset(&row, 0, sizeof(row));
-    row.seq = sqlite3_column_int64(st, 0);
+    row.seq = db_col_int64(st, 0);
     row.account_id = db_col_text(st, 1);
     row.event_id = db_col_text(st, 2);
-    row.event_ms = sqlite3_column_int64(st, 3);
+    row.event_ms = db_col_int64(st, 3);
     row.event_name = db_col_text(st, 4);
     row.event_source = db_col_text(st, 5);
     row.username = db_col_text(st, 6);
     row.access_key_id = db_col_text(st, 7);
-    row.read_only = sqlite3_column_int(st, 8) != 0;
+    row.read_only = db_col_int(st, 8) != 0;
     for (size_t i = 0; i < json_array_size(res) && row.nresources < AUDIT_RESOURCES_MAX; i++) {
         json_t *r = json_array_get(res, i);
         const char *type = json_string_value(json_array_get(r, 0)), *name = json_string_value(json_array_get(r, 1));
@@ -125,14 +126,14 @@ int store_audit_lookup(const struct audit_query *q, int (*fn)(void *ctx, const s
     struct lookup_fn f = {fn, ctx};
     if ((unsigned)q->attr >= AUDIT_NATTRS)
         return error_set(E_INVALID, "unknown lookup attribute");
-    sqlite3_stmt *st = db_stmt(lookup_sql[q->attr]);
+    struct db_statement *st = db_stmt(lookup_sql[q->attr]);
     db_bind_text(st, 1, q->account_id);
-    sqlite3_bind_int64(st, 2, q->before_seq);
-    sqlite3_bind_int64(st, 3, q->start_ms);
-    sqlite3_bind_int64(st, 4, q->end_ms);
-    sqlite3_bind_int(st, 5, q->limit);
+    db_bind_int64(st, 2, q->before_seq);
+    db_bind_int64(st, 3, q->start_ms);
+    db_bind_int64(st, 4, q->end_ms);
+    db_bind_int64(st, 5, q->limit);
     if (q->attr == AUDIT_ATTR_READ_ONLY)
-        sqlite3_bind_int(st, 6, q->value && strcmp(q->value, "true") == 0);
+        db_bind_int64(st, 6, q->value && strcmp(q->value, "true") == 0);
     else if (q->attr != AUDIT_ATTR_NONE)
         db_bind_text(st, 6, q->value ? q->value : "");
     return db_each_row(st, "audit events", lookup_row, &f);
@@ -141,19 +142,19 @@ int store_audit_lookup(const struct audit_query *q, int (*fn)(void *ctx, const s
 int store_audit_prune(int64_t before_ms, int limit, int64_t *deleted_out)
 {
     *deleted_out = 0;
-    sqlite3_stmt *st = db_stmt("DELETE FROM audit_resources WHERE seq IN"
+    struct db_statement *st = db_stmt("DELETE FROM audit_resources WHERE seq IN"
                                " (SELECT seq FROM audit_events WHERE event_time < ?1 ORDER BY seq LIMIT ?2)");
-    sqlite3_bind_int64(st, 1, before_ms);
-    sqlite3_bind_int(st, 2, limit);
+    db_bind_int64(st, 1, before_ms);
+    db_bind_int64(st, 2, limit);
     int rc = db_done(st, "audit resources");
     if (rc < 0)
         return rc;
     st = db_stmt("DELETE FROM audit_events WHERE seq IN"
                  " (SELECT seq FROM audit_events WHERE event_time < ?1 ORDER BY seq LIMIT ?2)");
-    sqlite3_bind_int64(st, 1, before_ms);
-    sqlite3_bind_int(st, 2, limit);
+    db_bind_int64(st, 1, before_ms);
+    db_bind_int64(st, 2, limit);
     rc = db_done(st, "audit events");
     if (rc == 0)
-        *deleted_out = sqlite3_changes(db_conn());
+        *deleted_out = db_changes();
     return rc;
 }

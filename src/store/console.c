@@ -11,21 +11,21 @@
 
 int store_login_profile_create(const struct login_profile *p)
 {
-    sqlite3_stmt *st = db_stmt("INSERT INTO iam_login_profiles(account_id, user_name, password_hash, reset_required, created_at)"
+    struct db_statement *st = db_stmt("INSERT INTO iam_login_profiles(account_id, user_name, password_hash, reset_required, created_at)"
                                " VALUES (?1, ?2, ?3, ?4, ?5)");
     db_bind_text(st, 1, p->account_id);
     db_bind_text(st, 2, p->user_name);
     db_bind_text(st, 3, p->password_hash);
     if (st) {
-        sqlite3_bind_int(st, 4, p->reset_required);
-        sqlite3_bind_int64(st, 5, p->created_ms);
+        db_bind_int64(st, 4, p->reset_required);
+        db_bind_int64(st, 5, p->created_ms);
     }
     return db_done(st, "login profile");
 }
 
 int store_login_profile_get(const char *account, const char *user, struct login_profile *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT user_name, password_hash, reset_required, created_at FROM iam_login_profiles"
+    struct db_statement *st = db_stmt("SELECT user_name, password_hash, reset_required, created_at FROM iam_login_profiles"
                                " WHERE account_id = ?1 AND user_name = ?2");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, user);
@@ -38,41 +38,41 @@ int store_login_profile_get(const char *account, const char *user, struct login_
     strncat(out->account_id, account, sizeof(out->account_id) - 1);
     db_col_copy(out->user_name, sizeof(out->user_name), st, 0);
     db_col_copy(out->password_hash, sizeof(out->password_hash), st, 1);
-    out->reset_required = sqlite3_column_int(st, 2) != 0;
-    out->created_ms = sqlite3_column_int64(st, 3);
-    sqlite3_reset(st);
+    out->reset_required = db_col_int(st, 2) != 0;
+    out->created_ms = db_col_int64(st, 3);
+    db_reset(st);
     return 0;
 }
 
 int store_login_profile_update(const char *account, const char *user, const char *hash, bool reset_required)
 {
-    sqlite3_stmt *st = db_stmt("UPDATE iam_login_profiles SET password_hash = coalesce(?3, password_hash),"
+    struct db_statement *st = db_stmt("UPDATE iam_login_profiles SET password_hash = coalesce(?3, password_hash),"
                                " reset_required = ?4 WHERE account_id = ?1 AND user_name = ?2");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, user);
     db_bind_text(st, 3, hash);
     if (st)
-        sqlite3_bind_int(st, 4, reset_required);
+        db_bind_int64(st, 4, reset_required);
     int rc = db_done(st, "login profile");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "Login Profile for User %s cannot be found.", user);
     return rc;
 }
 
 int store_login_profile_delete(const char *account, const char *user)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM iam_login_profiles WHERE account_id = ?1 AND user_name = ?2");
+    struct db_statement *st = db_stmt("DELETE FROM iam_login_profiles WHERE account_id = ?1 AND user_name = ?2");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, user);
     int rc = db_done(st, "login profile");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "Login Profile for User %s cannot be found.", user);
     return rc;
 }
 
 int store_console_session_put(const struct console_session *s)
 {
-    sqlite3_stmt *st = db_stmt("INSERT INTO console_sessions(id_hash, account_id, principal_arn, access_key_id, csrf,"
+    struct db_statement *st = db_stmt("INSERT INTO console_sessions(id_hash, account_id, principal_arn, access_key_id, csrf,"
                                " must_change_password, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     db_bind_text(st, 1, s->id_hash);
     db_bind_text(st, 2, s->account_id);
@@ -80,20 +80,20 @@ int store_console_session_put(const struct console_session *s)
     db_bind_text(st, 4, s->access_key_id);
     db_bind_text(st, 5, s->csrf);
     if (st) {
-        sqlite3_bind_int(st, 6, s->must_change_password);
-        sqlite3_bind_int64(st, 7, s->created_ms);
-        sqlite3_bind_int64(st, 8, s->expires_ms);
+        db_bind_int64(st, 6, s->must_change_password);
+        db_bind_int64(st, 7, s->created_ms);
+        db_bind_int64(st, 8, s->expires_ms);
     }
     return db_done(st, "console session");
 }
 
 int store_console_session_get(const char *id_hash, int64_t now_ms, struct console_session *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT account_id, principal_arn, access_key_id, csrf, must_change_password, created_at,"
+    struct db_statement *st = db_stmt("SELECT account_id, principal_arn, access_key_id, csrf, must_change_password, created_at,"
                                " expires_at FROM console_sessions WHERE id_hash = ?1 AND expires_at > ?2");
     db_bind_text(st, 1, id_hash);
     if (st)
-        sqlite3_bind_int64(st, 2, now_ms);
+        db_bind_int64(st, 2, now_ms);
     int rc = db_row(st, "console session");
     if (rc < 0)
         return rc;
@@ -105,31 +105,31 @@ int store_console_session_get(const char *id_hash, int64_t now_ms, struct consol
     db_col_copy(out->principal_arn, sizeof(out->principal_arn), st, 1);
     db_col_copy(out->access_key_id, sizeof(out->access_key_id), st, 2);
     db_col_copy(out->csrf, sizeof(out->csrf), st, 3);
-    out->must_change_password = sqlite3_column_int(st, 4) != 0;
-    out->created_ms = sqlite3_column_int64(st, 5);
-    out->expires_ms = sqlite3_column_int64(st, 6);
-    sqlite3_reset(st);
+    out->must_change_password = db_col_int(st, 4) != 0;
+    out->created_ms = db_col_int64(st, 5);
+    out->expires_ms = db_col_int64(st, 6);
+    db_reset(st);
     return 0;
 }
 
 int store_console_session_delete(const char *id_hash)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM console_sessions WHERE id_hash = ?1");
+    struct db_statement *st = db_stmt("DELETE FROM console_sessions WHERE id_hash = ?1");
     db_bind_text(st, 1, id_hash);
     return db_done(st, "console session");
 }
 
 int store_console_session_password_changed(const char *id_hash)
 {
-    sqlite3_stmt *st = db_stmt("UPDATE console_sessions SET must_change_password = 0 WHERE id_hash = ?1");
+    struct db_statement *st = db_stmt("UPDATE console_sessions SET must_change_password = 0 WHERE id_hash = ?1");
     db_bind_text(st, 1, id_hash);
     return db_done(st, "console session");
 }
 
 int store_console_sessions_expire(int64_t now_ms)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM console_sessions WHERE expires_at <= ?1");
+    struct db_statement *st = db_stmt("DELETE FROM console_sessions WHERE expires_at <= ?1");
     if (st)
-        sqlite3_bind_int64(st, 1, now_ms);
+        db_bind_int64(st, 1, now_ms);
     return db_done(st, "console sessions");
 }

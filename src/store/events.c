@@ -37,13 +37,13 @@ void delivery_release(struct delivery *d)
 
 int store_webhook_put(const struct webhook *w)
 {
-    sqlite3_stmt *st =
+    struct db_statement *st =
         db_stmt("INSERT INTO webhooks(id, url, secret_enc, filter, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
     db_bind_text(st, 1, w->id);
     db_bind_text(st, 2, w->url);
     db_bind_text(st, 3, w->secret_enc);
     db_bind_text(st, 4, w->filter ? w->filter : "");
-    sqlite3_bind_int64(st, 5, w->created_ms);
+    db_bind_int64(st, 5, w->created_ms);
     int rc = db_done(st, "add webhook");
     if (rc == E_EXISTS)
         return error_set(E_EXISTS, "webhook '%s' exists", w->id);
@@ -52,31 +52,31 @@ int store_webhook_put(const struct webhook *w)
 
 int store_webhook_delete(const char *id)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM webhooks WHERE id = ?1");
+    struct db_statement *st = db_stmt("DELETE FROM webhooks WHERE id = ?1");
     db_bind_text(st, 1, id);
     int rc = db_done(st, "remove webhook");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "no webhook '%s'", id);
     return rc;
 }
 
-static void webhook_from_row(sqlite3_stmt *st, struct webhook *w)
+static void webhook_from_row(struct db_statement *st, struct webhook *w)
 {
     db_col_copy(w->id, sizeof(w->id), st, 0);
     w->url = xstrdup(db_col_text(st, 1));
     w->secret_enc = xstrdup(db_col_text(st, 2));
     w->filter = xstrdup(db_col_text(st, 3));
-    w->created_ms = sqlite3_column_int64(st, 4);
+    w->created_ms = db_col_int64(st, 4);
 }
 
 int store_webhook_get(const char *id, struct webhook *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT id, url, secret_enc, filter, created_at FROM webhooks WHERE id = ?1");
+    struct db_statement *st = db_stmt("SELECT id, url, secret_enc, filter, created_at FROM webhooks WHERE id = ?1");
     db_bind_text(st, 1, id);
     int rc = db_row(st, "webhook");
     if (rc == 1)
         webhook_from_row(st, out);
-    sqlite3_reset(st);
+    db_reset(st);
     if (rc == 0)
         return error_set(E_NOTFOUND, "no webhook '%s'", id);
     return rc < 0 ? rc : 0;
@@ -87,7 +87,7 @@ struct webhook_list {
     size_t n, cap;
 };
 
-static int collect_webhook(sqlite3_stmt *st, void *ctx)
+static int collect_webhook(struct db_statement *st, void *ctx)
 {
     struct webhook_list *l = ctx;
     if (l->n == l->cap) {
@@ -101,7 +101,7 @@ static int collect_webhook(sqlite3_stmt *st, void *ctx)
 int store_webhooks_each(int (*fn)(void *ctx, const struct webhook *w), void *ctx)
 {
     struct webhook_list l = {0};
-    sqlite3_stmt *st = db_stmt("SELECT id, url, secret_enc, filter, created_at FROM webhooks ORDER BY created_at, id");
+    struct db_statement *st = db_stmt("SELECT id, url, secret_enc, filter, created_at FROM webhooks ORDER BY created_at, id");
     int rc = db_each_row(st, "list webhooks", collect_webhook, &l);
     for (size_t i = 0; i < l.n; i++) {
         if (rc == 0 && fn(ctx, &l.w[i]))
@@ -114,33 +114,33 @@ int store_webhooks_each(int (*fn)(void *ctx, const struct webhook *w), void *ctx
 
 int store_event_add(const struct event_row *e, int64_t *seq_out)
 {
-    sqlite3_stmt *st = db_stmt("INSERT INTO events(id, detail_type, stream, body, created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+    struct db_statement *st = db_stmt("INSERT INTO events(id, detail_type, stream, body, created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
                                " RETURNING seq");
     db_bind_text(st, 1, e->id);
     db_bind_text(st, 2, e->detail_type);
     db_bind_text(st, 3, e->stream);
     db_bind_text(st, 4, e->body);
-    sqlite3_bind_int64(st, 5, e->created_ms);
+    db_bind_int64(st, 5, e->created_ms);
     int rc = db_row(st, "add event");
     if (rc == 1) {
-        *seq_out = sqlite3_column_int64(st, 0);
+        *seq_out = db_col_int64(st, 0);
         /* the INSERT is complete only when the statement is */
         rc = db_end(st, db_step(st), "add event");
     } else if (rc == 0) {
         rc = error_set(E_ERROR, "database: add event: no row");
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return rc;
 }
 
 int store_delivery_add(const char *webhook_id, int64_t event_seq, const char *stream, int64_t now)
 {
-    sqlite3_stmt *st = db_stmt("INSERT INTO webhook_deliveries(webhook_id, event_seq, stream, next_attempt, created_at)"
+    struct db_statement *st = db_stmt("INSERT INTO webhook_deliveries(webhook_id, event_seq, stream, next_attempt, created_at)"
                                " VALUES(?1, ?2, ?3, ?4, ?4)");
     db_bind_text(st, 1, webhook_id);
-    sqlite3_bind_int64(st, 2, event_seq);
+    db_bind_int64(st, 2, event_seq);
     db_bind_text(st, 3, stream);
-    sqlite3_bind_int64(st, 4, now);
+    db_bind_int64(st, 4, now);
     return db_done(st, "add delivery");
 }
 
@@ -148,52 +148,52 @@ int store_delivery_add(const char *webhook_id, int64_t event_seq, const char *st
     "d.id, d.webhook_id, e.id, e.detail_type, d.stream, d.state, d.attempts, d.last_status, d.last_error,"              \
     " d.next_attempt, d.finished_at, d.created_at"
 
-static void delivery_from_row(sqlite3_stmt *st, struct delivery *d)
+static void delivery_from_row(struct db_statement *st, struct delivery *d)
 {
     memset(d, 0, sizeof(*d));
-    d->id = sqlite3_column_int64(st, 0);
+    d->id = db_col_int64(st, 0);
     db_col_copy(d->webhook_id, sizeof(d->webhook_id), st, 1);
     db_col_copy(d->event_id, sizeof(d->event_id), st, 2);
     db_col_copy(d->detail_type, sizeof(d->detail_type), st, 3);
     d->stream = xstrdup(db_col_text(st, 4));
     db_col_copy(d->state, sizeof(d->state), st, 5);
-    d->attempts = sqlite3_column_int(st, 6);
-    d->last_status = sqlite3_column_int(st, 7);
+    d->attempts = db_col_int(st, 6);
+    d->last_status = db_col_int(st, 7);
     d->last_error = db_col_dup(st, 8);
-    d->next_attempt = sqlite3_column_int64(st, 9);
-    d->finished_at = sqlite3_column_int64(st, 10);
-    d->created_at = sqlite3_column_int64(st, 11);
+    d->next_attempt = db_col_int64(st, 9);
+    d->finished_at = db_col_int64(st, 10);
+    d->created_at = db_col_int64(st, 11);
 }
 
 int store_delivery_next(const char *webhook_id, const char *stream, int64_t after_id, struct delivery *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT " DELIVERY_COLUMNS ", e.body FROM webhook_deliveries d"
+    struct db_statement *st = db_stmt("SELECT " DELIVERY_COLUMNS ", e.body FROM webhook_deliveries d"
                                " JOIN events e ON e.seq = d.event_seq"
                                " WHERE d.webhook_id = ?1 AND d.stream = ?2 AND d.state = 'pending' AND d.id > ?3"
                                " ORDER BY d.id LIMIT 1");
     db_bind_text(st, 1, webhook_id);
     db_bind_text(st, 2, stream);
-    sqlite3_bind_int64(st, 3, after_id);
+    db_bind_int64(st, 3, after_id);
     int rc = db_row(st, "next delivery");
     if (rc == 1) {
         delivery_from_row(st, out);
         out->body = xstrdup(db_col_text(st, 12));
     }
-    sqlite3_reset(st);
+    db_reset(st);
     return rc;
 }
 
 int store_delivery_attempted(int64_t id, const char *state, int status, const char *error, int64_t next_attempt,
                              int64_t finished_at)
 {
-    sqlite3_stmt *st = db_stmt("UPDATE webhook_deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3,"
+    struct db_statement *st = db_stmt("UPDATE webhook_deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3,"
                                " last_error = ?4, next_attempt = ?5, finished_at = ?6 WHERE id = ?1");
-    sqlite3_bind_int64(st, 1, id);
+    db_bind_int64(st, 1, id);
     db_bind_text(st, 2, state);
-    sqlite3_bind_int(st, 3, status);
+    db_bind_int64(st, 3, status);
     db_bind_text(st, 4, error);
-    sqlite3_bind_int64(st, 5, next_attempt);
-    sqlite3_bind_int64(st, 6, finished_at);
+    db_bind_int64(st, 5, next_attempt);
+    db_bind_int64(st, 6, finished_at);
     return db_done(st, "record delivery");
 }
 
@@ -201,12 +201,12 @@ int store_deliveries_delivered(const int64_t *ids, const int *statuses, size_t n
 {
     int rc = store_begin();
     for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_stmt *st = db_stmt("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1,"
+        struct db_statement *st = db_stmt("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1,"
                                    " last_status = ?2, last_error = NULL, next_attempt = 0, finished_at = ?3"
                                    " WHERE id = ?1");
-        sqlite3_bind_int64(st, 1, ids[i]);
-        sqlite3_bind_int(st, 2, statuses[i]);
-        sqlite3_bind_int64(st, 3, now);
+        db_bind_int64(st, 1, ids[i]);
+        db_bind_int64(st, 2, statuses[i]);
+        db_bind_int64(st, 3, now);
         rc = db_done(st, "record deliveries");
     }
     if (rc == 0 && (rc = store_commit()) == 0)
@@ -220,7 +220,7 @@ struct delivery_walk {
     void *ctx;
 };
 
-static int delivery_row(sqlite3_stmt *st, void *ctx)
+static int delivery_row(struct db_statement *st, void *ctx)
 {
     struct delivery_walk *w = ctx;
     struct delivery d;
@@ -233,12 +233,12 @@ static int delivery_row(sqlite3_stmt *st, void *ctx)
 int store_deliveries_each(const char *webhook_id, const char *state, int limit,
                           int (*fn)(void *ctx, const struct delivery *d), void *ctx)
 {
-    sqlite3_stmt *st = db_stmt("SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq"
-                               " WHERE (?1 IS NULL OR d.webhook_id = ?1) AND (?2 IS NULL OR d.state = ?2)"
+    struct db_statement *st = db_stmt("SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq"
+                               " WHERE (CAST(?1 AS TEXT) IS NULL OR d.webhook_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR d.state = ?2)"
                                " ORDER BY d.id DESC LIMIT ?3");
     db_bind_text(st, 1, webhook_id);
     db_bind_text(st, 2, state);
-    sqlite3_bind_int(st, 3, limit);
+    db_bind_int64(st, 3, limit);
     struct delivery_walk w = {fn, ctx};
     return db_each_row(st, "list deliveries", delivery_row, &w);
 }
@@ -250,7 +250,7 @@ struct stream_list {
     size_t n, cap;
 };
 
-static int collect_stream(sqlite3_stmt *st, void *ctx)
+static int collect_stream(struct db_statement *st, void *ctx)
 {
     struct stream_list *l = ctx;
     if (l->n == l->cap) {
@@ -261,7 +261,7 @@ static int collect_stream(sqlite3_stmt *st, void *ctx)
     }
     db_col_copy(l->webhook[l->n], WEBHOOK_ID_MAX, st, 0);
     l->stream[l->n] = xstrdup(db_col_text(st, 1));
-    l->due[l->n] = sqlite3_column_int64(st, 2);
+    l->due[l->n] = db_col_int64(st, 2);
     l->n++;
     return 0;
 }
@@ -269,7 +269,7 @@ static int collect_stream(sqlite3_stmt *st, void *ctx)
 int store_delivery_streams(int (*fn)(void *ctx, const char *webhook_id, const char *stream, int64_t due), void *ctx)
 {
     struct stream_list l = {0};
-    sqlite3_stmt *st = db_stmt("SELECT webhook_id, stream, min(next_attempt) FROM webhook_deliveries"
+    struct db_statement *st = db_stmt("SELECT webhook_id, stream, min(next_attempt) FROM webhook_deliveries"
                                " WHERE state = 'pending' GROUP BY webhook_id, stream");
     int rc = db_each_row(st, "pending deliveries", collect_stream, &l);
     for (size_t i = 0; i < l.n; i++) {
@@ -289,17 +289,17 @@ int store_events_prune(int64_t cutoff, int64_t *removed_out)
     int rc = store_begin();
     if (rc < 0)
         return rc;
-    sqlite3_stmt *st = db_stmt("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < ?1");
-    sqlite3_bind_int64(st, 1, cutoff);
+    struct db_statement *st = db_stmt("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < ?1");
+    db_bind_int64(st, 1, cutoff);
     if ((rc = db_done(st, "prune deliveries")) == 0) {
-        removed += sqlite3_changes(db_conn());
+        removed += db_changes();
         st = db_stmt("DELETE FROM events WHERE created_at < ?1"
                      " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq)");
-        sqlite3_bind_int64(st, 1, cutoff);
+        db_bind_int64(st, 1, cutoff);
         rc = db_done(st, "prune events");
     }
     if (rc == 0) {
-        removed += sqlite3_changes(db_conn());
+        removed += db_changes();
         rc = store_commit();
     }
     if (rc < 0) {

@@ -63,4 +63,11 @@ int store_gc_untracked_each(int (*fn)(void *ctx, int64_t repo_id, const char *di
 /* Pending reviews (for reports and tests). */
 int store_gc_pending(int64_t *links_out, int64_t *blobs_out);
 
+/* GC runs on one server at a time: 1 when this thread now holds the lock
+ * (on PostgreSQL a session advisory lock, released with the connection if
+ * the server dies; SQLite's single machine needs none), 0 when another
+ * server holds it, or an error. */
+int store_gc_lock(void);
+void store_gc_unlock(void);
+
 #endif

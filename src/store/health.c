@@ -10,7 +10,8 @@
 int store_ping(void)
 {
     int64_t n;
-    return db_count(db_stmt("SELECT count(*) FROM sqlite_master WHERE type = 'table'"), &n, "store ping");
+    return db_count(db_stmt(DB_SQL("SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                                       "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")), &n, "store ping");
 }
 
 int store_uploads_open(int64_t *out)

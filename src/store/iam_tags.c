@@ -9,13 +9,13 @@
 #include "store/internal.h"
 
 /* Binds account, name and tags to st and runs it; E_NOTFOUND when no row changed. */
-static int tags_set(sqlite3_stmt *st, const char *account, const char *name, const char *tags_json, const char *what)
+static int tags_set(struct db_statement *st, const char *account, const char *name, const char *tags_json, const char *what)
 {
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, name);
     db_bind_text(st, 3, tags_json);
     int rc = db_done(st, what);
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "%s '%s' does not exist", what, name);
     return rc;
 }

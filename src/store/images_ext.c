@@ -59,24 +59,24 @@ void image_record_release(struct image_record *r)
 #define RECORD_COLUMNS                                                                                                     \
     MANIFEST_COLUMNS ", archived_at, activated_at, tag_count, annotations, CASE WHEN tag_count > 0 THEN "          \
                      "(SELECT group_concat(name, ',') FROM (SELECT name FROM tags t WHERE t.repo_id = manifests.repo_id "  \
-                     "AND t.digest = manifests.digest ORDER BY name)) END"
+                     "AND t.digest = manifests.digest ORDER BY name) AS n) END"
 
-static void record_from_row(sqlite3_stmt *st, struct image_record *r)
+static void record_from_row(struct db_statement *st, struct image_record *r)
 {
     manifest_from_row(st, &r->m, false);
     r->status = (enum image_status)r->m.status;
-    r->archived_ms = sqlite3_column_int64(st, 10);
-    r->activated_ms = sqlite3_column_int64(st, 11);
-    r->tag_count = sqlite3_column_int64(st, 12);
+    r->archived_ms = db_col_int64(st, 10);
+    r->activated_ms = db_col_int64(st, 11);
+    r->tag_count = db_col_int64(st, 12);
     r->annotations = db_col_dup(st, 13);
     r->tags = db_col_dup(st, 14);
 }
 
 /* Steps st, handing each row to fn as a record. */
-static int each_record(sqlite3_stmt *st, const char *what, int (*fn)(void *ctx, const struct image_record *r), void *ctx)
+static int each_record(struct db_statement *st, const char *what, int (*fn)(void *ctx, const struct image_record *r), void *ctx)
 {
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         struct image_record r;
         record_from_row(st, &r);
         int stop = fn(ctx, &r);
@@ -89,13 +89,13 @@ static int each_record(sqlite3_stmt *st, const char *what, int (*fn)(void *ctx, 
 
 int store_image_get(int64_t repo_id, const char *digest, struct image_record *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT " RECORD_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest = ?2");
-    sqlite3_bind_int64(st, 1, repo_id);
+    struct db_statement *st = db_stmt("SELECT " RECORD_COLUMNS " FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     int rc = db_row(st, "image");
     if (rc == 1)
         record_from_row(st, out);
-    sqlite3_reset(st);
+    db_reset(st);
     if (rc == 0)
         return error_set(E_NOTFOUND, "manifest '%s' is unknown", digest);
     return rc < 0 ? rc : 0;
@@ -115,10 +115,10 @@ int store_images_page(int64_t repo_id, enum tag_filter tags, int status, const c
                       int (*fn)(void *ctx, const struct image_record *r), void *ctx)
 {
     bool by_status = status != IMAGE_STATUS_ANY;
-    sqlite3_stmt *st = db_stmt(page_sql[tags][by_status]);
-    sqlite3_bind_int64(st, 1, repo_id);
+    struct db_statement *st = db_stmt(page_sql[tags][by_status]);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, after ? after : "");
-    sqlite3_bind_int(st, 3, limit);
+    db_bind_int64(st, 3, limit);
     if (by_status)
         db_bind_text(st, 4, image_status_name((enum image_status)status));
     return each_record(st, "images", fn, ctx);
@@ -132,20 +132,24 @@ int store_tagged_page(int64_t repo_id, int status, const char *after, int limit,
     /* Most images are ACTIVE: walk the tags in name order and skip the few
      * others. ARCHIVED and ACTIVATING images are few: start from them (the
      * status index) and sort their tags, rather than walk every tag. */
-    sqlite3_stmt *st =
+    struct db_statement *st =
         status == IMAGE_ACTIVE
             ? db_stmt("SELECT t.name, t.digest FROM tags t JOIN manifests m ON m.repo_id = t.repo_id AND "
                       "m.digest = t.digest WHERE t.repo_id = ?1 AND t.name > ?2 AND m.status = ?4 "
                       "ORDER BY t.name LIMIT ?3")
-            : db_stmt("SELECT t.name, t.digest FROM manifests m CROSS JOIN tags t ON t.repo_id = m.repo_id AND "
-                      "t.digest = m.digest WHERE m.repo_id = ?1 AND m.status = ?4 AND m.tag_count > 0 AND "
-                      "+t.name > ?2 ORDER BY t.name LIMIT ?3");
-    sqlite3_bind_int64(st, 1, repo_id);
+            /* CROSS JOIN and the unary + are SQLite's ways to fix the join order and keep it off tags' index */
+            : db_stmt(DB_SQL("SELECT t.name, t.digest FROM manifests m CROSS JOIN tags t ON t.repo_id = m.repo_id AND "
+                             "t.digest = m.digest WHERE m.repo_id = ?1 AND m.status = ?4 AND m.tag_count > 0 AND "
+                             "+t.name > ?2 ORDER BY t.name LIMIT ?3",
+                             "SELECT t.name, t.digest FROM manifests m JOIN tags t ON t.repo_id = m.repo_id AND "
+                             "t.digest = m.digest WHERE m.repo_id = ?1 AND m.status = ?4 AND m.tag_count > 0 AND "
+                             "t.name > ?2 ORDER BY t.name LIMIT ?3"));
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, after ? after : "");
-    sqlite3_bind_int(st, 3, limit);
+    db_bind_int64(st, 3, limit);
     db_bind_text(st, 4, image_status_name((enum image_status)status));
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         if (fn(ctx, db_col_text(st, 0), db_col_text(st, 1)))
             break;
     return db_end(st, rc, "tags");
@@ -154,16 +158,16 @@ int store_tagged_page(int64_t repo_id, int status, const char *after, int limit,
 int store_referrers_page(int64_t repo_id, const char *subject, int status, const char *after, int limit,
                          int (*fn)(void *ctx, const struct image_record *r), void *ctx)
 {
-    sqlite3_stmt *st =
+    struct db_statement *st =
         status == IMAGE_STATUS_ANY
             ? db_stmt("SELECT " RECORD_COLUMNS " FROM manifests WHERE repo_id = ?1 AND subject = ?2 AND digest > ?3 "
                       "ORDER BY digest LIMIT ?4")
             : db_stmt("SELECT " RECORD_COLUMNS " FROM manifests WHERE repo_id = ?1 AND subject = ?2 AND digest > ?3 "
                       "AND status = ?5 ORDER BY digest LIMIT ?4");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, subject);
     db_bind_text(st, 3, after ? after : "");
-    sqlite3_bind_int(st, 4, limit);
+    db_bind_int64(st, 4, limit);
     if (status != IMAGE_STATUS_ANY)
         db_bind_text(st, 5, image_status_name((enum image_status)status));
     return each_record(st, "referrers", fn, ctx);
@@ -171,17 +175,17 @@ int store_referrers_page(int64_t repo_id, const char *subject, int status, const
 
 int store_image_set_status(int64_t repo_id, const char *digest, enum image_status from, enum image_status to, int64_t ms)
 {
-    sqlite3_stmt *st = db_stmt("UPDATE manifests SET status = ?4, "
+    struct db_statement *st = db_stmt("UPDATE manifests SET status = ?4, "
                                "archived_at = CASE WHEN ?4 = 'ARCHIVED' THEN ?5 ELSE archived_at END, "
                                "activated_at = CASE WHEN ?4 = 'ACTIVE' THEN ?5 ELSE activated_at END "
                                "WHERE repo_id = ?1 AND digest = ?2 AND status = ?3");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     db_bind_text(st, 3, image_status_name(from));
     db_bind_text(st, 4, image_status_name(to));
-    sqlite3_bind_int64(st, 5, ms);
+    db_bind_int64(st, 5, ms);
     int rc = db_done(st, "image status");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "image '%s' is not %s", digest, image_status_name(from));
     return rc;
 }
@@ -192,23 +196,23 @@ int store_index_image_size(int64_t repo_id, const struct manifest_ref *refs, siz
     for (size_t i = 0; i < nrefs; i++) {
         if (!refs[i].is_manifest)
             continue;
-        sqlite3_stmt *st = db_stmt("SELECT image_size FROM manifests WHERE repo_id = ?1 AND digest = ?2");
-        sqlite3_bind_int64(st, 1, repo_id);
+        struct db_statement *st = db_stmt("SELECT image_size FROM manifests WHERE repo_id = ?1 AND digest = ?2");
+        db_bind_int64(st, 1, repo_id);
         db_bind_text(st, 2, refs[i].digest);
         int rc = db_row(st, "manifest size");
         if (rc < 0)
             return rc;
-        if (rc == 1 && (uint64_t)sqlite3_column_int64(st, 0) > *out)
-            *out = (uint64_t)sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        if (rc == 1 && (uint64_t)db_col_int64(st, 0) > *out)
+            *out = (uint64_t)db_col_int64(st, 0);
+        db_reset(st);
     }
     return 0;
 }
 
 int store_image_set_annotations(int64_t repo_id, const char *digest, const char *annotations)
 {
-    sqlite3_stmt *st = db_stmt("UPDATE manifests SET annotations = ?3 WHERE repo_id = ?1 AND digest = ?2");
-    sqlite3_bind_int64(st, 1, repo_id);
+    struct db_statement *st = db_stmt("UPDATE manifests SET annotations = ?3 WHERE repo_id = ?1 AND digest = ?2");
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     db_bind_text(st, 3, annotations);
     return db_done(st, "manifest annotations");
@@ -221,11 +225,11 @@ int store_pull_times_write(const struct pull_time *v, size_t n)
     int rc = store_begin();
     for (size_t i = 0; rc == 0 && i < n; i++) {
         /* an image deleted since its pull matches nothing, which is fine */
-        sqlite3_stmt *st = db_stmt("UPDATE manifests SET last_pull = ?3 WHERE repo_id = ?1 AND digest = ?2 "
+        struct db_statement *st = db_stmt("UPDATE manifests SET last_pull = ?3 WHERE repo_id = ?1 AND digest = ?2 "
                                    "AND coalesce(last_pull, 0) < ?3");
-        sqlite3_bind_int64(st, 1, v[i].repo_id);
+        db_bind_int64(st, 1, v[i].repo_id);
         db_bind_text(st, 2, v[i].digest);
-        sqlite3_bind_int64(st, 3, v[i].ms);
+        db_bind_int64(st, 3, v[i].ms);
         rc = db_done(st, "pull time");
     }
     if (rc == 0 && (rc = store_commit()) == 0)
@@ -238,27 +242,27 @@ int store_pull_times_write(const struct pull_time *v, size_t n)
 
 int store_pull_exclusion_add(const char *account, const char *arn, int64_t ms)
 {
-    sqlite3_stmt *st = db_stmt("INSERT INTO pull_time_exclusions(account_id, principal_arn, created_at) VALUES(?1, ?2, ?3)");
+    struct db_statement *st = db_stmt("INSERT INTO pull_time_exclusions(account_id, principal_arn, created_at) VALUES(?1, ?2, ?3)");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, arn);
-    sqlite3_bind_int64(st, 3, ms);
+    db_bind_int64(st, 3, ms);
     return db_done(st, "pull time exclusion");
 }
 
 int store_pull_exclusion_delete(const char *account, const char *arn)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM pull_time_exclusions WHERE account_id = ?1 AND principal_arn = ?2");
+    struct db_statement *st = db_stmt("DELETE FROM pull_time_exclusions WHERE account_id = ?1 AND principal_arn = ?2");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, arn);
     int rc = db_done(st, "pull time exclusion");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "principal '%s' is not excluded", arn);
     return rc;
 }
 
 int store_pull_exclusion_exists(const char *account, const char *arn)
 {
-    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM pull_time_exclusions WHERE account_id = ?1 AND principal_arn = ?2");
+    struct db_statement *st = db_stmt("SELECT count(*) FROM pull_time_exclusions WHERE account_id = ?1 AND principal_arn = ?2");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, arn);
     return db_exists(st, "pull time exclusion", arn, "is not excluded");
@@ -266,7 +270,7 @@ int store_pull_exclusion_exists(const char *account, const char *arn)
 
 int store_pull_exclusion_count(const char *account, int64_t *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT count(*) FROM pull_time_exclusions WHERE account_id = ?1");
+    struct db_statement *st = db_stmt("SELECT count(*) FROM pull_time_exclusions WHERE account_id = ?1");
     db_bind_text(st, 1, account);
     return db_count(st, out, "pull time exclusions");
 }
@@ -274,14 +278,14 @@ int store_pull_exclusion_count(const char *account, int64_t *out)
 int store_pull_exclusions_list(const char *account, const char *after, int limit,
                                int (*fn)(void *ctx, const char *arn, int64_t created_ms), void *ctx)
 {
-    sqlite3_stmt *st = db_stmt("SELECT principal_arn, created_at FROM pull_time_exclusions WHERE account_id = ?1 "
+    struct db_statement *st = db_stmt("SELECT principal_arn, created_at FROM pull_time_exclusions WHERE account_id = ?1 "
                                "AND principal_arn > ?2 ORDER BY principal_arn LIMIT ?3");
     db_bind_text(st, 1, account);
     db_bind_text(st, 2, after ? after : "");
-    sqlite3_bind_int(st, 3, limit);
+    db_bind_int64(st, 3, limit);
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW)
-        if (fn(ctx, db_col_text(st, 0), sqlite3_column_int64(st, 1)))
+    while ((rc = db_step(st)) == DB_ROW)
+        if (fn(ctx, db_col_text(st, 0), db_col_int64(st, 1)))
             break;
     return db_end(st, rc, "pull time exclusions");
 }

@@ -28,76 +28,82 @@ void store_job_free(struct job *j)
 
 int store_job_enqueue(const char *kind, const char *key, const char *arg, int64_t run_at, int64_t now)
 {
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "INSERT INTO jobs(kind, key, arg, run_at, created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT(kind, key) DO UPDATE SET"
         "  arg = CASE WHEN excluded.arg <> '' THEN excluded.arg ELSE jobs.arg END,"
         "  again = CASE WHEN jobs.lease_until > ?5 THEN 1 ELSE jobs.again END,"
-        "  run_at = CASE WHEN jobs.lease_until > ?5 OR jobs.failed THEN excluded.run_at"
-        "           ELSE min(jobs.run_at, excluded.run_at) END,"
-        "  attempts = CASE WHEN jobs.failed THEN 0 ELSE jobs.attempts END,"
+        "  run_at = CASE WHEN jobs.lease_until > ?5 OR jobs.failed <> 0 THEN excluded.run_at"
+        "           WHEN jobs.run_at < excluded.run_at THEN jobs.run_at ELSE excluded.run_at END,"
+        "  attempts = CASE WHEN jobs.failed <> 0 THEN 0 ELSE jobs.attempts END,"
         "  failed = 0");
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, key);
     db_bind_text(st, 3, arg ? arg : "");
-    sqlite3_bind_int64(st, 4, run_at);
-    sqlite3_bind_int64(st, 5, now);
+    db_bind_int64(st, 4, run_at);
+    db_bind_int64(st, 5, now);
     return db_done(st, "enqueue job");
 }
 
 int store_job_every(const char *kind, const char *key, int64_t period_ms, int64_t first, int64_t now)
 {
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "INSERT INTO jobs(kind, key, run_at, period_ms, created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT(kind, key) DO UPDATE SET period_ms = excluded.period_ms,"
-        "  run_at = min(jobs.run_at, ?5 + excluded.period_ms), failed = 0");
+        "  run_at = CASE WHEN jobs.run_at < ?5 + excluded.period_ms THEN jobs.run_at ELSE ?5 + excluded.period_ms END,"
+        "  failed = 0");
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, key);
-    sqlite3_bind_int64(st, 3, first);
-    sqlite3_bind_int64(st, 4, period_ms);
-    sqlite3_bind_int64(st, 5, now);
+    db_bind_int64(st, 3, first);
+    db_bind_int64(st, 4, period_ms);
+    db_bind_int64(st, 5, now);
     return db_done(st, "schedule job");
 }
 
 int store_job_cancel(const char *kind, const char *key)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM jobs WHERE kind = ?1 AND key = ?2");
+    struct db_statement *st = db_stmt("DELETE FROM jobs WHERE kind = ?1 AND key = ?2");
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, key);
     int rc = db_done(st, "cancel job");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "no %s job for '%s'", kind, key);
     return rc;
 }
 
-static void job_from_row(sqlite3_stmt *st, struct job *j)
+static void job_from_row(struct db_statement *st, struct job *j)
 {
-    j->id = sqlite3_column_int64(st, 0);
+    j->id = db_col_int64(st, 0);
     db_col_copy(j->kind, sizeof(j->kind), st, 1);
     db_col_copy(j->key, sizeof(j->key), st, 2);
     j->arg = xstrdup(db_col_text(st, 3));
-    j->run_at = sqlite3_column_int64(st, 4);
-    j->period_ms = sqlite3_column_int64(st, 5);
-    j->attempts = sqlite3_column_int(st, 6);
-    j->failed = sqlite3_column_int(st, 7) != 0;
+    j->run_at = db_col_int64(st, 4);
+    j->period_ms = db_col_int64(st, 5);
+    j->attempts = db_col_int(st, 6);
+    j->failed = db_col_int(st, 7) != 0;
     j->last_error = db_col_dup(st, 8);
     db_col_copy(j->owner, sizeof(j->owner), st, 9);
-    j->lease_until = sqlite3_column_int64(st, 10);
+    j->lease_until = db_col_int64(st, 10);
 }
 
 int store_job_claim(const char *kind, const char *key, const char *owner, int64_t now, int64_t lease_until,
                     struct job *out)
 {
-    sqlite3_stmt *st = db_stmt(
+    /* on PostgreSQL, servers claiming at the same time skip the row another one is taking */
+    struct db_statement *st = db_stmt(DB_SQL(
         "UPDATE jobs SET owner = ?3, lease_until = ?5 WHERE id = ("
-        " SELECT id FROM jobs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR key = ?2)"
+        " SELECT id FROM jobs WHERE (CAST(?1 AS TEXT) IS NULL OR kind = ?1) AND (CAST(?2 AS TEXT) IS NULL OR key = ?2)"
         "  AND failed = 0 AND run_at <= ?4 AND lease_until <= ?4 ORDER BY run_at LIMIT 1)"
-        " RETURNING id, kind, key, arg, run_at, period_ms, attempts, failed, last_error, owner, lease_until");
+        " RETURNING id, kind, key, arg, run_at, period_ms, attempts, failed, last_error, owner, lease_until",
+        "UPDATE jobs SET owner = ?3, lease_until = ?5 WHERE id = ("
+        " SELECT id FROM jobs WHERE (CAST(?1 AS TEXT) IS NULL OR kind = ?1) AND (CAST(?2 AS TEXT) IS NULL OR key = ?2)"
+        "  AND failed = 0 AND run_at <= ?4 AND lease_until <= ?4 ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, kind, key, arg, run_at, period_ms, attempts, failed, last_error, owner, lease_until"));
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, key);
     db_bind_text(st, 3, owner);
-    sqlite3_bind_int64(st, 4, now);
-    sqlite3_bind_int64(st, 5, lease_until);
+    db_bind_int64(st, 4, now);
+    db_bind_int64(st, 5, lease_until);
     int rc = db_row(st, "claim job");
     if (rc == 1) {
         job_from_row(st, out);
@@ -116,17 +122,17 @@ int store_job_done(const struct job *j, int64_t next_run)
     int rc = store_begin();
     if (rc < 0)
         return rc;
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "UPDATE jobs SET owner = '', lease_until = 0, attempts = 0, last_error = NULL,"
-        " run_at = CASE WHEN again THEN run_at ELSE ?3 END, again = 0"
-        " WHERE id = ?1 AND owner = ?2 AND (again OR period_ms > 0)");
-    sqlite3_bind_int64(st, 1, j->id);
+        " run_at = CASE WHEN again <> 0 THEN run_at ELSE ?3 END, again = 0"
+        " WHERE id = ?1 AND owner = ?2 AND (again <> 0 OR period_ms > 0)");
+    db_bind_int64(st, 1, j->id);
     db_bind_text(st, 2, j->owner);
-    sqlite3_bind_int64(st, 3, next_run);
+    db_bind_int64(st, 3, next_run);
     rc = db_done(st, "finish job");
     if (rc == 0) {
-        st = db_stmt("DELETE FROM jobs WHERE id = ?1 AND owner = ?2 AND NOT again AND period_ms = 0");
-        sqlite3_bind_int64(st, 1, j->id);
+        st = db_stmt("DELETE FROM jobs WHERE id = ?1 AND owner = ?2 AND again = 0 AND period_ms = 0");
+        db_bind_int64(st, 1, j->id);
         db_bind_text(st, 2, j->owner);
         rc = db_done(st, "finish job");
     }
@@ -138,43 +144,45 @@ int store_job_done(const struct job *j, int64_t next_run)
 
 int store_job_fail(const struct job *j, const char *message, int64_t retry_at, bool give_up)
 {
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "UPDATE jobs SET owner = '', lease_until = 0, attempts = attempts + 1, last_error = ?3,"
-        " run_at = CASE WHEN again THEN min(run_at, ?4) ELSE ?4 END, failed = ?5 AND NOT again, again = 0"
+        " run_at = CASE WHEN again <> 0 AND run_at < ?4 THEN run_at ELSE ?4 END,"
+        " failed = CASE WHEN ?5 <> 0 AND again = 0 THEN 1 ELSE 0 END, again = 0"
         " WHERE id = ?1 AND owner = ?2");
-    sqlite3_bind_int64(st, 1, j->id);
+    db_bind_int64(st, 1, j->id);
     db_bind_text(st, 2, j->owner);
     db_bind_text(st, 3, message);
-    sqlite3_bind_int64(st, 4, retry_at);
-    sqlite3_bind_int(st, 5, give_up);
+    db_bind_int64(st, 4, retry_at);
+    db_bind_int64(st, 5, give_up);
     return db_done(st, "record job failure");
 }
 
 int store_job_extend(const struct job *j, int64_t lease_until)
 {
-    sqlite3_stmt *st = db_stmt("UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND owner = ?2");
-    sqlite3_bind_int64(st, 1, j->id);
+    struct db_statement *st = db_stmt("UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND owner = ?2");
+    db_bind_int64(st, 1, j->id);
     db_bind_text(st, 2, j->owner);
-    sqlite3_bind_int64(st, 3, lease_until);
+    db_bind_int64(st, 3, lease_until);
     int rc = db_done(st, "extend job lease");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_NOTFOUND, "the lease of %s job '%s' was lost", j->kind, j->key);
     return rc;
 }
 
 int store_job_next(const char *kind, int64_t *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT coalesce(min(max(run_at, lease_until)), 0) FROM jobs WHERE kind = ?1 AND failed = 0");
+    struct db_statement *st = db_stmt("SELECT coalesce(min(CASE WHEN run_at > lease_until THEN run_at ELSE lease_until END), 0)"
+                                      " FROM jobs WHERE kind = ?1 AND failed = 0");
     db_bind_text(st, 1, kind);
     return db_count(st, out, "next job");
 }
 
 int store_jobs_each(int (*fn)(void *ctx, const struct job *j), void *ctx)
 {
-    sqlite3_stmt *st = db_stmt("SELECT id, kind, key, arg, run_at, period_ms, attempts, failed, last_error, owner,"
+    struct db_statement *st = db_stmt("SELECT id, kind, key, arg, run_at, period_ms, attempts, failed, last_error, owner,"
                                " lease_until FROM jobs ORDER BY run_at, id");
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         struct job j;
         job_from_row(st, &j);
         int stop = fn(ctx, &j);

@@ -61,9 +61,9 @@ static char *counts_text(const int64_t counts[SEV_COUNT])
 
 int store_scan_get(int64_t repo_id, const char *digest, struct scan_record *out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT status, description, requested_at, completed_at, source_updated_at, counts,"
+    struct db_statement *st = db_stmt("SELECT status, description, requested_at, completed_at, source_updated_at, counts,"
                                " findings FROM image_scans WHERE repo_id = ?1 AND digest = ?2");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     int rc = db_row(st, "scan");
     if (rc == 0)
@@ -75,12 +75,12 @@ int store_scan_get(int64_t repo_id, const char *digest, struct scan_record *out)
     snprintf(out->digest, sizeof(out->digest), "%s", digest);
     db_col_copy(out->status, sizeof(out->status), st, 0);
     out->description = db_col_dup(st, 1);
-    out->requested_at = sqlite3_column_int64(st, 2);
-    out->completed_at = sqlite3_column_int64(st, 3);
-    out->source_updated_at = sqlite3_column_int64(st, 4);
+    out->requested_at = db_col_int64(st, 2);
+    out->completed_at = db_col_int64(st, 3);
+    out->source_updated_at = db_col_int64(st, 4);
     counts_parse(db_col_text(st, 5), out->counts);
-    out->findings = sqlite3_column_int64(st, 6);
-    sqlite3_reset(st);
+    out->findings = db_col_int64(st, 6);
+    db_reset(st);
     return 0;
 }
 
@@ -88,16 +88,16 @@ int store_scan_request(int64_t repo_id, const char *digest, int64_t now, int64_t
 {
     /* the row is inserted or, when the last request is old enough,
      * updated; a row that stays as it was changes nothing */
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "INSERT INTO image_scans(repo_id, digest, status, requested_at) VALUES(?1, ?2, 'IN_PROGRESS', ?3)"
         " ON CONFLICT(repo_id, digest) DO UPDATE SET status = 'IN_PROGRESS', description = NULL, requested_at = ?3"
         " WHERE image_scans.requested_at <= ?3 - ?4");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, min_interval_ms);
+    db_bind_int64(st, 3, now);
+    db_bind_int64(st, 4, min_interval_ms);
     int rc = db_done(st, "request scan");
-    if (rc == 0 && sqlite3_changes(db_conn()) == 0)
+    if (rc == 0 && db_changes() == 0)
         return error_set(E_TOOBIG, "the image %s was scanned less than %lld hours ago", digest,
                          (long long)(min_interval_ms / 3600000));
     return rc;
@@ -105,24 +105,24 @@ int store_scan_request(int64_t repo_id, const char *digest, int64_t now, int64_t
 
 int store_scan_fail(int64_t repo_id, const char *digest, const char *status, const char *description, int64_t now)
 {
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "INSERT INTO image_scans(repo_id, digest, status, description, requested_at, completed_at)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(repo_id, digest) DO UPDATE SET status = ?3, description = ?4,"
         " completed_at = ?5");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     db_bind_text(st, 3, status);
     db_bind_text(st, 4, description);
-    sqlite3_bind_int64(st, 5, now);
+    db_bind_int64(st, 5, now);
     return db_done(st, "record failed scan");
 }
 
 int store_scan_inventory_put(int64_t repo_id, const char *digest, const char *inventory)
 {
-    sqlite3_stmt *st = db_stmt(
+    struct db_statement *st = db_stmt(
         "INSERT INTO image_scans(repo_id, digest, status, inventory) VALUES(?1, ?2, 'IN_PROGRESS', ?3)"
         " ON CONFLICT(repo_id, digest) DO UPDATE SET inventory = ?3");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     db_bind_text(st, 3, inventory);
     return db_done(st, "keep inventory");
@@ -130,14 +130,14 @@ int store_scan_inventory_put(int64_t repo_id, const char *digest, const char *in
 
 int store_scan_inventory_get(int64_t repo_id, const char *digest, char **out)
 {
-    sqlite3_stmt *st = db_stmt("SELECT inventory FROM image_scans WHERE repo_id = ?1 AND digest = ?2");
-    sqlite3_bind_int64(st, 1, repo_id);
+    struct db_statement *st = db_stmt("SELECT inventory FROM image_scans WHERE repo_id = ?1 AND digest = ?2");
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     *out = NULL;
     int rc = db_row(st, "inventory");
     if (rc == 1) {
         *out = db_col_dup(st, 0);
-        sqlite3_reset(st);
+        db_reset(st);
         rc = 0;
     }
     return rc;
@@ -146,15 +146,15 @@ int store_scan_inventory_get(int64_t repo_id, const char *digest, char **out)
 static int complete_in_txn(int64_t repo_id, const char *digest, int64_t completed_at, int64_t source_updated_at,
                            const int64_t counts[SEV_COUNT], char *const *findings, int64_t n)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM scan_findings WHERE repo_id = ?1 AND digest = ?2");
-    sqlite3_bind_int64(st, 1, repo_id);
+    struct db_statement *st = db_stmt("DELETE FROM scan_findings WHERE repo_id = ?1 AND digest = ?2");
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
     int rc = db_done(st, "replace findings");
     for (int64_t i = 0; rc == 0 && i < n; i++) {
         st = db_stmt("INSERT INTO scan_findings(repo_id, digest, pos, finding) VALUES(?1, ?2, ?3, ?4)");
-        sqlite3_bind_int64(st, 1, repo_id);
+        db_bind_int64(st, 1, repo_id);
         db_bind_text(st, 2, digest);
-        sqlite3_bind_int64(st, 3, i + 1);
+        db_bind_int64(st, 3, i + 1);
         db_bind_text(st, 4, findings[i]);
         rc = db_done(st, "add finding");
     }
@@ -165,12 +165,12 @@ static int complete_in_txn(int64_t repo_id, const char *digest, int64_t complete
                  " VALUES(?1, ?2, 'COMPLETE', ?3, ?4, ?5, ?6) ON CONFLICT(repo_id, digest) DO UPDATE SET"
                  " status = 'COMPLETE', description = NULL, completed_at = ?3, source_updated_at = ?4, counts = ?5,"
                  " findings = ?6");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
-    sqlite3_bind_int64(st, 3, completed_at);
-    sqlite3_bind_int64(st, 4, source_updated_at);
+    db_bind_int64(st, 3, completed_at);
+    db_bind_int64(st, 4, source_updated_at);
     db_bind_text(st, 5, ct);
-    sqlite3_bind_int64(st, 6, n);
+    db_bind_int64(st, 6, n);
     rc = db_done(st, "complete scan");
     free(ct);
     return rc;
@@ -193,15 +193,15 @@ int store_scan_complete(int64_t repo_id, const char *digest, int64_t completed_a
 int store_scan_findings(int64_t repo_id, const char *digest, int64_t after, int limit,
                         int (*fn)(void *ctx, int64_t pos, const char *finding), void *ctx)
 {
-    sqlite3_stmt *st = db_stmt("SELECT pos, finding FROM scan_findings WHERE repo_id = ?1 AND digest = ?2 AND pos > ?3"
+    struct db_statement *st = db_stmt("SELECT pos, finding FROM scan_findings WHERE repo_id = ?1 AND digest = ?2 AND pos > ?3"
                                " ORDER BY pos LIMIT ?4");
-    sqlite3_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 1, repo_id);
     db_bind_text(st, 2, digest);
-    sqlite3_bind_int64(st, 3, after);
-    sqlite3_bind_int(st, 4, limit);
+    db_bind_int64(st, 3, after);
+    db_bind_int64(st, 4, limit);
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW)
-        if (fn(ctx, sqlite3_column_int64(st, 0), db_col_text(st, 1)))
+    while ((rc = db_step(st)) == DB_ROW)
+        if (fn(ctx, db_col_int64(st, 0), db_col_text(st, 1)))
             break;
     return db_end(st, rc, "findings");
 }
@@ -209,19 +209,19 @@ int store_scan_findings(int64_t repo_id, const char *digest, int64_t after, int 
 int store_scans_with_inventory(int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx)
 {
     /* collected first: fn writes, and a write would disturb this read */
-    sqlite3_stmt *st = db_stmt("SELECT repo_id, digest FROM image_scans WHERE inventory IS NOT NULL ORDER BY repo_id, digest");
+    struct db_statement *st = db_stmt("SELECT repo_id, digest FROM image_scans WHERE inventory IS NOT NULL ORDER BY repo_id, digest");
     struct item {
         int64_t repo_id;
         char digest[DIGEST_MAX];
     } *items = NULL;
     size_t n = 0, cap = 0;
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
             items = xrealloc(items, cap * sizeof(*items));
         }
-        items[n].repo_id = sqlite3_column_int64(st, 0);
+        items[n].repo_id = db_col_int64(st, 0);
         db_col_copy(items[n].digest, sizeof(items[n].digest), st, 1);
         n++;
     }

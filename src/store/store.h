@@ -1,11 +1,24 @@
 /*
  * Metadata store: the one place that speaks SQL.
  *
- * SQLite in WAL mode, one connection per thread (opened on first use), the
- * schema versioned by PRAGMA user_version and migrated forward at open.
+ * One interface, two engines chosen at start (--database): SQLite in WAL
+ * mode (the default, <data>/berth.db) or PostgreSQL (several servers on one
+ * database form one registry). One connection per thread (opened on first
+ * use); the schema is versioned per engine (SQLite's PRAGMA user_version,
+ * PostgreSQL's berth_schema table) and migrated forward at open. The SQL and
+ * the driver layer under it are in internal.h and db.c.
+ *
+ * store_begin() keeps one meaning on both: the transaction is the only
+ * writer until it ends (SQLite's BEGIN IMMEDIATE; on PostgreSQL a
+ * transaction-scoped advisory lock every server's writers take), so the
+ * check-then-write sequences of the image service (tag immutability,
+ * quotas) need no further locking. Reads outside a transaction see
+ * committed data.
+ *
  * Every function returns 0 or a negative E_* code with the detail set.
  * E_NOTFOUND means the query ran and found nothing; a query that failed
- * (busy database, I/O error, a transaction SQLite rolled back) is E_ERROR,
+ * (busy database, I/O error, a transaction SQLite rolled back) is E_ERROR
+ * (E_UNAVAILABLE when the database server does not answer),
  * never E_NOTFOUND, and never a count of 0 or a shorter list: iterators
  * return E_ERROR when a step fails, even after calling fn for earlier rows,
  * and counts are written to *out only on success. After an error inside
@@ -23,10 +36,15 @@
 #include "core/buf.h"
 #include "core/digest.h"
 
+/* The database store_open() uses: "sqlite:PATH" or "postgresql://..."
+ * (--database); NULL or "" for sqlite:<data_dir>/berth.db. */
+int store_set_database(const char *url);
 int store_open(const char *data_dir);
+/* The schema version of the open database and the one this berth writes. */
+int store_schema_version(int *out, int *latest);
 void store_close_thread(void);
 
-int store_begin(void); /* BEGIN IMMEDIATE */
+int store_begin(void); /* BEGIN IMMEDIATE, or BEGIN + the writers' advisory lock */
 int store_commit(void);
 void store_rollback(void);
 
@@ -163,6 +181,12 @@ bool store_in_transaction(void);
 /* ---- key/value settings (per account, or "" for the server) ---- */
 int store_setting_get(const char *scope, const char *key, char **out);
 int store_setting_put(const char *scope, const char *key, const char *value);
+/* Records value unless the setting exists (then leaves it). */
+int store_setting_add(const char *scope, const char *key, const char *value);
+/* true when the database may be shared by several servers (PostgreSQL). */
+bool store_is_shared(void);
+/* The database in use, its password masked (for messages). */
+const char *store_database(void);
 int store_setting_delete(const char *scope, const char *key);
 
 /* ---- images (ECR BatchDeleteImage) ---- */

@@ -37,24 +37,24 @@ void vuln_record_release(struct vuln_record *r)
     *r = (struct vuln_record){0};
 }
 
-static void bind_score(sqlite3_stmt *st, int i, const char *vector, double score)
+static void bind_score(struct db_statement *st, int i, const char *vector, double score)
 {
     if (vector)
-        sqlite3_bind_double(st, i, score);
+        db_bind_double(st, i, score);
     else
-        sqlite3_bind_null(st, i);
+        db_bind_null(st, i);
 }
 
 int store_vuln_put(const struct vuln_record *r, int64_t now_ms)
 {
-    sqlite3_stmt *st = db_stmt("SELECT modified_ms FROM vuln_records WHERE id = ?");
+    struct db_statement *st = db_stmt("SELECT modified_ms FROM vuln_records WHERE id = ?");
     db_bind_text(st, 1, r->id);
     int rc = db_row(st, "vulnerability record");
     if (rc < 0)
         return rc;
     if (rc == 1) {
-        int64_t stored = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        int64_t stored = db_col_int64(st, 0);
+        db_reset(st);
         if (stored >= r->modified_ms)
             return 0;
     }
@@ -67,7 +67,7 @@ int store_vuln_put(const struct vuln_record *r, int64_t now_ms)
                  " imported_at = excluded.imported_at");
     db_bind_text(st, 1, r->id);
     db_bind_text(st, 2, r->modified);
-    sqlite3_bind_int64(st, 3, r->modified_ms);
+    db_bind_int64(st, 3, r->modified_ms);
     db_bind_text(st, 4, r->summary ? r->summary : "");
     db_bind_text(st, 5, r->details ? r->details : "");
     db_bind_text(st, 6, r->aliases ? r->aliases : "[]");
@@ -76,7 +76,7 @@ int store_vuln_put(const struct vuln_record *r, int64_t now_ms)
     bind_score(st, 9, r->cvss3_vector, r->cvss3_score);
     db_bind_text(st, 10, r->cvss2_vector);
     bind_score(st, 11, r->cvss2_vector, r->cvss2_score);
-    sqlite3_bind_int64(st, 12, now_ms);
+    db_bind_int64(st, 12, now_ms);
     if ((rc = db_done(st, "vulnerability record")) < 0)
         return rc;
     st = db_stmt("DELETE FROM vuln_affected WHERE record_id = ?");
@@ -102,12 +102,12 @@ int store_vuln_put(const struct vuln_record *r, int64_t now_ms)
 
 int store_vuln_delete(const char *id)
 {
-    sqlite3_stmt *st = db_stmt("DELETE FROM vuln_records WHERE id = ?");
+    struct db_statement *st = db_stmt("DELETE FROM vuln_records WHERE id = ?");
     db_bind_text(st, 1, id);
     int rc = db_done(st, "vulnerability record");
     if (rc < 0)
         return rc;
-    return sqlite3_changes(db_conn()) > 0;
+    return db_changes() > 0;
 }
 
 struct entries_each {
@@ -115,12 +115,12 @@ struct entries_each {
     void *ctx;
 };
 
-static const char *col_or_null(sqlite3_stmt *st, int i)
+static const char *col_or_null(struct db_statement *st, int i)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : db_col_text(st, i);
+    return db_col_is_null(st, i) ? NULL : db_col_text(st, i);
 }
 
-static int entries_row(sqlite3_stmt *st, void *ctx)
+static int entries_row(struct db_statement *st, void *ctx)
 {
     struct entries_each *e = ctx;
     struct vuln_entry v = {
@@ -133,9 +133,9 @@ static int entries_row(sqlite3_stmt *st, void *ctx)
         .details = db_col_text(st, 6),
         .uri = db_col_text(st, 7),
         .cvss3_vector = col_or_null(st, 8),
-        .cvss3_score = sqlite3_column_double(st, 9),
+        .cvss3_score = db_col_double(st, 9),
         .cvss2_vector = col_or_null(st, 10),
-        .cvss2_score = sqlite3_column_double(st, 11),
+        .cvss2_score = db_col_double(st, 11),
     };
     return e->fn(e->ctx, &v);
 }
@@ -143,7 +143,7 @@ static int entries_row(sqlite3_stmt *st, void *ctx)
 int store_vuln_entries(const char *eco_key, const char *package, int (*fn)(void *ctx, const struct vuln_entry *e), void *ctx)
 {
     struct entries_each e = {fn, ctx};
-    sqlite3_stmt *st =
+    struct db_statement *st =
         db_stmt("SELECT a.record_id, a.package, a.severity, a.ranges, a.versions, r.summary, r.details, r.uri,"
                 " r.cvss3_vector, r.cvss3_score, r.cvss2_vector, r.cvss2_score"
                 " FROM vuln_affected a JOIN vuln_records r ON r.id = a.record_id"
@@ -156,7 +156,7 @@ int store_vuln_entries(const char *eco_key, const char *package, int (*fn)(void 
 int store_vuln_entries_all(const char *eco_key, int (*fn)(void *ctx, const struct vuln_entry *e), void *ctx)
 {
     struct entries_each e = {fn, ctx};
-    sqlite3_stmt *st =
+    struct db_statement *st =
         db_stmt("SELECT a.record_id, a.package, a.severity, a.ranges, a.versions, r.summary, r.details, r.uri,"
                 " r.cvss3_vector, r.cvss3_score, r.cvss2_vector, r.cvss2_score"
                 " FROM vuln_affected a JOIN vuln_records r ON r.id = a.record_id"
@@ -170,7 +170,7 @@ struct changed_each {
     void *ctx;
 };
 
-static int changed_row(sqlite3_stmt *st, void *ctx)
+static int changed_row(struct db_statement *st, void *ctx)
 {
     struct changed_each *e = ctx;
     return e->fn(e->ctx, db_col_text(st, 0), db_col_text(st, 1));
@@ -179,10 +179,10 @@ static int changed_row(sqlite3_stmt *st, void *ctx)
 int store_vuln_changed(int64_t since_ms, int (*fn)(void *ctx, const char *eco_key, const char *package), void *ctx)
 {
     struct changed_each e = {fn, ctx};
-    sqlite3_stmt *st = db_stmt("SELECT DISTINCT a.eco_key, a.package FROM vuln_records r"
+    struct db_statement *st = db_stmt("SELECT DISTINCT a.eco_key, a.package FROM vuln_records r"
                                " JOIN vuln_affected a ON a.record_id = r.id WHERE r.imported_at > ?"
                                " ORDER BY a.eco_key, a.package");
-    sqlite3_bind_int64(st, 1, since_ms);
+    db_bind_int64(st, 1, since_ms);
     return db_each_row(st, "changed vulnerability entries", changed_row, &e);
 }
 
@@ -191,16 +191,16 @@ struct counts_each {
     void *ctx;
 };
 
-static int counts_row(sqlite3_stmt *st, void *ctx)
+static int counts_row(struct db_statement *st, void *ctx)
 {
     struct counts_each *e = ctx;
-    return e->fn(e->ctx, db_col_text(st, 0), sqlite3_column_int64(st, 1));
+    return e->fn(e->ctx, db_col_text(st, 0), db_col_int64(st, 1));
 }
 
 int store_vuln_counts(int (*fn)(void *ctx, const char *ecosystem, int64_t records), void *ctx)
 {
     struct counts_each e = {fn, ctx};
-    sqlite3_stmt *st = db_stmt("SELECT ecosystem, count(DISTINCT record_id) FROM vuln_affected"
+    struct db_statement *st = db_stmt("SELECT ecosystem, count(DISTINCT record_id) FROM vuln_affected"
                                " GROUP BY ecosystem ORDER BY ecosystem");
     return db_each_row(st, "vulnerability counts", counts_row, &e);
 }
@@ -214,7 +214,7 @@ int store_vuln_set_updated(int64_t ms, const char *source)
 {
     char z[32];
     snprintf(z, sizeof(z), "%lld", (long long)ms);
-    sqlite3_stmt *st = db_stmt("INSERT INTO vuln_source(name, value) VALUES('updated_at', ?), ('source', ?)"
+    struct db_statement *st = db_stmt("INSERT INTO vuln_source(name, value) VALUES('updated_at', ?), ('source', ?)"
                                " ON CONFLICT(name) DO UPDATE SET value = excluded.value");
     db_bind_text(st, 1, z);
     db_bind_text(st, 2, source ? source : "");
@@ -226,9 +226,9 @@ int store_vuln_updated(int64_t *out_ms, char *source, size_t source_size)
     *out_ms = 0;
     if (source && source_size)
         source[0] = 0;
-    sqlite3_stmt *st = db_stmt("SELECT name, value FROM vuln_source WHERE name IN ('updated_at', 'source')");
+    struct db_statement *st = db_stmt("SELECT name, value FROM vuln_source WHERE name IN ('updated_at', 'source')");
     int rc;
-    while ((rc = db_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         const char *name = db_col_text(st, 0);
         if (name[0] == 'u')
             *out_ms = strtoll(db_col_text(st, 1), NULL, 10);

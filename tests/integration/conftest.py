@@ -52,6 +52,65 @@ START_TIMEOUT = float(os.environ.get("BERTH_TEST_START_TIMEOUT", "30"))
 # Every server this session started, so that failures can show their logs.
 _SERVERS = []
 
+# BERTH_TEST_DATABASE=postgresql runs the whole suite on PostgreSQL (make test-pg): the session
+# starts its own server (pgserver.py) before the test modules are imported, because several read
+# BERTH_BIN at import, and every berth gets a database of its own.
+DATABASE = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): the test looks at SQLite itself; skipped on PostgreSQL")
+    if DATABASE == "postgresql" and not os.environ.get("TESTPG_URL"):
+        sys.path.insert(0, str(HERE))
+        import pgserver
+        pgserver.start_for_session(os.environ.get("BERTH_BIN", str(DEFAULT_BIN)))
+
+
+def pytest_unconfigure(config):
+    if DATABASE == "postgresql":
+        import pgserver
+        pgserver.stop_for_session()
+
+
+def metadata_db(data_dir):
+    """The metadata database of a data directory, whichever engine the session runs on, as a
+    connection whose execute(sql, params) returns a cursor (SQL both engines accept; `?`
+    placeholders). For tests that check what berth stored."""
+    if DATABASE != "postgresql":
+        import sqlite3
+        return sqlite3.connect(Path(data_dir) / "berth.db")
+    import hashlib
+    import psycopg2
+    abs_path = os.path.realpath(str(data_dir))
+    name = "b_" + hashlib.md5(abs_path.encode()).hexdigest()[:24]
+
+    class Conn:
+        def __init__(self):
+            self.c = psycopg2.connect(f"{os.environ['TESTPG_URL']}/{name}")
+            self.c.autocommit = True
+
+        def execute(self, sql, params=()):
+            cur = self.c.cursor()
+            cur.execute(sql.replace("?", "%s"), params)
+            return cur
+
+        def commit(self):
+            pass
+
+        def close(self):
+            self.c.close()
+
+    return Conn()
+
+
+def pytest_collection_modifyitems(config, items):
+    if DATABASE != "postgresql":
+        return
+    for item in items:
+        m = item.get_closest_marker("sqlite_only")
+        if m:
+            item.add_marker(pytest.mark.skip(reason="SQLite only: " + (m.args[0] if m.args else "")))
+
 
 # ---------------------------------------------------------------------------------------
 # Tools

@@ -160,6 +160,8 @@ def _is_blob_removal(name, path, rest):
     return name in ("unlink", "unlinkat", "rename", "renameat", "renameat2") and "/blobs/" in rest
 
 
+@pytest.mark.sqlite_only("traces the writes and fsyncs of berth.db itself; on PostgreSQL a commit is durable "
+                        "when the server says so")
 def test_nothing_is_acknowledged_or_collected_before_it_is_on_disk(berth_factory, tmp_path):
     """A push is acknowledged, and GC unlinks a blob, only after the database write it depends on
     was synced: at each 2xx response and each blob removal no database write may be unsynced."""

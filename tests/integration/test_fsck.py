@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import time
 
+import pytest
+
 import images
 from conftest import ContainerTools, create_repository
 from datadir import assert_clean, blob_file, ecr_client, fsck, gc, skopeo_push
@@ -32,6 +34,7 @@ def _one_problem(r, prefix, *fields):
     return line
 
 
+@pytest.mark.sqlite_only("damages the metadata by writing to berth.db with Python's sqlite3")
 def test_fsck_clean_then_every_kind_of_damage(berth_factory, tmp_path):
     srv, tools, reg = _registry(berth_factory, tmp_path)
     app, web = create_repository("fsck/app", srv), create_repository("fsck/web", srv)

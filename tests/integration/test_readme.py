@@ -24,6 +24,7 @@ worked, their push was refused by berth's authorization, and the repository hold
 import configparser
 import os
 import re
+import secrets
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -107,6 +108,14 @@ def test_readme_tour(tmp_path):
     assert not (home / ".aws").exists()
     env = dict(ct.env)
     env["PATH"] = f"{Path(berth_bin).parent}:{env['PATH']}"
+    if os.environ.get("TESTPG_BERTH_BIN"):
+        # a PostgreSQL session (conftest.py): the server and the tour's own `berth` commands use one
+        # database (this environment is the container tools' own, without the wrapper's variables)
+        import pgserver
+        env["BERTH_DATABASE"] = pgserver.SERVER.create_database("readme_" + secrets.token_hex(6))
+        env["BERTH_KEY_FILE"] = str(work / "registry.key")
+        berth_bin = Path(os.environ["TESTPG_BERTH_BIN"])
+        env["PATH"] = f"{berth_bin.parent}:{env['PATH']}"
 
     log = open(tmp_path / "berth.log", "wb")
     server = subprocess.Popen([str(berth_bin), "serve", "--listen", f"127.0.0.1:{port}", "--data", "./data",

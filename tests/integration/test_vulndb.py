@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import threading
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEFAULT_BIN
+from conftest import DEFAULT_BIN, metadata_db
 
 BIN = Path(os.environ.get("BERTH_BIN", str(DEFAULT_BIN)))
 
@@ -126,7 +125,7 @@ def test_import_directory_then_reimport(tmp_path):
     assert per == {"Alpine:v3.19": 1, "Debian:12": 1, "Ubuntu:22.04:LTS": 1, "Ubuntu:Pro:18.04:LTS": 1}
 
     # what matching needs is stored under the normalised keys, severity decided
-    db = sqlite3.connect(data / "berth.db")
+    db = metadata_db(data)
     rows = set(db.execute("SELECT record_id, eco_key, package, severity, ranges FROM vuln_affected"))
     assert rows == {
         ("DSA-5585-1", "debian:12", "openssl", "UNDEFINED", "i0 f3.0.11-1~deb12u2"),
@@ -161,7 +160,7 @@ def test_import_zip_newer_withdrawn_and_oversized(tmp_path):
     assert (c["stored"], c["unchanged"], c["withdrawn"]) == (1, 1, 1)
     total, _, _, per = status(data)
     assert total == 2 and "Alpine:v3.19" not in per
-    db = sqlite3.connect(data / "berth.db")
+    db = metadata_db(data)
     assert db.execute("SELECT ranges FROM vuln_affected WHERE record_id = 'DSA-5585-1'").fetchall() == \
         [("i0 f3.0.11-1~deb12u3",)]
     db.close()
@@ -169,7 +168,7 @@ def test_import_zip_newer_withdrawn_and_oversized(tmp_path):
     # an older copy does not win over the stored one
     c = counts(ok(vulndb(data, "import", str(z1))))
     assert c["stored"] == 1  # only Alpine's record comes back (it was removed, so it is new)
-    db = sqlite3.connect(data / "berth.db")
+    db = metadata_db(data)
     assert db.execute("SELECT ranges FROM vuln_affected WHERE record_id = 'DSA-5585-1'").fetchall() == \
         [("i0 f3.0.11-1~deb12u3",)]
     db.close()

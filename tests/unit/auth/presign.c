@@ -31,7 +31,7 @@ static int setup(void **state)
 {
     char query[512];
     struct principal p;
-    if (!mkdtemp(dir) || keystore_open(dir) < 0)
+    if (!mkdtemp(dir) || keystore_open(dir, NULL) < 0)
         return -1;
     memset(&p, 0, sizeof(p));
     snprintf(p.access_key_id, sizeof(p.access_key_id), "%s", AKID);
