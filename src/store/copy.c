@@ -33,12 +33,15 @@ static const char *const tables[] = {
     "manifest_blobs", "manifest_refs", "uploads", "settings", "iam_users", "iam_groups", "iam_group_members",
     "iam_policies", "iam_policy_versions", "iam_attachments", "iam_inline_policies", "jobs", "image_scans",
     "scan_findings", "vuln_records", "vuln_affected", "vuln_source", "pull_time_exclusions", "lifecycle_previews",
-    "lifecycle_preview_results", "lifecycle_history", "gc_link_reviews", "gc_blob_reviews",
+    "lifecycle_preview_results", "lifecycle_history", "gc_link_reviews", "gc_blob_reviews", "webhooks", "events",
+    "webhook_deliveries", "iam_login_profiles", "console_sessions", "audit_events", "audit_resources",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
-/* The tables whose id is an identity column on PostgreSQL. */
-static const char *const identities[] = {"repositories", "jobs", "lifecycle_history"};
+/* The tables with an identity column on PostgreSQL, and that column. */
+static const char *const identities[][2] = {{"repositories", "id"},       {"jobs", "id"},
+                                            {"lifecycle_history", "id"},  {"events", "seq"},
+                                            {"webhook_deliveries", "id"}, {"audit_events", "seq"}};
 
 /* The SQL texts built here for db_stmt() live as long as the process: the
  * statement cache is keyed by their address (a count and an INSERT per
@@ -213,8 +216,8 @@ int store_copy_from_sqlite(const char *path, struct store_copy_report *out)
     }
     for (size_t i = 0; i < sizeof(identities) / sizeof(identities[0]); i++) {
         char q[256];
-        snprintf(q, sizeof(q), "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce(max(id), 0) + 1, false) FROM %s",
-                 identities[i], identities[i]);
+        snprintf(q, sizeof(q), "SELECT setval(pg_get_serial_sequence('%s', '%s'), coalesce(max(%s), 0) + 1, false) FROM %s",
+                 identities[i][0], identities[i][1], identities[i][1], identities[i][0]);
         if ((rc = db_exec(q, "identity")) < 0)
             goto fail;
     }

@@ -409,10 +409,18 @@ def berth_factory(tmp_path_factory, request):
         started.append(srv)
         return srv.start()
 
+    factory.started = started
     yield factory
+    _stop_servers(started)
 
+
+def _stop_servers(servers):
+    """Stops servers not stopped and checked yet; fails naming any that crashed or reported a sanitizer error."""
     problems = []
-    for srv in started:
+    for srv in servers:
+        if getattr(srv, "checked", False):
+            continue
+        srv.checked = True
         crashed = srv.proc is not None and srv.proc.poll() is not None and srv.proc.returncode not in (0, -15)
         rc = srv.stop()
         reports = srv.sanitizer_reports()
@@ -420,6 +428,15 @@ def berth_factory(tmp_path_factory, request):
             problems.append(f"berth on {srv.host} exited with status {rc}; log mentions {reports}\n{srv.log_tail(200)}")
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_servers(berth_factory):
+    """Servers a module started are stopped (and checked) when the module ends, not at the end of the
+    session: several hundred MiB each under ASan, a whole suite's worth would not fit in memory."""
+    first = len(berth_factory.started)
+    yield
+    _stop_servers([srv for srv in berth_factory.started[first:] if not getattr(srv, "shared", False)])
 
 
 @pytest.fixture(scope="session")
@@ -431,7 +448,9 @@ def berth(berth_factory):
         r = requests.get(srv.url + "/v2/", timeout=5)
         assert r.status_code in (200, 401), f"BERTH_URL {url}: GET /v2/ -> {r.status_code}"
         return srv
-    return berth_factory()
+    srv = berth_factory()
+    srv.shared = True
+    return srv
 
 
 @pytest.fixture(autouse=True)
