@@ -67,6 +67,49 @@ static void test_redact(void **state)
     json_decref(in);
 }
 
+/* audit_utf8 keeps what is UTF-8, replaces each byte that starts no
+ * well-formed sequence, and agrees with jansson on every 1 to 3 byte
+ * string (what json_string() refuses is exactly what gets replaced). */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3"},
+        {"Get\xff\xfeUser", "Get\xef\xbf\xbd\xef\xbf\xbdUser"},
+        {"\xc3\x28", "\xef\xbf\xbd("},                                   /* a lead byte without its continuation */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                     /* overlong '/' */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+        {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* past U+10FFFF */
+        {"ab\xe2\x82", "ab\xef\xbf\xbd\xef\xbf\xbd"},                 /* cut short by the end */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *z = audit_utf8(cases[i][0]);
+        assert_string_equal(z, cases[i][1]);
+        free(z);
+    }
+    char *z = audit_utf8(NULL);
+    assert_string_equal(z, "");
+    free(z);
+    unsigned char in[4] = {0};
+    for (unsigned a = 1; a < 256; a++)
+        for (unsigned b = 0; b < 256; b += (a < 0xc0 ? 255 : 1))
+            for (unsigned c = 0; c < 256; c += (a < 0xe0 || b < 0x80 || b > 0xbf ? 255 : 1)) {
+                in[0] = (unsigned char)a, in[1] = (unsigned char)b, in[2] = (unsigned char)c;
+                json_t *j = json_string((const char *)in);
+                z = audit_utf8((const char *)in);
+                json_t *k = json_string(z);
+                assert_non_null(k);
+                if (j)
+                    assert_string_equal(z, (const char *)in);
+                else
+                    assert_string_not_equal(z, (const char *)in);
+                json_decref(j);
+                json_decref(k);
+                free(z);
+            }
+}
+
 static void test_read_only(void **state)
 {
     (void)state;
@@ -242,6 +285,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_record_and_lookup),
         cmocka_unit_test(test_prune),
