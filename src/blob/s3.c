@@ -345,7 +345,9 @@ struct call {
     /* results */
     long status;
     struct s3_object obj;
-    uint64_t total; /* from Content-Range */
+    uint64_t total;       /* from Content-Range */
+    uint64_t range_start; /* likewise; UINT64_MAX when there was none */
+    uint64_t written;     /* bytes of a 2xx reply's body written to fd */
     struct buf err; /* the body of a reply that is not 2xx */
     size_t sent;
     int write_errno;
@@ -401,6 +403,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ctx)
     }
     if (c->fd >= 0) {
         size_t done = 0;
+        /* a ranged GET takes the range's length, and no more: an object
+         * store's reply is not trusted to keep to it */
+        if (c->range_len && (c->written > c->range_len || n > c->range_len - c->written)) {
+            c->write_errno = EFBIG;
+            return 0;
+        }
+        c->written += n;
         while (done < n) {
             ssize_t w = write(c->fd, data + done, n - done);
             if (w < 0 && errno == EINTR)
@@ -444,9 +453,13 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ctx)
     } else if (slice_eq_nocase(name, "Content-Length")) {
         parse_u64(value, UINT64_MAX, &c->obj.size);
     } else if (slice_eq_nocase(name, "Content-Range")) {
-        const char *slash = memchr(value.base, '/', value.len);
+        /* "bytes FIRST-LAST/TOTAL" */
+        const char *slash = memchr(value.base, '/', value.len), *dash = memchr(value.base, '-', value.len);
         if (slash)
             parse_u64((struct slice){slash + 1, (size_t)(value.base + value.len - slash - 1)}, UINT64_MAX, &c->total);
+        if (dash && slice_starts_with(value, "bytes ") &&
+            parse_u64((struct slice){value.base + 6, (size_t)(dash - value.base - 6)}, UINT64_MAX, &c->range_start) < 0)
+            c->range_start = UINT64_MAX;
     } else if (slice_eq_nocase(name, "Last-Modified")) {
         char z[64];
         snprintf(z, sizeof(z), "%.*s", (int)value.len, value.base);
@@ -597,6 +610,11 @@ static int perform(struct s3 *s, struct call *c, const char *what)
     CURLcode cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    if (c->write_errno == EFBIG) {
+        rc = error_set(E_ERROR, "object store: %s '%s' answered more than the %" PRIu64 " bytes asked for", what,
+                       c->key ? c->key : "", c->range_len);
+        goto done;
+    }
     if (c->write_errno) {
         rc = error_set(E_ERROR, "object store: cannot write '%s' locally: %s", c->key ? c->key : "", strerror(c->write_errno));
         goto done;
@@ -619,6 +637,7 @@ static void call_init(struct call *c, const char *method, const char *key)
     c->method = method;
     c->key = key;
     c->fd = -1;
+    c->range_start = UINT64_MAX;
 }
 
 int s3_put(struct s3 *s, const char *key, const void *data, size_t n, bool if_none_match)
@@ -641,6 +660,12 @@ int s3_get_fd(struct s3 *s, const char *key, uint64_t first, uint64_t len, int f
     c.range_first = first;
     c.range_len = len;
     int rc = perform(s, &c, "GET");
+    /* a store that ignored the Range (200, the object from its start) or
+     * answered another range must not pass for the bytes asked for */
+    if (rc == 0 && len && (c.status != 206 || c.range_start != first || c.written != len))
+        rc = error_set(E_ERROR, "object store: GET '%s' bytes %" PRIu64 "+%" PRIu64 " answered HTTP %ld with %" PRIu64
+                                " bytes from %s",
+                       key, first, len, c.status, c.written, c.range_start == first ? "there" : "elsewhere");
     if (rc == 0 && out) {
         *out = c.obj;
         if (c.total)
@@ -812,11 +837,30 @@ int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id)
     return rc == E_NOTFOUND ? 0 : rc;
 }
 
+/* The caller's fn, for the keys that begin with the prefix listed: a
+ * store's listing is not trusted to keep to it, and callers read each key
+ * past the prefix. */
+struct prefixed {
+    const char *prefix;
+    size_t len;
+    s3_list_fn fn;
+    void *ctx;
+};
+
+static int listed_under_prefix(void *ctx, const char *key, int64_t mtime_ms)
+{
+    struct prefixed *p = ctx;
+    if (strncmp(key, p->prefix, p->len) != 0)
+        return 0;
+    return p->fn(p->ctx, key, mtime_ms);
+}
+
 int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx)
 {
-    char token[1024] = "";
+    char token[1024] = "", previous[1024] = "";
     bool truncated = true;
     int rc = 0;
+    struct prefixed under = {prefix, strlen(prefix), fn, ctx};
     for (int page = 0; truncated && rc == 0; page++) {
         struct call c;
         struct buf q, reply;
@@ -832,11 +876,15 @@ int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx)
         call_init(&c, "GET", NULL);
         c.query = q.ptr;
         c.out = &reply;
+        snprintf(previous, sizeof(previous), "%s", token);
         if ((rc = perform(s, &c, "ListObjectsV2")) == 0) {
-            rc = s3_list_parse(reply.ptr, reply.len, fn, ctx, &truncated, token, sizeof(token));
-            /* a truncated page must say where the next begins */
+            rc = s3_list_parse(reply.ptr, reply.len, listed_under_prefix, &under, &truncated, token, sizeof(token));
+            /* a truncated page must say where the next begins, and not
+             * where this one did (the listing would never end) */
             if (rc == 0 && truncated && !token[0])
                 rc = error_set(E_ERROR, "object store: ListObjectsV2 '%s' is truncated without a continuation token", prefix);
+            if (rc == 0 && truncated && strcmp(token, previous) == 0)
+                rc = error_set(E_ERROR, "object store: ListObjectsV2 '%s' answered the same continuation token again", prefix);
         }
         buf_release(&c.err);
         buf_release(&q);
