@@ -56,6 +56,19 @@ struct s3_object {
     char etag[80];    /* with its quotes, as S3 sends it */
 };
 
+/* What a reply's header lines say, read one line at a time as libcurl
+ * hands them over: a status line (each one: a 100 Continue is followed by
+ * another) sets the status; ETag, Content-Length, Content-Range and
+ * Last-Modified fill the rest. Any bytes are safe. */
+struct s3_reply {
+    long status;          /* 0 until a status line came */
+    struct s3_object obj; /* ETag (cut to fit), Content-Length as size, Last-Modified */
+    uint64_t total;       /* Content-Range's total size; 0 without one */
+    uint64_t range_start; /* Content-Range's first byte; UINT64_MAX without one */
+};
+void s3_reply_init(struct s3_reply *r);
+void s3_reply_header(struct s3_reply *r, const char *line, size_t n);
+
 /* PUT data as the object key. With if_none_match the PUT is refused
  * (E_EXISTS) when the object exists. */
 int s3_put(struct s3 *s, const char *key, const void *data, size_t n, bool if_none_match);
