@@ -50,6 +50,10 @@
 #define MOVE_BATCH 1000
 /* A string longer than this is shortened in a record (a manifest, say). */
 #define STRING_MAX 8192
+/* A row's columns (names, the user, the key) are cut to this (an ARN's
+ * most): what a caller sent names resources before it is validated, and a
+ * queued record must not hold a request body's worth of them. */
+#define COLUMN_MAX 2048
 #define PRUNE_JOB "audit-prune"
 #define PRUNE_BATCH 5000
 #define WRITE_TRIES 3
@@ -189,14 +193,33 @@ void audit_add_resource(struct audit_call *a, const char *type, const char *name
     a->resources[a->nresources++] = (struct audit_resource){type, name};
 }
 
-/* A JSON string of z made valid UTF-8 (json_string() refuses what is
- * not, and a field would go missing). */
-static json_t *jstr(const char *z)
+/* A copy of z cut to at most max bytes, at a character's start, and made
+ * valid UTF-8. */
+static char *cut_utf8(const char *z, size_t max)
 {
-    char *clean = audit_utf8(z);
+    size_t n = z ? strlen(z) : 0;
+    if (n <= max)
+        return audit_utf8(z);
+    while (max && ((unsigned char)z[max] & 0xc0) == 0x80)
+        max--;
+    char *head = xstrndup(z, max), *clean = audit_utf8(head);
+    free(head);
+    return clean;
+}
+
+/* A JSON string of z made valid UTF-8 (json_string() refuses what is
+ * not, and a field would go missing), at most max bytes of it. */
+static json_t *jstr_max(const char *z, size_t max)
+{
+    char *clean = cut_utf8(z, max);
     json_t *j = json_string(clean);
     free(clean);
     return j;
+}
+
+static json_t *jstr(const char *z)
+{
+    return jstr_max(z, STRING_MAX);
 }
 
 static json_t *user_identity(const struct audit_call *a)
@@ -215,7 +238,7 @@ static json_t *user_identity(const struct audit_call *a)
 static char *own(struct item *it, const char *z)
 {
     assert(it->nowned < (int)(sizeof(it->owned) / sizeof(it->owned[0])));
-    return it->owned[it->nowned++] = audit_utf8(z);
+    return it->owned[it->nowned++] = cut_utf8(z, COLUMN_MAX);
 }
 
 static void item_free(struct item *it)
@@ -264,7 +287,8 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
         for (int i = 0; i < a->nresources; i++)
             json_array_append_new(res, json_pack("{s:o,s:o,s:o}", "accountId",
                                                  jstr(a->resource_account ? a->resource_account : a->who->account_id), "type",
-                                                 jstr(a->resources[i].type), "name", jstr(a->resources[i].name)));
+                                                 jstr_max(a->resources[i].type, COLUMN_MAX), "name",
+                                                 jstr_max(a->resources[i].name, COLUMN_MAX)));
         json_object_set_new(rec, "resources", res);
     }
     json_object_set_new(rec, "eventType", json_string("AwsApiCall"));

@@ -261,6 +261,52 @@ static void test_record_and_lookup(void **state)
     assert_true(c.seqs[0] < last);
 }
 
+static int check_long_row(void *ctx, const struct audit_row *row)
+{
+    int *n = ctx;
+    assert_int_equal(row->nresources, 1);
+    /* 2047 'n': the cut backs off the character that 2048 bytes would split */
+    assert_int_equal(strlen(row->resources[0].name), 2047);
+    assert_int_equal(strspn(row->resources[0].name, "n"), 2047);
+    assert_int_equal(strlen(row->event_name), 2048);
+    json_t *rec = json_loads(row->record, 0, NULL);
+    assert_non_null(rec);
+    json_t *r0 = json_array_get(json_object_get(rec, "resources"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "name")), row->resources[0].name);
+    json_decref(rec);
+    (*n)++;
+    return 0;
+}
+
+/* What a caller sent names a record's resources before anything checked
+ * it: a row keeps at most 2048 bytes of each column (an ARN's most), cut
+ * at a character's start, so that a queued record holds no request body's
+ * worth of names. */
+static void test_long_strings_are_cut(void **state)
+{
+    (void)state;
+    struct principal p;
+    principal(&p, "444455556666", NULL);
+    size_t n = 100000;
+    char *name = malloc(n + 1), *op = malloc(n + 1);
+    memset(name, 'n', n);
+    name[n] = '\0';
+    for (size_t i = 0; i < n; i += 2) /* 2-byte characters, so a cut at 2048 falls on one's start */
+        memcpy(op + i, "\xc3\xa9", 2);
+    op[n] = '\0';
+    name[2047] = '\xc3', name[2048] = '\xa9'; /* one that a cut at 2048 would split */
+    struct audit_call a = {.source = AUDIT_SOURCE_ECR, .name = op, .read_only = true, .who = &p, .error_code = "X"};
+    audit_add_resource(&a, "AWS::ECR::Repository", name);
+    audit_record(&a);
+    audit_sync();
+    struct audit_query q = {"444455556666", AUDIT_ATTR_NONE, NULL, 0, INT64_MAX, INT64_MAX, 10};
+    int seen = 0;
+    assert_int_equal(store_audit_lookup(&q, check_long_row, &seen), 0);
+    assert_int_equal(seen, 1);
+    free(name);
+    free(op);
+}
+
 static void test_prune(void **state)
 {
     (void)state;
@@ -289,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_record_and_lookup),
         cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_long_strings_are_cut), /* after test_prune, which counts every record */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
