@@ -427,7 +427,7 @@ static void admin_usage(void)
            "                                        run lifecycle policies now (as of --at) and print each action\n"
            "  lifecycle history [--repository R] [--account-id ID]\n"
            "                                        what lifecycle policies did: time, repository, digest, tags, rule, action, outcome\n"
-           "  webhook add URL [--secret S] [--filter detail-type=...,repository-name=...]\n"
+           "  webhook add URL [--secret S|-] [--filter detail-type=...,repository-name=...]\n"
            "                                        deliver ECR events to URL (signed with S; berth makes one when omitted)\n"
            "  webhook list | webhook remove ID      the webhooks; remove one with its deliveries\n"
            "  webhook deliveries [--webhook ID] [--state pending|delivered|failed]\n"
