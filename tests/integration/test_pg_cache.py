@@ -1,0 +1,203 @@
+"""The store's read cache across servers (issue 10 §5, store/cache.c): two berth servers on one
+PostgreSQL database each cache access keys, users, identity policies, repositories and the
+registry policy, and a change made through one server (or by anyone writing the database) takes
+effect on the other at once: the next request there, sent right after the change's answer, sees
+it. Each test first makes the other server cache what the change is about (the same request
+succeeds on it, answered from its cache), then changes it through the first server and checks the
+other without waiting.
+
+A manifest GET on a warm server reads the database three or four times (the cache's generation,
+the tag, the manifest, the pull-time exclusion), not eight to ten."""
+
+import base64
+import json
+import re
+
+import boto3
+import pytest
+import requests
+
+import images
+from regclient import Registry, describe
+from test_postgres import pg, registry  # noqa: F401 - fixtures: one PostgreSQL, servers on a fresh database
+
+REPO = "cache/app"
+
+
+def client(server, service, key=None, secret=None):
+    return boto3.client(service, endpoint_url=server.url, region_name=server.region,
+                        aws_access_key_id=key or server.access_key, aws_secret_access_key=secret or server.secret)
+
+
+def login(server, key=None, secret=None):
+    """(user, password) of GetAuthorizationToken for the key (default: the root's)."""
+    tok = client(server, "ecr", key, secret).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, password = base64.b64decode(tok).decode().split(":", 1)
+    return user, password
+
+
+def manifest_status(server, auth, ref="v1", repo=REPO):
+    return requests.get(f"{server.url}/v2/{repo}/manifests/{ref}", auth=auth, timeout=10,
+                        headers={"Accept": images.ACCEPT_ALL}).status_code
+
+
+def metric(server, name, **labels):
+    """The value of one sample of /metrics (0 when absent)."""
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        m = re.match(r"^(\w+)(?:\{([^}]*)\})? (\S+)$", line)
+        if m and m.group(1) == name and (m.group(2) or "") == want:
+            return float(m.group(3))
+    return 0.0
+
+
+@pytest.fixture
+def pair(registry):  # noqa: F811 - the fixture imported above
+    """Two servers on one database with an image in REPO, and a user `reader` with the
+    ReadOnly managed policy and a key: (a, b, reader_key, reader_secret)."""
+    a, b = registry(2, "--job-workers", "0")  # no background statements in the counts
+    client(a, "ecr").create_repository(repositoryName=REPO)
+    Registry(a, auth=login(a)).push_image(REPO, images.make_image(label="cache"), tag="v1")
+    iam = client(a, "iam")
+    iam.create_user(UserName="reader")
+    iam.attach_user_policy(UserName="reader", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
+    k = iam.create_access_key(UserName="reader")["AccessKey"]
+    return a, b, k["AccessKeyId"], k["SecretAccessKey"]
+
+
+def test_a_warm_manifest_get_is_answered_from_the_cache(pair):
+    a, b, key, secret = pair
+    auth = login(b, key, secret)
+    assert manifest_status(b, auth) == 200
+    hits = metric(b, "berth_store_cache_lookups_total", result="hit")
+    misses = metric(b, "berth_store_cache_lookups_total", result="miss")
+    steps = metric(b, "berth_store_step_duration_seconds_count")
+    n = 20
+    for _ in range(n):
+        assert manifest_status(b, auth) == 200
+    per_get = (metric(b, "berth_store_step_duration_seconds_count") - steps) / n
+    # key, user, identity policies, repository twice (load, authorize), its tags, the registry policy
+    assert metric(b, "berth_store_cache_lookups_total", result="hit") - hits == 7 * n
+    assert metric(b, "berth_store_cache_lookups_total", result="miss") == misses
+    # generation, tag, manifest, pull-time exclusion, and now and then a statement of the
+    # server's own upkeep (before: ten for this user, eight for the root)
+    assert per_get < 6, per_get
+
+
+def test_deleting_an_access_key_refuses_it_on_the_other_server_at_once(pair):
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    ecr_b = client(b, "ecr", key, secret)
+    assert manifest_status(b, auth) == 200
+    assert ecr_b.describe_images(repositoryName=REPO)["imageDetails"]
+    client(a, "iam").delete_access_key(UserName="reader", AccessKeyId=key)
+    assert manifest_status(b, auth) == 401
+    with pytest.raises(ecr_b.exceptions.ClientError) as e:
+        ecr_b.describe_images(repositoryName=REPO)
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_deactivating_and_reactivating_a_key_takes_effect_on_the_other_server_at_once(pair):
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    iam = client(a, "iam")
+    ecr_b = client(b, "ecr", key, secret)
+    for _ in range(3):
+        assert manifest_status(b, auth) == 200
+        assert ecr_b.describe_repositories(repositoryNames=[REPO])["repositories"]
+        iam.update_access_key(UserName="reader", AccessKeyId=key, Status="Inactive")
+        assert manifest_status(b, auth) == 401
+        with pytest.raises(ecr_b.exceptions.ClientError):
+            ecr_b.describe_repositories(repositoryNames=[REPO])
+        iam.update_access_key(UserName="reader", AccessKeyId=key, Status="Active")
+
+
+def test_detaching_a_users_policy_denies_on_the_other_server_at_once(pair):
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    iam = client(a, "iam")
+    ecr_b = client(b, "ecr", key, secret)
+    arn = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+    for _ in range(2):
+        assert manifest_status(b, auth) == 200
+        assert ecr_b.describe_images(repositoryName=REPO)["imageDetails"]
+        iam.detach_user_policy(UserName="reader", PolicyArn=arn)
+        r = requests.get(f"{b.url}/v2/{REPO}/manifests/v1", auth=auth, timeout=10)
+        assert r.status_code == 403, describe(r)
+        with pytest.raises(ecr_b.exceptions.ClientError) as e:
+            ecr_b.describe_images(repositoryName=REPO)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        iam.attach_user_policy(UserName="reader", PolicyArn=arn)
+
+
+def test_a_repository_policy_set_on_one_server_applies_on_the_other_at_once(pair):
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    ecr_a = client(a, "ecr")
+    user_arn = client(a, "iam").get_user(UserName="reader")["User"]["Arn"]
+    deny = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoReader", "Effect": "Deny", "Principal": {"AWS": user_arn}, "Action": "ecr:BatchGetImage"}]})
+    for _ in range(2):
+        assert manifest_status(b, auth) == 200
+        ecr_a.set_repository_policy(repositoryName=REPO, policyText=deny)
+        assert manifest_status(b, auth) == 403
+        ecr_a.delete_repository_policy(repositoryName=REPO)
+        assert manifest_status(b, auth) == 200
+
+
+def test_a_registry_policy_and_a_group_change_apply_on_the_other_server_at_once(pair):
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    iam = client(a, "iam")
+    iam.detach_user_policy(UserName="reader", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
+    iam.create_group(GroupName="pullers")
+    iam.attach_group_policy(GroupName="pullers", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly")
+    assert manifest_status(b, auth) == 403
+    iam.add_user_to_group(GroupName="pullers", UserName="reader")
+    assert manifest_status(b, auth) == 200
+    user_arn = iam.get_user(UserName="reader")["User"]["Arn"]
+    deny = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoReader", "Effect": "Deny", "Principal": {"AWS": user_arn}, "Action": "ecr:BatchGetImage",
+         "Resource": "*"}]})
+    client(a, "ecr").put_registry_policy(policyText=deny)
+    assert manifest_status(b, auth) == 403
+    client(a, "ecr").delete_registry_policy()
+    assert manifest_status(b, auth) == 200
+    iam.remove_user_from_group(GroupName="pullers", UserName="reader")
+    assert manifest_status(b, auth) == 403
+
+
+def test_a_deleted_repository_is_gone_on_the_other_server_at_once_and_its_successor_is_new(pair):
+    a, b, key, secret = pair
+    root = login(a)
+    ecr_a, ecr_b = client(a, "ecr"), client(b, "ecr")
+    assert manifest_status(b, root) == 200
+    assert ecr_b.describe_images(repositoryName=REPO)["imageDetails"]
+    ecr_a.delete_repository(repositoryName=REPO, force=True)
+    r = requests.get(f"{b.url}/v2/{REPO}/manifests/v1", auth=root, timeout=10)
+    assert r.status_code == 404 and "NAME_UNKNOWN" in r.text, describe(r)
+    with pytest.raises(ecr_b.exceptions.RepositoryNotFoundException):
+        ecr_b.describe_images(repositoryName=REPO)
+    # a repository of the same name made again is a new one: the other server does not
+    # serve the old one's id
+    ecr_a.create_repository(repositoryName=REPO)
+    assert manifest_status(b, root) == 404
+    assert ecr_b.describe_images(repositoryName=REPO)["imageDetails"] == []
+
+
+def test_a_change_written_straight_into_the_database_is_seen_at_once(pair, pg, registry):  # noqa: F811
+    """The triggers, not the code paths of berth's own operations, move the generation: a key
+    deactivated by hand in the database (or by any other tool) is refused on both servers."""
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    db = registry.url.rsplit("/", 1)[1]
+    for srv in (a, b):
+        assert manifest_status(srv, auth) == 200
+    pg.psql(f"UPDATE access_keys SET status = 'Inactive' WHERE id = '{key}'", db=db)
+    for srv in (a, b):
+        assert manifest_status(srv, auth) == 401
+    pg.psql(f"UPDATE access_keys SET status = 'Active' WHERE id = '{key}'", db=db)
+    for srv in (a, b):
+        assert manifest_status(srv, auth) == 200
+
