@@ -2,8 +2,9 @@
  * This module implements the read cache of store/cache.h: the rows that
  * identify a caller and decide what it may do (access keys, IAM users, a
  * user's identity policies, repositories and their resource tags, the
- * registry policy), kept in this process so that a manifest GET on
- * PostgreSQL makes three round trips instead of eight to ten.
+ * registry policy, pull-time exclusions), kept in this process so that a
+ * manifest GET on PostgreSQL makes three round trips instead of eight to
+ * ten.
  *
  * Invalidation, across every server of one database: the table
  * cache_generation holds one number, and triggers on every table whose rows
@@ -87,7 +88,7 @@ struct slot {
 
 /* One table per kind (a user's rows are larger than the others'; the
  * tables are touched only where used). */
-static struct slot keys[SLOTS], users[SLOTS], policies[SLOTS], repo_tags[SLOTS], repos[SLOTS], settings[SLOTS];
+static struct slot keys[SLOTS], users[SLOTS], policies[SLOTS], repo_tags[SLOTS], repos[SLOTS], settings[SLOTS], exclusions[SLOTS];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -393,4 +394,26 @@ static const struct kind setting_kind = {setting_load, setting_copy, setting_rel
 int store_cached_setting_get(uint64_t gen, const char *scope, const char *name, char **out)
 {
     return cached_named(settings, &setting_kind, gen, scope, name, out);
+}
+
+/* ---- pull-time exclusions: only the answer (0 or E_NOTFOUND) is kept */
+
+static int exclusion_load(void *out, const void *arg)
+{
+    (void)out;
+    const struct named *n = arg;
+    return store_pull_exclusion_exists(n->account, n->name);
+}
+
+static void nothing_to_copy(void *out, const void *value)
+{
+    (void)out;
+    (void)value;
+}
+
+static const struct kind exclusion_kind = {exclusion_load, nothing_to_copy, nothing_to_release};
+
+int store_cached_pull_exclusion_exists(uint64_t gen, const char *account, const char *arn)
+{
+    return cached_named(exclusions, &exclusion_kind, gen, account, arn, NULL);
 }

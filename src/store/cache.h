@@ -1,8 +1,8 @@
 /*
  * A read cache of the rows that every authenticated request reads and few
  * requests change: access keys, IAM users, a user's identity policies,
- * repositories with their resource tags, and settings (the registry
- * policy). See store/cache.c for how it stays correct across servers.
+ * repositories with their resource tags, settings (the registry policy)
+ * and pull-time exclusions. See store/cache.c for how it stays correct across servers.
  *
  * Every call takes the generation its request read with
  * store_cache_generation() when it identified its caller (auth.c keeps it
@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "store/images_ext.h"
 #include "store/store.h"
 
 /* The database's cache generation now (>= 1): changes whenever a cached
@@ -31,5 +32,6 @@ int store_cached_identity_policies(uint64_t gen, const char *account, const char
 int store_cached_repo_get(uint64_t gen, const char *account_id, const char *name, struct repo *out);
 int store_cached_repo_tags_get(uint64_t gen, int64_t repo_id, int (*fn)(void *ctx, const char *k, const char *v), void *ctx);
 int store_cached_setting_get(uint64_t gen, const char *scope, const char *key, char **out);
+int store_cached_pull_exclusion_exists(uint64_t gen, const char *account, const char *arn);
 
 #endif

@@ -294,6 +294,7 @@ static const char *const migrations[] = {
     CACHE_BUMP("iam_inline_policies")
     CACHE_BUMP("repo_tags")
     CACHE_BUMP("settings")
+    CACHE_BUMP("pull_time_exclusions")
     CACHE_BUMP_EVENT("repositories", "insert", "INSERT") CACHE_BUMP_EVENT("repositories", "delete", "DELETE")
     CACHE_BUMP_EVENT("repositories", "update",
                      "UPDATE OF account_id, name, tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key,"
@@ -523,6 +524,7 @@ static const char *const pg_migrations[] = {
     PG_CACHE_BUMP("iam_inline_policies", "INSERT OR UPDATE OR DELETE")
     PG_CACHE_BUMP("repo_tags", "INSERT OR UPDATE OR DELETE")
     PG_CACHE_BUMP("settings", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("pull_time_exclusions", "INSERT OR UPDATE OR DELETE")
     PG_CACHE_BUMP("repositories", "INSERT OR DELETE OR UPDATE OF account_id, name, tag_mutability, mutability_filters,"
                                   " scan_on_push, encryption_type, kms_key, policy, lifecycle_policy"),
 };
