@@ -19,7 +19,7 @@ berth servers, each with --job-workers 0:
 
 and measures, on each where it applies:
 
-  push      N blobs of M MiB in PATCHes of 16 MiB, then N*4 small blobs of K KiB (monolithic
+  push      N blobs of M MiB in PATCHes of 16 MiB, then --small blobs of K KiB (monolithic
             PUT), from C client threads: MB/s (10^6 bytes/s), and small blobs/s;
   pull      the big blobs, following redirects, digests checked: MB/s;
   get       manifest GET req/s with wrk (bench/manifest.lua, S seconds, N connections, the
