@@ -7,10 +7,10 @@
  * ten.
  *
  * Invalidation, across every server of one database: the table
- * cache_generation holds one number, and triggers on every table whose rows
- * are cached (store.c, the migration "read cache generation") add one to it
- * in the same statement that inserts, updates or deletes such a row. So the
- * number moves in the transaction that makes the change, whichever server,
+ * cache_generation holds one number, and triggers on every table whose
+ * rows are cached (store.c, the migration of "the read cache's
+ * generation") add one to it in the same statement that inserts, updates
+ * or deletes such a row. So the number moves in the transaction that makes the change, whichever server,
  * `berth admin` command or migration makes it, and no code path can forget
  * to invalidate. A request reads the number once, when it identifies its
  * caller (one primary-key read), and uses only entries loaded under that
@@ -30,6 +30,9 @@
  * per request and a write of one row per change of a cached table, which
  * is rare (IAM and repository settings, not pushes: repositories' trigger
  * watches the columns cached here, not lifecycle_evaluated_at).
+ *
+ * An access key is kept as the store has it, its secret sealed: nothing
+ * decrypted stays in memory longer than the request that opens it.
  *
  * Each kind of row has a fixed table of slots, one per hash of its key, so
  * memory is bounded whatever names callers send (a miss, E_NOTFOUND, is
