@@ -34,6 +34,10 @@
  * An access key is kept as the store has it, its secret sealed: nothing
  * decrypted stays in memory longer than the request that opens it.
  *
+ * Generations start at a random number in each database and only grow; a
+ * lower one than this process has seen (a database restored from a backup
+ * under running servers) empties the cache.
+ *
  * Each kind of row has a fixed table of slots, one per hash of its key, so
  * memory is bounded whatever names callers send (a miss, E_NOTFOUND, is
  * cached too); a collision replaces the slot. One mutex guards all tables:
@@ -94,18 +98,6 @@ struct slot {
 static struct slot keys[SLOTS], users[SLOTS], policies[SLOTS], repo_tags[SLOTS], repos[SLOTS], settings[SLOTS], exclusions[SLOTS];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-int store_cache_generation(uint64_t *out)
-{
-    struct db_statement *st = db_stmt("SELECT gen FROM cache_generation WHERE id = 1");
-    int rc = db_row(st, "cache generation");
-    if (rc == 1)
-        *out = (uint64_t)db_col_int64(st, 0);
-    db_reset(st);
-    if (rc == 0)
-        return error_set(E_ERROR, "database: no cache generation");
-    return rc < 0 ? rc : 0;
-}
 
 static struct metric_series *series[2]; /* misses, hits */
 static pthread_once_t series_once = PTHREAD_ONCE_INIT;
@@ -419,4 +411,46 @@ static const struct kind exclusion_kind = {exclusion_load, nothing_to_copy, noth
 int store_cached_pull_exclusion_exists(uint64_t gen, const char *account, const char *arn)
 {
     return cached_named(exclusions, &exclusion_kind, gen, account, arn, NULL);
+}
+
+/* ---- the generation */
+
+/* The highest generation read; one lower means another database (restored
+ * from a backup, or replaced) and empties the cache. */
+static uint64_t highest;
+
+static void forget_everything(void)
+{
+    static struct slot *const tables[] = {keys, users, policies, repo_tags, repos, settings, exclusions};
+    static const struct kind *const kinds[] = {&key_kind,  &user_kind,    &policies_kind, &tags_kind,
+                                               &repo_kind, &setting_kind, &exclusion_kind};
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (size_t i = 0; i < SLOTS; i++) {
+            struct slot *s = &tables[t][i];
+            free(s->e.key);
+            free(s->e.detail);
+            kinds[t]->release(&s->v);
+            memset(&s->e, 0, sizeof(s->e));
+        }
+}
+
+int store_cache_generation(uint64_t *out)
+{
+    struct db_statement *st = db_stmt("SELECT gen FROM cache_generation WHERE id = 1");
+    int rc = db_row(st, "cache generation");
+    if (rc == 1)
+        *out = (uint64_t)db_col_int64(st, 0);
+    db_reset(st);
+    if (rc == 0)
+        return error_set(E_ERROR, "database: no cache generation");
+    if (rc < 0)
+        return rc;
+    /* (a request that read its number just before another's change may
+     * also come here: that costs the entries, never a stale answer) */
+    pthread_mutex_lock(&lock);
+    if (*out < highest)
+        forget_everything();
+    highest = *out;
+    pthread_mutex_unlock(&lock);
+    return 0;
 }

@@ -280,9 +280,10 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_resources_type ON audit_resources(account_id, type, seq);",
     /* 15: the read cache's generation (store/cache.c): one number that every insert, update and delete of a row
      * the cache keeps adds one to, in the same statement, whoever makes the change; repositories' trigger watches
-     * the cached columns only (not lifecycle_evaluated_at, which lifecycle runs write) */
+     * the cached columns only (not lifecycle_evaluated_at, which lifecycle runs write). It starts at a random
+     * number, so that two databases (a test's, a replaced one) do not share generations */
     "CREATE TABLE cache_generation(id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);"
-    "INSERT INTO cache_generation(id, gen) VALUES (1, 1);"
+    "INSERT INTO cache_generation(id, gen) VALUES (1, 1 + abs(random() % 1000000000000));"
     CACHE_BUMP("accounts")
     CACHE_BUMP("access_keys")
     CACHE_BUMP("iam_users")
@@ -510,7 +511,7 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX audit_resources_type ON audit_resources(account_id, type, seq);",
     /* 5: SQLite's 15, the read cache's generation (store/cache.c), its triggers row by row as there */
     "CREATE TABLE cache_generation(id BIGINT PRIMARY KEY CHECK (id = 1), gen BIGINT NOT NULL);"
-    "INSERT INTO cache_generation(id, gen) VALUES (1, 1);"
+    "INSERT INTO cache_generation(id, gen) VALUES (1, 1 + floor(random() * 1000000000000)::bigint);"
     "CREATE FUNCTION cache_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
     "  UPDATE cache_generation SET gen = gen + 1 WHERE id = 1; RETURN NULL; END $$;"
     PG_CACHE_BUMP("accounts", "INSERT OR UPDATE OR DELETE")
