@@ -224,3 +224,19 @@ def test_a_change_written_straight_into_the_database_is_seen_at_once(pair, pg, r
     for srv in (a, b):
         assert manifest_status(srv, auth) == 200
 
+
+
+def test_a_database_restored_under_the_servers_is_read_again(pair, pg, registry):  # noqa: F811
+    """A restore takes the generation back to a number a server has cached entries of: a lower
+    number than seen empties the cache, so the restored rows are what counts."""
+    a, b, key, secret = pair
+    auth = login(a, key, secret)
+    db = registry.url.rsplit("/", 1)[1]
+    old = int(pg.psql("SELECT gen FROM cache_generation", db=db).stdout)
+    assert manifest_status(b, auth) == 200  # b caches the active key at the old generation
+    client(a, "iam").create_user(UserName="later")  # the generation moves on; b sees it through
+    assert manifest_status(b, login(a)) == 200  # another key: b still has the reader's of the old one
+    # "restore" a backup of the old generation in which the key was inactive
+    pg.psql(f"BEGIN; UPDATE access_keys SET status = 'Inactive' WHERE id = '{key}';"
+            f"UPDATE cache_generation SET gen = {old}; COMMIT", db=db)
+    assert manifest_status(b, auth) == 401
