@@ -141,6 +141,10 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         fprintf(stderr, "berth: --blob-redirect is 'on' or 'off'\n");
         return -1;
     }
+    if (strcmp(cfg->store_cache, "on") != 0 && strcmp(cfg->store_cache, "off") != 0) {
+        fprintf(stderr, "berth: --store-cache is 'on' or 'off'\n");
+        return -1;
+    }
     if (strcmp(cfg->audit, "on") != 0 && strcmp(cfg->audit, "off") != 0) {
         fprintf(stderr, "berth: --audit is 'on' or 'off'\n");
         return -1;
