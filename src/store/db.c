@@ -41,6 +41,7 @@
 #include <sqlite3.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -119,18 +120,43 @@ const char *db_describe(void)
 }
 
 /* A copy of a postgresql:// URL with the password replaced by "***". */
+/* The URL with its password masked wherever libpq would take one from:
+ * the user information (user:PASSWORD@host) and any password=... query
+ * parameter (postgresql:///db?user=u&password=...). */
 static char *mask_password(const char *url)
 {
+    struct buf out;
     const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    if (!at || !colon || colon > at)
-        return xstrdup(url);
-    size_t n = (size_t)(colon - url) + 1;
-    char *z = xmalloc(strlen(url) + 8);
-    memcpy(z, url, n);
-    snprintf(z + n, strlen(url) + 8 - n, "***%s", at);
-    return z;
+    const char *p = url;
+    buf_init(&out, BUF_UNLIMITED);
+    if (scheme) {
+        const char *host = scheme + 3;
+        const char *end = host + strcspn(host, "/?");
+        const char *at = NULL, *colon;
+        for (const char *q = host; q < end; q++)
+            if (*q == '@')
+                at = q;
+        colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+        if (colon) {
+            buf_put(&out, url, (size_t)(colon + 1 - url));
+            buf_puts(&out, "***");
+            p = at;
+        }
+    }
+    const char *query = strchr(p, '?');
+    while (query) {
+        const char *key = query + 1;
+        buf_put(&out, p, (size_t)(key - p));
+        p = key;
+        query = strchr(key, '&');
+        if (strncasecmp(key, "password=", 9) == 0) {
+            buf_put(&out, key, 9);
+            buf_puts(&out, "***");
+            p = query ? query : key + strlen(key);
+        }
+    }
+    buf_puts(&out, p);
+    return buf_detach(&out);
 }
 
 int db_configure(const char *url)
