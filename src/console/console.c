@@ -10,6 +10,9 @@
  *   POST ecr       an ECR operation (X-Amz-Target, JSON body) as the
  *                  session's principal, through ecr_serve_as()
  *   POST iam       an IAM operation (Query form body), through iam_serve_as()
+ *   POST cloudtrail a CloudTrail operation (LookupEvents: the Lifecycle
+ *                  Policy tab's events history), through
+ *                  cloudtrail_serve_as()
  * Every state-changing route needs the session's CSRF token in
  * X-Berth-Csrf and, when the browser says where the request comes from
  * (Origin, Sec-Fetch-Site), that it comes from this console's origin.
@@ -27,6 +30,7 @@
 
 #include "auth/auth.h"
 #include "auth/signin.h"
+#include "cloudtrail/cloudtrail.h"
 #include "console/assets.h"
 #include "core/alloc.h"
 #include "core/digest.h"
@@ -292,12 +296,25 @@ static void api_iam(struct request *r, struct console_req *q)
     harden(r, "no-store");
 }
 
+static void api_cloudtrail(struct request *r, struct console_req *q)
+{
+    if (r->body_error) {
+        send_error(r, 413, "SerializationException", "the request body is larger than the console accepts");
+        return;
+    }
+    if (must_change_password(r, q))
+        return;
+    cloudtrail_serve_as(r, &q->who);
+    harden(r, "no-store");
+}
+
 static const struct console_route routes[] = {
     {"GET", "session", api_session, true, false, 0},
     {"POST", "signin", api_signin, false, false, SIGNIN_MAX},
     {"POST", "signout", api_signout, true, true, 0},
     {"POST", "ecr", api_ecr, true, true, API_BODY_MAX},
     {"POST", "iam", api_iam, true, true, API_BODY_MAX},
+    {"POST", "cloudtrail", api_cloudtrail, true, true, API_BODY_MAX},
 };
 
 /* Whether the browser says the request comes from elsewhere: an Origin

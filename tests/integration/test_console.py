@@ -30,7 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import images
-from conftest import require_tool, run, token
+from conftest import DEFAULT_BIN, require_tool, run, token
 
 pytest.importorskip("selenium", reason="python3-selenium is installed by scripts/deps.sh")
 
@@ -193,6 +193,13 @@ def iam(berth):
     return client(berth, "iam")
 
 
+def admin(server, *args):
+    """`berth admin ...` on the server's data (as the operator runs it beside the server)."""
+    binary = os.environ.get("BERTH_BIN", str(DEFAULT_BIN))
+    env = {**os.environ, **server.extra_env, "BERTH_REGION": server.region}
+    return run([binary, "admin", *args, "--data", str(server.data_dir)], env=env, timeout=120)
+
+
 def push(ctools, tmp_path, repo, tags, layer_size=0):
     """Pushes one fresh image per tag with skopeo; returns the images in order."""
     out = []
@@ -344,6 +351,20 @@ def test_lifecycle_rule_and_preview(console, ecr, ctools, tmp_path):
         assert img.digest[:19] in text
     assert imgs[2].digest[:19] not in text
     console.shot("lifecycle-preview")
+
+    # no run yet: the events history is empty
+    console.wait_text("#lifecycle-events", "No lifecycle events yet")
+    # lifecycle runs now (as its daily job would), and the history lists what it expired, by which rule
+    admin(console.server, "lifecycle", "run", "--repository", name)
+    assert {i["imageDigest"] for i in ecr.describe_images(repositoryName=name)["imageDetails"]} == {imgs[2].digest}
+    console.d.refresh()
+    console.wait_text("#lifecycle-events", "Expired")
+    rows = [r.text for r in console.d.find_elements(By.CSS_SELECTOR, "#lifecycle-events tbody tr")]
+    assert len(rows) == 2, rows
+    for img, tag in zip(imgs[:2], ("v1", "v2")):
+        row = next(r for r in rows if img.digest[:19] in r)
+        assert tag in row and "Expired" in row and "1: keep one v" in row, row
+    console.shot("lifecycle-events")
 
 
 def test_delete_two_images_through_the_dialog(console, ecr, ctools, tmp_path):

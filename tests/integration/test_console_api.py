@@ -7,6 +7,7 @@ failed sign-ins, and sign-out ending the session on the server.
 
 import json
 import os
+import time
 
 import boto3
 import pytest
@@ -14,7 +15,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import run, token
+import images
+from conftest import DEFAULT_BIN, run, token
 
 READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 PASSWORD = "Berth-console-1"
@@ -341,3 +343,78 @@ def test_sign_in_body_limits(berth):
                       json={"accessKeyId": berth.access_key, "secretAccessKey": berth.secret},
                       headers={"Origin": "http://evil.example"}, timeout=10)
     assert r.status_code == 403
+
+
+# ---- the Lifecycle Policy tab's events history: CloudTrail's PolicyExecutionEvent ----------
+
+CT_TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+KEEP_ONE = json.dumps({"rules": [{"rulePriority": 3, "description": "keep the newest", "selection": {
+    "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})
+
+
+def admin(server, *args):
+    binary = os.environ.get("BERTH_BIN", str(DEFAULT_BIN))
+    env = {**os.environ, **server.extra_env, "BERTH_REGION": server.region}
+    return run([binary, "admin", *args, "--data", str(server.data_dir)], env=env, timeout=120)
+
+
+def cloudtrail_call(server, s, body, csrf):
+    headers = {"X-Amz-Target": CT_TARGET + "LookupEvents", "Content-Type": "application/x-amz-json-1.1",
+               "X-Berth-Csrf": csrf, "Origin": server.url}
+    return s.post(server.url + "/console/api/cloudtrail", data=json.dumps(body), headers=headers, timeout=30)
+
+
+def test_lifecycle_run_is_a_policy_execution_event(berth, reg, iam, user):
+    ecr = client(berth, "ecr")
+    repo = f"console/lc-{token()}"
+    arn = ecr.create_repository(repositoryName=repo)["repository"]["repositoryArn"]
+    digests = []
+    for tag in ("old", None, "new"):
+        img = images.make_image(label=images.token())
+        reg.push_image(repo, img, tag=tag)
+        digests.append(img.digest)
+        time.sleep(0.02)
+    ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=KEEP_ONE)
+    admin(berth, "lifecycle", "run", "--repository", repo)
+
+    # with the CloudTrail API, by the repository's ARN: that run's record and nothing else
+    ct = client(berth, "cloudtrail")
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}])["Events"]
+    assert [e["EventName"] for e in events] == ["PolicyExecutionEvent"]
+    assert events[0]["Resources"] == [{"ResourceType": "AWS::ECR::Repository", "ResourceName": arn}]
+    rec = json.loads(events[0]["CloudTrailEvent"])
+    assert rec["eventType"] == "AwsServiceEvent" and rec["eventSource"] == "ecr.amazonaws.com"
+    assert rec["userIdentity"] == {"accountId": berth.account_id, "invokedBy": "AWS Internal"}
+    assert rec["readOnly"] is True and rec["sourceIPAddress"] == "AWS Internal"
+    d = rec["serviceEventDetails"]
+    assert d["repositoryName"] == repo
+    assert d["lifecycleEventPolicy"]["lifecycleEventRules"] == [{
+        "rulePriority": 3, "description": "keep the newest", "action": "expire",
+        "lifecycleEventSelection": {"tagStatus": "Any", "tagPrefixList": [], "countType": "Image count more than",
+                                    "countNumber": 1}}]
+    acted = {a["lifecycleEventImage"]["digest"]: a for a in d["lifecycleEventImageActions"]}
+    assert set(acted) == set(digests[:2])
+    assert acted[digests[0]]["lifecycleEventImage"]["tagList"] == ["old"]
+    assert acted[digests[0]]["lifecycleEventImage"]["tagStatus"] == "Tagged"
+    assert acted[digests[1]]["lifecycleEventImage"]["tagStatus"] == "Untagged"
+    assert all(a["rulePriority"] == 3 and a["action"] == "expire" for a in acted.values())
+    # by its event name too
+    named = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PolicyExecutionEvent"}])
+    assert rec["eventID"] in {e["EventId"] for e in named["Events"]}
+
+    # through the console, as the session's principal: the root reads it ...
+    s, doc = root_session(berth)
+    body = {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": arn}]}
+    r = cloudtrail_call(berth, s, body, doc["csrf"])
+    assert r.status_code == 200, r.text
+    assert [e["EventId"] for e in r.json()["Events"]] == [rec["eventID"]]
+    # ... needs the CSRF token like every other call ...
+    assert cloudtrail_call(berth, s, body, "nope").status_code == 403
+    # ... and a user without cloudtrail:LookupEvents is refused with AWS's sentence
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    us, ur = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert ur.status_code == 200, ur.text
+    r = cloudtrail_call(berth, us, body, ur.json()["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "AccessDeniedException", r.text
+    assert "cloudtrail:LookupEvents" in r.json()["message"]

@@ -426,8 +426,62 @@ export async function lifecycle(name) {
     err, rulesHolder, previewHolder,
     h('h2', {}, 'Events history'),
     h('p', {}, 'Last evaluated: ', when(evaluated)),
-    h('p', { class: 'muted' }, 'What each run did (images expired or archived) is listed by ',
-      h('code', {}, `berth admin lifecycle history --repository ${name}`), ' on the server.'));
+    eventsHistory(name));
+}
+
+// What lifecycle runs did to this repository: CloudTrail's
+// PolicyExecutionEvent records (LookupEvents by the repository's ARN, which
+// names those records and nothing else), one row per image.
+function eventsHistory(name) {
+  const err = errorBox();
+  const holder = h('div', { id: 'lifecycle-events' }, h('p', { class: 'muted' }, 'Loading…'));
+  const rows = [];
+  let token;
+  let arn;
+  const more = h('button', { type: 'button', id: 'lifecycle-events-more', hidden: true, onclick: () => load() }, 'Older events');
+  const ruleText = (r, prio) => {
+    if (!r) return `Rule ${prio}`;
+    const sel = r.lifecycleEventSelection || {};
+    const unit = sel.countUnit ? ` ${sel.countUnit}` : '';
+    return `${prio}${r.description ? ': ' + r.description : ''} (${sel.tagStatus || ''}, ${sel.countType || ''} ${sel.countNumber ?? ''}${unit})`;
+  };
+  async function load() {
+    err.clear();
+    more.disabled = true;
+    try {
+      if (!arn) arn = (await api.ecr('DescribeRepositories', { repositoryNames: [name] })).repositories[0].repositoryArn;
+      const out = await api.cloudtrail('LookupEvents', {
+        LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: arn }], MaxResults: 10, NextToken: token,
+      });
+      for (const e of out.Events || []) {
+        if (e.EventName !== 'PolicyExecutionEvent') continue;
+        const d = JSON.parse(e.CloudTrailEvent).serviceEventDetails || {};
+        const rules = new Map((d.lifecycleEventPolicy?.lifecycleEventRules || []).map((r) => [r.rulePriority, r]));
+        for (const a of d.lifecycleEventImageActions || []) {
+          rows.push({ at: e.EventTime, image: a.lifecycleEventImage || {}, rule: ruleText(rules.get(a.rulePriority), a.rulePriority), action: a.action || 'expire' });
+        }
+      }
+      token = out.NextToken;
+    } catch (e) {
+      put(holder);
+      err.show(e);
+      return;
+    } finally {
+      more.disabled = false;
+    }
+    more.hidden = !token;
+    put(holder, table([
+      { label: 'Event time', cell: (r) => when(r.at) },
+      { label: 'Action', cell: (r) => (r.action === 'transition' ? 'Archived' : 'Expired') },
+      { label: 'Image tags', cell: (r) => (r.image.tagList || []).join(', ') || h('span', { class: 'muted' }, 'untagged') },
+      { label: 'Digest', cell: (r) => h('code', { class: 'digest', title: r.image.digest }, (r.image.digest || '').slice(0, 19) + '…') },
+      { label: 'Pushed at', cell: (r) => when(r.image.pushedAt ? r.image.pushedAt / 1000 : null) },
+      { label: 'Rule', cell: (r) => r.rule },
+    ], rows, { empty: 'No lifecycle events yet', caption: 'Lifecycle events' }));
+  }
+  load();
+  return h('div', {}, h('p', { class: 'muted' }, 'Images that lifecycle rules expired or archived, newest first, from the CloudTrail event history (',
+    h('code', {}, 'PolicyExecutionEvent'), ').'), err, holder, h('div', { class: 'actions' }, more));
 }
 
 export async function tags(name) {
