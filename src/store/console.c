@@ -1,6 +1,7 @@
 /*
- * This module implements store/console.h on SQLite: the iam_login_profiles
- * table (a profile goes with its user) and the console_sessions table.
+ * This module implements store/console.h: the iam_login_profiles table (a
+ * profile goes with its user), the console_sessions table, and the
+ * console's repository search over the repositories table.
  */
 #include "store/console.h"
 
@@ -132,4 +133,38 @@ int store_console_sessions_expire(int64_t now_ms)
     if (st)
         db_bind_int64(st, 1, now_ms);
     return db_done(st, "console sessions");
+}
+
+int store_console_repo_names(const char *account, const char *text, bool prefix, const char *after, int limit,
+                             int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    struct db_statement *st;
+    char upper[300];
+    int rc;
+    if (prefix) {
+        /* names n with text <= n < text-with-its-last-byte-raised: an index range */
+        size_t n = strlen(text);
+        if (n == 0 || n >= sizeof(upper) || (unsigned char)text[n - 1] == 0xff)
+            return error_set(E_INVALID, "the search prefix is empty or too long");
+        memcpy(upper, text, n + 1);
+        upper[n - 1] = (char)((unsigned char)upper[n - 1] + 1);
+        st = db_stmt("SELECT name FROM repositories WHERE account_id = ?1 AND name > ?2 AND name >= ?3 AND name < ?4"
+                     " ORDER BY name LIMIT ?5");
+        db_bind_text(st, 3, text);
+        db_bind_text(st, 4, upper);
+        db_bind_int64(st, 5, limit);
+    } else {
+        st = db_stmt(DB_SQL("SELECT name FROM repositories WHERE account_id = ?1 AND name > ?2 AND instr(name, ?3) > 0"
+                            " ORDER BY name LIMIT ?4",
+                            "SELECT name FROM repositories WHERE account_id = ?1 AND name > ?2 AND strpos(name, ?3) > 0"
+                            " ORDER BY name LIMIT ?4"));
+        db_bind_text(st, 3, text);
+        db_bind_int64(st, 4, limit);
+    }
+    db_bind_text(st, 1, account);
+    db_bind_text(st, 2, after ? after : "");
+    while ((rc = db_step(st)) == DB_ROW)
+        if (fn(ctx, db_col_ztext(st, 0)))
+            break;
+    return db_end(st, rc, "repositories");
 }

@@ -45,4 +45,12 @@ int store_console_session_password_changed(const char *id_hash);
 /* Drops sessions that expired before now_ms. */
 int store_console_sessions_expire(int64_t now_ms);
 
+/* The console's repository search: the names of account's repositories
+ * after `after` ("" or NULL: from the first), in name order, up to limit,
+ * that start with text (prefix) or contain it (otherwise). A prefix is a
+ * range of the (account_id, name) index; a substring reads the account's
+ * names in that index in order and stops at limit. */
+int store_console_repo_names(const char *account, const char *text, bool prefix, const char *after, int limit,
+                             int (*fn)(void *ctx, const char *name), void *ctx);
+
 #endif

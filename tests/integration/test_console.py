@@ -234,8 +234,10 @@ def test_sign_in_as_root_and_create_repository(console, ecr):
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     console.open("#/repositories")
-    console.type("#repo-search", name + "\n")
+    # the search finds a part of the name (on the server), in upper case too
+    console.type("#repo-search", name.split("/")[1].upper() + "\n")
     console.wait_text("table", name)
+    assert len(console.d.find_elements(By.CSS_SELECTOR, "table tbody tr")) == 1
     row = console.el("table tbody tr").text
     assert repo["repositoryUri"] in row
     assert "Enabled" in row and "AES256" in row

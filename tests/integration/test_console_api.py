@@ -418,3 +418,51 @@ def test_lifecycle_run_is_a_policy_execution_event(berth, reg, iam, user):
     r = cloudtrail_call(berth, us, body, ur.json()["csrf"])
     assert r.status_code == 400 and r.json()["__type"] == "AccessDeniedException", r.text
     assert "cloudtrail:LookupEvents" in r.json()["message"]
+
+
+# ---- the repositories search: DescribeRepositories' pages, filtered on the server -------------
+
+def test_repository_search_is_server_side_and_paged(berth):
+    ecr = client(berth, "ecr")
+    t = token()
+    names = [f"search-{t}/alpha", f"search-{t}/beta", f"search-{t}/gamma", f"other-{t}/alphabet"]
+    for n in names:
+        ecr.create_repository(repositoryName=n)
+    s, doc = root_session(berth)
+
+    def search(flt, **body):
+        r = ecr_call(berth, s, "DescribeRepositories", body, doc["csrf"]) if flt is None else s.post(
+            berth.url + "/console/api/ecr", data=json.dumps(body), timeout=30,
+            headers={"X-Amz-Target": TARGET + "DescribeRepositories", "Content-Type": "application/x-amz-json-1.1",
+                     "X-Berth-Csrf": doc["csrf"], "Origin": berth.url, "X-Berth-Repository-Filter": flt})
+        return r
+
+    def names_of(r):
+        assert r.status_code == 200, r.text
+        return [x["repositoryName"] for x in r.json()["repositories"]]
+
+    # a substring anywhere in the name (upper case finds lower case names), in name order
+    assert names_of(search(f"contains:{t.upper()}/ALPHA")) == [f"other-{t}/alphabet", f"search-{t}/alpha"]
+    assert names_of(search(f"prefix:search-{t}/")) == names[:3]
+    assert names_of(search(f"prefix:search-{t}/a")) == [names[0]]
+    assert names_of(search(f"contains:nothing-{t}")) == []
+    # pages of the filtered list with DescribeRepositories' own tokens
+    seen, tok = [], None
+    for _ in range(5):
+        body = {"maxResults": 1} | ({"nextToken": tok} if tok else {})
+        r = search(f"contains:{t}", **body)
+        seen += names_of(r)
+        tok = r.json().get("nextToken")
+        if not tok:
+            break
+    assert seen == sorted(names)
+    # a filter in another form is the API's parameter error
+    r = search("regex:.*")
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException", r.text
+    assert search("contains:").status_code == 400
+    # the filter is the console's: a SigV4 call with the header lists every repository
+    signed = client(berth, "ecr")
+    signed.meta.events.register("before-sign.ecr.DescribeRepositories", lambda request, **kw: request.headers.__setitem__(
+        "X-Berth-Repository-Filter", f"prefix:search-{t}/"))
+    got = [x["repositoryName"] for x in signed.describe_repositories(maxResults=1000)["repositories"]]
+    assert f"other-{t}/alphabet" in got and set(names) <= set(got)

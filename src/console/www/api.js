@@ -73,11 +73,12 @@ function signedOut(err) {
   return err;
 }
 
-async function jsonCall(route, target, input) {
+async function jsonCall(route, target, input, extra = {}) {
   const res = await fetch(`/console/api/${route}`, {
     method: 'POST',
     credentials: 'same-origin',
     headers: {
+      ...extra,
       'Content-Type': 'application/x-amz-json-1.1',
       'X-Amz-Target': target,
       'X-Berth-Csrf': session ? session.csrf : '',
@@ -88,9 +89,10 @@ async function jsonCall(route, target, input) {
   return res.json();
 }
 
-// An ECR operation; resolves to its output object.
-export function ecr(op, input = {}) {
-  return jsonCall('ecr', ECR_TARGET + op, input);
+// An ECR operation; resolves to its output object. headers: more request
+// headers (X-Berth-Repository-Filter, the console's repository search).
+export function ecr(op, input = {}, headers = {}) {
+  return jsonCall('ecr', ECR_TARGET + op, input, headers);
 }
 
 // A CloudTrail operation (LookupEvents); resolves to its output object.

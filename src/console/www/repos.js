@@ -20,22 +20,21 @@ export async function list() {
   const err = errorBox();
   const tokens = [undefined];
   let index = 0;
-  const search = h('input', { type: 'search', id: 'repo-search', placeholder: 'Find repositories', 'aria-label': 'Find repositories' });
+  const search = h('input', { type: 'search', id: 'repo-search', placeholder: 'Find repositories', 'aria-label': 'Find repositories (name contains)' });
   const holder = h('div', {});
   const del = h('button', { type: 'button', class: 'danger', disabled: true, id: 'repo-delete' }, 'Delete');
   let selected = null;
+  let query = '';
 
   async function load() {
     err.clear();
     let out;
     try {
-      const q = search.value.trim();
-      out = q && !q.includes('*')
-        ? await api.ecr('DescribeRepositories', { repositoryNames: [q] }).catch((e) => {
-          if (e.type === 'RepositoryNotFoundException') return { repositories: [] };
-          throw e;
-        })
-        : await api.ecr('DescribeRepositories', { maxResults: PAGE_SIZE, nextToken: tokens[index] });
+      // a search is DescribeRepositories' own pages, filtered on the server;
+      // names are printable ASCII, so other text finds nothing
+      out = /[^\x20-\x7e]/.test(query) ? { repositories: [] }
+        : await api.ecr('DescribeRepositories', { maxResults: PAGE_SIZE, nextToken: tokens[index] },
+          query ? { 'X-Berth-Repository-Filter': `contains:${query}` } : {});
     } catch (e) {
       err.show(e);
       return;
@@ -53,8 +52,8 @@ export async function list() {
         { label: 'Tag immutability', cell: (r) => r.imageTagMutability === 'IMMUTABLE' ? 'Enabled' : 'Disabled' },
         { label: 'Scan on push', cell: (r) => r.imageScanningConfiguration?.scanOnPush ? 'Enabled' : 'Disabled' },
         { label: 'Encryption type', cell: (r) => r.encryptionConfiguration?.encryptionType || 'AES256' },
-      ], rows, { empty: 'No repositories', caption: 'Repositories' }),
-      search.value.trim() ? null : pager({
+      ], rows, { empty: query ? 'No repository name contains this' : 'No repositories', caption: 'Repositories' }),
+      pager({
         page: index + 1, hasPrev: index > 0, hasNext: !!out.nextToken,
         onPrev: () => { index--; load(); }, onNext: () => { index++; load(); },
       }));
@@ -63,9 +62,11 @@ export async function list() {
   del.addEventListener('click', async () => {
     if (selected) await deleteRepository(selected.repositoryName, load);
   });
-  search.addEventListener('keydown', (e) => { if (e.key === 'Enter') { index = 0; load(); } });
+  // a new search starts again from its first page
+  const restart = () => { query = search.value.trim(); index = 0; tokens.length = 1; load(); };
+  search.addEventListener('keydown', (e) => { if (e.key === 'Enter') restart(); });
   // the clear button of the search box (Enter is handled above)
-  search.addEventListener('search', () => { if (!search.value) { index = 0; load(); } });
+  search.addEventListener('search', () => { if (!search.value) restart(); });
 
   page('Private repositories',
     h('div', { class: 'toolbar' }, search,
