@@ -643,3 +643,48 @@ def test_scan_findings_filter_sort_and_links(browser, shots, scan_server, tmp_pa
     Select(console.el("#finding-sort")).select_by_value("name")
     WebDriverWait(console.d, WAIT).until(lambda d: names() == ["CVE-2099-0050", "CVE-2099-0101"])
     console.shot("image-findings")
+
+
+def test_long_lists_are_paged_on_the_server(console, ecr, iam, reg):
+    """The lifecycle preview (GetLifecyclePolicyPreview's pages) and a group's members (GetGroup's
+    Marker pages), past one page of each."""
+    name = f"console/pages-{token()}"
+    digests = []
+    for i in range(53):
+        img = images.make_image(label=images.token())
+        reg.push_image(name, img, tag=f"t{i:02d}")
+        digests.append(img.digest)
+    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps({"rules": [{
+        "rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+        "action": {"type": "expire"}}]}))
+    group = f"pages-{token()}"
+    iam.create_group(GroupName=group)
+    users = [f"{group}-u{i:02d}" for i in range(52)]
+    for u in users:
+        iam.create_user(UserName=u)
+        iam.add_user_to_group(GroupName=group, UserName=u)
+
+    console.sign_in_root()
+    console.open(f"#/repository/{requests.utils.quote(name, safe='')}/lifecycle")
+    console.wait_text("table", "more than 1 images")
+    console.click("#rules-test")
+    console.wait_text("#preview h3", "52 image(s) would expire")
+    assert len(console.d.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 50
+    first = console.el("#preview").text
+    console.click("#preview .pager button[aria-label='Next page']")
+    console.wait_text("#preview .pager span", "Page 2")
+    WebDriverWait(console.d, WAIT).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 2)
+    second = console.el("#preview").text
+    shown = [d for d in digests[:52] if d[:19] in first or d[:19] in second]
+    assert len(shown) == 52
+
+    console.open(f"#/iam/group/{group}")
+    WebDriverWait(console.d, WAIT).until(lambda d: "Page 1" in d.find_element(By.ID, "main").text)
+    page1 = {a.text for a in console.d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)}
+    assert len(page1) == 50
+    console.click(".pager button[aria-label='Next page']")
+    console.wait_text(".pager span", "Page 2")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: len([a for a in d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)]) == 2)
+    page2 = {a.text for a in console.d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)}
+    assert page1 | page2 == set(users)

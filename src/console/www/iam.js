@@ -180,13 +180,18 @@ export async function group(name) {
     try { await api.iam(action, params); await after(); } catch (e) { err.show(e); }
   };
   async function load() {
-    const g = await api.iam('GetGroup', { GroupName: name });
+    // the members in GetGroup's own pages (Marker)
     const who = h('input', { id: 'group-add-user', 'aria-label': 'User name' });
-    put(usersBox, table([
-      { label: 'User', cell: (u) => h('a', { href: `#/iam/user/${enc(u.UserName)}` }, u.UserName) },
-      { label: '', cell: (u) => h('button', { type: 'button', onclick: () => act('RemoveUserFromGroup', { GroupName: name, UserName: u.UserName }, load) }, 'Remove') },
-    ], members(g, 'Users').map(record), { empty: 'No users', caption: 'Users' }),
-    h('div', { class: 'toolbar' }, who, h('button', { type: 'button', onclick: () => act('AddUserToGroup', { GroupName: name, UserName: who.value.trim() }, load) }, 'Add user')));
+    const membersBox = h('div', {});
+    put(usersBox, membersBox,
+      h('div', { class: 'toolbar' }, who, h('button', { type: 'button', onclick: () => act('AddUserToGroup', { GroupName: name, UserName: who.value.trim() }, load) }, 'Add user')));
+    await pagedList({
+      action: 'GetGroup', params: { GroupName: name }, listName: 'Users', holder: membersBox, err,
+      columns: [
+        { label: 'User', cell: (u) => h('a', { href: `#/iam/user/${enc(u.UserName)}` }, u.UserName) },
+        { label: '', cell: (u) => h('button', { type: 'button', onclick: () => act('RemoveUserFromGroup', { GroupName: name, UserName: u.UserName }, load) }, 'Remove') },
+      ],
+    });
     const res = await api.iam('ListAttachedGroupPolicies', { GroupName: name });
     const picker = await policyPicker();
     put(polBox, table([

@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { h, put, page, when, errorBox, copyButton, dialog, table, pager, tabs, field, toast, enc } from './ui.js';
 
 const PAGE_SIZE = 20;
+const PREVIEW_PAGE = 50;
 
 export function repoTabs(name, active) {
   const base = `#/repository/${enc(name)}`;
@@ -392,6 +393,7 @@ export async function lifecycle(name) {
     if (await save()) draw(); else rules = before;
   }
 
+  // the preview's results in server-side pages (GetLifecyclePolicyPreview's own)
   async function preview() {
     err.clear();
     put(previewHolder, h('p', { class: 'muted' }, 'Testing rules…'));
@@ -399,20 +401,38 @@ export async function lifecycle(name) {
       await api.ecr('StartLifecyclePolicyPreview', { repositoryName: name, lifecyclePolicyText: policyText() });
       let out;
       for (let i = 0; i < 60; i++) {
-        out = await api.ecr('GetLifecyclePolicyPreview', { repositoryName: name });
+        out = await api.ecr('GetLifecyclePolicyPreview', { repositoryName: name, maxResults: PREVIEW_PAGE });
         if (out.status !== 'IN_PROGRESS') break;
         await new Promise((r) => setTimeout(r, 500));
       }
-      const results = out.previewResults || [];
-      put(previewHolder, 
-        h('h3', {}, `Preview: ${out.status}, ${out.summary?.expiringImageTotalCount ?? results.length} image(s) would expire`),
+      const tokens = [undefined, out.nextToken];
+      let index = 0;
+      const heading = h('h3', {}, `Preview: ${out.status}, ${out.summary?.expiringImageTotalCount ?? (out.previewResults || []).length} image(s) would expire`);
+      const body = h('div', {});
+      const show = (o) => put(body,
         table([
           { label: 'Image tags', cell: (r) => (r.imageTags || []).join(', ') || h('span', { class: 'muted' }, 'untagged') },
           { label: 'Digest', cell: (r) => h('code', { class: 'digest', title: r.imageDigest }, r.imageDigest.slice(0, 19) + '…') },
           { label: 'Pushed at', cell: (r) => when(r.imagePushedAt) },
           { label: 'Action', cell: (r) => r.action?.type || '' },
           { label: 'Rule', cell: (r) => String(r.appliedRulePriority) },
-        ], results, { empty: 'No image would be affected', caption: 'Preview results' }));
+        ], o.previewResults || [], { empty: 'No image would be affected', caption: 'Preview results' }),
+        tokens[1] ? pager({
+          page: index + 1, hasPrev: index > 0, hasNext: !!tokens[index + 1],
+          onPrev: () => turn(-1), onNext: () => turn(1),
+        }) : null);
+      const turn = async (step) => {
+        try {
+          const o = await api.ecr('GetLifecyclePolicyPreview', { repositoryName: name, maxResults: PREVIEW_PAGE, nextToken: tokens[index + step] });
+          index += step;
+          tokens[index + 1] = o.nextToken;
+          show(o);
+        } catch (e) {
+          err.show(e);
+        }
+      };
+      show(out);
+      put(previewHolder, heading, body);
     } catch (e) {
       put(previewHolder);
       err.show(e);
