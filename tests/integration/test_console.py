@@ -688,3 +688,46 @@ def test_long_lists_are_paged_on_the_server(console, ecr, iam, reg):
         lambda d: len([a for a in d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)]) == 2)
     page2 = {a.text for a in console.d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)}
     assert page1 | page2 == set(users)
+
+
+def test_account_settings_and_sign_in_with_the_alias(console, iam):
+    alias = f"console-{token()}"
+    user = f"alias-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password="Alias-user-pass-1")
+    try:
+        console.sign_in_root()
+        console.open("#/iam/account")
+        console.wait_text("h2", "Password policy")
+        console.type("#account-alias", alias)
+        console.click("#alias-save")
+        console.wait_text("main", f"Users sign in with {alias}")
+        assert iam.list_account_aliases()["AccountAliases"] == [alias]
+        console.type("#pp-min-length", "14")
+        console.click("#pp-symbols")
+        console.type("#pp-reuse", "3")
+        console.click("#policy-save")
+        console.wait_text("#pp-status", "This account has a password policy")
+        got = iam.get_account_password_policy()["PasswordPolicy"]
+        assert got["MinimumPasswordLength"] == 14 and got["RequireSymbols"] is True
+        assert got["PasswordReusePrevention"] == 3 and got["ExpirePasswords"] is False
+        console.shot("account-settings")
+        # the policy holds for passwords set in the console too, with IAM's sentence
+        console.open(f"#/iam/user/{user}")
+        console.type("#login-password", "Too-short-1")
+        console.click("#login-save")
+        console.wait_text(".alert", "PasswordPolicyViolation")
+        assert "Password should have a minimum length of 14" in console.el(".alert").text
+        # the IAM user signs in with the alias in place of the account id
+        console.click("#signout")
+        console.wait_text("h1", "Sign in to berth")
+        console.type("input[name=account]", alias)
+        console.type("input[name=user]", user)
+        console.type("input[name=password]", "Alias-user-pass-1")
+        console.click("#signin-submit")
+        console.wait_text("h1", "Private repositories")
+        assert user in console.el("#who").text
+    finally:
+        iam.delete_account_alias(AccountAlias=alias)
+        iam.delete_account_password_policy()
+        iam.delete_login_profile(UserName=user)

@@ -208,9 +208,9 @@ def test_migrate_creates_and_then_keeps_the_schema(pg, tmp_path):
     for _ in range(2):
         p = subprocess.run([binary, "migrate", "--database", url], capture_output=True, text=True, timeout=60, env=env)
         assert p.returncode == 0, p.stderr
-        assert p.stdout.startswith("database schema version 4 (this berth's: 4)"), p.stdout
+        assert p.stdout.startswith("database schema version 5 (this berth's: 5)"), p.stdout
         assert "pg-secret-do-not-log" not in p.stdout + p.stderr
-    assert pg.psql("SELECT version FROM berth_schema", db=url.rsplit("/", 1)[1]).stdout.strip() == "4"
+    assert pg.psql("SELECT version FROM berth_schema", db=url.rsplit("/", 1)[1]).stdout.strip() == "5"
     # a schema newer than this berth is refused, not written over
     pg.psql("UPDATE berth_schema SET version = 99", db=url.rsplit("/", 1)[1])
     p = subprocess.run([binary, "migrate", "--database", url], capture_output=True, text=True, timeout=60, env=env)
