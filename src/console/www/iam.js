@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { h, put, page, when, errorBox, dialog, table, tabs, field, toast, enc, pager } from './ui.js';
 
 const { text, members, record } = api;
+const PAGE_SIZE = 20;
 
 function iamTabs(active) {
   return tabs([['Users', '#/iam/users'], ['Groups', '#/iam/groups'], ['Policies', '#/iam/policies'],
@@ -18,7 +19,7 @@ async function pagedList({ action, params = {}, listName, columns, holder, err }
   async function load() {
     err.clear();
     try {
-      const res = await api.iam(action, { ...params, MaxItems: 50, Marker: markers[index] });
+      const res = await api.iam(action, { ...params, MaxItems: PAGE_SIZE, Marker: markers[index] });
       const rows = members(res, listName).map(record);
       markers[index + 1] = text(res, 'IsTruncated') === 'true' ? text(res, 'Marker') : undefined;
       put(holder, table(columns, rows, { caption: listName }),

@@ -5,7 +5,7 @@ import * as api from './api.js';
 import { h, put, page, when, errorBox, copyButton, dialog, table, pager, tabs, field, toast, enc } from './ui.js';
 
 const PAGE_SIZE = 20;
-const PREVIEW_PAGE = 50;
+const PREVIEW_PAGE = 20;
 
 export function repoTabs(name, active) {
   const base = `#/repository/${enc(name)}`;
