@@ -314,7 +314,8 @@ static bool must_change_password(struct request *r, struct console_req *q)
     return true;
 }
 
-static void api_ecr(struct request *r, struct console_req *q)
+/* An AWS JSON 1.1 call (ECR, CloudTrail) handed to its surface's dispatcher. */
+static void api_json(struct request *r, struct console_req *q, void (*serve_as)(struct request *, const struct principal *))
 {
     if (r->body_error) {
         send_error(r, 413, "SerializationException", "the request body is larger than the console accepts");
@@ -322,8 +323,13 @@ static void api_ecr(struct request *r, struct console_req *q)
     }
     if (must_change_password(r, q))
         return;
-    ecr_serve_as(r, &q->who);
+    serve_as(r, &q->who);
     harden(r, "no-store");
+}
+
+static void api_ecr(struct request *r, struct console_req *q)
+{
+    api_json(r, q, ecr_serve_as);
 }
 
 static void api_iam(struct request *r, struct console_req *q)
@@ -349,14 +355,7 @@ static void api_iam(struct request *r, struct console_req *q)
 
 static void api_cloudtrail(struct request *r, struct console_req *q)
 {
-    if (r->body_error) {
-        send_error(r, 413, "SerializationException", "the request body is larger than the console accepts");
-        return;
-    }
-    if (must_change_password(r, q))
-        return;
-    cloudtrail_serve_as(r, &q->who);
-    harden(r, "no-store");
+    api_json(r, q, cloudtrail_serve_as);
 }
 
 static const struct console_route routes[] = {
