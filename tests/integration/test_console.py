@@ -711,6 +711,7 @@ def test_account_settings_and_sign_in_with_the_alias(console, iam):
         got = iam.get_account_password_policy()["PasswordPolicy"]
         assert got["MinimumPasswordLength"] == 14 and got["RequireSymbols"] is True
         assert got["PasswordReusePrevention"] == 3 and got["ExpirePasswords"] is False
+        console.d.execute_script("window.scrollTo(0, 0)")
         console.shot("account-settings")
         # the policy holds for passwords set in the console too, with IAM's sentence
         console.open(f"#/iam/user/{user}")
