@@ -104,7 +104,7 @@ integration: $(B)/berth
 	    $(LONG_TESTS)
 
 # The console on a repository of 100,000 images and an account of 100,000 repositories, in
-# headless chromium (about a minute and a half with the sanitizer build, most of it filling the store).
+# headless chromium (about a minute and a half, most of it filling the store; SAN=1 for the sanitizer build).
 test-console-scale: $(B)/berth
 	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
 	    tests/integration/test_console_scale.py
