@@ -43,7 +43,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test test-pg unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test test-pg test-console-scale unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -99,8 +99,17 @@ unit: $(UNITBIN)
 replay: $(REPLAY)
 	@set -e; for t in $(REPLAY); do n=$$(basename $$t); $$t tests/fuzz/corpus/$$n; done
 
+# The longer suites have targets of their own (test-console-scale).
+LONG_TESTS := --ignore=tests/integration/test_console_scale.py
 integration: $(B)/berth
-	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+	    $(LONG_TESTS)
+
+# The console on a repository of 100,000 images and an account of 100,000 repositories, in
+# headless chromium (about a minute and a half, most of it filling the store; SAN=1 for the sanitizer build).
+test-console-scale: $(B)/berth
+	ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
+	    tests/integration/test_console_scale.py
 
 # The blob-heavy integration files again with every server's blobs in a Ceph RGW that the
 # session starts (scripts/rgw.sh; tests/integration/conftest.py reads BERTH_TEST_BLOB_STORE).
@@ -192,4 +201,4 @@ clean:
 # PostgreSQL of their own (tests/integration/pgserver.py) and give every berth its own database.
 test-pg: $(B)/berth
 	BERTH_TEST_DATABASE=postgresql ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth \
-	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration $(LONG_TESTS) $(PYTEST_ARGS)

@@ -676,6 +676,9 @@ static int cmd_admin(int argc, char **argv)
         config_release(&cfg);
         return 1;
     }
+    /* what an admin command does in a store transaction (a lifecycle run's
+     * PolicyExecutionEvent) is in the audit trail as the server's would be */
+    audit_in_transaction_enable(strcmp(cfg.audit, "on") == 0);
     int rc = admin_run(argc, argv);
     store_close_thread();
     auth_shutdown();

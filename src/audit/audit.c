@@ -81,6 +81,7 @@ static struct {
     bool committing;    /* a batch is being written (by a leader or the writer) */
     bool staged;        /* records were staged since the writer last moved them */
     bool stopping;
+    bool in_transaction; /* audit_record_in_transaction() writes */
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .nonempty = PTHREAD_COND_INITIALIZER,
        .room = PTHREAD_COND_INITIALIZER,
@@ -222,9 +223,16 @@ static json_t *jstr(const char *z)
     return jstr_max(z, STRING_MAX);
 }
 
+void audit_in_transaction_enable(bool on)
+{
+    q.in_transaction = on;
+}
+
 static json_t *user_identity(const struct audit_call *a)
 {
     const struct principal *p = a->who;
+    if (a->service_event)
+        return json_pack("{s:s,s:s}", "accountId", p->account_id, "invokedBy", "AWS Internal");
     const char *arn = a->caller_arn ? a->caller_arn : p->arn;
     json_t *u = json_pack("{s:s,s:o,s:o,s:o}", "type", p->is_root || p->anonymous ? "Root" : "IAMUser", "principalId",
                           jstr(p->user_id[0] ? p->user_id : p->account_id), "arn", jstr(arn), "accountId", jstr(p->account_id));
@@ -254,7 +262,9 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
 {
     struct item *it = xcalloc(1, sizeof(*it));
     char when[32];
-    const char *ua = a->r ? http_header(a->r, "User-Agent") : NULL;
+    const char *ua = a->r ? http_header(a->r, "User-Agent") : NULL, *ip = a->r ? a->r->client_ip : "";
+    if (a->service_event)
+        ua = ip = "AWS Internal";
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -267,7 +277,7 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
     json_object_set_new(rec, "eventSource", jstr(a->source));
     json_object_set_new(rec, "eventName", jstr(a->name));
     json_object_set_new(rec, "awsRegion", jstr(auth_region()));
-    json_object_set_new(rec, "sourceIPAddress", jstr(a->r ? a->r->client_ip : ""));
+    json_object_set_new(rec, "sourceIPAddress", jstr(ip));
     json_object_set_new(rec, "userAgent", jstr(ua));
     if (a->error_code) {
         json_object_set_new(rec, "errorCode", jstr(a->error_code));
@@ -291,7 +301,9 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
                                                  jstr_max(a->resources[i].name, COLUMN_MAX)));
         json_object_set_new(rec, "resources", res);
     }
-    json_object_set_new(rec, "eventType", json_string("AwsApiCall"));
+    json_object_set_new(rec, "eventType", json_string(a->service_event ? "AwsServiceEvent" : "AwsApiCall"));
+    if (a->service_event)
+        json_object_set_new(rec, "serviceEventDetails", audit_redact(a->service_event));
     json_object_set_new(rec, "managementEvent", json_true());
     json_object_set_new(rec, "recipientAccountId", jstr(recipient));
     json_object_set_new(rec, "eventCategory", json_string("Management"));
@@ -304,8 +316,8 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
     row->event_ms = ms;
     row->event_name = own(it, a->name);
     row->event_source = own(it, a->source);
-    row->username = own(it, a->who->is_root || a->who->anonymous ? "root" : a->who->user_name);
-    row->access_key_id = own(it, a->who->access_key_id);
+    row->username = own(it, a->service_event ? "" : a->who->is_root || a->who->anonymous ? "root" : a->who->user_name);
+    row->access_key_id = own(it, a->service_event ? "" : a->who->access_key_id);
     row->read_only = a->read_only;
     for (int i = 0; i < a->nresources; i++)
         row->resources[i] = (struct audit_resource){own(it, a->resources[i].type), own(it, a->resources[i].name)};
@@ -490,7 +502,7 @@ int audit_record_in_transaction(const struct audit_call *a)
     static const char *const written[] = {"written"};
     char event_id[37], fresh_id[37];
     int rc = 0;
-    if (!q.started || !a->who)
+    if (!(q.started || q.in_transaction) || !a->who)
         return 0;
     uuid_v4(event_id);
     if (!a->request_id)
@@ -647,6 +659,7 @@ int audit_start(const struct audit_options *o)
         return error_set(E_ERROR, "audit: cannot start the writer thread");
     }
     q.started = true;
+    q.in_transaction = true;
     return 0;
 }
 

@@ -67,6 +67,11 @@ struct audit_call {
     const char *resource_account; /* the owner of the resources when not the caller's account; NULL: the caller's */
     struct audit_resource resources[AUDIT_RESOURCES_MAX];
     int nresources;
+    /* Set: the record is an event of the service itself (eventType
+     * AwsServiceEvent, invoked by "AWS Internal", as ECR's lifecycle
+     * PolicyExecutionEvent), with this as its serviceEventDetails; who
+     * names only the account. */
+    json_t *service_event;
 };
 
 /* Records a call (nothing when auditing is off or not started). Waits for
@@ -78,6 +83,9 @@ void audit_record(const struct audit_call *a);
  * commits it with the write (or rolls it back): no transaction or sync of
  * its own. 0 (also when auditing is off), or the store's E_* code. */
 int audit_record_in_transaction(const struct audit_call *a);
+/* Lets a process that does not serve (berth admin) write records with
+ * audit_record_in_transaction(); audit_start() sets it for a server. */
+void audit_in_transaction_enable(bool on);
 /* Adds a resource to a call unless it is there already or the list is full. */
 void audit_add_resource(struct audit_call *a, const char *type, const char *name);
 

@@ -63,6 +63,19 @@ const char *password_policy_violation(const char *password)
     return NULL;
 }
 
+bool account_alias_valid(const char *z)
+{
+    size_t n = strlen(z);
+    if (n < 3 || n > 63 || z[0] == '-' || z[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = (z[i] >= 'a' && z[i] <= 'z') || (z[i] >= '0' && z[i] <= '9') || (z[i] == '-' && z[i + 1] != '-');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* A hash of nothing anyone knows, verified against when there is no user,
  * so a sign-in takes as long whether the user exists or not. */
 static char dummy_hash[PASSWORD_HASH_MAX];

@@ -33,4 +33,9 @@ int signin_key_pair(struct principal *out, const char *akid, const char *secret)
 /* E_UNAUTH unless akid is still an active key of principal arn. */
 int signin_key_active(const char *akid, const char *arn);
 
+/* Is z an account alias as IAM's pattern has it:
+ * ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$ (the model's regex has a
+ * lookahead, which POSIX regexes lack, so it is checked here)? */
+bool account_alias_valid(const char *z);
+
 #endif

@@ -43,10 +43,15 @@ void cloudtrail_configure(void)
     }
 }
 
-static bool ct_claims(struct request *r)
+static bool ct_claims_target(struct request *r)
 {
     const char *t = http_header(r, "X-Amz-Target");
-    return strcmp(r->path, "/") == 0 && t && strncmp(t, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0;
+    return t && strncmp(t, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0;
+}
+
+static bool ct_claims(struct request *r)
+{
+    return strcmp(r->path, "/") == 0 && ct_claims_target(r);
 }
 
 static void send_json(struct request *r, unsigned status, json_t *doc, const char *error_type, const char *id)
@@ -225,29 +230,27 @@ static void respond(struct ct_call *c)
     }
 }
 
-static void ct_finish(struct request *r)
+/* Everything after the body: the caller (SigV4, unless given), the input,
+ * the operation. */
+static void ct_run(struct request *r, const struct principal *as)
 {
     struct ct_call c;
     struct auth_failure af;
     char payload[DIGEST_MAX];
     json_error_t jerr;
 
-    if (r->body_error == E_BUSY) {
-        send_error(r, 503, "ServiceUnavailableException", error_message());
-        return;
-    }
-    if (r->body_error) {
-        send_error(r, 413, "SerializationException", "the request body is larger than CloudTrail accepts");
-        return;
-    }
     memset(&c, 0, sizeof(c));
     c.r = r;
     c.op = target_operation(r)->name;
     snprintf(r->operation, sizeof(r->operation), "%s", c.op);
-    digest_sha256(payload, r->body.ptr, r->body.len);
-    if (auth_identify_sigv4(r, payload + 7, services, SIGV4_JSON, &c.who, &af) < 0) {
-        send_error(r, af.status, af.type, af.message);
-        return;
+    if (as) {
+        c.who = *as;
+    } else {
+        digest_sha256(payload, r->body.ptr, r->body.len);
+        if (auth_identify_sigv4(r, payload + 7, services, SIGV4_JSON, &c.who, &af) < 0) {
+            send_error(r, af.status, af.type, af.message);
+            return;
+        }
     }
     snprintf(r->principal, sizeof(r->principal), "%s", c.who.arn);
     c.in = json_loadb(r->body.len ? r->body.ptr : "{}", r->body.len ? r->body.len : 2, JSON_REJECT_DUPLICATES, &jerr);
@@ -265,6 +268,32 @@ static void ct_finish(struct request *r)
     respond(&c);
     json_decref(c.in);
     json_decref(c.out);
+}
+
+static void ct_finish(struct request *r)
+{
+    if (r->body_error == E_BUSY) {
+        send_error(r, 503, "ServiceUnavailableException", error_message());
+        return;
+    }
+    if (r->body_error) {
+        send_error(r, 413, "SerializationException", "the request body is larger than CloudTrail accepts");
+        return;
+    }
+    ct_run(r, NULL);
+}
+
+void cloudtrail_serve_as(struct request *r, const struct principal *who)
+{
+    if (!ct_claims_target(r) || !target_operation(r)) {
+        send_error(r, 400, "UnknownOperationException", "");
+        return;
+    }
+    if (r->body.len > BODY_MAX) {
+        send_error(r, 413, "SerializationException", "the request body is larger than CloudTrail accepts");
+        return;
+    }
+    ct_run(r, who);
 }
 
 const struct surface cloudtrail_surface = {

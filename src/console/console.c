@@ -10,6 +10,9 @@
  *   POST ecr       an ECR operation (X-Amz-Target, JSON body) as the
  *                  session's principal, through ecr_serve_as()
  *   POST iam       an IAM operation (Query form body), through iam_serve_as()
+ *   POST cloudtrail a CloudTrail operation (LookupEvents: the Lifecycle
+ *                  Policy tab's events history), through
+ *                  cloudtrail_serve_as()
  * Every state-changing route needs the session's CSRF token in
  * X-Berth-Csrf and, when the browser says where the request comes from
  * (Origin, Sec-Fetch-Site), that it comes from this console's origin.
@@ -27,6 +30,7 @@
 
 #include "auth/auth.h"
 #include "auth/signin.h"
+#include "cloudtrail/cloudtrail.h"
 #include "console/assets.h"
 #include "core/alloc.h"
 #include "core/digest.h"
@@ -161,14 +165,48 @@ static void api_session(struct request *r, struct console_req *q)
     json_decref(doc);
 }
 
+/* When the account's password policy makes passwords expire: whether
+ * user's has (set more than MaxPasswordAge days ago), and whether it may
+ * still be changed (HardExpiry: no). */
+struct expiry {
+    int64_t set_ms;
+};
+
+static int newest(void *ctx, const char *hash, int64_t set_ms)
+{
+    (void)hash;
+    ((struct expiry *)ctx)->set_ms = set_ms;
+    return 1;
+}
+
+static int password_expired(bool *expired, bool *hard, const char *account, const char *user, int64_t now)
+{
+    struct password_policy p;
+    struct login_profile lp;
+    struct expiry e = {0};
+    *expired = *hard = false;
+    int rc = store_password_policy_get(account, &p);
+    if (rc == E_NOTFOUND || (rc == 0 && p.max_age_days <= 0))
+        return 0;
+    if (rc == 0)
+        rc = store_password_history(account, user, 1, newest, &e);
+    if (rc == 0 && !e.set_ms && (rc = store_login_profile_get(account, user, &lp)) == 0)
+        e.set_ms = lp.created_ms; /* set before berth kept a history */
+    if (rc < 0)
+        return rc;
+    *expired = now - e.set_ms > p.max_age_days * 86400000LL;
+    *hard = p.hard_expiry;
+    return 0;
+}
+
 static void api_signin(struct request *r, struct console_req *q)
 {
     struct signin_form f;
     struct principal who;
     struct console_session s;
-    char key[200], sid[CONSOLE_SESSION_ID_LEN + 1], msg[200];
+    char key[200], sid[CONSOLE_SESSION_ID_LEN + 1], msg[200], account[13] = "";
     unsigned char raw[32], csrf_raw[16];
-    bool reset = false;
+    bool reset = false, expired = false, hard = false;
     int64_t now = now_ms(), retry;
     int rc;
 
@@ -176,13 +214,22 @@ static void api_signin(struct request *r, struct console_req *q)
         send_error(r, 400, "InvalidParameterException", r->body_error ? "the sign-in request is too long" : error_message());
         return;
     }
+    /* an account alias stands for its account; one no account has signs in no one */
+    if (!f.key_pair && strlen(f.account) == 12 && strspn(f.account, "0123456789") == 12) {
+        snprintf(account, sizeof(account), "%.12s", f.account);
+    } else if (!f.key_pair) {
+        if ((rc = store_account_by_alias(f.account, account)) < 0 && rc != E_NOTFOUND)
+            goto failed;
+    }
     if (f.key_pair)
         snprintf(key, sizeof(key), "key/%s", f.access_key_id);
     else
-        snprintf(key, sizeof(key), "user/%s/%s", f.account, f.user);
+        snprintf(key, sizeof(key), "user/%s/%s", account[0] ? account : f.account, f.user);
     for (char *p = key; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-    if (!console_signin_allowed(key, r->client_ip, now, &retry)) {
+    if ((rc = console_signin_wait(key, r->client_ip, now, &retry)) < 0)
+        goto failed;
+    if (retry > 0) {
         snprintf(msg, sizeof(msg), "Too many failed sign-in attempts. Try again in %lld minutes.",
                  (long long)((retry + 59) / 60));
         send_error(r, 429, "ThrottlingException", msg);
@@ -194,20 +241,27 @@ static void api_signin(struct request *r, struct console_req *q)
     } else if (f.key_pair) {
         rc = signin_key_pair(&who, f.access_key_id, f.secret);
     } else {
-        rc = signin_password(&who, &reset, f.account, f.user, f.password);
+        /* no account: still hashes, so an unknown alias takes as long */
+        rc = signin_password(&who, &reset, account, f.user, f.password);
+        if (rc == 0 && (rc = password_expired(&expired, &hard, account, who.user_name, now)) < 0)
+            goto failed;
+        if (expired && hard) {
+            send_error(r, 401, "PasswordExpired",
+                       "Your password has expired and the account's policy does not let you change it. Ask an administrator "
+                       "to reset it.");
+            goto done;
+        }
+        reset |= expired;
     }
     if (rc == E_UNAUTH) {
         log_info("console sign-in refused: %s", error_message());
-        console_signin_failed(key, r->client_ip, now);
+        if ((rc = console_signin_failed(key, r->client_ip, now)) < 0)
+            goto failed;
         send_error(r, 401, "UnrecognizedClientException", BAD_CREDENTIALS);
         goto done;
     }
-    if (rc < 0) {
-        log_error("console sign-in: %s", error_message());
-        send_error(r, 500, "ServerException", "an internal error occurred");
-        goto done;
-    }
-    console_signin_succeeded(key);
+    if (rc < 0 || (rc = console_signin_succeeded(key)) < 0)
+        goto failed;
 
     memset(&s, 0, sizeof(s));
     random_bytes(raw, sizeof(raw));
@@ -221,16 +275,17 @@ static void api_signin(struct request *r, struct console_req *q)
     s.must_change_password = reset;
     s.created_ms = now;
     s.expires_ms = now + SESSION_MS;
-    if ((rc = store_console_sessions_expire(now)) < 0 || (rc = store_console_session_put(&s)) < 0) {
-        log_error("console sign-in: %s", error_message());
-        send_error(r, 500, "ServerException", "an internal error occurred");
-        goto done;
-    }
+    if ((rc = store_console_sessions_expire(now)) < 0 || (rc = store_console_session_put(&s)) < 0)
+        goto failed;
     snprintf(r->principal, sizeof(r->principal), "%s", who.arn);
     json_t *doc = session_doc(&s, &who);
     send_json(r, 200, doc);
     json_decref(doc);
     session_cookie(r, sid, SESSION_MS / 1000);
+    goto done;
+failed:
+    log_error("console sign-in: %s", error_message());
+    send_error(r, 500, "ServerException", "an internal error occurred");
 done:
     memset(raw, 0, sizeof(raw));
     memset(sid, 0, sizeof(sid));
@@ -259,7 +314,8 @@ static bool must_change_password(struct request *r, struct console_req *q)
     return true;
 }
 
-static void api_ecr(struct request *r, struct console_req *q)
+/* An AWS JSON 1.1 call (ECR, CloudTrail) handed to its surface's dispatcher. */
+static void api_json(struct request *r, struct console_req *q, void (*serve_as)(struct request *, const struct principal *))
 {
     if (r->body_error) {
         send_error(r, 413, "SerializationException", "the request body is larger than the console accepts");
@@ -267,8 +323,13 @@ static void api_ecr(struct request *r, struct console_req *q)
     }
     if (must_change_password(r, q))
         return;
-    ecr_serve_as(r, &q->who);
+    serve_as(r, &q->who);
     harden(r, "no-store");
+}
+
+static void api_ecr(struct request *r, struct console_req *q)
+{
+    api_json(r, q, ecr_serve_as);
 }
 
 static void api_iam(struct request *r, struct console_req *q)
@@ -292,12 +353,18 @@ static void api_iam(struct request *r, struct console_req *q)
     harden(r, "no-store");
 }
 
+static void api_cloudtrail(struct request *r, struct console_req *q)
+{
+    api_json(r, q, cloudtrail_serve_as);
+}
+
 static const struct console_route routes[] = {
     {"GET", "session", api_session, true, false, 0},
     {"POST", "signin", api_signin, false, false, SIGNIN_MAX},
     {"POST", "signout", api_signout, true, true, 0},
     {"POST", "ecr", api_ecr, true, true, API_BODY_MAX},
     {"POST", "iam", api_iam, true, true, API_BODY_MAX},
+    {"POST", "cloudtrail", api_cloudtrail, true, true, API_BODY_MAX},
 };
 
 /* Whether the browser says the request comes from elsewhere: an Origin

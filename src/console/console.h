@@ -28,11 +28,12 @@ void console_configure(const struct config *c);
  * no id). */
 int console_cookie_session(char out[CONSOLE_SESSION_ID_LEN + 1], const char *cookie_header);
 
-/* A sign-in request: JSON {"account","user","password"} for an IAM user,
- * or {"accessKeyId","secretAccessKey"} for a key pair (the root's). */
+/* A sign-in request: JSON {"account","user","password"} for an IAM user
+ * (account: the 12-digit id or the account's alias, lower-cased), or
+ * {"accessKeyId","secretAccessKey"} for a key pair (the root's). */
 struct signin_form {
     bool key_pair;
-    char account[13];
+    char account[64];
     char user[129];
     char password[129];
     char access_key_id[32];
@@ -42,11 +43,11 @@ struct signin_form {
 int console_signin_parse(struct signin_form *out, const char *body, size_t n);
 void console_signin_wipe(struct signin_form *f);
 
-/* Failed sign-ins, counted per user and per client address in a window;
- * console_signin_allowed() says whether another attempt may be made now
- * (with the seconds to wait when not). */
-bool console_signin_allowed(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s);
-void console_signin_failed(const char *user_key, const char *addr, int64_t now_ms);
-void console_signin_succeeded(const char *user_key);
+/* Failed sign-ins, counted per user and per client address in a window,
+ * in the store: console_signin_wait() sets *retry_s to the seconds to wait
+ * before another attempt (0: now). Each returns 0 or the store's E_*. */
+int console_signin_wait(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s);
+int console_signin_failed(const char *user_key, const char *addr, int64_t now_ms);
+int console_signin_succeeded(const char *user_key);
 
 #endif

@@ -1,25 +1,25 @@
 /*
  * This module implements the untrusted-input side of console sign-in: the
  * session cookie's parser, the sign-in body's parser, and the rate limit
- * on failed sign-ins (in memory, per user and per client address: a
- * restart forgets it, which costs an attacker a restart he cannot cause).
+ * on failed sign-ins, per user and per client address, counted in the
+ * store (store/console.h) so that a restart forgets nothing and the
+ * servers sharing a database share the counts.
  */
 #include "console/console.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "auth/signin.h"
 #include "core/error.h"
+#include "store/console.h"
 
 #define SIGNIN_BODY_MAX 4096
 #define LIMIT_WINDOW_MS (15 * 60 * 1000)
 #define LIMIT_PER_USER 5
 #define LIMIT_PER_ADDR 20
-#define LIMIT_SLOTS 1024
-#define LIMIT_PROBE 16
 
 static bool is_session_id(const char *z, size_t n)
 {
@@ -65,6 +65,11 @@ int console_cookie_session(char out[CONSOLE_SESSION_ID_LEN + 1], const char *coo
         }
     }
     return E_NOTFOUND;
+}
+
+static bool is_account_id(const char *z)
+{
+    return strlen(z) == 12 && strspn(z, "0123456789") == 12;
 }
 
 /* Copies member key of doc (a string no longer than size-1 bytes, without
@@ -116,11 +121,10 @@ int console_signin_parse(struct signin_form *out, const char *body, size_t n)
         rc = error_set(E_INVALID, "a password sign-in takes account, user and password");
         goto done;
     }
-    for (const char *p = out->account; *p; p++)
-        if (*p < '0' || *p > '9' || strlen(out->account) != 12) {
-            rc = error_set(E_INVALID, "the account is a 12-digit account id");
-            goto done;
-        }
+    for (char *p = out->account; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    if (!is_account_id(out->account) && !account_alias_valid(out->account))
+        rc = error_set(E_INVALID, "the account is a 12-digit account id or the account's alias");
 done:
     json_decref(doc);
     if (rc < 0)
@@ -137,92 +141,48 @@ void console_signin_wipe(struct signin_form *f)
 
 /* ---- failed sign-ins ---- */
 
-struct strike {
-    char key[152]; /* "u:user/<account>/<user name>" fits whole */
-    int fails;
-    int64_t since_ms;
-};
-
-static struct strike strikes[LIMIT_SLOTS];
-static pthread_mutex_t strikes_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uint32_t key_hash(const char *z)
+/* The waits of one key: the seconds until its window ends when it has
+ * reached limit, else 0. */
+static int key_wait(const char *prefix, const char *key, int limit, int64_t now_ms, int64_t *wait_s)
 {
-    uint32_t h = 2166136261u;
-    for (; *z; z++)
-        h = (h ^ (unsigned char)*z) * 16777619u;
-    return h;
-}
-
-/* The slot that counts key: its own, else a free or stale one, else the
- * oldest of its probe run. Called with the lock held. */
-static struct strike *strike_slot(const char *key, int64_t now_ms, bool create)
-{
-    uint32_t h = key_hash(key);
-    struct strike *victim = NULL;
-    bool victim_free = false;
-    for (int i = 0; i < LIMIT_PROBE; i++) {
-        struct strike *s = &strikes[(h + (uint32_t)i) % LIMIT_SLOTS];
-        bool free_slot = !s->key[0] || now_ms - s->since_ms > LIMIT_WINDOW_MS;
-        if (s->key[0] && strcmp(s->key, key) == 0) {
-            if (now_ms - s->since_ms > LIMIT_WINDOW_MS) {
-                s->fails = 0;
-                s->since_ms = now_ms;
-            }
-            return s;
-        }
-        if (!victim || (free_slot && !victim_free) || (free_slot == victim_free && s->since_ms < victim->since_ms)) {
-            victim = s;
-            victim_free = free_slot;
-        }
+    char k[220];
+    int64_t fails, since;
+    snprintf(k, sizeof(k), "%s:%s", prefix, key);
+    int rc = store_signin_failures_get(k, now_ms, LIMIT_WINDOW_MS, &fails, &since);
+    *wait_s = 0;
+    if (rc == 0 && fails >= limit) {
+        int64_t left = since + LIMIT_WINDOW_MS - now_ms;
+        *wait_s = left > 0 ? (left + 999) / 1000 : 0;
     }
-    if (!create)
-        return NULL;
-    snprintf(victim->key, sizeof(victim->key), "%s", key);
-    victim->fails = 0;
-    victim->since_ms = now_ms;
-    return victim;
+    return rc;
 }
 
-static int64_t wait_s(const struct strike *s, int limit, int64_t now_ms)
+int console_signin_wait(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s)
 {
-    if (!s || s->fails < limit)
-        return 0;
-    int64_t left = s->since_ms + LIMIT_WINDOW_MS - now_ms;
-    return left > 0 ? (left + 999) / 1000 : 0;
-}
-
-bool console_signin_allowed(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s)
-{
-    char k[220];
-    pthread_mutex_lock(&strikes_lock);
-    snprintf(k, sizeof(k), "u:%s", user_key);
-    int64_t a = wait_s(strike_slot(k, now_ms, false), LIMIT_PER_USER, now_ms);
-    snprintf(k, sizeof(k), "a:%s", addr);
-    int64_t b = wait_s(strike_slot(k, now_ms, false), LIMIT_PER_ADDR, now_ms);
-    pthread_mutex_unlock(&strikes_lock);
+    int64_t a = 0, b = 0;
+    int rc = key_wait("u", user_key, LIMIT_PER_USER, now_ms, &a);
+    if (rc == 0)
+        rc = key_wait("a", addr, LIMIT_PER_ADDR, now_ms, &b);
     *retry_s = a > b ? a : b;
-    return *retry_s == 0;
+    return rc;
 }
 
-void console_signin_failed(const char *user_key, const char *addr, int64_t now_ms)
+int console_signin_failed(const char *user_key, const char *addr, int64_t now_ms)
 {
     char k[220];
-    pthread_mutex_lock(&strikes_lock);
+    int rc = store_signin_failures_expire(now_ms - LIMIT_WINDOW_MS);
     snprintf(k, sizeof(k), "u:%s", user_key);
-    strike_slot(k, now_ms, true)->fails++;
+    if (rc == 0)
+        rc = store_signin_failure_add(k, now_ms, LIMIT_WINDOW_MS);
     snprintf(k, sizeof(k), "a:%s", addr);
-    strike_slot(k, now_ms, true)->fails++;
-    pthread_mutex_unlock(&strikes_lock);
+    if (rc == 0)
+        rc = store_signin_failure_add(k, now_ms, LIMIT_WINDOW_MS);
+    return rc;
 }
 
-void console_signin_succeeded(const char *user_key)
+int console_signin_succeeded(const char *user_key)
 {
     char k[220];
-    pthread_mutex_lock(&strikes_lock);
     snprintf(k, sizeof(k), "u:%s", user_key);
-    struct strike *s = strike_slot(k, 0, false);
-    if (s)
-        memset(s, 0, sizeof(*s));
-    pthread_mutex_unlock(&strikes_lock);
+    return store_signin_failures_clear(k);
 }

@@ -388,6 +388,7 @@ static int read_input(struct request *r, struct ecr_call *c, char payload[DIGEST
         digest_sha256(payload, r->body.ptr, r->body.len);
     if (as) {
         c->who = *as;
+        c->console = true;
     } else if (auth_identify_sigv4(r, payload + 7, sigv4_services, SIGV4_JSON, &c->who, &af) < 0) {
         send_error(r, af.status, af.type, af.message);
         return -1;

@@ -47,6 +47,7 @@ struct ecr_call {
     struct layer_part *part; /* UploadLayerPart: its streamed body (ops.h), else NULL */
     char request_id[37];     /* the x-amzn-RequestId answered, also in the audit record */
     bool audited;            /* the audit record was written in the operation's own transaction */
+    bool console;            /* a call of the web console's session (ecr_serve_as) */
 };
 
 enum ecr_resource {

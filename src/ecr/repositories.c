@@ -23,6 +23,7 @@
 #include "image/image.h"
 #include "image/reference.h"
 #include "policy/arn.h"
+#include "store/console.h"
 
 /* ECR's limits on resource tags (TooManyTagsException, Tag's documentation). */
 #define TAGS_MAX 50
@@ -272,6 +273,53 @@ static int page_add(void *ctx, const struct repo *r)
     return 0;
 }
 
+static int filtered_add(void *ctx, const char *name)
+{
+    struct repo_page *p = ctx;
+    struct repo r;
+    if (p->n == p->max) {
+        p->more = true;
+        return 1;
+    }
+    int rc = store_repo_get(p->c->registry_id, name, &r);
+    if (rc == E_NOTFOUND) /* deleted since the search read it */
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = page_add(p, &r);
+    repo_release(&r);
+    return rc;
+}
+
+/* The console's search (a berth extension of DescribeRepositories, read
+ * only from the console's session, so the same action authorizes it): the
+ * header X-Berth-Repository-Filter says "prefix:<text>" or
+ * "contains:<text>"; the pages are DescribeRepositories' own. Returns 1
+ * when there is no filter. */
+static int describe_filtered(struct ecr_call *c, struct repo_page *p, const char *after)
+{
+    const char *f = c->console ? http_header(c->r, "X-Berth-Repository-Filter") : NULL;
+    char text[257];
+    bool prefix;
+    if (!f)
+        return 1;
+    if (strncmp(f, "prefix:", 7) == 0)
+        prefix = true;
+    else if (strncmp(f, "contains:", 9) == 0)
+        prefix = false;
+    else
+        return ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter: the repository filter is prefix:<text> or contains:<text>");
+    f += prefix ? 7 : 9;
+    size_t n = strlen(f);
+    if (n == 0 || n >= sizeof(text))
+        return ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter: the repository filter's text is 1 to 256 characters");
+    /* repository names are lower case */
+    for (size_t i = 0; i <= n; i++)
+        text[i] = (char)(f[i] >= 'A' && f[i] <= 'Z' ? f[i] - 'A' + 'a' : f[i]);
+    int rc = store_console_repo_names(c->registry_id, text, prefix, after, p->max + 1, filtered_add, p);
+    return rc < 0 ? ecr_fail_internal(c, rc) : 0;
+}
+
 int op_describe_repositories(struct ecr_call *c)
 {
     json_t *names = json_object_get(c->in, "repositoryNames");
@@ -304,7 +352,9 @@ int op_describe_repositories(struct ecr_call *c)
         if ((rc = ecr_page(c, DESCRIBE_DEFAULT_MAX, DESCRIBE_HARD_MAX, &p.max, &after)) < 0)
             goto done;
         /* one more than a page tells whether there is a next one */
-        if ((rc = store_repo_list(c->registry_id, after, p.max + 1, page_add, &p)) < 0) {
+        if ((rc = describe_filtered(c, &p, after)) < 0)
+            goto done;
+        if (rc == 1 && (rc = store_repo_list(c->registry_id, after, p.max + 1, page_add, &p)) < 0) {
             rc = ecr_fail_internal(c, rc);
             goto done;
         }

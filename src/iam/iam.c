@@ -394,6 +394,7 @@ static int resource_arn(struct iam_call *c, char *out, size_t size)
         iam_arn(out, size, c->account, "policy", "/", "");
         return 0;
     case IAM_RES_NONE:
+    case IAM_RES_ACCOUNT:
         snprintf(out, size, "*");
         return 0;
     }

@@ -62,7 +62,8 @@ enum iam_resource {
     IAM_RES_NEW_POLICY, /* the policy Path + PolicyName will have */
     IAM_RES_USERS,      /* arn:aws:iam::<account>:user/ */
     IAM_RES_GROUPS,     /* arn:aws:iam::<account>:group/ */
-    IAM_RES_POLICIES    /* arn:aws:iam::<account>:policy/ */
+    IAM_RES_POLICIES,   /* arn:aws:iam::<account>:policy/ */
+    IAM_RES_ACCOUNT     /* "*": account-wide settings (alias, password policy) */
 };
 
 struct iam_op {

@@ -2,9 +2,12 @@
  * This module implements IAM login profiles, a user's console password:
  * CreateLoginProfile, GetLoginProfile, UpdateLoginProfile,
  * DeleteLoginProfile and ChangePassword (a user changing its own password,
- * giving the old one). Passwords must follow IAM's default password policy
- * and are kept only as Argon2id hashes (auth/signin.h). The account root
- * has no login profile: it signs in to the console with its access key pair.
+ * giving the old one). Passwords must follow the account's password policy
+ * (IAM's default without one; account.c) and are kept only as Argon2id
+ * hashes (auth/signin.h); each new one also goes into the user's password
+ * history, which PasswordReusePrevention and MaxPasswordAge read. The
+ * account root has no login profile: it signs in to the console with its
+ * access key pair.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,13 +47,20 @@ static int load_profile(struct iam_call *c, const struct iam_identity *u, struct
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
-/* The new password, hashed into out; PasswordPolicyViolation as IAM says it. */
-static int hash_new_password(struct iam_call *c, const char *password, char out[PASSWORD_HASH_MAX])
+/* user's new password, hashed into out; PasswordPolicyViolation as IAM says it. */
+static int hash_new_password(struct iam_call *c, const char *user, const char *password, char out[PASSWORD_HASH_MAX])
 {
-    const char *why = password_policy_violation(password);
-    if (why)
-        return iam_fail(c, IAM_PASSWORD_POLICY_VIOLATION, "%s", why);
-    int rc = password_hash(out, password);
+    int rc = iam_password_check(c, user, password);
+    if (rc < 0)
+        return rc;
+    rc = password_hash(out, password);
+    return rc < 0 ? iam_fail_internal(c, rc) : 0;
+}
+
+/* Remembers a password that was just set (in the operation's transaction). */
+static int remember(struct iam_call *c, const char *user, const char *hash)
+{
+    int rc = store_password_history_add(c->account, user, hash, now_ms());
     return rc < 0 ? iam_fail_internal(c, rc) : 0;
 }
 
@@ -69,13 +79,15 @@ int op_create_login_profile(struct iam_call *c)
     snprintf(p.user_name, sizeof(p.user_name), "%s", u.name);
     p.reset_required = iam_bool(c, "PasswordResetRequired", false);
     p.created_ms = now_ms();
-    if ((rc = hash_new_password(c, password, p.password_hash)) < 0)
+    if ((rc = hash_new_password(c, u.name, password, p.password_hash)) < 0)
         return rc;
     rc = store_login_profile_create(&p);
     if (rc == E_EXISTS)
         return iam_fail(c, IAM_ENTITY_ALREADY_EXISTS, "Login Profile for user %s already exists.", u.name);
     if (rc < 0)
         return iam_fail_internal(c, rc);
+    if ((rc = remember(c, u.name, p.password_hash)) < 0)
+        return rc;
     xml_profile(&c->out, &p);
     return 0;
 }
@@ -100,12 +112,12 @@ int op_update_login_profile(struct iam_call *c)
     int rc = profile_user(c, &u);
     if (rc < 0 || (rc = load_profile(c, &u, &p)) < 0)
         return rc;
-    if (password && (rc = hash_new_password(c, password, hash)) < 0)
+    if (password && (rc = hash_new_password(c, u.name, password, hash)) < 0)
         return rc;
     bool reset = iam_bool(c, "PasswordResetRequired", p.reset_required);
     if ((rc = store_login_profile_update(c->account, u.name, password ? hash : NULL, reset)) < 0)
         return iam_fail_internal(c, rc);
-    return 0;
+    return password ? remember(c, u.name, hash) : 0;
 }
 
 int op_delete_login_profile(struct iam_call *c)
@@ -131,9 +143,9 @@ int op_change_password(struct iam_call *c)
         return rc;
     if (!password_verify(p.password_hash, iam_str(c, "OldPassword")))
         return iam_fail(c, IAM_INVALID_USER_TYPE, "The old password is incorrect.");
-    if ((rc = hash_new_password(c, iam_str(c, "NewPassword"), hash)) < 0)
+    if ((rc = hash_new_password(c, c->caller.name, iam_str(c, "NewPassword"), hash)) < 0)
         return rc;
     if ((rc = store_login_profile_update(c->account, c->caller.name, hash, false)) < 0)
         return iam_fail_internal(c, rc);
-    return 0;
+    return remember(c, c->caller.name, hash);
 }

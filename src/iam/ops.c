@@ -66,6 +66,13 @@ const struct iam_op iam_ops[] = {
     IAM(UntagPolicy, op_untag_policy, IAM_RES_POLICY, true, false),
     IAM(ListPolicyTags, op_list_policy_tags, IAM_RES_POLICY, false, true),
 
+    IAM(CreateAccountAlias, op_create_account_alias, IAM_RES_ACCOUNT, true, false),
+    IAM(ListAccountAliases, op_list_account_aliases, IAM_RES_ACCOUNT, false, true),
+    IAM(DeleteAccountAlias, op_delete_account_alias, IAM_RES_ACCOUNT, true, false),
+    IAM(UpdateAccountPasswordPolicy, op_update_account_password_policy, IAM_RES_ACCOUNT, true, false),
+    IAM(GetAccountPasswordPolicy, op_get_account_password_policy, IAM_RES_ACCOUNT, false, true),
+    IAM(DeleteAccountPasswordPolicy, op_delete_account_password_policy, IAM_RES_ACCOUNT, true, false),
+
     IAM(SimulatePrincipalPolicy, op_simulate_principal_policy, IAM_RES_USERS, false, true),
 
     {"GetCallerIdentity", STS_VERSION, op_get_caller_identity, "sts:GetCallerIdentity", IAM_RES_NONE, false, true},

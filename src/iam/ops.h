@@ -55,6 +55,22 @@ int op_update_login_profile(struct iam_call *c);
 int op_delete_login_profile(struct iam_call *c);
 int op_change_password(struct iam_call *c);
 
+/* account.c */
+int op_create_account_alias(struct iam_call *c);
+int op_list_account_aliases(struct iam_call *c);
+int op_delete_account_alias(struct iam_call *c);
+int op_update_account_password_policy(struct iam_call *c);
+int op_get_account_password_policy(struct iam_call *c);
+int op_delete_account_password_policy(struct iam_call *c);
+/* Checks a new password for user against the account's password policy
+ * (IAM's default without one) and, when the policy says so, the user's
+ * last passwords: PasswordPolicyViolation with IAM's sentence, or 0. */
+int iam_password_check(struct iam_call *c, const char *user, const char *password);
+struct password_policy;
+/* The policy's complaint about password (p NULL: IAM's default policy),
+ * written into why; NULL when it complies. */
+const char *iam_password_violation(const struct password_policy *p, const char *password, char *why, size_t size);
+
 /* inline.c */
 int op_put_user_policy(struct iam_call *c);
 int op_get_user_policy(struct iam_call *c);

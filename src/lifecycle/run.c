@@ -13,6 +13,12 @@
  * (a push may have tagged it since); deletes go in transactions of a
  * batch each, with their history, and an image refused because an index
  * that goes later in the run lists it is tried again after that index.
+ *
+ * What a batch expired or archived is also one CloudTrail record of the
+ * account, in the batch's transaction: ECR's "PolicyExecutionEvent"
+ * (eventType AwsServiceEvent), whose serviceEventDetails name the
+ * repository, the policy's rules and each image with the rule that acted
+ * on it. `aws cloudtrail lookup-events` and the console read it.
  */
 #include "lifecycle/run.h"
 
@@ -22,6 +28,8 @@
 
 #include <jansson.h>
 
+#include "audit/audit.h"
+#include "auth/auth.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -180,7 +188,9 @@ static char *tags_json(const struct lc_image *im)
     return z;
 }
 
-static int load_policy(struct lc_policy **out, int64_t repo_id, const char *text)
+/* Parses text, or the repository's stored policy when text is NULL (then
+ * given to *stored_out when that is not NULL). */
+static int load_policy(struct lc_policy **out, int64_t repo_id, const char *text, char **stored_out)
 {
     char *stored = NULL;
     int rc = 0;
@@ -190,7 +200,84 @@ static int load_policy(struct lc_policy **out, int64_t repo_id, const char *text
         text = stored;
     }
     rc = lc_policy_parse(out, text, strlen(text));
-    free(stored);
+    if (stored_out && rc == 0)
+        *stored_out = stored;
+    else
+        free(stored);
+    return rc;
+}
+
+/* ---- the CloudTrail record of a run ---- */
+
+/* The policy's rules as PolicyExecutionEvent words them ("Any", "Image
+ * count more than"); text was validated by lc_policy_parse. */
+static json_t *event_rules(const char *text)
+{
+    static const char *const counts[][2] = {{"imageCountMoreThan", "Image count more than"},
+                                            {"sinceImagePushed", "Since image pushed"},
+                                            {"sinceImagePulled", "Since image pulled"},
+                                            {"sinceImageTransitioned", "Since image transitioned"}};
+    json_t *doc = json_loads(text, 0, NULL), *out = json_array(), *r;
+    size_t i;
+    json_array_foreach(json_object_get(doc, "rules"), i, r)
+    {
+        json_t *sel = json_object_get(r, "selection"), *ev = json_object();
+        const char *status = json_string_value(json_object_get(sel, "tagStatus"));
+        const char *count = json_string_value(json_object_get(sel, "countType"));
+        char word[16];
+        snprintf(word, sizeof(word), "%s", status ? status : "any");
+        word[0] = (char)(word[0] >= 'a' && word[0] <= 'z' ? word[0] - 'a' + 'A' : word[0]);
+        json_object_set_new(ev, "tagStatus", json_string(word));
+        json_t *prefixes = json_object_get(sel, "tagPrefixList");
+        json_object_set_new(ev, "tagPrefixList", prefixes ? json_deep_copy(prefixes) : json_array());
+        if (json_object_get(sel, "tagPatternList"))
+            json_object_set_new(ev, "tagPatternList", json_deep_copy(json_object_get(sel, "tagPatternList")));
+        for (size_t k = 0; count && k < sizeof(counts) / sizeof(counts[0]); k++)
+            if (strcmp(count, counts[k][0]) == 0)
+                count = counts[k][1];
+        json_object_set_new(ev, "countType", json_string(count ? count : ""));
+        json_object_set_new(ev, "countNumber", json_deep_copy(json_object_get(sel, "countNumber")));
+        if (json_object_get(sel, "countUnit"))
+            json_object_set_new(ev, "countUnit", json_deep_copy(json_object_get(sel, "countUnit")));
+        json_t *rule = json_pack("{s:O,s:o}", "rulePriority", json_object_get(r, "rulePriority"), "lifecycleEventSelection", ev);
+        if (json_is_string(json_object_get(r, "description")))
+            json_object_set(rule, "description", json_object_get(r, "description"));
+        const char *action = json_string_value(json_object_get(json_object_get(r, "action"), "type"));
+        json_object_set_new(rule, "action", json_string(action ? action : "expire"));
+        json_array_append_new(out, rule);
+    }
+    json_decref(doc);
+    return out;
+}
+
+static json_t *event_image(const struct lc_image *im, const struct lc_decision *d)
+{
+    json_t *tags = json_array();
+    for (size_t t = 0; t < im->ntags; t++)
+        json_array_append_new(tags, json_string(im->tags[t]));
+    return json_pack("{s:{s:s,s:s,s:o,s:I},s:I,s:s}", "lifecycleEventImage", "digest", im->digest, "tagStatus",
+                     im->ntags ? "Tagged" : "Untagged", "tagList", tags, "pushedAt", (json_int_t)im->pushed_ms, "rulePriority",
+                     (json_int_t)d->priority, "action", d->action == LC_EXPIRE ? "expire" : "transition");
+}
+
+/* The PolicyExecutionEvent of one batch's actions, in its transaction. */
+static int record_execution(const struct repo *repo, json_t *rules, json_t *actions, int64_t now_ms)
+{
+    struct principal who;
+    memset(&who, 0, sizeof(who));
+    snprintf(who.account_id, sizeof(who.account_id), "%s", repo->account_id);
+    json_t *details = json_pack("{s:s,s:{s:O,s:I,s:i},s:O}", "repositoryName", repo->name, "lifecycleEventPolicy",
+                                "lifecycleEventRules", rules, "lastEvaluatedAt", (json_int_t)now_ms, "policyVersion", 1,
+                                "lifecycleEventImageActions", actions);
+    struct audit_call a = {
+        .source = AUDIT_SOURCE_ECR, .name = "PolicyExecutionEvent", .read_only = true, .who = &who, .service_event = details};
+    /* named by its ARN, as CloudTrail has it: a lookup by this ResourceName
+     * finds a repository's lifecycle events and nothing else */
+    char arn[600];
+    auth_repo_arn(arn, sizeof(arn), repo->account_id, repo->name);
+    audit_add_resource(&a, "AWS::ECR::Repository", arn);
+    int rc = audit_record_in_transaction(&a);
+    json_decref(details);
     return rc;
 }
 
@@ -288,8 +375,8 @@ static int act(char outcome[OUTCOME_MAX], const struct repo *repo, const struct 
 /* Runs the pending decisions (positions in todo), BATCH per transaction;
  * what an index still lists is put back in todo. Each action is reported
  * to fn once its transaction is committed. */
-static int act_all(const struct repo *repo, const struct image_set *s, const struct lc_decision *d, size_t *todo,
-                   size_t *ntodo, bool last_try, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted)
+static int act_all(const struct repo *repo, json_t *rules, const struct image_set *s, const struct lc_decision *d,
+                   size_t *todo, size_t *ntodo, bool last_try, int64_t now_ms, lifecycle_report fn, void *ctx, int *acted)
 {
     size_t kept = 0, done[BATCH];
     char(*outcomes)[OUTCOME_MAX] = xmalloc(BATCH * OUTCOME_MAX);
@@ -298,16 +385,23 @@ static int act_all(const struct repo *repo, const struct image_set *s, const str
         if ((rc = store_begin()) < 0)
             break;
         size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo, ndone = 0;
+        json_t *actions = json_array();
         for (; k < end; k++) {
             size_t i = todo[k];
             if ((rc = act(outcomes[ndone], repo, &s->im[i], &d[i], last_try, now_ms)) < 0)
                 break;
-            if (rc == 0)
+            if (rc == 0) {
                 todo[kept++] = i;
-            else
+            } else {
+                if (strcmp(outcomes[ndone], "expired") == 0 || strcmp(outcomes[ndone], "archived") == 0)
+                    json_array_append_new(actions, event_image(&s->im[i], &d[i]));
                 done[ndone++] = i;
+            }
             rc = 0;
         }
+        if (rc == 0 && json_array_size(actions))
+            rc = record_execution(repo, rules, actions, now_ms);
+        json_decref(actions);
         if (rc == 0)
             rc = store_commit();
         if (rc < 0) {
@@ -336,11 +430,14 @@ int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, 
     struct image_set s;
     struct lc_decision *d = NULL;
     size_t *todo = NULL, ntodo = 0;
+    char *text = NULL;
+    json_t *rules = NULL;
     int acted = 0, rc;
 
     memset(&s, 0, sizeof(s));
-    if ((rc = load_policy(&p, repo->id, NULL)) < 0 || (rc = load_images(&s, repo->id)) < 0)
+    if ((rc = load_policy(&p, repo->id, NULL, &text)) < 0 || (rc = load_images(&s, repo->id)) < 0)
         goto done;
+    rules = event_rules(text);
     d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
     lc_evaluate(d, p, s.im, s.n, now_ms);
     /* older images before newer ones, as the guide has it */
@@ -353,10 +450,10 @@ int lifecycle_run(const struct repo *repo, int64_t now_ms, lifecycle_report fn, 
      * frees its children for the next pass */
     for (size_t before = ntodo + 1; ntodo && ntodo < before;) {
         before = ntodo;
-        if ((rc = act_all(repo, &s, d, todo, &ntodo, false, now_ms, fn, ctx, &acted)) < 0)
+        if ((rc = act_all(repo, rules, &s, d, todo, &ntodo, false, now_ms, fn, ctx, &acted)) < 0)
             goto done;
     }
-    if (ntodo && (rc = act_all(repo, &s, d, todo, &ntodo, true, now_ms, fn, ctx, &acted)) < 0)
+    if (ntodo && (rc = act_all(repo, rules, &s, d, todo, &ntodo, true, now_ms, fn, ctx, &acted)) < 0)
         goto done;
     rc = store_lifecycle_evaluated(repo->id, now_ms);
 done:
@@ -364,6 +461,8 @@ done:
         *acted_out = acted;
     free(todo);
     free(d);
+    free(text);
+    json_decref(rules);
     image_set_release(&s);
     lc_policy_free(p);
     return rc;
@@ -375,7 +474,7 @@ int lifecycle_evaluate(int64_t repo_id, const char *text, int64_t now_ms, size_t
     struct image_set s;
     int rc;
     memset(&s, 0, sizeof(s));
-    if ((rc = load_policy(&p, repo_id, text)) == 0 && (rc = load_images(&s, repo_id)) == 0) {
+    if ((rc = load_policy(&p, repo_id, text, NULL)) == 0 && (rc = load_images(&s, repo_id)) == 0) {
         struct lc_decision *d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
         *acted_out = lc_evaluate(d, p, s.im, s.n, now_ms);
         free(d);

@@ -45,4 +45,58 @@ int store_console_session_password_changed(const char *id_hash);
 /* Drops sessions that expired before now_ms. */
 int store_console_sessions_expire(int64_t now_ms);
 
+/* ---- account aliases: one per account, unique in the server ---- */
+
+#define ACCOUNT_ALIAS_MAX 64
+/* Sets account's alias (replacing its old one); E_EXISTS when another account has it. */
+int store_account_alias_set(const char *account, const char *alias);
+/* E_NOTFOUND when the account has none. */
+int store_account_alias_get(const char *account, char out[ACCOUNT_ALIAS_MAX]);
+/* E_NOTFOUND unless alias is account's. */
+int store_account_alias_delete(const char *account, const char *alias);
+/* The account an alias names; E_NOTFOUND when none. */
+int store_account_by_alias(const char *alias, char out[13]);
+
+/* ---- the account password policy ---- */
+
+struct password_policy {
+    int64_t min_length;
+    bool require_symbols, require_numbers, require_uppercase, require_lowercase;
+    bool allow_users_to_change;
+    int64_t max_age_days;     /* 0: passwords do not expire */
+    int64_t reuse_prevention; /* 0: any earlier password may be used again */
+    bool hard_expiry;
+};
+
+int store_password_policy_put(const char *account, const struct password_policy *p);
+/* E_NOTFOUND when the account has none (IAM's default applies). */
+int store_password_policy_get(const char *account, struct password_policy *out);
+int store_password_policy_delete(const char *account);
+
+/* A user's passwords, newest first, as hashes with when each was set (the
+ * newest is the current one). At most PASSWORD_HISTORY_MAX are kept. */
+#define PASSWORD_HISTORY_MAX 24
+int store_password_history_add(const char *account, const char *user, const char *hash, int64_t at_ms);
+int store_password_history(const char *account, const char *user, int limit,
+                           int (*fn)(void *ctx, const char *hash, int64_t set_ms), void *ctx);
+
+/* ---- failed sign-ins, counted in a window per key (a user, an address) ---- */
+
+/* How many failures key has in the window that started at *since_out (0
+ * and now_ms when none, or when its window ended before now_ms - window_ms). */
+int store_signin_failures_get(const char *key, int64_t now_ms, int64_t window_ms, int64_t *fails_out, int64_t *since_out);
+/* One more failure: a window that ended starts again at now_ms. */
+int store_signin_failure_add(const char *key, int64_t now_ms, int64_t window_ms);
+int store_signin_failures_clear(const char *key);
+/* Drops counts whose window started before before_ms. */
+int store_signin_failures_expire(int64_t before_ms);
+
+/* The console's repository search: the names of account's repositories
+ * after `after` ("" or NULL: from the first), in name order, up to limit,
+ * that start with text (prefix) or contain it (otherwise). A prefix is a
+ * range of the (account_id, name) index; a substring reads the account's
+ * names in that index in order and stops at limit. */
+int store_console_repo_names(const char *account, const char *text, bool prefix, const char *after, int limit,
+                             int (*fn)(void *ctx, const char *name), void *ctx);
+
 #endif

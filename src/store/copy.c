@@ -36,6 +36,7 @@ static const char *const tables[] = {
     "lifecycle_preview_results", "lifecycle_history", "gc_link_reviews", "gc_blob_reviews", "webhooks", "events",
     "webhook_deliveries", "iam_login_profiles", "console_sessions", "audit_events", "audit_resources",
     "audit_pending",
+    "iam_account_aliases", "iam_password_policies", "iam_password_history", "console_signin_failures",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

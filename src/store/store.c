@@ -305,6 +305,22 @@ static const char *const migrations[] = {
     CACHE_BUMP_EVENT("repositories", "update",
                      "UPDATE OF account_id, name, tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key,"
                      " policy, lifecycle_policy"),
+    /* 17: the console's sign-in (store/console.c) -- account aliases (one per account, unique in the server), the
+     * account password policy, the hashes of a user's past passwords (PasswordReusePrevention; the newest says
+     * when the password was set, for MaxPasswordAge), and failed sign-ins counted per user and per address */
+    "CREATE TABLE iam_account_aliases(account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  alias TEXT NOT NULL UNIQUE) WITHOUT ROWID;"
+    "CREATE TABLE iam_password_policies(account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  min_length INTEGER NOT NULL, require_symbols INTEGER NOT NULL, require_numbers INTEGER NOT NULL,"
+    "  require_uppercase INTEGER NOT NULL, require_lowercase INTEGER NOT NULL, allow_users_to_change INTEGER NOT NULL,"
+    "  max_age_days INTEGER NOT NULL, reuse_prevention INTEGER NOT NULL, hard_expiry INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE iam_password_history(account_id TEXT NOT NULL, user_name TEXT NOT NULL COLLATE NOCASE,"
+    "  password_hash TEXT NOT NULL, set_at INTEGER NOT NULL,"
+    "  FOREIGN KEY(account_id, user_name) REFERENCES iam_users(account_id, name) ON DELETE CASCADE);"
+    "CREATE INDEX iam_password_history_user ON iam_password_history(account_id, user_name, set_at);"
+    "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails INTEGER NOT NULL, since_at INTEGER NOT NULL)"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
 };
 
 /* PostgreSQL's schema, versioned on its own: a new migration appends to
@@ -538,6 +554,19 @@ static const char *const pg_migrations[] = {
     PG_CACHE_BUMP("pull_time_exclusions", "INSERT OR UPDATE OR DELETE")
     PG_CACHE_BUMP("repositories", "INSERT OR DELETE OR UPDATE OF account_id, name, tag_mutability, mutability_filters,"
                                   " scan_on_push, encryption_type, kms_key, policy, lifecycle_policy"),
+    /* 7: SQLite's 17, the console's sign-in (store/console.c) */
+    "CREATE TABLE iam_account_aliases(account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  alias TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE iam_password_policies(account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  min_length BIGINT NOT NULL, require_symbols BIGINT NOT NULL, require_numbers BIGINT NOT NULL,"
+    "  require_uppercase BIGINT NOT NULL, require_lowercase BIGINT NOT NULL, allow_users_to_change BIGINT NOT NULL,"
+    "  max_age_days BIGINT NOT NULL, reuse_prevention BIGINT NOT NULL, hard_expiry BIGINT NOT NULL);"
+    "CREATE TABLE iam_password_history(account_id TEXT NOT NULL, user_name CITEXT NOT NULL,"
+    "  password_hash TEXT NOT NULL, set_at BIGINT NOT NULL,"
+    "  FOREIGN KEY(account_id, user_name) REFERENCES iam_users(account_id, name) ON DELETE CASCADE);"
+    "CREATE INDEX iam_password_history_user ON iam_password_history(account_id, user_name, set_at);"
+    "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails BIGINT NOT NULL, since_at BIGINT NOT NULL);"
+    "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

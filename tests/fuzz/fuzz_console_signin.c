@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/signin.h"
 #include "console/console.h"
 #include "core/error.h"
 
@@ -50,9 +51,10 @@ static void check_signin(const uint8_t *data, size_t size)
     if (f.key_pair) {
         CHECK(f.access_key_id[0] && f.secret[0] && !f.user[0] && !f.password[0]);
     } else {
-        CHECK(strlen(f.account) == 12 && f.user[0] && f.password[0]);
-        for (int i = 0; i < 12; i++)
-            CHECK(f.account[i] >= '0' && f.account[i] <= '9');
+        /* the 12-digit id, or an alias as IAM's pattern has it (lower case) */
+        CHECK(f.user[0] && f.password[0]);
+        CHECK((strlen(f.account) == 12 && strspn(f.account, "0123456789") == 12) || account_alias_valid(f.account));
+        CHECK(strspn(f.account, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(f.account));
     }
     console_signin_wipe(&f);
 }

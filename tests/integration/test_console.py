@@ -30,7 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import images
-from conftest import require_tool, run, token
+from conftest import DEFAULT_BIN, require_tool, run, token
 
 pytest.importorskip("selenium", reason="python3-selenium is installed by scripts/deps.sh")
 
@@ -193,6 +193,13 @@ def iam(berth):
     return client(berth, "iam")
 
 
+def admin(server, *args):
+    """`berth admin ...` on the server's data (as the operator runs it beside the server)."""
+    binary = os.environ.get("BERTH_BIN", str(DEFAULT_BIN))
+    env = {**os.environ, **server.extra_env, "BERTH_REGION": server.region}
+    return run([binary, "admin", *args, "--data", str(server.data_dir)], env=env, timeout=120)
+
+
 def push(ctools, tmp_path, repo, tags, layer_size=0):
     """Pushes one fresh image per tag with skopeo; returns the images in order."""
     out = []
@@ -227,8 +234,10 @@ def test_sign_in_as_root_and_create_repository(console, ecr):
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     console.open("#/repositories")
-    console.type("#repo-search", name + "\n")
+    # the search finds a part of the name (on the server), in upper case too
+    console.type("#repo-search", name.split("/")[1].upper() + "\n")
     console.wait_text("table", name)
+    assert len(console.d.find_elements(By.CSS_SELECTOR, "table tbody tr")) == 1
     row = console.el("table tbody tr").text
     assert repo["repositoryUri"] in row
     assert "Enabled" in row and "AES256" in row
@@ -344,6 +353,20 @@ def test_lifecycle_rule_and_preview(console, ecr, ctools, tmp_path):
         assert img.digest[:19] in text
     assert imgs[2].digest[:19] not in text
     console.shot("lifecycle-preview")
+
+    # no run yet: the events history is empty
+    console.wait_text("#lifecycle-events", "No lifecycle events yet")
+    # lifecycle runs now (as its daily job would), and the history lists what it expired, by which rule
+    admin(console.server, "lifecycle", "run", "--repository", name)
+    assert {i["imageDigest"] for i in ecr.describe_images(repositoryName=name)["imageDetails"]} == {imgs[2].digest}
+    console.d.refresh()
+    console.wait_text("#lifecycle-events", "Expired")
+    rows = [r.text for r in console.d.find_elements(By.CSS_SELECTOR, "#lifecycle-events tbody tr")]
+    assert len(rows) == 2, rows
+    for img, tag in zip(imgs[:2], ("v1", "v2")):
+        row = next(r for r in rows if img.digest[:19] in r)
+        assert tag in row and "Expired" in row and "1: keep one v" in row, row
+    console.shot("lifecycle-events")
 
 
 def test_delete_two_images_through_the_dialog(console, ecr, ctools, tmp_path):
@@ -620,3 +643,92 @@ def test_scan_findings_filter_sort_and_links(browser, shots, scan_server, tmp_pa
     Select(console.el("#finding-sort")).select_by_value("name")
     WebDriverWait(console.d, WAIT).until(lambda d: names() == ["CVE-2099-0050", "CVE-2099-0101"])
     console.shot("image-findings")
+
+
+def test_long_lists_are_paged_on_the_server(console, ecr, iam, reg):
+    """The lifecycle preview (GetLifecyclePolicyPreview's pages) and a group's members (GetGroup's
+    Marker pages), past one page of each."""
+    name = f"console/pages-{token()}"
+    digests = []
+    for i in range(23):
+        img = images.make_image(label=images.token())
+        reg.push_image(name, img, tag=f"t{i:02d}")
+        digests.append(img.digest)
+    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps({"rules": [{
+        "rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+        "action": {"type": "expire"}}]}))
+    group = f"pages-{token()}"
+    iam.create_group(GroupName=group)
+    users = [f"{group}-u{i:02d}" for i in range(22)]
+    for u in users:
+        iam.create_user(UserName=u)
+        iam.add_user_to_group(GroupName=group, UserName=u)
+
+    console.sign_in_root()
+    console.open(f"#/repository/{requests.utils.quote(name, safe='')}/lifecycle")
+    console.wait_text("table", "more than 1 images")
+    console.click("#rules-test")
+    console.wait_text("#preview h3", "22 image(s) would expire")
+    assert len(console.d.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 20
+    first = console.el("#preview").text
+    console.click("#preview .pager button[aria-label='Next page']")
+    console.wait_text("#preview .pager span", "Page 2")
+    WebDriverWait(console.d, WAIT).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 2)
+    second = console.el("#preview").text
+    shown = [d for d in digests[:22] if d[:19] in first or d[:19] in second]
+    assert len(shown) == 22
+
+    console.open(f"#/iam/group/{group}")
+    WebDriverWait(console.d, WAIT).until(lambda d: "Page 1" in d.find_element(By.ID, "main").text)
+    page1 = {a.text for a in console.d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)}
+    assert len(page1) == 20
+    console.click(".pager button[aria-label='Next page']")
+    console.wait_text(".pager span", "Page 2")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: len([a for a in d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)]) == 2)
+    page2 = {a.text for a in console.d.find_elements(By.CSS_SELECTOR, "main table a") if a.text.startswith(group)}
+    assert page1 | page2 == set(users)
+
+
+def test_account_settings_and_sign_in_with_the_alias(console, iam):
+    alias = f"console-{token()}"
+    user = f"alias-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password="Alias-user-pass-1")
+    try:
+        console.sign_in_root()
+        console.open("#/iam/account")
+        console.wait_text("h2", "Password policy")
+        console.type("#account-alias", alias)
+        console.click("#alias-save")
+        console.wait_text("main", f"Users sign in with {alias}")
+        assert iam.list_account_aliases()["AccountAliases"] == [alias]
+        console.type("#pp-min-length", "14")
+        console.click("#pp-symbols")
+        console.type("#pp-reuse", "3")
+        console.click("#policy-save")
+        console.wait_text("#pp-status", "This account has a password policy")
+        got = iam.get_account_password_policy()["PasswordPolicy"]
+        assert got["MinimumPasswordLength"] == 14 and got["RequireSymbols"] is True
+        assert got["PasswordReusePrevention"] == 3 and got["ExpirePasswords"] is False
+        console.d.execute_script("window.scrollTo(0, 0)")
+        console.shot("account-settings")
+        # the policy holds for passwords set in the console too, with IAM's sentence
+        console.open(f"#/iam/user/{user}")
+        console.type("#login-password", "Too-short-1")
+        console.click("#login-save")
+        console.wait_text(".alert", "PasswordPolicyViolation")
+        assert "Password should have a minimum length of 14" in console.el(".alert").text
+        # the IAM user signs in with the alias in place of the account id
+        console.click("#signout")
+        console.wait_text("h1", "Sign in to berth")
+        console.type("input[name=account]", alias)
+        console.type("input[name=user]", user)
+        console.type("input[name=password]", "Alias-user-pass-1")
+        console.click("#signin-submit")
+        console.wait_text("h1", "Private repositories")
+        assert user in console.el("#who").text
+    finally:
+        iam.delete_account_alias(AccountAlias=alias)
+        iam.delete_account_password_policy()
+        iam.delete_login_profile(UserName=user)

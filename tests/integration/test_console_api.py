@@ -7,6 +7,7 @@ failed sign-ins, and sign-out ending the session on the server.
 
 import json
 import os
+import time
 
 import boto3
 import pytest
@@ -14,7 +15,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import run, token
+import images
+from conftest import DEFAULT_BIN, run, token
 
 READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 PASSWORD = "Berth-console-1"
@@ -341,3 +343,338 @@ def test_sign_in_body_limits(berth):
                       json={"accessKeyId": berth.access_key, "secretAccessKey": berth.secret},
                       headers={"Origin": "http://evil.example"}, timeout=10)
     assert r.status_code == 403
+
+
+# ---- the Lifecycle Policy tab's events history: CloudTrail's PolicyExecutionEvent ----------
+
+CT_TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+KEEP_ONE = json.dumps({"rules": [{"rulePriority": 3, "description": "keep the newest", "selection": {
+    "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})
+
+
+def admin(server, *args):
+    binary = os.environ.get("BERTH_BIN", str(DEFAULT_BIN))
+    env = {**os.environ, **server.extra_env, "BERTH_REGION": server.region}
+    return run([binary, "admin", *args, "--data", str(server.data_dir)], env=env, timeout=120)
+
+
+def cloudtrail_call(server, s, body, csrf):
+    headers = {"X-Amz-Target": CT_TARGET + "LookupEvents", "Content-Type": "application/x-amz-json-1.1",
+               "X-Berth-Csrf": csrf, "Origin": server.url}
+    return s.post(server.url + "/console/api/cloudtrail", data=json.dumps(body), headers=headers, timeout=30)
+
+
+def test_lifecycle_run_is_a_policy_execution_event(berth, reg, iam, user):
+    ecr = client(berth, "ecr")
+    repo = f"console/lc-{token()}"
+    arn = ecr.create_repository(repositoryName=repo)["repository"]["repositoryArn"]
+    digests = []
+    for tag in ("old", None, "new"):
+        img = images.make_image(label=images.token())
+        reg.push_image(repo, img, tag=tag)
+        digests.append(img.digest)
+        time.sleep(0.02)
+    ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=KEEP_ONE)
+    admin(berth, "lifecycle", "run", "--repository", repo)
+
+    # with the CloudTrail API, by the repository's ARN: that run's record and nothing else
+    ct = client(berth, "cloudtrail")
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}])["Events"]
+    assert [e["EventName"] for e in events] == ["PolicyExecutionEvent"]
+    assert events[0]["Resources"] == [{"ResourceType": "AWS::ECR::Repository", "ResourceName": arn}]
+    rec = json.loads(events[0]["CloudTrailEvent"])
+    assert rec["eventType"] == "AwsServiceEvent" and rec["eventSource"] == "ecr.amazonaws.com"
+    assert rec["userIdentity"] == {"accountId": berth.account_id, "invokedBy": "AWS Internal"}
+    assert rec["readOnly"] is True and rec["sourceIPAddress"] == "AWS Internal"
+    d = rec["serviceEventDetails"]
+    assert d["repositoryName"] == repo
+    assert d["lifecycleEventPolicy"]["lifecycleEventRules"] == [{
+        "rulePriority": 3, "description": "keep the newest", "action": "expire",
+        "lifecycleEventSelection": {"tagStatus": "Any", "tagPrefixList": [], "countType": "Image count more than",
+                                    "countNumber": 1}}]
+    acted = {a["lifecycleEventImage"]["digest"]: a for a in d["lifecycleEventImageActions"]}
+    assert set(acted) == set(digests[:2])
+    assert acted[digests[0]]["lifecycleEventImage"]["tagList"] == ["old"]
+    assert acted[digests[0]]["lifecycleEventImage"]["tagStatus"] == "Tagged"
+    assert acted[digests[1]]["lifecycleEventImage"]["tagStatus"] == "Untagged"
+    assert all(a["rulePriority"] == 3 and a["action"] == "expire" for a in acted.values())
+    # by its event name too
+    named = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PolicyExecutionEvent"}])
+    assert rec["eventID"] in {e["EventId"] for e in named["Events"]}
+
+    # through the console, as the session's principal: the root reads it ...
+    s, doc = root_session(berth)
+    body = {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": arn}]}
+    r = cloudtrail_call(berth, s, body, doc["csrf"])
+    assert r.status_code == 200, r.text
+    assert [e["EventId"] for e in r.json()["Events"]] == [rec["eventID"]]
+    # ... needs the CSRF token like every other call ...
+    assert cloudtrail_call(berth, s, body, "nope").status_code == 403
+    # ... and a user without cloudtrail:LookupEvents is refused with AWS's sentence
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    us, ur = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert ur.status_code == 200, ur.text
+    r = cloudtrail_call(berth, us, body, ur.json()["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "AccessDeniedException", r.text
+    assert "cloudtrail:LookupEvents" in r.json()["message"]
+
+
+# ---- the repositories search: DescribeRepositories' pages, filtered on the server -------------
+
+def test_repository_search_is_server_side_and_paged(berth):
+    ecr = client(berth, "ecr")
+    t = token()
+    names = [f"search-{t}/alpha", f"search-{t}/beta", f"search-{t}/gamma", f"other-{t}/alphabet"]
+    for n in names:
+        ecr.create_repository(repositoryName=n)
+    s, doc = root_session(berth)
+
+    def search(flt, **body):
+        r = ecr_call(berth, s, "DescribeRepositories", body, doc["csrf"]) if flt is None else s.post(
+            berth.url + "/console/api/ecr", data=json.dumps(body), timeout=30,
+            headers={"X-Amz-Target": TARGET + "DescribeRepositories", "Content-Type": "application/x-amz-json-1.1",
+                     "X-Berth-Csrf": doc["csrf"], "Origin": berth.url, "X-Berth-Repository-Filter": flt})
+        return r
+
+    def names_of(r):
+        assert r.status_code == 200, r.text
+        return [x["repositoryName"] for x in r.json()["repositories"]]
+
+    # a substring anywhere in the name (upper case finds lower case names), in name order
+    assert names_of(search(f"contains:{t.upper()}/ALPHA")) == [f"other-{t}/alphabet", f"search-{t}/alpha"]
+    assert names_of(search(f"prefix:search-{t}/")) == names[:3]
+    assert names_of(search(f"prefix:search-{t}/a")) == [names[0]]
+    assert names_of(search(f"contains:nothing-{t}")) == []
+    # pages of the filtered list with DescribeRepositories' own tokens
+    seen, tok = [], None
+    for _ in range(5):
+        body = {"maxResults": 1} | ({"nextToken": tok} if tok else {})
+        r = search(f"contains:{t}", **body)
+        seen += names_of(r)
+        tok = r.json().get("nextToken")
+        if not tok:
+            break
+    assert seen == sorted(names)
+    # a filter in another form is the API's parameter error
+    r = search("regex:.*")
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException", r.text
+    assert search("contains:").status_code == 400
+    # the filter is the console's: a SigV4 call with the header lists every repository
+    signed = client(berth, "ecr")
+    signed.meta.events.register("before-sign.ecr.DescribeRepositories", lambda request, **kw: request.headers.__setitem__(
+        "X-Berth-Repository-Filter", f"prefix:search-{t}/"))
+    got = [x["repositoryName"] for x in signed.describe_repositories(maxResults=1000)["repositories"]]
+    assert f"other-{t}/alphabet" in got and set(names) <= set(got)
+
+
+# ---- account aliases, the account password policy, limits that outlive a restart ---------------
+# (a server of their own: an alias and a password policy are the whole account's)
+
+@pytest.fixture(scope="module")
+def own(berth_factory):
+    return berth_factory()
+
+
+def aws_iam(server, *args, check=True):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=server.access_key, AWS_SECRET_ACCESS_KEY=server.secret,
+               AWS_DEFAULT_REGION=server.region, AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+    p = run(["aws", "--endpoint-url", server.url, "iam", *args], env=env, check=check, redact=[server.secret])
+    return json.loads(p.stdout) if check and p.stdout.strip() else p
+
+
+def second_account(server):
+    """A second account on server (berth admin create-account): its boto3 IAM client."""
+    out = admin(server, "create-account").stdout
+    vals = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+    return client(server, "iam", vals["aws_access_key_id"], vals["aws_secret_access_key"])
+
+
+def test_account_alias_and_sign_in_with_it(own):
+    iam = client(own, "iam")
+    assert iam.list_account_aliases()["AccountAliases"] == []
+    alias = f"team-{token()}"
+    aws_iam(own, "create-account-alias", "--account-alias", alias)
+    assert aws_iam(own, "list-account-aliases")["AccountAliases"] == [alias]
+    # the same again is fine; another replaces it (one alias per account)
+    iam.create_account_alias(AccountAlias=alias)
+    iam.create_account_alias(AccountAlias=alias + "-b")
+    assert iam.list_account_aliases()["AccountAliases"] == [alias + "-b"]
+    iam.create_account_alias(AccountAlias=alias)
+    # an alias another account of the server has is refused with IAM's error
+    other = second_account(own)
+    with pytest.raises(ClientError) as e:
+        other.create_account_alias(AccountAlias=alias)
+    assert code(e) == "EntityAlreadyExists" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    # IAM's pattern and length, checked by the server with the model
+    raw = boto3.client("iam", endpoint_url=own.url, region_name=own.region, aws_access_key_id=own.access_key,
+                       aws_secret_access_key=own.secret,
+                       config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+    for bad in ("ab", "Upper-Case", "a--b", "-ab"):
+        with pytest.raises(ClientError) as e:
+            raw.create_account_alias(AccountAlias=bad)
+        assert code(e) == "ValidationError", bad
+
+    user = f"alias-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    # the alias (in any case) signs in as the account id does
+    for account in (alias, alias.upper(), own.account_id):
+        _, r = sign_in(own, account=account, user=user, password=PASSWORD)
+        assert r.status_code == 200, r.text
+        assert r.json()["account"] == own.account_id and r.json()["userName"] == user
+    # an alias of no account is wrong credentials like any other
+    _, r = sign_in(own, account=f"nobody-{token()}", user=user, password=PASSWORD)
+    assert r.status_code == 401 and r.json()["__type"] == "UnrecognizedClientException"
+
+    with pytest.raises(ClientError) as e:
+        iam.delete_account_alias(AccountAlias=alias + "-b")
+    assert code(e) == "NoSuchEntity" and message(e) == f"The account alias {alias}-b cannot be found."
+    aws_iam(own, "delete-account-alias", "--account-alias", alias)
+    assert iam.list_account_aliases()["AccountAliases"] == []
+    _, r = sign_in(own, account=alias, user=user, password=PASSWORD)
+    assert r.status_code == 401
+    # the alias is free for another account now
+    other.create_account_alias(AccountAlias=alias)
+    other.delete_account_alias(AccountAlias=alias)
+
+
+def test_account_password_policy_is_enforced(own):
+    iam = client(own, "iam")
+    with pytest.raises(ClientError) as e:
+        iam.get_account_password_policy()
+    assert code(e) == "NoSuchEntity"
+    assert message(e) == f"The Password Policy with domain name {own.account_id} cannot be found."
+    with pytest.raises(ClientError) as e:
+        iam.delete_account_password_policy()
+    assert code(e) == "NoSuchEntity"
+
+    aws_iam(own, "update-account-password-policy", "--minimum-password-length", "12", "--require-symbols",
+            "--require-numbers", "--require-uppercase-characters", "--require-lowercase-characters",
+            "--allow-users-to-change-password", "--password-reuse-prevention", "2", "--max-password-age", "90")
+    got = aws_iam(own, "get-account-password-policy")["PasswordPolicy"]
+    assert got == {"MinimumPasswordLength": 12, "RequireSymbols": True, "RequireNumbers": True,
+                   "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True,
+                   "AllowUsersToChangePassword": True, "ExpirePasswords": True, "MaxPasswordAge": 90,
+                   "PasswordReusePrevention": 2, "HardExpiry": False}
+
+    user = f"policy-{token()}"
+    iam.create_user(UserName=user)
+    cases = [("Short-pw-1", "Password should have a minimum length of 12"),
+             ("lower-case-pass-1", "Password should have at least one uppercase letter"),
+             ("UPPER-CASE-PASS-1", "Password should have at least one lowercase letter"),
+             ("No-digits-in-here", "Password should have at least one number"),
+             ("NoSymbolsInHere12", "Password should have at least one symbol")]
+    for pw, why in cases:
+        with pytest.raises(ClientError) as e:
+            iam.create_login_profile(UserName=user, Password=pw)
+        assert code(e) == "PasswordPolicyViolation" and message(e) == why, pw
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    first, second, third = "First-password-1", "Second-password-2", "Third-password-3"
+    iam.create_login_profile(UserName=user, Password=first)
+    iam.update_login_profile(UserName=user, Password=second)
+    # the last two passwords may not be used again ...
+    for pw in (first, second):
+        with pytest.raises(ClientError) as e:
+            iam.update_login_profile(UserName=user, Password=pw)
+        assert code(e) == "PasswordPolicyViolation"
+        assert message(e) == "Password should not be one of your last 2 passwords"
+    # ... nor by the user's own ChangePassword
+    iam.put_user_policy(UserName=user, PolicyName="change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine = client(own, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        mine.change_password(OldPassword=second, NewPassword=first)
+    assert code(e) == "PasswordPolicyViolation"
+    with pytest.raises(ClientError) as e:
+        mine.change_password(OldPassword=second, NewPassword="weak-1A")
+    assert message(e) == "Password should have a minimum length of 12"
+    mine.change_password(OldPassword=second, NewPassword=third)
+    # three passwords on, the first is allowed again
+    iam.update_login_profile(UserName=user, Password=first)
+
+    # an update replaces the whole policy: what is not given takes IAM's default
+    iam.update_account_password_policy(MinimumPasswordLength=6)
+    got = iam.get_account_password_policy()["PasswordPolicy"]
+    assert got["MinimumPasswordLength"] == 6 and got["RequireSymbols"] is False and got["ExpirePasswords"] is False
+    assert "PasswordReusePrevention" not in got and "MaxPasswordAge" not in got
+    iam.update_login_profile(UserName=user, Password="sixsix")  # 6 characters, nothing else required
+    # the model's bounds
+    raw = boto3.client("iam", endpoint_url=own.url, region_name=own.region, aws_access_key_id=own.access_key,
+                       aws_secret_access_key=own.secret,
+                       config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+    with pytest.raises(ClientError) as e:
+        raw.update_account_password_policy(MinimumPasswordLength=5)
+    assert code(e) == "ValidationError"
+    aws_iam(own, "delete-account-password-policy")
+    with pytest.raises(ClientError) as e:
+        iam.get_account_password_policy()
+    assert code(e) == "NoSuchEntity"
+    # without a policy IAM's default applies again
+    with pytest.raises(ClientError) as e:
+        iam.update_login_profile(UserName=user, Password="sixsix")
+    assert code(e) == "PasswordPolicyViolation"
+    iam.delete_login_profile(UserName=user)
+
+
+def test_failed_sign_ins_stay_limited_after_a_restart(own):
+    iam = client(own, "iam")
+    user = f"limit-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    for _ in range(5):
+        _, r = sign_in(own, account=own.account_id, user=user, password="Wrong-password-1")
+        assert r.status_code == 401
+    _, r = sign_in(own, account=own.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 429
+    own.restart()
+    _, r = sign_in(own, account=own.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 429, r.text
+    assert r.json()["__type"] == "ThrottlingException"
+    m = r.json()["message"]
+    assert m.startswith("Too many failed sign-in attempts. Try again in ") and m.endswith(" minutes."), m
+    # the count is the user's: another user of the same account still signs in
+    other = f"limit-{token()}"
+    iam.create_user(UserName=other)
+    iam.create_login_profile(UserName=other, Password=PASSWORD)
+    _, r = sign_in(own, account=own.account_id, user=other, password=PASSWORD)
+    assert r.status_code == 200, r.text
+    # and what is counted is kept in the store
+    from conftest import metadata_db
+    db = metadata_db(own.data_dir)
+    rows = db.execute("SELECT key, fails FROM console_signin_failures WHERE key = ?",
+                      (f"u:user/{own.account_id}/{user}",)).fetchall()
+    db.close()
+    assert rows == [(f"u:user/{own.account_id}/{user}", 5)]
+
+
+def test_expired_password_must_be_changed_at_sign_in(own):
+    from conftest import metadata_db
+    iam = client(own, "iam")
+    user = f"expiry-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    iam.update_account_password_policy(MinimumPasswordLength=8, MaxPasswordAge=30)
+    try:
+        _, r = sign_in(own, account=own.account_id, user=user, password=PASSWORD)
+        assert r.status_code == 200 and r.json()["mustChangePassword"] is False, r.text
+        # set 31 days ago
+        db = metadata_db(own.data_dir)
+        db.execute("UPDATE iam_password_history SET set_at = set_at - ? WHERE account_id = ? AND user_name = ?",
+                   (31 * 86400 * 1000, own.account_id, user))
+        db.commit()
+        db.close()
+        _, r = sign_in(own, account=own.account_id, user=user, password=PASSWORD)
+        assert r.status_code == 200 and r.json()["mustChangePassword"] is True, r.text
+        # with HardExpiry the user cannot sign in at all
+        iam.update_account_password_policy(MinimumPasswordLength=8, MaxPasswordAge=30, HardExpiry=True)
+        _, r = sign_in(own, account=own.account_id, user=user, password=PASSWORD)
+        assert r.status_code == 401 and r.json()["__type"] == "PasswordExpired", r.text
+        # an administrator's new password starts the clock again
+        iam.update_login_profile(UserName=user, Password="Reset-by-admin-1")
+        _, r = sign_in(own, account=own.account_id, user=user, password="Reset-by-admin-1")
+        assert r.status_code == 200 and r.json()["mustChangePassword"] is False, r.text
+    finally:
+        iam.delete_account_password_policy()

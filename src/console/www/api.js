@@ -1,8 +1,9 @@
-// The console's client of berth's own APIs: ECR (AWS JSON 1.1) and IAM
-// (AWS Query, XML replies) through /console/api/, with the session cookie
+// The console's client of berth's own APIs: ECR and CloudTrail (AWS JSON
+// 1.1) and IAM (AWS Query, XML replies) through /console/api/, with the session cookie
 // and the CSRF token, which lives in this module's memory only.
 
 const ECR_TARGET = 'AmazonEC2ContainerRegistry_V20150921.';
+const CLOUDTRAIL_TARGET = 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.';
 let session = null;
 
 export class ApiError extends Error {
@@ -72,20 +73,31 @@ function signedOut(err) {
   return err;
 }
 
-// An ECR operation; resolves to its output object.
-export async function ecr(op, input = {}) {
-  const res = await fetch('/console/api/ecr', {
+async function jsonCall(route, target, input, extra = {}) {
+  const res = await fetch(`/console/api/${route}`, {
     method: 'POST',
     credentials: 'same-origin',
     headers: {
+      ...extra,
       'Content-Type': 'application/x-amz-json-1.1',
-      'X-Amz-Target': ECR_TARGET + op,
+      'X-Amz-Target': target,
       'X-Berth-Csrf': session ? session.csrf : '',
     },
     body: JSON.stringify(input),
   });
   if (!res.ok) throw signedOut(await failure(res));
   return res.json();
+}
+
+// An ECR operation; resolves to its output object. headers: more request
+// headers (X-Berth-Repository-Filter, the console's repository search).
+export function ecr(op, input = {}, headers = {}) {
+  return jsonCall('ecr', ECR_TARGET + op, input, headers);
+}
+
+// A CloudTrail operation (LookupEvents); resolves to its output object.
+export function cloudtrail(op, input = {}) {
+  return jsonCall('cloudtrail', CLOUDTRAIL_TARGET + op, input);
 }
 
 // Flattens {Key: value, List: [..], Tags: [{Key,Value}]} the way the Query

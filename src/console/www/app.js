@@ -23,6 +23,7 @@ const routes = [
   [/^\/iam\/policies$/, () => iamPages.policies()],
   [/^\/iam\/policy\/(.+)$/, (m) => iamPages.policy(decodeURIComponent(m[1]))],
   [/^\/iam\/simulator$/, () => iamPages.simulator()],
+  [/^\/iam\/account$/, () => iamPages.account()],
   [/^\/password$/, () => changePassword()],
 ];
 
@@ -55,12 +56,12 @@ async function doSignOut() {
 function signIn() {
   const err = errorBox();
   const mode = { value: 'password' };
-  const account = h('input', { name: 'account', inputmode: 'numeric', autocomplete: 'username', pattern: '[0-9]{12}', required: true });
+  const account = h('input', { name: 'account', autocomplete: 'organization', autocapitalize: 'none', spellcheck: 'false', required: true });
   const user = h('input', { name: 'user', autocomplete: 'username', required: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const akid = h('input', { name: 'accessKeyId', autocomplete: 'username', required: true, spellcheck: 'false' });
   const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'current-password', required: true });
-  const pwFields = h('div', {}, field('Account ID (12 digits)', account), field('IAM user name', user), field('Password', password));
+  const pwFields = h('div', {}, field('Account ID (12 digits) or alias', account), field('IAM user name', user), field('Password', password));
   const keyFields = h('div', { hidden: true },
     field('Access key ID', akid, 'The account root signs in with its access key pair (printed by berth on its first start).'),
     field('Secret access key', secret));

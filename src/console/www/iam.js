@@ -1,14 +1,15 @@
 // IAM: users (with access keys, console password, groups and policies),
-// groups, managed policies with their versions, and the policy simulator,
-// each a call of berth's IAM API.
+// groups, managed policies with their versions, the policy simulator, and
+// the account's alias and password policy, each a call of berth's IAM API.
 import * as api from './api.js';
 import { h, put, page, when, errorBox, dialog, table, tabs, field, toast, enc, pager } from './ui.js';
 
 const { text, members, record } = api;
+const PAGE_SIZE = 20;
 
 function iamTabs(active) {
   return tabs([['Users', '#/iam/users'], ['Groups', '#/iam/groups'], ['Policies', '#/iam/policies'],
-    ['Policy simulator', '#/iam/simulator']], active);
+    ['Policy simulator', '#/iam/simulator'], ['Account settings', '#/iam/account']], active);
 }
 
 // A list page over an IAM List* operation with Marker pagination.
@@ -18,7 +19,7 @@ async function pagedList({ action, params = {}, listName, columns, holder, err }
   async function load() {
     err.clear();
     try {
-      const res = await api.iam(action, { ...params, MaxItems: 50, Marker: markers[index] });
+      const res = await api.iam(action, { ...params, MaxItems: PAGE_SIZE, Marker: markers[index] });
       const rows = members(res, listName).map(record);
       markers[index + 1] = text(res, 'IsTruncated') === 'true' ? text(res, 'Marker') : undefined;
       put(holder, table(columns, rows, { caption: listName }),
@@ -180,13 +181,18 @@ export async function group(name) {
     try { await api.iam(action, params); await after(); } catch (e) { err.show(e); }
   };
   async function load() {
-    const g = await api.iam('GetGroup', { GroupName: name });
+    // the members in GetGroup's own pages (Marker)
     const who = h('input', { id: 'group-add-user', 'aria-label': 'User name' });
-    put(usersBox, table([
-      { label: 'User', cell: (u) => h('a', { href: `#/iam/user/${enc(u.UserName)}` }, u.UserName) },
-      { label: '', cell: (u) => h('button', { type: 'button', onclick: () => act('RemoveUserFromGroup', { GroupName: name, UserName: u.UserName }, load) }, 'Remove') },
-    ], members(g, 'Users').map(record), { empty: 'No users', caption: 'Users' }),
-    h('div', { class: 'toolbar' }, who, h('button', { type: 'button', onclick: () => act('AddUserToGroup', { GroupName: name, UserName: who.value.trim() }, load) }, 'Add user')));
+    const membersBox = h('div', {});
+    put(usersBox, membersBox,
+      h('div', { class: 'toolbar' }, who, h('button', { type: 'button', onclick: () => act('AddUserToGroup', { GroupName: name, UserName: who.value.trim() }, load) }, 'Add user')));
+    await pagedList({
+      action: 'GetGroup', params: { GroupName: name }, listName: 'Users', holder: membersBox, err,
+      columns: [
+        { label: 'User', cell: (u) => h('a', { href: `#/iam/user/${enc(u.UserName)}` }, u.UserName) },
+        { label: '', cell: (u) => h('button', { type: 'button', onclick: () => act('RemoveUserFromGroup', { GroupName: name, UserName: u.UserName }, load) }, 'Remove') },
+      ],
+    });
     const res = await api.iam('ListAttachedGroupPolicies', { GroupName: name });
     const picker = await policyPicker();
     put(polBox, table([
@@ -287,4 +293,72 @@ export async function simulator() {
   }, field('Principal ARN (user or root)', principal), field('Actions (comma separated)', actions), field('Resource ARN', resource),
   h('button', { type: 'submit', class: 'primary' }, 'Run simulation'));
   page('IAM', iamTabs('Policy simulator'), form, err, out);
+}
+
+// The account alias (sign-in takes it in place of the id) and the account
+// password policy that console passwords must follow.
+export async function account() {
+  const err = errorBox();
+  const aliasBox = h('div', {});
+  const policyBox = h('div', {});
+  const act = async (fn, after) => {
+    err.clear();
+    try { await fn(); await after(); toast('Saved'); } catch (e) { err.show(e); }
+  };
+
+  async function alias() {
+    const now = members(await api.iam('ListAccountAliases'), 'AccountAliases').map((m) => m.textContent)[0];
+    const input = h('input', { id: 'account-alias', value: now || '', autocomplete: 'off', spellcheck: 'false' });
+    put(aliasBox, h('div', { class: 'card' },
+      h('p', {}, now ? ['Users sign in with ', h('code', {}, now), ' or ', h('code', {}, api.current().account), '.']
+        : 'No alias: users sign in with the 12-digit account id.'),
+      field('Account alias', input, 'Lower-case letters, digits and single dashes, 3 to 63 characters; unique in this berth.'),
+      h('div', { class: 'actions' },
+        now ? h('button', { type: 'button', class: 'danger', onclick: () => act(() => api.iam('DeleteAccountAlias', { AccountAlias: now }), alias) }, 'Delete alias') : null,
+        h('button', { type: 'button', class: 'primary', id: 'alias-save', onclick: () => act(() => api.iam('CreateAccountAlias', { AccountAlias: input.value.trim() }), alias) }, 'Save alias'))));
+  }
+
+  async function policy() {
+    let p = null;
+    try {
+      p = record((await api.iam('GetAccountPasswordPolicy')).getElementsByTagName('PasswordPolicy')[0]);
+    } catch (e) {
+      if (e.type !== 'NoSuchEntity') throw e;
+    }
+    const num = (id, v, min, max) => h('input', { id, type: 'number', min, max, value: v ?? '' });
+    const check = (id, label, v) => h('label', { class: 'check' }, h('input', { type: 'checkbox', id, checked: v === 'true' }), ' ', label);
+    const minLen = num('pp-min-length', p ? p.MinimumPasswordLength : 8, 6, 128);
+    const maxAge = num('pp-max-age', p?.MaxPasswordAge, 1, 1095);
+    const reuse = num('pp-reuse', p?.PasswordReusePrevention, 1, 24);
+    const checks = [
+      check('pp-upper', 'Require at least one uppercase letter (A-Z)', p?.RequireUppercaseCharacters),
+      check('pp-lower', 'Require at least one lowercase letter (a-z)', p?.RequireLowercaseCharacters),
+      check('pp-numbers', 'Require at least one number', p?.RequireNumbers),
+      check('pp-symbols', "Require at least one symbol (! @ # $ % ^ & * ( ) _ + - = [ ] { } | ')", p?.RequireSymbols),
+      check('pp-change', 'Allow users to change their own password', p?.AllowUsersToChangePassword),
+      check('pp-hard', 'Expired passwords can only be reset by an administrator', p?.HardExpiry),
+    ];
+    const on = (id) => document.getElementById(id).checked;
+    const save = () => {
+      const params = {
+        MinimumPasswordLength: minLen.value, RequireUppercaseCharacters: on('pp-upper'), RequireLowercaseCharacters: on('pp-lower'),
+        RequireNumbers: on('pp-numbers'), RequireSymbols: on('pp-symbols'), AllowUsersToChangePassword: on('pp-change'),
+      };
+      if (maxAge.value) { params.MaxPasswordAge = maxAge.value; params.HardExpiry = on('pp-hard'); }
+      if (reuse.value) params.PasswordReusePrevention = reuse.value;
+      return api.iam('UpdateAccountPasswordPolicy', params);
+    };
+    put(policyBox, h('div', { class: 'card' },
+      h('p', { class: 'muted', id: 'pp-status' }, p ? 'This account has a password policy.'
+        : "No password policy: IAM's default applies (at least 8 characters, three of upper case, lower case, numbers and symbols)."),
+      field('Minimum password length', minLen), checks,
+      field('Passwords expire after (days; empty: never)', maxAge),
+      field('Prevent reusing the last N passwords (empty: allowed)', reuse),
+      h('div', { class: 'actions' },
+        p ? h('button', { type: 'button', class: 'danger', onclick: () => act(() => api.iam('DeleteAccountPasswordPolicy'), policy) }, 'Delete policy') : null,
+        h('button', { type: 'button', class: 'primary', id: 'policy-save', onclick: () => act(save, policy) }, 'Save policy'))));
+  }
+
+  page('IAM', iamTabs('Account settings'), err, h('h2', {}, 'Account alias'), aliasBox, h('h2', {}, 'Password policy'), policyBox);
+  for (const f of [alias, policy]) await f().catch((e) => err.show(e));
 }

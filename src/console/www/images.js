@@ -217,10 +217,29 @@ export async function detail(name, digest) {
   sevFilter.addEventListener('change', drawFindings);
   sortBy.addEventListener('change', drawFindings);
   let scanNote = '';
+  // findings come in the API's pages of up to 1000; more are fetched on demand
+  let findingsToken;
+  const moreFindings = h('button', {
+    type: 'button', id: 'findings-more', hidden: true,
+    onclick: async () => {
+      err.clear();
+      try {
+        const out = await api.ecr('DescribeImageScanFindings', { repositoryName: name, imageId: { imageDigest: digest }, maxResults: 1000, nextToken: findingsToken });
+        findings = findings.concat(out.imageScanFindings?.findings || []);
+        findingsToken = out.nextToken;
+        moreFindings.hidden = !findingsToken;
+        drawFindings();
+      } catch (e) {
+        err.show(e);
+      }
+    },
+  }, 'More findings');
   try {
     const out = await api.ecr('DescribeImageScanFindings', { repositoryName: name, imageId: { imageDigest: digest }, maxResults: 1000 });
     findings = out.imageScanFindings?.findings || [];
-    scanNote = `${out.imageScanStatus?.status || ''}${out.imageScanFindings?.imageScanCompletedAt ? '' : ''}`;
+    findingsToken = out.nextToken;
+    moreFindings.hidden = !findingsToken;
+    scanNote = out.imageScanStatus?.status || '';
   } catch (e) {
     scanNote = e.type === 'ScanNotFoundException' ? 'This image has not been scanned.' : e.message;
   }
@@ -257,6 +276,7 @@ export async function detail(name, digest) {
       }, 'Scan')),
     h('div', { class: 'toolbar' }, sevFilter, sortBy),
     findingsBox,
+    h('div', { class: 'actions' }, moreFindings),
     h('details', {}, h('summary', {}, 'Config'), configBox),
     h('details', {}, h('summary', {}, 'Manifest'), h('pre', { class: 'code', id: 'image-manifest' }, JSON.stringify(manifest, null, 2))));
 }

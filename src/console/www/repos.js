@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { h, put, page, when, errorBox, copyButton, dialog, table, pager, tabs, field, toast, enc } from './ui.js';
 
 const PAGE_SIZE = 20;
+const PREVIEW_PAGE = 20;
 
 export function repoTabs(name, active) {
   const base = `#/repository/${enc(name)}`;
@@ -20,22 +21,21 @@ export async function list() {
   const err = errorBox();
   const tokens = [undefined];
   let index = 0;
-  const search = h('input', { type: 'search', id: 'repo-search', placeholder: 'Find repositories', 'aria-label': 'Find repositories' });
+  const search = h('input', { type: 'search', id: 'repo-search', placeholder: 'Find repositories', 'aria-label': 'Find repositories (name contains)' });
   const holder = h('div', {});
   const del = h('button', { type: 'button', class: 'danger', disabled: true, id: 'repo-delete' }, 'Delete');
   let selected = null;
+  let query = '';
 
   async function load() {
     err.clear();
     let out;
     try {
-      const q = search.value.trim();
-      out = q && !q.includes('*')
-        ? await api.ecr('DescribeRepositories', { repositoryNames: [q] }).catch((e) => {
-          if (e.type === 'RepositoryNotFoundException') return { repositories: [] };
-          throw e;
-        })
-        : await api.ecr('DescribeRepositories', { maxResults: PAGE_SIZE, nextToken: tokens[index] });
+      // a search is DescribeRepositories' own pages, filtered on the server;
+      // names are printable ASCII, so other text finds nothing
+      out = /[^\x20-\x7e]/.test(query) ? { repositories: [] }
+        : await api.ecr('DescribeRepositories', { maxResults: PAGE_SIZE, nextToken: tokens[index] },
+          query ? { 'X-Berth-Repository-Filter': `contains:${query}` } : {});
     } catch (e) {
       err.show(e);
       return;
@@ -53,8 +53,8 @@ export async function list() {
         { label: 'Tag immutability', cell: (r) => r.imageTagMutability === 'IMMUTABLE' ? 'Enabled' : 'Disabled' },
         { label: 'Scan on push', cell: (r) => r.imageScanningConfiguration?.scanOnPush ? 'Enabled' : 'Disabled' },
         { label: 'Encryption type', cell: (r) => r.encryptionConfiguration?.encryptionType || 'AES256' },
-      ], rows, { empty: 'No repositories', caption: 'Repositories' }),
-      search.value.trim() ? null : pager({
+      ], rows, { empty: query ? 'No repository name contains this' : 'No repositories', caption: 'Repositories' }),
+      pager({
         page: index + 1, hasPrev: index > 0, hasNext: !!out.nextToken,
         onPrev: () => { index--; load(); }, onNext: () => { index++; load(); },
       }));
@@ -63,9 +63,11 @@ export async function list() {
   del.addEventListener('click', async () => {
     if (selected) await deleteRepository(selected.repositoryName, load);
   });
-  search.addEventListener('keydown', (e) => { if (e.key === 'Enter') { index = 0; load(); } });
+  // a new search starts again from its first page
+  const restart = () => { query = search.value.trim(); index = 0; tokens.length = 1; load(); };
+  search.addEventListener('keydown', (e) => { if (e.key === 'Enter') restart(); });
   // the clear button of the search box (Enter is handled above)
-  search.addEventListener('search', () => { if (!search.value) { index = 0; load(); } });
+  search.addEventListener('search', () => { if (!search.value) restart(); });
 
   page('Private repositories',
     h('div', { class: 'toolbar' }, search,
@@ -391,6 +393,7 @@ export async function lifecycle(name) {
     if (await save()) draw(); else rules = before;
   }
 
+  // the preview's results in server-side pages (GetLifecyclePolicyPreview's own)
   async function preview() {
     err.clear();
     put(previewHolder, h('p', { class: 'muted' }, 'Testing rules…'));
@@ -398,20 +401,38 @@ export async function lifecycle(name) {
       await api.ecr('StartLifecyclePolicyPreview', { repositoryName: name, lifecyclePolicyText: policyText() });
       let out;
       for (let i = 0; i < 60; i++) {
-        out = await api.ecr('GetLifecyclePolicyPreview', { repositoryName: name });
+        out = await api.ecr('GetLifecyclePolicyPreview', { repositoryName: name, maxResults: PREVIEW_PAGE });
         if (out.status !== 'IN_PROGRESS') break;
         await new Promise((r) => setTimeout(r, 500));
       }
-      const results = out.previewResults || [];
-      put(previewHolder, 
-        h('h3', {}, `Preview: ${out.status}, ${out.summary?.expiringImageTotalCount ?? results.length} image(s) would expire`),
+      const tokens = [undefined, out.nextToken];
+      let index = 0;
+      const heading = h('h3', {}, `Preview: ${out.status}, ${out.summary?.expiringImageTotalCount ?? (out.previewResults || []).length} image(s) would expire`);
+      const body = h('div', {});
+      const show = (o) => put(body,
         table([
           { label: 'Image tags', cell: (r) => (r.imageTags || []).join(', ') || h('span', { class: 'muted' }, 'untagged') },
           { label: 'Digest', cell: (r) => h('code', { class: 'digest', title: r.imageDigest }, r.imageDigest.slice(0, 19) + '…') },
           { label: 'Pushed at', cell: (r) => when(r.imagePushedAt) },
           { label: 'Action', cell: (r) => r.action?.type || '' },
           { label: 'Rule', cell: (r) => String(r.appliedRulePriority) },
-        ], results, { empty: 'No image would be affected', caption: 'Preview results' }));
+        ], o.previewResults || [], { empty: 'No image would be affected', caption: 'Preview results' }),
+        tokens[1] ? pager({
+          page: index + 1, hasPrev: index > 0, hasNext: !!tokens[index + 1],
+          onPrev: () => turn(-1), onNext: () => turn(1),
+        }) : null);
+      const turn = async (step) => {
+        try {
+          const o = await api.ecr('GetLifecyclePolicyPreview', { repositoryName: name, maxResults: PREVIEW_PAGE, nextToken: tokens[index + step] });
+          index += step;
+          tokens[index + 1] = o.nextToken;
+          show(o);
+        } catch (e) {
+          err.show(e);
+        }
+      };
+      show(out);
+      put(previewHolder, heading, body);
     } catch (e) {
       put(previewHolder);
       err.show(e);
@@ -426,8 +447,62 @@ export async function lifecycle(name) {
     err, rulesHolder, previewHolder,
     h('h2', {}, 'Events history'),
     h('p', {}, 'Last evaluated: ', when(evaluated)),
-    h('p', { class: 'muted' }, 'What each run did (images expired or archived) is listed by ',
-      h('code', {}, `berth admin lifecycle history --repository ${name}`), ' on the server.'));
+    eventsHistory(name));
+}
+
+// What lifecycle runs did to this repository: CloudTrail's
+// PolicyExecutionEvent records (LookupEvents by the repository's ARN, which
+// names those records and nothing else), one row per image.
+function eventsHistory(name) {
+  const err = errorBox();
+  const holder = h('div', { id: 'lifecycle-events' }, h('p', { class: 'muted' }, 'Loading…'));
+  const rows = [];
+  let token;
+  let arn;
+  const more = h('button', { type: 'button', id: 'lifecycle-events-more', hidden: true, onclick: () => load() }, 'Older events');
+  const ruleText = (r, prio) => {
+    if (!r) return `Rule ${prio}`;
+    const sel = r.lifecycleEventSelection || {};
+    const unit = sel.countUnit ? ` ${sel.countUnit}` : '';
+    return `${prio}${r.description ? ': ' + r.description : ''} (${sel.tagStatus || ''}, ${sel.countType || ''} ${sel.countNumber ?? ''}${unit})`;
+  };
+  async function load() {
+    err.clear();
+    more.disabled = true;
+    try {
+      if (!arn) arn = (await api.ecr('DescribeRepositories', { repositoryNames: [name] })).repositories[0].repositoryArn;
+      const out = await api.cloudtrail('LookupEvents', {
+        LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: arn }], MaxResults: 10, NextToken: token,
+      });
+      for (const e of out.Events || []) {
+        if (e.EventName !== 'PolicyExecutionEvent') continue;
+        const d = JSON.parse(e.CloudTrailEvent).serviceEventDetails || {};
+        const rules = new Map((d.lifecycleEventPolicy?.lifecycleEventRules || []).map((r) => [r.rulePriority, r]));
+        for (const a of d.lifecycleEventImageActions || []) {
+          rows.push({ at: e.EventTime, image: a.lifecycleEventImage || {}, rule: ruleText(rules.get(a.rulePriority), a.rulePriority), action: a.action || 'expire' });
+        }
+      }
+      token = out.NextToken;
+    } catch (e) {
+      put(holder);
+      err.show(e);
+      return;
+    } finally {
+      more.disabled = false;
+    }
+    more.hidden = !token;
+    put(holder, table([
+      { label: 'Event time', cell: (r) => when(r.at) },
+      { label: 'Action', cell: (r) => (r.action === 'transition' ? 'Archived' : 'Expired') },
+      { label: 'Image tags', cell: (r) => (r.image.tagList || []).join(', ') || h('span', { class: 'muted' }, 'untagged') },
+      { label: 'Digest', cell: (r) => h('code', { class: 'digest', title: r.image.digest }, (r.image.digest || '').slice(0, 19) + '…') },
+      { label: 'Pushed at', cell: (r) => when(r.image.pushedAt ? r.image.pushedAt / 1000 : null) },
+      { label: 'Rule', cell: (r) => r.rule },
+    ], rows, { empty: 'No lifecycle events yet', caption: 'Lifecycle events' }));
+  }
+  load();
+  return h('div', {}, h('p', { class: 'muted' }, 'Images that lifecycle rules expired or archived, newest first, from the CloudTrail event history (',
+    h('code', {}, 'PolicyExecutionEvent'), ').'), err, holder, h('div', { class: 'actions' }, more));
 }
 
 export async function tags(name) {

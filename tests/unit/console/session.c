@@ -1,9 +1,10 @@
 /*
  * Unit tests for src/console/session.c: the session cookie among others,
- * quoted and malformed; the two sign-in forms and what is not one; and the
- * limit on failed sign-ins per user and per address, its window and its
- * reset on success. Also auth/signin.c's password policy and Argon2id
- * round trip.
+ * quoted and malformed; the two sign-in forms (by account id or alias) and
+ * what is not one; and the limit on failed sign-ins per user and per
+ * address, its window, its reset on success, and that it is kept in the
+ * store (a store closed and opened again still has it). Also
+ * auth/signin.c's password policy and Argon2id round trip.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,23 @@
 #include "auth/signin.h"
 #include "console/console.h"
 #include "core/error.h"
+#include "store/store.h"
+#include "tmpdir.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    return tmpdir_make(dir, sizeof(dir), "console") < 0 || store_open(dir) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close_thread();
+    return tmpdir_remove(dir);
+}
 
 #define SID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -53,10 +71,23 @@ static void test_signin_forms(void **state)
     assert_true(f.key_pair);
     assert_string_equal(f.access_key_id, "AKIAEXAMPLE");
     assert_string_equal(f.secret, "s3cret");
+    /* an alias in place of the id, lower-cased */
+    const char *alias = "{\"account\":\"My-Team-42\",\"user\":\"alice\",\"password\":\"Pass-word-1\"}";
+    assert_int_equal(console_signin_parse(&f, alias, strlen(alias)), 0);
+    assert_string_equal(f.account, "my-team-42");
+    assert_true(account_alias_valid("abc"));
+    assert_true(account_alias_valid("123456789012x"));
+    assert_false(account_alias_valid("ab"));
+    assert_false(account_alias_valid("-abc"));
+    assert_false(account_alias_valid("abc-"));
+    assert_false(account_alias_valid("a--b"));
+    assert_false(account_alias_valid("a_b"));
 
     static const char *const bad[] = {
         "", "[]", "{}", "{\"account\":\"123456789012\",\"user\":\"a\"}",
-        "{\"account\":\"12345678901x\",\"user\":\"a\",\"password\":\"p\"}",
+        "{\"account\":\"12345678901_\",\"user\":\"a\",\"password\":\"p\"}",
+        "{\"account\":\"a--b\",\"user\":\"a\",\"password\":\"p\"}",
+        "{\"account\":\"ab\",\"user\":\"a\",\"password\":\"p\"}",
         "{\"account\":123456789012,\"user\":\"a\",\"password\":\"p\"}",
         "{\"accessKeyId\":\"AKIA\"}",
         "{\"accessKeyId\":\"AKIA\",\"secretAccessKey\":\"s\",\"password\":\"p\"}",
@@ -71,36 +102,49 @@ static void test_signin_forms(void **state)
     }
 }
 
+static bool allowed(const char *user, const char *addr, int64_t t, int64_t *retry)
+{
+    assert_int_equal(console_signin_wait(user, addr, t, retry), 0);
+    return *retry == 0;
+}
+
 static void test_rate_limit(void **state)
 {
     (void)state;
     int64_t t = 1000000, retry;
     for (int i = 0; i < 5; i++) {
-        assert_true(console_signin_allowed("user/1/bob", "10.0.0.1", t, &retry));
-        console_signin_failed("user/1/bob", "10.0.0.1", t);
+        assert_true(allowed("user/1/bob", "10.0.0.1", t, &retry));
+        assert_int_equal(console_signin_failed("user/1/bob", "10.0.0.1", t), 0);
     }
-    assert_false(console_signin_allowed("user/1/bob", "10.0.0.2", t, &retry));
+    assert_false(allowed("user/1/bob", "10.0.0.2", t, &retry));
     assert_true(retry > 0 && retry <= 15 * 60);
     /* another user from the same address is still let in */
-    assert_true(console_signin_allowed("user/1/carol", "10.0.0.1", t, &retry));
-    /* after the window, bob may try again */
-    assert_true(console_signin_allowed("user/1/bob", "10.0.0.2", t + 15 * 60 * 1000 + 1, &retry));
+    assert_true(allowed("user/1/carol", "10.0.0.1", t, &retry));
+    /* the counts are in the store: a server started again still has them */
+    store_close_thread();
+    assert_int_equal(store_open(dir), 0);
+    assert_false(allowed("user/1/bob", "10.0.0.2", t + 60000, &retry));
+    assert_true(retry > 0 && retry <= 14 * 60);
+    /* after the window, bob may try again, and a new failure starts a new window */
+    assert_true(allowed("user/1/bob", "10.0.0.2", t + 15 * 60 * 1000 + 1, &retry));
+    assert_int_equal(console_signin_failed("user/1/bob", "10.0.0.3", t + 15 * 60 * 1000 + 1), 0);
+    assert_true(allowed("user/1/bob", "10.0.0.3", t + 15 * 60 * 1000 + 2, &retry));
 
     /* per address: 20 failures over many users */
     for (int i = 0; i < 20; i++) {
         char u[32];
         snprintf(u, sizeof(u), "user/1/u%d", i);
-        console_signin_failed(u, "10.9.9.9", t);
+        assert_int_equal(console_signin_failed(u, "10.9.9.9", t), 0);
     }
-    assert_false(console_signin_allowed("user/1/new", "10.9.9.9", t, &retry));
-    assert_true(console_signin_allowed("user/1/new", "10.9.9.8", t, &retry));
+    assert_false(allowed("user/1/new", "10.9.9.9", t, &retry));
+    assert_true(allowed("user/1/new", "10.9.9.8", t, &retry));
 
     /* success forgets the user's failures */
     for (int i = 0; i < 4; i++)
-        console_signin_failed("user/1/dan", "10.1.1.1", t);
-    console_signin_succeeded("user/1/dan");
-    console_signin_failed("user/1/dan", "10.1.1.2", t);
-    assert_true(console_signin_allowed("user/1/dan", "10.1.1.3", t, &retry));
+        assert_int_equal(console_signin_failed("user/1/dan", "10.1.1.1", t), 0);
+    assert_int_equal(console_signin_succeeded("user/1/dan"), 0);
+    assert_int_equal(console_signin_failed("user/1/dan", "10.1.1.2", t), 0);
+    assert_true(allowed("user/1/dan", "10.1.1.3", t, &retry));
 }
 
 static void test_passwords(void **state)
@@ -125,5 +169,5 @@ int main(void)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_passwords),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
