@@ -144,7 +144,9 @@ void upload_forget(const char *id);
  * upload_place() until the blob's record is written, and blob_collect()
  * takes it exclusively, so a collector (in this process or in `berth gc`)
  * never removes bytes whose record is on its way. Returns a descriptor to
- * pass to blob_guard_leave(), or a negative E_*.
+ * pass to blob_guard_leave(), or a negative E_*. The lock file guards one
+ * machine; servers sharing a PostgreSQL database also take the guard there
+ * (store/guard.h), before this one.
  */
 int blob_guard_enter(void);
 void blob_guard_leave(int fd);
