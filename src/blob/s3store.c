@@ -31,8 +31,8 @@
  * blob key appears whole or not at all.
  *
  * Memory: a session's staging buffer exists only while a request writes
- * the session (upload_begin() or upload_open() to upload_close()), but
- * that is S3STORE_PART bytes per concurrent upload. The buffers in use are
+ * the session (upload_open(), or the first append after upload_begin(),
+ * to upload_close()), but that is S3STORE_PART bytes per concurrent upload. The buffers in use are
  * counted against a limit (s3store_set_memory(), --s3-upload-memory-mb);
  * a request that would go past it is refused before it reads its body
  * (E_BUSY: 429 TOOMANYREQUESTS with Retry-After on /v2), so memory stays
@@ -457,15 +457,12 @@ int s3store_upload_begin(struct upload *u)
     u->fd = -1;
     uuid_v4(u->id);
     struct s3_session *s = xcalloc(1, sizeof(*s));
-    int rc = stage_take(s);
-    if (rc < 0) {
-        session_free(s);
-        return rc;
-    }
+    /* no staging buffer yet: most sessions begin with no body (POST, then
+     * PATCH), and the first append takes one */
     SHA256_Init(&s->sha);
     u->remote = s;
     busy_take(u->id);
-    rc = save_state(u);
+    int rc = save_state(u);
     if (rc < 0) {
         s3store_upload_close(u);
         return rc;
@@ -517,6 +514,8 @@ int s3store_upload_append(struct upload *u, const void *data, size_t n)
     const char *p = data;
     int rc;
     assert(s != NULL);
+    if (n && !s->stage && (rc = stage_take(s)) < 0)
+        return rc;
     while (n) {
         size_t take = S3STORE_PART - s->staged;
         if (take > n)
@@ -613,7 +612,7 @@ int s3store_upload_place(struct upload *u, const char *expected, uint64_t *size_
     session_key(data, u->id, "data");
     if (!s->mpu[0]) {
         /* no part yet: the whole blob is in the staging buffer */
-        if ((rc = s3_put(&store, key, s->stage, s->staged, false)) < 0)
+        if ((rc = s3_put(&store, key, s->stage ? s->stage : "", s->staged, false)) < 0)
             return rc;
     } else {
         if (s->staged && (rc = put_part(u)) < 0)
