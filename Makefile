@@ -7,6 +7,8 @@
 #                 10,000 stored inventories against the vulnerability database (make bench-vulndb alone)
 #   make bench-lifecycle  lifecycle evaluation of a 100,000-image repository
 #   make bench-audit      manifest GETs, pushes and ECR calls with the audit trail off and on
+#   make bench-multi      PostgreSQL + Ceph RGW against SQLite + filesystem, two servers against one,
+#                         and the read cache on and off (bench/multi.py)
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-long  run every fuzz target for FUZZ_MINUTES (default 5) minutes each
 #   make deb      build/berth_<version>_<arch>.deb with debhelper, checked by lintian (docs/deployment.md)
@@ -41,7 +43,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test test-pg unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test test-pg unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -137,6 +139,11 @@ bench-listing: $(B)/berth
 # What recording the audit trail costs: req/s with --audit off and on (bench/audit.py).
 bench-audit: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/audit.py
+
+# PostgreSQL + RGW against SQLite + the filesystem, two servers against one (bench/multi.py);
+# BENCH_BEFORE_BIN=<an older berth> adds its SQLite manifest GETs for comparison.
+bench-multi: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/multi.py
 
 bench-gc: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/gc.py

@@ -74,12 +74,12 @@ def start_server(data, audit):
     raise SystemExit("berth did not start")
 
 
-def signed(port, op, body):
+def signed(port, op, body, akid=AKID, secret=SECRET):
     """The headers of a SigV4-signed ECR call (valid for 5 minutes)."""
     data = json.dumps(body).encode()
     req = AWSRequest(method="POST", url="http://127.0.0.1:%d/" % port, data=data,
                      headers={"X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1"})
-    SigV4Auth(Credentials(AKID, SECRET), "ecr", REGION).add_auth(req)
+    SigV4Auth(Credentials(akid, secret), "ecr", REGION).add_auth(req)
     return dict(req.headers.items()), data
 
 
@@ -122,17 +122,29 @@ def loop(port, calls, clients):
     return len(calls) / (time.monotonic() - t0)
 
 
-def wrk_get(base, repo, cred, seconds):
+def wrk_start(base, repo, cred, seconds, conns=16, threads=2):
+    """Starts wrk GETting repo's manifest "latest"; wrk_result() waits for it."""
     out = tempfile.mktemp(prefix="berth-audit-wrk.")
     env = dict(os.environ, BENCH_WRK_OUT=out, BENCH_BASIC=base64.b64encode(cred.encode()).decode())
-    p = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % seconds, "--timeout", "10s", "-s",
-                        os.path.join(HERE, "manifest.lua"), "%s/v2/%s/manifests/latest" % (base, repo)],
-                       env=env, capture_output=True, text=True)
+    p = subprocess.Popen(["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "10s", "-s",
+                          os.path.join(HERE, "manifest.lua"), "%s/v2/%s/manifests/latest" % (base, repo)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return p, out
+
+
+def wrk_result(started):
+    """req/s of a wrk_start()ed run; stops on any error status or socket error."""
+    p, out = started
+    stdout = p.communicate()[0]
     vals = dict(line.split("=", 1) for line in open(out).read().split())
     os.unlink(out)
     if int(vals["bad_status"]) or int(vals["sock_errors"]):
-        raise SystemExit("wrk: errors\n" + p.stdout)
+        raise SystemExit("wrk: errors\n" + stdout)
     return float(vals["rps"])
+
+
+def wrk_get(base, repo, cred, seconds):
+    return wrk_result(wrk_start(base, repo, cred, seconds))
 
 
 def puts(base, repo, n, clients, cred):

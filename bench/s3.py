@@ -39,14 +39,16 @@ def freeport():
         return s.getsockname()[1]
 
 
-def start_berth(work, name, env_extra):
+def start_berth(work, name, env_extra, args=(), repo="bench/s3", binary=None):
+    """Starts berth (BERTH_BIN, or binary) with its own data directory under work and the extra
+    environment and arguments, makes sure repo exists; (process, url, (user, password))."""
     port = freeport()
     data = os.path.join(work, name)
     env = dict(os.environ, BERTH_ACCOUNT_ID=ACCOUNT, BERTH_ROOT_ACCESS_KEY_ID=AKID,
                BERTH_ROOT_SECRET_ACCESS_KEY=SECRET, **env_extra)
     log = open(os.path.join(work, name + ".log"), "wb")
-    p = subprocess.Popen([BERTH, "serve", "--listen", f"127.0.0.1:{port}", "--data", data, "--log-level", "warn"],
-                         env=env, stdout=log, stderr=subprocess.STDOUT)
+    p = subprocess.Popen([binary or BERTH, "serve", "--listen", f"127.0.0.1:{port}", "--data", data, "--log-level",
+                          "warn", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -56,19 +58,23 @@ def start_berth(work, name, env_extra):
             time.sleep(0.05)
     ecr = boto3.client("ecr", endpoint_url=url, region_name="us-east-1", aws_access_key_id=AKID,
                        aws_secret_access_key=SECRET)
-    ecr.create_repository(repositoryName="bench/s3")
+    try:
+        ecr.create_repository(repositoryName=repo)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass  # another server of the same database made it
     tok = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, password = base64.b64decode(tok).decode().split(":", 1)
     return p, url, (user, password)
 
 
-def push(url, auth, data, chunk):
+def push(url, auth, data, chunk, repo="bench/s3"):
+    """Pushes data in PATCHes of chunk bytes (one PUT with the body when chunk is 0); its digest."""
     s = requests.Session()
     s.auth = auth
-    r = s.post(f"{url}/v2/bench/s3/blobs/uploads/")
+    r = s.post(f"{url}/v2/{repo}/blobs/uploads/")
     assert r.status_code == 202, r.text
     loc, off = requests.compat.urljoin(url, r.headers["Location"]), 0
-    while off < len(data):
+    while chunk and off < len(data):
         part = data[off:off + chunk]
         r = s.patch(loc, data=part, headers={"Content-Range": f"{off}-{off + len(part) - 1}",
                                              "Content-Type": "application/octet-stream"})
@@ -76,14 +82,15 @@ def push(url, auth, data, chunk):
         off += len(part)
         loc = requests.compat.urljoin(url, r.headers["Location"])
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    r = s.put(loc, params={"digest": digest})
+    r = s.put(loc, params={"digest": digest}, data=data if not chunk else None,
+              headers={"Content-Type": "application/octet-stream"} if not chunk else None)
     assert r.status_code == 201, r.text
     return digest
 
 
-def pull(url, auth, digest):
+def pull(url, auth, digest, repo="bench/s3"):
     s = requests.Session()
-    r = s.get(f"{url}/v2/bench/s3/blobs/{digest}", auth=auth, allow_redirects=False, stream=True)
+    r = s.get(f"{url}/v2/{repo}/blobs/{digest}", auth=auth, allow_redirects=False, stream=True)
     if r.status_code == 307:
         r = s.get(r.headers["Location"], stream=True)     # no registry credentials to the object store
     assert r.status_code == 200, r.status_code

@@ -141,6 +141,10 @@ static int load_config(struct config *cfg, int argc, char **argv, int start, int
         fprintf(stderr, "berth: --blob-redirect is 'on' or 'off'\n");
         return -1;
     }
+    if (strcmp(cfg->store_cache, "on") != 0 && strcmp(cfg->store_cache, "off") != 0) {
+        fprintf(stderr, "berth: --store-cache is 'on' or 'off'\n");
+        return -1;
+    }
     if (strcmp(cfg->audit, "on") != 0 && strcmp(cfg->audit, "off") != 0) {
         fprintf(stderr, "berth: --audit is 'on' or 'off'\n");
         return -1;
@@ -428,7 +432,7 @@ static void admin_usage(void)
            "                                        run lifecycle policies now (as of --at) and print each action\n"
            "  lifecycle history [--repository R] [--account-id ID]\n"
            "                                        what lifecycle policies did: time, repository, digest, tags, rule, action, outcome\n"
-           "  webhook add URL [--secret S] [--filter detail-type=...,repository-name=...]\n"
+           "  webhook add URL [--secret S|-] [--filter detail-type=...,repository-name=...]\n"
            "                                        deliver ECR events to URL (signed with S; berth makes one when omitted)\n"
            "  webhook list | webhook remove ID      the webhooks; remove one with its deliveries\n"
            "  webhook deliveries [--webhook ID] [--state pending|delivered|failed]\n"

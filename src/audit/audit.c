@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -49,6 +50,10 @@
 #define MOVE_BATCH 1000
 /* A string longer than this is shortened in a record (a manifest, say). */
 #define STRING_MAX 8192
+/* A row's columns (names, the user, the key) are cut to this (an ARN's
+ * most): what a caller sent names resources before it is validated, and a
+ * queued record must not hold a request body's worth of them. */
+#define COLUMN_MAX 2048
 #define PRUNE_JOB "audit-prune"
 #define PRUNE_BATCH 5000
 #define WRITE_TRIES 3
@@ -124,6 +129,51 @@ json_t *audit_redact(json_t *doc)
 
 /* ---- records ---- */
 
+/* The length of the well-formed UTF-8 sequence at p (jansson's rules), or
+ * 0 when there is none. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n;
+    uint32_t v;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, v = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, v = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, v = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    return n;
+}
+
+char *audit_utf8(const char *z)
+{
+    const unsigned char *p = (const unsigned char *)(z ? z : "");
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    while (*p) {
+        size_t n = utf8_sequence(p);
+        if (n) {
+            buf_put(&b, p, n);
+            p += n;
+        } else {
+            buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD */
+            p++;
+        }
+    }
+    return buf_detach(&b);
+}
+
 bool audit_read_only(const char *op)
 {
     static const char *const prefixes[] = {"Get", "List", "Describe", "BatchGet", "BatchCheck", "Lookup", "Simulate", NULL};
@@ -143,23 +193,52 @@ void audit_add_resource(struct audit_call *a, const char *type, const char *name
     a->resources[a->nresources++] = (struct audit_resource){type, name};
 }
 
+/* A copy of z cut to at most max bytes, at a character's start, and made
+ * valid UTF-8. */
+static char *cut_utf8(const char *z, size_t max)
+{
+    size_t n = z ? strlen(z) : 0;
+    if (n <= max)
+        return audit_utf8(z);
+    while (max && ((unsigned char)z[max] & 0xc0) == 0x80)
+        max--;
+    char *head = xstrndup(z, max), *clean = audit_utf8(head);
+    free(head);
+    return clean;
+}
+
+/* A JSON string of z made valid UTF-8 (json_string() refuses what is
+ * not, and a field would go missing), at most max bytes of it. */
+static json_t *jstr_max(const char *z, size_t max)
+{
+    char *clean = cut_utf8(z, max);
+    json_t *j = json_string(clean);
+    free(clean);
+    return j;
+}
+
+static json_t *jstr(const char *z)
+{
+    return jstr_max(z, STRING_MAX);
+}
+
 static json_t *user_identity(const struct audit_call *a)
 {
     const struct principal *p = a->who;
     const char *arn = a->caller_arn ? a->caller_arn : p->arn;
-    json_t *u = json_pack("{s:s,s:s,s:s,s:s}", "type", p->is_root || p->anonymous ? "Root" : "IAMUser", "principalId",
-                          p->user_id[0] ? p->user_id : p->account_id, "arn", arn, "accountId", p->account_id);
+    json_t *u = json_pack("{s:s,s:o,s:o,s:o}", "type", p->is_root || p->anonymous ? "Root" : "IAMUser", "principalId",
+                          jstr(p->user_id[0] ? p->user_id : p->account_id), "arn", jstr(arn), "accountId", jstr(p->account_id));
     if (p->access_key_id[0])
-        json_object_set_new(u, "accessKeyId", json_string(p->access_key_id));
+        json_object_set_new(u, "accessKeyId", jstr(p->access_key_id));
     if (!p->is_root && p->user_name[0])
-        json_object_set_new(u, "userName", json_string(p->user_name));
+        json_object_set_new(u, "userName", jstr(p->user_name));
     return u;
 }
 
 static char *own(struct item *it, const char *z)
 {
     assert(it->nowned < (int)(sizeof(it->owned) / sizeof(it->owned[0])));
-    return it->owned[it->nowned++] = xstrdup(z ? z : "");
+    return it->owned[it->nowned++] = cut_utf8(z, COLUMN_MAX);
 }
 
 static void item_free(struct item *it)
@@ -185,14 +264,14 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
     json_object_set_new(rec, "eventVersion", json_string("1.08"));
     json_object_set_new(rec, "userIdentity", user_identity(a));
     json_object_set_new(rec, "eventTime", json_string(when));
-    json_object_set_new(rec, "eventSource", json_string(a->source));
-    json_object_set_new(rec, "eventName", json_string(a->name));
-    json_object_set_new(rec, "awsRegion", json_string(auth_region()));
-    json_object_set_new(rec, "sourceIPAddress", json_string(a->r ? a->r->client_ip : ""));
-    json_object_set_new(rec, "userAgent", json_string(ua ? ua : ""));
+    json_object_set_new(rec, "eventSource", jstr(a->source));
+    json_object_set_new(rec, "eventName", jstr(a->name));
+    json_object_set_new(rec, "awsRegion", jstr(auth_region()));
+    json_object_set_new(rec, "sourceIPAddress", jstr(a->r ? a->r->client_ip : ""));
+    json_object_set_new(rec, "userAgent", jstr(ua));
     if (a->error_code) {
-        json_object_set_new(rec, "errorCode", json_string(a->error_code));
-        json_object_set_new(rec, "errorMessage", json_string(a->error_message ? a->error_message : ""));
+        json_object_set_new(rec, "errorCode", jstr(a->error_code));
+        json_object_set_new(rec, "errorMessage", jstr(a->error_message));
     }
     json_object_set_new(rec, "requestParameters", a->request ? audit_redact(a->request) : json_null());
     /* as CloudTrail: what a write answered; a read's answer is not recorded */
@@ -200,20 +279,21 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
                         a->response && !a->error_code && !a->read_only ? audit_redact(a->response) : json_null());
     if (a->additional)
         json_object_set_new(rec, "additionalEventData", audit_redact(a->additional));
-    json_object_set_new(rec, "requestID", json_string(request_id));
-    json_object_set_new(rec, "eventID", json_string(event_id));
+    json_object_set_new(rec, "requestID", jstr(request_id));
+    json_object_set_new(rec, "eventID", jstr(event_id));
     json_object_set_new(rec, "readOnly", json_boolean(a->read_only));
     if (a->nresources) {
         json_t *res = json_array();
         for (int i = 0; i < a->nresources; i++)
-            json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "accountId",
-                                                 a->resource_account ? a->resource_account : a->who->account_id, "type",
-                                                 a->resources[i].type, "name", a->resources[i].name));
+            json_array_append_new(res, json_pack("{s:o,s:o,s:o}", "accountId",
+                                                 jstr(a->resource_account ? a->resource_account : a->who->account_id), "type",
+                                                 jstr_max(a->resources[i].type, COLUMN_MAX), "name",
+                                                 jstr_max(a->resources[i].name, COLUMN_MAX)));
         json_object_set_new(rec, "resources", res);
     }
     json_object_set_new(rec, "eventType", json_string("AwsApiCall"));
     json_object_set_new(rec, "managementEvent", json_true());
-    json_object_set_new(rec, "recipientAccountId", json_string(recipient));
+    json_object_set_new(rec, "recipientAccountId", jstr(recipient));
     json_object_set_new(rec, "eventCategory", json_string("Management"));
     char *z = json_dumps(rec, JSON_COMPACT);
     json_decref(rec);

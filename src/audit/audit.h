@@ -94,6 +94,13 @@ void audit_sync(void);
  * every string over 8 KiB shortened. */
 json_t *audit_redact(json_t *doc);
 
+/* A copy of z (NULL: "") that is valid UTF-8: each byte that does not
+ * begin a well-formed sequence (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF) becomes U+FFFD. What a client sent (an IAM
+ * Action, a User-Agent, a message quoting either) can be any bytes, and a
+ * record's strings must be JSON strings and PostgreSQL text. Caller frees. */
+char *audit_utf8(const char *z);
+
 /* The prune job's work, for tests and `berth admin`: deletes records older
  * than now - retention; *deleted_out counts them. */
 int audit_prune(int64_t now_ms, int64_t retention_ms, int64_t *deleted_out);

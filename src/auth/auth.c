@@ -26,10 +26,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "store/store.h"
+#include "store/cache.h"
 
 static const struct config *cfg;
 static bool enabled = true;
+static bool cache_on = true; /* --store-cache */
 static char default_account[13];
 
 bool auth_enabled(void)
@@ -220,6 +221,7 @@ int auth_init(const struct config *c)
     int rc;
     cfg = c;
     enabled = strcmp(c->auth, "none") != 0;
+    cache_on = !c->store_cache || strcmp(c->store_cache, "off") != 0;
     if (store_is_shared() && !c->key_file[0])
         return error_set(E_INVALID, "a postgresql:// database needs --key-file (BERTH_KEY_FILE): every server of one "
                                     "registry must use the same keys, so they are not generated per server");
@@ -237,12 +239,14 @@ void auth_shutdown(void)
     keystore_close();
 }
 
-/* The principal an access key acts as; E_ERROR when the store fails. */
-static int principal_for_key(struct principal *p, const struct access_key *k)
+/* The principal an access key acts as, its user read through the cache at
+ * gen (0: from the database); E_ERROR when the store fails. */
+static int principal_for_key(struct principal *p, const struct access_key *k, uint64_t gen)
 {
     int rc;
     if (!k->user_name) {
         principal_root(p, k->account_id, k->id);
+        p->cache_gen = gen;
         return 0;
     }
     struct iam_identity u;
@@ -250,8 +254,9 @@ static int principal_for_key(struct principal *p, const struct access_key *k)
     snprintf(p->account_id, sizeof(p->account_id), "%s", k->account_id);
     snprintf(p->user_name, sizeof(p->user_name), "%s", k->user_name);
     snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", k->id);
+    p->cache_gen = gen;
     /* the user's ARN carries its path; its id is what aws:userid means */
-    if ((rc = store_identity_get(k->account_id, IAM_ENTITY_USER, k->user_name, &u)) == 0) {
+    if ((rc = store_cached_user_get(gen, k->account_id, k->user_name, &u)) == 0) {
         snprintf(p->arn, sizeof(p->arn), "%s", u.arn);
         snprintf(p->user_id, sizeof(p->user_id), "%s", u.id);
     } else if (rc == E_NOTFOUND) {
@@ -264,24 +269,39 @@ static int principal_for_key(struct principal *p, const struct access_key *k)
 
 int auth_principal_for_key(struct principal *out, const struct access_key *k)
 {
-    return principal_for_key(out, k);
+    return principal_for_key(out, k, 0);
+}
+
+/* The store's cache generation for a request being identified now: every
+ * row that decides who it is and what it may do is then read through the
+ * cache at this generation (store/cache.c says why that is exact). */
+static int request_generation(uint64_t *out)
+{
+    if (!cache_on) {
+        *out = 0; /* read every row from the database */
+        return 0;
+    }
+    return store_cache_generation(out);
 }
 
 static int token_principal(const char *password, size_t len, struct principal *out)
 {
     struct token t;
     struct access_key k;
+    uint64_t gen;
     int rc = token_verify(&t, keystore_token_key(), (struct slice){password, len}, now_ms() / 1000);
     if (rc < 0)
         return error_set(E_UNAUTH, "authorization token is not valid or has expired: run aws ecr get-login-password again");
+    if ((rc = request_generation(&gen)) < 0)
+        return rc;
     /* a token lives only as long as the key that minted it is active */
-    if ((rc = store_access_key_get(t.access_key_id, &k)) < 0 && rc != E_NOTFOUND)
+    if ((rc = store_cached_access_key_get(gen, t.access_key_id, &k)) < 0 && rc != E_NOTFOUND)
         return rc;
     if (rc < 0)
         return error_set(E_UNAUTH, "authorization token belongs to a key that no longer exists");
     bool active = strcmp(k.status, "Active") == 0 && strcmp(k.account_id, t.account_id) == 0;
     if (active)
-        rc = principal_for_key(out, &k);
+        rc = principal_for_key(out, &k, gen);
     access_key_release(&k);
     if (rc < 0)
         return rc;
@@ -331,16 +351,35 @@ static int collect_param(void *ctx, const char *k, const char *v)
 /* Set by secret_lookup() when the store did not answer (E_UNAVAILABLE). */
 static _Thread_local bool lookup_unavailable;
 
+/* The request's cache generation, read when its key is first looked up
+ * (a request refused for its form reads nothing). */
+struct request_gen {
+    uint64_t gen;
+    bool have;
+};
+
+static int request_gen_get(struct request_gen *g)
+{
+    int rc = 0;
+    if (!g->have && (rc = request_generation(&g->gen)) == 0)
+        g->have = true;
+    return rc;
+}
+
+/* ctx: the request's struct request_gen. */
 static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap, size_t *len)
 {
     char id[SIGV4_ACCESS_KEY_ID_MAX + 1];
+    struct request_gen *g = ctx;
     struct access_key k;
     char *plain = NULL;
     if (akid.len >= sizeof(id))
         return E_NOTFOUND;
     memcpy(id, akid.base, akid.len);
     id[akid.len] = '\0';
-    int rc = store_access_key_get(id, &k);
+    int rc = request_gen_get(g);
+    if (rc == 0)
+        rc = store_cached_access_key_get(g->gen, id, &k);
     lookup_unavailable = rc == E_UNAVAILABLE;
     if (rc < 0)
         return rc; /* E_NOTFOUND: an unknown key; anything else: a failure */
@@ -358,18 +397,35 @@ static int secret_lookup(void *ctx, struct slice akid, char *secret, size_t cap,
     return rc;
 }
 
-/* Runs sigv4_verify(), or sigv4_precheck() when payload_sha256 is NULL,
- * over what r carries; fills fail when the request is refused. */
-static int check_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
-                       struct sigv4_result *res, struct auth_failure *fail)
+/* Fills fail for a database that does not answer (rc E_UNAVAILABLE: a
+ * retry later may work) or another failure of the store. */
+static void store_failure(struct auth_failure *fail, int rc, int protocol)
 {
+    fail->type = sigv4_error_name(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
+    fail->status = (unsigned)sigv4_error_status(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
+    snprintf(fail->message, sizeof(fail->message), "An internal error occurred.");
+    if (rc == E_UNAVAILABLE) {
+        fail->type = protocol == SIGV4_JSON ? "ServiceUnavailableException" : "ServiceUnavailable";
+        fail->status = 503;
+        snprintf(fail->message, sizeof(fail->message), "%s", error_message());
+    }
+}
+
+/* Runs sigv4_verify(), or sigv4_precheck() when payload_sha256 is NULL,
+ * over what r carries, with the key read through the cache at the
+ * request's generation (g); fills fail when the request is refused. */
+static int check_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
+                       struct sigv4_result *res, struct auth_failure *fail, struct request_gen *g)
+{
+    int rc;
     struct sig_headers *sh = xcalloc(1, sizeof(*sh));
     /* IAM and STS (the Query services) are global: a client configured for
      * any region signs them with that region's scope, and they must work */
     struct sigv4_verifier v = {.region = auth_region(),
                                .any_region = protocol == SIGV4_QUERY,
                                .services = services,
-                               .secret = secret_lookup};
+                               .secret = secret_lookup,
+                               .ctx = g};
     http_header_each(r, collect_header, sh);
     http_query_each(r, collect_param, sh);
     struct sigv4_request req = {
@@ -382,7 +438,7 @@ static int check_sigv4(struct request *r, const char *payload_sha256, const char
         .payload_sha256 = slice_from(payload_sha256 ? payload_sha256 : ""),
     };
     lookup_unavailable = false;
-    int rc = payload_sha256 ? sigv4_verify(res, &v, &req, now_ms() / 1000) : sigv4_precheck(res, &v, &req, now_ms() / 1000);
+    rc = payload_sha256 ? sigv4_verify(res, &v, &req, now_ms() / 1000) : sigv4_precheck(res, &v, &req, now_ms() / 1000);
     free(sh);
     if (rc < 0 && lookup_unavailable) {
         /* the database does not answer: a retry later may work */
@@ -403,38 +459,33 @@ static int check_sigv4(struct request *r, const char *payload_sha256, const char
 int auth_precheck_sigv4(struct request *r, const char *const *services, int protocol, struct auth_failure *fail)
 {
     struct sigv4_result res;
-    return check_sigv4(r, NULL, services, protocol, &res, fail);
+    struct request_gen g = {0};
+    return check_sigv4(r, NULL, services, protocol, &res, fail, &g);
 }
 
 int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
                         struct principal *out, struct auth_failure *fail)
 {
     struct sigv4_result res;
+    struct request_gen g = {0};
     int rc;
-    if (check_sigv4(r, payload_sha256, services, protocol, &res, fail) < 0)
+    if (check_sigv4(r, payload_sha256, services, protocol, &res, fail, &g) < 0)
         return E_UNAUTH;
     struct access_key k;
-    if ((rc = store_access_key_get(res.access_key_id, &k)) == E_NOTFOUND) {
+    if ((rc = request_gen_get(&g)) == 0 &&
+        (rc = store_cached_access_key_get(g.gen, res.access_key_id, &k)) == E_NOTFOUND) {
         fail->type = sigv4_error_name(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);
         fail->status = (unsigned)sigv4_error_status(SIGV4_UNKNOWN_KEY, (enum sigv4_protocol)protocol);
         snprintf(fail->message, sizeof(fail->message), "The security token included in the request is invalid.");
         return E_UNAUTH;
     }
     if (rc == 0) {
-        rc = principal_for_key(out, &k);
+        rc = principal_for_key(out, &k, g.gen);
         access_key_release(&k);
     }
     if (rc < 0) {
         log_error("identifying %s: %s", res.access_key_id, error_message());
-        fail->type = sigv4_error_name(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
-        fail->status = (unsigned)sigv4_error_status(SIGV4_INTERNAL, (enum sigv4_protocol)protocol);
-        snprintf(fail->message, sizeof(fail->message), "An internal error occurred.");
-        if (rc == E_UNAVAILABLE) {
-            /* the database does not answer: a retry later may work */
-            fail->type = protocol == SIGV4_JSON ? "ServiceUnavailableException" : "ServiceUnavailable";
-            fail->status = 503;
-            snprintf(fail->message, sizeof(fail->message), "%s", error_message());
-        }
+        store_failure(fail, rc, protocol);
         return rc;
     }
     return 0;
@@ -493,15 +544,16 @@ int auth_identify_presigned(struct request *r, const char *account, const char *
 {
     const char *akid = http_query(r, "X-Berth-Credential");
     struct access_key k;
+    uint64_t gen;
     int rc = auth_presign_verify(r->method, akid, http_query(r, "X-Berth-Expires"), http_query(r, "X-Berth-Signature"),
                                  account, name, digest, now_ms() / 1000);
-    if (rc < 0)
+    if (rc < 0 || (rc = request_generation(&gen)) < 0)
         return rc;
-    if ((rc = store_access_key_get(akid, &k)) < 0)
+    if ((rc = store_cached_access_key_get(gen, akid, &k)) < 0)
         return rc == E_NOTFOUND ? error_set(E_UNAUTH, "presigned URL belongs to a key that no longer exists") : rc;
     bool active = strcmp(k.status, "Active") == 0;
     if (active)
-        rc = principal_for_key(out, &k);
+        rc = principal_for_key(out, &k, gen);
     access_key_release(&k);
     if (rc < 0)
         return rc;

@@ -20,6 +20,11 @@ struct principal {
     char access_key_id[32];
     bool is_root;
     bool anonymous;        /* authentication is switched off */
+    /* The store's cache generation read when the request identified this
+     * principal (store/cache.h): the request reads the rows that decide what
+     * it may do through the cache at that generation. 0: no cache (a
+     * principal made another way, e.g. from an ARN). */
+    uint64_t cache_gen;
 };
 
 /* A tag sent with a request (aws:RequestTag/<k>, aws:TagKeys). */
@@ -112,8 +117,9 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
                 const char *resource_arn, const struct authz_context *ctx);
 
 /* Where identity policies come from: a callback yielding (label, document)
- * for every policy of (account, user). Set once at start by the IAM module. */
-typedef int (*auth_identity_source)(const char *account, const char *user_name,
+ * for every policy of (account, user), read through the store's cache at
+ * cache_gen (0: from the database). Set once at start by the IAM module. */
+typedef int (*auth_identity_source)(uint64_t cache_gen, const char *account, const char *user_name,
                                     int (*fn)(void *ctx, const char *label, const char *document), void *ctx);
 void auth_set_identity_source(auth_identity_source src);
 

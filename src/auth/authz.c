@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "policy/arn.h"
 #include "policy/policy.h"
-#include "store/store.h"
+#include "store/cache.h"
 
 _Static_assert(sizeof(struct authz_tag) == sizeof(struct policy_tag), "authz_tag mirrors policy_tag");
 
@@ -241,14 +241,16 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
     }
     /* a policy the store failed to read might have denied: a failure
      * decides nothing (out stays "not allowed") and is returned */
-    if (!p->is_root && identity_source && (rc = identity_source(p->account_id, p->user_name, add_identity, ids)) < 0)
+    if (!p->is_root && identity_source &&
+        (rc = identity_source(p->cache_gen, p->account_id, p->user_name, add_identity, ids)) < 0)
         goto done;
-    if (repo_from_arn(resource_arn, account, name, sizeof(name)) && (rc = store_repo_get(account, name, &repo)) == 0) {
+    if (repo_from_arn(resource_arn, account, name, sizeof(name)) &&
+        (rc = store_cached_repo_get(p->cache_gen, account, name, &repo)) == 0) {
         if (repo.policy) {
             repo_policy = repo.policy;
             repo.policy = NULL;
         }
-        rc = store_repo_tags_get(repo.id, add_resource_tag, tags);
+        rc = store_cached_repo_tags_get(p->cache_gen, repo.id, add_resource_tag, tags);
         repo_release(&repo);
     }
     if (rc < 0 && rc != E_NOTFOUND)
@@ -257,7 +259,7 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
         resource.policy = policy_cached(repo_policy, POLICY_RESOURCE);
         resource.label = "repository policy";
     }
-    if ((rc = store_setting_get(resource_account, "registry_policy", &registry_policy)) == 0) {
+    if ((rc = store_cached_setting_get(p->cache_gen, resource_account, "registry_policy", &registry_policy)) == 0) {
         registry.policy = policy_cached(registry_policy, POLICY_RESOURCE);
         registry.label = "registry policy";
     } else if (rc != E_NOTFOUND) {

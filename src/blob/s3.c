@@ -343,9 +343,8 @@ struct call {
     int fd;          /* the body of a 2xx GET goes here when >= 0 */
     struct buf *out; /* ... or here */
     /* results */
-    long status;
-    struct s3_object obj;
-    uint64_t total; /* from Content-Range */
+    struct s3_reply reply; /* what the headers said */
+    uint64_t written;      /* bytes of a 2xx reply's body written to fd */
     struct buf err; /* the body of a reply that is not 2xx */
     size_t sent;
     int write_errno;
@@ -393,7 +392,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ctx)
 {
     struct call *c = ctx;
     size_t n = size * nmemb;
-    if (c->status < 200 || c->status >= 300) {
+    if (c->reply.status < 200 || c->reply.status >= 300) {
         /* an error document: keep its start for the message */
         size_t room = c->err.max > c->err.len + 1 ? c->err.max - c->err.len - 1 : 0;
         buf_put(&c->err, data, n < room ? n : room);
@@ -401,6 +400,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ctx)
     }
     if (c->fd >= 0) {
         size_t done = 0;
+        /* a ranged GET takes the range's length, and no more: an object
+         * store's reply is not trusted to keep to it */
+        if (c->range_len && (c->written > c->range_len || n > c->range_len - c->written)) {
+            c->write_errno = EFBIG;
+            return 0;
+        }
+        c->written += n;
         while (done < n) {
             ssize_t w = write(c->fd, data + done, n - done);
             if (w < 0 && errno == EINTR)
@@ -418,10 +424,15 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static size_t on_header(char *data, size_t size, size_t nitems, void *ctx)
+void s3_reply_init(struct s3_reply *r)
 {
-    struct call *c = ctx;
-    size_t n = size * nitems, len = n;
+    memset(r, 0, sizeof(*r));
+    r->range_start = UINT64_MAX;
+}
+
+void s3_reply_header(struct s3_reply *r, const char *data, size_t n)
+{
+    size_t len = n;
     while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
         len--;
     struct slice line = slice_trim((struct slice){data, len});
@@ -431,30 +442,41 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *ctx)
         uint64_t code = 0;
         if (sp && line.base + line.len - sp > 3)
             parse_u64((struct slice){sp + 1, 3}, 999, &code);
-        c->status = (long)code;
-        return n;
+        r->status = (long)code;
+        return;
     }
     const char *colon = memchr(line.base, ':', line.len);
     if (!colon)
-        return n;
+        return;
     struct slice name = {line.base, (size_t)(colon - line.base)};
     struct slice value = slice_trim((struct slice){colon + 1, line.len - name.len - 1});
     if (slice_eq_nocase(name, "ETag")) {
-        snprintf(c->obj.etag, sizeof(c->obj.etag), "%.*s", (int)value.len, value.base);
+        snprintf(r->obj.etag, sizeof(r->obj.etag), "%.*s", (int)(value.len < sizeof(r->obj.etag) ? value.len : sizeof(r->obj.etag)),
+                 value.base);
     } else if (slice_eq_nocase(name, "Content-Length")) {
-        parse_u64(value, UINT64_MAX, &c->obj.size);
+        parse_u64(value, UINT64_MAX, &r->obj.size);
     } else if (slice_eq_nocase(name, "Content-Range")) {
-        const char *slash = memchr(value.base, '/', value.len);
+        /* "bytes FIRST-LAST/TOTAL" */
+        const char *slash = memchr(value.base, '/', value.len), *dash = memchr(value.base, '-', value.len);
         if (slash)
-            parse_u64((struct slice){slash + 1, (size_t)(value.base + value.len - slash - 1)}, UINT64_MAX, &c->total);
+            parse_u64((struct slice){slash + 1, (size_t)(value.base + value.len - slash - 1)}, UINT64_MAX, &r->total);
+        if (dash && slice_starts_with(value, "bytes ") &&
+            parse_u64((struct slice){value.base + 6, (size_t)(dash - value.base - 6)}, UINT64_MAX, &r->range_start) < 0)
+            r->range_start = UINT64_MAX;
     } else if (slice_eq_nocase(name, "Last-Modified")) {
         char z[64];
-        snprintf(z, sizeof(z), "%.*s", (int)value.len, value.base);
+        snprintf(z, sizeof(z), "%.*s", (int)(value.len < sizeof(z) ? value.len : sizeof(z)), value.base);
         time_t t = curl_getdate(z, NULL);
         if (t > 0)
-            c->obj.mtime_ms = (int64_t)t * 1000;
+            r->obj.mtime_ms = (int64_t)t * 1000;
     }
-    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nitems, void *ctx)
+{
+    struct call *c = ctx;
+    s3_reply_header(&c->reply, data, size * nitems);
+    return size * nitems;
 }
 
 /* A query value or path part with everything but unreserved characters
@@ -487,11 +509,11 @@ static int fail_call(struct call *c, const char *what)
         s3_xml_field(c->err.ptr, c->err.len, "Error", "Message", msg, sizeof(msg));
     error_clear();
     int e = E_ERROR;
-    if (c->status == 404)
+    if (c->reply.status == 404)
         e = E_NOTFOUND;
-    else if (c->status == 412)
+    else if (c->reply.status == 412)
         e = E_EXISTS;
-    return error_set(e, "object store: %s '%s' failed: HTTP %ld %s%s%s", what, c->key ? c->key : "", c->status,
+    return error_set(e, "object store: %s '%s' failed: HTTP %ld %s%s%s", what, c->key ? c->key : "", c->reply.status,
                      code[0] ? code : "", msg[0] ? ": " : "", msg);
 }
 
@@ -595,8 +617,13 @@ static int perform(struct s3 *s, struct call *c, const char *what)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
     }
     CURLcode cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->reply.status);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    if (c->write_errno == EFBIG) {
+        rc = error_set(E_ERROR, "object store: %s '%s' answered more than the %" PRIu64 " bytes asked for", what,
+                       c->key ? c->key : "", c->range_len);
+        goto done;
+    }
     if (c->write_errno) {
         rc = error_set(E_ERROR, "object store: cannot write '%s' locally: %s", c->key ? c->key : "", strerror(c->write_errno));
         goto done;
@@ -605,7 +632,7 @@ static int perform(struct s3 *s, struct call *c, const char *what)
         rc = error_set(E_ERROR, "object store unavailable: %s '%s': %s", what, c->key ? c->key : "", curl_easy_strerror(cc));
         goto done;
     }
-    rc = c->status >= 200 && c->status < 300 ? 0 : fail_call(c, what);
+    rc = c->reply.status >= 200 && c->reply.status < 300 ? 0 : fail_call(c, what);
 done:
     curl_slist_free_all(headers);
     buf_release(&path);
@@ -619,6 +646,7 @@ static void call_init(struct call *c, const char *method, const char *key)
     c->method = method;
     c->key = key;
     c->fd = -1;
+    s3_reply_init(&c->reply);
 }
 
 int s3_put(struct s3 *s, const char *key, const void *data, size_t n, bool if_none_match)
@@ -641,10 +669,16 @@ int s3_get_fd(struct s3 *s, const char *key, uint64_t first, uint64_t len, int f
     c.range_first = first;
     c.range_len = len;
     int rc = perform(s, &c, "GET");
+    /* a store that ignored the Range (200, the object from its start) or
+     * answered another range must not pass for the bytes asked for */
+    if (rc == 0 && len && (c.reply.status != 206 || c.reply.range_start != first || c.written != len))
+        rc = error_set(E_ERROR, "object store: GET '%s' bytes %" PRIu64 "+%" PRIu64 " answered HTTP %ld with %" PRIu64
+                                " bytes from %s",
+                       key, first, len, c.reply.status, c.written, c.reply.range_start == first ? "there" : "elsewhere");
     if (rc == 0 && out) {
-        *out = c.obj;
-        if (c.total)
-            out->size = c.total;
+        *out = c.reply.obj;
+        if (c.reply.total)
+            out->size = c.reply.total;
     }
     buf_release(&c.err);
     return rc;
@@ -656,7 +690,7 @@ int s3_get_buf(struct s3 *s, const char *key, struct buf *b)
     call_init(&c, "GET", key);
     c.out = b;
     int rc = perform(s, &c, "GET");
-    if (rc == E_ERROR && c.status >= 200 && c.status < 300)
+    if (rc == E_ERROR && c.reply.status >= 200 && c.reply.status < 300)
         rc = error_set(E_TOOBIG, "object store: '%s' is larger than expected", key);
     buf_release(&c.err);
     return rc;
@@ -668,7 +702,7 @@ int s3_head(struct s3 *s, const char *key, struct s3_object *out)
     call_init(&c, "HEAD", key);
     int rc = perform(s, &c, "HEAD");
     if (rc == 0 && out)
-        *out = c.obj;
+        *out = c.reply.obj;
     buf_release(&c.err);
     return rc;
 }
@@ -690,7 +724,7 @@ static int check_document(struct call *c, struct buf *reply, const char *what)
     if (s3_xml_field(reply->ptr, reply->len, "Error", "Code", code, sizeof(code)) == 0) {
         buf_reset(&c->err);
         buf_put(&c->err, reply->ptr, reply->len < ERROR_BODY_MAX - 1 ? reply->len : ERROR_BODY_MAX - 1);
-        c->status = 500;
+        c->reply.status = 500;
         return fail_call(c, what);
     }
     error_clear();
@@ -755,10 +789,10 @@ int s3_multipart_part(struct s3 *s, const char *key, const char *upload_id, int 
     c.body = data;
     c.n = n;
     int rc = perform(s, &c, "UploadPart");
-    if (rc == 0 && !c.obj.etag[0])
+    if (rc == 0 && !c.reply.obj.etag[0])
         rc = error_set(E_ERROR, "object store: UploadPart '%s' answered without an ETag", key);
     if (rc == 0)
-        memcpy(etag_out, c.obj.etag, 80);
+        memcpy(etag_out, c.reply.obj.etag, 80);
     buf_release(&c.err);
     buf_release(&q);
     return rc;
@@ -812,11 +846,30 @@ int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id)
     return rc == E_NOTFOUND ? 0 : rc;
 }
 
+/* The caller's fn, for the keys that begin with the prefix listed: a
+ * store's listing is not trusted to keep to it, and callers read each key
+ * past the prefix. */
+struct prefixed {
+    const char *prefix;
+    size_t len;
+    s3_list_fn fn;
+    void *ctx;
+};
+
+static int listed_under_prefix(void *ctx, const char *key, int64_t mtime_ms)
+{
+    struct prefixed *p = ctx;
+    if (strncmp(key, p->prefix, p->len) != 0)
+        return 0;
+    return p->fn(p->ctx, key, mtime_ms);
+}
+
 int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx)
 {
-    char token[1024] = "";
+    char token[1024] = "", previous[1024] = "";
     bool truncated = true;
     int rc = 0;
+    struct prefixed under = {prefix, strlen(prefix), fn, ctx};
     for (int page = 0; truncated && rc == 0; page++) {
         struct call c;
         struct buf q, reply;
@@ -832,11 +885,15 @@ int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx)
         call_init(&c, "GET", NULL);
         c.query = q.ptr;
         c.out = &reply;
+        snprintf(previous, sizeof(previous), "%s", token);
         if ((rc = perform(s, &c, "ListObjectsV2")) == 0) {
-            rc = s3_list_parse(reply.ptr, reply.len, fn, ctx, &truncated, token, sizeof(token));
-            /* a truncated page must say where the next begins */
+            rc = s3_list_parse(reply.ptr, reply.len, listed_under_prefix, &under, &truncated, token, sizeof(token));
+            /* a truncated page must say where the next begins, and not
+             * where this one did (the listing would never end) */
             if (rc == 0 && truncated && !token[0])
                 rc = error_set(E_ERROR, "object store: ListObjectsV2 '%s' is truncated without a continuation token", prefix);
+            if (rc == 0 && truncated && strcmp(token, previous) == 0)
+                rc = error_set(E_ERROR, "object store: ListObjectsV2 '%s' answered the same continuation token again", prefix);
         }
         buf_release(&c.err);
         buf_release(&q);

@@ -56,11 +56,26 @@ struct s3_object {
     char etag[80];    /* with its quotes, as S3 sends it */
 };
 
+/* What a reply's header lines say, read one line at a time as libcurl
+ * hands them over: a status line (each one: a 100 Continue is followed by
+ * another) sets the status; ETag, Content-Length, Content-Range and
+ * Last-Modified fill the rest. Any bytes are safe. */
+struct s3_reply {
+    long status;          /* 0 until a status line came */
+    struct s3_object obj; /* ETag (cut to fit), Content-Length as size, Last-Modified */
+    uint64_t total;       /* Content-Range's total size; 0 without one */
+    uint64_t range_start; /* Content-Range's first byte; UINT64_MAX without one */
+};
+void s3_reply_init(struct s3_reply *r);
+void s3_reply_header(struct s3_reply *r, const char *line, size_t n);
+
 /* PUT data as the object key. With if_none_match the PUT is refused
  * (E_EXISTS) when the object exists. */
 int s3_put(struct s3 *s, const char *key, const void *data, size_t n, bool if_none_match);
 /* GET the object (or the bytes [first, first+len) when len > 0) into fd at
- * its current position. *out (may be NULL) gets the object's size. */
+ * its current position. *out (may be NULL) gets the object's size. A ranged
+ * GET that the store answers with other bytes (a 200 that ignored the
+ * Range, another range, more or fewer bytes) is E_ERROR. */
 int s3_get_fd(struct s3 *s, const char *key, uint64_t first, uint64_t len, int fd, struct s3_object *out);
 /* GET a small object into b (bounded by b's maximum: E_TOOBIG past it). */
 int s3_get_buf(struct s3 *s, const char *key, struct buf *b);
@@ -82,7 +97,9 @@ int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id);
 
 /* Calls fn for every object whose key begins with prefix, with its
  * LastModified (ListObjectsV2, page after page); fn returning non-zero
- * stops the listing. Keys that s3_key_valid() refuses are skipped. */
+ * stops the listing. Keys that s3_key_valid() refuses, or that do not begin
+ * with prefix (whatever the store lists), are skipped; a truncated page
+ * that gives back the token it was asked with is an error, not a loop. */
 typedef int (*s3_list_fn)(void *ctx, const char *key, int64_t mtime_ms);
 int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *ctx);
 /* One ListObjectsV2 page: fn for each <Contents>, *truncated and the

@@ -122,20 +122,32 @@ static int ct_fail(struct ct_call *c, enum cloudtrail_error e, const char *messa
     return -1;
 }
 
+/* A JSON string of a row's text: rows that an older berth wrote may hold
+ * bytes that are not UTF-8, which json_string() refuses, and an event
+ * missing from a page would end the pagination there. */
+static json_t *row_string(const char *z)
+{
+    char *clean = audit_utf8(z);
+    json_t *j = json_string(clean);
+    free(clean);
+    return j;
+}
+
 static int event_row(void *ctx, const struct audit_row *row)
 {
     json_t *events = ctx;
     json_t *resources = json_array();
     for (int i = 0; i < row->nresources; i++)
-        json_array_append_new(resources, json_pack("{s:s,s:s}", "ResourceType", row->resources[i].type, "ResourceName",
-                                                   row->resources[i].name));
-    json_t *e = json_pack("{s:s,s:s,s:s,s:f,s:s,s:o,s:s}", "EventId", row->event_id, "EventName", row->event_name,
-                          "ReadOnly", row->read_only ? "true" : "false", "EventTime", (double)row->event_ms / 1000.0,
-                          "EventSource", row->event_source, "Resources", resources, "CloudTrailEvent", row->record);
+        json_array_append_new(resources, json_pack("{s:o,s:o}", "ResourceType", row_string(row->resources[i].type),
+                                                   "ResourceName", row_string(row->resources[i].name)));
+    json_t *e = json_pack("{s:o,s:o,s:s,s:f,s:o,s:o,s:o}", "EventId", row_string(row->event_id), "EventName",
+                          row_string(row->event_name), "ReadOnly", row->read_only ? "true" : "false", "EventTime",
+                          (double)row->event_ms / 1000.0, "EventSource", row_string(row->event_source), "Resources", resources,
+                          "CloudTrailEvent", row_string(row->record));
     if (row->access_key_id[0])
-        json_object_set_new(e, "AccessKeyId", json_string(row->access_key_id));
+        json_object_set_new(e, "AccessKeyId", row_string(row->access_key_id));
     if (row->username[0])
-        json_object_set_new(e, "Username", json_string(row->username));
+        json_object_set_new(e, "Username", row_string(row->username));
     /* the seq rides along until the page is cut; removed before sending */
     json_object_set_new(e, "-seq", json_integer(row->seq));
     json_array_append_new(events, e);

@@ -44,6 +44,9 @@ static const struct setting settings[] = {
     {"blob-store", "BERTH_BLOB_STORE", T_STRING, offsetof(struct config, blob_store), "", 0, 0,
      "where blob bytes live: file:DIR (default file:<data>/blobs) or "
      "s3://BUCKET[/PREFIX]?endpoint=http://host:port&region=REGION[&path_style=1]"},
+    {"store-cache", "BERTH_STORE_CACHE", T_STRING, offsetof(struct config, store_cache), "on", 0, 0,
+     "on keeps the rows that identify and authorize callers in memory, checked against the database's cache generation "
+     "on every request; off reads them from the database every time"},
     {"blob-redirect", "BERTH_BLOB_REDIRECT", T_STRING, offsetof(struct config, blob_redirect), "on", 0, 0,
      "on an s3 blob store: on answers blob downloads with 307 to a presigned URL, off streams the bytes through berth"},
     {"s3-upload-memory-mb", "BERTH_S3_UPLOAD_MEMORY_MB", T_INT, offsetof(struct config, s3_upload_memory_mb), "512", 8,

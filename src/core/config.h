@@ -15,6 +15,7 @@ struct config {
     char *data_dir;
     char *archive_dir; /* "" keeps archived images' blobs in the store */
     char *blob_store;  /* "" (<data>/blobs), file:DIR or s3://BUCKET[/PREFIX]?endpoint=... */
+    char *store_cache;   /* "on": authentication and authorization rows are read through store/cache.c; "off": never */
     char *blob_redirect; /* "on": blob GETs on an s3 store answer 307 to a presigned URL; "off": proxied */
     char *database;    /* "" for sqlite:<data_dir>/berth.db; may hold a password */
     char *key_file;    /* "" keeps the keys in <data_dir>/keys */

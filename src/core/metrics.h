@@ -34,6 +34,8 @@ extern struct metric_family metric_http_in_flight;     /* gauge: requests begun 
 extern struct metric_family metric_http_connections;   /* counter: connections accepted */
 /* store/store.c */
 extern struct metric_family metric_store_step;         /* histogram: one sqlite3_step() */
+/* store/cache.c */
+extern struct metric_family metric_store_cache;        /* counter {result}: hit, miss */
 /* jobs/jobs.c */
 extern struct metric_family metric_jobs_run;           /* counter {kind} */
 extern struct metric_family metric_jobs_failed;        /* counter {kind} */

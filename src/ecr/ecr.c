@@ -33,6 +33,7 @@
 #include "image/reference.h"
 #include "model/model.h"
 #include "policy/arn.h"
+#include "store/cache.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 /* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */
@@ -248,7 +249,7 @@ json_t *ecr_time(int64_t ms)
 int ecr_load_repo(struct ecr_call *c, struct repo *out)
 {
     const char *name = ecr_str(c, "repositoryName");
-    int rc = store_repo_get(c->registry_id, name ? name : "", out);
+    int rc = store_cached_repo_get(c->who.cache_gen, c->registry_id, name ? name : "", out);
     if (rc == E_NOTFOUND)
         return ecr_fail(c, ECR_REPOSITORY_NOT_FOUND,
                         "The repository with name '%s' does not exist in the registry with id '%s'", name ? name : "",

@@ -508,7 +508,7 @@ int op_batch_get_image(struct ecr_call *c)
             json_decref(tags);
         }
         json_decref(body);
-        image_record_pull(repo.id, m.digest, repo.account_id, c->who.arn);
+        image_record_pull(repo.id, m.digest, repo.account_id, c->who.arn, c->who.cache_gen);
         manifest_release(&m);
     }
     json_decref(seen);

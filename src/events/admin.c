@@ -1,7 +1,7 @@
 /*
  * This module implements `berth admin webhook ...` (events.h):
  *
- *   webhook add URL [--secret S] [--filter F]   prints the new id (and the
+ *   webhook add URL [--secret S|-] [--filter F] prints the new id (and the
  *                                               secret when berth made it)
  *   webhook list                                id, URL, filter, created
  *   webhook remove ID                           with its deliveries
@@ -9,7 +9,10 @@
  *
  * The secret is stored sealed (auth/keystore.h, bound to the webhook's id)
  * and printed by no command after `add`, which prints it only when it
- * generated it.
+ * generated it. A command line is readable by every local user (ps,
+ * /proc/PID/cmdline): `--secret -` reads the secret from standard input
+ * instead, and a secret given on the command line is overwritten there as
+ * soon as it is copied.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,13 +62,30 @@ static int fail(const char *what)
     return 1;
 }
 
+/* The secret of `--secret -`: one line of standard input, without its
+ * line end, into out (cap bytes); -1 when it does not fit. */
+static int read_secret(char *out, size_t cap)
+{
+    if (!fgets(out, (int)cap, stdin))
+        return -1;
+    size_t n = strlen(out);
+    bool whole = n && out[n - 1] == '\n';
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
+    if (!whole && !feof(stdin)) {
+        OPENSSL_cleanse(out, cap);
+        return -1;
+    }
+    return 0;
+}
+
 static int add(int argc, char **argv)
 {
     const char *url = operand(argc, argv), *given = opt(argc, argv, "--secret"), *filter = opt(argc, argv, "--filter");
-    char secret[65], *sealed = NULL;
+    char secret[65], from_stdin[sizeof(secret) + 1], *sealed = NULL;
     struct webhook w = {0};
     if (!url) {
-        fprintf(stderr, "berth: usage: berth admin webhook add URL [--secret S] [--filter F]\n");
+        fprintf(stderr, "berth: usage: berth admin webhook add URL [--secret S|-] [--filter F]\n");
         return 2;
     }
     if ((strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) || strlen(url) > URL_MAX) {
@@ -74,14 +94,32 @@ static int add(int argc, char **argv)
     }
     if (filter && events_filter_check(filter) < 0)
         return fail("--filter");
-    if (given && (strlen(given) < SECRET_MIN || strlen(given) >= sizeof(secret))) {
-        fprintf(stderr, "berth: --secret must be %d to %zu characters\n", SECRET_MIN, sizeof(secret) - 1);
-        return 2;
-    }
-    if (given)
-        snprintf(secret, sizeof(secret), "%s", given);
-    else
+    if (given) {
+        bool bad = false;
+        if (given[0] == '-' && !given[1]) {
+            bad = read_secret(from_stdin, sizeof(from_stdin)) < 0;
+        } else {
+            /* off the command line, which other local users can read */
+            char *z = (char *)given;
+            size_t n = strlen(z);
+            memcpy(from_stdin, z, n < sizeof(from_stdin) ? n + 1 : sizeof(from_stdin));
+            from_stdin[sizeof(from_stdin) - 1] = '\0';
+            memset(z, 'x', n);
+        }
+        size_t n = bad ? 0 : strlen(from_stdin);
+        if (!bad && n >= SECRET_MIN && n < sizeof(secret))
+            memcpy(secret, from_stdin, n + 1);
+        else
+            bad = true;
+        OPENSSL_cleanse(from_stdin, sizeof(from_stdin));
+        if (bad) {
+            fprintf(stderr, "berth: --secret must be %d to %zu characters (--secret -: on one line of standard input)\n",
+                    SECRET_MIN, sizeof(secret) - 1);
+            return 2;
+        }
+    } else {
         random_string(secret, 40, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+    }
     memcpy(w.id, "wh-", 3);
     random_string(w.id + 3, 12, "abcdefghijklmnopqrstuvwxyz0123456789");
     int rc = keystore_seal_secret(secret, w.id, &sealed);
@@ -158,7 +196,7 @@ int events_admin(int argc, char **argv)
                    ? fail("webhook deliveries")
                    : 0;
     }
-    fprintf(stderr, "berth: usage: berth admin webhook add URL [--secret S] [--filter F] | list | remove ID |\n"
+    fprintf(stderr, "berth: usage: berth admin webhook add URL [--secret S|-] [--filter F] | list | remove ID |\n"
                     "       deliveries [--webhook ID] [--state pending|delivered|failed]\n");
     return 2;
 }

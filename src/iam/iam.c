@@ -27,6 +27,7 @@
 #include "iam/managed.h"
 #include "iam/query.h"
 #include "iam/xml.h"
+#include "store/cache.h"
 
 #define IAM_BODY_MAX (1u << 20)
 #define IAM_XMLNS "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -50,11 +51,11 @@ static int identity_row(void *ctx, const char *label, const char *document)
 }
 
 /* Where the policy evaluator gets a user's identity policies from. */
-static int identity_policies(const char *account, const char *user_name,
+static int identity_policies(uint64_t cache_gen, const char *account, const char *user_name,
                              int (*fn)(void *ctx, const char *label, const char *document), void *ctx)
 {
     struct identity_walk w = {fn, ctx};
-    return store_identity_policies(account, user_name, identity_row, &w);
+    return store_cached_identity_policies(cache_gen, account, user_name, identity_row, &w);
 }
 
 void iam_configure(const struct config *c)

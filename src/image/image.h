@@ -220,8 +220,11 @@ int image_pullable(const struct manifest *m);
  * and at image_service_stop()), so a pull never waits for a write. */
 
 /* Records that principal_arn pulled the image of repo_id at now, unless
- * the registry (account_id) excludes the principal from pull times. */
-void image_record_pull(int64_t repo_id, const char *digest, const char *account_id, const char *principal_arn);
+ * the registry (account_id) excludes the principal from pull times (read
+ * through the store's cache at cache_gen, the request's principal's; 0:
+ * from the database). */
+void image_record_pull(int64_t repo_id, const char *digest, const char *account_id, const char *principal_arn,
+                       uint64_t cache_gen);
 /* The image's last recorded pull: stored_ms (the store's) or a later one
  * still waiting in memory; 0 when never pulled. */
 int64_t image_pull_time(int64_t repo_id, const char *digest, int64_t stored_ms);

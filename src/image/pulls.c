@@ -25,6 +25,7 @@
 #include "core/util.h"
 #include "image/image.h"
 #include "image/internal.h"
+#include "store/cache.h"
 
 /* Slots in the table; a flush is asked for at three quarters full, and a
  * pull that finds it full (the flush lags) is dropped and counted. */
@@ -64,14 +65,15 @@ static struct pull_time *find(int64_t repo_id, const char *digest)
     return NULL;
 }
 
-void image_record_pull(int64_t repo_id, const char *digest, const char *account_id, const char *principal_arn)
+void image_record_pull(int64_t repo_id, const char *digest, const char *account_id, const char *principal_arn,
+                       uint64_t cache_gen)
 {
     int64_t now = now_ms();
     bool wake = false;
     if (strlen(digest) >= DIGEST_MAX)
         return;
     if (principal_arn && *principal_arn) {
-        int rc = store_pull_exclusion_exists(account_id, principal_arn);
+        int rc = store_cached_pull_exclusion_exists(cache_gen, account_id, principal_arn);
         if (rc == 0)
             return;
         if (rc != E_NOTFOUND) /* a lost pull time is not worth failing a pull for */

@@ -172,7 +172,7 @@ void manifests_get(struct request *r)
     http_set_header(r, "Docker-Content-Digest", m.digest);
     http_set_header(r, "ETag", etag);
     if (strcmp(r->method, "GET") == 0)
-        image_record_pull(v->repo.id, m.digest, v->repo.account_id, v->who.arn);
+        image_record_pull(v->repo.id, m.digest, v->repo.account_id, v->who.arn, v->who.cache_gen);
     manifest_release(&m);
 }
 

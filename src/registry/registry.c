@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "registry/internal.h"
+#include "store/cache.h"
 
 static const struct {
     const char *code;
@@ -167,7 +168,7 @@ int reg_load_repo(struct request *r)
     if (v->have_repo)
         return 0;
     /* repositories are explicit, as in ECR: CreateRepository makes them */
-    int rc = store_repo_get(v->account, v->name, &v->repo);
+    int rc = store_cached_repo_get(v->who.cache_gen, v->account, v->name, &v->repo);
     if (rc == E_NOTFOUND) {
         char msg[512];
         snprintf(msg, sizeof(msg), "The repository with name '%s' does not exist in the registry with id '%s'", v->name,

@@ -39,6 +39,11 @@ static const char *const tables[] = {
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
+/* Tables every database has of its own, not copied: the read cache's
+ * generation (store/cache.c), which the copy moves instead (its triggers
+ * are off while copying). */
+static const char *const own_tables[] = {"cache_generation"};
+
 /* The tables with an identity column on PostgreSQL, and that column. */
 static const char *const identities[][2] = {{"repositories", "id"},       {"jobs", "id"},
                                             {"lifecycle_history", "id"},  {"events", "seq"},
@@ -78,6 +83,8 @@ static int check_tables(sqlite3 *src)
         bool known = false;
         for (size_t i = 0; i < NTABLES && !known; i++)
             known = strcmp(tables[i], name) == 0;
+        for (size_t i = 0; i < sizeof(own_tables) / sizeof(own_tables[0]) && !known; i++)
+            known = strcmp(own_tables[i], name) == 0;
         if (!known)
             rc = error_set(E_UNSUPPORTED, "source database: table '%s' is not one this berth copies", name);
     }
@@ -223,6 +230,9 @@ int store_copy_from_sqlite(const char *path, struct store_copy_report *out)
         if ((rc = db_exec(q, "identity")) < 0)
             goto fail;
     }
+    /* what any server may have cached of the (empty) target is stale now */
+    if ((rc = db_exec("UPDATE cache_generation SET gen = gen + 1", "cache generation")) < 0)
+        goto fail;
     if ((rc = triggers(true)) < 0 || (rc = store_commit()) < 0)
         goto fail;
     goto done;

@@ -28,6 +28,14 @@
 #include "core/metrics.h"
 #include "core/util.h"
 
+/* The read cache's triggers (migration 16): a row of table changed, so the cache generation moves. */
+#define CACHE_BUMP_EVENT(table, name, event)                                                                               \
+    "CREATE TRIGGER cache_" table "_" name " AFTER " event " ON " table                                                    \
+    " BEGIN UPDATE cache_generation SET gen = gen + 1 WHERE id = 1; END;"
+#define CACHE_BUMP(table)                                                                                                  \
+    CACHE_BUMP_EVENT(table, "insert", "INSERT") CACHE_BUMP_EVENT(table, "update", "UPDATE")                                \
+    CACHE_BUMP_EVENT(table, "delete", "DELETE")
+
 static const char *const migrations[] = {
     /* 1: the data plane */
     "CREATE TABLE accounts(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
@@ -275,10 +283,35 @@ static const char *const migrations[] = {
     "CREATE TABLE audit_pending(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
     " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
     " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL, resources TEXT NOT NULL, record TEXT NOT NULL);",
+    /* 16: the read cache's generation (store/cache.c): one number that every insert, update and delete of a row
+     * the cache keeps adds one to, in the same statement, whoever makes the change; repositories' trigger watches
+     * the cached columns only (not lifecycle_evaluated_at, which lifecycle runs write). It starts at a random
+     * number, so that two databases (a test's, a replaced one) do not share generations */
+    "CREATE TABLE cache_generation(id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);"
+    "INSERT INTO cache_generation(id, gen) VALUES (1, 1 + abs(random() % 1000000000000));"
+    CACHE_BUMP("accounts")
+    CACHE_BUMP("access_keys")
+    CACHE_BUMP("iam_users")
+    CACHE_BUMP("iam_groups")
+    CACHE_BUMP("iam_group_members")
+    CACHE_BUMP("iam_policies")
+    CACHE_BUMP("iam_policy_versions")
+    CACHE_BUMP("iam_attachments")
+    CACHE_BUMP("iam_inline_policies")
+    CACHE_BUMP("repo_tags")
+    CACHE_BUMP("settings")
+    CACHE_BUMP("pull_time_exclusions")
+    CACHE_BUMP_EVENT("repositories", "insert", "INSERT") CACHE_BUMP_EVENT("repositories", "delete", "DELETE")
+    CACHE_BUMP_EVENT("repositories", "update",
+                     "UPDATE OF account_id, name, tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key,"
+                     " policy, lifecycle_policy"),
 };
 
 /* PostgreSQL's schema, versioned on its own: a new migration appends to
  * both lists (the first entry here says how the types differ) */
+#define PG_CACHE_BUMP(table, events)                                                                                       \
+    "CREATE TRIGGER cache_" table " AFTER " events " ON " table " FOR EACH ROW EXECUTE FUNCTION cache_bump();"
+
 static const char *const pg_migrations[] = {
     /* 1: what SQLite's migrations 1 to 11 make, in PostgreSQL's types: 64-bit integers throughout, BYTEA for
      * bodies, identity columns for SQLite's INTEGER PRIMARY KEY (accounts get one for SQLite's rowid order), citext
@@ -486,6 +519,25 @@ static const char *const pg_migrations[] = {
     " event_id TEXT NOT NULL, event_time BIGINT NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL,"
     " username TEXT NOT NULL, access_key_id TEXT NOT NULL, read_only BIGINT NOT NULL, resources TEXT NOT NULL,"
     " record TEXT NOT NULL);",
+    /* 6: SQLite's 16, the read cache's generation (store/cache.c), its triggers row by row as there */
+    "CREATE TABLE cache_generation(id BIGINT PRIMARY KEY CHECK (id = 1), gen BIGINT NOT NULL);"
+    "INSERT INTO cache_generation(id, gen) VALUES (1, 1 + floor(random() * 1000000000000)::bigint);"
+    "CREATE FUNCTION cache_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  UPDATE cache_generation SET gen = gen + 1 WHERE id = 1; RETURN NULL; END $$;"
+    PG_CACHE_BUMP("accounts", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("access_keys", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_users", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_groups", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_group_members", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_policies", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_policy_versions", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_attachments", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("iam_inline_policies", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("repo_tags", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("settings", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("pull_time_exclusions", "INSERT OR UPDATE OR DELETE")
+    PG_CACHE_BUMP("repositories", "INSERT OR DELETE OR UPDATE OF account_id, name, tag_mutability, mutability_filters,"
+                                  " scan_on_push, encryption_type, kms_key, policy, lifecycle_policy"),
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -48,7 +48,10 @@ class PostgresServer:
         self.port = None
         self.user = None
 
-    def start(self):
+    def start(self, durable=False):
+        """durable: fsync and synchronous commits on, as a production server runs (bench/multi.py);
+        off by default, for the tests' speed."""
+        self.durable = durable
         self.user = pwd.getpwuid(os.geteuid()).pw_name
         if os.geteuid() == 0:
             try:
@@ -65,11 +68,7 @@ class PostgresServer:
                                  "--encoding=UTF8", "--locale=C", "--no-sync"], self.user),
                        check=True, capture_output=True)
         self.port = _free_port()
-        opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000 "
-                "-c shared_buffers=64MB -c max_locks_per_transaction=256")
-        subprocess.run(_as_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "server.log"),
-                                 "-o", opts, "-w", "-t", "60", "start"], self.user), check=True, capture_output=True)
+        self.restart_server()
         return self
 
     @property
@@ -96,9 +95,10 @@ class PostgresServer:
     def restart_server(self):
         """Starts the server again after stop() (same port, same data)."""
         data = self.dir / "cluster"
+        durability = "" if getattr(self, "durable", False) else \
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000 "
-                "-c shared_buffers=64MB -c max_locks_per_transaction=256")
+                f"{durability}-c max_connections=1000 -c shared_buffers=64MB -c max_locks_per_transaction=256")
         subprocess.run(_as_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "server.log"),
                                  "-o", opts, "-w", "-t", "60", "start"], self.user), check=True, capture_output=True)
 

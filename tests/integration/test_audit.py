@@ -546,3 +546,45 @@ def test_audit_off_records_nothing(berth_factory):
     s = berth_factory(extra_args=["--audit", "off"])
     client(s, "ecr").create_repository(repositoryName=name("quiet"))
     assert client(s, "cloudtrail").lookup_events()["Events"] == []
+
+
+def signed_post(srv, service, body, headers, key=None, secret=None):
+    """A SigV4-signed POST / of raw bytes (what no SDK sends)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    req = AWSRequest(method="POST", url=srv.url + "/", data=body, headers=headers)
+    SigV4Auth(Credentials(key or srv.access_key, secret or srv.secret), service, srv.region).add_auth(req)
+    return Registry(srv).session.post(srv.url + "/", data=body, headers=dict(req.headers.items()))
+
+
+def test_a_record_of_bytes_that_are_not_utf8_hides_no_other_record(srv, iam, ct):
+    """An IAM Action that is not UTF-8 (any signed caller can send one) is recorded with those bytes
+    replaced (U+FFFD); it used to vanish from LookupEvents, and a page it fell on ended the pagination,
+    hiding every older record."""
+    user = "odd-" + images.token(3)
+    iam.create_user(UserName=user)
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    uiam = client(srv, "iam", k["AccessKeyId"], k["SecretAccessKey"])
+    for _ in range(2):  # denied, and recorded
+        with pytest.raises(botocore.exceptions.ClientError):
+            uiam.get_user(UserName=user)
+    for action in (b"Get\xff\xfeUser", b"\xc3\x28x", b"Zap\xed\xa0\x80"):
+        r = signed_post(srv, "iam", b"Action=" + action + b"&Version=2010-05-08",
+                        {"Content-Type": "application/x-www-form-urlencoded"}, k["AccessKeyId"], k["SecretAccessKey"])
+        assert r.status_code == 400 and b"InvalidAction" in r.content
+    attr = [{"AttributeKey": "Username", "AttributeValue": user}]
+    pages, token = [], None
+    while True:
+        page = ct.lookup_events(LookupAttributes=attr, MaxResults=2, **({"NextToken": token} if token else {}))
+        pages.append(page["Events"])
+        token = page.get("NextToken")
+        if not token:
+            break
+    got = [e for p in pages for e in p]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [e["EventName"] for e in got] == ["Zap\ufffd\ufffd\ufffd", "\ufffd(x", "Get\ufffd\ufffdUser", "GetUser", "GetUser"]
+    for e in got[:3]:
+        r = record(e)
+        assert r["eventName"] == e["EventName"] and r["errorCode"] == "InvalidAction"
+        assert r["userIdentity"]["userName"] == user and r["errorMessage"].startswith("Could not find operation")

@@ -322,6 +322,28 @@ def test_add_list_remove_and_generated_secret(server, reg, receiver):
     assert len(receiver.events()) == 1
 
 
+def test_secret_from_standard_input(server, reg, receiver):
+    """`--secret -` reads the secret from standard input: a command line is readable by every local
+    user (ps, /proc/PID/cmdline), standard input is not."""
+    name = new_name()
+    secret = "stdin-" + token(16)
+    p = run([BIN, "admin", "webhook", "add", receiver.url, "--secret", "-", "--filter", f"repository-name={name}",
+             "--data", str(server.data_dir)], input=secret + "\n", timeout=60)
+    out = p.stdout.splitlines()
+    assert len(out) == 1 and re.match(r"^wh-[a-z0-9]{12}$", out[0]), out
+    reg.push_image(name, images.make_image(label=token()), tag="v1")
+    receiver.wait_count(1)
+    headers, body = receiver.accepted[0]
+    assert verify(headers, body, secret)
+    assert not verify(headers, body, "-")
+    # too short, too long, or nothing at all on standard input
+    for given in ("short\n", "x" * 65 + "\n", ""):
+        p = run([BIN, "admin", "webhook", "add", receiver.url, "--secret", "-", "--data", str(server.data_dir)],
+                input=given, check=False, timeout=60)
+        assert p.returncode == 2 and "--secret" in p.stderr, p.stderr
+        assert given.strip() == "" or given.strip() not in p.stderr
+
+
 # ---------------------------------------------------------------------------------------
 # Outages, order, given-up deliveries, restarts
 # ---------------------------------------------------------------------------------------

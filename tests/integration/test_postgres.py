@@ -214,9 +214,11 @@ def test_migrate_creates_and_then_keeps_the_schema(pg, tmp_path):
         assert "pg-secret-do-not-log" not in p.stdout + p.stderr
     db = url.rsplit("/", 1)[1]
     assert pg.psql("SELECT version FROM berth_schema", db=db).stdout.strip() == m.group(1)
-    # the newest migration's table is there (5: the audit trail's staged records)
-    assert int(m.group(1)) >= 5
+    # the newest migrations' tables are there (5: the audit trail's staged records, 6: the read
+    # cache's generation)
+    assert int(m.group(1)) >= 6
     assert pg.psql("SELECT count(*) FROM audit_pending", db=db).stdout.strip() == "0"
+    assert pg.psql("SELECT count(*) FROM cache_generation", db=db).stdout.strip() == "1"
     # a schema newer than this berth is refused, not written over
     pg.psql("UPDATE berth_schema SET version = 99", db=db)
     p = subprocess.run([binary, "migrate", "--database", url], capture_output=True, text=True, timeout=60, env=env)

@@ -67,6 +67,49 @@ static void test_redact(void **state)
     json_decref(in);
 }
 
+/* audit_utf8 keeps what is UTF-8, replaces each byte that starts no
+ * well-formed sequence, and agrees with jansson on every 1 to 3 byte
+ * string (what json_string() refuses is exactly what gets replaced). */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3"},
+        {"Get\xff\xfeUser", "Get\xef\xbf\xbd\xef\xbf\xbdUser"},
+        {"\xc3\x28", "\xef\xbf\xbd("},                                   /* a lead byte without its continuation */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                     /* overlong '/' */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+        {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* past U+10FFFF */
+        {"ab\xe2\x82", "ab\xef\xbf\xbd\xef\xbf\xbd"},                 /* cut short by the end */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *z = audit_utf8(cases[i][0]);
+        assert_string_equal(z, cases[i][1]);
+        free(z);
+    }
+    char *z = audit_utf8(NULL);
+    assert_string_equal(z, "");
+    free(z);
+    unsigned char in[4] = {0};
+    for (unsigned a = 1; a < 256; a++)
+        for (unsigned b = 0; b < 256; b += (a < 0xc0 ? 255 : 1))
+            for (unsigned c = 0; c < 256; c += (a < 0xe0 || b < 0x80 || b > 0xbf ? 255 : 1)) {
+                in[0] = (unsigned char)a, in[1] = (unsigned char)b, in[2] = (unsigned char)c;
+                json_t *j = json_string((const char *)in);
+                z = audit_utf8((const char *)in);
+                json_t *k = json_string(z);
+                assert_non_null(k);
+                if (j)
+                    assert_string_equal(z, (const char *)in);
+                else
+                    assert_string_not_equal(z, (const char *)in);
+                json_decref(j);
+                json_decref(k);
+                free(z);
+            }
+}
+
 static void test_read_only(void **state)
 {
     (void)state;
@@ -218,6 +261,52 @@ static void test_record_and_lookup(void **state)
     assert_true(c.seqs[0] < last);
 }
 
+static int check_long_row(void *ctx, const struct audit_row *row)
+{
+    int *n = ctx;
+    assert_int_equal(row->nresources, 1);
+    /* 2047 'n': the cut backs off the character that 2048 bytes would split */
+    assert_int_equal(strlen(row->resources[0].name), 2047);
+    assert_int_equal(strspn(row->resources[0].name, "n"), 2047);
+    assert_int_equal(strlen(row->event_name), 2048);
+    json_t *rec = json_loads(row->record, 0, NULL);
+    assert_non_null(rec);
+    json_t *r0 = json_array_get(json_object_get(rec, "resources"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "name")), row->resources[0].name);
+    json_decref(rec);
+    (*n)++;
+    return 0;
+}
+
+/* What a caller sent names a record's resources before anything checked
+ * it: a row keeps at most 2048 bytes of each column (an ARN's most), cut
+ * at a character's start, so that a queued record holds no request body's
+ * worth of names. */
+static void test_long_strings_are_cut(void **state)
+{
+    (void)state;
+    struct principal p;
+    principal(&p, "444455556666", NULL);
+    size_t n = 100000;
+    char *name = malloc(n + 1), *op = malloc(n + 1);
+    memset(name, 'n', n);
+    name[n] = '\0';
+    for (size_t i = 0; i < n; i += 2) /* 2-byte characters, so a cut at 2048 falls on one's start */
+        memcpy(op + i, "\xc3\xa9", 2);
+    op[n] = '\0';
+    name[2047] = '\xc3', name[2048] = '\xa9'; /* one that a cut at 2048 would split */
+    struct audit_call a = {.source = AUDIT_SOURCE_ECR, .name = op, .read_only = true, .who = &p, .error_code = "X"};
+    audit_add_resource(&a, "AWS::ECR::Repository", name);
+    audit_record(&a);
+    audit_sync();
+    struct audit_query q = {"444455556666", AUDIT_ATTR_NONE, NULL, 0, INT64_MAX, INT64_MAX, 10};
+    int seen = 0;
+    assert_int_equal(store_audit_lookup(&q, check_long_row, &seen), 0);
+    assert_int_equal(seen, 1);
+    free(name);
+    free(op);
+}
+
 static void test_prune(void **state)
 {
     (void)state;
@@ -242,9 +331,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_record_and_lookup),
         cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_long_strings_are_cut), /* after test_prune, which counts every record */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,11 @@
  * Unit tests for the S3 client's pieces that need no object store
  * (src/blob/s3.c): the s3:// URL, keys, the XML reader, and SigV4 signing
  * through auth/sigv4.c (AWS's published S3 examples, and a round trip
- * through the verifier), plus the saved SHA-256 state of s3store.c.
+ * through the verifier), plus the saved SHA-256 state of s3store.c; and
+ * what the client does with a store's replies that are wrong (a listing
+ * outside the prefix asked for or one whose token never moves, a ranged
+ * GET answered with other bytes), against a loopback server that answers
+ * canned replies.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <setjmp.h>
@@ -14,7 +18,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "auth/sigv4.h"
 #include "blob/s3.h"
@@ -254,6 +262,188 @@ static void test_hash_state_round_trip(void **state)
     assert_int_equal(s3store_hash_load(&c, text), E_INVALID);
 }
 
+/* ---- a store that answers canned replies ---- */
+
+#define CANNED_MAX 8
+
+static struct canned {
+    int listener;
+    int port;
+    const char *replies[CANNED_MAX]; /* one per request, in order; the last repeats */
+    int n, served;
+    char last_request[1024];
+    pthread_t thread;
+} fake;
+
+static void *fake_serve(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int c = accept(fake.listener, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        char req[4096];
+        size_t got = 0;
+        while (got < sizeof(req) - 1) {
+            ssize_t r = read(c, req + got, sizeof(req) - 1 - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        req[got] = '\0';
+        snprintf(fake.last_request, sizeof(fake.last_request), "%.*s", (int)strcspn(req, "\r"), req);
+        const char *reply = fake.replies[fake.served < fake.n ? fake.served : fake.n - 1];
+        fake.served++;
+        size_t len = strlen(reply), off = 0;
+        while (off < len) {
+            ssize_t w = write(c, reply + off, len - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        close(c);
+    }
+}
+
+/* Starts the fake store and points s at it (path-style). */
+static void fake_start(struct s3 *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    char url[128];
+    fake.listener = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fake.listener >= 0);
+    assert_int_equal(bind(fake.listener, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fake.listener, 8), 0);
+    assert_int_equal(getsockname(fake.listener, (struct sockaddr *)&a, &alen), 0);
+    fake.port = ntohs(a.sin_port);
+    fake.served = 0;
+    assert_int_equal(pthread_create(&fake.thread, NULL, fake_serve, NULL), 0);
+    snprintf(url, sizeof(url), "s3://bkt/p?endpoint=http://127.0.0.1:%d&path_style=1", fake.port);
+    assert_int_equal(s3_parse_url(s, url), 0);
+    s->access_key_id = strdup(AKID);
+    s->secret = strdup(SECRET);
+    s->timeout_seconds = 10;
+}
+
+static void fake_stop(struct s3 *s)
+{
+    shutdown(fake.listener, SHUT_RDWR);
+    close(fake.listener);
+    pthread_join(fake.thread, NULL);
+    s3_release(s);
+}
+
+/* An HTTP reply with body. */
+static const char *reply_of(char *out, size_t cap, const char *status_and_headers, const char *body)
+{
+    snprintf(out, cap, "HTTP/1.1 %s\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s", status_and_headers, strlen(body),
+             body);
+    return out;
+}
+
+static int count_key(void *ctx, const char *key, int64_t mtime_ms)
+{
+    (void)mtime_ms;
+    struct listing *l = ctx;
+    /* what s3store's walkers do: the name past the prefix */
+    assert_true(strlen(key) >= strlen("p/blobs/"));
+    snprintf(l->keys[l->n % 4], sizeof(l->keys[0]), "%s", key + strlen("p/blobs/"));
+    l->n++;
+    return 0;
+}
+
+/* A listing may hold keys outside the prefix asked for (a store's
+ * mistake, or a hostile one): the caller, which reads past the prefix, is
+ * never given one. */
+static void test_list_keeps_to_the_prefix(void **state)
+{
+    struct s3 s;
+    struct listing l = {0};
+    char r1[1024];
+    fake.replies[0] = reply_of(r1, sizeof(r1), "200 OK",
+                               "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                               "<Contents><Key>a</Key></Contents>"
+                               "<Contents><Key>p/blob</Key></Contents>"
+                               "<Contents><Key>p/blobs/x1</Key></Contents>"
+                               "<Contents><Key>q/blobs/x2</Key></Contents></ListBucketResult>");
+    fake.n = 1;
+    fake_start(&s);
+    assert_int_equal(s3_list(&s, "p/blobs/", count_key, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.keys[0], "x1");
+    assert_non_null(strstr(fake.last_request, "prefix=p%2Fblobs%2F"));
+    fake_stop(&s);
+}
+
+/* A truncated page whose continuation token is the one it was asked with
+ * would be asked for again forever: the listing fails instead. */
+static void test_list_token_must_move(void **state)
+{
+    struct s3 s;
+    struct listing l = {0};
+    char r1[1024], r2[1024];
+    fake.replies[0] = reply_of(r1, sizeof(r1), "200 OK",
+                               "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>t1"
+                               "</NextContinuationToken><Contents><Key>p/blobs/x1</Key></Contents></ListBucketResult>");
+    fake.replies[1] = reply_of(r2, sizeof(r2), "200 OK",
+                               "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>t1"
+                               "</NextContinuationToken><Contents><Key>p/blobs/x2</Key></Contents></ListBucketResult>");
+    fake.n = 2;
+    fake_start(&s);
+    assert_int_equal(s3_list(&s, "p/blobs/", count_key, &l), E_ERROR);
+    assert_non_null(strstr(error_message(), "same continuation token"));
+    assert_int_equal(fake.served, 2);
+    assert_int_equal(l.n, 2);
+    fake_stop(&s);
+}
+
+/* A ranged GET answered with other bytes than those asked for fails, and
+ * writes no more than the range into the file. */
+static void test_ranged_get_takes_only_its_range(void **state)
+{
+    struct s3 s;
+    char r[1024];
+    FILE *f = tmpfile();
+    int fd = fileno(f);
+    struct s3_object o;
+    fake.n = 1;
+    /* the Range ignored: the object from its start */
+    fake.replies[0] = reply_of(r, sizeof(r), "200 OK", "0123456789");
+    fake_start(&s);
+    assert_int_equal(s3_get_fd(&s, "p/blobs/x", 4, 3, fd, &o), E_ERROR);
+    assert_non_null(strstr(fake.last_request, "GET /bkt/p/blobs/x"));
+    fake_stop(&s);
+    /* another range */
+    fake.replies[0] = reply_of(r, sizeof(r), "206 Partial Content\r\nContent-Range: bytes 0-2/10", "012");
+    fake_start(&s);
+    assert_int_equal(s3_get_fd(&s, "p/blobs/x", 4, 3, fd, &o), E_ERROR);
+    fake_stop(&s);
+    /* more bytes than the range */
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    fake.replies[0] = reply_of(r, sizeof(r), "206 Partial Content\r\nContent-Range: bytes 4-6/10", "456789");
+    fake_start(&s);
+    assert_int_equal(s3_get_fd(&s, "p/blobs/x", 4, 3, fd, &o), E_ERROR);
+    assert_true(lseek(fd, 0, SEEK_END) <= 3);
+    fake_stop(&s);
+    /* the range itself */
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    fake.replies[0] = reply_of(r, sizeof(r), "206 Partial Content\r\nContent-Range: bytes 4-6/10", "456");
+    fake_start(&s);
+    assert_int_equal(s3_get_fd(&s, "p/blobs/x", 4, 3, fd, &o), 0);
+    assert_int_equal(o.size, 10);
+    char got[8] = "";
+    assert_int_equal(pread(fd, got, sizeof(got), 0), 3);
+    assert_memory_equal(got, "456", 3);
+    fake_stop(&s);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +455,9 @@ int main(void)
         cmocka_unit_test(test_presign_aws_example),
         cmocka_unit_test(test_sign_then_verify),
         cmocka_unit_test(test_hash_state_round_trip),
+        cmocka_unit_test(test_list_keeps_to_the_prefix),
+        cmocka_unit_test(test_list_token_must_move),
+        cmocka_unit_test(test_ranged_get_takes_only_its_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
