@@ -159,6 +159,7 @@ static int open_data(struct config *cfg)
         fprintf(stderr, "berth: cannot use data directory '%s'\n", cfg->data_dir);
         return -1;
     }
+    blobstore_set_upload_memory((uint64_t)cfg->s3_upload_memory_mb << 20);
     if (store_open(cfg->data_dir) < 0 || blobstore_open(cfg->data_dir) < 0 || blobstore_use(cfg->blob_store) < 0 ||
         blobstore_set_archive(cfg->archive_dir) < 0 ||
         auth_init(cfg) < 0) {

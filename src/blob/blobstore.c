@@ -187,6 +187,11 @@ int blobstore_use(const char *url)
     return mkdir_p(path);
 }
 
+void blobstore_set_upload_memory(uint64_t bytes)
+{
+    s3store_set_memory(bytes);
+}
+
 bool blobstore_remote(void)
 {
     return remote;

@@ -38,6 +38,9 @@ int blobstore_open(const char *data_dir);
  * "s3://BUCKET[/PREFIX]?endpoint=...": an S3-compatible object store with
  * credentials from the environment (s3.h). */
 int blobstore_use(const char *url);
+/* On an s3:// store: the most memory the staging buffers of uploads being
+ * written may take at once (s3store.c); past it a request gets E_BUSY. */
+void blobstore_set_upload_memory(uint64_t bytes);
 /* Is the blob store an object store (s3://)? */
 bool blobstore_remote(void);
 /* A URL that downloads the blob straight from the object store for
@@ -144,7 +147,9 @@ void upload_forget(const char *id);
  * upload_place() until the blob's record is written, and blob_collect()
  * takes it exclusively, so a collector (in this process or in `berth gc`)
  * never removes bytes whose record is on its way. Returns a descriptor to
- * pass to blob_guard_leave(), or a negative E_*.
+ * pass to blob_guard_leave(), or a negative E_*. The lock file guards one
+ * machine; servers sharing a PostgreSQL database also take the guard there
+ * (store/guard.h), before this one.
  */
 int blob_guard_enter(void);
 void blob_guard_leave(int fd);

@@ -57,6 +57,15 @@
  * the delay.) A crash after GC's commit leaves bytes with no record, which
  * the sweep removes. Records are deleted before bytes, always: no record
  * ever names missing bytes.
+ *
+ * The lock file guards one machine. Servers that share a PostgreSQL
+ * database and an object store also share the guard in the database
+ * (store/guard.h): before blob_collect() GC takes the digest's guard
+ * exclusively, without waiting; a commit of the same digest that holds it
+ * (shared) is about to record the bytes, so GC leaves them (to the sweep,
+ * should that commit fail). has_record() then runs on the connection that
+ * holds the guard, and counts the bytes as wanted when that connection was
+ * lost and reopened meanwhile (the guard went with it).
  */
 #include "blob/gc.h"
 
@@ -71,6 +80,7 @@
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/gc.h"
+#include "store/guard.h"
 #include "store/store.h"
 
 /* Reviews per write transaction: each is a few primary-key lookups. */
@@ -113,6 +123,35 @@ static bool has_record(void *ctx, const char *digest)
     if (rc < 0 && rc != E_NOTFOUND)
         log_warn("gc: keeping '%s': %s", digest, error_message());
     return rc != E_NOTFOUND;
+}
+
+/* has_record(), under the guard g (the context): also wanted when the
+ * lookup had to reopen the connection that held the guard. */
+static bool guarded_record(void *ctx, const char *digest)
+{
+    if (has_record(NULL, digest))
+        return true;
+    if (store_guard_check(ctx) < 0) {
+        log_warn("gc: keeping '%s': %s", digest, error_message());
+        return true;
+    }
+    return false;
+}
+
+/* blob_collect() under the blob's guard across servers: 1 removed, 0 kept
+ * (also when a commit of it holds the guard now). */
+static int collect(const char *digest, int64_t cutoff_ms)
+{
+    struct store_guard g;
+    int rc = store_guard_try_exclusive(&g, digest);
+    if (rc <= 0) {
+        if (rc == 0)
+            log_debug("gc: keeping '%s' for now: a commit of it is under way", digest);
+        return rc;
+    }
+    rc = blob_collect(digest, cutoff_ms, guarded_record, &g);
+    store_guard_release(&g);
+    return rc;
 }
 
 static bool stop_now(const struct gc_options *opt)
@@ -169,7 +208,7 @@ static int review(struct gc_report *out, const struct gc_options *opt, int64_t c
          * its record is written, and blob_collect() reads the record again
          * under the guard */
         for (size_t i = 0; i < ndead; i++) {
-            int r = blob_collect(dead[i].digest, INT64_MAX, has_record, NULL);
+            int r = collect(dead[i].digest, INT64_MAX);
             if (r < 0)
                 log_warn("gc: %s", error_message());
             if (r == 1) {
@@ -201,7 +240,7 @@ static int orphan_blob(void *ctx, const char *digest, int64_t mtime_ms)
     if (mtime_ms >= w->cutoff || has_record(NULL, digest))
         return 0;
     blob_stat(digest, &size);
-    if (blob_collect(digest, w->cutoff, has_record, NULL) == 1) {
+    if (collect(digest, w->cutoff) == 1) {
         w->report->orphans_removed++;
         w->report->bytes_freed += (int64_t)size;
     }

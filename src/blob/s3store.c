@@ -30,6 +30,14 @@
  * uploads/<id>/data and is copied server-side into place. Either way the
  * blob key appears whole or not at all.
  *
+ * Memory: a session's staging buffer exists only while a request writes
+ * the session (upload_open(), or the first append after upload_begin(),
+ * to upload_close()), but that is S3STORE_PART bytes per concurrent upload. The buffers in use are
+ * counted against a limit (s3store_set_memory(), --s3-upload-memory-mb);
+ * a request that would go past it is refused before it reads its body
+ * (E_BUSY: 429 TOOMANYREQUESTS with Retry-After on /v2), so memory stays
+ * bounded however many clients push at once.
+ *
  * Left to the operator: multipart uploads started by a request that died
  * before it saved its state are not in any session (a bucket lifecycle
  * rule with AbortIncompleteMultipartUpload removes them), and CopyObject
@@ -44,6 +52,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +69,10 @@
 #define STATE_MAX (S3STORE_MAX_PARTS * 90 + 4096)
 
 static struct s3 store;
+
+/* Staging buffers in use and the most there may be (stage_take()). */
+static _Atomic unsigned stages_used;
+static _Atomic unsigned stages_max = 64;
 
 struct s3_session {
     SHA256_CTX sha;
@@ -321,11 +334,34 @@ int s3store_hash_load(void *ctx, const char *text)
 
 /* ---- sessions ---- */
 
+void s3store_set_memory(uint64_t bytes)
+{
+    uint64_t n = bytes / S3STORE_PART;
+    atomic_store(&stages_max, n < 1 ? 1u : n > 1u << 20 ? 1u << 20 : (unsigned)n);
+}
+
+/* A staging buffer for s, counted against the limit: E_BUSY when the
+ * limit is reached (nothing allocated). */
+static int stage_take(struct s3_session *s)
+{
+    unsigned cur = atomic_load(&stages_used);
+    do {
+        unsigned max = atomic_load(&stages_max);
+        if (cur >= max)
+            return error_set(E_BUSY, "the server holds its limit of %u uploads to the object store at once (%u MiB of "
+                                     "staging buffers); try again later", max, max * (S3STORE_PART >> 20));
+    } while (!atomic_compare_exchange_weak(&stages_used, &cur, cur + 1));
+    s->stage = xmalloc(S3STORE_PART);
+    return 0;
+}
+
 static void session_free(struct s3_session *s)
 {
     if (!s)
         return;
     free(s->etags);
+    if (s->stage)
+        atomic_fetch_sub(&stages_used, 1);
     free(s->stage);
     OPENSSL_cleanse(&s->sha, sizeof(s->sha));
     free(s);
@@ -403,9 +439,8 @@ static int load_staged(struct upload *u, struct s3_session *s)
     char key[KEY_MAX];
     struct buf b;
     int rc;
-    s->stage = xmalloc(S3STORE_PART);
-    if (!s->staged)
-        return 0;
+    if ((rc = stage_take(s)) < 0 || !s->staged)
+        return rc;
     buf_init(&b, S3STORE_PART + 1);
     session_key(key, u->id, "staged");
     if ((rc = s3_get_buf(&store, key, &b)) == 0 && b.len != s->staged)
@@ -422,8 +457,9 @@ int s3store_upload_begin(struct upload *u)
     u->fd = -1;
     uuid_v4(u->id);
     struct s3_session *s = xcalloc(1, sizeof(*s));
+    /* no staging buffer yet: most sessions begin with no body (POST, then
+     * PATCH), and the first append takes one */
     SHA256_Init(&s->sha);
-    s->stage = xmalloc(S3STORE_PART);
     u->remote = s;
     busy_take(u->id);
     int rc = save_state(u);
@@ -478,6 +514,8 @@ int s3store_upload_append(struct upload *u, const void *data, size_t n)
     const char *p = data;
     int rc;
     assert(s != NULL);
+    if (n && !s->stage && (rc = stage_take(s)) < 0)
+        return rc;
     while (n) {
         size_t take = S3STORE_PART - s->staged;
         if (take > n)
@@ -574,7 +612,7 @@ int s3store_upload_place(struct upload *u, const char *expected, uint64_t *size_
     session_key(data, u->id, "data");
     if (!s->mpu[0]) {
         /* no part yet: the whole blob is in the staging buffer */
-        if ((rc = s3_put(&store, key, s->stage, s->staged, false)) < 0)
+        if ((rc = s3_put(&store, key, s->stage ? s->stage : "", s->staged, false)) < 0)
             return rc;
     } else {
         if (s->staged && (rc = put_part(u)) < 0)

@@ -25,6 +25,9 @@ int s3store_blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, co
 int s3store_upload_each(int (*fn)(void *ctx, const char *id, int64_t mtime_ms), void *ctx);
 int s3store_presign(char *out, size_t cap, const char *digest, int64_t expires);
 
+/* The most memory sessions' staging buffers may take at once (default
+ * 512 MiB); at least one buffer. */
+void s3store_set_memory(uint64_t bytes);
 bool s3store_upload_busy(const char *id);
 int s3store_upload_begin(struct upload *u);
 int s3store_upload_open(struct upload *u, const char *id);

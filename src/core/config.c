@@ -49,6 +49,9 @@ static const struct setting settings[] = {
      "on every request; off reads them from the database every time"},
     {"blob-redirect", "BERTH_BLOB_REDIRECT", T_STRING, offsetof(struct config, blob_redirect), "on", 0, 0,
      "on an s3 blob store: on answers blob downloads with 307 to a presigned URL, off streams the bytes through berth"},
+    {"s3-upload-memory-mb", "BERTH_S3_UPLOAD_MEMORY_MB", T_INT, offsetof(struct config, s3_upload_memory_mb), "512", 8,
+     1048576, "on an s3 blob store: each upload a request is writing stages 8 MiB; at most this many MiB of them at once "
+     "(more concurrent uploads are refused with 429 TOOMANYREQUESTS and Retry-After)"},
     {"tls-cert", "BERTH_TLS_CERT", T_STRING, offsetof(struct config, tls_cert), "", 0, 0,
      "PEM certificate file; serves HTTPS when set with --tls-key"},
     {"tls-key", "BERTH_TLS_KEY", T_STRING, offsetof(struct config, tls_key), "", 0, 0, "PEM private key file"},

@@ -34,6 +34,7 @@ struct config {
     int64_t max_connections;
     int64_t max_connections_per_ip;  /* 0: no limit */
     int64_t body_buffer_budget_mb;   /* buffered request bodies, all requests together */
+    int64_t s3_upload_memory_mb;     /* staging buffers of uploads to an s3 store, all together */
     int64_t defer_threads;           /* threads for long work moved off the HTTP threads */
     int64_t job_workers;             /* background job threads */
     int64_t max_repositories;        /* per registry */

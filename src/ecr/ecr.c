@@ -177,7 +177,9 @@ int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...)
 int ecr_fail_internal(struct ecr_call *c, int rc)
 {
     log_error("%s: %s", c->op, error_message());
-    if (rc == E_UNAVAILABLE) {
+    /* a limit of the server's reached for now (as its budget of buffered
+     * bodies): a status the SDKs retry */
+    if (rc == E_UNAVAILABLE || rc == E_BUSY) {
         snprintf(c->err_message, sizeof(c->err_message), "%s", error_message());
         c->err_type = "ServiceUnavailableException";
         c->err_status = 503;

@@ -21,6 +21,7 @@
 #include "image/image.h"
 #include "image/internal.h"
 #include "store/gc.h"
+#include "store/guard.h"
 
 int image_upload_start(char id_out[37], const struct repo *repo)
 {
@@ -140,16 +141,24 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
     if ((rc = upload_verify(u, digest)) < 0)
         return rc;
     /* held until the record is written: no collector may take the bytes
-     * in between (blobstore.h) */
+     * in between, on any server that shares the database (store/guard.h)
+     * or on this machine (the lock file, blobstore.h); taken in the order
+     * GC takes them */
+    struct store_guard shared;
+    if ((rc = store_guard_share(&shared, digest)) < 0)
+        return rc;
     int guard = blob_guard_enter();
-    if (guard < 0)
+    if (guard < 0) {
+        store_guard_release(&shared);
         return guard;
+    }
     /* The session's record goes before its file is renamed into place, so
      * no crash leaves a session record whose file is gone: from here on a
      * crash leaves at most a file without a record (a session file or a
      * blob), which GC removes. */
     if ((rc = store_upload_delete(u->id)) < 0 || (rc = upload_place(u, digest, &size)) < 0) {
         blob_guard_leave(guard);
+        store_guard_release(&shared);
         return rc;
     }
     /* then the blob's records, in one transaction; should it fail, the
@@ -166,12 +175,17 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
          * GC's review (blob/gc.c) that a push is about to use it */
         if (rc == 0)
             rc = store_blob_link(repo->id, digest);
+        /* a record only for bytes the guard kept all along: a lost (and
+         * reopened) connection lost the guard with it */
+        if (rc == 0)
+            rc = store_guard_check(&shared);
         if (rc == 0 && (rc = image_hook_run()) == 0)
             rc = store_commit();
         if (rc < 0)
             store_rollback();
     }
     blob_guard_leave(guard);
+    store_guard_release(&shared);
     if (rc < 0)
         return rc;
     image_hook_committed();

@@ -114,6 +114,11 @@ bool db_is_pg(void)
     return pg;
 }
 
+unsigned db_connection(void)
+{
+    return pg && tpg ? conn_gen : 0;
+}
+
 const char *db_describe(void)
 {
     return db_display ? db_display : "";

@@ -55,6 +55,10 @@ struct db_statement;
  * postgresql:// URL (libpq's). Before the first statement. */
 int db_configure(const char *url);
 bool db_is_pg(void);
+/* This thread's PostgreSQL connection, as a number that changes each time
+ * it is opened again (0: none, or SQLite): a session-scoped lock taken
+ * while it had one number is gone once the number has changed. */
+unsigned db_connection(void);
 /* The database as configured, with any password masked, for messages. */
 const char *db_describe(void);
 #define DB_SQL(sqlite, postgresql) (db_is_pg() ? (postgresql) : (sqlite))
