@@ -442,3 +442,9 @@ def test_idle_upload_sessions_are_expired_by_one_server(cluster):
     finally:
         for s in expirers:
             s.stop()
+
+
+def test_the_documented_load_balancer_config_is_the_tested_one():
+    """docs/deployment.md shows deploy/nginx/berth.conf whole: the file these tests run."""
+    doc = (nginxserver.CONF.parents[2] / "docs" / "deployment.md").read_text()
+    assert "```nginx\n" + nginxserver.CONF.read_text() + "```\n" in doc
