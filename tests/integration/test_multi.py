@@ -217,20 +217,24 @@ def test_skopeo_and_podman_over_tls_after_a_podman_login_from_get_login_password
 def test_ecr_calls_through_nginx_name_the_address_the_client_used(cluster, tmp_path):
     """SigV4 verifies through the proxy (the Host header arrives unchanged), and berth names itself
     by the scheme and address the client used: https from nginx's X-Forwarded-Proto."""
+    front = cluster.tls
+    out = json.loads(run(["aws", "ecr", "get-authorization-token", "--endpoint-url", front.url, "--output",
+                          "json"], env=aws_env(front, tmp_path)).stdout)
+    assert out["authorizationData"][0]["proxyEndpoint"] == front.url
+    name = f"multi/cli-{images.token(3)}"
+    created = json.loads(run(["aws", "ecr", "create-repository", "--repository-name", name, "--endpoint-url",
+                              front.url, "--output", "json"], env=aws_env(front, tmp_path)).stdout)
+    assert created["repository"]["repositoryUri"] == f"{front.host}/{name}"
+    # the same through the plain listener says http; boto3's calls are signed for nginx's address
+    # and verified by whichever server gets them
+    plain = ecr(cluster.plain)
+    assert plain.get_authorization_token()["authorizationData"][0]["proxyEndpoint"] == cluster.plain.url
     for front in (cluster.tls, cluster.plain):
-        out = json.loads(run(["aws", "ecr", "get-authorization-token", "--endpoint-url", front.url, "--output",
-                              "json"], env=aws_env(front, tmp_path)).stdout)
-        assert out["authorizationData"][0]["proxyEndpoint"] == front.url
-        name = f"multi/cli-{images.token(3)}"
-        created = json.loads(run(["aws", "ecr", "create-repository", "--repository-name", name, "--endpoint-url",
-                                  front.url, "--output", "json"], env=aws_env(front, tmp_path)).stdout)
-        assert created["repository"]["repositoryUri"] == f"{front.host}/{name}"
-        # boto3: every call is signed for nginx's address and verified by whichever server gets it
         client = ecr(front)
         for _ in range(4):
             got = client.describe_repositories(repositoryNames=[name])["repositories"]
             assert [r["repositoryName"] for r in got] == [name]
-        img = images.make_image(label="boto3")
+        img = images.make_image(label=f"boto3-{front.port}")
         reg = Registry(front)
         for b in img.blobs:
             reg.push_blob(name, b)
