@@ -72,8 +72,9 @@ class Cluster:
         return ["--database", self.database, "--key-file", str(self.key), "--trusted-proxies", "127.0.0.1", *extra]
 
     def start_server(self, name, *extra):
+        # debug: the job runs the tests count are logged at that level
         return self.factory(data_dir=self.base / name / "data", extra_env=self.blob_env,
-                            extra_args=self.args("--lifecycle-interval-seconds", "2", *extra))
+                            extra_args=self.args("--lifecycle-interval-seconds", "2", "--log-level", "debug", *extra))
 
     def logs(self, servers=None) -> str:
         return "\n".join(s.log_text() for s in (servers or self.servers))
