@@ -17,7 +17,10 @@ directory each), --rounds times, which one first alternating, and measures on ea
            not waited for).
 
 Prints the medians and the on/off ratio of each (1.00: recording costs nothing), and
-`key=value` lines. The ECR calls are SigV4-signed with botocore (Debian's python3-botocore);
+`key=value` lines. Beside the rates, which a busy machine blurs, it prints what each request
+cost the server in CPU time and in bytes written to files (from /proc/PID/stat and
+/proc/PID/io: the request's own transaction and the audit writer's work together), which
+other load on the machine hardly changes. The ECR calls are SigV4-signed with botocore (Debian's python3-botocore);
 the signing is done before the timed loop, so the client measures the server.
 """
 import argparse
@@ -140,6 +143,27 @@ def puts(base, repo, n, clients, cred):
     return float(p.stdout.split()[-1])
 
 
+def usage(pid):
+    """(CPU seconds, bytes written) of the server so far."""
+    stat = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    io = dict(line.split(": ") for line in open("/proc/%d/io" % pid).read().splitlines())
+    return cpu, int(io["wchar"])
+
+
+def measured(proc, m, key, fn, requests=None):
+    """m[key] = fn()'s rate; m[key + ":cpu"], m[key + ":bytes"]: the server's CPU
+    microseconds and bytes written per request (requests: how many; rate * seconds if None)."""
+    cpu0, w0 = usage(proc.pid)
+    t0 = time.monotonic()
+    m[key] = fn()
+    n = requests or m[key] * (time.monotonic() - t0)
+    time.sleep(0.3)  # what the writer thread does after the last answer belongs to the loop
+    cpu1, w1 = usage(proc.pid)
+    m[key + ":cpu"] = (cpu1 - cpu0) * 1e6 / n
+    m[key + ":bytes"] = (w1 - w0) / n
+
+
 def one_round(work, audit, args, results):
     data = os.path.join(work, "%s-%d" % (audit, len(results.get("get-" + audit, []))))
     proc, base, port = start_server(data, audit)
@@ -151,19 +175,19 @@ def one_round(work, audit, args, results):
         subprocess.run([sys.executable, os.path.join(HERE, "benchlib.py"), "tiny", base, repo, "latest", cred],
                        check=True, capture_output=True)
         m = {}
-        m["get"] = wrk_get(base, repo, cred, args.seconds)
-        m["put1"] = puts(base, repo, args.writes, 1, cred)
-        m["put8"] = puts(base, repo, args.writes, 8, cred)
+        measured(proc, m, "get", lambda: wrk_get(base, repo, cred, args.seconds))
+        measured(proc, m, "put1", lambda: puts(base, repo, args.writes, 1, cred), args.writes)
+        measured(proc, m, "put8", lambda: puts(base, repo, args.writes, 8, cred), args.writes)
         flip = ["MUTABLE", "IMMUTABLE"]
         writes = [signed(port, "PutImageTagMutability", {"repositoryName": repo, "imageTagMutability": flip[i % 2]})
                   for i in range(args.writes)]
-        m["ecr-w1"] = loop(port, writes, 1)
-        m["ecr-w8"] = loop(port, writes, 8)
+        measured(proc, m, "ecr-w1", lambda: loop(port, writes, 1), len(writes))
+        measured(proc, m, "ecr-w8", lambda: loop(port, writes, 8), len(writes))
         reads = [signed(port, "DescribeRepositories", {"repositoryNames": [repo]})] * (args.writes * 2)
-        m["ecr-r8"] = loop(port, reads, 8)
+        measured(proc, m, "ecr-r8", lambda: loop(port, reads, 8), len(reads))
         for k, v in m.items():
             results.setdefault("%s-%s" % (k, audit), []).append(v)
-        print("  %-4s %s" % (audit, "  ".join("%s %.0f" % (k, v) for k, v in m.items())), flush=True)
+        print("  %-4s %s" % (audit, "  ".join("%s %.0f" % (k, v) for k, v in m.items() if ":" not in k)), flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -201,6 +225,14 @@ def main():
             k, off, min(results[k + "-off"]), max(results[k + "-off"]), on, min(results[k + "-on"]),
             max(results[k + "-on"]), on / off))
         lines.append("audit_%s_off=%.1f\naudit_%s_on=%.1f\naudit_%s_ratio=%.3f" % (k, off, k, on, k, on / off))
+    # what a request cost the server, whatever else the machine was doing
+    print("\n%-8s %21s %21s %25s" % ("", "CPU us/request off/on", "ratio", "bytes written/request off/on"))
+    for k in ("get", "put1", "put8", "ecr-w1", "ecr-w8", "ecr-r8"):
+        c = [statistics.median(results["%s:cpu-%s" % (k, a)]) for a in ("off", "on")]
+        b = [statistics.median(results["%s:bytes-%s" % (k, a)]) for a in ("off", "on")]
+        print("%-8s %10.0f %10.0f %21.2f %12.0f %12.0f" % (k, c[0], c[1], c[1] / c[0], b[0], b[1]))
+        lines.append("audit_%s_cpu_us_off=%.1f\naudit_%s_cpu_us_on=%.1f\naudit_%s_bytes_off=%.0f\naudit_%s_bytes_on=%.0f"
+                     % (k, c[0], k, c[1], k, b[0], k, b[1]))
     print("\n" + "\n".join(lines).replace("-", "_"))
 
 

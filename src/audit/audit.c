@@ -42,6 +42,11 @@
 #define BATCH_MAX 256
 /* How long the writer gathers reads' records before writing them. */
 #define GATHER_MS 10
+/* How long it gathers staged records before moving them, and how many it
+ * moves in one transaction: lookups move what is staged themselves, so
+ * nothing waits for a move. */
+#define MOVE_GATHER_MS 200
+#define MOVE_BATCH 1000
 /* A string longer than this is shortened in a record (a manifest, say). */
 #define STRING_MAX 8192
 #define PRUNE_JOB "audit-prune"
@@ -69,6 +74,7 @@ static struct {
     uint64_t queued;    /* number of the last record queued */
     uint64_t committed; /* number of the last record written (or given up on) */
     bool committing;    /* a batch is being written (by a leader or the writer) */
+    bool staged;        /* records were staged since the writer last moved them */
     bool stopping;
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .nonempty = PTHREAD_COND_INITIALIZER,
@@ -263,19 +269,14 @@ static unsigned take(struct item **batch)
     return n;
 }
 
-/* One transaction of records. It syncs the WAL when the batch holds a
- * write's record (whose answer waits: nothing is acknowledged before it is
- * on the disk); records of reads alone commit without a sync, and reach
- * the disk with the next sync of the WAL. */
-static int write_batch(struct item **items, unsigned n)
+/* Runs fn in one transaction. full: the commit waits for the disk as the
+ * store's always do; otherwise it is in the WAL file, which survives the
+ * process being killed, and reaches the disk with the next sync. */
+static int in_transaction(bool full, int (*fn)(void *ctx), void *ctx)
 {
-    bool full = false;
-    for (unsigned i = 0; i < n && !full; i++)
-        full = !items[i]->row.read_only;
     int rc = full ? 0 : store_audit_sync(false);
     if (rc == 0 && (rc = store_begin()) == 0) {
-        for (unsigned i = 0; rc == 0 && i < n; i++)
-            rc = store_audit_insert(&items[i]->row);
+        rc = fn(ctx);
         if (rc == 0)
             rc = store_commit();
         if (rc < 0)
@@ -285,6 +286,55 @@ static int write_batch(struct item **items, unsigned n)
     if (!full && store_audit_sync(true) < 0 && rc == 0)
         rc = -1;
     return rc;
+}
+
+struct batch {
+    struct item **items;
+    unsigned n;
+    bool full; /* it holds a write's record */
+};
+
+/* A batch with a write's record is staged, as a write's own record is:
+ * its synced commit stays a page or two. A batch of reads' records goes
+ * where lookups read it, after what is staged (so records keep the order
+ * they were committed in), unless too much is staged. */
+static int insert_batch(void *ctx)
+{
+    struct batch *b = ctx;
+    int64_t moved = 0;
+    int rc = b->full ? 0 : store_audit_move(MOVE_BATCH, &moved);
+    bool stage = b->full || moved == MOVE_BATCH;
+    for (unsigned i = 0; rc == 0 && i < b->n; i++)
+        rc = stage ? store_audit_stage(&b->items[i]->row) : store_audit_insert(&b->items[i]->row);
+    return rc;
+}
+
+/* One transaction of records. It syncs the WAL when the batch holds a
+ * write's record (whose answer waits: nothing is acknowledged before it is
+ * on the disk); records of reads alone commit without a sync. */
+static int write_batch(struct item **items, unsigned n)
+{
+    struct batch b = {items, n, false};
+    for (unsigned i = 0; i < n && !b.full; i++)
+        b.full = !items[i]->row.read_only;
+    return in_transaction(b.full, insert_batch, &b);
+}
+
+static int move_some(void *ctx)
+{
+    return store_audit_move(MOVE_BATCH, ctx);
+}
+
+/* Moves every staged record into the tables lookups read, MOVE_BATCH to a
+ * transaction. Never inside a store transaction of the caller's. */
+static void move_staged(void)
+{
+    int64_t moved = 0;
+    int rc;
+    do {
+        if ((rc = in_transaction(false, move_some, &moved)) < 0)
+            log_error("audit: moving staged records: %s", error_message());
+    } while (rc == 0 && moved == MOVE_BATCH && !q.stopping);
 }
 
 /* Writes a batch from take() (without the lock) and publishes it. */
@@ -307,6 +357,7 @@ static void commit_batch(struct item **batch, unsigned n)
     pthread_mutex_lock(&q.lock);
     q.committed = batch[n - 1]->seq;
     q.committing = false;
+    q.staged = true; /* perhaps */
     pthread_cond_broadcast(&q.committed_cond);
     if (q.count)
         pthread_cond_signal(&q.nonempty);
@@ -370,8 +421,15 @@ int audit_record_in_transaction(const struct audit_call *a)
     int n = a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0 ? 2 : 1;
     for (int i = 0; i < n && rc == 0; i++) {
         struct item *it = item_new(a, recipients[i], event_id, request_id, ms);
-        rc = store_audit_insert(&it->row);
+        rc = store_audit_stage(&it->row);
         item_free(it);
+    }
+    if (rc == 0) {
+        /* moved once the caller commits (or found gone if it rolls back) */
+        pthread_mutex_lock(&q.lock);
+        q.staged = true;
+        pthread_cond_signal(&q.nonempty);
+        pthread_mutex_unlock(&q.lock);
     }
     /* counted before the commit: a failed commit fails the call, which is then recorded as such */
     if (rc == 0)
@@ -381,15 +439,30 @@ int audit_record_in_transaction(const struct audit_call *a)
 
 void audit_sync(void)
 {
+    bool any = false;
     if (!q.started)
         return;
     pthread_mutex_lock(&q.lock);
     uint64_t seq = q.queued;
     pthread_mutex_unlock(&q.lock);
     wait_committed(seq);
+    /* also what other servers staged */
+    if (store_audit_any_staged(&any) == 0 && any)
+        move_staged();
 }
 
 /* ---- the writer (of what reads leave) ---- */
+
+/* Waits on the writer's condition for up to ms (with q.lock held). */
+static void gather(pthread_cond_t *cond, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(cond, &q.lock, &ts);
+}
 
 static void *writer_loop(void *arg)
 {
@@ -397,24 +470,28 @@ static void *writer_loop(void *arg)
     struct item **batch = xcalloc(BATCH_MAX, sizeof(*batch));
     pthread_mutex_lock(&q.lock);
     for (;;) {
-        while ((q.count == 0 || q.committing) && !q.stopping)
+        while ((q.count == 0 || q.committing) && !q.staged && !q.stopping)
             pthread_cond_wait(&q.nonempty, &q.lock);
         if (q.count == 0 && q.stopping)
             break;
+        if (q.staged && (q.count == 0 || q.committing)) {
+            /* gather staged records for a while (stop() interrupts it) */
+            gather(&q.nonempty, MOVE_GATHER_MS);
+            if (q.stopping)
+                continue;
+            q.staged = false;
+            pthread_mutex_unlock(&q.lock);
+            move_staged();
+            pthread_mutex_lock(&q.lock);
+            continue;
+        }
         if (q.committing) { /* stopping: let the leader finish */
             pthread_cond_wait(&q.committed_cond, &q.lock);
             continue;
         }
         if (q.count < BATCH_MAX && !q.stopping) {
             /* gather: reads' records need not be written at once */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += GATHER_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&q.room, &q.lock, &ts);
+            gather(&q.room, GATHER_MS);
             if (q.committing || q.count == 0)
                 continue;
         }
@@ -483,6 +560,7 @@ int audit_start(const struct audit_options *o)
     q.cap = o->queue_max ? o->queue_max : QUEUE_MAX_DEFAULT;
     q.ring = xcalloc(q.cap, sizeof(*q.ring));
     q.stopping = false;
+    q.staged = true; /* what a previous run staged and did not move */
     if (pthread_create(&q.writer, NULL, writer_loop, NULL) != 0) {
         free(q.ring);
         q.ring = NULL;

@@ -451,6 +451,13 @@ static void audit_call_of(struct audit_call *a, struct ecr_call *c, const char *
     audit_resources(a, c);
 }
 
+int ecr_audit_in_transaction(struct ecr_call *c, const char *operation)
+{
+    struct audit_call a;
+    audit_call_of(&a, c, operation, 0);
+    return audit_record_in_transaction(&a);
+}
+
 /* Runs the handler, in one write transaction when the table says so: it is
  * committed when the handler succeeds and rolled back when it fails, so a
  * failed operation leaves nothing of its writes behind. A committed write
@@ -459,16 +466,12 @@ static void audit_call_of(struct audit_call *a, struct ecr_call *c, const char *
 static int run(struct ecr_call *c, const struct ecr_op *op)
 {
     int rc;
-    struct audit_call a;
     if (op->writes && (rc = store_begin()) < 0)
         return ecr_fail_internal(c, rc);
     rc = op->handler(c);
     if (op->writes) {
-        if (rc == 0) {
-            audit_call_of(&a, c, op->name, 0);
-            if ((rc = audit_record_in_transaction(&a)) < 0)
-                rc = ecr_fail_internal(c, rc);
-        }
+        if (rc == 0 && (rc = ecr_audit_in_transaction(c, op->name)) < 0)
+            rc = ecr_fail_internal(c, rc);
         if (rc == 0 && (rc = store_commit()) < 0)
             rc = ecr_fail_internal(c, rc);
         if (rc < 0)

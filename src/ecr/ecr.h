@@ -81,6 +81,10 @@ extern const size_t ecr_nops;
 int ecr_fail(struct ecr_call *c, enum ecr_error e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ServerException (500) for an unexpected E_* from below, logged. */
 int ecr_fail_internal(struct ecr_call *c, int rc);
+/* Writes the call's audit record (a success, answering c->out) in the
+ * caller's open write transaction, for an operation that opens its own;
+ * once that transaction commits, the caller sets c->audited. 0 or E_*. */
+int ecr_audit_in_transaction(struct ecr_call *c, const char *operation);
 
 /* Input helpers (validated by the model already, so types are right). */
 const char *ecr_str(struct ecr_call *c, const char *key);

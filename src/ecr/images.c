@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -554,10 +555,41 @@ static int put_image_failure(struct ecr_call *c, const struct repo *repo, const 
     }
 }
 
+/* PutImage's answer, and its audit record in the image service's
+ * transaction of the put (its commit hook): a put of an image that exists
+ * already is an error, recorded as such when it is answered. */
+struct put_answer {
+    struct image_commit_hook hook;
+    struct ecr_call *c;
+    const struct repo *repo;
+    const struct image_put_result *res;
+    json_t *manifest;
+    const char *tag;
+    bool recorded;
+};
+
+static void put_image_answer(struct put_answer *a)
+{
+    json_object_set_new(a->c->out, "image",
+                        json_pack("{s:s,s:s,s:o,s:O,s:s}", "registryId", a->repo->account_id, "repositoryName", a->repo->name,
+                                  "imageId", image_id(a->res->digest, a->tag), "imageManifest", a->manifest,
+                                  "imageManifestMediaType", a->res->media_type));
+}
+
+static int put_image_record(void *ctx)
+{
+    struct put_answer *a = ctx;
+    if (a->res->failure == IMG_ALREADY_EXISTS)
+        return 0;
+    put_image_answer(a);
+    a->recorded = true;
+    return ecr_audit_in_transaction(a->c, "PutImage");
+}
+
 int op_put_image(struct ecr_call *c)
 {
     struct repo repo = {0};
-    struct image_put_result res;
+    struct image_put_result res = {0};
     json_t *jm = json_object_get(c->in, "imageManifest");
     const char *manifest = json_string_value(jm);
     size_t n = json_string_length(jm);
@@ -578,7 +610,12 @@ int op_put_image(struct ecr_call *c)
                       error_message());
         goto done;
     }
+    struct put_answer answer = {{put_image_record, NULL, false}, c, &repo, &res, jm, tag, false};
+    answer.hook.ctx = &answer;
+    if (audit_enabled())
+        image_commit_hook_set(&answer.hook);
     rc = image_put(&res, &repo, manifest, n, ecr_str(c, "imageManifestMediaType"), tag, digest);
+    image_commit_hook_set(NULL);
     if (rc < 0) {
         rc = put_image_failure(c, &repo, &res, rc, manifest, n, tag);
         goto done;
@@ -595,9 +632,9 @@ int op_put_image(struct ecr_call *c)
                           res.digest, repo.name, repo.account_id);
         goto done;
     }
-    json_object_set_new(c->out, "image",
-                        json_pack("{s:s,s:s,s:o,s:O,s:s}", "registryId", repo.account_id, "repositoryName", repo.name, "imageId",
-                                  image_id(res.digest, tag), "imageManifest", jm, "imageManifestMediaType", res.media_type));
+    c->audited = answer.recorded && answer.hook.committed;
+    if (!answer.recorded)
+        put_image_answer(&answer);
     rc = 0;
 done:
     repo_release(&repo);
@@ -737,11 +774,13 @@ int op_batch_delete_image(struct ecr_call *c)
         else
             rc = delete_image(&d, digest, image);
     }
-    if (rc < 0 || (rc = store_commit()) < 0) {
+    /* the record goes with the deletions, answering what c->out says */
+    if (rc < 0 || (rc = ecr_audit_in_transaction(c, "BatchDeleteImage")) < 0 || (rc = store_commit()) < 0) {
         store_rollback();
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
+    c->audited = audit_enabled();
     events_committed(); /* wakes the delivery of the deletions' events */
     rc = 0;
 done:

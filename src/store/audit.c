@@ -24,16 +24,15 @@ int store_audit_sync(bool full)
                                      : DB_SQL("PRAGMA synchronous=NORMAL", "SET synchronous_commit TO off")), "audit sync mode");
 }
 
-int store_audit_insert(const struct audit_row *row)
+/* Binds a row's columns as ?1..?10 (account_id to record); *zres_out is
+ * the resources' JSON, for the caller to free after the statement ran. */
+static void bind_row(struct db_statement *st, const struct audit_row *row, char **zres_out)
 {
     json_t *res = json_array();
     for (int i = 0; i < row->nresources; i++)
         json_array_append_new(res, json_pack("[s,s]", row->resources[i].type, row->resources[i].name));
-    char *zres = json_dumps(res, JSON_COMPACT);
+    *zres_out = json_dumps(res, JSON_COMPACT);
     json_decref(res);
-    struct db_statement *st = db_stmt("INSERT INTO audit_events(account_id, event_id, event_time, event_name, event_source,"
-                               " username, access_key_id, read_only, resources, record)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq");
     db_bind_text(st, 1, row->account_id);
     db_bind_text(st, 2, row->event_id);
     db_bind_int64(st, 3, row->event_ms);
@@ -42,24 +41,26 @@ int store_audit_insert(const struct audit_row *row)
     db_bind_text(st, 6, row->username);
     db_bind_text(st, 7, row->access_key_id);
     db_bind_int64(st, 8, row->read_only);
-    db_bind_text(st, 9, zres);
+    db_bind_text(st, 9, *zres_out);
     db_bind_text(st, 10, row->record);
-    int64_t seq = 0;
-    int rc = db_row(st, "audit event");
-    if (rc == 1) {
-        seq = db_col_int64(st, 0);
-        /* the INSERT is complete only when the statement is */
-        rc = db_end(st, db_step(st), "audit event");
-    } else if (rc == 0) {
-        rc = error_set(E_ERROR, "database: audit event: no row");
-    }
-    db_reset(st);
+}
+
+#define EVENT_COLUMNS                                                                                                      \
+    "account_id, event_id, event_time, event_name, event_source, username, access_key_id, read_only, resources, record"
+
+int store_audit_insert(const struct audit_row *row)
+{
+    char *zres;
+    struct db_statement *st =
+        db_stmt("INSERT INTO audit_events(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    bind_row(st, row, &zres);
+    int rc = db_done(st, "audit event");
     free(zres);
-    if (rc < 0)
-        return rc;
+    /* the event's seq found by its ID (without RETURNING, which SQLite runs through a temporary table) */
     for (int i = 0; i < row->nresources && rc == 0; i++) {
-        st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name) VALUES (?1, ?2, ?3, ?4)");
-        db_bind_int64(st, 1, seq);
+        st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name)"
+                     " SELECT seq, account_id, ?3, ?4 FROM audit_events WHERE event_id = ?1 AND account_id = ?2");
+        db_bind_text(st, 1, row->event_id);
         db_bind_text(st, 2, row->account_id);
         db_bind_text(st, 3, row->resources[i].type);
         db_bind_text(st, 4, row->resources[i].name);
@@ -68,9 +69,69 @@ int store_audit_insert(const struct audit_row *row)
     return rc;
 }
 
-#define LOOKUP_COLUMNS                                                                                                     \
-    "SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id, read_only,"       \
-    " resources, record FROM audit_events"
+int store_audit_stage(const struct audit_row *row)
+{
+    char *zres;
+    struct db_statement *st = db_stmt("INSERT INTO audit_pending(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    bind_row(st, row, &zres);
+    int rc = db_done(st, "staged audit event");
+    free(zres);
+    return rc;
+}
+
+int store_audit_any_staged(bool *any)
+{
+    struct db_statement *st = db_stmt("SELECT EXISTS (SELECT 1 FROM audit_pending)");
+    int rc = db_row(st, "staged audit events");
+    *any = rc == 1 && db_col_int64(st, 0) != 0;
+    db_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* "berth" + 3: the movers' lock on PostgreSQL (db.c's writer lock is + 0,
+ * GC's + 2): two servers never move the same rows. */
+#define MOVE_LOCK "SELECT pg_advisory_xact_lock(1650553463)"
+
+int store_audit_move(int limit, int64_t *moved_out)
+{
+    *moved_out = 0;
+    if (db_is_pg() && db_done(db_stmt(MOVE_LOCK), "audit move lock") < 0)
+        return -1;
+    struct db_statement *st = db_stmt("SELECT max(seq) FROM (SELECT seq FROM audit_pending ORDER BY seq LIMIT ?1) AS head");
+    db_bind_int64(st, 1, limit);
+    int rc = db_row(st, "staged audit events");
+    int64_t last = rc == 1 ? db_col_int64(st, 0) : 0;
+    db_reset(st);
+    if (rc < 0)
+        return rc;
+    if (last == 0)
+        return 0;
+    /* in the order they were staged; their resources found by (account, event ID), which are one event's */
+    st = db_stmt("INSERT INTO audit_events(" EVENT_COLUMNS ") SELECT " EVENT_COLUMNS
+                 " FROM audit_pending WHERE seq <= ?1 ORDER BY seq");
+    db_bind_int64(st, 1, last);
+    if ((rc = db_done(st, "moving audit events")) < 0)
+        return rc;
+    *moved_out = db_changes();
+    st = db_stmt(DB_SQL("INSERT INTO audit_resources(seq, account_id, type, name)"
+                        " SELECT e.seq, e.account_id, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]')"
+                        " FROM audit_pending p, json_each(p.resources) r"
+                        " JOIN audit_events e ON e.event_id = p.event_id AND e.account_id = p.account_id"
+                        " WHERE p.seq <= ?1",
+                        "INSERT INTO audit_resources(seq, account_id, type, name)"
+                        " SELECT e.seq, e.account_id, r.value->>0, r.value->>1"
+                        " FROM audit_pending p CROSS JOIN LATERAL jsonb_array_elements(p.resources::jsonb) AS r(value)"
+                        " JOIN audit_events e ON e.event_id = p.event_id AND e.account_id = p.account_id"
+                        " WHERE p.seq <= ?1"));
+    db_bind_int64(st, 1, last);
+    if ((rc = db_done(st, "moving audit resources")) < 0)
+        return rc;
+    st = db_stmt("DELETE FROM audit_pending WHERE seq <= ?1");
+    db_bind_int64(st, 1, last);
+    return db_done(st, "staged audit events");
+}
+
+#define LOOKUP_COLUMNS "SELECT seq, " EVENT_COLUMNS " FROM audit_events"
 #define LOOKUP_RANGE " account_id = ?1 AND seq < ?2 AND event_time BETWEEN ?3 AND ?4"
 #define LOOKUP_ORDER " ORDER BY seq DESC LIMIT ?5"
 

@@ -42,8 +42,19 @@ struct audit_row {
  * any FULL commit or a checkpoint). Outside a transaction. */
 int store_audit_sync(bool full);
 
-/* Adds one row; call inside a transaction (the writer batches rows). */
+/* Adds one row where lookups read it (inside a transaction; the writer
+ * batches rows). */
 int store_audit_insert(const struct audit_row *row);
+/* Stages a row in the caller's transaction: one row into a table with no
+ * index but its key, so that a transaction pays for little more than the
+ * row. store_audit_move() makes staged rows visible. */
+int store_audit_stage(const struct audit_row *row);
+/* Moves up to limit staged rows, oldest first, into the events a lookup
+ * reads (call inside a transaction); *moved_out counts them. Safe against
+ * another server moving at the same time. */
+int store_audit_move(int limit, int64_t *moved_out);
+/* Are any rows staged? (outside or inside a transaction) */
+int store_audit_any_staged(bool *any);
 
 /* What a lookup filters on: at most one attribute (AWS allows one). */
 enum audit_attr {

@@ -35,13 +35,15 @@ static const char *const tables[] = {
     "scan_findings", "vuln_records", "vuln_affected", "vuln_source", "pull_time_exclusions", "lifecycle_previews",
     "lifecycle_preview_results", "lifecycle_history", "gc_link_reviews", "gc_blob_reviews", "webhooks", "events",
     "webhook_deliveries", "iam_login_profiles", "console_sessions", "audit_events", "audit_resources",
+    "audit_pending",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 /* The tables with an identity column on PostgreSQL, and that column. */
 static const char *const identities[][2] = {{"repositories", "id"},       {"jobs", "id"},
                                             {"lifecycle_history", "id"},  {"events", "seq"},
-                                            {"webhook_deliveries", "id"}, {"audit_events", "seq"}};
+                                            {"webhook_deliveries", "id"}, {"audit_events", "seq"},
+                                            {"audit_pending", "seq"}};
 
 /* The SQL texts built here for db_stmt() live as long as the process: the
  * statement cache is keyed by their address (a count and an INSERT per

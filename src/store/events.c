@@ -114,23 +114,25 @@ int store_webhooks_each(int (*fn)(void *ctx, const struct webhook *w), void *ctx
 
 int store_event_add(const struct event_row *e, int64_t *seq_out)
 {
-    struct db_statement *st = db_stmt("INSERT INTO events(id, detail_type, stream, body, created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
-                               " RETURNING seq");
+    /* not RETURNING, which SQLite runs through a temporary file: the seq is found by the unique ID */
+    struct db_statement *st = db_stmt("INSERT INTO events(id, detail_type, stream, body, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
     db_bind_text(st, 1, e->id);
     db_bind_text(st, 2, e->detail_type);
     db_bind_text(st, 3, e->stream);
     db_bind_text(st, 4, e->body);
     db_bind_int64(st, 5, e->created_ms);
-    int rc = db_row(st, "add event");
-    if (rc == 1) {
+    int rc = db_done(st, "add event");
+    if (rc < 0)
+        return rc;
+    st = db_stmt("SELECT seq FROM events WHERE id = ?1");
+    db_bind_text(st, 1, e->id);
+    rc = db_row(st, "add event");
+    if (rc == 1)
         *seq_out = db_col_int64(st, 0);
-        /* the INSERT is complete only when the statement is */
-        rc = db_end(st, db_step(st), "add event");
-    } else if (rc == 0) {
+    else if (rc == 0)
         rc = error_set(E_ERROR, "database: add event: no row");
-    }
     db_reset(st);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 int store_delivery_add(const char *webhook_id, int64_t event_seq, const char *stream, int64_t now)

@@ -495,6 +495,53 @@ def test_v2_writes_are_recorded_in_their_own_transaction(srv, ct):
     assert not any("errorCode" in r for r in recs)
 
 
+def quiet_metrics(server):
+    """audit_metrics() once reads' records queued so far are written (it stops changing)."""
+    deadline = time.time() + 10
+    before = audit_metrics(server)
+    while time.time() < deadline:
+        time.sleep(0.2)
+        now, before = before, audit_metrics(server)
+        if now == before:
+            break
+    return before
+
+
+def test_ecr_put_image_and_batch_delete_are_recorded_in_their_own_transaction(srv, ecr, ct):
+    """ECR's PutImage records in the image service's transaction of the put, BatchDeleteImage in
+    its one transaction of deletions: a record each and no batch of the group commit; a put of an
+    image that exists already is an error, recorded as one."""
+    repo = name("ecrtx")
+    ecr.create_repository(repositoryName=repo)
+    reg = Registry(srv)
+    img = images.make_image(nlayers=1, label="ecrtx")
+    for blob in img.blobs:
+        reg.push_blob(repo, blob)
+    manifest = img.manifest.decode()
+    before = quiet_metrics(srv)
+    put = ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="v1",
+                        imageManifestMediaType=img.media_type)
+    gone = ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
+    after = audit_metrics(srv)
+    assert after[0] == before[0] + 2 and after[1] == before[1], (before, after)
+    assert gone["imageIds"] == [{"imageDigest": img.digest, "imageTag": "v1"}]
+
+    recs = [record(e) for e in events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])]
+    assert [r["eventName"] for r in recs[:2]] == ["BatchDeleteImage", "PutImage"]
+    assert recs[1]["responseElements"]["image"]["imageId"] == put["image"]["imageId"]
+    assert recs[1]["requestID"] == put["ResponseMetadata"]["RequestId"]
+    assert recs[0]["responseElements"]["imageIds"] == gone["imageIds"]
+    assert not any("errorCode" in r for r in recs[:2])
+
+    ecr.put_image(repositoryName=repo, imageManifest=manifest, imageManifestMediaType=img.media_type)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageManifestMediaType=img.media_type)
+    assert ei.value.response["Error"]["Code"] == "ImageAlreadyExistsException"
+    recs = [record(e) for e in events(ct, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutImage"}])]
+    mine = [r for r in recs if r["requestParameters"]["repositoryName"] == repo]
+    assert [r.get("errorCode") for r in mine[:2]] == ["ImageAlreadyExistsException", None]
+
+
 def test_audit_off_records_nothing(berth_factory):
     s = berth_factory(extra_args=["--audit", "off"])
     client(s, "ecr").create_repository(repositoryName=name("quiet"))

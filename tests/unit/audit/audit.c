@@ -154,7 +154,11 @@ static void test_record_and_lookup(void **state)
     audit_add_resource(&a, "AWS::ECR::Repository", "team/web");
     audit_add_resource(&a, "AWS::ECR::Repository", "team/web"); /* once */
     audit_record(&a);
-    /* a write's record is committed when audit_record() returns: no audit_sync() here */
+    /* a write's record is committed (staged) when audit_record() returns; a lookup moves it first */
+    bool staged = true;
+    audit_sync();
+    assert_int_equal(store_audit_any_staged(&staged), 0);
+    assert_false(staged);
     struct audit_query q = {"111122223333", AUDIT_ATTR_RESOURCE_NAME, "team/web", 0, INT64_MAX, INT64_MAX, 10};
     memset(&c, 0, sizeof(c));
     assert_int_equal(store_audit_lookup(&q, collect, &c), 0);
