@@ -198,7 +198,8 @@ test-scale: $(B)/berth
 	BERTH_TEST_FRONT=nginx BERTH_TEST_DATABASE=postgresql BERTH_TEST_BLOB_STORE=s3 ASAN_OPTIONS=detect_leaks=1 \
 	    BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
 	    $(SCALE_DESELECT) $(PYTEST_ARGS)
-# What cannot hold with two processes behind a proxy, and why:
-# - test_multi.py builds its own servers and nginx (it is the two-server test; make test runs it)
+# test_multi.py builds its own servers and nginx (it is the two-server test; make test runs it);
+# what else cannot hold with two processes behind a proxy is deselected, each with why, by
+# FRONT_DESELECT in tests/integration/conftest.py.
 SCALE_DESELECT := --ignore=tests/integration/test_multi.py
 
