@@ -17,8 +17,13 @@ python3 python3-pytest python3-boto3 python3-requests python3-prometheus-client 
 skopeo podman buildah curl uidmap openssl jq strace
 docker-registry apache2-utils wrk containerd
 chromium chromium-driver python3-selenium
-ceph-mon ceph-osd ceph-mgr radosgw ceph-common"
+ceph-mon ceph-osd ceph-mgr radosgw ceph-common
+nginx"
 fi
+# nginx: the load balancer of the several-servers tests (deploy/nginx/berth.conf, run by the tests
+# as an unprivileged process on loopback ports). Debian's package also enables nginx.service,
+# which on a machine with systemd serves its default page on port 80 until
+# `systemctl disable --now nginx`; nothing here needs that service.
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -246,6 +246,7 @@ static int cmd_serve(int argc, char **argv)
         .max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
         .body_budget_bytes = (uint64_t)cfg.body_buffer_budget_mb << 20,
         .defer_threads = (unsigned)cfg.defer_threads,
+        .trusted_proxies = cfg.trusted_proxies,
     };
     /* the metrics listener is plain HTTP with a thread of its own */
     struct server_options mopt = {

@@ -78,6 +78,9 @@ static const struct setting settings[] = {
      "open client connections; more are closed at once"},
     {"max-connections-per-ip", "BERTH_MAX_CONNECTIONS_PER_IP", T_INT, offsetof(struct config, max_connections_per_ip), "0", 0,
      1000000, "open connections from one client address (0: no limit)"},
+    {"trusted-proxies", "BERTH_TRUSTED_PROXIES", T_STRING, offsetof(struct config, trusted_proxies), "", 0, 0,
+     "load balancers (comma-separated addresses or networks, e.g. 10.0.0.5,10.1.0.0/16) whose X-Forwarded-For and "
+     "X-Forwarded-Proto name the client's address and scheme; from anyone else those headers are ignored"},
     {"body-buffer-budget-mb", "BERTH_BODY_BUFFER_BUDGET_MB", T_INT, offsetof(struct config, body_buffer_budget_mb), "256", 1,
      1048576, "MiB of request bodies held in memory at once, all requests together; past it requests are refused"},
     {"defer-threads", "BERTH_DEFER_THREADS", T_INT, offsetof(struct config, defer_threads), "4", 1, 256,

@@ -28,6 +28,7 @@ struct config {
     char *log_file;   /* "" for stderr */
     char *metrics_listen; /* "" serves /metrics on listen */
     char *metrics_token;  /* "" leaves /metrics open; a secret */
+    char *trusted_proxies; /* load balancers whose X-Forwarded-For/-Proto count; "" none */
     char *auth;      /* "on" or "none" */
     int64_t threads;
     int64_t client_header_timeout;   /* seconds to send a request's headers */

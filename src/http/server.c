@@ -38,6 +38,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "http/forwarded.h"
 
 #define DEFAULT_HEADER_TIMEOUT_S 60
 #define DEFAULT_MAX_CONNECTIONS 2048
@@ -108,6 +109,7 @@ struct server {
     const struct surface *const *surfaces;
     char *tls_cert;
     char *tls_key;
+    struct forwarded_proxies proxies; /* whose X-Forwarded-* headers count */
 
     /* the front thread; listen_fd is ours for plain HTTP only (plain) */
     int listen_fd;
@@ -241,6 +243,23 @@ static void client_address(struct request *r)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, r->client_ip, sizeof(r->client_ip));
 }
 
+/* From a trusted proxy, the client is who X-Forwarded-For says and used the
+ * scheme X-Forwarded-Proto says; a header that is missing or malformed
+ * leaves what the connection says. */
+static void forwarded_client(struct request *r)
+{
+    if (!forwarded_proxies_has(&r->server->proxies, r->client_ip))
+        return;
+    const char *xff = http_header(r, "X-Forwarded-For"), *proto = http_header(r, "X-Forwarded-Proto");
+    char ip[sizeof(r->client_ip)];
+    if (xff && forwarded_for(ip, sizeof(ip), slice_from(xff)) == 0)
+        memcpy(r->client_ip, ip, sizeof(ip));
+    int https = proto ? forwarded_proto(slice_from(proto)) : -1;
+    if (https >= 0)
+        r->secure = https == 1;
+    error_clear();
+}
+
 static bool request_has_body(struct request *r)
 {
     const char *cl = http_header(r, "Content-Length");
@@ -282,7 +301,7 @@ static bool body_cut_short(struct request *r)
     const char *cl = http_header(r, "Content-Length");
     uint64_t want;
     char c;
-    if (r->secure || !cl || parse_u64(slice_from(cl), UINT64_MAX, &want) < 0 || r->body_bytes >= want)
+    if (r->tls || !cl || parse_u64(slice_from(cl), UINT64_MAX, &want) < 0 || r->body_bytes >= want)
         return false;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
@@ -482,7 +501,8 @@ static struct request *request_new(struct server *s, struct MHD_Connection *conn
     buf_init(&r->body, 0);
     client_address(r);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
-    r->secure = ci && ci->protocol != 0;
+    r->tls = r->secure = ci && ci->protocol != 0;
+    forwarded_client(r);
     atomic_fetch_add(&s->in_flight, 1);
     metric_add(metric_get(&metric_http_in_flight, NULL), 1);
     return r;
@@ -961,6 +981,7 @@ static void server_free(struct server *s)
     free(s->defer_threads);
     free(s->tls_cert);
     free(s->tls_key);
+    forwarded_proxies_release(&s->proxies);
     free(s);
 }
 
@@ -1010,6 +1031,10 @@ int server_start(struct server **out, const struct server_options *opt)
     s->max_pending = max_conn;
     s->max_conn = max_conn;
     s->budget_max = opt->body_budget_bytes ? opt->body_budget_bytes : DEFAULT_BODY_BUDGET;
+    if ((rc = forwarded_proxies_parse(&s->proxies, opt->trusted_proxies)) < 0) {
+        server_free(s);
+        return rc;
+    }
     raise_fd_limit(max_conn);
 
     unsigned nthreads = opt->defer_threads ? opt->defer_threads : DEFAULT_DEFER_THREADS;

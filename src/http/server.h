@@ -77,8 +77,12 @@ struct request {
     char principal[704]; /* who, for the log line; never a secret */
     char operation[64];  /* the API operation (ECR, IAM), for the log line; "" for /v2 */
     const char *route;   /* a static name of the /v2 route (or other endpoint), for metrics */
+    /* the client's address and whether it reached berth over TLS; from a
+     * trusted proxy (server_options.trusted_proxies), what its
+     * X-Forwarded-For and X-Forwarded-Proto say */
     char client_ip[64];
-    bool secure; /* reached over TLS */
+    bool secure;
+    bool tls; /* this connection itself is TLS */
 
     /* the server's own bookkeeping; surfaces leave these alone */
     struct server *server;
@@ -102,6 +106,7 @@ struct server_options {
     unsigned max_connections_per_ip; /* 0: no per-address limit */
     uint64_t body_budget_bytes;      /* buffered request bytes, all requests; 256 MiB */
     unsigned defer_threads;          /* workers of http_defer(); 4 */
+    const char *trusted_proxies;     /* addresses/networks whose X-Forwarded-* count; NULL: none */
 };
 
 struct server;

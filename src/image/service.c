@@ -20,6 +20,7 @@
 #include "core/util.h"
 #include "image/image.h"
 #include "image/internal.h"
+#include "store/expiry.h"
 
 /* How long pull times wait in memory when limits.pull_flush_ms is 0. */
 #define PULL_FLUSH_DEFAULT_MS (10 * 1000)
@@ -59,28 +60,43 @@ const struct image_limits *image_limits(void)
     return &limits;
 }
 
+struct expiry_round {
+    int64_t cutoff_ms;
+    int n;
+};
+
+/* Servers sharing the store list the same idle sessions: the delete
+ * checks idleness again, and only the server whose delete removed the
+ * record removes the bytes and counts it. */
 static int expire_one(void *ctx, const char *id)
 {
-    int *n = ctx;
+    struct expiry_round *round = ctx;
+    int rc;
     if (upload_busy(id))
         return 0;
-    if (store_upload_delete(id) < 0) {
+    if ((rc = store_upload_expire(id, round->cutoff_ms)) == E_NOTFOUND) {
+        error_clear();
+        return 0;
+    }
+    if (rc < 0) {
         log_warn("upload expiry: %s", error_message());
         return 1;
     }
     upload_cancel(id);
-    (*n)++;
+    round->n++;
     return 0;
 }
 
 /* One round of session expiry; returns how many sessions went. */
 static int expire_sessions(void)
 {
-    int n = 0;
     if (limits.upload_expiry_ms <= 0)
         return 0;
-    if (store_uploads_idle(now_ms() - limits.upload_expiry_ms, EXPIRE_BATCH, expire_one, &n) < 0)
+    struct expiry_round round = {now_ms() - limits.upload_expiry_ms, 0};
+    int n = 0;
+    if (store_uploads_idle(round.cutoff_ms, EXPIRE_BATCH, expire_one, &round) < 0)
         log_warn("upload expiry: %s", error_message());
+    n = round.n;
     if (n)
         log_info("expired %d idle upload session%s", n, n == 1 ? "" : "s");
     return n;

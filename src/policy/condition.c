@@ -27,7 +27,6 @@
 #define BERTH_POLICY_INTERNAL
 #include "policy/policy.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/ipnet.h"
 #include "core/util.h"
 
 enum family { F_STRING, F_STRING_NOCASE, F_STRING_LIKE, F_ARN, F_NUMERIC, F_DATE, F_BOOL, F_BINARY, F_IP, F_NULL };
@@ -76,12 +76,6 @@ static const struct operator_def {
     {"IpAddress", F_IP, CMP_EQ, false},
     {"NotIpAddress", F_IP, CMP_EQ, true},
     {"Null", F_NULL, CMP_EQ, false},
-};
-
-struct ip_net {
-    int af; /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    unsigned prefix;
 };
 
 struct value {
@@ -251,62 +245,6 @@ static bool parse_date(const char *z, int64_t *out_ms)
     return true;
 }
 
-/* An address ("192.0.2.7", "2001:db8::1") or a network ("10.0.0.0/8"); an
- * IPv4-mapped IPv6 address is taken as the IPv4 address. */
-static bool parse_ip(const char *z, bool allow_prefix, struct ip_net *out)
-{
-    char host[64];
-    const char *slash = strchr(z, '/');
-    size_t hlen = slash ? (size_t)(slash - z) : strlen(z);
-    unsigned max;
-    if (hlen == 0 || hlen >= sizeof(host) || (slash && !allow_prefix))
-        return false;
-    memcpy(host, z, hlen);
-    host[hlen] = '\0';
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->af = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        out->af = AF_INET6;
-        max = 128;
-        if (!slash && memcmp(out->addr, mapped, 12) == 0) {
-            memmove(out->addr, out->addr + 12, 4);
-            memset(out->addr + 4, 0, 12);
-            out->af = AF_INET;
-            max = 32;
-        }
-    } else {
-        return false;
-    }
-    out->prefix = max;
-    if (slash) {
-        uint64_t n;
-        if (parse_u64(slice_from(slash + 1), max, &n) < 0) {
-            error_clear();
-            return false;
-        }
-        out->prefix = (unsigned)n;
-    }
-    return true;
-}
-
-static bool ip_contains(const struct ip_net *net, const struct ip_net *addr)
-{
-    unsigned full = net->prefix / 8, rest = net->prefix % 8;
-    if (net->af != addr->af)
-        return false;
-    if (memcmp(net->addr, addr->addr, full) != 0)
-        return false;
-    if (rest) {
-        unsigned char mask = (unsigned char)(0xff << (8 - rest));
-        if ((net->addr[full] & mask) != (addr->addr[full] & mask))
-            return false;
-    }
-    return true;
-}
-
 static bool parse_bool(const char *z, bool *out)
 {
     if (strcasecmp(z, "true") == 0)
@@ -392,7 +330,7 @@ static int parse_value(struct value *out, const struct operator_def *op, json_t 
             return error_set(E_INVALID, POLICY_MSG_SYNTAX);
         break;
     case F_IP:
-        if (!parse_ip(out->text, true, &out->u.ip))
+        if (!ip_net_parse(out->text, true, &out->u.ip))
             return error_set(E_INVALID, POLICY_MSG_SYNTAX);
         break;
     case F_BINARY:
@@ -547,7 +485,7 @@ static bool value_matches(const struct cond *c, const struct value *pv, const ch
         }
         return false;
     case F_IP:
-        return parse_ip(cv, false, &ip) && ip_contains(&pv->u.ip, &ip);
+        return ip_net_parse(cv, false, &ip) && ip_net_contains(&pv->u.ip, &ip);
     case F_BINARY: {
         size_t n;
         unsigned char *p = base64_decode(cv, strlen(cv), &n);

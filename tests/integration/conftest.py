@@ -15,6 +15,12 @@ BERTH_TEST_BLOB_STORE=s3 puts every server's blobs in a Ceph RGW that the sessio
 proxied (BERTH_TEST_BLOB_REDIRECT=on for 307s to presigned URLs instead). Tests that need a server of their own (restarts) use `berth_factory`,
 which always starts BERTH_BIN.
 
+BERTH_TEST_FRONT=nginx (make test-scale, with the two above) makes every server the suite
+starts two berth processes on one data directory -- one database, one key file, one bucket
+prefix: one registry -- behind nginx running deploy/nginx/berth.conf (nginxserver.py), which
+alternates requests between them. Tests see one server (ServerPair) at nginx's address; its
+stop, restart and kill act on both processes.
+
 Two helpers are the only places that know how the registry is entered, so that the move
 to ECR-style login and explicit repositories changes nothing else:
   registry_credentials(server) -> (user, password)
@@ -56,10 +62,16 @@ _SERVERS = []
 # starts its own server (pgserver.py) before the test modules are imported, because several read
 # BERTH_BIN at import, and every berth gets a database of its own.
 DATABASE = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
+FRONT = os.environ.get("BERTH_TEST_FRONT", "")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(reason): the test looks at SQLite itself; skipped on PostgreSQL")
+    if FRONT not in ("", "nginx"):
+        raise pytest.UsageError(f"BERTH_TEST_FRONT={FRONT!r}: only 'nginx' is known")
+    if FRONT and (DATABASE != "postgresql" or os.environ.get("BERTH_TEST_BLOB_STORE") != "s3"):
+        raise pytest.UsageError("BERTH_TEST_FRONT=nginx needs BERTH_TEST_DATABASE=postgresql and BERTH_TEST_BLOB_STORE=s3 "
+                                "(two servers share one database and one bucket)")
     if DATABASE == "postgresql" and not os.environ.get("TESTPG_URL"):
         sys.path.insert(0, str(HERE))
         import pgserver
@@ -103,7 +115,48 @@ def metadata_db(data_dir):
     return Conn()
 
 
+# What cannot hold with two processes behind nginx on S3 (BERTH_TEST_FRONT=nginx), by node id
+# prefix: these test one process, or a client speaking to berth itself, or the file blob store.
+FRONT_DESELECT = {
+    "test_archive_dir.py::": "--archive-dir is refused with an s3 blob store",
+    "test_ecr_layers.py::test_download_url_fetches_the_layer_without_credentials":
+        "on S3, GetDownloadUrlForLayer hands out the object store's presigned URL, not berth's (test_s3.py)",
+    "test_ecr_layers.py::test_tampered_expired_and_other_repository_urls_are_refused": "the same",
+    "test_hostile_http.py::test_presigned_url_reads_one_blob_and_nothing_else": "the same",
+    "test_hostile_http.py::test_silent_and_slowloris_connections_do_not_slow_other_clients":
+        "slow and silent clients meet nginx, which holds them (its client_header_timeout); berth never sees them",
+    "test_hostile_http.py::test_header_timeout_closes_slow_and_silent_clients": "the same",
+    "test_hostile_http.py::test_connection_limits":
+        "--max-connections and --max-connections-per-ip count nginx's connections to berth, not the clients'",
+    "test_hostile_http.py::test_buffered_bodies_share_one_budget":
+        "raw sockets that stall bodies to fill berth's buffer budget: nginx, between them and berth, streams and "
+        "times them out on its own terms",
+    "test_auth_base.py::test_malformed_authorization_is_401[Basic AAAA":
+        "a header of 10,000 bytes: nginx refuses it itself (large_client_header_buffers 8k) with its own 400",
+    "test_blobs.py::test_hostile_paths_are_refused_cleanly":
+        "nginx resolves '..' and refuses some encodings itself: berth never sees these paths",
+    "test_crash.py::": "strace and SIGKILL of one process at a chosen instruction: the pair has two",
+    "test_fsck.py::test_fsck_ignores_what_the_server_changes_after_its_snapshot":
+        "damages blob files in the data directory; on S3 blobs are objects (test_s3.py checks fsck there)",
+    "test_ecr_images.py::test_batch_get_image_records_a_pull":
+        "a server keeps pull times in memory and writes them every --pull-time-flush-seconds (ECR itself updates "
+        "them at most daily): read through the other server, lastRecordedPullTime appears after that flush",
+    "test_ecr_images.py::test_describe_images_details": "the same",
+    "test_console_api.py::test_failed_sign_ins_are_rate_limited_per_user":
+        "KNOWN LIMITATION: failed console sign-ins are counted in each server's memory, so behind a load balancer "
+        "a user gets the limit once per server",
+}
+
+
 def pytest_collection_modifyitems(config, items):
+    if FRONT == "nginx":
+        keep, gone = [], []
+        for item in items:
+            nodeid = item.nodeid.split("tests/integration/", 1)[-1]
+            (gone if any(nodeid.startswith(k) for k in FRONT_DESELECT) else keep).append(item)
+        if gone:
+            config.hook.pytest_deselected(items=gone)
+            items[:] = keep
     if DATABASE != "postgresql":
         return
     for item in items:
@@ -289,6 +342,85 @@ class BerthServer:
                             "ThreadSanitizer", "Segmentation fault") if m in text]
 
 
+class ServerPair:
+    """Two berth processes on one data directory behind nginx (BERTH_TEST_FRONT=nginx), as one
+    server: its address is nginx's; start, stop, restart and kill act on both; the log is both
+    logs; proc is the first process's (signals and /proc reads reach one of the two)."""
+
+    external = False
+
+    def __init__(self, binary, data_dir, **kwargs):
+        extra_args = list(kwargs.pop("extra_args", ())) + ["--trusted-proxies", "127.0.0.1"]
+        self.members = [BerthServer(binary, data_dir, extra_args=extra_args, **kwargs) for _ in range(2)]
+        # the second process logs beside the first
+        self.members[1].log_path = self.members[0].log_path.with_suffix(".2.log")
+        first = self.members[0]
+        self.binary, self.data_dir, self.log_path = first.binary, first.data_dir, first.log_path
+        self.account_id, self.access_key, self.secret = first.account_id, first.access_key, first.secret
+        self.region, self.extra_env, self.extra_args = first.region, first.extra_env, extra_args
+        self.nginx = None
+
+    @property
+    def proc(self):
+        return self.members[0].proc
+
+    @property
+    def starts(self):
+        return self.members[0].starts
+
+    @property
+    def port(self):
+        return self.nginx.plain_port
+
+    @property
+    def host(self) -> str:
+        return self.nginx.host
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def start(self):
+        for m in self.members:
+            m.start()
+        if self.nginx is None:
+            import nginxserver
+            self.nginx = nginxserver.Nginx([m.host for m in self.members]).start()
+        return self
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        for m in self.members:
+            m.wait_ready(timeout)
+
+    def alive(self) -> bool:
+        return all(m.alive() for m in self.members)
+
+    def stop(self, timeout=15, sig=signal.SIGTERM):
+        rcs = [m.stop(timeout=timeout, sig=sig) for m in self.members]
+        return next((rc for rc in rcs if rc not in (0, None)), rcs[0])
+
+    def kill(self):
+        return self.stop(timeout=10, sig=signal.SIGKILL)
+
+    def restart(self, sig=signal.SIGTERM):
+        self.stop(sig=sig)
+        return self.start()
+
+    def close(self):
+        if self.nginx:
+            self.nginx.stop()
+            self.nginx = None
+
+    def log_text(self) -> str:
+        return "\n".join(m.log_text() for m in self.members)
+
+    def log_tail(self, lines=80) -> str:
+        return "\n".join(m.log_tail(lines // 2) for m in self.members)
+
+    def sanitizer_reports(self) -> list:
+        return [r for m in self.members for r in m.sanitizer_reports()]
+
+
 class ExternalServer:
     """A berth started by someone else (BERTH_URL)."""
 
@@ -405,7 +537,7 @@ def berth_factory(tmp_path_factory, request):
         data_dir = data_dir or (tmp_path_factory.mktemp("berth") / "data")
         if on_s3 and "BERTH_BLOB_STORE" not in (kwargs.get("extra_env") or {}):
             kwargs["extra_env"] = {**request.getfixturevalue("rgw").blob_env(data_dir), **(kwargs.get("extra_env") or {})}
-        srv = BerthServer(binary, data_dir, **kwargs)
+        srv = (ServerPair if FRONT == "nginx" else BerthServer)(binary, data_dir, **kwargs)
         started.append(srv)
         return srv.start()
 
@@ -423,6 +555,8 @@ def _stop_servers(servers):
         srv.checked = True
         crashed = srv.proc is not None and srv.proc.poll() is not None and srv.proc.returncode not in (0, -15)
         rc = srv.stop()
+        if isinstance(srv, ServerPair):
+            srv.close()
         reports = srv.sanitizer_reports()
         if reports or crashed or rc not in (0, -signal.SIGTERM, None):
             problems.append(f"berth on {srv.host} exited with status {rc}; log mentions {reports}\n{srv.log_tail(200)}")
