@@ -203,10 +203,7 @@ clean:
 # PostgreSQL of their own (tests/integration/pgserver.py) and give every berth its own database.
 test-pg: $(B)/berth
 	BERTH_TEST_DATABASE=postgresql ASAN_OPTIONS=detect_leaks=1 BERTH_BIN=$(CURDIR)/$(B)/berth \
-<<<<<<< HEAD
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration $(LONG_TESTS) $(PYTEST_ARGS)
-=======
-	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
 # The whole integration suite as several servers run it: metadata in a PostgreSQL and blobs in a
 # Ceph RGW that the tests start, and every server a test starts is two berth processes on them
@@ -216,10 +213,9 @@ test-pg: $(B)/berth
 test-scale: $(B)/berth
 	BERTH_TEST_FRONT=nginx BERTH_TEST_DATABASE=postgresql BERTH_TEST_BLOB_STORE=s3 ASAN_OPTIONS=detect_leaks=1 \
 	    BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
-	    $(SCALE_DESELECT) $(PYTEST_ARGS)
+	    $(LONG_TESTS) $(SCALE_DESELECT) $(PYTEST_ARGS)
 # test_multi.py builds its own servers and nginx (it is the two-server test; make test runs it);
 # what else cannot hold with two processes behind a proxy is deselected, each with why, by
 # FRONT_DESELECT in tests/integration/conftest.py.
 SCALE_DESELECT := --ignore=tests/integration/test_multi.py
 
->>>>>>> multi
