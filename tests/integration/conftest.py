@@ -142,9 +142,6 @@ FRONT_DESELECT = {
         "a server keeps pull times in memory and writes them every --pull-time-flush-seconds (ECR itself updates "
         "them at most daily): read through the other server, lastRecordedPullTime appears after that flush",
     "test_ecr_images.py::test_describe_images_details": "the same",
-    "test_console_api.py::test_failed_sign_ins_are_rate_limited_per_user":
-        "KNOWN LIMITATION: failed console sign-ins are counted in each server's memory, so behind a load balancer "
-        "a user gets the limit once per server",
 }
 
 
