@@ -13,7 +13,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libarchive-dev libcurl4-openssl-dev libcmocka-dev libargon2-dev
 libxml2-dev
 postgresql
-python3 python3-pytest python3-boto3 python3-requests python3-prometheus-client python3-psycopg2
+python3 python3-pytest python3-pytest-xdist python3-boto3 python3-requests python3-prometheus-client python3-psycopg2
 skopeo podman buildah curl uidmap openssl jq strace
 docker-registry apache2-utils wrk containerd
 chromium chromium-driver python3-selenium

@@ -27,6 +27,7 @@ to ECR-style login and explicit repositories changes nothing else:
   create_repository(name, server)
 """
 
+import atexit
 import configparser
 import hashlib
 import os
@@ -699,7 +700,10 @@ class ContainerTools:
         self.base = Path(base)
         self.server = server
         self.root = self.base / "storage"
-        self.runroot = self.base / "run"
+        # podman refuses a runroot longer than 50 characters, which a test's tmp path under
+        # pytest-xdist (popen-gwN/...) is: the runroot (sockets and locks only) lives in /tmp
+        self.runroot = Path(tempfile.mkdtemp(prefix="berth-ct-", dir="/tmp"))
+        atexit.register(shutil.rmtree, self.runroot, True)
         self.tmp = self.base / "tmp"
         self.home = self.base / "home"
         for d in (self.root, self.runroot, self.tmp, self.home, self.base / "xdg-run", self.base / "xdg-config",

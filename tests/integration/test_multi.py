@@ -191,7 +191,7 @@ def test_a_chunked_upload_moves_between_servers_through_nginx(cluster):
 def test_skopeo_and_podman_over_tls_after_a_podman_login_from_get_login_password(cluster, tmp_path,
                                                                                  tmp_path_factory):
     front = cluster.tls
-    ct = ContainerTools(tmp_path_factory.mktemp("ct"), front)      # podman: a runroot of 50 characters at most
+    ct = ContainerTools(tmp_path_factory.mktemp("ct"), front)
     certs = tmp_path / "certs"
     certs.mkdir()
     (certs / "ca.crt").write_bytes(cluster.nginx.cert.read_bytes())
