@@ -515,6 +515,18 @@ class Rgw:
         }
 
 
+@pytest.fixture(scope="module")
+def pg():
+    """A PostgreSQL for a module's servers: the session's (make test-pg), or one of its own."""
+    import pgserver
+    if pgserver.SERVER:
+        yield pgserver.SERVER
+        return
+    srv = pgserver.PostgresServer().start()
+    yield srv
+    srv.cleanup()
+
+
 @pytest.fixture(scope="session")
 def rgw(tmp_path_factory):
     """Ceph RGW for the session; stopped (and its directory removed) at the end."""

@@ -27,7 +27,6 @@ import images
 from conftest import create_repository
 from datadir import ecr_client, fsck, pull_problems
 from regclient import Registry, describe
-from test_postgres import pg  # noqa: F401 (the PostgreSQL fixture: the session's, or one of the module's own)
 
 DELAY = 1          # the review delay of both servers and of GC, seconds
 HOLD_SECONDS = 3   # how long B's push gets while GC's DELETE waits (B's push takes well under one)

@@ -28,21 +28,10 @@ import requests
 
 import images
 import nginxserver
-import pgserver
 from conftest import ContainerTools, DockerCLI, _stop_servers, run
 from regclient import Registry, describe
 
 MiB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def pg():
-    if pgserver.SERVER:
-        yield pgserver.SERVER
-        return
-    srv = pgserver.PostgresServer().start()
-    yield srv
-    srv.cleanup()
 
 
 class Front:

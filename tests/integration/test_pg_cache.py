@@ -20,7 +20,6 @@ import requests
 import images
 from regclient import Registry, describe
 from test_ecr_repositories import AwsCli
-from test_postgres import pg  # noqa: F401 - the fixture: one PostgreSQL for the module
 
 
 def client(server, service, key=None, secret=None):
@@ -52,7 +51,7 @@ def metric(server, name, **labels):
 
 
 @pytest.fixture(scope="module")
-def servers(pg, berth_factory, tmp_path_factory):  # noqa: F811 - the fixture imported above
+def servers(pg, berth_factory, tmp_path_factory):
     """Two servers on one fresh database with one key file, for the whole module (each test has
     its own repository and user): (a, b, database name)."""
     url = pg.create_database("c_" + images.token(12).lower())
@@ -234,7 +233,7 @@ def test_a_pull_time_exclusion_registered_on_one_server_applies_on_the_other_at_
     assert pulled("v2")
 
 
-def test_a_change_written_straight_into_the_database_is_seen_at_once(pair, pg):  # noqa: F811
+def test_a_change_written_straight_into_the_database_is_seen_at_once(pair, pg):
     """The triggers, not the code paths of berth's own operations, move the generation: a key
     deactivated by hand in the database (or by any other tool) is refused on both servers."""
     a, b, key, secret = pair
@@ -251,7 +250,7 @@ def test_a_change_written_straight_into_the_database_is_seen_at_once(pair, pg): 
 
 
 
-def test_a_database_restored_under_the_servers_is_read_again(pair, pg):  # noqa: F811
+def test_a_database_restored_under_the_servers_is_read_again(pair, pg):
     """A restore takes the generation back to a number a server has cached entries of: a lower
     number than seen empties the cache, so the restored rows are what counts."""
     a, b, key, secret = pair

@@ -25,16 +25,6 @@ from conftest import DEFAULT_BIN, create_repository, registry_credentials
 from regclient import Registry, describe
 
 
-@pytest.fixture(scope="module")
-def pg():
-    if pgserver.SERVER:
-        yield pgserver.SERVER
-        return
-    srv = pgserver.PostgresServer().start()
-    yield srv
-    srv.cleanup()
-
-
 @pytest.fixture
 def registry(pg, berth_factory, tmp_path):
     """start(n, *extra) -> n servers on one fresh database with one shared key file."""
