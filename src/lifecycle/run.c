@@ -401,6 +401,10 @@ static int act_all(const struct repo *repo, json_t *rules, const struct image_se
         }
         if (rc == 0 && json_array_size(actions))
             rc = record_execution(repo, rules, actions, now_ms);
+        /* the run's time commits with its first actions: a reader who sees
+         * an image expired sees the policy evaluated */
+        if (rc == 0 && ndone)
+            rc = store_lifecycle_evaluated(repo->id, now_ms);
         json_decref(actions);
         if (rc == 0)
             rc = store_commit();
