@@ -13,6 +13,10 @@
  *   POST cloudtrail a CloudTrail operation (LookupEvents: the Lifecycle
  *                  Policy tab's events history), through
  *                  cloudtrail_serve_as()
+ *   POST layer     GetDownloadUrlForLayer (X-Amz-Target, JSON body)
+ *                  answered with the layer's bytes, up to LAYER_MAX,
+ *                  through ecr_serve_layer_as(): an image's config, which
+ *                  the page cannot fetch from an object store's URL
  * Every state-changing route needs the session's CSRF token in
  * X-Berth-Csrf and, when the browser says where the request comes from
  * (Origin, Sec-Fetch-Site), that it comes from this console's origin.
@@ -45,6 +49,8 @@
 #define SESSION_MS (12LL * 3600 * 1000)
 #define API_BODY_MAX (1u << 20)
 #define SIGNIN_MAX 4096
+/* An image config is a few KiB; a long history makes it some hundreds */
+#define LAYER_MAX (4u << 20)
 #define CSRF_HEADER "X-Berth-Csrf"
 #define BAD_CREDENTIALS "Your authentication information is incorrect. Please try again."
 
@@ -358,6 +364,16 @@ static void api_cloudtrail(struct request *r, struct console_req *q)
     api_json(r, q, cloudtrail_serve_as);
 }
 
+static void serve_layer(struct request *r, const struct principal *who)
+{
+    ecr_serve_layer_as(r, who, LAYER_MAX);
+}
+
+static void api_layer(struct request *r, struct console_req *q)
+{
+    api_json(r, q, serve_layer);
+}
+
 static const struct console_route routes[] = {
     {"GET", "session", api_session, true, false, 0},
     {"POST", "signin", api_signin, false, false, SIGNIN_MAX},
@@ -365,6 +381,7 @@ static const struct console_route routes[] = {
     {"POST", "ecr", api_ecr, true, true, API_BODY_MAX},
     {"POST", "iam", api_iam, true, true, API_BODY_MAX},
     {"POST", "cloudtrail", api_cloudtrail, true, true, API_BODY_MAX},
+    {"POST", "layer", api_layer, true, true, API_BODY_MAX},
 };
 
 /* Whether the browser says the request comes from elsewhere: an Origin

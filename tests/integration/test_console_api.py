@@ -420,6 +420,73 @@ def test_lifecycle_run_is_a_policy_execution_event(berth, reg, iam, user):
     assert "cloudtrail:LookupEvents" in r.json()["message"]
 
 
+def layer_call(server, s, body, csrf, op="GetDownloadUrlForLayer"):
+    headers = {"X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1", "Origin": server.url}
+    if csrf is not None:
+        headers["X-Berth-Csrf"] = csrf
+    return s.post(server.url + "/console/api/layer", data=json.dumps(body), headers=headers, timeout=60)
+
+
+def test_layer_route_is_get_download_url_for_layer_answering_bytes(berth, reg, iam, user):
+    """/console/api/layer: how the Image detail reads a config whatever the blob store (on S3
+    GetDownloadUrlForLayer's URL is the object store's, which the page may not fetch). It is
+    GetDownloadUrlForLayer itself: same validation, same authorization, same errors."""
+    ecr = client(berth, "ecr")
+    repo, other = f"console/layer-{token()}", f"console/layer-other-{token()}"
+    ecr.create_repository(repositoryName=repo)
+    ecr.create_repository(repositoryName=other)
+    img = images.make_image(label=images.token())
+    reg.push_image(repo, img, tag="v1")
+    big = images.random_blob((4 << 20) + 1)
+    reg.push_blob(repo, big)
+    stray = images.random_blob(100)
+    reg.push_blob(other, stray)
+    body = {"repositoryName": repo, "layerDigest": img.config.digest}
+
+    s, doc = root_session(berth)
+    r = layer_call(berth, s, body, doc["csrf"])
+    assert r.status_code == 200, r.text
+    assert r.content == img.config.data
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert "connect-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Cache-Control"] == "no-store"
+    # the CSRF token, as every console call
+    assert layer_call(berth, s, body, None).status_code == 403
+    # GetDownloadUrlForLayer and nothing else
+    r = layer_call(berth, s, {"repositoryNames": [repo]}, doc["csrf"], op="DescribeRepositories")
+    assert r.status_code == 400 and r.json()["__type"] == "UnsupportedOperationException"
+    # its errors: a blob of another repository, a bad digest, a layer past the console's bound
+    r = layer_call(berth, s, {"repositoryName": repo, "layerDigest": stray.digest}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "LayersNotFoundException"
+    r = layer_call(berth, s, {"repositoryName": repo, "layerDigest": "sha256:nope"}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    r = layer_call(berth, s, {"repositoryName": repo, "layerDigest": big.digest}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    assert "at most 4194304 bytes" in r.json()["message"]
+
+    # authorized as ecr:GetDownloadUrlForLayer on the repository: a read-only user reads it ...
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    us, ur = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert ur.status_code == 200, ur.text
+    ucsrf = ur.json()["csrf"]
+    r = layer_call(berth, us, body, ucsrf)
+    assert r.status_code == 200 and r.content == img.config.data
+    # ... and is refused, with the sentence a signed call gets, once a policy denies that action
+    iam.put_user_policy(UserName=user, PolicyName="no-layers", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ecr:GetDownloadUrlForLayer",
+                                                "Resource": "*"}]}))
+    r = layer_call(berth, us, body, ucsrf)
+    assert r.status_code == 400 and r.json()["__type"] == "AccessDeniedException"
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        client(berth, "ecr", key["AccessKeyId"], key["SecretAccessKey"]).get_download_url_for_layer(**body)
+    assert r.json()["message"] == message(e)
+    # while BatchGetImage, which the read-only policy allows, still works
+    assert ecr_call(berth, us, "BatchGetImage", {"repositoryName": repo, "imageIds": [{"imageTag": "v1"}]},
+                    ucsrf).json()["images"]
+
+
 # ---- the repositories search: DescribeRepositories' pages, filtered on the server -------------
 
 def test_repository_search_is_server_side_and_paged(berth):

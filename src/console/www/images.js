@@ -185,9 +185,7 @@ export async function detail(name, digest) {
   if (manifest.config) {
     (async () => {
       try {
-        const u = await api.ecr('GetDownloadUrlForLayer', { repositoryName: name, layerDigest: manifest.config.digest });
-        const res = await fetch(u.downloadUrl, { credentials: 'omit' });
-        const t = await res.text();
+        const t = await api.layerText({ repositoryName: name, layerDigest: manifest.config.digest });
         try { configBox.textContent = JSON.stringify(JSON.parse(t), null, 2); } catch (e) { configBox.textContent = t; }
       } catch (e) {
         configBox.textContent = `The config could not be read: ${e.message}`;
