@@ -210,7 +210,7 @@ static void api_signin(struct request *r, struct console_req *q)
     struct signin_form f;
     struct principal who;
     struct console_session s;
-    char key[200], sid[CONSOLE_SESSION_ID_LEN + 1], msg[200], account[13] = "";
+    char key[SIGNIN_KEY_MAX], sid[CONSOLE_SESSION_ID_LEN + 1], msg[200], account[13] = "";
     unsigned char raw[32], csrf_raw[16];
     bool reset = false, expired = false, hard = false;
     int64_t now = now_ms(), retry;
@@ -227,13 +227,14 @@ static void api_signin(struct request *r, struct console_req *q)
         if ((rc = store_account_by_alias(f.account, account)) < 0 && rc != E_NOTFOUND)
             goto failed;
     }
-    if (f.key_pair)
+    if (f.key_pair) {
         snprintf(key, sizeof(key), "key/%s", f.access_key_id);
-    else
-        snprintf(key, sizeof(key), "user/%s/%s", account[0] ? account : f.account, f.user);
-    for (char *p = key; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-    if ((rc = console_signin_wait(key, r->client_ip, now, &retry)) < 0)
+        for (char *p = key; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    } else {
+        signin_user_key(key, sizeof(key), account[0] ? account : f.account, f.user);
+    }
+    if ((rc = signin_limit_wait(key, r->client_ip, now, &retry)) < 0)
         goto failed;
     if (retry > 0) {
         snprintf(msg, sizeof(msg), "Too many failed sign-in attempts. Try again in %lld minutes.",
@@ -261,12 +262,12 @@ static void api_signin(struct request *r, struct console_req *q)
     }
     if (rc == E_UNAUTH) {
         log_info("console sign-in refused: %s", error_message());
-        if ((rc = console_signin_failed(key, r->client_ip, now)) < 0)
+        if ((rc = signin_limit_failed(key, r->client_ip, now)) < 0)
             goto failed;
         send_error(r, 401, "UnrecognizedClientException", BAD_CREDENTIALS);
         goto done;
     }
-    if (rc < 0 || (rc = console_signin_succeeded(key)) < 0)
+    if (rc < 0 || (rc = signin_limit_succeeded(key)) < 0)
         goto failed;
 
     memset(&s, 0, sizeof(s));

@@ -686,6 +686,106 @@ def test_account_password_policy_is_enforced(own):
     iam.delete_login_profile(UserName=user)
 
 
+def new_account(server):
+    """A fresh account on server (berth admin create-account): (account id, root's IAM client)."""
+    out = admin(server, "create-account").stdout
+    vals = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+    account = out.split()[1]
+    assert len(account) == 12 and account.isdigit(), out
+    return account, client(server, "iam", vals["aws_access_key_id"], vals["aws_secret_access_key"])
+
+
+def test_allow_users_to_change_password_grants_it_to_every_user(own):
+    """As IAM's user guide says: with AllowUsersToChangePassword every IAM user of the account may
+    call iam:ChangePassword on itself and iam:GetAccountPasswordPolicy, with no policy of its own;
+    without it, only a policy allows them. An explicit Deny still wins."""
+    account, root = new_account(own)
+    user = f"self-{token()}"
+    root.create_user(UserName=user)
+    root.create_login_profile(UserName=user, Password=PASSWORD)
+    key = root.create_access_key(UserName=user)["AccessKey"]
+    mine = client(own, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+
+    def refused(call, action):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied", e.value.response
+        assert action in message(e)
+
+    # no password policy, then one that does not allow it: a policy is needed
+    refused(lambda: mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2"), "iam:ChangePassword")
+    refused(mine.get_account_password_policy, "iam:GetAccountPasswordPolicy")
+    root.update_account_password_policy(MinimumPasswordLength=10, AllowUsersToChangePassword=False)
+    refused(lambda: mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2"), "iam:ChangePassword")
+    refused(mine.get_account_password_policy, "iam:GetAccountPasswordPolicy")
+
+    root.update_account_password_policy(MinimumPasswordLength=10, AllowUsersToChangePassword=True)
+    got = mine.get_account_password_policy()["PasswordPolicy"]
+    assert got["AllowUsersToChangePassword"] is True and got["MinimumPasswordLength"] == 10
+    mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    _, r = sign_in(own, account=account, user=user, password="Another-pass-2")
+    assert r.status_code == 200, r.text
+    # those two and nothing more: not its login profile, not the policy itself, not other users
+    refused(lambda: mine.get_login_profile(UserName=user), "iam:GetLoginProfile")
+    refused(lambda: mine.update_account_password_policy(MinimumPasswordLength=8), "iam:UpdateAccountPasswordPolicy")
+    refused(lambda: mine.get_user(UserName=user), "iam:GetUser")
+    # an explicit Deny in the user's own policies wins over the account's grant
+    root.put_user_policy(UserName=user, PolicyName="no-change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:ChangePassword", "Resource": "*"}]}))
+    refused(lambda: mine.change_password(OldPassword="Another-pass-2", NewPassword="Third-pass-33"),
+            "iam:ChangePassword")
+    root.delete_user_policy(UserName=user, PolicyName="no-change")
+    mine.change_password(OldPassword="Another-pass-2", NewPassword="Third-pass-33")
+    # the same with the aws CLI's update-account-password-policy turning it off again
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
+               AWS_DEFAULT_REGION=own.region, AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+    root.update_account_password_policy(MinimumPasswordLength=10)  # AllowUsersToChangePassword: false
+    p = run(["aws", "--endpoint-url", own.url, "iam", "change-password", "--old-password", "Third-pass-33",
+             "--new-password", "Fourth-pass-44"], env=env, check=False, redact=[key["SecretAccessKey"]])
+    assert p.returncode != 0 and "AccessDenied" in p.stderr
+    # ... and a policy that allows it is enough on its own, as in AWS
+    root.put_user_policy(UserName=user, PolicyName="change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": f"arn:aws:iam::{account}:user/{user}"}]}))
+    p = run(["aws", "--endpoint-url", own.url, "iam", "change-password", "--old-password", "Third-pass-33",
+             "--new-password", "Fourth-pass-44"], env=env, redact=[key["SecretAccessKey"]])
+    assert p.returncode == 0
+
+
+def test_change_password_guesses_are_limited_like_sign_in(berth, iam, user):
+    """Someone holding a user's console session (or key) guessing the password through
+    ChangePassword gets the sign-in page's five tries, in the same counts."""
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    iam.put_user_policy(UserName=user, PolicyName="change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}]}))
+    s, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 200, r.text
+    csrf = r.json()["csrf"]
+
+    def change(old, new):
+        return s.post(berth.url + "/console/api/iam",
+                      data={"Action": "ChangePassword", "Version": "2010-05-08", "OldPassword": old,
+                            "NewPassword": new},
+                      headers={"X-Berth-Csrf": csrf, "Origin": berth.url}, timeout=30)
+
+    for i in range(5):
+        r = change(f"Wrong-guess-{i}", "Another-pass-2")
+        assert r.status_code == 400 and "<Code>InvalidUserType</Code>" in r.text, r.text
+    # the sixth is refused whatever it says, the right old password included
+    r = change(PASSWORD, "Another-pass-2")
+    assert r.status_code == 409 and "<Code>LimitExceeded</Code>" in r.text, r.text
+    assert "Too many failed password attempts. Try again in 15 minutes." in r.text
+    # with the user's access key too, and at the sign-in page: one count for every guess
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        client(berth, "iam", key["AccessKeyId"], key["SecretAccessKey"]).change_password(
+            OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    assert code(e) == "LimitExceeded"
+    _, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 429 and r.json()["__type"] == "ThrottlingException"
+
+
 def test_failed_sign_ins_stay_limited_after_a_restart(own):
     iam = client(own, "iam")
     user = f"limit-{token()}"
