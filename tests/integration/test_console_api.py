@@ -62,8 +62,8 @@ def root_session(server):
     return s, r.json()
 
 
-def ecr_call(server, s, op, body, csrf, origin=True):
-    headers = {"X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
+def ecr_call(server, s, op, body, csrf, origin=True, headers=None):
+    headers = {**(headers or {}), "X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
     if csrf is not None:
         headers["X-Berth-Csrf"] = csrf
     if origin is True:
@@ -485,6 +485,68 @@ def test_layer_route_is_get_download_url_for_layer_answering_bytes(berth, reg, i
     # while BatchGetImage, which the read-only policy allows, still works
     assert ecr_call(berth, us, "BatchGetImage", {"repositoryName": repo, "imageIds": [{"imageTag": "v1"}]},
                     ucsrf).json()["images"]
+
+
+def test_images_in_push_order_across_pages(berth, reg):
+    """The Images tab's order: newest push first across the whole repository, on the server
+    (X-Berth-Image-Order: pushed-desc on the console's DescribeImages), not within a page."""
+    ecr = client(berth, "ecr")
+    repo = f"console/order-{token()}"
+    ecr.create_repository(repositoryName=repo)
+    pushed = []
+    for i in range(7):
+        img = images.make_image(label=images.token())
+        reg.push_image(repo, img, tag=f"t{i}" if i % 2 else None)
+        pushed.append(img.digest)
+        time.sleep(0.005)
+    newest_first = list(reversed(pushed))
+    # push order is not digest order (what DescribeImages pages by), or this test proves nothing
+    assert sorted(pushed) != pushed and sorted(pushed) != newest_first
+    s, doc = root_session(berth)
+    order = {"X-Berth-Image-Order": "pushed-desc"}
+
+    def walk(body, headers):
+        seen, token_ = [], None
+        while True:
+            b = dict(body, maxResults=2, **({"nextToken": token_} if token_ else {}))
+            r = ecr_call(berth, s, "DescribeImages", b, doc["csrf"], headers=headers)
+            assert r.status_code == 200, r.text
+            out = r.json()
+            assert len(out["imageDetails"]) <= 2
+            seen += [d["imageDigest"] for d in out["imageDetails"]]
+            token_ = out.get("nextToken")
+            if not token_:
+                return seen
+
+    assert walk({"repositoryName": repo}, order) == newest_first
+    # the filters still apply
+    assert walk({"repositoryName": repo, "filter": {"tagStatus": "TAGGED"}}, order) == \
+        [d for i, d in reversed(list(enumerate(pushed))) if i % 2]
+    assert walk({"repositoryName": repo, "filter": {"tagStatus": "UNTAGGED"}}, order) == \
+        [d for i, d in reversed(list(enumerate(pushed))) if not i % 2]
+    # without the header: DescribeImages' own pages, in digest order
+    assert walk({"repositoryName": repo}, {}) == sorted(pushed)
+    # a signed call's header is not read: the extension is the console's alone
+    def add_order(request, **_):
+        request.headers["X-Berth-Image-Order"] = "pushed-desc"
+
+    ecr.meta.events.register("before-sign.ecr.DescribeImages", add_order)
+    signed = ecr.describe_images(repositoryName=repo)["imageDetails"]
+    ecr.meta.events.unregister("before-sign.ecr.DescribeImages", add_order)
+    assert [d["imageDigest"] for d in signed] == sorted(pushed)
+    # an image deleted between two pages is simply not there
+    first = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo, "maxResults": 3}, doc["csrf"],
+                     headers=order).json()
+    ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageDigest": newest_first[3]}])
+    rest = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo, "maxResults": 10,
+                                                 "nextToken": first["nextToken"]}, doc["csrf"], headers=order).json()
+    assert [d["imageDigest"] for d in rest["imageDetails"]] == newest_first[4:]
+    # a token of one order is not one of the other; an unknown order is refused
+    r = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo, "nextToken": first["nextToken"]}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    r = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo}, doc["csrf"],
+                 headers={"X-Berth-Image-Order": "pushed-asc"})
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
 
 
 # ---- the repositories search: DescribeRepositories' pages, filtered on the server -------------
