@@ -88,6 +88,25 @@ return Array.from(document.querySelectorAll('input, select, textarea, button'))
   .map((e) => e.outerHTML.slice(0, 120));
 """
 
+# Buttons side by side (or one above the other) with less than 4 px between them: they look
+# like one control (the lifecycle rules' Edit and Remove once did).
+TOUCHING = """
+const bs = Array.from(document.querySelectorAll('button, .button'))
+  .filter((e) => e.offsetParent !== null && e.getClientRects().length);
+const rs = bs.map((e) => e.getBoundingClientRect());
+const out = [];
+for (let i = 0; i < bs.length; i++) {
+  for (let j = i + 1; j < bs.length; j++) {
+    const a = rs[i], b = rs[j];
+    const h = Math.max(a.left, b.left) - Math.min(a.right, b.right);
+    const v = Math.max(a.top, b.top) - Math.min(a.bottom, b.bottom);
+    if ((v < 0 && h < 4) || (h < 0 && v < 4))
+      out.push(`${bs[i].textContent.trim()} / ${bs[j].textContent.trim()}: ${Math.max(h, v).toFixed(1)}px`);
+  }
+}
+return out;
+"""
+
 
 class Console:
     """The browser pointed at one berth, with helpers that wait for what a user would see."""
@@ -159,7 +178,7 @@ class Console:
         return {c["name"]: c["value"] for c in self.d.get_cookies()}
 
     def shot(self, name):
-        """Screenshots at both sizes; fails when a size scrolls sideways or CSP refused something."""
+        """Screenshots at both sizes; fails when a size scrolls sideways, buttons touch, or CSP refused something."""
         for label, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
             self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                    {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": label == "phone"})
@@ -168,6 +187,8 @@ class Console:
             overflow = self.d.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 1, f"{name} scrolls sideways by {overflow}px at {w}x{h}"
+            touching = self.d.execute_script(TOUCHING)
+            assert not touching, f"{name}: buttons touching at {w}x{h}: {touching}"
         self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         unlabelled = self.d.execute_script(UNLABELLED)
         assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
