@@ -89,9 +89,10 @@ return Array.from(document.querySelectorAll('input, select, textarea, button'))
 """
 
 # Buttons side by side (or one above the other) with less than 4 px between them: they look
-# like one control (the lifecycle rules' Edit and Remove once did).
+# like one control (the lifecycle rules' Edit and Remove once did). With a modal dialog open, its
+# own buttons (what is behind it is covered).
 TOUCHING = """
-const bs = Array.from(document.querySelectorAll('button, .button'))
+const bs = Array.from((document.querySelector('dialog[open]') || document).querySelectorAll('button, .button'))
   .filter((e) => e.offsetParent !== null && e.getClientRects().length);
 const rs = bs.map((e) => e.getBoundingClientRect());
 const out = [];
