@@ -13,6 +13,7 @@ start (BERTH_CONSOLE_SHOTS chooses it), and checks that neither size scrolls sid
 the browser reported no Content-Security-Policy violation.
 """
 
+import datetime
 import http.server
 import json
 import os
@@ -278,6 +279,13 @@ def test_push_with_skopeo_shows_size_and_tags(console, ecr, ctools, tmp_path):
     size = f"{detail['imageSizeInBytes'] / 1048576:.2f}"
     assert size.startswith("3.0"), size
     assert size in row.text and "v1.0" in row.text and img.digest[:19] in row.text
+    # pushed at: the browser's local time, the UTC value on hover
+    pushed = row.find_element(By.CSS_SELECTOR, "td[data-label='Pushed at'] time")
+    utc = detail["imagePushedAt"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    assert pushed.get_attribute("title").startswith(utc) and pushed.get_attribute("title").endswith("Z (UTC)")
+    # nothing of the session is kept where scripts could read it later
+    assert console.d.execute_script("return localStorage.length + sessionStorage.length") == 0
+    assert "berth_console" not in console.d.execute_script("return document.cookie")
     console.shot("images")
     # the image's detail: its layers with their sizes, and the manifest
     row.find_element(By.CSS_SELECTOR, f"a[title='{img.digest}']").click()
@@ -285,7 +293,7 @@ def test_push_with_skopeo_shows_size_and_tags(console, ecr, ctools, tmp_path):
     body = console.el("main").text
     assert img.layers[0].digest[:19] in body
     assert f"{img.layers[0].size / 1048576:.2f}" in body
-    # the config, read through GetDownloadUrlForLayer's presigned URL
+    # the config, read through /console/api/layer (GetDownloadUrlForLayer answering the bytes)
     console.click("details:nth-of-type(1) summary")
     config = console.wait_text("#image-config", '"architecture"')
     assert json.loads(config.text) == json.loads(img.config.data)
@@ -322,7 +330,7 @@ def test_view_push_commands_and_run_them(console, ecr, ctools, berth, tmp_path):
     assert got and got[0]["imageTags"] == ["latest"]
 
 
-def test_repository_policy_invalid_then_valid(console, ecr, berth):
+def test_repository_policy_invalid_then_valid(console, ecr, iam, berth):
     name = f"console/policy-{token()}"
     ecr.create_repository(repositoryName=name)
     bad = '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow", "Action": "ecr:Nope"\n  ]\n}'
@@ -347,6 +355,18 @@ def test_repository_policy_invalid_then_valid(console, ecr, berth):
     console.wait_text("#policy-status", "Saved")
     doc = json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])
     assert doc["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::210987654321:root"}
+    # the other ready statement: push for a user, added to what is there
+    pusher = f"pusher-{token()}"
+    iam.create_user(UserName=pusher)
+    console.button("Push for a user")
+    console.type("#tpl-user", pusher)
+    console.button("Add")
+    console.click("#policy-save")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: len(json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])["Statement"]) == 2)
+    push_stmt = json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])["Statement"][1]
+    assert push_stmt["Principal"] == {"AWS": f"arn:aws:iam::{berth.account_id}:user/{pusher}"}
+    assert {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:CompleteLayerUpload"} <= set(push_stmt["Action"])
     console.shot("policy-saved")
 
 
@@ -389,6 +409,19 @@ def test_lifecycle_rule_and_preview(console, ecr, ctools, tmp_path):
         row = next(r for r in rows if img.digest[:19] in r)
         assert tag in row and "Expired" in row and "1: keep one v" in row, row
     console.shot("lifecycle-events")
+
+    # edit the rule, then remove it (the policy goes with its last rule)
+    console.button("Edit")
+    console.type("#rule-count", "2")
+    console.button("Save rule")
+    WebDriverWait(console.d, WAIT).until(lambda d: json.loads(ecr.get_lifecycle_policy(
+        repositoryName=name)["lifecyclePolicyText"])["rules"][0]["selection"]["countNumber"] == 2)
+    console.wait_text("#rules", "more than 2 images")
+    console.button("Remove")
+    console.wait_text("#rules", "No rules")
+    with pytest.raises(ClientError) as e:
+        ecr.get_lifecycle_policy(repositoryName=name)
+    assert e.value.response["Error"]["Code"] == "LifecyclePolicyNotFoundException"
 
 
 def test_delete_two_images_through_the_dialog(console, ecr, ctools, tmp_path):

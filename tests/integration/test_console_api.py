@@ -848,6 +848,36 @@ def test_change_password_guesses_are_limited_like_sign_in(berth, iam, user):
     assert r.status_code == 429 and r.json()["__type"] == "ThrottlingException"
 
 
+def test_secure_cookie_under_https_and_the_limit_per_address(berth_factory):
+    """Behind a trusted proxy that says the client came over https, the cookie is Secure; failed
+    sign-ins from one address are limited (20 in 15 minutes) whichever users they name, and
+    another address is not."""
+    srv = berth_factory(extra_args=["--trusted-proxies", "127.0.0.1"])
+    iam = client(srv, "iam")
+    user = f"addr-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    form = {"account": srv.account_id, "user": user, "password": PASSWORD}
+
+    def post(address, body, https=False):
+        headers = {"X-Forwarded-For": address, "Origin": ("https://" if https else "http://") + srv.host}
+        if https:
+            headers["X-Forwarded-Proto"] = "https"
+        return requests.post(srv.url + "/console/api/signin", json=body, headers=headers, timeout=30)
+
+    r = post("198.51.100.7", form, https=True)
+    assert r.status_code == 200, r.text
+    assert "; Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    r = post("198.51.100.7", form)
+    assert r.status_code == 200 and "Secure" not in r.headers["Set-Cookie"]
+    for i in range(20):
+        r = post("203.0.113.9", {"account": srv.account_id, "user": f"nobody-{i}-{token()}", "password": PASSWORD})
+        assert r.status_code == 401, (i, r.text)
+    r = post("203.0.113.9", form)
+    assert r.status_code == 429 and r.json()["__type"] == "ThrottlingException"
+    assert post("198.51.100.8", form).status_code == 200
+
+
 def test_failed_sign_ins_stay_limited_after_a_restart(own):
     iam = client(own, "iam")
     user = f"limit-{token()}"

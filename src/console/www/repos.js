@@ -328,7 +328,7 @@ export async function lifecycle(name) {
   const err = errorBox();
   let rules = [];
   let evaluated = null;
-  const rulesHolder = h('div', {});
+  const rulesHolder = h('div', { id: 'rules' });
   const previewHolder = h('div', { id: 'preview' });
   try {
     const out = await api.ecr('GetLifecyclePolicy', { repositoryName: name });
