@@ -2,13 +2,13 @@
 and a versioned bucket in Ceph RGW is backed up with `pg_dump --format=custom` while it serves;
 afterwards an image is deleted and GC removes its objects (they stay as noncurrent versions);
 then every server stops, the dump goes back with `pg_restore --clean`, the removed versions are
-copied back from `list-object-versions`, a server starts on the restored database, `berth fsck`
+copied back by deployment.md's own loop of `aws s3api` commands, a server starts on the restored database, `berth fsck`
 finds every record's object, and the deleted image pulls byte for byte again."""
 
 import os
 import subprocess
+from pathlib import Path
 
-import pytest
 
 import images
 from conftest import create_repository, require_tool
@@ -16,24 +16,22 @@ from pgserver import PG_BIN
 from regclient import Registry, describe
 
 
-def restore_removed_versions(s3, bucket, prefix):
-    """For every blob whose newest version is a delete marker, copy its newest real version back
-    (what deployment.md says: list-object-versions under <prefix>/blobs/, then copy-object);
-    returns the keys. (Upload staging objects under <prefix>/uploads/ are not the registry's
-    content: their markers stay.)"""
-    markers, versions = {}, {}
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        for m in page.get("DeleteMarkers", []):
-            if m["IsLatest"]:
-                markers[m["Key"]] = m
-        for v in page.get("Versions", []):
-            best = versions.get(v["Key"])
-            if best is None or v["LastModified"] > best["LastModified"]:
-                versions[v["Key"]] = v
-    for key in markers:
-        s3.copy_object(Bucket=bucket, Key=key,
-                       CopySource={"Bucket": bucket, "Key": key, "VersionId": versions[key]["VersionId"]})
-    return sorted(markers)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def restore_removed_versions(rgw, bucket, prefix):
+    """Runs deployment.md's loop (EP=... to done) that copies back the last version of every blob
+    whose newest version is a delete marker, with the doc's bucket, prefix and endpoint replaced
+    by this test's; the aws CLI (pyenv's python3 has it) talks to RGW."""
+    doc = (REPO_ROOT / "docs" / "deployment.md").read_text()
+    start = doc.index("EP=https://rgw.internal:7480")
+    script = doc[start:doc.index("\ndone\n", start) + len("\ndone\n")]
+    script = (script.replace("EP=https://rgw.internal:7480", f"EP={rgw.endpoint}")
+              .replace("registry/blobs/", f"{prefix}/blobs/").replace("berth-blobs", bucket))
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": rgw.access_key, "AWS_SECRET_ACCESS_KEY": rgw.secret_key,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    p = subprocess.run(["sh", "-eu", "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_pg_dump_and_bucket_versions_restore_a_deleted_image(pg, rgw, berth_factory, tmp_path_factory):
@@ -88,8 +86,10 @@ def test_pg_dump_and_bucket_versions_restore_a_deleted_image(pg, rgw, berth_fact
     p = berth("fsck")                            # the records are back, the objects not yet
     assert p.returncode == 1, p.stdout + p.stderr
     assert all(d in p.stdout for d in gone), p.stdout
-    restored = restore_removed_versions(s3, bucket, prefix + "/blobs/")
-    assert sorted(k.rsplit("/", 1)[1] for k in restored) == sorted(d.split(":")[1] for d in gone)
+    restore_removed_versions(rgw, bucket, prefix)
+    for d in gone:
+        head = s3.head_object(Bucket=bucket, Key=f"{prefix}/blobs/sha256/{d[7:9]}/{d[7:]}")
+        assert head["ContentLength"] == next(b.size for b in old.blobs if b.digest == d), d
     srv.start()
     p = berth("fsck")
     assert p.returncode == 0, p.stdout + p.stderr
