@@ -602,7 +602,28 @@ def test_registry_settings(console, ecr):
     rule = ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"][0]
     assert rule["scanFrequency"] == "SCAN_ON_PUSH"
     assert rule["repositoryFilters"] == [{"filter": "console/*", "filterType": "WILDCARD"}]
+    # the registry policy, in the same editor as a repository's
+    me = console.server.account_id
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReplicateFrom210987654321", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+        "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+        "Resource": f"arn:aws:ecr:{console.server.region}:{me}:repository/*"}]}
+    console.d.execute_script("arguments[0].value = arguments[1]", console.el("#policy-text"), json.dumps(policy))
+    console.click("#policy-save")
+    console.wait_text("#policy-status", "Saved")
+    assert json.loads(ecr.get_registry_policy()["policyText"]) == policy
+    # an account setting (GetAccountSetting/PutAccountSetting: the aws CLI has them, this boto3 not)
+    from test_ecr_repositories import AwsCli
+    aws = AwsCli(console.server)
+    assert aws("get-account-setting", "--name", "BASIC_SCAN_TYPE_VERSION")["value"] == "AWS_NATIVE"
+    console.el("#setting-BASIC_SCAN_TYPE_VERSION").send_keys("CLAIR")
+    console.d.execute_script(
+        "document.getElementById('setting-BASIC_SCAN_TYPE_VERSION').closest('.toolbar').querySelector('button').click()")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: aws("get-account-setting", "--name", "BASIC_SCAN_TYPE_VERSION")["value"] == "CLAIR")
     console.shot("registry-settings")
+    aws("put-account-setting", "--name", "BASIC_SCAN_TYPE_VERSION", "--value", "AWS_NATIVE")
+    ecr.delete_registry_policy()
     ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
 
 
