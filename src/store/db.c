@@ -230,8 +230,11 @@ static void pg_note(PGresult *res)
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     snprintf(pg_state, sizeof(pg_state), "%s", state ? state : "08000");
     snprintf(pg_message, sizeof(pg_message), "%s", msg && *msg ? msg : tpg ? PQerrorMessage(tpg) : "no connection");
-    /* class 08: connection exception; 57P01-57P03: the server is shutting down or starting */
-    unreachable = strncmp(pg_state, "08", 2) == 0 || strncmp(pg_state, "57P0", 4) == 0;
+    /* class 08: connection exception; 57P01-57P03: the server is shutting down or starting; 40001, 40P01
+     * and 55P03: a serialization failure, a deadlock or a lock_timeout, which the same request may not meet
+     * again (E_UNAVAILABLE: a 503 the client retries, not a 500) */
+    unreachable = strncmp(pg_state, "08", 2) == 0 || strncmp(pg_state, "57P0", 4) == 0 || strcmp(pg_state, "40001") == 0 ||
+                  strcmp(pg_state, "40P01") == 0 || strcmp(pg_state, "55P03") == 0;
     size_t n = strlen(pg_message);
     while (n > 0 && (pg_message[n - 1] == '\n' || pg_message[n - 1] == ' '))
         pg_message[--n] = '\0';
@@ -905,21 +908,28 @@ void store_close_thread(void)
  * head comment); the key is arbitrary but fixed: "berth" in ASCII. */
 #define PG_WRITER_LOCK "SELECT pg_advisory_xact_lock(1650553460)"
 
-int store_begin(void)
+int db_begin_write(void)
 {
-    int rc;
-    if (pg) {
-        rc = db_done(db_stmt("BEGIN"), "begin");
-        if (rc == 0) {
-            txn_open = true;
-            if ((rc = db_done(db_stmt(PG_WRITER_LOCK), "begin")) < 0)
-                store_rollback();
-        }
-        return rc;
-    }
-    rc = db_done(db_stmt("BEGIN IMMEDIATE"), "begin");
+    int rc = db_done(db_stmt(pg ? "BEGIN" : "BEGIN IMMEDIATE"), "begin");
     txn_open = rc == 0;
     return rc;
+}
+
+int store_begin(void)
+{
+    int64_t t0 = mono_us();
+    int rc = db_begin_write();
+    if (rc == 0 && pg && (rc = db_done(db_stmt(PG_WRITER_LOCK), "begin")) < 0)
+        store_rollback();
+    if (rc == 0)
+        db_lock_waited("registry", mono_us() - t0);
+    return rc;
+}
+
+void db_lock_waited(const char *scope, int64_t us)
+{
+    const char *labels[] = {scope, NULL};
+    metric_observe_us(metric_get(&metric_store_lock_wait, labels), us);
 }
 
 int db_begin_read(void)
