@@ -205,10 +205,24 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
             goto rollback;
         }
         bool tagged = rc == 0;
+        bool immutable = false, whole = false;
+        /* a tag moves: the repository's mutability as committed now (the
+         * caller's copy was read before this transaction; a change of it
+         * excludes every writer, so it cannot commit before ours does) */
+        if (tagged && strcmp(current, out->digest) != 0) {
+            struct repo now;
+            memset(&now, 0, sizeof(now));
+            if ((rc = store_repo_get_by_id(repo->id, &now)) < 0) {
+                fail(out, IMG_INTERNAL, rc);
+                goto rollback;
+            }
+            immutable = image_tag_immutable(&now, tag);
+            whole = now.tag_mutability && strcmp(now.tag_mutability, "IMMUTABLE") == 0;
+            repo_release(&now);
+        }
         if (tagged && strcmp(current, out->digest) == 0) {
             out->failure = IMG_ALREADY_EXISTS; /* not an error on /v2; ECR reports it */
-        } else if (tagged && image_tag_immutable(repo, tag)) {
-            bool whole = repo->tag_mutability && strcmp(repo->tag_mutability, "IMMUTABLE") == 0;
+        } else if (immutable) {
             rc = fail(out, IMG_TAG_IMMUTABLE,
                       error_set(E_EXISTS,
                                 "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because "

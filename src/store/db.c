@@ -18,12 +18,22 @@
  * back in text and are read row by row from the result. A write inside a
  * transaction runs under a savepoint, so a failed statement (a unique
  * violation the caller turns into E_EXISTS) leaves the transaction usable,
- * as it does on SQLite. store_begin() takes a transaction-scoped advisory
- * lock that every writing transaction of every server shares: writers are
- * serialised exactly as SQLite's BEGIN IMMEDIATE serialises them, so the
- * check-then-write sequences (tag immutability, quotas, repository counts)
- * keep their meaning across servers. A lost connection is dropped and
- * opened again by the next statement.
+ * as it does on SQLite. A lost connection is dropped and opened again by
+ * the next statement.
+ *
+ * Writers on PostgreSQL: every write transaction takes transaction-scoped
+ * advisory locks right after BEGIN, in one fixed order (store/locks.h). The
+ * registry key ("berth" in ASCII) comes first: store_begin() takes it
+ * EXCLUSIVE, so its writer runs alone as under SQLite's BEGIN IMMEDIATE
+ * and every check-then-write not converted to a scope keeps its meaning
+ * across servers; a scoped writer (store/locks.c: a repository's, an
+ * account's, or none beyond the registry's) takes it SHARED and then its
+ * scope's key exclusively, so writers of different repositories run at the
+ * same time on every server while tag immutability, quotas and references
+ * are checked under the key of what they guard. A deadlock, serialization
+ * failure or lock timeout the server reports anyway is E_UNAVAILABLE (the
+ * client is told to retry), not E_ERROR. db_lock_waited() counts the time
+ * each write waited for its locks, by scope.
  */
 #include "store/internal.h"
 #include "store/store.h"
@@ -904,8 +914,9 @@ void store_close_thread(void)
     txn_open = false;
 }
 
-/* The advisory lock every writing transaction takes on PostgreSQL (see the
- * head comment); the key is arbitrary but fixed: "berth" in ASCII. */
+/* The registry key every writing transaction takes on PostgreSQL (see the
+ * head comment), here exclusively (store/locks.c takes it shared); the key
+ * is arbitrary but fixed: "berth" in ASCII. */
 #define PG_WRITER_LOCK "SELECT pg_advisory_xact_lock(1650553460)"
 
 int db_begin_write(void)

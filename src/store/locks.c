@@ -3,7 +3,7 @@
  * on PostgreSQL, BEGIN and then transaction-scoped advisory locks in a
  * fixed order (the registry key shared, then one scope key exclusive);
  * on SQLite, BEGIN IMMEDIATE. The time to take them is counted by scope
- * (berth_store_lock_wait_seconds).
+ * (berth_store_lock_wait_seconds; on SQLite all of it as "registry").
  */
 #include "store/locks.h"
 #include "store/internal.h"
@@ -34,8 +34,9 @@ static int begin_scoped(const char *scope, struct db_statement *(*key)(const voi
     if (rc < 0)
         store_rollback();
 done:
+    /* on SQLite every writer excludes all the others */
     if (rc == 0)
-        db_lock_waited(scope, mono_us() - t0);
+        db_lock_waited(db_is_pg() ? scope : "registry", mono_us() - t0);
     return rc;
 }
 

@@ -46,7 +46,8 @@ class Pair:
     directory (two hosts sharing a file system), jobs on A only."""
 
     def __init__(self, pg, berth_factory, base):
-        self.url = pg.create_database("locks_" + images.token(10).lower())
+        self.pg, self.db = pg, "locks_" + images.token(10).lower()
+        self.url = pg.create_database(self.db)
         self.key = base / "registry.key"
         self.blobs = base / "blobs"
         self.env = {"BERTH_BLOB_STORE": f"file:{self.blobs}"}
@@ -55,6 +56,12 @@ class Pair:
         self.a = berth_factory(data_dir=base / "a", extra_env={**self.env, "BERTH_TEST_PUT_HOLD": f"{HOLD_TAG}={HOLD_MS}"},
                                extra_args=self.args)
         self.b = berth_factory(data_dir=base / "b", extra_env=self.env, extra_args=[*self.args, "--job-workers", "0"])
+
+    def waiting_exclusive(self) -> int:
+        """Transactions waiting for the registry key exclusively (store_begin())."""
+        out = self.pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                           " AND mode = 'ExclusiveLock' AND classid = 0 AND objid = 1650553460", db=self.db).stdout
+        return int(out.strip())
 
     def cli_args(self):
         return ["--database", self.url, "--key-file", str(self.key)]
@@ -165,6 +172,42 @@ def test_a_held_write_blocks_its_repository_and_every_unscoped_write_but_not_ano
     count, seconds = lock_waits(b, "repository")
     assert count > waits_before[0]
     assert seconds - waits_before[1] >= HOLD_MS / 1000 / 2, (count, seconds, waits_before)
+
+
+def test_a_tag_overwrite_queued_behind_a_change_to_immutable_is_refused(pair):
+    """The put reads its repository (MUTABLE) before its transaction; PutImageTagMutability
+    (which excludes every writer) commits IMMUTABLE while the put waits for its locks. The put
+    checks the setting as committed, not its copy: refused."""
+    a, b = pair.a, pair.b
+    repo = new_repo(a, "turns-immutable")
+    reg_a, reg_b = Registry(a), Registry(b)
+    first, second, held_img = (images.make_image(label=f"turn-{x}") for x in ("first", "second", "held"))
+    reg_b.push_image(repo, first, tag="t")
+    for img in (second, held_img):
+        for blob in img.blobs:
+            reg_b.push_blob(repo, blob)
+    client = ecr(a)
+    holds_before = a.log_text().count(f"holding the put of tag '{HOLD_TAG}'")
+    held = Timed(lambda: reg_a.put_manifest(repo, HOLD_TAG, held_img.manifest, held_img.media_type))
+    held.start()
+    wait_for_hold(a, holds_before + 1)
+    setting = Timed(lambda: client.put_image_tag_mutability(repositoryName=repo, imageTagMutability="IMMUTABLE"))
+    setting.start()
+    deadline = time.monotonic() + 10
+    while pair.waiting_exclusive() == 0:
+        assert time.monotonic() < deadline, "the setting never waited for the registry key"
+        time.sleep(0.05)
+    # queued behind the setting (PostgreSQL grants the shared key after the exclusive request)
+    overwrite = Timed(lambda: reg_b.put_manifest(repo, "t", second.manifest, second.media_type))
+    overwrite.start()
+    for t in (held, setting, overwrite):
+        t.join(60)
+        assert t.error is None, t.error
+    assert held.ended < setting.ended <= overwrite.ended + 0.05
+    assert held.result.status_code == 201, describe(held.result)
+    r = overwrite.result
+    assert r.status_code == 400 and error_codes(r) == ["TAG_INVALID"], describe(r)
+    assert reg_b.get_manifest(repo, "t").headers["Docker-Content-Digest"] == first.digest
 
 
 def test_servers_racing_to_overwrite_an_immutable_tag_one_wins_every_round(pair):
