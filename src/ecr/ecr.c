@@ -35,6 +35,7 @@
 #include "model/model.h"
 #include "policy/arn.h"
 #include "store/cache.h"
+#include "store/locks.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 /* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */
@@ -463,6 +464,20 @@ int ecr_audit_in_transaction(struct ecr_call *c, const char *operation)
     return audit_record_in_transaction(&a);
 }
 
+/* The write operations whose transaction excludes only the other writers
+ * of the call's registry's own rows (store_begin_account(): the list of
+ * its repositories, counted for the quota), not every writer
+ * (store_begin(), the others). */
+static const char *const account_scoped_ops[] = {"CreateRepository"};
+
+static bool account_scoped(const struct ecr_op *op)
+{
+    for (size_t i = 0; i < sizeof(account_scoped_ops) / sizeof(account_scoped_ops[0]); i++)
+        if (strcmp(op->name, account_scoped_ops[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Runs the handler, in one write transaction when the table says so: it is
  * committed when the handler succeeds and rolled back when it fails, so a
  * failed operation leaves nothing of its writes behind. A committed write
@@ -471,7 +486,7 @@ int ecr_audit_in_transaction(struct ecr_call *c, const char *operation)
 static int run(struct ecr_call *c, const struct ecr_op *op)
 {
     int rc;
-    if (op->writes && (rc = store_begin()) < 0)
+    if (op->writes && (rc = account_scoped(op) ? store_begin_account(c->registry_id) : store_begin()) < 0)
         return ecr_fail_internal(c, rc);
     rc = op->handler(c);
     if (op->writes) {

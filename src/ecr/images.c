@@ -33,6 +33,7 @@
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "store/console.h"
+#include "store/locks.h"
 #include "store/scans.h"
 
 #define REASON_MISSING "Invalid request parameters: both tag and digest cannot be null"
@@ -830,7 +831,7 @@ int op_batch_delete_image(struct ecr_call *c)
     struct deletion d = {&repo, json_array(), json_array(), json_object(), json_object(), json_object()};
     json_object_set_new(c->out, "imageIds", d.deleted);
     json_object_set_new(c->out, "failures", d.failures);
-    if ((rc = store_begin()) < 0) {
+    if ((rc = store_begin_repo(repo.id)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }
