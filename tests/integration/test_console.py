@@ -447,6 +447,37 @@ def test_delete_two_images_through_the_dialog(console, ecr, ctools, tmp_path):
     assert left == [imgs[2].digest]
 
 
+def test_delete_repository_names_it_and_warns_about_force(console, ecr, ctools, tmp_path):
+    name = f"console/gone-{token()}"
+    ecr.create_repository(repositoryName=name)
+    push(ctools, tmp_path, name, ["v1"])
+    console.sign_in_root()
+    console.type("#repo-search", name + "\n")
+    console.wait_text("table", name)
+    console.click(f"input[aria-label='Select {name}']")
+
+    def ask():
+        console.click("#repo-delete")
+        text = console.wait_text("dialog[open]", name).text
+        assert f"Delete the repository {name}?" in text and "aws ecr delete-repository --force" in text
+        console.type("#confirm-word", "delete")
+
+    # without --force a repository with images stays, with the API's error shown
+    ask()
+    console.shot("delete-repository-dialog")
+    console.el("dialog[open] button[type=submit]").click()
+    console.wait_text(".alert", "RepositoryNotEmptyException")
+    assert ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    # with it, the repository goes with its images
+    ask()
+    console.click("#force")
+    console.el("dialog[open] button[type=submit]").click()
+    WebDriverWait(console.d, WAIT).until(lambda d: not d.find_elements(By.CSS_SELECTOR, f"input[aria-label='Select {name}']"))
+    with pytest.raises(ClientError) as e:
+        ecr.describe_repositories(repositoryNames=[name])
+    assert e.value.response["Error"]["Code"] == "RepositoryNotFoundException"
+
+
 def test_read_only_user_is_refused_a_delete_with_aws_sentence(console, ecr, iam, ctools, tmp_path, berth):
     name = f"console/ro-{token()}"
     ecr.create_repository(repositoryName=name)
