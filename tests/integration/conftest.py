@@ -354,7 +354,11 @@ class ServerPair:
 
     def __init__(self, binary, data_dir, **kwargs):
         extra_args = list(kwargs.pop("extra_args", ())) + ["--trusted-proxies", "127.0.0.1"]
-        self.members = [BerthServer(binary, data_dir, extra_args=extra_args, **kwargs) for _ in range(2)]
+        # two ports picked before either process binds: the same one twice is possible
+        ports = [kwargs.pop("port", None) or free_port()]
+        while len(ports) < 2:
+            ports += [p for p in [free_port()] if p not in ports]
+        self.members = [BerthServer(binary, data_dir, port=p, extra_args=extra_args, **kwargs) for p in ports]
         # the second process logs beside the first
         self.members[1].log_path = self.members[0].log_path.with_suffix(".2.log")
         first = self.members[0]
