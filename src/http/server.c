@@ -250,6 +250,7 @@ static void forwarded_client(struct request *r)
 {
     if (!forwarded_proxies_has(&r->server->proxies, r->client_ip))
         return;
+    r->via_proxy = true;
     const char *xff = http_header(r, "X-Forwarded-For"), *proto = http_header(r, "X-Forwarded-Proto");
     char ip[sizeof(r->client_ip)];
     if (xff && forwarded_for(ip, sizeof(ip), slice_from(xff)) == 0)
@@ -277,13 +278,22 @@ static bool request_has_body(struct request *r)
  * which Distribution uses, likewise reads up to 256 KiB of a body its
  * handler left unread. Large and chunked bodies are still answered at once,
  * as is a client waiting for "100 Continue" (it sends no body unless told).
+ *
+ * A trusted proxy's connection is drained further, up to HTTP_PROXY_DRAIN_MAX:
+ * a proxy that streams the body (nginx with proxy_request_buffering off) is
+ * still sending when the answer comes, and the unread bytes make the close a
+ * reset that takes the answer with it. The client would hear 502 instead of
+ * the answer (a 416 that says where to resume, a 500 for an object store that
+ * is down), and the proxy would count the server as failed (max_fails).
  */
 #define HTTP_DRAIN_MAX (256 * 1024)
+#define HTTP_PROXY_DRAIN_MAX (64ull << 20)
 static bool body_drainable(struct request *r)
 {
     const char *cl = http_header(r, "Content-Length"), *expect = http_header(r, "Expect");
     uint64_t n;
-    if (http_header(r, "Transfer-Encoding") || !cl || parse_u64(slice_from(cl), HTTP_DRAIN_MAX, &n) < 0)
+    if (http_header(r, "Transfer-Encoding") || !cl ||
+        parse_u64(slice_from(cl), r->via_proxy ? HTTP_PROXY_DRAIN_MAX : HTTP_DRAIN_MAX, &n) < 0)
         return false;
     return !(expect && strcasecmp(expect, "100-continue") == 0);
 }

@@ -81,6 +81,7 @@ struct request {
      * trusted proxy (server_options.trusted_proxies), what its
      * X-Forwarded-For and X-Forwarded-Proto say */
     char client_ip[64];
+    bool via_proxy; /* the connection is a trusted proxy's */
     bool secure;
     bool tls; /* this connection itself is TLS */
 

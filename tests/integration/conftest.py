@@ -143,6 +143,11 @@ FRONT_DESELECT = {
         "a server keeps pull times in memory and writes them every --pull-time-flush-seconds (ECR itself updates "
         "them at most daily): read through the other server, lastRecordedPullTime appears after that flush",
     "test_ecr_images.py::test_describe_images_details": "the same",
+    "test_operations.py::test_metrics_on_their_own_listener_behind_a_bearer_token":
+        "--metrics-listen is each process's own address beside nginx: two processes cannot bind one port",
+    "test_operations.py::test_sigterm_finishes_requests_in_flight_then_exits_0_and_uploads_resume":
+        "one process's graceful shutdown (its listener closing, its exit status); nginx keeps listening "
+        "(test_multi.py moves uploads between servers)",
     "test_console_api.py::test_secure_cookie_under_https_and_the_limit_per_address":
         "plays the trusted proxy itself (X-Forwarded-For, X-Forwarded-Proto: https); nginx, in front, sets both "
         "headers to what it saw (deploy/nginx/berth.conf)",
@@ -352,14 +357,35 @@ class ServerPair:
 
     def __init__(self, binary, data_dir, **kwargs):
         extra_args = list(kwargs.pop("extra_args", ())) + ["--trusted-proxies", "127.0.0.1"]
-        self.members = [BerthServer(binary, data_dir, extra_args=extra_args, **kwargs) for _ in range(2)]
+        # two ports picked before either process binds: the same one twice is possible
+        ports = [kwargs.pop("port", None) or free_port()]
+        while len(ports) < 2:
+            ports += [p for p in [free_port()] if p not in ports]
+        self.members = [BerthServer(binary, data_dir, port=p, extra_args=extra_args, **kwargs) for p in ports]
         # the second process logs beside the first
         self.members[1].log_path = self.members[0].log_path.with_suffix(".2.log")
         first = self.members[0]
         self.binary, self.data_dir, self.log_path = first.binary, first.data_dir, first.log_path
         self.account_id, self.access_key, self.secret = first.account_id, first.access_key, first.secret
-        self.region, self.extra_env, self.extra_args = first.region, first.extra_env, extra_args
+        self.region = first.region
+        # one environment for both, so that what a test changes before a restart changes both
+        self.members[1].extra_env = first.extra_env
         self.nginx = None
+
+    @property
+    def extra_env(self) -> dict:
+        return self.members[0].extra_env
+
+    @property
+    def extra_args(self) -> list:
+        return self.members[0].extra_args
+
+    @extra_args.setter
+    def extra_args(self, args):
+        """A test's new arguments for the next start, for both processes (still behind the proxy)."""
+        args = list(args) + ["--trusted-proxies", "127.0.0.1"]
+        for m in self.members:
+            m.extra_args = list(args)
 
     @property
     def proc(self):
@@ -375,7 +401,8 @@ class ServerPair:
 
     @property
     def host(self) -> str:
-        return self.nginx.host
+        # before nginx runs (a process failed to start) the first process's, for messages
+        return self.nginx.host if self.nginx else self.members[0].host
 
     @property
     def url(self) -> str:
@@ -420,6 +447,12 @@ class ServerPair:
 
     def sanitizer_reports(self) -> list:
         return [r for m in self.members for r in m.sanitizer_reports()]
+
+
+def processes(server) -> list:
+    """The berth processes a server is: its two under BERTH_TEST_FRONT=nginx, else itself. For
+    tests of what each process holds (its metrics, its signals), with each one's url and proc."""
+    return list(getattr(server, "members", [server]))
 
 
 class ExternalServer:

@@ -38,9 +38,15 @@ class Fsck:
         raise AssertionError(f"no count of {what!r} in the summary {self.summary!r}")
 
 
+def server_env(srv, env=None) -> dict:
+    """The environment of a command run on a server's data directory: the server's own (its blob
+    store when that is S3: BERTH_TEST_BLOB_STORE=s3), then env."""
+    return dict(os.environ, **getattr(srv, "extra_env", {}), **(env or {}))
+
+
 def fsck(srv, *args, env=None, timeout=120) -> Fsck:
     p = subprocess.run([str(srv.binary), "fsck", "--data", str(srv.data_dir), *args], capture_output=True, text=True,
-                       timeout=timeout, env=dict(os.environ, **(env or {})))
+                       timeout=timeout, env=server_env(srv, env))
     return Fsck(p)
 
 
@@ -52,7 +58,7 @@ def assert_clean(srv, *args):
 
 def gc(srv, *args, timeout=120) -> str:
     p = subprocess.run([str(srv.binary), "gc", "--data", str(srv.data_dir), *args], capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, env=server_env(srv))
     assert p.returncode == 0, p.stderr
     return p.stdout
 

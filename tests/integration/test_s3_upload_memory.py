@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 import images
-from conftest import create_repository
+from conftest import create_repository, processes
 from regclient import Registry, assert_error, describe, raw_http
 
 MiB = 1 << 20
@@ -21,8 +21,10 @@ MiB = 1 << 20
 @pytest.fixture(scope="module")
 def small(rgw, berth_factory, tmp_path_factory):
     data = tmp_path_factory.mktemp("s3mem") / "data"
-    return berth_factory(data_dir=data, extra_env=rgw.blob_env(data, redirect="off"),
-                         extra_args=["--s3-upload-memory-mb", "16"])
+    srv = berth_factory(data_dir=data, extra_env=rgw.blob_env(data, redirect="off"),
+                        extra_args=["--s3-upload-memory-mb", "16"])
+    # the limit is each process's memory: one process (of two behind nginx), spoken to directly
+    return processes(srv)[0]
 
 
 class PausedPatch:
