@@ -80,6 +80,7 @@ static struct {
     uint64_t committed; /* number of the last record written (or given up on) */
     bool committing;    /* a batch is being written (by a leader or the writer) */
     bool staged;        /* records were staged since the writer last moved them */
+    unsigned nstaged;   /* how many (those this server staged) */
     bool stopping;
     bool in_transaction; /* audit_record_in_transaction() writes */
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -450,6 +451,7 @@ static void commit_batch(struct item **batch, unsigned n)
     q.committed = batch[n - 1]->seq;
     q.committing = false;
     q.staged = true; /* perhaps */
+    q.nstaged += n;
     pthread_cond_broadcast(&q.committed_cond);
     if (q.count)
         pthread_cond_signal(&q.nonempty);
@@ -520,6 +522,7 @@ int audit_record_in_transaction(const struct audit_call *a)
         /* moved once the caller commits (or found gone if it rolls back) */
         pthread_mutex_lock(&q.lock);
         q.staged = true;
+        q.nstaged += (unsigned)n;
         pthread_cond_signal(&q.nonempty);
         pthread_mutex_unlock(&q.lock);
     }
@@ -545,14 +548,28 @@ void audit_sync(void)
 
 /* ---- the writer (of what reads leave) ---- */
 
-/* Waits on the writer's condition for up to ms (with q.lock held). */
-static void gather(pthread_cond_t *cond, int ms)
+/* The time ms from now, for pthread_cond_timedwait(). */
+static struct timespec deadline_in(int ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += ms * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
+    return ts;
+}
+
+static bool passed(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Waits on the writer's condition for up to ms (with q.lock held). */
+static void gather(pthread_cond_t *cond, int ms)
+{
+    struct timespec ts = deadline_in(ms);
     pthread_cond_timedwait(cond, &q.lock, &ts);
 }
 
@@ -560,6 +577,8 @@ static void *writer_loop(void *arg)
 {
     (void)arg;
     struct item **batch = xcalloc(BATCH_MAX, sizeof(*batch));
+    struct timespec move_at = {0, 0};
+    bool gathering = false; /* staged records, to be moved at move_at */
     pthread_mutex_lock(&q.lock);
     for (;;) {
         while ((q.count == 0 || q.committing) && !q.staged && !q.stopping)
@@ -567,11 +586,23 @@ static void *writer_loop(void *arg)
         if (q.count == 0 && q.stopping)
             break;
         if (q.staged && (q.count == 0 || q.committing)) {
-            /* gather staged records for a while (stop() interrupts it) */
-            gather(&q.nonempty, MOVE_GATHER_MS);
+            /* gather staged records for MOVE_GATHER_MS from the first, or
+             * until a batch's worth is staged: each stage signals, and a
+             * move per write would cost more than the write (stop()
+             * interrupts it; reads' records are written meanwhile) */
+            if (!gathering) {
+                move_at = deadline_in(MOVE_GATHER_MS);
+                gathering = true;
+            }
+            if (!q.stopping && q.nstaged < MOVE_BATCH && !passed(&move_at)) {
+                pthread_cond_timedwait(&q.nonempty, &q.lock, &move_at);
+                continue;
+            }
+            gathering = false;
             if (q.stopping)
                 continue;
             q.staged = false;
+            q.nstaged = 0;
             pthread_mutex_unlock(&q.lock);
             move_staged();
             pthread_mutex_lock(&q.lock);
