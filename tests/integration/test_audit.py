@@ -21,7 +21,9 @@ from regclient import Registry
 
 OTHER_ACCOUNT = "210987654321"
 CT_READ_ONLY = "arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess"
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# an eventID is a UUID of version 7 (RFC 9562): its first 48 bits are the time in milliseconds, so that
+# records reach the event ID index in order (src/audit/audit.c, event_uuid)
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 def client(server, service, key=None, secret=None):
@@ -114,6 +116,7 @@ def test_ecr_call_record_has_cloudtrail_fields(srv, ecr):
     assert r["responseElements"]["repository"]["repositoryArn"] == resp["repository"]["repositoryArn"]
     assert r["requestID"] == resp["ResponseMetadata"]["RequestId"]
     assert UUID.match(r["eventID"]) and r["eventID"] == e["EventId"]
+    assert abs(int(r["eventID"].replace("-", "")[:12], 16) / 1000 - time.time()) < 120
     assert r["readOnly"] is False and r["recipientAccountId"] == srv.account_id
     assert "errorCode" not in r
     t = time.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
