@@ -17,8 +17,13 @@
  * the WAL. A write that runs in one store transaction of its own (an ECR
  * or IAM write; a /v2 write, through the image service's commit hook)
  * skips all this: its record goes into that transaction
- * (audit_record_in_transaction). The prune job deletes records past the
- * retention, a bounded number per transaction.
+ * (audit_record_in_transaction). Either way a record is staged: written
+ * once, into a table with no index but its key, so a write's commit grows
+ * by about a page. The writer thread "moves" staged records (indexes them
+ * for lookups) in large batches without a sync of its own, MOVE_GATHER_MS
+ * after the first of them; a lookup moves what is staged before it reads.
+ * The prune job deletes records past the retention, a bounded number per
+ * transaction.
  */
 #include "audit/audit.h"
 
@@ -404,18 +409,15 @@ struct batch {
     bool full; /* it holds a write's record */
 };
 
-/* A batch with a write's record is staged, as a write's own record is:
- * its synced commit stays a page or two. A batch of reads' records goes
- * where lookups read it, after what is staged (so records keep the order
- * they were committed in), unless too much is staged. */
+/* A batch is staged, as a write's own record is: its commit adds a row
+ * per record to the table of records, and the move indexes them later with
+ * the others (in seq order, which is the order of the commits). */
 static int insert_batch(void *ctx)
 {
     struct batch *b = ctx;
-    int64_t moved = 0;
-    int rc = b->full ? 0 : store_audit_move(MOVE_BATCH, &moved);
-    bool stage = b->full || moved == MOVE_BATCH;
+    int rc = 0;
     for (unsigned i = 0; rc == 0 && i < b->n; i++)
-        rc = stage ? store_audit_stage(&b->items[i]->row) : store_audit_insert(&b->items[i]->row);
+        rc = store_audit_stage(&b->items[i]->row);
     return rc;
 }
 
@@ -435,7 +437,7 @@ static int move_some(void *ctx)
     return store_audit_move(MOVE_BATCH, ctx);
 }
 
-/* Moves every staged record into the tables lookups read, MOVE_BATCH to a
+/* Moves (indexes) every staged record for lookups, MOVE_BATCH to a
  * transaction. Never inside a store transaction of the caller's. */
 static void move_staged(void)
 {

@@ -321,6 +321,38 @@ static const char *const migrations[] = {
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails INTEGER NOT NULL, since_at INTEGER NOT NULL)"
     "  WITHOUT ROWID;"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
+    /* 18: the audit trail's records are written once: a write (or a batch of reads' records) adds its record
+     * where it stays, audit_records (audit_events without its indexes), and the audit writer indexes records later,
+     * many to a transaction, in audit_index (the attributes a lookup filters on, a narrow row per record, with an
+     * index per attribute) and audit_resources. A record is indexed when its seq is at most audit_index's largest
+     * (writers are serialised, so records commit in seq order); what was staged in audit_pending moves in */
+    "ALTER TABLE audit_events RENAME TO audit_records;"
+    "DROP INDEX audit_events_account;"
+    "DROP INDEX audit_events_time;"
+    "DROP INDEX audit_events_name;"
+    "DROP INDEX audit_events_user;"
+    "DROP INDEX audit_events_key;"
+    "DROP INDEX audit_events_id;"
+    "DROP INDEX audit_events_source;"
+    "DROP INDEX audit_events_read_only;"
+    "CREATE TABLE audit_index(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
+    " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL);"
+    "INSERT INTO audit_index(seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
+    " read_only) SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
+    " read_only FROM audit_records;"
+    "INSERT INTO audit_records(account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
+    " read_only, resources, record) SELECT account_id, event_id, event_time, event_name, event_source, username,"
+    " access_key_id, read_only, resources, record FROM audit_pending ORDER BY seq;"
+    "DROP TABLE audit_pending;"
+    "CREATE INDEX audit_index_account ON audit_index(account_id, seq);"
+    "CREATE INDEX audit_index_time ON audit_index(event_time);"
+    "CREATE INDEX audit_index_name ON audit_index(account_id, event_name, seq);"
+    "CREATE INDEX audit_index_user ON audit_index(account_id, username, seq);"
+    "CREATE INDEX audit_index_key ON audit_index(account_id, access_key_id, seq);"
+    "CREATE INDEX audit_index_id ON audit_index(event_id);"
+    "CREATE INDEX audit_index_source ON audit_index(account_id, event_source, seq);"
+    "CREATE INDEX audit_index_read_only ON audit_index(account_id, read_only, seq);",
 };
 
 /* PostgreSQL's schema, versioned on its own: a new migration appends to
@@ -567,6 +599,34 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX iam_password_history_user ON iam_password_history(account_id, user_name, set_at);"
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails BIGINT NOT NULL, since_at BIGINT NOT NULL);"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
+    /* 8: SQLite's 18, the audit trail's records written once (audit_records) and indexed later (audit_index) */
+    "ALTER TABLE audit_events RENAME TO audit_records;"
+    "DROP INDEX audit_events_account;"
+    "DROP INDEX audit_events_time;"
+    "DROP INDEX audit_events_name;"
+    "DROP INDEX audit_events_user;"
+    "DROP INDEX audit_events_key;"
+    "DROP INDEX audit_events_id;"
+    "DROP INDEX audit_events_source;"
+    "DROP INDEX audit_events_read_only;"
+    "CREATE TABLE audit_index(seq BIGINT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " event_time BIGINT NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
+    " access_key_id TEXT NOT NULL, read_only BIGINT NOT NULL);"
+    "INSERT INTO audit_index(seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
+    " read_only) SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
+    " read_only FROM audit_records;"
+    "INSERT INTO audit_records(account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
+    " read_only, resources, record) SELECT account_id, event_id, event_time, event_name, event_source, username,"
+    " access_key_id, read_only, resources, record FROM audit_pending ORDER BY seq;"
+    "DROP TABLE audit_pending;"
+    "CREATE INDEX audit_index_account ON audit_index(account_id, seq);"
+    "CREATE INDEX audit_index_time ON audit_index(event_time);"
+    "CREATE INDEX audit_index_name ON audit_index(account_id, event_name, seq);"
+    "CREATE INDEX audit_index_user ON audit_index(account_id, username, seq);"
+    "CREATE INDEX audit_index_key ON audit_index(account_id, access_key_id, seq);"
+    "CREATE INDEX audit_index_id ON audit_index(event_id);"
+    "CREATE INDEX audit_index_source ON audit_index(account_id, event_source, seq);"
+    "CREATE INDEX audit_index_read_only ON audit_index(account_id, read_only, seq);",
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
