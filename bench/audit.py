@@ -369,7 +369,8 @@ def main():
         print("\n%-8s %-30s %10s %10s %10s" % ("", title, "off", "on", "on - off"))
         for k in args.loops:
             v = [statistics.median(results["%s:%s-%s" % (k, c, a)]) for a in ("off", "on")]
-            print("%-8s %-30s %10.0f %10.0f %+10.0f" % (k, "", v[0], v[1], v[1] - v[0]))
+            nd = 2 if c.startswith("fsync") else 0
+            print("%-8s %-30s %10.*f %10.*f %+10.*f" % (k, "", nd, v[0], nd, v[1], nd, v[1] - v[0]))
             lines.append("audit_%s_%s_off=%.1f\naudit_%s_%s_on=%.1f" % (k, c, v[0], k, c, v[1]))
     print("\n" + "\n".join(lines).replace("-", "_"))
 

@@ -51,7 +51,7 @@
 /* How long it gathers staged records before moving them, and how many it
  * moves in one transaction: lookups move what is staged themselves, so
  * nothing waits for a move. */
-#define MOVE_GATHER_MS 200
+#define MOVE_GATHER_MS 1000
 #define MOVE_BATCH 1000
 /* A string longer than this is shortened in a record (a manifest, say). */
 #define STRING_MAX 8192
@@ -624,6 +624,10 @@ static void *writer_loop(void *arg)
             q.nstaged = 0;
             pthread_mutex_unlock(&q.lock);
             move_staged();
+            /* the move's pages (and the writes') into the database file
+             * here, off the request path */
+            if (store_audit_checkpoint() < 0)
+                log_warn("audit: checkpoint: %s", error_message());
             pthread_mutex_lock(&q.lock);
             continue;
         }

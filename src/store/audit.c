@@ -190,6 +190,16 @@ int store_audit_lookup(const struct audit_query *q, int (*fn)(void *ctx, const s
     return db_each_row(st, "audit events", lookup_row, &f);
 }
 
+int store_audit_checkpoint(void)
+{
+    if (db_is_pg())
+        return 0;
+    struct db_statement *st = db_stmt("PRAGMA wal_checkpoint(PASSIVE)");
+    int rc = db_row(st, "checkpoint");
+    db_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 /* The oldest indexed records older than ?1, at most ?2 of them (a record
  * not yet indexed is newer than any that is). */
 #define PRUNED "SELECT seq FROM audit_index WHERE event_time < ?1 ORDER BY seq LIMIT ?2"

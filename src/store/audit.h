@@ -51,6 +51,12 @@ int store_audit_stage(const struct audit_row *row);
  * transaction); *moved_out counts them. Safe against another server doing
  * the same (writers are serialised). */
 int store_audit_move(int limit, int64_t *moved_out);
+/* Copies what the WAL holds into the database file as far as readers
+ * allow, without waiting for them or for writers (SQLite's PASSIVE
+ * checkpoint; nothing on PostgreSQL): the WAL's own checkpoint, run by
+ * whichever commit finds it past 1000 pages, is then rarely a request's.
+ * Outside a transaction. */
+int store_audit_checkpoint(void);
 /* Are any rows staged? (outside or inside a transaction) */
 int store_audit_any_staged(bool *any);
 
