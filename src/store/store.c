@@ -36,6 +36,36 @@
     CACHE_BUMP_EVENT(table, "insert", "INSERT") CACHE_BUMP_EVENT(table, "update", "UPDATE")                                \
     CACHE_BUMP_EVENT(table, "delete", "DELETE")
 
+/* The audit trail's records written once (migration 18; PostgreSQL's 8), with the type of its integers. */
+#define AUDIT_RECORDS_MIGRATION(integer)                                                                                   \
+    "ALTER TABLE audit_events RENAME TO audit_records;"                                                                  \
+    "DROP INDEX audit_events_account;"                                                                                   \
+    "DROP INDEX audit_events_time;"                                                                                      \
+    "DROP INDEX audit_events_name;"                                                                                      \
+    "DROP INDEX audit_events_user;"                                                                                      \
+    "DROP INDEX audit_events_key;"                                                                                       \
+    "DROP INDEX audit_events_id;"                                                                                        \
+    "DROP INDEX audit_events_source;"                                                                                    \
+    "DROP INDEX audit_events_read_only;"                                                                                 \
+    "CREATE TABLE audit_index(seq " integer " PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"            \
+    " event_time " integer " NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"    \
+    " access_key_id TEXT NOT NULL, read_only " integer " NOT NULL);"                                                     \
+    "INSERT INTO audit_index(seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"  \
+    " read_only) SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"       \
+    " read_only FROM audit_records;"                                                                                     \
+    "INSERT INTO audit_records(account_id, event_id, event_time, event_name, event_source, username, access_key_id,"     \
+    " read_only, resources, record) SELECT account_id, event_id, event_time, event_name, event_source, username,"        \
+    " access_key_id, read_only, resources, record FROM audit_pending ORDER BY seq;"                                      \
+    "DROP TABLE audit_pending;"                                                                                          \
+    "CREATE INDEX audit_index_account ON audit_index(account_id, seq);"                                                  \
+    "CREATE INDEX audit_index_time ON audit_index(event_time);"                                                          \
+    "CREATE INDEX audit_index_name ON audit_index(account_id, event_name, seq);"                                         \
+    "CREATE INDEX audit_index_user ON audit_index(account_id, username, seq);"                                           \
+    "CREATE INDEX audit_index_key ON audit_index(account_id, access_key_id, seq);"                                       \
+    "CREATE INDEX audit_index_id ON audit_index(event_id);"                                                              \
+    "CREATE INDEX audit_index_source ON audit_index(account_id, event_source, seq);"                                     \
+    "CREATE INDEX audit_index_read_only ON audit_index(account_id, read_only, seq);"
+
 static const char *const migrations[] = {
     /* 1: the data plane */
     "CREATE TABLE accounts(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
@@ -326,33 +356,7 @@ static const char *const migrations[] = {
      * many to a transaction, in audit_index (the attributes a lookup filters on, a narrow row per record, with an
      * index per attribute) and audit_resources. A record is indexed when its seq is at most audit_index's largest
      * (writers are serialised, so records commit in seq order); what was staged in audit_pending moves in */
-    "ALTER TABLE audit_events RENAME TO audit_records;"
-    "DROP INDEX audit_events_account;"
-    "DROP INDEX audit_events_time;"
-    "DROP INDEX audit_events_name;"
-    "DROP INDEX audit_events_user;"
-    "DROP INDEX audit_events_key;"
-    "DROP INDEX audit_events_id;"
-    "DROP INDEX audit_events_source;"
-    "DROP INDEX audit_events_read_only;"
-    "CREATE TABLE audit_index(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
-    " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL);"
-    "INSERT INTO audit_index(seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
-    " read_only) SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
-    " read_only FROM audit_records;"
-    "INSERT INTO audit_records(account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
-    " read_only, resources, record) SELECT account_id, event_id, event_time, event_name, event_source, username,"
-    " access_key_id, read_only, resources, record FROM audit_pending ORDER BY seq;"
-    "DROP TABLE audit_pending;"
-    "CREATE INDEX audit_index_account ON audit_index(account_id, seq);"
-    "CREATE INDEX audit_index_time ON audit_index(event_time);"
-    "CREATE INDEX audit_index_name ON audit_index(account_id, event_name, seq);"
-    "CREATE INDEX audit_index_user ON audit_index(account_id, username, seq);"
-    "CREATE INDEX audit_index_key ON audit_index(account_id, access_key_id, seq);"
-    "CREATE INDEX audit_index_id ON audit_index(event_id);"
-    "CREATE INDEX audit_index_source ON audit_index(account_id, event_source, seq);"
-    "CREATE INDEX audit_index_read_only ON audit_index(account_id, read_only, seq);",
+    AUDIT_RECORDS_MIGRATION("INTEGER"),
 };
 
 /* PostgreSQL's schema, versioned on its own: a new migration appends to
@@ -600,33 +604,7 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails BIGINT NOT NULL, since_at BIGINT NOT NULL);"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
     /* 8: SQLite's 18, the audit trail's records written once (audit_records) and indexed later (audit_index) */
-    "ALTER TABLE audit_events RENAME TO audit_records;"
-    "DROP INDEX audit_events_account;"
-    "DROP INDEX audit_events_time;"
-    "DROP INDEX audit_events_name;"
-    "DROP INDEX audit_events_user;"
-    "DROP INDEX audit_events_key;"
-    "DROP INDEX audit_events_id;"
-    "DROP INDEX audit_events_source;"
-    "DROP INDEX audit_events_read_only;"
-    "CREATE TABLE audit_index(seq BIGINT PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " event_time BIGINT NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
-    " access_key_id TEXT NOT NULL, read_only BIGINT NOT NULL);"
-    "INSERT INTO audit_index(seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
-    " read_only) SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
-    " read_only FROM audit_records;"
-    "INSERT INTO audit_records(account_id, event_id, event_time, event_name, event_source, username, access_key_id,"
-    " read_only, resources, record) SELECT account_id, event_id, event_time, event_name, event_source, username,"
-    " access_key_id, read_only, resources, record FROM audit_pending ORDER BY seq;"
-    "DROP TABLE audit_pending;"
-    "CREATE INDEX audit_index_account ON audit_index(account_id, seq);"
-    "CREATE INDEX audit_index_time ON audit_index(event_time);"
-    "CREATE INDEX audit_index_name ON audit_index(account_id, event_name, seq);"
-    "CREATE INDEX audit_index_user ON audit_index(account_id, username, seq);"
-    "CREATE INDEX audit_index_key ON audit_index(account_id, access_key_id, seq);"
-    "CREATE INDEX audit_index_id ON audit_index(event_id);"
-    "CREATE INDEX audit_index_source ON audit_index(account_id, event_source, seq);"
-    "CREATE INDEX audit_index_read_only ON audit_index(account_id, read_only, seq);",
+    AUDIT_RECORDS_MIGRATION("BIGINT"),
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
