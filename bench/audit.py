@@ -71,8 +71,8 @@ class Server:
                    BERTH_ROOT_SECRET_ACCESS_KEY=SECRET)
         cmd = [BERTH, "serve", "--listen", "127.0.0.1:%d" % port, "--data", data, "--region", REGION,
                "--log-level", "warn", "--job-workers", "0", "--audit", audit]
-        if database:
-            cmd += ["--database", database]
+        if database:  # the servers of a PostgreSQL registry share a key file
+            cmd += ["--database", database, "--key-file", os.path.join(os.path.dirname(data), "registry.key")]
         if trace:
             # only the calls counted stop the server (seccomp-bpf); -y names each call's file
             cmd = ["strace", "-f", "--seccomp-bpf", "-qq", "-y", "-o", trace,
@@ -189,13 +189,11 @@ def usage(pid, pg=None):
     PostgreSQL's processes when pg (the postmaster's pid) is given."""
     cpu = req = 0.0
     for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            stat = open("/proc/%d/task/%s/stat" % (pid, tid)).read()
+        try:  # schedstat: nanoseconds on a CPU (stat's clock ticks are 10 ms)
+            t = int(open("/proc/%d/task/%s/schedstat" % (pid, tid)).read().split()[0]) / 1e9
+            comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read()
         except OSError:  # a thread that just ended
             continue
-        comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
-        f = rest.split()
-        t = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
         cpu += t
         if comm.startswith("MHD-"):  # libmicrohttpd's threads: where requests are served
             req += t
