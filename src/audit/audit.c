@@ -345,8 +345,16 @@ static void event_uuid(char out[37], int64_t ms)
         b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
-             b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    /* 8-4-4-4-12 hex digits */
+    hex_encode(out, b, 4);
+    out[8] = '-';
+    hex_encode(out + 9, b + 4, 2);
+    out[13] = '-';
+    hex_encode(out + 14, b + 6, 2);
+    out[18] = '-';
+    hex_encode(out + 19, b + 8, 2);
+    out[23] = '-';
+    hex_encode(out + 24, b + 10, 6);
 }
 
 /* Queues it and returns its number; waits for room while the queue is full. */
