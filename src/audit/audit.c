@@ -454,6 +454,8 @@ static void move_staged(void)
     do {
         if ((rc = in_transaction(false, move_some, &moved)) < 0)
             log_error("audit: moving staged records: %s", error_message());
+        else if (moved)
+            metric_add(metric_get(&metric_audit_index, NULL), 1);
     } while (rc == 0 && moved == MOVE_BATCH && !q.stopping);
 }
 

@@ -498,6 +498,43 @@ def test_v2_writes_are_recorded_in_their_own_transaction(srv, ct):
     assert not any("errorCode" in r for r in recs)
 
 
+def index_batches(server):
+    """Transactions that indexed staged records, from /metrics."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for fam in text_string_to_metric_families(requests.get(server.url + "/metrics", timeout=10).text):
+        for sample in fam.samples:
+            if sample.name == "berth_audit_index_batches_total":
+                return sample.value
+    return 0.0
+
+
+def test_steady_writes_are_indexed_many_to_a_transaction(srv, ecr, ct):
+    """The writer indexes staged records a second after the first of them: one client's steady
+    writes are indexed in a few transactions, not one each (each staged record used to end the
+    writer's wait, and every write paid for a page of each index)."""
+    repo = name("steady")
+    ecr.create_repository(repositoryName=repo)
+    deadline = time.time() + 10
+    before = index_batches(srv)
+    while time.time() < deadline:  # what is staged so far is indexed
+        time.sleep(1.5)
+        now, before = before, index_batches(srv)
+        if now == before:
+            break
+    n = 40
+    t0 = time.time()
+    for i in range(n):
+        ecr.put_image_tag_mutability(repositoryName=repo, imageTagMutability=["IMMUTABLE", "MUTABLE"][i % 2])
+    elapsed = time.time() - t0
+    time.sleep(1.5)  # the last gathering ends
+    batches = index_batches(srv) - before
+    assert 1 <= batches <= elapsed + 2, (batches, elapsed)
+    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    assert [e["EventName"] for e in got[:n]] == ["PutImageTagMutability"] * n
+
+
 def quiet_metrics(server):
     """audit_metrics() once reads' records queued so far are written (it stops changing)."""
     deadline = time.time() + 10
