@@ -7,9 +7,11 @@
  * a lookup filters on, an index per attribute) and a row per resource in
  * audit_resources (so a lookup by resource uses an index). The resources
  * are also kept with the record as a JSON array, so a page of events needs
- * no second query. Writers are serialised (BEGIN IMMEDIATE; the writer lock
- * on PostgreSQL), so records commit in the order of their seq: the records
- * indexed are those up to audit_index's largest seq. A lookup has one
+ * no second query. SQLite's writers are serialised (BEGIN IMMEDIATE), so
+ * records commit in the order of their seq there: the records indexed are
+ * those up to audit_index's largest seq. PostgreSQL's are not (writers of
+ * different repositories commit at the same time): there a stage adds the
+ * record's seq to audit_unindexed as well. A lookup has one
  * statement per attribute (each a literal, so each is prepared once per
  * connection and uses its own index).
  */
@@ -57,7 +59,11 @@ static void bind_row(struct db_statement *st, const struct audit_row *row, char 
 int store_audit_stage(const struct audit_row *row)
 {
     char *zres;
-    struct db_statement *st = db_stmt("INSERT INTO audit_records(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    /* on PostgreSQL with its seq in audit_unindexed (pg_move() says why) */
+    struct db_statement *st =
+        db_stmt(DB_SQL("INSERT INTO audit_records(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                       "WITH r AS (INSERT INTO audit_records(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                       " ?10) RETURNING seq) INSERT INTO audit_unindexed(seq) SELECT seq FROM r"));
     bind_row(st, row, &zres);
     int rc = db_done(st, "staged audit event");
     free(zres);
@@ -71,17 +77,46 @@ int store_audit_stage(const struct audit_row *row)
 
 int store_audit_any_staged(bool *any)
 {
-    struct db_statement *st = db_stmt("SELECT EXISTS (SELECT 1 FROM audit_records WHERE seq > " INDEXED ")");
+    struct db_statement *st = db_stmt(DB_SQL("SELECT EXISTS (SELECT 1 FROM audit_records WHERE seq > " INDEXED ")",
+                                             "SELECT EXISTS (SELECT 1 FROM audit_unindexed)"));
     int rc = db_row(st, "staged audit events");
     *any = rc == 1 && db_col_int64(st, 0) != 0;
     db_reset(st);
     return rc < 0 ? rc : 0;
 }
 
+/* "berth" + 3: the movers' lock on PostgreSQL (db.c's writer lock is + 0,
+ * GC's + 2): two servers never index the same records. */
+#define MOVE_LOCK "SELECT pg_advisory_xact_lock(1650553463)"
+
+/* On PostgreSQL, writers of different repositories commit at the same
+ * time, so a record with a smaller seq may commit after one with a larger:
+ * a stage also adds its seq to audit_unindexed, and a move indexes what
+ * one statement deleted from there, under one snapshot. A record staged
+ * by a transaction that commits after that snapshot stays for the next
+ * move; none is deleted unindexed. */
+static int pg_move(int limit, int64_t *moved_out)
+{
+    struct db_statement *st = db_stmt(
+        "WITH todo AS (DELETE FROM audit_unindexed WHERE seq IN"
+        "  (SELECT seq FROM audit_unindexed ORDER BY seq LIMIT ?1) RETURNING seq),"
+        " ix AS (INSERT INTO audit_index(seq, " INDEX_COLUMNS ") SELECT seq, " INDEX_COLUMNS
+        "  FROM audit_records JOIN todo USING (seq) RETURNING seq),"
+        " res AS (INSERT INTO audit_resources(seq, account_id, type, name)"
+        "  SELECT r.seq, r.account_id, j.value->>0, j.value->>1 FROM audit_records r JOIN todo ON todo.seq = r.seq"
+        "  CROSS JOIN LATERAL jsonb_array_elements(r.resources::jsonb) AS j(value))"
+        " SELECT count(*) FROM ix");
+    db_bind_int64(st, 1, limit);
+    return db_count(st, moved_out, "indexing audit events");
+}
+
 int store_audit_move(int limit, int64_t *moved_out)
 {
     *moved_out = 0;
-    /* the next records to index: (first, last] */
+    if (db_is_pg())
+        return db_done(db_stmt(MOVE_LOCK), "audit move lock") < 0 ? -1 : pg_move(limit, moved_out);
+    /* SQLite: the next records to index, (first, last] (its writers are
+     * serialised, so records commit in seq order) */
     struct db_statement *st = db_stmt("SELECT " INDEXED ", (SELECT max(seq) FROM (SELECT seq FROM audit_records"
                                       " WHERE seq > " INDEXED " ORDER BY seq LIMIT ?1) AS head)");
     db_bind_int64(st, 1, limit);
@@ -96,23 +131,17 @@ int store_audit_move(int limit, int64_t *moved_out)
      * copy of every page it changes in a temporary file (its statement
      * journal), about 1 KB per record; these rows have no conflict to
      * ignore (their seq is new, their columns are NOT NULL in both tables) */
-    st = db_stmt(DB_SQL("INSERT OR IGNORE INTO audit_index(seq, " INDEX_COLUMNS ") SELECT seq, " INDEX_COLUMNS
-                        " FROM audit_records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
-                        "INSERT INTO audit_index(seq, " INDEX_COLUMNS ") SELECT seq, " INDEX_COLUMNS
-                        " FROM audit_records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"));
+    st = db_stmt("INSERT OR IGNORE INTO audit_index(seq, " INDEX_COLUMNS ") SELECT seq, " INDEX_COLUMNS
+                 " FROM audit_records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
     db_bind_int64(st, 1, first);
     db_bind_int64(st, 2, last);
     if ((rc = db_done(st, "indexing audit events")) < 0)
         return rc;
     *moved_out = db_changes();
     /* OR IGNORE as above; a resource without a type or name is left out */
-    st = db_stmt(DB_SQL("INSERT OR IGNORE INTO audit_resources(seq, account_id, type, name)"
-                        " SELECT r.seq, r.account_id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]')"
-                        " FROM audit_records r, json_each(r.resources) j WHERE r.seq > ?1 AND r.seq <= ?2",
-                        "INSERT INTO audit_resources(seq, account_id, type, name)"
-                        " SELECT r.seq, r.account_id, j.value->>0, j.value->>1"
-                        " FROM audit_records r CROSS JOIN LATERAL jsonb_array_elements(r.resources::jsonb) AS j(value)"
-                        " WHERE r.seq > ?1 AND r.seq <= ?2"));
+    st = db_stmt("INSERT OR IGNORE INTO audit_resources(seq, account_id, type, name)"
+                 " SELECT r.seq, r.account_id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]')"
+                 " FROM audit_records r, json_each(r.resources) j WHERE r.seq > ?1 AND r.seq <= ?2");
     db_bind_int64(st, 1, first);
     db_bind_int64(st, 2, last);
     return db_done(st, "indexing audit resources");

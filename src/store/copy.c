@@ -229,6 +229,12 @@ int store_copy_from_sqlite(const char *path, struct store_copy_report *out)
         if ((rc = db_exec(q, "identity")) < 0)
             goto fail;
     }
+    /* the audit records SQLite had not indexed (those past its index's
+     * largest seq) are for PostgreSQL's movers to index (store/audit.c) */
+    if ((rc = db_exec("INSERT INTO audit_unindexed(seq) SELECT seq FROM audit_records"
+                      " WHERE seq > (SELECT coalesce(max(seq), 0) FROM audit_index)",
+                      "audit records")) < 0)
+        goto fail;
     /* what any server may have cached of the (empty) target is stale now */
     if ((rc = db_exec("UPDATE cache_generation SET gen = gen + 1", "cache generation")) < 0)
         goto fail;

@@ -36,7 +36,7 @@
     CACHE_BUMP_EVENT(table, "insert", "INSERT") CACHE_BUMP_EVENT(table, "update", "UPDATE")                                \
     CACHE_BUMP_EVENT(table, "delete", "DELETE")
 
-/* The audit trail's records written once (migration 18; PostgreSQL's 8), with the type of its integers. */
+/* The audit trail's records written once (migration 19; PostgreSQL's 9), with the type of its integers. */
 #define AUDIT_RECORDS_MIGRATION(integer)                                                                                   \
     "ALTER TABLE audit_events RENAME TO audit_records;"                                                                  \
     "DROP INDEX audit_events_account;"                                                                                   \
@@ -351,11 +351,14 @@ static const char *const migrations[] = {
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails INTEGER NOT NULL, since_at INTEGER NOT NULL)"
     "  WITHOUT ROWID;"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
-    /* 18: the audit trail's records are written once: a write (or a batch of reads' records) adds its record
+    /* 18: the console's Images tab, newest push first across pages (store_console_images_by_push): a range of
+     * this index per page */
+    "CREATE INDEX manifests_pushed ON manifests(repo_id, status, pushed_at, digest);",
+    /* 19: the audit trail's records are written once: a write (or a batch of reads' records) adds its record
      * where it stays, audit_records (audit_events without its indexes), and the audit writer indexes records later,
      * many to a transaction, in audit_index (the attributes a lookup filters on, a narrow row per record, with an
      * index per attribute) and audit_resources. A record is indexed when its seq is at most audit_index's largest
-     * (writers are serialised, so records commit in seq order); what was staged in audit_pending moves in */
+     * (SQLite's writers are serialised, so records commit in seq order); what was staged in audit_pending moves in */
     AUDIT_RECORDS_MIGRATION("INTEGER"),
 };
 
@@ -603,8 +606,15 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX iam_password_history_user ON iam_password_history(account_id, user_name, set_at);"
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails BIGINT NOT NULL, since_at BIGINT NOT NULL);"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
-    /* 8: SQLite's 18, the audit trail's records written once (audit_records) and indexed later (audit_index) */
-    AUDIT_RECORDS_MIGRATION("BIGINT"),
+    /* 8: SQLite's 18, the console's Images tab in push order */
+    "CREATE INDEX manifests_pushed ON manifests(repo_id, status, pushed_at, digest);",
+    /* 9: SQLite's 19, the audit trail's records written once (audit_records) and indexed later (audit_index).
+     * Writers in different repositories commit at the same time here, so seq order is not commit order: the seq
+     * of each record not yet indexed is kept in audit_unindexed, in the transaction that stages it */
+    AUDIT_RECORDS_MIGRATION("BIGINT")
+    "CREATE TABLE audit_unindexed(seq BIGINT PRIMARY KEY);"
+    "INSERT INTO audit_unindexed(seq) SELECT r.seq FROM audit_records r"
+    " WHERE NOT EXISTS (SELECT 1 FROM audit_index i WHERE i.seq = r.seq);",
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -535,6 +535,34 @@ def test_steady_writes_are_indexed_many_to_a_transaction(srv, ecr, ct):
     assert [e["EventName"] for e in got[:n]] == ["PutImageTagMutability"] * n
 
 
+def test_concurrent_writes_in_many_repositories_are_all_indexed(srv, ct):
+    """Writes in different repositories commit at the same time on PostgreSQL, a smaller seq after a
+    larger one: every staged record is indexed all the same (on SQLite the writes take turns)."""
+    import threading
+
+    repos = [name("conc%d" % i) for i in range(6)]
+    errors = []
+
+    def writer(repo):
+        try:
+            ecr = client(srv, "ecr")
+            ecr.create_repository(repositoryName=repo)
+            for i in range(12):
+                ecr.put_image_tag_mutability(repositoryName=repo, imageTagMutability=["IMMUTABLE", "MUTABLE"][i % 2])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in repos]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for repo in repos:
+        got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+        assert [e["EventName"] for e in got] == ["PutImageTagMutability"] * 12 + ["CreateRepository"], repo
+
+
 def quiet_metrics(server):
     """audit_metrics() once reads' records queued so far are written (it stops changing)."""
     deadline = time.time() + 10

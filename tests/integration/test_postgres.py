@@ -205,9 +205,10 @@ def test_migrate_creates_and_then_keeps_the_schema(pg, tmp_path):
     db = url.rsplit("/", 1)[1]
     assert pg.psql("SELECT version FROM berth_schema", db=db).stdout.strip() == m.group(1)
     # the newest migrations' tables are there (6: the read cache's generation, 7: the console's
-    # sign-in, 8: the audit trail's records and their index, in place of 4's and 5's tables)
-    assert int(m.group(1)) >= 8
+    # sign-in, 9: the audit trail's records and their index, in place of 4's and 5's tables)
+    assert int(m.group(1)) >= 9
     assert pg.psql("SELECT count(*) FROM audit_records", db=db).stdout.strip() == "0"
+    assert pg.psql("SELECT count(*) FROM audit_unindexed", db=db).stdout.strip() == "0"
     assert pg.psql("SELECT count(*) FROM audit_index", db=db).stdout.strip() == "0"
     assert pg.psql("SELECT to_regclass('audit_pending') IS NULL AND to_regclass('audit_events') IS NULL",
                    db=db).stdout.strip() == "t"
