@@ -49,7 +49,7 @@ int store_audit_sync(bool full);
 int store_audit_stage(const struct audit_row *row);
 /* Indexes up to limit staged rows, oldest first (call inside a write
  * transaction); *moved_out counts them. Safe against another server doing
- * the same (writers are serialised). */
+ * the same (SQLite's writers take turns; PostgreSQL's movers take a lock). */
 int store_audit_move(int limit, int64_t *moved_out);
 /* Copies what the WAL holds into the database file as far as readers
  * allow, without waiting for them or for writers (SQLite's PASSIVE
