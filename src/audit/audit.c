@@ -346,16 +346,7 @@ static void event_uuid(char out[37], int64_t ms)
         b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    /* 8-4-4-4-12 hex digits */
-    hex_encode(out, b, 4);
-    out[8] = '-';
-    hex_encode(out + 9, b + 4, 2);
-    out[13] = '-';
-    hex_encode(out + 14, b + 6, 2);
-    out[18] = '-';
-    hex_encode(out + 19, b + 8, 2);
-    out[23] = '-';
-    hex_encode(out + 24, b + 10, 6);
+    uuid_format(out, b);
 }
 
 /* Queues it and returns its number; waits for room while the queue is full. */
