@@ -17,8 +17,13 @@
  * the WAL. A write that runs in one store transaction of its own (an ECR
  * or IAM write; a /v2 write, through the image service's commit hook)
  * skips all this: its record goes into that transaction
- * (audit_record_in_transaction). The prune job deletes records past the
- * retention, a bounded number per transaction.
+ * (audit_record_in_transaction). Either way a record is staged: written
+ * once, into a table with no index but its key, so a write's commit grows
+ * by about a page. The writer thread "moves" staged records (indexes them
+ * for lookups) in large batches without a sync of its own, MOVE_GATHER_MS
+ * after the first of them; a lookup moves what is staged before it reads.
+ * The prune job deletes records past the retention, a bounded number per
+ * transaction.
  */
 #include "audit/audit.h"
 
@@ -47,7 +52,7 @@
 /* How long it gathers staged records before moving them, and how many it
  * moves in one transaction: lookups move what is staged themselves, so
  * nothing waits for a move. */
-#define MOVE_GATHER_MS 200
+#define MOVE_GATHER_MS 1000
 #define MOVE_BATCH 1000
 /* A string longer than this is shortened in a record (a manifest, say). */
 #define STRING_MAX 8192
@@ -81,6 +86,7 @@ static struct {
     uint64_t committed; /* number of the last record written (or given up on) */
     bool committing;    /* a batch is being written (by a leader or the writer) */
     bool staged;        /* records were staged since the writer last moved them */
+    unsigned nstaged;   /* how many (those this server staged) */
     bool stopping;
     bool in_transaction; /* audit_record_in_transaction() writes */
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -327,6 +333,22 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
     return it;
 }
 
+/* An eventID: a UUID of version 7 (RFC 9562), the time in milliseconds
+ * in its first 48 bits and random bits after. Records reach the event ID
+ * index in about the order of their IDs, so that a move of many records
+ * adds to a few of its pages at its end, where random (version 4) IDs
+ * would each change a page of their own. */
+static void event_uuid(char out[37], int64_t ms)
+{
+    unsigned char b[16];
+    random_bytes(b + 6, sizeof(b) - 6);
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    uuid_format(out, b);
+}
+
 /* Queues it and returns its number; waits for room while the queue is full. */
 static uint64_t push(struct item *it)
 {
@@ -389,18 +411,15 @@ struct batch {
     bool full; /* it holds a write's record */
 };
 
-/* A batch with a write's record is staged, as a write's own record is:
- * its synced commit stays a page or two. A batch of reads' records goes
- * where lookups read it, after what is staged (so records keep the order
- * they were committed in), unless too much is staged. */
+/* A batch is staged, as a write's own record is: its commit adds a row
+ * per record to the table of records, and the move indexes them later with
+ * the others (in seq order, which is the order of the commits). */
 static int insert_batch(void *ctx)
 {
     struct batch *b = ctx;
-    int64_t moved = 0;
-    int rc = b->full ? 0 : store_audit_move(MOVE_BATCH, &moved);
-    bool stage = b->full || moved == MOVE_BATCH;
+    int rc = 0;
     for (unsigned i = 0; rc == 0 && i < b->n; i++)
-        rc = stage ? store_audit_stage(&b->items[i]->row) : store_audit_insert(&b->items[i]->row);
+        rc = store_audit_stage(&b->items[i]->row);
     return rc;
 }
 
@@ -420,7 +439,7 @@ static int move_some(void *ctx)
     return store_audit_move(MOVE_BATCH, ctx);
 }
 
-/* Moves every staged record into the tables lookups read, MOVE_BATCH to a
+/* Moves (indexes) every staged record for lookups, MOVE_BATCH to a
  * transaction. Never inside a store transaction of the caller's. */
 static void move_staged(void)
 {
@@ -429,6 +448,8 @@ static void move_staged(void)
     do {
         if ((rc = in_transaction(false, move_some, &moved)) < 0)
             log_error("audit: moving staged records: %s", error_message());
+        else if (moved)
+            metric_add(metric_get(&metric_audit_index, NULL), 1);
     } while (rc == 0 && moved == MOVE_BATCH && !q.stopping);
 }
 
@@ -453,6 +474,7 @@ static void commit_batch(struct item **batch, unsigned n)
     q.committed = batch[n - 1]->seq;
     q.committing = false;
     q.staged = true; /* perhaps */
+    q.nstaged += n;
     pthread_cond_broadcast(&q.committed_cond);
     if (q.count)
         pthread_cond_signal(&q.nonempty);
@@ -485,11 +507,11 @@ void audit_record(const struct audit_call *a)
     char event_id[37], fresh_id[37];
     if (!q.started || !a->who)
         return;
-    uuid_v4(event_id);
+    int64_t ms = now_ms();
+    event_uuid(event_id, ms);
     if (!a->request_id)
         uuid_v4(fresh_id);
     const char *request_id = a->request_id ? a->request_id : fresh_id;
-    int64_t ms = now_ms();
     uint64_t last = push(item_new(a, a->who->account_id, event_id, request_id, ms));
     /* a call on another account's resources is in that account's history too */
     if (a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0) {
@@ -507,11 +529,11 @@ int audit_record_in_transaction(const struct audit_call *a)
     int rc = 0;
     if (!(q.started || q.in_transaction) || !a->who)
         return 0;
-    uuid_v4(event_id);
+    int64_t ms = now_ms();
+    event_uuid(event_id, ms);
     if (!a->request_id)
         uuid_v4(fresh_id);
     const char *request_id = a->request_id ? a->request_id : fresh_id;
-    int64_t ms = now_ms();
     const char *recipients[2] = {a->who->account_id, a->resource_account};
     int n = a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0 ? 2 : 1;
     for (int i = 0; i < n && rc == 0; i++) {
@@ -523,6 +545,7 @@ int audit_record_in_transaction(const struct audit_call *a)
         /* moved once the caller commits (or found gone if it rolls back) */
         pthread_mutex_lock(&q.lock);
         q.staged = true;
+        q.nstaged += (unsigned)n;
         pthread_cond_signal(&q.nonempty);
         pthread_mutex_unlock(&q.lock);
     }
@@ -548,14 +571,28 @@ void audit_sync(void)
 
 /* ---- the writer (of what reads leave) ---- */
 
-/* Waits on the writer's condition for up to ms (with q.lock held). */
-static void gather(pthread_cond_t *cond, int ms)
+/* The time ms from now, for pthread_cond_timedwait(). */
+static struct timespec deadline_in(int ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += ms * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
+    return ts;
+}
+
+static bool passed(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Waits on the writer's condition for up to ms (with q.lock held). */
+static void gather(pthread_cond_t *cond, int ms)
+{
+    struct timespec ts = deadline_in(ms);
     pthread_cond_timedwait(cond, &q.lock, &ts);
 }
 
@@ -563,6 +600,8 @@ static void *writer_loop(void *arg)
 {
     (void)arg;
     struct item **batch = xcalloc(BATCH_MAX, sizeof(*batch));
+    struct timespec move_at = {0, 0};
+    bool gathering = false; /* staged records, to be moved at move_at */
     pthread_mutex_lock(&q.lock);
     for (;;) {
         while ((q.count == 0 || q.committing) && !q.staged && !q.stopping)
@@ -570,13 +609,29 @@ static void *writer_loop(void *arg)
         if (q.count == 0 && q.stopping)
             break;
         if (q.staged && (q.count == 0 || q.committing)) {
-            /* gather staged records for a while (stop() interrupts it) */
-            gather(&q.nonempty, MOVE_GATHER_MS);
+            /* gather staged records for MOVE_GATHER_MS from the first, or
+             * until a batch's worth is staged: each stage signals, and a
+             * move per write would cost more than the write (stop()
+             * interrupts it; reads' records are written meanwhile) */
+            if (!gathering) {
+                move_at = deadline_in(MOVE_GATHER_MS);
+                gathering = true;
+            }
+            if (!q.stopping && q.nstaged < MOVE_BATCH && !passed(&move_at)) {
+                pthread_cond_timedwait(&q.nonempty, &q.lock, &move_at);
+                continue;
+            }
+            gathering = false;
             if (q.stopping)
                 continue;
             q.staged = false;
+            q.nstaged = 0;
             pthread_mutex_unlock(&q.lock);
             move_staged();
+            /* the move's pages (and the writes') into the database file
+             * here, off the request path */
+            if (store_audit_checkpoint() < 0)
+                log_warn("audit: checkpoint: %s", error_message());
             pthread_mutex_lock(&q.lock);
             continue;
         }

@@ -99,11 +99,15 @@ struct metric_family metric_audit_commit = {"berth_audit_commit_duration_seconds
                                             "Time to write one batch of audit records (one transaction)", HISTOGRAM,
                                             {NULL}, store_bounds, 1, NULL, {0}};
 
+struct metric_family metric_audit_index = {"berth_audit_index_batches_total",
+                                           "Transactions that indexed staged audit records for lookups", COUNTER,
+                                           {NULL}, NULL, 1, NULL, {0}};
+
 /* The order of the exposition. */
 static struct metric_family *const families[] = {
     &metric_http_requests, &metric_http_duration, &metric_http_received, &metric_http_sent, &metric_http_in_flight,
     &metric_http_connections, &metric_store_step, &metric_store_lock_wait, &metric_store_cache, &metric_jobs_run, &metric_jobs_failed, &metric_job_duration,
-    &metric_audit_records, &metric_audit_commit,
+    &metric_audit_records, &metric_audit_commit, &metric_audit_index,
 };
 
 static int nlabels(const struct metric_family *f)

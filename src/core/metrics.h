@@ -44,6 +44,7 @@ extern struct metric_family metric_job_duration;       /* histogram {kind} */
 /* audit/audit.c */
 extern struct metric_family metric_audit_records;      /* counter {result}: written, lost */
 extern struct metric_family metric_audit_commit;       /* histogram: one batch of records written */
+extern struct metric_family metric_audit_index;        /* counter: transactions that indexed records */
 
 /* The series of f for the label values (as many as f has labels; NULL for
  * a family without labels). Never NULL. */

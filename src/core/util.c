@@ -43,13 +43,9 @@ int hex_value(int c)
     return -1;
 }
 
-void uuid_v4(char out[37])
+void uuid_format(char out[37], const unsigned char b[16])
 {
-    unsigned char b[16];
     char h[33];
-    random_bytes(b, sizeof(b));
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     hex_encode(h, b, 16);
     memcpy(out, h, 8);
     out[8] = '-';
@@ -61,6 +57,15 @@ void uuid_v4(char out[37])
     out[23] = '-';
     memcpy(out + 24, h + 20, 12);
     out[36] = '\0';
+}
+
+void uuid_v4(char out[37])
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    uuid_format(out, b);
 }
 
 void random_string(char *out, size_t n, const char *alphabet)

@@ -18,6 +18,8 @@ void random_bytes(void *out, size_t n);
 void hex_encode(char *out, const void *data, size_t n);
 /* The value of one hex digit (either case), or -1. */
 int hex_value(int c);
+/* The text of a UUID's 16 bytes: 8-4-4-4-12 lowercase hex digits. */
+void uuid_format(char out[37], const unsigned char b[16]);
 /* A random RFC 4122 version-4 UUID string (37 bytes with NUL). */
 void uuid_v4(char out[37]);
 /* Random string of n characters drawn from alphabet, NUL-terminated. */

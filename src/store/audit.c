@@ -1,11 +1,19 @@
 /*
  * This module implements the audit trail's rows of store/audit.h on
- * SQLite: audit_events holds each record with the attributes a lookup
- * filters on, audit_resources the resources each names (so a lookup by
- * resource uses an index); the resources are also kept with the event as
- * a JSON array, so a page of events needs no second query. A lookup has
- * one statement per attribute (each a literal, so each is prepared once
- * per connection and uses its own index).
+ * SQLite and PostgreSQL. A record is written once, into audit_records
+ * (the record's JSON with its attributes, and no index but its key), by the
+ * transaction that stages it; the audit writer indexes records later, many
+ * to a transaction: a narrow row per record in audit_index (the attributes
+ * a lookup filters on, an index per attribute) and a row per resource in
+ * audit_resources (so a lookup by resource uses an index). The resources
+ * are also kept with the record as a JSON array, so a page of events needs
+ * no second query. SQLite's writers are serialised (BEGIN IMMEDIATE), so
+ * records commit in the order of their seq there: the records indexed are
+ * those up to audit_index's largest seq. PostgreSQL's are not (writers of
+ * different repositories commit at the same time): there a stage adds the
+ * record's seq to audit_unindexed as well. A lookup has one
+ * statement per attribute (each a literal, so each is prepared once per
+ * connection and uses its own index).
  */
 #include "store/audit.h"
 
@@ -48,40 +56,29 @@ static void bind_row(struct db_statement *st, const struct audit_row *row, char 
 #define EVENT_COLUMNS                                                                                                      \
     "account_id, event_id, event_time, event_name, event_source, username, access_key_id, read_only, resources, record"
 
-int store_audit_insert(const struct audit_row *row)
-{
-    char *zres;
-    struct db_statement *st =
-        db_stmt("INSERT INTO audit_events(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    bind_row(st, row, &zres);
-    int rc = db_done(st, "audit event");
-    free(zres);
-    /* the event's seq found by its ID (without RETURNING, which SQLite runs through a temporary table) */
-    for (int i = 0; i < row->nresources && rc == 0; i++) {
-        st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name)"
-                     " SELECT seq, account_id, ?3, ?4 FROM audit_events WHERE event_id = ?1 AND account_id = ?2");
-        db_bind_text(st, 1, row->event_id);
-        db_bind_text(st, 2, row->account_id);
-        db_bind_text(st, 3, row->resources[i].type);
-        db_bind_text(st, 4, row->resources[i].name);
-        rc = db_done(st, "audit resource");
-    }
-    return rc;
-}
-
 int store_audit_stage(const struct audit_row *row)
 {
     char *zres;
-    struct db_statement *st = db_stmt("INSERT INTO audit_pending(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    /* on PostgreSQL with its seq in audit_unindexed (pg_move() says why) */
+    struct db_statement *st =
+        db_stmt(DB_SQL("INSERT INTO audit_records(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                       "WITH r AS (INSERT INTO audit_records(" EVENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                       " ?10) RETURNING seq) INSERT INTO audit_unindexed(seq) SELECT seq FROM r"));
     bind_row(st, row, &zres);
     int rc = db_done(st, "staged audit event");
     free(zres);
     return rc;
 }
 
+/* The columns of audit_index, which audit_records has too. */
+#define INDEX_COLUMNS "account_id, event_id, event_time, event_name, event_source, username, access_key_id, read_only"
+/* The largest seq indexed: every record up to it is. */
+#define INDEXED "(SELECT coalesce(max(seq), 0) FROM audit_index)"
+
 int store_audit_any_staged(bool *any)
 {
-    struct db_statement *st = db_stmt("SELECT EXISTS (SELECT 1 FROM audit_pending)");
+    struct db_statement *st = db_stmt(DB_SQL("SELECT EXISTS (SELECT 1 FROM audit_records WHERE seq > " INDEXED ")",
+                                             "SELECT EXISTS (SELECT 1 FROM audit_unindexed)"));
     int rc = db_row(st, "staged audit events");
     *any = rc == 1 && db_col_int64(st, 0) != 0;
     db_reset(st);
@@ -89,83 +86,86 @@ int store_audit_any_staged(bool *any)
 }
 
 /* "berth" + 3: the movers' lock on PostgreSQL (db.c's writer lock is + 0,
- * GC's + 2): two servers never move the same rows. */
+ * GC's + 2): two servers never index the same records. */
 #define MOVE_LOCK "SELECT pg_advisory_xact_lock(1650553463)"
 
-/* On PostgreSQL the mover's transaction excludes only other movers (and
- * store_begin()'s writers): writes that stage records commit meanwhile,
- * so what is moved is what one statement deleted, under one snapshot. A
- * record staged by a transaction that commits after that snapshot, even
- * with a smaller seq, stays for the next move; none is deleted unmoved.
- * Every insert into audit_events is under MOVE_LOCK, so their seq order
- * is their commit order. */
+/* On PostgreSQL, writers of different repositories commit at the same
+ * time, so a record with a smaller seq may commit after one with a larger:
+ * a stage also adds its seq to audit_unindexed, and a move indexes what
+ * one statement deleted from there, under one snapshot. A record staged
+ * by a transaction that commits after that snapshot stays for the next
+ * move; none is deleted unindexed. */
 static int pg_move(int limit, int64_t *moved_out)
 {
     struct db_statement *st = db_stmt(
-        "WITH moved AS (DELETE FROM audit_pending WHERE seq <= (SELECT max(seq) FROM"
-        "  (SELECT seq FROM audit_pending ORDER BY seq LIMIT ?1) AS head) RETURNING seq, " EVENT_COLUMNS "),"
-        " ev AS (INSERT INTO audit_events(" EVENT_COLUMNS ") SELECT " EVENT_COLUMNS " FROM moved ORDER BY seq"
-        "  RETURNING seq, account_id, resources),"
+        "WITH todo AS (DELETE FROM audit_unindexed WHERE seq IN"
+        "  (SELECT seq FROM audit_unindexed ORDER BY seq LIMIT ?1) RETURNING seq),"
+        " ix AS (INSERT INTO audit_index(seq, " INDEX_COLUMNS ") SELECT seq, " INDEX_COLUMNS
+        "  FROM audit_records JOIN todo USING (seq) RETURNING seq),"
         " res AS (INSERT INTO audit_resources(seq, account_id, type, name)"
-        "  SELECT ev.seq, ev.account_id, r.value->>0, r.value->>1"
-        "  FROM ev CROSS JOIN LATERAL jsonb_array_elements(ev.resources::jsonb) AS r(value))"
-        " SELECT count(*) FROM ev");
+        "  SELECT r.seq, r.account_id, j.value->>0, j.value->>1 FROM audit_records r JOIN todo ON todo.seq = r.seq"
+        "  CROSS JOIN LATERAL jsonb_array_elements(r.resources::jsonb) AS j(value))"
+        " SELECT count(*) FROM ix");
     db_bind_int64(st, 1, limit);
-    return db_count(st, moved_out, "moving audit events");
+    return db_count(st, moved_out, "indexing audit events");
 }
 
 int store_audit_move(int limit, int64_t *moved_out)
 {
     *moved_out = 0;
-    if (db_is_pg() && db_done(db_stmt(MOVE_LOCK), "audit move lock") < 0)
-        return -1;
     if (db_is_pg())
-        return pg_move(limit, moved_out);
-    struct db_statement *st = db_stmt("SELECT max(seq) FROM (SELECT seq FROM audit_pending ORDER BY seq LIMIT ?1) AS head");
+        return db_done(db_stmt(MOVE_LOCK), "audit move lock") < 0 ? -1 : pg_move(limit, moved_out);
+    /* SQLite: the next records to index, (first, last] (its writers are
+     * serialised, so records commit in seq order) */
+    struct db_statement *st = db_stmt("SELECT " INDEXED ", (SELECT max(seq) FROM (SELECT seq FROM audit_records"
+                                      " WHERE seq > " INDEXED " ORDER BY seq LIMIT ?1) AS head)");
     db_bind_int64(st, 1, limit);
     int rc = db_row(st, "staged audit events");
-    int64_t last = rc == 1 ? db_col_int64(st, 0) : 0;
+    int64_t first = rc == 1 ? db_col_int64(st, 0) : 0, last = rc == 1 && !db_col_is_null(st, 1) ? db_col_int64(st, 1) : 0;
     db_reset(st);
     if (rc < 0)
         return rc;
-    if (last == 0)
+    if (last <= first)
         return 0;
-    /* in the order they were staged; their resources found by (account, event ID), which are one event's */
-    st = db_stmt("INSERT INTO audit_events(" EVENT_COLUMNS ") SELECT " EVENT_COLUMNS
-                 " FROM audit_pending WHERE seq <= ?1 ORDER BY seq");
-    db_bind_int64(st, 1, last);
-    if ((rc = db_done(st, "moving audit events")) < 0)
+    /* OR IGNORE on SQLite: a statement that could abort half-way keeps a
+     * copy of every page it changes in a temporary file (its statement
+     * journal), about 1 KB per record; these rows have no conflict to
+     * ignore (their seq is new, their columns are NOT NULL in both tables) */
+    st = db_stmt("INSERT OR IGNORE INTO audit_index(seq, " INDEX_COLUMNS ") SELECT seq, " INDEX_COLUMNS
+                 " FROM audit_records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
+    db_bind_int64(st, 1, first);
+    db_bind_int64(st, 2, last);
+    if ((rc = db_done(st, "indexing audit events")) < 0)
         return rc;
     *moved_out = db_changes();
-    st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name)"
-                 " SELECT e.seq, e.account_id, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]')"
-                 " FROM audit_pending p, json_each(p.resources) r"
-                 " JOIN audit_events e ON e.event_id = p.event_id AND e.account_id = p.account_id"
-                 " WHERE p.seq <= ?1");
-    db_bind_int64(st, 1, last);
-    if ((rc = db_done(st, "moving audit resources")) < 0)
-        return rc;
-    st = db_stmt("DELETE FROM audit_pending WHERE seq <= ?1");
-    db_bind_int64(st, 1, last);
-    return db_done(st, "staged audit events");
+    /* OR IGNORE as above; a resource without a type or name is left out */
+    st = db_stmt("INSERT OR IGNORE INTO audit_resources(seq, account_id, type, name)"
+                 " SELECT r.seq, r.account_id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]')"
+                 " FROM audit_records r, json_each(r.resources) j WHERE r.seq > ?1 AND r.seq <= ?2");
+    db_bind_int64(st, 1, first);
+    db_bind_int64(st, 2, last);
+    return db_done(st, "indexing audit resources");
 }
 
-#define LOOKUP_COLUMNS "SELECT seq, " EVENT_COLUMNS " FROM audit_events"
-#define LOOKUP_RANGE " account_id = ?1 AND seq < ?2 AND event_time BETWEEN ?3 AND ?4"
-#define LOOKUP_ORDER " ORDER BY seq DESC LIMIT ?5"
+/* the attributes from the index, the resources and the record from the record's row */
+#define LOOKUP_COLUMNS                                                                                                     \
+    "SELECT i.seq, i.account_id, i.event_id, i.event_time, i.event_name, i.event_source, i.username, i.access_key_id,"   \
+    " i.read_only, r.resources, r.record FROM audit_index i JOIN audit_records r ON r.seq = i.seq"
+#define LOOKUP_RANGE " i.account_id = ?1 AND i.seq < ?2 AND i.event_time BETWEEN ?3 AND ?4"
+#define LOOKUP_ORDER " ORDER BY i.seq DESC LIMIT ?5"
 
 /* By enum audit_attr; ?6 is the attribute's value. */
 static const char *const lookup_sql[AUDIT_NATTRS] = {
     [AUDIT_ATTR_NONE] = LOOKUP_COLUMNS " WHERE" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_EVENT_NAME] = LOOKUP_COLUMNS " WHERE event_name = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_USERNAME] = LOOKUP_COLUMNS " WHERE username = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_ACCESS_KEY_ID] = LOOKUP_COLUMNS " WHERE access_key_id = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_READ_ONLY] = LOOKUP_COLUMNS " WHERE read_only = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_EVENT_ID] = LOOKUP_COLUMNS " WHERE event_id = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_EVENT_SOURCE] = LOOKUP_COLUMNS " WHERE event_source = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_RESOURCE_NAME] = LOOKUP_COLUMNS " WHERE seq IN (SELECT seq FROM audit_resources WHERE account_id = ?1"
+    [AUDIT_ATTR_EVENT_NAME] = LOOKUP_COLUMNS " WHERE i.event_name = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
+    [AUDIT_ATTR_USERNAME] = LOOKUP_COLUMNS " WHERE i.username = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
+    [AUDIT_ATTR_ACCESS_KEY_ID] = LOOKUP_COLUMNS " WHERE i.access_key_id = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
+    [AUDIT_ATTR_READ_ONLY] = LOOKUP_COLUMNS " WHERE i.read_only = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
+    [AUDIT_ATTR_EVENT_ID] = LOOKUP_COLUMNS " WHERE i.event_id = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
+    [AUDIT_ATTR_EVENT_SOURCE] = LOOKUP_COLUMNS " WHERE i.event_source = ?6 AND" LOOKUP_RANGE LOOKUP_ORDER,
+    [AUDIT_ATTR_RESOURCE_NAME] = LOOKUP_COLUMNS " WHERE i.seq IN (SELECT seq FROM audit_resources WHERE account_id = ?1"
                                                 " AND name = ?6) AND" LOOKUP_RANGE LOOKUP_ORDER,
-    [AUDIT_ATTR_RESOURCE_TYPE] = LOOKUP_COLUMNS " WHERE seq IN (SELECT seq FROM audit_resources WHERE account_id = ?1"
+    [AUDIT_ATTR_RESOURCE_TYPE] = LOOKUP_COLUMNS " WHERE i.seq IN (SELECT seq FROM audit_resources WHERE account_id = ?1"
                                                 " AND type = ?6) AND" LOOKUP_RANGE LOOKUP_ORDER,
 };
 
@@ -219,21 +219,34 @@ int store_audit_lookup(const struct audit_query *q, int (*fn)(void *ctx, const s
     return db_each_row(st, "audit events", lookup_row, &f);
 }
 
+int store_audit_checkpoint(void)
+{
+    if (db_is_pg())
+        return 0;
+    struct db_statement *st = db_stmt("PRAGMA wal_checkpoint(PASSIVE)");
+    int rc = db_row(st, "checkpoint");
+    db_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* The oldest indexed records older than ?1, at most ?2 of them (a record
+ * not yet indexed is newer than any that is). */
+#define PRUNED "SELECT seq FROM audit_index WHERE event_time < ?1 ORDER BY seq LIMIT ?2"
+
 int store_audit_prune(int64_t before_ms, int limit, int64_t *deleted_out)
 {
+    /* the index last: the others find their rows by it */
+    static const char *const sql[] = {"DELETE FROM audit_resources WHERE seq IN (" PRUNED ")",
+                                      "DELETE FROM audit_records WHERE seq IN (" PRUNED ")",
+                                      "DELETE FROM audit_index WHERE seq IN (" PRUNED ")"};
+    int rc = 0;
     *deleted_out = 0;
-    struct db_statement *st = db_stmt("DELETE FROM audit_resources WHERE seq IN"
-                               " (SELECT seq FROM audit_events WHERE event_time < ?1 ORDER BY seq LIMIT ?2)");
-    db_bind_int64(st, 1, before_ms);
-    db_bind_int64(st, 2, limit);
-    int rc = db_done(st, "audit resources");
-    if (rc < 0)
-        return rc;
-    st = db_stmt("DELETE FROM audit_events WHERE seq IN"
-                 " (SELECT seq FROM audit_events WHERE event_time < ?1 ORDER BY seq LIMIT ?2)");
-    db_bind_int64(st, 1, before_ms);
-    db_bind_int64(st, 2, limit);
-    rc = db_done(st, "audit events");
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == 0; i++) {
+        struct db_statement *st = db_stmt(sql[i]);
+        db_bind_int64(st, 1, before_ms);
+        db_bind_int64(st, 2, limit);
+        rc = db_done(st, "pruning audit events");
+    }
     if (rc == 0)
         *deleted_out = db_changes();
     return rc;

@@ -42,17 +42,21 @@ struct audit_row {
  * any FULL commit or a checkpoint). Outside a transaction. */
 int store_audit_sync(bool full);
 
-/* Adds one row where lookups read it (inside a transaction; the writer
- * batches rows). */
-int store_audit_insert(const struct audit_row *row);
-/* Stages a row in the caller's transaction: one row into a table with no
- * index but its key, so that a transaction pays for little more than the
- * row. store_audit_move() makes staged rows visible. */
+/* Stages a row in the caller's transaction: one row into the table of
+ * records, which has no index but its key, so that a transaction pays for
+ * little more than the row; the record stays there. store_audit_move()
+ * indexes staged rows, which makes them visible to lookups. */
 int store_audit_stage(const struct audit_row *row);
-/* Moves up to limit staged rows, oldest first, into the events a lookup
- * reads (call inside a transaction); *moved_out counts them. Safe against
- * another server moving at the same time. */
+/* Indexes up to limit staged rows, oldest first (call inside a write
+ * transaction); *moved_out counts them. Safe against another server doing
+ * the same (SQLite's writers take turns; PostgreSQL's movers take a lock). */
 int store_audit_move(int limit, int64_t *moved_out);
+/* Copies what the WAL holds into the database file as far as readers
+ * allow, without waiting for them or for writers (SQLite's PASSIVE
+ * checkpoint; nothing on PostgreSQL): the WAL's own checkpoint, run by
+ * whichever commit finds it past 1000 pages, is then rarely a request's.
+ * Outside a transaction. */
+int store_audit_checkpoint(void);
 /* Are any rows staged? (outside or inside a transaction) */
 int store_audit_any_staged(bool *any);
 
@@ -82,7 +86,8 @@ struct audit_query {
  * early when fn returns non-zero. */
 int store_audit_lookup(const struct audit_query *q, int (*fn)(void *ctx, const struct audit_row *row), void *ctx);
 
-/* Deletes up to limit rows older than before_ms; *deleted_out counts them. */
+/* Deletes up to limit indexed rows older than before_ms; *deleted_out
+ * counts them. */
 int store_audit_prune(int64_t before_ms, int limit, int64_t *deleted_out);
 
 #endif

@@ -34,9 +34,8 @@ static const char *const tables[] = {
     "iam_policies", "iam_policy_versions", "iam_attachments", "iam_inline_policies", "jobs", "image_scans",
     "scan_findings", "vuln_records", "vuln_affected", "vuln_source", "pull_time_exclusions", "lifecycle_previews",
     "lifecycle_preview_results", "lifecycle_history", "gc_link_reviews", "gc_blob_reviews", "webhooks", "events",
-    "webhook_deliveries", "iam_login_profiles", "console_sessions", "audit_events", "audit_resources",
-    "audit_pending",
-    "iam_account_aliases", "iam_password_policies", "iam_password_history", "console_signin_failures",
+    "webhook_deliveries", "iam_login_profiles", "console_sessions", "audit_records", "audit_index",
+    "audit_resources", "iam_account_aliases", "iam_password_policies", "iam_password_history", "console_signin_failures",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -48,8 +47,7 @@ static const char *const own_tables[] = {"cache_generation"};
 /* The tables with an identity column on PostgreSQL, and that column. */
 static const char *const identities[][2] = {{"repositories", "id"},       {"jobs", "id"},
                                             {"lifecycle_history", "id"},  {"events", "seq"},
-                                            {"webhook_deliveries", "id"}, {"audit_events", "seq"},
-                                            {"audit_pending", "seq"}};
+                                            {"webhook_deliveries", "id"}, {"audit_records", "seq"}};
 
 /* The SQL texts built here for db_stmt() live as long as the process: the
  * statement cache is keyed by their address (a count and an INSERT per
@@ -231,6 +229,12 @@ int store_copy_from_sqlite(const char *path, struct store_copy_report *out)
         if ((rc = db_exec(q, "identity")) < 0)
             goto fail;
     }
+    /* the audit records SQLite had not indexed (those past its index's
+     * largest seq) are for PostgreSQL's movers to index (store/audit.c) */
+    if ((rc = db_exec("INSERT INTO audit_unindexed(seq) SELECT seq FROM audit_records"
+                      " WHERE seq > (SELECT coalesce(max(seq), 0) FROM audit_index)",
+                      "audit records")) < 0)
+        goto fail;
     /* what any server may have cached of the (empty) target is stale now */
     if ((rc = db_exec("UPDATE cache_generation SET gen = gen + 1", "cache generation")) < 0)
         goto fail;

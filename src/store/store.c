@@ -36,6 +36,36 @@
     CACHE_BUMP_EVENT(table, "insert", "INSERT") CACHE_BUMP_EVENT(table, "update", "UPDATE")                                \
     CACHE_BUMP_EVENT(table, "delete", "DELETE")
 
+/* The audit trail's records written once (migration 19; PostgreSQL's 9), with the type of its integers. */
+#define AUDIT_RECORDS_MIGRATION(integer)                                                                                   \
+    "ALTER TABLE audit_events RENAME TO audit_records;"                                                                  \
+    "DROP INDEX audit_events_account;"                                                                                   \
+    "DROP INDEX audit_events_time;"                                                                                      \
+    "DROP INDEX audit_events_name;"                                                                                      \
+    "DROP INDEX audit_events_user;"                                                                                      \
+    "DROP INDEX audit_events_key;"                                                                                       \
+    "DROP INDEX audit_events_id;"                                                                                        \
+    "DROP INDEX audit_events_source;"                                                                                    \
+    "DROP INDEX audit_events_read_only;"                                                                                 \
+    "CREATE TABLE audit_index(seq " integer " PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"            \
+    " event_time " integer " NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"    \
+    " access_key_id TEXT NOT NULL, read_only " integer " NOT NULL);"                                                     \
+    "INSERT INTO audit_index(seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"  \
+    " read_only) SELECT seq, account_id, event_id, event_time, event_name, event_source, username, access_key_id,"       \
+    " read_only FROM audit_records;"                                                                                     \
+    "INSERT INTO audit_records(account_id, event_id, event_time, event_name, event_source, username, access_key_id,"     \
+    " read_only, resources, record) SELECT account_id, event_id, event_time, event_name, event_source, username,"        \
+    " access_key_id, read_only, resources, record FROM audit_pending ORDER BY seq;"                                      \
+    "DROP TABLE audit_pending;"                                                                                          \
+    "CREATE INDEX audit_index_account ON audit_index(account_id, seq);"                                                  \
+    "CREATE INDEX audit_index_time ON audit_index(event_time);"                                                          \
+    "CREATE INDEX audit_index_name ON audit_index(account_id, event_name, seq);"                                         \
+    "CREATE INDEX audit_index_user ON audit_index(account_id, username, seq);"                                           \
+    "CREATE INDEX audit_index_key ON audit_index(account_id, access_key_id, seq);"                                       \
+    "CREATE INDEX audit_index_id ON audit_index(event_id);"                                                              \
+    "CREATE INDEX audit_index_source ON audit_index(account_id, event_source, seq);"                                     \
+    "CREATE INDEX audit_index_read_only ON audit_index(account_id, read_only, seq);"
+
 static const char *const migrations[] = {
     /* 1: the data plane */
     "CREATE TABLE accounts(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
@@ -324,6 +354,12 @@ static const char *const migrations[] = {
     /* 18: the console's Images tab, newest push first across pages (store_console_images_by_push): a range of
      * this index per page */
     "CREATE INDEX manifests_pushed ON manifests(repo_id, status, pushed_at, digest);",
+    /* 19: the audit trail's records are written once: a write (or a batch of reads' records) adds its record
+     * where it stays, audit_records (audit_events without its indexes), and the audit writer indexes records later,
+     * many to a transaction, in audit_index (the attributes a lookup filters on, a narrow row per record, with an
+     * index per attribute) and audit_resources. A record is indexed when its seq is at most audit_index's largest
+     * (SQLite's writers are serialised, so records commit in seq order); what was staged in audit_pending moves in */
+    AUDIT_RECORDS_MIGRATION("INTEGER"),
 };
 
 /* PostgreSQL's schema, versioned on its own: a new migration appends to
@@ -572,6 +608,13 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
     /* 8: SQLite's 18, the console's Images tab in push order */
     "CREATE INDEX manifests_pushed ON manifests(repo_id, status, pushed_at, digest);",
+    /* 9: SQLite's 19, the audit trail's records written once (audit_records) and indexed later (audit_index).
+     * Writers in different repositories commit at the same time here, so seq order is not commit order: the seq
+     * of each record not yet indexed is kept in audit_unindexed, in the transaction that stages it */
+    AUDIT_RECORDS_MIGRATION("BIGINT")
+    "CREATE TABLE audit_unindexed(seq BIGINT PRIMARY KEY);"
+    "INSERT INTO audit_unindexed(seq) SELECT r.seq FROM audit_records r"
+    " WHERE NOT EXISTS (SELECT 1 FROM audit_index i WHERE i.seq = r.seq);",
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

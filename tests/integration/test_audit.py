@@ -21,7 +21,9 @@ from regclient import Registry
 
 OTHER_ACCOUNT = "210987654321"
 CT_READ_ONLY = "arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess"
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# an eventID is a UUID of version 7 (RFC 9562): its first 48 bits are the time in milliseconds, so that
+# records reach the event ID index in order (src/audit/audit.c, event_uuid)
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 def client(server, service, key=None, secret=None):
@@ -114,6 +116,7 @@ def test_ecr_call_record_has_cloudtrail_fields(srv, ecr):
     assert r["responseElements"]["repository"]["repositoryArn"] == resp["repository"]["repositoryArn"]
     assert r["requestID"] == resp["ResponseMetadata"]["RequestId"]
     assert UUID.match(r["eventID"]) and r["eventID"] == e["EventId"]
+    assert abs(int(r["eventID"].replace("-", "")[:12], 16) / 1000 - time.time()) < 120
     assert r["readOnly"] is False and r["recipientAccountId"] == srv.account_id
     assert "errorCode" not in r
     t = time.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
@@ -493,6 +496,71 @@ def test_v2_writes_are_recorded_in_their_own_transaction(srv, ct):
     assert recs[4]["responseElements"]["layerDigest"] == spare.digest
     assert recs[0]["requestParameters"]["layerDigest"] == spare.digest
     assert not any("errorCode" in r for r in recs)
+
+
+def index_batches(server):
+    """Transactions that indexed staged records, from /metrics."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for fam in text_string_to_metric_families(requests.get(server.url + "/metrics", timeout=10).text):
+        for sample in fam.samples:
+            if sample.name == "berth_audit_index_batches_total":
+                return sample.value
+    return 0.0
+
+
+def test_steady_writes_are_indexed_many_to_a_transaction(srv, ecr, ct):
+    """The writer indexes staged records a second after the first of them: one client's steady
+    writes are indexed in a few transactions, not one each (each staged record used to end the
+    writer's wait, and every write paid for a page of each index)."""
+    repo = name("steady")
+    ecr.create_repository(repositoryName=repo)
+    deadline = time.time() + 10
+    before = index_batches(srv)
+    while time.time() < deadline:  # what is staged so far is indexed
+        time.sleep(1.5)
+        now, before = before, index_batches(srv)
+        if now == before:
+            break
+    n = 40
+    t0 = time.time()
+    for i in range(n):
+        ecr.put_image_tag_mutability(repositoryName=repo, imageTagMutability=["IMMUTABLE", "MUTABLE"][i % 2])
+    elapsed = time.time() - t0
+    time.sleep(1.5)  # the last gathering ends
+    batches = index_batches(srv) - before
+    assert 1 <= batches <= elapsed + 2, (batches, elapsed)
+    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    assert [e["EventName"] for e in got[:n]] == ["PutImageTagMutability"] * n
+
+
+def test_concurrent_writes_in_many_repositories_are_all_indexed(srv, ct):
+    """Writes in different repositories commit at the same time on PostgreSQL, a smaller seq after a
+    larger one: every staged record is indexed all the same (on SQLite the writes take turns)."""
+    import threading
+
+    repos = [name("conc%d" % i) for i in range(6)]
+    errors = []
+
+    def writer(repo):
+        try:
+            ecr = client(srv, "ecr")
+            ecr.create_repository(repositoryName=repo)
+            for i in range(12):
+                ecr.put_image_tag_mutability(repositoryName=repo, imageTagMutability=["IMMUTABLE", "MUTABLE"][i % 2])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in repos]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for repo in repos:
+        got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+        assert [e["EventName"] for e in got] == ["PutImageTagMutability"] * 12 + ["CreateRepository"], repo
 
 
 def quiet_metrics(server):

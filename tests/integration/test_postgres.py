@@ -204,10 +204,14 @@ def test_migrate_creates_and_then_keeps_the_schema(pg, tmp_path):
         assert "pg-secret-do-not-log" not in p.stdout + p.stderr
     db = url.rsplit("/", 1)[1]
     assert pg.psql("SELECT version FROM berth_schema", db=db).stdout.strip() == m.group(1)
-    # the newest migrations' tables are there (5: the audit trail's staged records, 6: the read
-    # cache's generation, 7: the console's sign-in)
-    assert int(m.group(1)) >= 7
-    assert pg.psql("SELECT count(*) FROM audit_pending", db=db).stdout.strip() == "0"
+    # the newest migrations' tables are there (6: the read cache's generation, 7: the console's
+    # sign-in, 9: the audit trail's records and their index, in place of 4's and 5's tables)
+    assert int(m.group(1)) >= 9
+    assert pg.psql("SELECT count(*) FROM audit_records", db=db).stdout.strip() == "0"
+    assert pg.psql("SELECT count(*) FROM audit_unindexed", db=db).stdout.strip() == "0"
+    assert pg.psql("SELECT count(*) FROM audit_index", db=db).stdout.strip() == "0"
+    assert pg.psql("SELECT to_regclass('audit_pending') IS NULL AND to_regclass('audit_events') IS NULL",
+                   db=db).stdout.strip() == "t"
     assert pg.psql("SELECT count(*) FROM cache_generation", db=db).stdout.strip() == "1"
     assert pg.psql("SELECT count(*) FROM console_signin_failures", db=db).stdout.strip() == "0"
     # a schema newer than this berth is refused, not written over
