@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "store/store.h"
 
 #define JOBS_KINDS_MAX 16
 #define JOBS_POLL_MS 2000
@@ -268,6 +269,11 @@ int jobs_start(int nthreads)
 {
     if (nthreads <= 0)
         return 0;
+    /* alone on the store, every lease is a dead process's (this one's
+     * before a kill -9): its jobs run now, not when the lease runs out */
+    int freed;
+    if (!store_is_shared() && store_jobs_release_all(&freed) == 0 && freed > 0)
+        log_info("%d job lease%s of a previous run freed", freed, freed == 1 ? "" : "s");
     workers = xcalloc((size_t)nthreads, sizeof(*workers));
     stopping = false;
     for (nworkers = 0; nworkers < nthreads; nworkers++)

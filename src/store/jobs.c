@@ -159,6 +159,13 @@ int store_job_fail(const struct job *j, const char *message, int64_t retry_at, b
     return db_done(st, "record job failure");
 }
 
+int store_jobs_release_all(int *freed_out)
+{
+    int rc = db_done(db_stmt("UPDATE jobs SET owner = '', lease_until = 0 WHERE lease_until > 0"), "free leases");
+    *freed_out = rc == 0 ? (int)db_changes() : 0;
+    return rc;
+}
+
 int store_job_extend(const struct job *j, int64_t lease_until)
 {
     struct db_statement *st = db_stmt("UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND owner = ?2");

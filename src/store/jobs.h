@@ -55,6 +55,10 @@ int store_job_extend(const struct job *j, int64_t lease_until);
 /* The earliest run time among kind's rows that are not failed (0 when
  * none; the caller still checks leases). */
 int store_job_next(const char *kind, int64_t *out);
+/* Frees every lease (a start's, on a store no other server shares: the
+ * leases a killed process held would otherwise keep their jobs until they
+ * expire); *freed_out counts them. */
+int store_jobs_release_all(int *freed_out);
 /* Every row, earliest run time first. */
 int store_jobs_each(int (*fn)(void *ctx, const struct job *j), void *ctx);
 

@@ -493,6 +493,30 @@ def test_kill_9_with_pending_deliveries_loses_none(berth_factory):
         rcv.stop()
 
 
+def test_kill_9_during_a_delivery_does_not_hold_it_for_the_lease(berth_factory):
+    """A server killed while a delivery is in flight (its job leased for five minutes) delivers it
+    as soon as it is back: on a store no other server shares, a start frees its dead leases."""
+    srv = berth_factory()
+    reg = Registry(srv)
+    rcv = Receiver()
+    rcv.hang = 1
+    rcv.start()
+    try:
+        hook, _ = add_webhook(srv, rcv.url, secret="k" * 20)
+        name = f"kill-lease-{token()}/a"
+        pushed = push_series(reg, [name], 1)
+        deadline = time.monotonic() + 20
+        while not rcv.hung and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rcv.hung, "the delivery never reached the receiver"
+        srv.kill()                               # mid-attempt: the receiver has not answered
+        srv.start()
+        got = rcv.wait_count(1, timeout=20)
+        assert [e["detail"]["image-digest"] for e in of(got, name)] == pushed[name]
+    finally:
+        rcv.stop()
+
+
 # ---------------------------------------------------------------------------------------
 # Scans and lifecycle
 # ---------------------------------------------------------------------------------------
