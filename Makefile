@@ -9,6 +9,8 @@
 #   make bench-audit      manifest GETs, pushes and ECR calls with the audit trail off and on
 #   make bench-multi      PostgreSQL + Ceph RGW against SQLite + filesystem, two servers against one,
 #                         and the read cache on and off (bench/multi.py)
+#   make bench-locks      manifest PUTs through two servers on PostgreSQL, to several repositories and
+#                         to one (bench/locks.py; BENCH_LOCKS_ARGS="--before-bin PATH" compares a build)
 #   make test-scale  the whole integration suite on PostgreSQL + Ceph RGW, every server two berth
 #                 processes behind nginx (deploy/nginx/berth.conf); not part of make test
 #   make fuzz     build the libFuzzer targets (clang) into build/fuzz/
@@ -45,7 +47,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test test-pg test-scale test-console-scale unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test test-pg test-scale test-console-scale unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi bench-locks fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -160,6 +162,9 @@ bench-audit: $(B)/berth
 # BENCH_BEFORE_BIN=<an older berth> adds its SQLite manifest GETs for comparison.
 bench-multi: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/multi.py
+
+bench-locks: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/locks.py $(BENCH_LOCKS_ARGS)
 
 bench-gc: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/gc.py

@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "scan/cvss.h"
+#include "store/locks.h"
 #include "store/store.h"
 
 #define VERSION_MAX 256
@@ -503,7 +504,9 @@ static int import_record(struct importer *im, const char *name, const char *json
         free(r.id);
         return 0;
     }
-    if (!im->in_batch && (rc = store_begin()) < 0) {
+    /* the vulnerability tables' writers one at a time: each record's
+     * "is it newer" check and write are one batch's; other writers go on */
+    if (!im->in_batch && (rc = store_begin_named("vulndb")) < 0) {
         vuln_record_release(&r);
         return rc;
     }

@@ -12,13 +12,14 @@
 #include "core/util.h"
 
 /* The registry key is db.c's writer lock ("berth" in ASCII); the scope
- * keys are two-int keys of classes of their own ("berth" + 4 and + 5;
+ * keys are two-int keys of classes of their own ("berth" + 4, + 5, + 6;
  * PostgreSQL keeps two-int and one-bigint keys apart). A repository's key
  * is its id folded to 32 bits, an account's the hash of its id: two scopes
  * that share a key only wait for each other more than they need to. */
 #define REGISTRY_SHARED "SELECT pg_advisory_xact_lock_shared(1650553460)"
 #define REPO_LOCK "SELECT pg_advisory_xact_lock(1650553464, CAST(?1 AS integer))"
 #define ACCOUNT_LOCK "SELECT pg_advisory_xact_lock(1650553465, hashtext(?1))"
+#define NAMED_LOCK "SELECT pg_advisory_xact_lock(1650553466, hashtext(?1))"
 
 /* BEGIN, the registry key shared, then the scope's key (the statement
  * key(arg) makes, bound; key NULL: none); rolled back when a lock cannot
@@ -55,6 +56,13 @@ static struct db_statement *account_key(const void *arg)
     return st;
 }
 
+static struct db_statement *named_key(const void *arg)
+{
+    struct db_statement *st = db_stmt(NAMED_LOCK);
+    db_bind_text(st, 1, arg);
+    return st;
+}
+
 int store_begin_repo(int64_t repo_id)
 {
     return begin_scoped("repository", repo_key, &repo_id);
@@ -68,4 +76,9 @@ int store_begin_account(const char *account_id)
 int store_begin_shared(void)
 {
     return begin_scoped("shared", NULL, NULL);
+}
+
+int store_begin_named(const char *name)
+{
+    return begin_scoped(name, named_key, name);
 }

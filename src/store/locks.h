@@ -12,8 +12,9 @@
  *   1. the registry key: EXCLUSIVE for store_begin() (the writer is alone,
  *      as under SQLite: every check-then-write not converted to a scope
  *      keeps today's meaning), SHARED for every scoped writer;
- *   2. at most one scope key, EXCLUSIVE: a repository's (by its id) or an
- *      account's (by its id).
+ *   2. at most one scope key, EXCLUSIVE: a repository's (by its id), an
+ *      account's (by its id), or a named one (tables of their own that
+ *      one kind of writer changes: the vulnerability database).
  *
  * A scope's writers are serialised; writers of different scopes run at
  * the same time. A transaction opened with a scope may read anything but
@@ -45,5 +46,8 @@ int store_begin_repo(int64_t repo_id);
 int store_begin_account(const char *account_id);
 /* A write transaction that excludes only store_begin()'s writers. */
 int store_begin_shared(void);
+/* A write transaction that excludes the other writers of the named
+ * scope ("vulndb": the vulnerability database's tables). */
+int store_begin_named(const char *name);
 
 #endif

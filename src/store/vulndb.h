@@ -12,8 +12,8 @@
  *
  * store_vuln_put() replaces a record and its entries unless the stored
  * copy is as new (by `modified`); callers group puts into transactions
- * (store_begin/store_commit), so a reader sees a record whole or not at
- * all.
+ * (store_begin_named("vulndb") ... store_commit), so a reader sees a
+ * record whole or not at all.
  */
 #ifndef BERTH_STORE_VULNDB_H
 #define BERTH_STORE_VULNDB_H
