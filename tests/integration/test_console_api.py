@@ -221,6 +221,47 @@ def test_key_pair_sign_in_sets_a_strict_cookie(berth):
     assert s.get(berth.url + "/console/api/session", timeout=10).json()["csrf"] == doc["csrf"]
 
 
+def test_secure_cookie_under_berths_own_tls(tmp_path):
+    from test_serve_admin import start, stop
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], timeout=60)
+    p, url = start(tmp_path, ["--tls-cert", str(cert), "--tls-key", str(key)], scheme="https")
+    try:
+        s = requests.Session()
+        r = s.post(url + "/console/api/signin", json={"accessKeyId": "AKIASERVEADMINTEST01",
+                                                      "secretAccessKey": "serve-admin-secret-0123456789"},
+                   headers={"Origin": url}, timeout=30, verify=str(cert))
+        assert r.status_code == 200, r.text
+        cookie = r.headers["Set-Cookie"]
+        for attr in ("Secure", "HttpOnly", "SameSite=Strict", "Max-Age=43200"):
+            assert attr in cookie, cookie
+        assert s.get(url + "/console/api/session", timeout=10, verify=str(cert)).status_code == 200
+    finally:
+        stop(p)
+
+
+@pytest.mark.sqlite_only("ages a session in the SQLite database itself")
+def test_a_session_ends_on_the_server_after_its_12_hours(berth):
+    import sqlite3
+    s, doc = root_session(berth)
+    assert 0 < doc["expiresAt"] - time.time() * 1000 <= 12 * 3600 * 1000
+    assert s.get(berth.url + "/console/api/session", timeout=10).status_code == 200
+    r = ecr_call(berth, s, "DescribeRepositories", {}, doc["csrf"])
+    assert r.status_code == 200, r.text
+    # the same session twelve hours later: its row says it has expired (the cookie would be gone
+    # from the browser too; a client that kept it is refused all the same)
+    db = sqlite3.connect(str(berth.data_dir / "berth.db"), timeout=30)
+    with db:
+        n = db.execute("UPDATE console_sessions SET expires_at = ? WHERE expires_at = ?",
+                       (int(time.time() * 1000) - 1, doc["expiresAt"])).rowcount
+    db.close()
+    assert n == 1
+    assert s.get(berth.url + "/console/api/session", timeout=10).status_code == 401
+    r = ecr_call(berth, s, "DescribeRepositories", {}, doc["csrf"])
+    assert r.status_code == 401, r.text
+
+
 def test_wrong_credentials_are_refused_alike(berth, iam, user):
     iam.create_login_profile(UserName=user, Password=PASSWORD)
     for form in ({"account": berth.account_id, "user": user, "password": "Wrong-password-1"},
