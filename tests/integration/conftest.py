@@ -137,12 +137,6 @@ FRONT_DESELECT = {
     "test_blobs.py::test_hostile_paths_are_refused_cleanly":
         "nginx resolves '..' and refuses some encodings itself: berth never sees these paths",
     "test_crash.py::": "strace and SIGKILL of one process at a chosen instruction: the pair has two",
-    "test_fsck.py::test_fsck_ignores_what_the_server_changes_after_its_snapshot":
-        "damages blob files in the data directory; on S3 blobs are objects (test_s3.py checks fsck there)",
-    "test_ecr_images.py::test_batch_get_image_records_a_pull":
-        "a server keeps pull times in memory and writes them every --pull-time-flush-seconds (ECR itself updates "
-        "them at most daily): read through the other server, lastRecordedPullTime appears after that flush",
-    "test_ecr_images.py::test_describe_images_details": "the same",
 }
 
 
@@ -417,6 +411,12 @@ class ServerPair:
 
     def sanitizer_reports(self) -> list:
         return [r for m in self.members for r in m.sanitizer_reports()]
+
+
+def processes(srv) -> list:
+    """The berth processes behind srv: a ServerPair's two, else srv itself. For what each process
+    keeps in its own memory (pull times before their flush), asked of each directly, not via nginx."""
+    return list(getattr(srv, "members", [srv]))
 
 
 class ExternalServer:
