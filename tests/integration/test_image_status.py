@@ -253,17 +253,22 @@ def test_archived_referrers(aws, reg, srv):
 
 
 def test_restore_survives_a_restart(berth_factory, tmp_path):
-    srv = berth_factory(extra_args=["--restore-delay-seconds", "3"])
+    # long enough for a restart on a loaded machine (of both processes of a pair, under ASan), which
+    # must find the restore still under way
+    delay = 8
+    srv = berth_factory(extra_args=["--restore-delay-seconds", str(delay)])
     reg = Registry(srv)
     repo = "status/" + token()
     push(reg, repo, "v1")
     raw(srv, "UpdateImageStorageClass", repositoryName=repo, imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE")
+    t0 = time.monotonic()
     r = ecr_raw(srv, "UpdateImageStorageClass", {"repositoryName": repo, "imageId": {"imageTag": "v1"},
                                                  "targetStorageClass": "STANDARD"})
     assert r.status_code == 200 and r.json()["imageStatus"] == "ACTIVATING", r.text
     srv.restart()
-    assert detail_now(srv, repo, imageTag="v1")["imageStatus"] == "ACTIVATING"
-    deadline = time.monotonic() + 20
+    status = detail_now(srv, repo, imageTag="v1")["imageStatus"]
+    assert status == "ACTIVATING", f"{status} {time.monotonic() - t0:.1f}s after the restore began"
+    deadline = time.monotonic() + delay + 20
     while time.monotonic() < deadline and detail_now(srv, repo, imageTag="v1")["imageStatus"] != "ACTIVE":
         time.sleep(0.3)
     assert detail_now(srv, repo, imageTag="v1")["imageStatus"] == "ACTIVE"
