@@ -119,11 +119,11 @@ def test_online_gc_never_takes_a_blob_from_a_push(berth_factory, tmp_path):
     for w in pushers + others:
         w.start()
     def enough():
-        """The lifecycle and GC workers ran often enough for the verdict (a loaded machine, or two
-        servers on PostgreSQL and S3, make each round slower): checked below."""
+        """The lifecycle worker ran often enough for the verdict (each round is a push and a
+        `berth admin` command: slower on a loaded machine, or with two servers on PostgreSQL and
+        S3). The GC collector is not waited for: five passes in the race is part of the verdict."""
         c = ledger.counts
-        return (c.get("lifecycle runs", 0) >= 5 and c.get("push lifecycle acked", 0) > LIFECYCLE_KEEP + 2
-                and c.get("gc runs", 0) >= 5)
+        return c.get("lifecycle runs", 0) >= 5 and c.get("push lifecycle acked", 0) > LIFECYCLE_KEEP + 2
 
     deadline = time.monotonic() + RACE_SECONDS
     while time.monotonic() < deadline or ((any(w.is_alive() for w in pushers) or not enough())
