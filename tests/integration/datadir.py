@@ -89,6 +89,10 @@ class _S3Blobs:
         alg, hexd = digest.split(":")
         return f"{self.prefix}/blobs/{alg}/{hexd[:2]}/{hexd}".lstrip("/")
 
+    def any_under(self, sub) -> bool:
+        key = f"{self.prefix}/{sub}".lstrip("/")
+        return self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0) > 0
+
     def exists(self, digest) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.key(digest))
@@ -96,6 +100,13 @@ class _S3Blobs:
         except self.client.exceptions.ClientError as e:
             assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e
             return False
+
+
+def upload_exists(srv, upload_id) -> bool:
+    """Whether srv's blob store holds anything of an upload session: its file under <data>/uploads,
+    or its objects (state, staged bytes, multipart target) under uploads/<id>/ on S3."""
+    s3 = _s3(srv)
+    return s3.any_under(f"uploads/{upload_id}/") if s3 else (Path(srv.data_dir) / "uploads" / upload_id).exists()
 
 
 def _s3(srv):
