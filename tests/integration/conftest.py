@@ -220,6 +220,25 @@ def repo_name_for(nodename: str, prefix: str = "itest") -> str:
 # Servers
 # ---------------------------------------------------------------------------------------
 
+def _await_v2(url, timeout, check=None):
+    """Polls GET <url>/v2/ until it answers 200 or 401 (None) or timeout seconds pass (then what
+    it saw last); check() runs before each try, to give up sooner."""
+    deadline = time.monotonic() + timeout
+    last = "nothing"
+    while time.monotonic() < deadline:
+        if check:
+            check()
+        try:
+            r = requests.get(url + "/v2/", timeout=2)
+            if r.status_code in (200, 401):
+                return None
+            last = f"GET /v2/ -> {r.status_code}"
+        except requests.RequestException as e:
+            last = repr(e)
+        time.sleep(0.05)
+    return last
+
+
 class BerthServer:
     """One berth process on 127.0.0.1 with its own data directory; can be stopped and restarted."""
 
@@ -278,20 +297,14 @@ class BerthServer:
         return self
 
     def wait_ready(self, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
+        def exited():
             if self.proc.poll() is not None:
                 pytest.fail(f"berth exited with status {self.proc.returncode} during start-up\n{self.log_tail()}",
                             pytrace=False)
-            try:
-                r = requests.get(self.url + "/v2/", timeout=2)
-                if r.status_code in (200, 401):
-                    return
-                last = f"GET /v2/ -> {r.status_code}"
-            except requests.RequestException as e:
-                last = repr(e)
-            time.sleep(0.05)
+
+        last = _await_v2(self.url, timeout, exited)
+        if last is None:
+            return
         self.stop()
         pytest.fail(f"berth did not answer GET /v2/ within {timeout}s (last: {last})\n{self.log_tail()}",
                     pytrace=False)
@@ -391,18 +404,10 @@ class ServerPair:
 
     def _wait_front(self, timeout=START_TIMEOUT):
         """Until nginx forwards to the pair."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                r = requests.get(self.url + "/v2/", timeout=2)
-                if r.status_code in (200, 401):
-                    return
-                last = f"GET /v2/ -> {r.status_code}"
-            except requests.RequestException as e:
-                last = repr(e)
-            time.sleep(0.1)
-        pytest.fail(f"nginx did not forward to the restarted pair within {timeout}s (last: {last})", pytrace=False)
+        last = _await_v2(self.url, timeout)
+        if last is not None:
+            pytest.fail(f"nginx did not forward to the restarted pair within {timeout}s (last: {last})",
+                        pytrace=False)
 
     def wait_ready(self, timeout=START_TIMEOUT):
         for m in self.members:
