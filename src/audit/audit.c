@@ -41,6 +41,7 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
+#include "store/locks.h"
 #include "store/store.h"
 
 #define QUEUE_MAX_DEFAULT 8192
@@ -372,7 +373,9 @@ static unsigned take(struct item **batch)
 static int in_transaction(bool full, int (*fn)(void *ctx), void *ctx)
 {
     int rc = full ? 0 : store_audit_sync(false);
-    if (rc == 0 && (rc = store_begin()) == 0) {
+    /* records are rows of their own: the store's other writers go on
+     * (store/audit.c says how moves and inserts stay in commit order) */
+    if (rc == 0 && (rc = store_begin_shared()) == 0) {
         rc = fn(ctx);
         if (rc == 0)
             rc = store_commit();
@@ -613,7 +616,7 @@ int audit_prune(int64_t now, int64_t retention_ms, int64_t *deleted_out)
     int64_t n = 0, total = 0;
     int rc = 0;
     do {
-        if ((rc = store_begin()) < 0)
+        if ((rc = store_begin_shared()) < 0)
             break;
         rc = store_audit_prune(now - retention_ms, PRUNE_BATCH, &n);
         if (rc == 0)

@@ -39,6 +39,9 @@ struct authz_context {
     bool secure_transport;
     const struct authz_tag *request_tags; /* NULL: the request carries no tags */
     size_t request_tag_count;
+    /* an identity policy the account gives every IAM user besides the
+     * user's own (the password policy's AllowUsersToChangePassword), or NULL */
+    const char *account_grant;
 };
 
 /* Loads the server keys, creates the default account and root key on the

@@ -24,6 +24,7 @@
 _Static_assert(sizeof(struct authz_tag) == sizeof(struct policy_tag), "authz_tag mirrors policy_tag");
 
 #define POLICY_CACHE 32
+#define ACCOUNT_GRANT_LABEL "account password policy (AllowUsersToChangePassword)"
 
 static auth_identity_source identity_source;
 
@@ -243,6 +244,8 @@ int auth_decide(struct auth_decision *out, const struct principal *p, const char
      * decides nothing (out stays "not allowed") and is returned */
     if (!p->is_root && identity_source &&
         (rc = identity_source(p->cache_gen, p->account_id, p->user_name, add_identity, ids)) < 0)
+        goto done;
+    if (!p->is_root && ctx && ctx->account_grant && (rc = add_identity(ids, ACCOUNT_GRANT_LABEL, ctx->account_grant)) < 0)
         goto done;
     if (repo_from_arn(resource_arn, account, name, sizeof(name)) &&
         (rc = store_cached_repo_get(p->cache_gen, account, name, &repo)) == 0) {

@@ -1,8 +1,11 @@
 /*
  * This module implements auth/signin.h: Argon2id password hashes (RFC 9106
  * parameters as OWASP recommends for interactive logins: 19 MiB, two
- * passes, one lane), IAM's default password policy, and the two ways to
- * sign in to the console.
+ * passes, one lane), IAM's default password policy, the two ways to
+ * sign in to the console, and the limit on failed password attempts (a
+ * console sign-in, IAM's ChangePassword), per user and per client address,
+ * counted in the store (store/console.h) so that a restart forgets nothing
+ * and the servers sharing a database share the counts.
  */
 #include "auth/signin.h"
 
@@ -26,6 +29,9 @@
 #define ARGON2_SALT_LEN 16
 #define ARGON2_HASH_LEN 32
 #define PASSWORD_MIN_LEN 8
+#define LIMIT_WINDOW_MS (15 * 60 * 1000)
+#define LIMIT_PER_USER 5
+#define LIMIT_PER_ADDR 20
 
 int password_hash(char out[PASSWORD_HASH_MAX], const char *password)
 {
@@ -160,4 +166,59 @@ int signin_key_active(const char *akid, const char *arn)
     if (!active || strcmp(p.arn, arn) != 0)
         return error_set(E_UNAUTH, "the access key '%s' is no longer active", akid);
     return 0;
+}
+
+/* ---- failed password attempts ---- */
+
+void signin_user_key(char *out, size_t size, const char *account, const char *user)
+{
+    snprintf(out, size, "user/%s/%s", account, user);
+    for (char *p = out; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+}
+
+/* The waits of one key: the seconds until its window ends when it has
+ * reached limit, else 0. */
+static int key_wait(const char *prefix, const char *key, int limit, int64_t now_ms, int64_t *wait_s)
+{
+    char k[220];
+    int64_t fails, since;
+    snprintf(k, sizeof(k), "%s:%s", prefix, key);
+    int rc = store_signin_failures_get(k, now_ms, LIMIT_WINDOW_MS, &fails, &since);
+    *wait_s = 0;
+    if (rc == 0 && fails >= limit) {
+        int64_t left = since + LIMIT_WINDOW_MS - now_ms;
+        *wait_s = left > 0 ? (left + 999) / 1000 : 0;
+    }
+    return rc;
+}
+
+int signin_limit_wait(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s)
+{
+    int64_t a = 0, b = 0;
+    int rc = key_wait("u", user_key, LIMIT_PER_USER, now_ms, &a);
+    if (rc == 0)
+        rc = key_wait("a", addr, LIMIT_PER_ADDR, now_ms, &b);
+    *retry_s = a > b ? a : b;
+    return rc;
+}
+
+int signin_limit_failed(const char *user_key, const char *addr, int64_t now_ms)
+{
+    char k[220];
+    int rc = store_signin_failures_expire(now_ms - LIMIT_WINDOW_MS);
+    snprintf(k, sizeof(k), "u:%s", user_key);
+    if (rc == 0)
+        rc = store_signin_failure_add(k, now_ms, LIMIT_WINDOW_MS);
+    snprintf(k, sizeof(k), "a:%s", addr);
+    if (rc == 0)
+        rc = store_signin_failure_add(k, now_ms, LIMIT_WINDOW_MS);
+    return rc;
+}
+
+int signin_limit_succeeded(const char *user_key)
+{
+    char k[220];
+    snprintf(k, sizeof(k), "u:%s", user_key);
+    return store_signin_failures_clear(k);
 }

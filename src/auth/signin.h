@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth/auth.h"
 
@@ -32,6 +33,19 @@ int signin_password(struct principal *out, bool *reset_required, const char *acc
 int signin_key_pair(struct principal *out, const char *akid, const char *secret);
 /* E_UNAUTH unless akid is still an active key of principal arn. */
 int signin_key_active(const char *akid, const char *arn);
+
+/* Failed password attempts (console sign-ins, ChangePassword), counted
+ * per user (user_key: "user/<account>/<name>" in lower case, or
+ * "key/<access key id>") and per client address in a 15-minute window, in
+ * the store: 5 per user, 20 per address. signin_limit_wait() sets *retry_s
+ * to the seconds to wait before another attempt (0: now); a success clears
+ * the user's count. Each returns 0 or the store's E_*. */
+#define SIGNIN_KEY_MAX 200
+/* The key a user's attempts are counted under: "user/<account>/<name>" in lower case. */
+void signin_user_key(char *out, size_t size, const char *account, const char *user);
+int signin_limit_wait(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s);
+int signin_limit_failed(const char *user_key, const char *addr, int64_t now_ms);
+int signin_limit_succeeded(const char *user_key);
 
 /* Is z an account alias as IAM's pattern has it:
  * ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$ (the model's regex has a

@@ -13,6 +13,10 @@
  *   POST cloudtrail a CloudTrail operation (LookupEvents: the Lifecycle
  *                  Policy tab's events history), through
  *                  cloudtrail_serve_as()
+ *   POST layer     GetDownloadUrlForLayer (X-Amz-Target, JSON body)
+ *                  answered with the layer's bytes, up to LAYER_MAX,
+ *                  through ecr_serve_layer_as(): an image's config, which
+ *                  the page cannot fetch from an object store's URL
  * Every state-changing route needs the session's CSRF token in
  * X-Berth-Csrf and, when the browser says where the request comes from
  * (Origin, Sec-Fetch-Site), that it comes from this console's origin.
@@ -45,6 +49,8 @@
 #define SESSION_MS (12LL * 3600 * 1000)
 #define API_BODY_MAX (1u << 20)
 #define SIGNIN_MAX 4096
+/* An image config is a few KiB; a long history makes it some hundreds */
+#define LAYER_MAX (4u << 20)
 #define CSRF_HEADER "X-Berth-Csrf"
 #define BAD_CREDENTIALS "Your authentication information is incorrect. Please try again."
 
@@ -204,7 +210,7 @@ static void api_signin(struct request *r, struct console_req *q)
     struct signin_form f;
     struct principal who;
     struct console_session s;
-    char key[200], sid[CONSOLE_SESSION_ID_LEN + 1], msg[200], account[13] = "";
+    char key[SIGNIN_KEY_MAX], sid[CONSOLE_SESSION_ID_LEN + 1], msg[200], account[13] = "";
     unsigned char raw[32], csrf_raw[16];
     bool reset = false, expired = false, hard = false;
     int64_t now = now_ms(), retry;
@@ -221,13 +227,14 @@ static void api_signin(struct request *r, struct console_req *q)
         if ((rc = store_account_by_alias(f.account, account)) < 0 && rc != E_NOTFOUND)
             goto failed;
     }
-    if (f.key_pair)
+    if (f.key_pair) {
         snprintf(key, sizeof(key), "key/%s", f.access_key_id);
-    else
-        snprintf(key, sizeof(key), "user/%s/%s", account[0] ? account : f.account, f.user);
-    for (char *p = key; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-    if ((rc = console_signin_wait(key, r->client_ip, now, &retry)) < 0)
+        for (char *p = key; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    } else {
+        signin_user_key(key, sizeof(key), account[0] ? account : f.account, f.user);
+    }
+    if ((rc = signin_limit_wait(key, r->client_ip, now, &retry)) < 0)
         goto failed;
     if (retry > 0) {
         snprintf(msg, sizeof(msg), "Too many failed sign-in attempts. Try again in %lld minutes.",
@@ -255,12 +262,12 @@ static void api_signin(struct request *r, struct console_req *q)
     }
     if (rc == E_UNAUTH) {
         log_info("console sign-in refused: %s", error_message());
-        if ((rc = console_signin_failed(key, r->client_ip, now)) < 0)
+        if ((rc = signin_limit_failed(key, r->client_ip, now)) < 0)
             goto failed;
         send_error(r, 401, "UnrecognizedClientException", BAD_CREDENTIALS);
         goto done;
     }
-    if (rc < 0 || (rc = console_signin_succeeded(key)) < 0)
+    if (rc < 0 || (rc = signin_limit_succeeded(key)) < 0)
         goto failed;
 
     memset(&s, 0, sizeof(s));
@@ -358,6 +365,16 @@ static void api_cloudtrail(struct request *r, struct console_req *q)
     api_json(r, q, cloudtrail_serve_as);
 }
 
+static void serve_layer(struct request *r, const struct principal *who)
+{
+    ecr_serve_layer_as(r, who, LAYER_MAX);
+}
+
+static void api_layer(struct request *r, struct console_req *q)
+{
+    api_json(r, q, serve_layer);
+}
+
 static const struct console_route routes[] = {
     {"GET", "session", api_session, true, false, 0},
     {"POST", "signin", api_signin, false, false, SIGNIN_MAX},
@@ -365,6 +382,7 @@ static const struct console_route routes[] = {
     {"POST", "ecr", api_ecr, true, true, API_BODY_MAX},
     {"POST", "iam", api_iam, true, true, API_BODY_MAX},
     {"POST", "cloudtrail", api_cloudtrail, true, true, API_BODY_MAX},
+    {"POST", "layer", api_layer, true, true, API_BODY_MAX},
 };
 
 /* Whether the browser says the request comes from elsewhere: an Origin

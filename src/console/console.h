@@ -43,11 +43,4 @@ struct signin_form {
 int console_signin_parse(struct signin_form *out, const char *body, size_t n);
 void console_signin_wipe(struct signin_form *f);
 
-/* Failed sign-ins, counted per user and per client address in a window,
- * in the store: console_signin_wait() sets *retry_s to the seconds to wait
- * before another attempt (0: now). Each returns 0 or the store's E_*. */
-int console_signin_wait(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s);
-int console_signin_failed(const char *user_key, const char *addr, int64_t now_ms);
-int console_signin_succeeded(const char *user_key);
-
 #endif

@@ -1,9 +1,8 @@
 /*
  * This module implements the untrusted-input side of console sign-in: the
- * session cookie's parser, the sign-in body's parser, and the rate limit
- * on failed sign-ins, per user and per client address, counted in the
- * store (store/console.h) so that a restart forgets nothing and the
- * servers sharing a database share the counts.
+ * session cookie's parser and the sign-in body's parser. (The limit on
+ * failed sign-ins is auth/signin.h's: IAM's ChangePassword checks a
+ * password too.)
  */
 #include "console/console.h"
 
@@ -17,9 +16,6 @@
 #include "store/console.h"
 
 #define SIGNIN_BODY_MAX 4096
-#define LIMIT_WINDOW_MS (15 * 60 * 1000)
-#define LIMIT_PER_USER 5
-#define LIMIT_PER_ADDR 20
 
 static bool is_session_id(const char *z, size_t n)
 {
@@ -137,52 +133,4 @@ void console_signin_wipe(struct signin_form *f)
     volatile unsigned char *p = (volatile unsigned char *)f;
     for (size_t i = 0; i < sizeof(*f); i++)
         p[i] = 0;
-}
-
-/* ---- failed sign-ins ---- */
-
-/* The waits of one key: the seconds until its window ends when it has
- * reached limit, else 0. */
-static int key_wait(const char *prefix, const char *key, int limit, int64_t now_ms, int64_t *wait_s)
-{
-    char k[220];
-    int64_t fails, since;
-    snprintf(k, sizeof(k), "%s:%s", prefix, key);
-    int rc = store_signin_failures_get(k, now_ms, LIMIT_WINDOW_MS, &fails, &since);
-    *wait_s = 0;
-    if (rc == 0 && fails >= limit) {
-        int64_t left = since + LIMIT_WINDOW_MS - now_ms;
-        *wait_s = left > 0 ? (left + 999) / 1000 : 0;
-    }
-    return rc;
-}
-
-int console_signin_wait(const char *user_key, const char *addr, int64_t now_ms, int64_t *retry_s)
-{
-    int64_t a = 0, b = 0;
-    int rc = key_wait("u", user_key, LIMIT_PER_USER, now_ms, &a);
-    if (rc == 0)
-        rc = key_wait("a", addr, LIMIT_PER_ADDR, now_ms, &b);
-    *retry_s = a > b ? a : b;
-    return rc;
-}
-
-int console_signin_failed(const char *user_key, const char *addr, int64_t now_ms)
-{
-    char k[220];
-    int rc = store_signin_failures_expire(now_ms - LIMIT_WINDOW_MS);
-    snprintf(k, sizeof(k), "u:%s", user_key);
-    if (rc == 0)
-        rc = store_signin_failure_add(k, now_ms, LIMIT_WINDOW_MS);
-    snprintf(k, sizeof(k), "a:%s", addr);
-    if (rc == 0)
-        rc = store_signin_failure_add(k, now_ms, LIMIT_WINDOW_MS);
-    return rc;
-}
-
-int console_signin_succeeded(const char *user_key)
-{
-    char k[220];
-    snprintf(k, sizeof(k), "u:%s", user_key);
-    return store_signin_failures_clear(k);
 }

@@ -78,6 +78,11 @@ struct metric_family metric_http_connections = {"berth_http_connections_total", 
 struct metric_family metric_store_step = {"berth_store_step_duration_seconds",
                                           "Time of one metadata store statement step (sqlite3_step)", HISTOGRAM,
                                           {NULL}, store_bounds, 1, NULL, {0}};
+struct metric_family metric_store_lock_wait = {
+    "berth_store_lock_wait_seconds",
+    "Time a write transaction waited for its locks, by scope (registry: every writer excluded; repository, account,"
+    " shared: see store/locks.h)",
+    HISTOGRAM, {"scope", NULL}, store_bounds, 8, NULL, {0}};
 struct metric_family metric_store_cache = {"berth_store_cache_lookups_total",
                                            "Lookups of the store's read cache, answered from memory (hit) or the database (miss)",
                                            COUNTER, {"result", NULL}, NULL, 4, NULL, {0}};
@@ -97,7 +102,7 @@ struct metric_family metric_audit_commit = {"berth_audit_commit_duration_seconds
 /* The order of the exposition. */
 static struct metric_family *const families[] = {
     &metric_http_requests, &metric_http_duration, &metric_http_received, &metric_http_sent, &metric_http_in_flight,
-    &metric_http_connections, &metric_store_step, &metric_store_cache, &metric_jobs_run, &metric_jobs_failed, &metric_job_duration,
+    &metric_http_connections, &metric_store_step, &metric_store_lock_wait, &metric_store_cache, &metric_jobs_run, &metric_jobs_failed, &metric_job_duration,
     &metric_audit_records, &metric_audit_commit,
 };
 

@@ -34,6 +34,7 @@ extern struct metric_family metric_http_in_flight;     /* gauge: requests begun 
 extern struct metric_family metric_http_connections;   /* counter: connections accepted */
 /* store/store.c */
 extern struct metric_family metric_store_step;         /* histogram: one sqlite3_step() */
+extern struct metric_family metric_store_lock_wait;    /* histogram {scope}: a write transaction's locks taken */
 /* store/cache.c */
 extern struct metric_family metric_store_cache;        /* counter {result}: hit, miss */
 /* jobs/jobs.c */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "auth/sigv4.h"
@@ -34,6 +35,7 @@
 #include "model/model.h"
 #include "policy/arn.h"
 #include "store/cache.h"
+#include "store/locks.h"
 
 #define TARGET_PREFIX "AmazonEC2ContainerRegistry_V20150921."
 /* The largest ECR request: UploadLayerPart's 20 MiB part, base64-encoded. */
@@ -462,6 +464,20 @@ int ecr_audit_in_transaction(struct ecr_call *c, const char *operation)
     return audit_record_in_transaction(&a);
 }
 
+/* The write operations whose transaction excludes only the other writers
+ * of the call's registry's own rows (store_begin_account(): the list of
+ * its repositories, counted for the quota), not every writer
+ * (store_begin(), the others). */
+static const char *const account_scoped_ops[] = {"CreateRepository"};
+
+static bool account_scoped(const struct ecr_op *op)
+{
+    for (size_t i = 0; i < sizeof(account_scoped_ops) / sizeof(account_scoped_ops[0]); i++)
+        if (strcmp(op->name, account_scoped_ops[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Runs the handler, in one write transaction when the table says so: it is
  * committed when the handler succeeds and rolled back when it fails, so a
  * failed operation leaves nothing of its writes behind. A committed write
@@ -470,7 +486,7 @@ int ecr_audit_in_transaction(struct ecr_call *c, const char *operation)
 static int run(struct ecr_call *c, const struct ecr_op *op)
 {
     int rc;
-    if (op->writes && (rc = store_begin()) < 0)
+    if (op->writes && (rc = account_scoped(op) ? store_begin_account(c->registry_id) : store_begin()) < 0)
         return ecr_fail_internal(c, rc);
     rc = op->handler(c);
     if (op->writes) {
@@ -485,7 +501,7 @@ static int run(struct ecr_call *c, const struct ecr_op *op)
     return rc;
 }
 
-static void ecr_run_as(struct request *r, const struct principal *as);
+static void ecr_run_as(struct request *r, const struct principal *as, uint64_t layer_max);
 
 /* Answers a call whose caller is known (rc < 0: with the error ecr_fail
  * set), recording it in the audit trail first unless run() did: a write's
@@ -505,6 +521,13 @@ static void respond(struct ecr_call *c, const char *operation, int rc)
     if (!c->audited) {
         audit_call_of(&a, c, operation, rc);
         audit_record(&a);
+    }
+    if (rc == 0 && c->layer_fd >= 0) {
+        /* ecr_serve_layer_as: the bytes themselves */
+        http_respond_fd(c->r, 200, "application/octet-stream", c->layer_fd, 0, c->layer_size);
+        http_set_header(c->r, "x-amzn-RequestId", c->request_id);
+        c->layer_fd = -1;
+        return;
     }
     send_json_id(c->r, status, doc, rc < 0 ? type : NULL, c->request_id);
     if (doc != c->out)
@@ -532,10 +555,12 @@ static void ecr_finish(struct request *r)
 
 static void ecr_run(struct request *r)
 {
-    ecr_run_as(r, NULL);
+    ecr_run_as(r, NULL, 0);
 }
 
-void ecr_serve_as(struct request *r, const struct principal *who)
+/* The console's way in: the operation of r's X-Amz-Target, checked as the
+ * dispatcher's begin() checks a signed call's; 0 when it may run. */
+static int console_call(struct request *r)
 {
     const char *t = http_header(r, "X-Amz-Target");
     const struct model_operation *mop =
@@ -543,28 +568,47 @@ void ecr_serve_as(struct request *r, const struct principal *who)
     const struct ecr_op *op = mop ? op_find(slice_from(mop->name)) : NULL;
     if (!mop) {
         send_error(r, 400, "UnknownOperationException", "");
-        return;
+        return -1;
     }
     if (op && (op->slow || strcmp(op->name, STREAMED_OP) == 0)) {
         send_error(r, 400, "UnsupportedOperationException", "layer uploads go through the registry API, not the console");
-        return;
+        return -1;
     }
     if (r->body.len > body_limit[mop - ecr_operations]) {
         send_error(r, 413, "SerializationException", "the request body is larger than ECR accepts");
+        return -1;
+    }
+    return 0;
+}
+
+void ecr_serve_as(struct request *r, const struct principal *who)
+{
+    if (console_call(r) == 0)
+        ecr_run_as(r, who, 0);
+}
+
+void ecr_serve_layer_as(struct request *r, const struct principal *who, uint64_t max)
+{
+    if (console_call(r) < 0)
+        return;
+    if (strcmp(target_operation(r)->name, "GetDownloadUrlForLayer") != 0) {
+        send_error(r, 400, "UnsupportedOperationException", "only GetDownloadUrlForLayer answers a layer's bytes");
         return;
     }
-    ecr_run_as(r, who);
+    ecr_run_as(r, who, max);
 }
 
 /* Everything after the body: signature (unless the caller is given), input,
  * authorization, handler. */
-static void ecr_run_as(struct request *r, const struct principal *as)
+static void ecr_run_as(struct request *r, const struct principal *as, uint64_t layer_max)
 {
     struct ecr_call c;
     char payload[DIGEST_MAX];
 
     memset(&c, 0, sizeof(c));
     c.r = r;
+    c.layer_max = layer_max;
+    c.layer_fd = -1;
     uuid_v4(c.request_id);
     const struct model_operation *mop = target_operation(r);
     assert(mop != NULL); /* begin() answered any other */
@@ -630,6 +674,8 @@ static void ecr_run_as(struct request *r, const struct principal *as)
         rc = run(&c, op);
 done:
     respond(&c, mop->name, rc);
+    if (c.layer_fd >= 0)
+        close(c.layer_fd);
     json_decref(c.in);
     json_decref(c.out);
     json_decref(c.err_extra);

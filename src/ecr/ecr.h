@@ -26,6 +26,13 @@ extern const struct surface ecr_surface;
  * as who, already authenticated (the console's session), through the same
  * validation, authorization and handler as a signed call; answers r. */
 void ecr_serve_as(struct request *r, const struct principal *who);
+/* As ecr_serve_as, for GetDownloadUrlForLayer alone, answering the layer's
+ * bytes (at most max of them) instead of a URL to fetch them from: the
+ * console reads an image's config this way, since its page may fetch only
+ * from its own origin and an object store's presigned URL is elsewhere.
+ * The call is validated, authorized (ecr:GetDownloadUrlForLayer on the
+ * repository) and audited as GetDownloadUrlForLayer; it is that call. */
+void ecr_serve_layer_as(struct request *r, const struct principal *who, uint64_t max);
 void ecr_configure(const struct config *c);
 const struct config *ecr_config(void);
 
@@ -48,6 +55,12 @@ struct ecr_call {
     char request_id[37];     /* the x-amzn-RequestId answered, also in the audit record */
     bool audited;            /* the audit record was written in the operation's own transaction */
     bool console;            /* a call of the web console's session (ecr_serve_as) */
+    /* ecr_serve_layer_as: the most bytes the layer may have (0: a URL is
+     * answered), and the layer opened by GetDownloadUrlForLayer's handler
+     * (fd -1 until then) */
+    uint64_t layer_max;
+    int layer_fd;
+    uint64_t layer_size;
 };
 
 enum ecr_resource {

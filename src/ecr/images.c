@@ -16,11 +16,13 @@
  * through the image service.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -30,6 +32,8 @@
 #include "image/image.h"
 #include "image/manifest.h"
 #include "image/reference.h"
+#include "store/console.h"
+#include "store/locks.h"
 #include "store/scans.h"
 
 #define REASON_MISSING "Invalid request parameters: both tag and digest cannot be null"
@@ -374,6 +378,75 @@ static int describe_by_ids(struct ecr_call *c, const struct repo *repo, json_t *
     return rc;
 }
 
+/* The console's Images tab, newest push first across the repository (a
+ * berth extension of DescribeImages, read only from the console's session,
+ * so the same action authorizes it, as ECR's console shows images): with
+ * the header X-Berth-Image-Order: pushed-desc the pages are ranges of the
+ * (repo_id, status, pushed_at, digest) index, with tokens of their own,
+ * "p:<pushed ms>:<digest>" of the page's last image. */
+struct by_push {
+    char (*digests)[DIGEST_MAX];
+    int64_t *pushed;
+    size_t n;
+};
+
+static int by_push_row(void *ctx, const char *digest, int64_t pushed_ms)
+{
+    struct by_push *b = ctx;
+    snprintf(b->digests[b->n], DIGEST_MAX, "%s", digest);
+    b->pushed[b->n++] = pushed_ms;
+    return 0;
+}
+
+static int describe_by_push(struct ecr_call *c, const struct repo *repo, int max, const char *after, json_t *details)
+{
+    struct by_push b = {xcalloc((size_t)max + 1, DIGEST_MAX), xcalloc((size_t)max + 1, sizeof(int64_t)), 0};
+    int64_t after_ms = INT64_MAX;
+    const char *after_digest = "";
+    int rc = 0;
+    if (after) {
+        const char *colon = strncmp(after, "p:", 2) == 0 ? strchr(after + 2, ':') : NULL;
+        uint64_t ms;
+        if (!colon || parse_u64((struct slice){after + 2, (size_t)(colon - after - 2)}, INT64_MAX, &ms) < 0) {
+            error_clear();
+            rc = ecr_fail(c, ECR_INVALID_PARAMETER, BAD_TOKEN);
+            goto done;
+        }
+        after_ms = (int64_t)ms;
+        after_digest = colon + 1;
+    }
+    enum tag_status ts = tag_status_of(c);
+    int status = status_filter_of(c, "imageStatus");
+    rc = store_console_images_by_push(repo->id, status == IMAGE_STATUS_ANY ? NULL : image_status_name((enum image_status)status),
+                                      ts == TS_TAGGED ? 1 : ts == TS_UNTAGGED ? -1 : 0, after_ms, after_digest, max + 1,
+                                      by_push_row, &b);
+    for (size_t i = 0; rc == 0 && i < b.n && i < (size_t)max; i++) {
+        struct image_record r;
+        rc = store_image_get(repo->id, b.digests[i], &r);
+        if (rc == E_NOTFOUND) { /* deleted since the page was read */
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            json_array_append_new(details, image_detail(repo, &r, record_tags(&r)));
+            image_record_release(&r);
+        }
+    }
+    if (rc < 0) {
+        rc = ecr_fail_internal(c, rc);
+        goto done;
+    }
+    if (b.n > (size_t)max) {
+        char k[DIGEST_MAX + 40];
+        snprintf(k, sizeof(k), "p:%lld:%s", (long long)b.pushed[max - 1], b.digests[max - 1]);
+        ecr_set_next_token(c, k);
+    }
+done:
+    free(b.digests);
+    free(b.pushed);
+    return rc;
+}
+
 int op_describe_images(struct ecr_call *c)
 {
     struct repo repo = {0};
@@ -394,6 +467,15 @@ int op_describe_images(struct ecr_call *c)
     }
     if (ecr_page(c, 100, 1000, &max, &after) < 0)
         goto done;
+    const char *order = c->console ? http_header(c->r, "X-Berth-Image-Order") : NULL;
+    if (order && strcmp(order, "pushed-desc") != 0) {
+        rc = ecr_fail(c, ECR_INVALID_PARAMETER, "Invalid parameter: the image order is pushed-desc");
+        goto done;
+    }
+    if (order) {
+        rc = describe_by_push(c, &repo, max, after, details);
+        goto done;
+    }
     if (after && strncmp(after, "d:", 2) != 0) {
         rc = ecr_fail(c, ECR_INVALID_PARAMETER, BAD_TOKEN);
         goto done;
@@ -749,7 +831,7 @@ int op_batch_delete_image(struct ecr_call *c)
     struct deletion d = {&repo, json_array(), json_array(), json_object(), json_object(), json_object()};
     json_object_set_new(c->out, "imageIds", d.deleted);
     json_object_set_new(c->out, "failures", d.failures);
-    if ((rc = store_begin()) < 0) {
+    if ((rc = store_begin_repo(repo.id)) < 0) {
         rc = ecr_fail_internal(c, rc);
         goto done;
     }

@@ -210,7 +210,9 @@ int op_create_repository(struct ecr_call *c)
     }
 
     /* the quota check and the insert are in the dispatcher's one
-     * transaction, so that concurrent creates cannot pass the limit together */
+     * transaction, which excludes the account's other creates (ecr.c:
+     * account_scoped_ops) and every deletion (store_begin()), so that
+     * concurrent creates cannot pass the limit together */
     int64_t n;
     if ((rc = store_repo_count(r.account_id, &n)) < 0) {
         rc = ecr_fail_internal(c, rc);

@@ -29,6 +29,7 @@
 #include "jobs/jobs.h"
 #include "store/events.h"
 #include "store/jobs.h"
+#include "store/locks.h"
 #include "store/scans.h"
 #include "store/store.h"
 
@@ -191,7 +192,8 @@ static int emit_locked(const struct repo *repo, const char *detail_type, json_t 
 /* emit_locked() in a transaction of its own. */
 static int emit(const struct repo *repo, const char *detail_type, json_t *detail)
 {
-    int rc = store_begin();
+    /* its rows are new ones, and its jobs' keys name the repository */
+    int rc = store_begin_repo(repo->id);
     if (rc < 0) {
         json_decref(detail);
         return rc;

@@ -7,10 +7,18 @@
  * GetAccountPasswordPolicy, DeleteAccountPasswordPolicy), with the check
  * that CreateLoginProfile, UpdateLoginProfile and ChangePassword apply to
  * a new password (iam_password_check). Without a policy, IAM's default
- * applies (auth/signin.h's password_policy_violation).
+ * applies (auth/signin.h's password_policy_violation). The policy's
+ * AllowUsersToChangePassword gives every IAM user of the account
+ * iam:ChangePassword on itself and iam:GetAccountPasswordPolicy, as IAM's
+ * user guide says ("Permit IAM users to change their own passwords"):
+ * iam_password_change_grant() is that grant as a policy the evaluator adds
+ * to the user's own, so an explicit Deny still wins.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "auth/signin.h"
 #include "core/error.h"
@@ -182,5 +190,28 @@ int iam_password_check(struct iam_call *c, const char *user, const char *passwor
             return iam_fail(c, IAM_PASSWORD_POLICY_VIOLATION, "Password should not be one of your last %lld passwords",
                             (long long)p.reuse_prevention);
     }
+    return 0;
+}
+
+int iam_password_change_grant(char **out, const struct principal *who, const char *action)
+{
+    struct password_policy p;
+    *out = NULL;
+    if (who->is_root || who->anonymous ||
+        (strcmp(action, "iam:ChangePassword") != 0 && strcmp(action, "iam:GetAccountPasswordPolicy") != 0))
+        return 0;
+    int rc = store_password_policy_get(who->account_id, &p);
+    if (rc == E_NOTFOUND) {
+        error_clear();
+        return 0;
+    }
+    if (rc < 0 || !p.allow_users_to_change)
+        return rc;
+    json_t *doc = json_pack("{s:s,s:[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}]}", "Version", "2012-10-17", "Statement", "Sid",
+                            "ChangeOwnPassword", "Effect", "Allow", "Action", "iam:ChangePassword", "Resource", who->arn,
+                            "Sid", "ViewAccountPasswordRequirements", "Effect", "Allow", "Action",
+                            "iam:GetAccountPasswordPolicy", "Resource", "*");
+    *out = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
     return 0;
 }

@@ -23,8 +23,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "iam/model_gen.h"
 #include "iam/managed.h"
+#include "iam/model_gen.h"
+#include "iam/ops.h"
 #include "iam/query.h"
 #include "iam/xml.h"
 #include "store/cache.h"
@@ -409,13 +410,19 @@ static int resource_arn(struct iam_call *c, char *out, size_t size)
  */
 static int iam_authorize(struct iam_call *c)
 {
-    char arn[800];
+    char arn[800], *grant = NULL;
     if (c->op->resource == IAM_RES_NONE)
         return 0;
     int rc = resource_arn(c, arn, sizeof(arn));
+    if (rc == 0)
+        rc = iam_password_change_grant(&grant, &c->who, c->op->action);
     if (rc < 0)
         return iam_fail_internal(c, rc);
-    if (auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz) < 0)
+    c->authz.account_grant = grant;
+    rc = auth_authorize(&c->who, c->op->action, c->account, arn, &c->authz);
+    c->authz.account_grant = NULL;
+    free(grant);
+    if (rc < 0)
         return iam_fail(c, IAM_ACCESS_DENIED, "%s", error_message());
     return 0;
 }
@@ -599,8 +606,11 @@ static int run(struct iam_call *c)
         }
         if (rc == 0 && (rc = store_commit()) < 0)
             rc = iam_fail_internal(c, rc);
-        if (rc < 0)
+        if (rc < 0) {
             store_rollback();
+            if (c->on_rollback)
+                c->on_rollback(c);
+        }
         c->audited = rc == 0 && audit_enabled();
     }
     return rc;

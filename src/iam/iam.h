@@ -51,6 +51,9 @@ struct iam_call {
     unsigned err_status;
     char request_id[37]; /* the RequestId answered, also in the audit record */
     bool audited;        /* the audit record was written in the operation's own transaction */
+    /* what a failed write still records once its transaction is rolled
+     * back (ChangePassword: a wrong old password), or NULL */
+    void (*on_rollback)(struct iam_call *c);
 };
 
 /* What an operation's action is authorized on. */

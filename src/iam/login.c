@@ -14,6 +14,7 @@
 
 #include "auth/signin.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "iam/ops.h"
 #include "iam/xml.h"
@@ -132,20 +133,43 @@ int op_delete_login_profile(struct iam_call *c)
     return 0;
 }
 
+/* A wrong old password counts as a failed sign-in of the user (after the
+ * operation's transaction is rolled back, so that the count stays). */
+static void count_wrong_password(struct iam_call *c)
+{
+    char key[SIGNIN_KEY_MAX];
+    signin_user_key(key, sizeof(key), c->account, c->caller.name);
+    if (signin_limit_failed(key, c->r->client_ip, now_ms()) < 0)
+        log_error("ChangePassword: counting a wrong password: %s", error_message());
+}
+
+/* Guessing the old password is limited as guessing at sign-in is, per user
+ * and per address and in the same counts: whoever holds a session or a key
+ * of the user gets no more tries than the sign-in page gives. */
 int op_change_password(struct iam_call *c)
 {
     struct login_profile p;
-    char hash[PASSWORD_HASH_MAX];
+    char hash[PASSWORD_HASH_MAX], key[SIGNIN_KEY_MAX];
+    int64_t retry;
     int rc;
     if (c->who.is_root)
         return iam_fail(c, IAM_INVALID_USER_TYPE, "ChangePassword is for IAM users; the account root has no password here.");
     if ((rc = load_profile(c, &c->caller, &p)) < 0)
         return rc;
-    if (!password_verify(p.password_hash, iam_str(c, "OldPassword")))
+    signin_user_key(key, sizeof(key), c->account, c->caller.name);
+    if ((rc = signin_limit_wait(key, c->r->client_ip, now_ms(), &retry)) < 0)
+        return iam_fail_internal(c, rc);
+    if (retry > 0)
+        return iam_fail(c, IAM_LIMIT_EXCEEDED, "Too many failed password attempts. Try again in %lld minutes.",
+                        (long long)((retry + 59) / 60));
+    if (!password_verify(p.password_hash, iam_str(c, "OldPassword"))) {
+        c->on_rollback = count_wrong_password;
         return iam_fail(c, IAM_INVALID_USER_TYPE, "The old password is incorrect.");
+    }
     if ((rc = hash_new_password(c, c->caller.name, iam_str(c, "NewPassword"), hash)) < 0)
         return rc;
-    if ((rc = store_login_profile_update(c->account, c->caller.name, hash, false)) < 0)
+    if ((rc = store_login_profile_update(c->account, c->caller.name, hash, false)) < 0 ||
+        (rc = signin_limit_succeeded(key)) < 0)
         return iam_fail_internal(c, rc);
     return remember(c, c->caller.name, hash);
 }

@@ -66,6 +66,12 @@ int op_delete_account_password_policy(struct iam_call *c);
  * (IAM's default without one) and, when the policy says so, the user's
  * last passwords: PasswordPolicyViolation with IAM's sentence, or 0. */
 int iam_password_check(struct iam_call *c, const char *user, const char *password);
+/* When the account's password policy has AllowUsersToChangePassword and
+ * action is iam:ChangePassword or iam:GetAccountPasswordPolicy, the policy
+ * document that gives an IAM user those two on itself, as IAM does for
+ * every user of the account without a policy saying so (*out NULL
+ * otherwise; the caller frees it). */
+int iam_password_change_grant(char **out, const struct principal *who, const char *action);
 struct password_policy;
 /* The policy's complaint about password (p NULL: IAM's default policy),
  * written into why; NULL when it complies. */

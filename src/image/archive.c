@@ -99,7 +99,7 @@ static int archive_locked(const struct repo *repo, const char *digest)
 int image_archive(const struct repo *repo, const char *digest)
 {
     bool own;
-    int rc = image_tx_begin(&own);
+    int rc = image_tx_begin(&own, repo);
     if (rc < 0)
         return rc;
     return image_tx_end(own, archive_locked(repo, digest));
@@ -138,7 +138,7 @@ static int restore_locked(const struct repo *repo, const char *digest, enum imag
 int image_restore(const struct repo *repo, const char *digest, enum image_status *status_out)
 {
     bool own;
-    int rc = image_tx_begin(&own);
+    int rc = image_tx_begin(&own, repo);
     if (rc < 0)
         return rc;
     return image_tx_end(own, restore_locked(repo, digest, status_out));

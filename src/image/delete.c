@@ -20,11 +20,14 @@
 #include "events/events.h"
 #include "image/image.h"
 #include "image/internal.h"
+#include "store/locks.h"
 
-int image_tx_begin(bool *own)
+int image_tx_begin(bool *own, const struct repo *repo)
 {
     *own = !store_in_transaction();
-    return *own ? store_begin() : 0;
+    if (!*own)
+        return 0;
+    return repo ? store_begin_repo(repo->id) : store_begin();
 }
 
 int image_tx_end(bool own, int rc)
@@ -90,7 +93,7 @@ static int delete_locked(const struct repo *repo, const char *digest, const char
 int image_delete(const struct repo *repo, const char *digest)
 {
     bool own;
-    int rc = image_tx_begin(&own);
+    int rc = image_tx_begin(&own, repo);
     if (rc < 0)
         return rc;
     return image_tx_end(own, delete_locked(repo, digest, NULL));
@@ -130,7 +133,7 @@ int image_untag(const struct repo *repo, const char *tag, bool delete_if_last, c
 {
     char digest[DIGEST_MAX];
     bool own;
-    int rc = image_tx_begin(&own);
+    int rc = image_tx_begin(&own, repo);
     if (rc < 0)
         return rc;
     rc = image_tx_end(own, untag_locked(repo, tag, delete_if_last, digest));
@@ -154,7 +157,11 @@ static int unlink_locked(const struct repo *repo, const char *digest)
 int image_blob_unlink(const struct repo *repo, const char *digest)
 {
     bool own;
-    int rc = image_tx_begin(&own);
+    /* every writer excluded, not the repository's alone: a dropped link
+     * queues its blob's GC review only when no other repository links the
+     * blob, which two unlinks in two repositories would each see the
+     * other's still-uncommitted link do */
+    int rc = image_tx_begin(&own, NULL);
     if (rc < 0)
         return rc;
     return image_tx_end(own, unlink_locked(repo, digest));

@@ -11,8 +11,10 @@
 void image_service_wake(void);
 
 /* Opens a transaction unless the caller has one; *own says who ends it
- * (image_tx_end commits or rolls back only what image_tx_begin opened). */
-int image_tx_begin(bool *own);
+ * (image_tx_end commits or rolls back only what image_tx_begin opened).
+ * It is repo's (store/locks.h), or excludes every writer when repo is NULL. */
+struct repo;
+int image_tx_begin(bool *own, const struct repo *repo);
 int image_tx_end(bool own, int rc);
 
 /* The thread's commit hook (image_commit_hook_set), in the write's own

@@ -8,10 +8,12 @@
  */
 #include "image/image.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -24,6 +26,7 @@
 #include "image/manifest.h"
 #include "image/scanning.h"
 #include "jobs/jobs.h"
+#include "store/locks.h"
 
 /* Does tag match one of the repository's exclusion filters (WILDCARD,
  * '*' matching any run of characters)? */
@@ -51,6 +54,26 @@ bool image_tag_immutable(const struct repo *repo, const char *tag)
     if (strcmp(m, "MUTABLE_WITH_EXCLUSION") == 0)
         return matches_exclusion(repo, tag);
     return false;
+}
+
+/* A test's hook for the store's locking (tests/integration/test_pg_locks.py):
+ * with BERTH_TEST_PUT_HOLD="TAG=MS" in the environment, a put of exactly
+ * that tag waits MS milliseconds in its open transaction before it
+ * commits, holding its locks. */
+static void test_hold(const char *tag)
+{
+    const char *z = getenv("BERTH_TEST_PUT_HOLD");
+    const char *eq = z && tag ? strrchr(z, '=') : NULL;
+    if (!eq || (size_t)(eq - z) != strlen(tag) || strncmp(z, tag, strlen(tag)) != 0)
+        return;
+    char *end;
+    long ms = strtol(eq + 1, &end, 10);
+    if (*end || ms <= 0 || ms > 60000)
+        return;
+    log_warn("test hook: holding the put of tag '%s' for %ld ms", tag, ms);
+    struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }
 
 static int fail(struct image_put_result *out, enum image_failure f, int rc)
@@ -161,7 +184,8 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
         snprintf(out->subject, sizeof(out->subject), "%s", pm.subject.digest);
 
     refs = xcalloc(pm.nlayers + pm.nmanifests + 1, sizeof(*refs));
-    if ((rc = store_begin()) < 0) {
+    /* the repository's writers one at a time; other repositories' go on */
+    if ((rc = store_begin_repo(repo->id)) < 0) {
         fail(out, IMG_INTERNAL, rc);
         goto done;
     }
@@ -181,10 +205,24 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
             goto rollback;
         }
         bool tagged = rc == 0;
+        bool immutable = false, whole = false;
+        /* a tag moves: the repository's mutability as committed now (the
+         * caller's copy was read before this transaction; a change of it
+         * excludes every writer, so it cannot commit before ours does) */
+        if (tagged && strcmp(current, out->digest) != 0) {
+            struct repo now;
+            memset(&now, 0, sizeof(now));
+            if ((rc = store_repo_get_by_id(repo->id, &now)) < 0) {
+                fail(out, IMG_INTERNAL, rc);
+                goto rollback;
+            }
+            immutable = image_tag_immutable(&now, tag);
+            whole = now.tag_mutability && strcmp(now.tag_mutability, "IMMUTABLE") == 0;
+            repo_release(&now);
+        }
         if (tagged && strcmp(current, out->digest) == 0) {
             out->failure = IMG_ALREADY_EXISTS; /* not an error on /v2; ECR reports it */
-        } else if (tagged && image_tag_immutable(repo, tag)) {
-            bool whole = repo->tag_mutability && strcmp(repo->tag_mutability, "IMMUTABLE") == 0;
+        } else if (immutable) {
             rc = fail(out, IMG_TAG_IMMUTABLE,
                       error_set(E_EXISTS,
                                 "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because "
@@ -231,6 +269,7 @@ int image_put(struct image_put_result *out, const struct repo *repo, const char 
     }
     int queued = 0;
     bool changed = out->failure != IMG_ALREADY_EXISTS;
+    test_hold(tag);
     if ((rc = store_manifest_put(repo->id, &m, refs, nrefs, tag)) < 0 || (rc = after_put(repo, &pm, out->digest, exists)) < 0 ||
         (!exists && (queued = rc = image_scan_on_push_locked(repo, &m)) < 0) ||
         (changed && (rc = events_image_action_locked(repo, "PUSH", "SUCCESS", out->digest, tag, m.media_type,

@@ -16,6 +16,7 @@
 #include "image/manifest.h"
 #include "jobs/jobs.h"
 #include "store/images_ext.h"
+#include "store/locks.h"
 #include "store/scans.h"
 
 #define CONFIG_KEY "registry-scanning-configuration"
@@ -149,7 +150,7 @@ static int queue_scan(const struct repo *repo, const char *digest)
 int image_scan_start(const struct repo *repo, const char *digest)
 {
     struct manifest m;
-    int rc = store_begin();
+    int rc = store_begin_repo(repo->id);
     if (rc < 0)
         return rc;
     if ((rc = store_manifest_get(repo->id, digest, false, &m)) < 0)

@@ -22,6 +22,7 @@
 #include "image/internal.h"
 #include "store/gc.h"
 #include "store/guard.h"
+#include "store/locks.h"
 
 int image_upload_start(char id_out[37], const struct repo *repo)
 {
@@ -102,7 +103,7 @@ int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size
      * most one write per tenth */
     if (rc < 0 || review_ms == 0 || delay <= 0 || review_ms >= now - delay / 10)
         return rc;
-    if ((rc = store_begin()) < 0)
+    if ((rc = store_begin_repo(repo->id)) < 0)
         return rc;
     if ((rc = store_gc_link_touch(repo->id, digest, now)) == 0 && (rc = store_commit()) == 0)
         return 0;
@@ -161,9 +162,11 @@ int image_upload_commit(struct upload *u, const struct repo *repo, const char *d
         store_guard_release(&shared);
         return rc;
     }
-    /* then the blob's records, in one transaction; should it fail, the
-     * bytes are a blob without a record, which GC removes after its grace */
-    if ((rc = store_begin()) == 0) {
+    /* then the blob's records, in one transaction of the repository's
+     * (the blob's record is shared with other repositories: one upsert of
+     * one key, store/locks.h); should it fail, the bytes are a blob without
+     * a record, which GC removes after its grace */
+    if ((rc = store_begin_repo(repo->id)) == 0) {
         rc = store_blob_linked(repo->id, digest, &linked_size);
         if (rc == 0)
             had = true;
@@ -243,8 +246,10 @@ int image_blob_mount(const struct repo *dst, const struct repo *src, const char 
     /* as ECR: both repositories must use the same encryption and key */
     if (!same_str(dst->encryption_type, src->encryption_type) || !same_str(dst->kms_key, src->kms_key))
         return error_set(E_DENIED, "repositories '%s' and '%s' use different encryption", src->name, dst->name);
-    /* one transaction: GC cannot drop the source's link in between */
-    if ((rc = store_begin()) < 0)
+    /* one transaction: GC (which excludes every writer) cannot drop the
+     * source's link in between; the source's own writers never drop links
+     * (image_blob_unlink() excludes every writer too) */
+    if ((rc = store_begin_repo(dst->id)) < 0)
         return rc;
     if ((rc = store_blob_linked(src->id, digest, &size)) == 0)
         rc = store_blob_link(dst->id, digest);

@@ -38,6 +38,7 @@
 #include "image/image.h"
 #include "jobs/jobs.h"
 #include "lifecycle/lifecycle.h"
+#include "store/locks.h"
 
 #define BATCH 200
 
@@ -382,7 +383,8 @@ static int act_all(const struct repo *repo, json_t *rules, const struct image_se
     char(*outcomes)[OUTCOME_MAX] = xmalloc(BATCH * OUTCOME_MAX);
     int rc = 0;
     for (size_t k = 0; k < *ntodo && rc == 0;) {
-        if ((rc = store_begin()) < 0)
+        /* the repository's writers wait for the batch; others go on */
+        if ((rc = store_begin_repo(repo->id)) < 0)
             break;
         size_t end = k + BATCH < *ntodo ? k + BATCH : *ntodo, ndone = 0;
         json_t *actions = json_array();
@@ -511,7 +513,7 @@ int lifecycle_preview_run(int64_t repo_id, int64_t now_ms)
         goto done;
     d = xmalloc((s.n ? s.n : 1) * sizeof(*d));
     lc_evaluate(d, p, s.im, s.n, now_ms);
-    if ((rc = store_begin()) < 0)
+    if ((rc = store_begin_repo(repo_id)) < 0)
         goto done;
     int64_t seq = 0, expiring = 0, transitioning = 0;
     /* in rule order, oldest first within a rule */

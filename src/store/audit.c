@@ -92,11 +92,35 @@ int store_audit_any_staged(bool *any)
  * GC's + 2): two servers never move the same rows. */
 #define MOVE_LOCK "SELECT pg_advisory_xact_lock(1650553463)"
 
+/* On PostgreSQL the mover's transaction excludes only other movers (and
+ * store_begin()'s writers): writes that stage records commit meanwhile,
+ * so what is moved is what one statement deleted, under one snapshot. A
+ * record staged by a transaction that commits after that snapshot, even
+ * with a smaller seq, stays for the next move; none is deleted unmoved.
+ * Every insert into audit_events is under MOVE_LOCK, so their seq order
+ * is their commit order. */
+static int pg_move(int limit, int64_t *moved_out)
+{
+    struct db_statement *st = db_stmt(
+        "WITH moved AS (DELETE FROM audit_pending WHERE seq <= (SELECT max(seq) FROM"
+        "  (SELECT seq FROM audit_pending ORDER BY seq LIMIT ?1) AS head) RETURNING seq, " EVENT_COLUMNS "),"
+        " ev AS (INSERT INTO audit_events(" EVENT_COLUMNS ") SELECT " EVENT_COLUMNS " FROM moved ORDER BY seq"
+        "  RETURNING seq, account_id, resources),"
+        " res AS (INSERT INTO audit_resources(seq, account_id, type, name)"
+        "  SELECT ev.seq, ev.account_id, r.value->>0, r.value->>1"
+        "  FROM ev CROSS JOIN LATERAL jsonb_array_elements(ev.resources::jsonb) AS r(value))"
+        " SELECT count(*) FROM ev");
+    db_bind_int64(st, 1, limit);
+    return db_count(st, moved_out, "moving audit events");
+}
+
 int store_audit_move(int limit, int64_t *moved_out)
 {
     *moved_out = 0;
     if (db_is_pg() && db_done(db_stmt(MOVE_LOCK), "audit move lock") < 0)
         return -1;
+    if (db_is_pg())
+        return pg_move(limit, moved_out);
     struct db_statement *st = db_stmt("SELECT max(seq) FROM (SELECT seq FROM audit_pending ORDER BY seq LIMIT ?1) AS head");
     db_bind_int64(st, 1, limit);
     int rc = db_row(st, "staged audit events");
@@ -113,16 +137,11 @@ int store_audit_move(int limit, int64_t *moved_out)
     if ((rc = db_done(st, "moving audit events")) < 0)
         return rc;
     *moved_out = db_changes();
-    st = db_stmt(DB_SQL("INSERT INTO audit_resources(seq, account_id, type, name)"
-                        " SELECT e.seq, e.account_id, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]')"
-                        " FROM audit_pending p, json_each(p.resources) r"
-                        " JOIN audit_events e ON e.event_id = p.event_id AND e.account_id = p.account_id"
-                        " WHERE p.seq <= ?1",
-                        "INSERT INTO audit_resources(seq, account_id, type, name)"
-                        " SELECT e.seq, e.account_id, r.value->>0, r.value->>1"
-                        " FROM audit_pending p CROSS JOIN LATERAL jsonb_array_elements(p.resources::jsonb) AS r(value)"
-                        " JOIN audit_events e ON e.event_id = p.event_id AND e.account_id = p.account_id"
-                        " WHERE p.seq <= ?1"));
+    st = db_stmt("INSERT INTO audit_resources(seq, account_id, type, name)"
+                 " SELECT e.seq, e.account_id, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]')"
+                 " FROM audit_pending p, json_each(p.resources) r"
+                 " JOIN audit_events e ON e.event_id = p.event_id AND e.account_id = p.account_id"
+                 " WHERE p.seq <= ?1");
     db_bind_int64(st, 1, last);
     if ((rc = db_done(st, "moving audit resources")) < 0)
         return rc;

@@ -171,6 +171,34 @@ int store_console_repo_names(const char *account, const char *text, bool prefix,
     return db_end(st, rc, "repositories");
 }
 
+int store_console_images_by_push(int64_t repo_id, const char *status, int tagged, int64_t after_pushed_ms,
+                                 const char *after_digest, int limit,
+                                 int (*fn)(void *ctx, const char *digest, int64_t pushed_ms), void *ctx)
+{
+    /* [status given][tagged + 1]; row values compare as the index orders */
+#define PUSH_SELECT "SELECT digest, pushed_at FROM manifests WHERE repo_id = ?1 AND (pushed_at, digest) < (?2, ?3) "
+#define PUSH_END " ORDER BY pushed_at DESC, digest DESC LIMIT ?4"
+    static const char *const sql[2][3] = {
+        {PUSH_SELECT "AND tag_count = 0" PUSH_END, PUSH_SELECT PUSH_END, PUSH_SELECT "AND tag_count > 0" PUSH_END},
+        {PUSH_SELECT "AND status = ?5 AND tag_count = 0" PUSH_END, PUSH_SELECT "AND status = ?5" PUSH_END,
+         PUSH_SELECT "AND status = ?5 AND tag_count > 0" PUSH_END},
+    };
+#undef PUSH_SELECT
+#undef PUSH_END
+    int rc;
+    struct db_statement *st = db_stmt(sql[status != NULL][tagged > 0 ? 2 : tagged < 0 ? 0 : 1]);
+    db_bind_int64(st, 1, repo_id);
+    db_bind_int64(st, 2, after_pushed_ms);
+    db_bind_text(st, 3, after_digest);
+    db_bind_int64(st, 4, limit);
+    if (status)
+        db_bind_text(st, 5, status);
+    while ((rc = db_step(st)) == DB_ROW)
+        if (fn(ctx, db_col_ztext(st, 0), db_col_int64(st, 1)))
+            break;
+    return db_end(st, rc, "images");
+}
+
 /* ---- account aliases ---- */
 
 int store_account_alias_set(const char *account, const char *alias)

@@ -99,4 +99,14 @@ int store_signin_failures_expire(int64_t before_ms);
 int store_console_repo_names(const char *account, const char *text, bool prefix, const char *after, int limit,
                              int (*fn)(void *ctx, const char *name), void *ctx);
 
+/* The console's Images tab: the digests of repo_id's images of status
+ * (its name, "ACTIVE"...; NULL: any), tagged or not (tagged: 1 only those
+ * with tags, -1 only those without, 0 both), newest push first (then by
+ * digest, descending), after the image (after_pushed_ms, after_digest)
+ * (INT64_MAX and "" for the first page), at most limit; fn returns nonzero
+ * to stop. One range of the (repo_id, status, pushed_at, digest) index. */
+int store_console_images_by_push(int64_t repo_id, const char *status, int tagged, int64_t after_pushed_ms,
+                                 const char *after_digest, int limit,
+                                 int (*fn)(void *ctx, const char *digest, int64_t pushed_ms), void *ctx);
+
 #endif

@@ -18,12 +18,22 @@
  * back in text and are read row by row from the result. A write inside a
  * transaction runs under a savepoint, so a failed statement (a unique
  * violation the caller turns into E_EXISTS) leaves the transaction usable,
- * as it does on SQLite. store_begin() takes a transaction-scoped advisory
- * lock that every writing transaction of every server shares: writers are
- * serialised exactly as SQLite's BEGIN IMMEDIATE serialises them, so the
- * check-then-write sequences (tag immutability, quotas, repository counts)
- * keep their meaning across servers. A lost connection is dropped and
- * opened again by the next statement.
+ * as it does on SQLite. A lost connection is dropped and opened again by
+ * the next statement.
+ *
+ * Writers on PostgreSQL: every write transaction takes transaction-scoped
+ * advisory locks right after BEGIN, in one fixed order (store/locks.h). The
+ * registry key ("berth" in ASCII) comes first: store_begin() takes it
+ * EXCLUSIVE, so its writer runs alone as under SQLite's BEGIN IMMEDIATE
+ * and every check-then-write not converted to a scope keeps its meaning
+ * across servers; a scoped writer (store/locks.c: a repository's, an
+ * account's, or none beyond the registry's) takes it SHARED and then its
+ * scope's key exclusively, so writers of different repositories run at the
+ * same time on every server while tag immutability, quotas and references
+ * are checked under the key of what they guard. A deadlock, serialization
+ * failure or lock timeout the server reports anyway is E_UNAVAILABLE (the
+ * client is told to retry), not E_ERROR. db_lock_waited() counts the time
+ * each write waited for its locks, by scope.
  */
 #include "store/internal.h"
 #include "store/store.h"
@@ -230,8 +240,11 @@ static void pg_note(PGresult *res)
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     snprintf(pg_state, sizeof(pg_state), "%s", state ? state : "08000");
     snprintf(pg_message, sizeof(pg_message), "%s", msg && *msg ? msg : tpg ? PQerrorMessage(tpg) : "no connection");
-    /* class 08: connection exception; 57P01-57P03: the server is shutting down or starting */
-    unreachable = strncmp(pg_state, "08", 2) == 0 || strncmp(pg_state, "57P0", 4) == 0;
+    /* class 08: connection exception; 57P01-57P03: the server is shutting down or starting; 40001, 40P01
+     * and 55P03: a serialization failure, a deadlock or a lock_timeout, which the same request may not meet
+     * again (E_UNAVAILABLE: a 503 the client retries, not a 500) */
+    unreachable = strncmp(pg_state, "08", 2) == 0 || strncmp(pg_state, "57P0", 4) == 0 || strcmp(pg_state, "40001") == 0 ||
+                  strcmp(pg_state, "40P01") == 0 || strcmp(pg_state, "55P03") == 0;
     size_t n = strlen(pg_message);
     while (n > 0 && (pg_message[n - 1] == '\n' || pg_message[n - 1] == ' '))
         pg_message[--n] = '\0';
@@ -901,25 +914,33 @@ void store_close_thread(void)
     txn_open = false;
 }
 
-/* The advisory lock every writing transaction takes on PostgreSQL (see the
- * head comment); the key is arbitrary but fixed: "berth" in ASCII. */
+/* The registry key every writing transaction takes on PostgreSQL (see the
+ * head comment), here exclusively (store/locks.c takes it shared); the key
+ * is arbitrary but fixed: "berth" in ASCII. */
 #define PG_WRITER_LOCK "SELECT pg_advisory_xact_lock(1650553460)"
+
+int db_begin_write(void)
+{
+    int rc = db_done(db_stmt(pg ? "BEGIN" : "BEGIN IMMEDIATE"), "begin");
+    txn_open = rc == 0;
+    return rc;
+}
 
 int store_begin(void)
 {
-    int rc;
-    if (pg) {
-        rc = db_done(db_stmt("BEGIN"), "begin");
-        if (rc == 0) {
-            txn_open = true;
-            if ((rc = db_done(db_stmt(PG_WRITER_LOCK), "begin")) < 0)
-                store_rollback();
-        }
-        return rc;
-    }
-    rc = db_done(db_stmt("BEGIN IMMEDIATE"), "begin");
-    txn_open = rc == 0;
+    int64_t t0 = mono_us();
+    int rc = db_begin_write();
+    if (rc == 0 && pg && (rc = db_done(db_stmt(PG_WRITER_LOCK), "begin")) < 0)
+        store_rollback();
+    if (rc == 0)
+        db_lock_waited("registry", mono_us() - t0);
     return rc;
+}
+
+void db_lock_waited(const char *scope, int64_t us)
+{
+    const char *labels[] = {scope, NULL};
+    metric_observe_us(metric_get(&metric_store_lock_wait, labels), us);
 }
 
 int db_begin_read(void)

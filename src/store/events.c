@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "store/internal.h"
+#include "store/locks.h"
 #include "store/store.h"
 
 void webhook_release(struct webhook *w)
@@ -201,7 +202,8 @@ int store_delivery_attempted(int64_t id, const char *state, int status, const ch
 
 int store_deliveries_delivered(const int64_t *ids, const int *statuses, size_t n, int64_t now)
 {
-    int rc = store_begin();
+    /* rows of the delivering job's own (one webhook and stream) */
+    int rc = store_begin_shared();
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct db_statement *st = db_stmt("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1,"
                                    " last_status = ?2, last_error = NULL, next_attempt = 0, finished_at = ?3"

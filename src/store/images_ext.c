@@ -12,10 +12,12 @@
  */
 #include "store/images_ext.h"
 #include "store/internal.h"
+#include "store/locks.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 static const char *const status_names[] = {"ACTIVE", "ARCHIVED", "ACTIVATING"};
@@ -220,9 +222,20 @@ int store_image_set_annotations(int64_t repo_id, const char *digest, const char 
 
 /* ---- pull times ---- */
 
-int store_pull_times_write(const struct pull_time *v, size_t n)
+static int by_repo(const void *a, const void *b)
 {
-    int rc = store_begin();
+    int64_t x = ((const struct pull_time *)a)->repo_id, y = ((const struct pull_time *)b)->repo_id;
+    return x < y ? -1 : x > y;
+}
+
+/* Pull times v[0..n) in a transaction: on PostgreSQL one of the
+ * repository v[0].repo_id's, which all of v are (they update the rows the
+ * repository's writers update: a tag moved changes its images' tag counts;
+ * holding rows of several repositories at once could wait for two writers
+ * in a cycle); on SQLite, the single writer's, for all of them. */
+static int write_some(const struct pull_time *v, size_t n)
+{
+    int rc = db_is_pg() ? store_begin_repo(v[0].repo_id) : store_begin();
     for (size_t i = 0; rc == 0 && i < n; i++) {
         /* an image deleted since its pull matches nothing, which is fine */
         struct db_statement *st = db_stmt("UPDATE manifests SET last_pull = ?3 WHERE repo_id = ?1 AND digest = ?2 "
@@ -235,6 +248,24 @@ int store_pull_times_write(const struct pull_time *v, size_t n)
     if (rc == 0 && (rc = store_commit()) == 0)
         return 0;
     store_rollback();
+    return rc;
+}
+
+int store_pull_times_write(const struct pull_time *v, size_t n)
+{
+    if (!db_is_pg())
+        return n ? write_some(v, n) : 0;
+    struct pull_time *sorted = xmalloc((n ? n : 1) * sizeof(*sorted));
+    int rc = 0;
+    if (n)
+        memcpy(sorted, v, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), by_repo);
+    for (size_t i = 0, j; rc == 0 && i < n; i = j) {
+        for (j = i + 1; j < n && sorted[j].repo_id == sorted[i].repo_id; j++)
+            ;
+        rc = write_some(sorted + i, j - i);
+    }
+    free(sorted);
     return rc;
 }
 

@@ -68,7 +68,9 @@ struct pull_time {
     char digest[DIGEST_MAX];
     int64_t ms;
 };
-/* Writes pull times in one transaction; a recorded time never goes back. */
+/* Writes pull times, in one transaction (on PostgreSQL one per
+ * repository); a recorded time never goes back. On failure some may be
+ * written: writing them again changes nothing. */
 int store_pull_times_write(const struct pull_time *v, size_t n);
 
 /* ---- pull-time update exclusions (per registry) ---- */

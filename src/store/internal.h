@@ -97,6 +97,13 @@ int db_exec(const char *script, const char *what);
 int db_open_readonly(void);
 /* Starts a read-only transaction that sees one snapshot. */
 int db_begin_read(void);
+/* Starts a write transaction without any lock of berth's own: SQLite's
+ * BEGIN IMMEDIATE (its single writer's lock), PostgreSQL's BEGIN. Only
+ * store_begin() and store/locks.c, which take the locks, call it. */
+int db_begin_write(void);
+/* Counts us microseconds spent starting a write transaction of scope
+ * (berth_store_lock_wait_seconds). */
+void db_lock_waited(const char *scope, int64_t us);
 
 /* E_ERROR naming what, with the database's message. */
 int db_error(const char *what);

@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "store/internal.h"
+#include "store/locks.h"
 #include "store/store.h"
 
 void store_job_free(struct job *j)
@@ -119,7 +120,8 @@ int store_job_claim(const char *kind, const char *key, const char *owner, int64_
 
 int store_job_done(const struct job *j, int64_t next_run)
 {
-    int rc = store_begin();
+    /* the job's own row, named by its owner: no other writer need wait */
+    int rc = store_begin_shared();
     if (rc < 0)
         return rc;
     struct db_statement *st = db_stmt(

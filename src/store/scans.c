@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "store/internal.h"
+#include "store/locks.h"
 #include "store/store.h"
 
 const char *const scan_severity_names[SEV_COUNT] = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"};
@@ -181,7 +182,7 @@ int store_scan_complete(int64_t repo_id, const char *digest, int64_t completed_a
 {
     if (store_in_transaction())
         return complete_in_txn(repo_id, digest, completed_at, source_updated_at, counts, findings, n);
-    int rc = store_begin();
+    int rc = store_begin_repo(repo_id);
     if (rc == 0)
         rc = complete_in_txn(repo_id, digest, completed_at, source_updated_at, counts, findings, n);
     if (rc == 0)

@@ -321,6 +321,9 @@ static const char *const migrations[] = {
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails INTEGER NOT NULL, since_at INTEGER NOT NULL)"
     "  WITHOUT ROWID;"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
+    /* 18: the console's Images tab, newest push first across pages (store_console_images_by_push): a range of
+     * this index per page */
+    "CREATE INDEX manifests_pushed ON manifests(repo_id, status, pushed_at, digest);",
 };
 
 /* PostgreSQL's schema, versioned on its own: a new migration appends to
@@ -567,6 +570,8 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX iam_password_history_user ON iam_password_history(account_id, user_name, set_at);"
     "CREATE TABLE console_signin_failures(key TEXT PRIMARY KEY, fails BIGINT NOT NULL, since_at BIGINT NOT NULL);"
     "CREATE INDEX console_signin_failures_since ON console_signin_failures(since_at);",
+    /* 8: SQLite's 18, the console's Images tab in push order */
+    "CREATE INDEX manifests_pushed ON manifests(repo_id, status, pushed_at, digest);",
 };
 
 #define NPG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

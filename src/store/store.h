@@ -9,11 +9,12 @@
  * the driver layer under it are in internal.h and db.c.
  *
  * store_begin() keeps one meaning on both: the transaction is the only
- * writer until it ends (SQLite's BEGIN IMMEDIATE; on PostgreSQL a
- * transaction-scoped advisory lock every server's writers take), so the
- * check-then-write sequences of the image service (tag immutability,
- * quotas) need no further locking. Reads outside a transaction see
- * committed data.
+ * writer until it ends (SQLite's BEGIN IMMEDIATE; on PostgreSQL an
+ * advisory lock every other server's writers take too), so check-then-write
+ * sequences need no further locking. Writes that change only one
+ * repository's rows (or an account's list of repositories) use the scoped
+ * transactions of store/locks.h instead, which exclude only that scope's
+ * writers on PostgreSQL. Reads outside a transaction see committed data.
  *
  * Every function returns 0 or a negative E_* code with the detail set.
  * E_NOTFOUND means the query ran and found nothing; a query that failed
@@ -44,7 +45,7 @@ int store_open(const char *data_dir);
 int store_schema_version(int *out, int *latest);
 void store_close_thread(void);
 
-int store_begin(void); /* BEGIN IMMEDIATE, or BEGIN + the writers' advisory lock */
+int store_begin(void); /* BEGIN IMMEDIATE, or BEGIN + the registry's advisory lock, exclusive */
 int store_commit(void);
 void store_rollback(void);
 

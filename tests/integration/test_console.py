@@ -13,6 +13,7 @@ start (BERTH_CONSOLE_SHOTS chooses it), and checks that neither size scrolls sid
 the browser reported no Content-Security-Policy violation.
 """
 
+import datetime
 import http.server
 import json
 import os
@@ -88,6 +89,26 @@ return Array.from(document.querySelectorAll('input, select, textarea, button'))
   .map((e) => e.outerHTML.slice(0, 120));
 """
 
+# Buttons side by side (or one above the other) with less than 4 px between them: they look
+# like one control (the lifecycle rules' Edit and Remove once did). With a modal dialog open, its
+# own buttons (what is behind it is covered).
+TOUCHING = """
+const bs = Array.from((document.querySelector('dialog[open]') || document).querySelectorAll('button, .button'))
+  .filter((e) => e.offsetParent !== null && e.getClientRects().length);
+const rs = bs.map((e) => e.getBoundingClientRect());
+const out = [];
+for (let i = 0; i < bs.length; i++) {
+  for (let j = i + 1; j < bs.length; j++) {
+    const a = rs[i], b = rs[j];
+    const h = Math.max(a.left, b.left) - Math.min(a.right, b.right);
+    const v = Math.max(a.top, b.top) - Math.min(a.bottom, b.bottom);
+    if ((v < 0 && h < 4) || (h < 0 && v < 4))
+      out.push(`${bs[i].textContent.trim()} / ${bs[j].textContent.trim()}: ${Math.max(h, v).toFixed(1)}px`);
+  }
+}
+return out;
+"""
+
 
 class Console:
     """The browser pointed at one berth, with helpers that wait for what a user would see."""
@@ -159,7 +180,7 @@ class Console:
         return {c["name"]: c["value"] for c in self.d.get_cookies()}
 
     def shot(self, name):
-        """Screenshots at both sizes; fails when a size scrolls sideways or CSP refused something."""
+        """Screenshots at both sizes; fails when a size scrolls sideways, buttons touch, or CSP refused something."""
         for label, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
             self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                    {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": label == "phone"})
@@ -168,6 +189,8 @@ class Console:
             overflow = self.d.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 1, f"{name} scrolls sideways by {overflow}px at {w}x{h}"
+            touching = self.d.execute_script(TOUCHING)
+            assert not touching, f"{name}: buttons touching at {w}x{h}: {touching}"
         self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         unlabelled = self.d.execute_script(UNLABELLED)
         assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
@@ -256,6 +279,13 @@ def test_push_with_skopeo_shows_size_and_tags(console, ecr, ctools, tmp_path):
     size = f"{detail['imageSizeInBytes'] / 1048576:.2f}"
     assert size.startswith("3.0"), size
     assert size in row.text and "v1.0" in row.text and img.digest[:19] in row.text
+    # pushed at: the browser's local time, the UTC value on hover
+    pushed = row.find_element(By.CSS_SELECTOR, "td[data-label='Pushed at'] time")
+    utc = detail["imagePushedAt"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    assert pushed.get_attribute("title").startswith(utc) and pushed.get_attribute("title").endswith("Z (UTC)")
+    # nothing of the session is kept where scripts could read it later
+    assert console.d.execute_script("return localStorage.length + sessionStorage.length") == 0
+    assert "berth_console" not in console.d.execute_script("return document.cookie")
     console.shot("images")
     # the image's detail: its layers with their sizes, and the manifest
     row.find_element(By.CSS_SELECTOR, f"a[title='{img.digest}']").click()
@@ -263,7 +293,7 @@ def test_push_with_skopeo_shows_size_and_tags(console, ecr, ctools, tmp_path):
     body = console.el("main").text
     assert img.layers[0].digest[:19] in body
     assert f"{img.layers[0].size / 1048576:.2f}" in body
-    # the config, read through GetDownloadUrlForLayer's presigned URL
+    # the config, read through /console/api/layer (GetDownloadUrlForLayer answering the bytes)
     console.click("details:nth-of-type(1) summary")
     config = console.wait_text("#image-config", '"architecture"')
     assert json.loads(config.text) == json.loads(img.config.data)
@@ -300,7 +330,7 @@ def test_view_push_commands_and_run_them(console, ecr, ctools, berth, tmp_path):
     assert got and got[0]["imageTags"] == ["latest"]
 
 
-def test_repository_policy_invalid_then_valid(console, ecr, berth):
+def test_repository_policy_invalid_then_valid(console, ecr, iam, berth):
     name = f"console/policy-{token()}"
     ecr.create_repository(repositoryName=name)
     bad = '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow", "Action": "ecr:Nope"\n  ]\n}'
@@ -325,6 +355,18 @@ def test_repository_policy_invalid_then_valid(console, ecr, berth):
     console.wait_text("#policy-status", "Saved")
     doc = json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])
     assert doc["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::210987654321:root"}
+    # the other ready statement: push for a user, added to what is there
+    pusher = f"pusher-{token()}"
+    iam.create_user(UserName=pusher)
+    console.button("Push for a user")
+    console.type("#tpl-user", pusher)
+    console.button("Add")
+    console.click("#policy-save")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: len(json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])["Statement"]) == 2)
+    push_stmt = json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])["Statement"][1]
+    assert push_stmt["Principal"] == {"AWS": f"arn:aws:iam::{berth.account_id}:user/{pusher}"}
+    assert {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:CompleteLayerUpload"} <= set(push_stmt["Action"])
     console.shot("policy-saved")
 
 
@@ -367,6 +409,19 @@ def test_lifecycle_rule_and_preview(console, ecr, ctools, tmp_path):
         row = next(r for r in rows if img.digest[:19] in r)
         assert tag in row and "Expired" in row and "1: keep one v" in row, row
     console.shot("lifecycle-events")
+
+    # edit the rule, then remove it (the policy goes with its last rule)
+    console.button("Edit")
+    console.type("#rule-count", "2")
+    console.button("Save rule")
+    WebDriverWait(console.d, WAIT).until(lambda d: json.loads(ecr.get_lifecycle_policy(
+        repositoryName=name)["lifecyclePolicyText"])["rules"][0]["selection"]["countNumber"] == 2)
+    console.wait_text("#rules", "more than 2 images")
+    console.button("Remove")
+    console.wait_text("#rules", "No rules")
+    with pytest.raises(ClientError) as e:
+        ecr.get_lifecycle_policy(repositoryName=name)
+    assert e.value.response["Error"]["Code"] == "LifecyclePolicyNotFoundException"
 
 
 def test_delete_two_images_through_the_dialog(console, ecr, ctools, tmp_path):
@@ -547,7 +602,28 @@ def test_registry_settings(console, ecr):
     rule = ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"][0]
     assert rule["scanFrequency"] == "SCAN_ON_PUSH"
     assert rule["repositoryFilters"] == [{"filter": "console/*", "filterType": "WILDCARD"}]
+    # the registry policy, in the same editor as a repository's
+    me = console.server.account_id
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReplicateFrom210987654321", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+        "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+        "Resource": f"arn:aws:ecr:{console.server.region}:{me}:repository/*"}]}
+    console.d.execute_script("arguments[0].value = arguments[1]", console.el("#policy-text"), json.dumps(policy))
+    console.click("#policy-save")
+    console.wait_text("#policy-status", "Saved")
+    assert json.loads(ecr.get_registry_policy()["policyText"]) == policy
+    # an account setting (GetAccountSetting/PutAccountSetting: the aws CLI has them, this boto3 not)
+    from test_ecr_repositories import AwsCli
+    aws = AwsCli(console.server)
+    assert aws("get-account-setting", "--name", "BASIC_SCAN_TYPE_VERSION")["value"] == "AWS_NATIVE"
+    console.el("#setting-BASIC_SCAN_TYPE_VERSION").send_keys("CLAIR")
+    console.d.execute_script(
+        "document.getElementById('setting-BASIC_SCAN_TYPE_VERSION').closest('.toolbar').querySelector('button').click()")
+    WebDriverWait(console.d, WAIT).until(
+        lambda d: aws("get-account-setting", "--name", "BASIC_SCAN_TYPE_VERSION")["value"] == "CLAIR")
     console.shot("registry-settings")
+    aws("put-account-setting", "--name", "BASIC_SCAN_TYPE_VERSION", "--value", "AWS_NATIVE")
+    ecr.delete_registry_policy()
     ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
 
 

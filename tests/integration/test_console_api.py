@@ -62,8 +62,8 @@ def root_session(server):
     return s, r.json()
 
 
-def ecr_call(server, s, op, body, csrf, origin=True):
-    headers = {"X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
+def ecr_call(server, s, op, body, csrf, origin=True, headers=None):
+    headers = {**(headers or {}), "X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1"}
     if csrf is not None:
         headers["X-Berth-Csrf"] = csrf
     if origin is True:
@@ -420,6 +420,135 @@ def test_lifecycle_run_is_a_policy_execution_event(berth, reg, iam, user):
     assert "cloudtrail:LookupEvents" in r.json()["message"]
 
 
+def layer_call(server, s, body, csrf, op="GetDownloadUrlForLayer"):
+    headers = {"X-Amz-Target": TARGET + op, "Content-Type": "application/x-amz-json-1.1", "Origin": server.url}
+    if csrf is not None:
+        headers["X-Berth-Csrf"] = csrf
+    return s.post(server.url + "/console/api/layer", data=json.dumps(body), headers=headers, timeout=60)
+
+
+def test_layer_route_is_get_download_url_for_layer_answering_bytes(berth, reg, iam, user):
+    """/console/api/layer: how the Image detail reads a config whatever the blob store (on S3
+    GetDownloadUrlForLayer's URL is the object store's, which the page may not fetch). It is
+    GetDownloadUrlForLayer itself: same validation, same authorization, same errors."""
+    ecr = client(berth, "ecr")
+    repo, other = f"console/layer-{token()}", f"console/layer-other-{token()}"
+    ecr.create_repository(repositoryName=repo)
+    ecr.create_repository(repositoryName=other)
+    img = images.make_image(label=images.token())
+    reg.push_image(repo, img, tag="v1")
+    big = images.random_blob((4 << 20) + 1)
+    reg.push_blob(repo, big)
+    stray = images.random_blob(100)
+    reg.push_blob(other, stray)
+    body = {"repositoryName": repo, "layerDigest": img.config.digest}
+
+    s, doc = root_session(berth)
+    r = layer_call(berth, s, body, doc["csrf"])
+    assert r.status_code == 200, r.text
+    assert r.content == img.config.data
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert "connect-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Cache-Control"] == "no-store"
+    # the CSRF token, as every console call
+    assert layer_call(berth, s, body, None).status_code == 403
+    # GetDownloadUrlForLayer and nothing else
+    r = layer_call(berth, s, {"repositoryNames": [repo]}, doc["csrf"], op="DescribeRepositories")
+    assert r.status_code == 400 and r.json()["__type"] == "UnsupportedOperationException"
+    # its errors: a blob of another repository, a bad digest, a layer past the console's bound
+    r = layer_call(berth, s, {"repositoryName": repo, "layerDigest": stray.digest}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "LayersNotFoundException"
+    r = layer_call(berth, s, {"repositoryName": repo, "layerDigest": "sha256:nope"}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    r = layer_call(berth, s, {"repositoryName": repo, "layerDigest": big.digest}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    assert "at most 4194304 bytes" in r.json()["message"]
+
+    # authorized as ecr:GetDownloadUrlForLayer on the repository: a read-only user reads it ...
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    us, ur = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert ur.status_code == 200, ur.text
+    ucsrf = ur.json()["csrf"]
+    r = layer_call(berth, us, body, ucsrf)
+    assert r.status_code == 200 and r.content == img.config.data
+    # ... and is refused, with the sentence a signed call gets, once a policy denies that action
+    iam.put_user_policy(UserName=user, PolicyName="no-layers", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ecr:GetDownloadUrlForLayer",
+                                                "Resource": "*"}]}))
+    r = layer_call(berth, us, body, ucsrf)
+    assert r.status_code == 400 and r.json()["__type"] == "AccessDeniedException"
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        client(berth, "ecr", key["AccessKeyId"], key["SecretAccessKey"]).get_download_url_for_layer(**body)
+    assert r.json()["message"] == message(e)
+    # while BatchGetImage, which the read-only policy allows, still works
+    assert ecr_call(berth, us, "BatchGetImage", {"repositoryName": repo, "imageIds": [{"imageTag": "v1"}]},
+                    ucsrf).json()["images"]
+
+
+def test_images_in_push_order_across_pages(berth, reg):
+    """The Images tab's order: newest push first across the whole repository, on the server
+    (X-Berth-Image-Order: pushed-desc on the console's DescribeImages), not within a page."""
+    ecr = client(berth, "ecr")
+    repo = f"console/order-{token()}"
+    ecr.create_repository(repositoryName=repo)
+    pushed = []
+    for i in range(7):
+        img = images.make_image(label=images.token())
+        reg.push_image(repo, img, tag=f"t{i}" if i % 2 else None)
+        pushed.append(img.digest)
+        time.sleep(0.005)
+    newest_first = list(reversed(pushed))
+    # push order is not digest order (what DescribeImages pages by), or this test proves nothing
+    assert sorted(pushed) != pushed and sorted(pushed) != newest_first
+    s, doc = root_session(berth)
+    order = {"X-Berth-Image-Order": "pushed-desc"}
+
+    def walk(body, headers):
+        seen, token_ = [], None
+        while True:
+            b = dict(body, maxResults=2, **({"nextToken": token_} if token_ else {}))
+            r = ecr_call(berth, s, "DescribeImages", b, doc["csrf"], headers=headers)
+            assert r.status_code == 200, r.text
+            out = r.json()
+            assert len(out["imageDetails"]) <= 2
+            seen += [d["imageDigest"] for d in out["imageDetails"]]
+            token_ = out.get("nextToken")
+            if not token_:
+                return seen
+
+    assert walk({"repositoryName": repo}, order) == newest_first
+    # the filters still apply
+    assert walk({"repositoryName": repo, "filter": {"tagStatus": "TAGGED"}}, order) == \
+        [d for i, d in reversed(list(enumerate(pushed))) if i % 2]
+    assert walk({"repositoryName": repo, "filter": {"tagStatus": "UNTAGGED"}}, order) == \
+        [d for i, d in reversed(list(enumerate(pushed))) if not i % 2]
+    # without the header: DescribeImages' own pages, in digest order
+    assert walk({"repositoryName": repo}, {}) == sorted(pushed)
+    # a signed call's header is not read: the extension is the console's alone
+    def add_order(request, **_):
+        request.headers["X-Berth-Image-Order"] = "pushed-desc"
+
+    ecr.meta.events.register("before-sign.ecr.DescribeImages", add_order)
+    signed = ecr.describe_images(repositoryName=repo)["imageDetails"]
+    ecr.meta.events.unregister("before-sign.ecr.DescribeImages", add_order)
+    assert [d["imageDigest"] for d in signed] == sorted(pushed)
+    # an image deleted between two pages is simply not there
+    first = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo, "maxResults": 3}, doc["csrf"],
+                     headers=order).json()
+    ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageDigest": newest_first[3]}])
+    rest = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo, "maxResults": 10,
+                                                 "nextToken": first["nextToken"]}, doc["csrf"], headers=order).json()
+    assert [d["imageDigest"] for d in rest["imageDetails"]] == newest_first[4:]
+    # a token of one order is not one of the other; an unknown order is refused
+    r = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo, "nextToken": first["nextToken"]}, doc["csrf"])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+    r = ecr_call(berth, s, "DescribeImages", {"repositoryName": repo}, doc["csrf"],
+                 headers={"X-Berth-Image-Order": "pushed-asc"})
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"
+
+
 # ---- the repositories search: DescribeRepositories' pages, filtered on the server -------------
 
 def test_repository_search_is_server_side_and_paged(berth):
@@ -617,6 +746,136 @@ def test_account_password_policy_is_enforced(own):
         iam.update_login_profile(UserName=user, Password="sixsix")
     assert code(e) == "PasswordPolicyViolation"
     iam.delete_login_profile(UserName=user)
+
+
+def new_account(server):
+    """A fresh account on server (berth admin create-account): (account id, root's IAM client)."""
+    out = admin(server, "create-account").stdout
+    vals = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+    account = out.split()[1]
+    assert len(account) == 12 and account.isdigit(), out
+    return account, client(server, "iam", vals["aws_access_key_id"], vals["aws_secret_access_key"])
+
+
+def test_allow_users_to_change_password_grants_it_to_every_user(own):
+    """As IAM's user guide says: with AllowUsersToChangePassword every IAM user of the account may
+    call iam:ChangePassword on itself and iam:GetAccountPasswordPolicy, with no policy of its own;
+    without it, only a policy allows them. An explicit Deny still wins."""
+    account, root = new_account(own)
+    user = f"self-{token()}"
+    root.create_user(UserName=user)
+    root.create_login_profile(UserName=user, Password=PASSWORD)
+    key = root.create_access_key(UserName=user)["AccessKey"]
+    mine = client(own, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+
+    def refused(call, action):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied", e.value.response
+        assert action in message(e)
+
+    # no password policy, then one that does not allow it: a policy is needed
+    refused(lambda: mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2"), "iam:ChangePassword")
+    refused(mine.get_account_password_policy, "iam:GetAccountPasswordPolicy")
+    root.update_account_password_policy(MinimumPasswordLength=10, AllowUsersToChangePassword=False)
+    refused(lambda: mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2"), "iam:ChangePassword")
+    refused(mine.get_account_password_policy, "iam:GetAccountPasswordPolicy")
+
+    root.update_account_password_policy(MinimumPasswordLength=10, AllowUsersToChangePassword=True)
+    got = mine.get_account_password_policy()["PasswordPolicy"]
+    assert got["AllowUsersToChangePassword"] is True and got["MinimumPasswordLength"] == 10
+    mine.change_password(OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    _, r = sign_in(own, account=account, user=user, password="Another-pass-2")
+    assert r.status_code == 200, r.text
+    # those two and nothing more: not its login profile, not the policy itself, not other users
+    refused(lambda: mine.get_login_profile(UserName=user), "iam:GetLoginProfile")
+    refused(lambda: mine.update_account_password_policy(MinimumPasswordLength=8), "iam:UpdateAccountPasswordPolicy")
+    refused(lambda: mine.get_user(UserName=user), "iam:GetUser")
+    # an explicit Deny in the user's own policies wins over the account's grant
+    root.put_user_policy(UserName=user, PolicyName="no-change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:ChangePassword", "Resource": "*"}]}))
+    refused(lambda: mine.change_password(OldPassword="Another-pass-2", NewPassword="Third-pass-33"),
+            "iam:ChangePassword")
+    root.delete_user_policy(UserName=user, PolicyName="no-change")
+    mine.change_password(OldPassword="Another-pass-2", NewPassword="Third-pass-33")
+    # the same with the aws CLI's update-account-password-policy turning it off again
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
+               AWS_DEFAULT_REGION=own.region, AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+    root.update_account_password_policy(MinimumPasswordLength=10)  # AllowUsersToChangePassword: false
+    p = run(["aws", "--endpoint-url", own.url, "iam", "change-password", "--old-password", "Third-pass-33",
+             "--new-password", "Fourth-pass-44"], env=env, check=False, redact=[key["SecretAccessKey"]])
+    assert p.returncode != 0 and "AccessDenied" in p.stderr
+    # ... and a policy that allows it is enough on its own, as in AWS
+    root.put_user_policy(UserName=user, PolicyName="change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": f"arn:aws:iam::{account}:user/{user}"}]}))
+    p = run(["aws", "--endpoint-url", own.url, "iam", "change-password", "--old-password", "Third-pass-33",
+             "--new-password", "Fourth-pass-44"], env=env, redact=[key["SecretAccessKey"]])
+    assert p.returncode == 0
+
+
+def test_change_password_guesses_are_limited_like_sign_in(berth, iam, user):
+    """Someone holding a user's console session (or key) guessing the password through
+    ChangePassword gets the sign-in page's five tries, in the same counts."""
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    iam.put_user_policy(UserName=user, PolicyName="change", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}]}))
+    s, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 200, r.text
+    csrf = r.json()["csrf"]
+
+    def change(old, new):
+        return s.post(berth.url + "/console/api/iam",
+                      data={"Action": "ChangePassword", "Version": "2010-05-08", "OldPassword": old,
+                            "NewPassword": new},
+                      headers={"X-Berth-Csrf": csrf, "Origin": berth.url}, timeout=30)
+
+    for i in range(5):
+        r = change(f"Wrong-guess-{i}", "Another-pass-2")
+        assert r.status_code == 400 and "<Code>InvalidUserType</Code>" in r.text, r.text
+    # the sixth is refused whatever it says, the right old password included
+    r = change(PASSWORD, "Another-pass-2")
+    assert r.status_code == 409 and "<Code>LimitExceeded</Code>" in r.text, r.text
+    assert "Too many failed password attempts. Try again in 15 minutes." in r.text
+    # with the user's access key too, and at the sign-in page: one count for every guess
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        client(berth, "iam", key["AccessKeyId"], key["SecretAccessKey"]).change_password(
+            OldPassword=PASSWORD, NewPassword="Another-pass-2")
+    assert code(e) == "LimitExceeded"
+    _, r = sign_in(berth, account=berth.account_id, user=user, password=PASSWORD)
+    assert r.status_code == 429 and r.json()["__type"] == "ThrottlingException"
+
+
+def test_secure_cookie_under_https_and_the_limit_per_address(berth_factory):
+    """Behind a trusted proxy that says the client came over https, the cookie is Secure; failed
+    sign-ins from one address are limited (20 in 15 minutes) whichever users they name, and
+    another address is not."""
+    srv = berth_factory(extra_args=["--trusted-proxies", "127.0.0.1"])
+    iam = client(srv, "iam")
+    user = f"addr-{token()}"
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password=PASSWORD)
+    form = {"account": srv.account_id, "user": user, "password": PASSWORD}
+
+    def post(address, body, https=False):
+        headers = {"X-Forwarded-For": address, "Origin": ("https://" if https else "http://") + srv.host}
+        if https:
+            headers["X-Forwarded-Proto"] = "https"
+        return requests.post(srv.url + "/console/api/signin", json=body, headers=headers, timeout=30)
+
+    r = post("198.51.100.7", form, https=True)
+    assert r.status_code == 200, r.text
+    assert "; Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    r = post("198.51.100.7", form)
+    assert r.status_code == 200 and "Secure" not in r.headers["Set-Cookie"]
+    for i in range(20):
+        r = post("203.0.113.9", {"account": srv.account_id, "user": f"nobody-{i}-{token()}", "password": PASSWORD})
+        assert r.status_code == 401, (i, r.text)
+    r = post("203.0.113.9", form)
+    assert r.status_code == 429 and r.json()["__type"] == "ThrottlingException"
+    assert post("198.51.100.8", form).status_code == 200
 
 
 def test_failed_sign_ins_stay_limited_after_a_restart(own):

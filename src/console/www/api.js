@@ -73,7 +73,7 @@ function signedOut(err) {
   return err;
 }
 
-async function jsonCall(route, target, input, extra = {}) {
+async function post(route, target, input, extra) {
   const res = await fetch(`/console/api/${route}`, {
     method: 'POST',
     credentials: 'same-origin',
@@ -86,7 +86,18 @@ async function jsonCall(route, target, input, extra = {}) {
     body: JSON.stringify(input),
   });
   if (!res.ok) throw signedOut(await failure(res));
-  return res.json();
+  return res;
+}
+
+async function jsonCall(route, target, input, extra = {}) {
+  return (await post(route, target, input, extra)).json();
+}
+
+// A layer's bytes as text (an image's config): GetDownloadUrlForLayer,
+// answered by berth itself, since this page may fetch only from its own
+// origin and the URL may be an object store's.
+export async function layerText(input) {
+  return (await post('layer', ECR_TARGET + 'GetDownloadUrlForLayer', input, {})).text();
 }
 
 // An ECR operation; resolves to its output object. headers: more request

@@ -86,7 +86,7 @@ export async function user(name) {
       { label: 'Access key ID', cell: (k) => h('code', {}, k.AccessKeyId) },
       { label: 'Status', cell: (k) => k.Status },
       { label: 'Created', cell: (k) => when(k.CreateDate) },
-      { label: '', cell: (k) => h('span', { class: 'nowrap' },
+      { label: '', cell: (k) => h('span', { class: 'btns' },
         h('button', { type: 'button', onclick: () => act('UpdateAccessKey', { UserName: name, AccessKeyId: k.AccessKeyId, Status: k.Status === 'Active' ? 'Inactive' : 'Active' }, keys) },
           k.Status === 'Active' ? 'Deactivate' : 'Activate'),
         h('button', { type: 'button', class: 'danger', onclick: async () => {

@@ -105,7 +105,10 @@ export async function list(name) {
   async function load() {
     let out;
     try {
-      out = await api.ecr('DescribeImages', { repositoryName: name, maxResults: PAGE_SIZE, nextToken: tokens[index] });
+      // newest push first across every page, as ECR's console lists them (a berth extension of
+      // DescribeImages that only a console session may ask for)
+      out = await api.ecr('DescribeImages', { repositoryName: name, maxResults: PAGE_SIZE, nextToken: tokens[index] },
+        { 'X-Berth-Image-Order': 'pushed-desc' });
     } catch (e) {
       err.show(e);
       return;
@@ -127,8 +130,7 @@ export async function list(name) {
         err.show(e);
       }
     }
-    const imgs = all.filter((i) => !nested.has(i.imageDigest))
-      .sort((a, b) => (b.imagePushedAt || 0) - (a.imagePushedAt || 0));
+    const imgs = all.filter((i) => !nested.has(i.imageDigest));
     const cols = ['', 'Image tags', 'Artifact type', 'Pushed at', 'Size (MB)', 'Image URI', 'Digest', 'Last pulled', 'Scan status', 'Storage class'];
     put(holder, 
       h('div', { class: 'table-wrap' }, h('table', { id: 'images' },
@@ -185,9 +187,7 @@ export async function detail(name, digest) {
   if (manifest.config) {
     (async () => {
       try {
-        const u = await api.ecr('GetDownloadUrlForLayer', { repositoryName: name, layerDigest: manifest.config.digest });
-        const res = await fetch(u.downloadUrl, { credentials: 'omit' });
-        const t = await res.text();
+        const t = await api.layerText({ repositoryName: name, layerDigest: manifest.config.digest });
         try { configBox.textContent = JSON.stringify(JSON.parse(t), null, 2); } catch (e) { configBox.textContent = t; }
       } catch (e) {
         configBox.textContent = `The config could not be read: ${e.message}`;

@@ -328,7 +328,7 @@ export async function lifecycle(name) {
   const err = errorBox();
   let rules = [];
   let evaluated = null;
-  const rulesHolder = h('div', {});
+  const rulesHolder = h('div', { id: 'rules' });
   const previewHolder = h('div', { id: 'preview' });
   try {
     const out = await api.ecr('GetLifecyclePolicy', { repositoryName: name });
@@ -355,7 +355,7 @@ export async function lifecycle(name) {
     { label: 'Description', cell: (r) => r.description || '' },
     { label: 'Selection', cell: ruleSummary },
     { label: 'Action', cell: (r) => r.action?.type || 'expire' },
-    { label: '', cell: (r) => h('span', { class: 'nowrap' },
+    { label: '', cell: (r) => h('span', { class: 'btns' },
       h('button', { type: 'button', onclick: () => edit(r) }, 'Edit'),
       h('button', {
         type: 'button', class: 'danger',

@@ -104,7 +104,7 @@ static void test_signin_forms(void **state)
 
 static bool allowed(const char *user, const char *addr, int64_t t, int64_t *retry)
 {
-    assert_int_equal(console_signin_wait(user, addr, t, retry), 0);
+    assert_int_equal(signin_limit_wait(user, addr, t, retry), 0);
     return *retry == 0;
 }
 
@@ -114,7 +114,7 @@ static void test_rate_limit(void **state)
     int64_t t = 1000000, retry;
     for (int i = 0; i < 5; i++) {
         assert_true(allowed("user/1/bob", "10.0.0.1", t, &retry));
-        assert_int_equal(console_signin_failed("user/1/bob", "10.0.0.1", t), 0);
+        assert_int_equal(signin_limit_failed("user/1/bob", "10.0.0.1", t), 0);
     }
     assert_false(allowed("user/1/bob", "10.0.0.2", t, &retry));
     assert_true(retry > 0 && retry <= 15 * 60);
@@ -127,23 +127,23 @@ static void test_rate_limit(void **state)
     assert_true(retry > 0 && retry <= 14 * 60);
     /* after the window, bob may try again, and a new failure starts a new window */
     assert_true(allowed("user/1/bob", "10.0.0.2", t + 15 * 60 * 1000 + 1, &retry));
-    assert_int_equal(console_signin_failed("user/1/bob", "10.0.0.3", t + 15 * 60 * 1000 + 1), 0);
+    assert_int_equal(signin_limit_failed("user/1/bob", "10.0.0.3", t + 15 * 60 * 1000 + 1), 0);
     assert_true(allowed("user/1/bob", "10.0.0.3", t + 15 * 60 * 1000 + 2, &retry));
 
     /* per address: 20 failures over many users */
     for (int i = 0; i < 20; i++) {
         char u[32];
         snprintf(u, sizeof(u), "user/1/u%d", i);
-        assert_int_equal(console_signin_failed(u, "10.9.9.9", t), 0);
+        assert_int_equal(signin_limit_failed(u, "10.9.9.9", t), 0);
     }
     assert_false(allowed("user/1/new", "10.9.9.9", t, &retry));
     assert_true(allowed("user/1/new", "10.9.9.8", t, &retry));
 
     /* success forgets the user's failures */
     for (int i = 0; i < 4; i++)
-        assert_int_equal(console_signin_failed("user/1/dan", "10.1.1.1", t), 0);
-    assert_int_equal(console_signin_succeeded("user/1/dan"), 0);
-    assert_int_equal(console_signin_failed("user/1/dan", "10.1.1.2", t), 0);
+        assert_int_equal(signin_limit_failed("user/1/dan", "10.1.1.1", t), 0);
+    assert_int_equal(signin_limit_succeeded("user/1/dan"), 0);
+    assert_int_equal(signin_limit_failed("user/1/dan", "10.1.1.2", t), 0);
     assert_true(allowed("user/1/dan", "10.1.1.3", t, &retry));
 }
 
