@@ -10,7 +10,12 @@
  * leader of a group commit, so an uncontended write costs no hand-off to
  * another thread); otherwise it waits for the batch under way, which other
  * writes join while it commits. Reads only queue: one writer thread writes
- * what they leave, after gathering for a few milliseconds. A batch with a
+ * what they leave, after gathering for a few milliseconds. On a database
+ * several servers share (PostgreSQL) a read waits for its record as a
+ * write does, without a sync: a lookup on another server cannot wait for
+ * this server's queue, and must still see every call answered before it
+ * was made (records also keep the order of calls made one after another
+ * through different servers). A batch with a
  * write's record syncs the WAL before the write is answered (as every
  * acknowledged write in berth); one of reads' records alone commits without
  * a sync (synchronous=NORMAL), and reaches the disk with the next sync of
@@ -518,7 +523,10 @@ void audit_record(const struct audit_call *a)
         uint64_t seq = push(item_new(a, a->resource_account, event_id, request_id, ms));
         last = seq ? seq : last;
     }
-    if (!a->read_only && last)
+    /* a read's record too when other servers share the database: a lookup
+     * there waits for its own queue (audit_sync), not this one's, and
+     * would miss a call answered here before it was made */
+    if ((!a->read_only || store_is_shared()) && last)
         wait_committed(last);
 }
 

@@ -249,10 +249,31 @@ static int blob_listed(void *ctx, const char *key, int64_t mtime_ms)
     return w->fn(w->ctx, digest, mtime_ms);
 }
 
+/* A key listed under blobs/sha256/ as a whole: <first two hex>/<hex>, the
+ * two matching (anything else there is not a blob). */
+static int fanned_blob_listed(void *ctx, const char *key, int64_t mtime_ms)
+{
+    struct walk *w = ctx;
+    const char *rest = key + w->skip;
+    if (strlen(rest) < 4 || rest[2] != '/' || strncmp(rest, rest + 3, 2) != 0)
+        return 0;
+    struct walk inner = {w->skip + 3, w->alg, w->fn, w->ctx};
+    return blob_listed(&inner, key, mtime_ms);
+}
+
 int s3store_blob_each_prefix(unsigned first, unsigned n, int (*fn)(void *ctx, const char *digest, int64_t mtime_ms),
                              void *ctx)
 {
     char prefix[KEY_MAX];
+    if (n >= 256) {
+        /* all of them (berth gc's sweep): one paginated listing, not one
+         * request per fan-out prefix, which is 256 round trips even when
+         * the bucket is empty */
+        int len = snprintf(prefix, sizeof(prefix), "%sblobs/sha256/", store.prefix);
+        struct walk w = {(size_t)len, "sha256", fn, ctx};
+        int rc = s3_list(&store, prefix, fanned_blob_listed, &w);
+        return rc < 0 ? rc : 0;
+    }
     for (unsigned k = 0; k < n && k < 256; k++) {
         int len = snprintf(prefix, sizeof(prefix), "%sblobs/sha256/%02x/", store.prefix, (first + k) % 256);
         struct walk w = {(size_t)len, "sha256", fn, ctx};

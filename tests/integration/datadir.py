@@ -7,7 +7,9 @@ crash a server and then judge what it left (test_races.py, test_crash.py).
 import hashlib
 import os
 import subprocess
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
@@ -38,15 +40,15 @@ class Fsck:
         raise AssertionError(f"no count of {what!r} in the summary {self.summary!r}")
 
 
-def server_env(srv, env=None) -> dict:
-    """The environment of a command run on a server's data directory: the server's own (its blob
-    store when that is S3: BERTH_TEST_BLOB_STORE=s3), then env."""
-    return dict(os.environ, **getattr(srv, "extra_env", {}), **(env or {}))
+def cli_env(srv, **extra) -> dict:
+    """The environment for a `berth` command run against srv's data directory: the server's own
+    settings (its blob store among them: on S3 a command without it would look at <data>/blobs)."""
+    return {**os.environ, **getattr(srv, "extra_env", {}), **extra}
 
 
 def fsck(srv, *args, env=None, timeout=120) -> Fsck:
     p = subprocess.run([str(srv.binary), "fsck", "--data", str(srv.data_dir), *args], capture_output=True, text=True,
-                       timeout=timeout, env=server_env(srv, env))
+                       timeout=timeout, env=cli_env(srv, **(env or {})))
     return Fsck(p)
 
 
@@ -58,14 +60,91 @@ def assert_clean(srv, *args):
 
 def gc(srv, *args, timeout=120) -> str:
     p = subprocess.run([str(srv.binary), "gc", "--data", str(srv.data_dir), *args], capture_output=True, text=True,
-                       timeout=timeout, env=server_env(srv))
+                       timeout=timeout, env=cli_env(srv))
     assert p.returncode == 0, p.stderr
     return p.stdout
 
 
 def blob_file(srv, digest) -> Path:
+    """Where the filesystem blob store keeps a blob (see blob_exists for either store)."""
     alg, hexd = digest.split(":")
     return Path(srv.data_dir) / "blobs" / alg / hexd[:2] / hexd
+
+
+class _S3Blobs:
+    """The bucket and key prefix of a server whose blob store is S3 (BERTH_BLOB_STORE=s3://...), and
+    a client for it with the server's own credentials."""
+
+    def __init__(self, env):
+        u = urlsplit(env["BERTH_BLOB_STORE"])
+        q = parse_qs(u.query)
+        self.bucket, self.prefix = u.netloc, u.path.strip("/")
+        import boto3
+
+        self.client = boto3.client("s3", endpoint_url=q["endpoint"][0], region_name=q.get("region", ["us-east-1"])[0],
+                                   aws_access_key_id=env["BERTH_S3_ACCESS_KEY_ID"],
+                                   aws_secret_access_key=env["BERTH_S3_SECRET_ACCESS_KEY"])
+
+    def key(self, digest):
+        alg, hexd = digest.split(":")
+        return f"{self.prefix}/blobs/{alg}/{hexd[:2]}/{hexd}".lstrip("/")
+
+    def any_under(self, sub) -> bool:
+        key = f"{self.prefix}/{sub}".lstrip("/")
+        return self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0) > 0
+
+    def exists(self, digest) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(digest))
+            return True
+        except self.client.exceptions.ClientError as e:
+            assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e
+            return False
+
+
+def upload_exists(srv, upload_id) -> bool:
+    """Whether srv's blob store holds anything of an upload session: its file under <data>/uploads,
+    or its objects (state, staged bytes, multipart target) under uploads/<id>/ on S3."""
+    s3 = _s3(srv)
+    return s3.any_under(f"uploads/{upload_id}/") if s3 else (Path(srv.data_dir) / "uploads" / upload_id).exists()
+
+
+def _s3(srv):
+    env = getattr(srv, "extra_env", {}) or {}
+    return _S3Blobs(env) if env.get("BERTH_BLOB_STORE", "").startswith("s3://") else None
+
+
+def blob_exists(srv, digest) -> bool:
+    """Whether the bytes of `digest` are in srv's blob store: a file under <data>/blobs, or an object
+    in its bucket when the server keeps blobs on S3."""
+    s3 = _s3(srv)
+    return s3.exists(digest) if s3 else blob_file(srv, digest).exists()
+
+
+def remove_blob(srv, digest):
+    """Takes the bytes of `digest` out of srv's blob store behind berth's back (damage)."""
+    s3 = _s3(srv)
+    if s3:
+        s3.client.delete_object(Bucket=s3.bucket, Key=s3.key(digest))
+    else:
+        blob_file(srv, digest).unlink()
+
+
+def plant_orphan(srv, data: bytes, age_seconds: float) -> bool:
+    """Puts bytes with no record in srv's blob store under their digest, as a crash between the bytes
+    and their record leaves them. A file is dated age_seconds back; an object cannot be (S3 dates it
+    itself): returns whether the orphan is as old as asked."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    s3 = _s3(srv)
+    if s3:
+        s3.client.put_object(Bucket=s3.bucket, Key=s3.key(digest), Body=data)
+        return age_seconds <= 0
+    f = blob_file(srv, digest)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(data)
+    old = time.time() - age_seconds
+    os.utime(f, (old, old))
+    return True
 
 
 def misnamed_blob_files(data_dir) -> list:

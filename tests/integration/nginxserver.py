@@ -135,6 +135,25 @@ http {{
         self.stop()
         raise RuntimeError(f"nginx did not listen within 20 s:\n{self.log_tail()}")
 
+    def _workers(self) -> set:
+        try:
+            return {int(p) for p in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()}
+        except OSError:
+            return set()
+
+    def reload(self):
+        """SIGHUP: nginx starts new workers, which know nothing of the upstreams' past failures (a
+        worker that saw every server fail answers 502 for fail_timeout, however soon they are
+        back), and retires the old ones; returns once the new ones run."""
+        old = self._workers()
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if len(self._workers() - old) >= 2:  # worker_processes
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"nginx did not start new workers within 20 s of SIGHUP:\n{self.log_tail()}")
+
     def upstreams_seen(self) -> list:
         """(method, path, status, upstream addresses) of each request in the access log, oldest first."""
         out = []

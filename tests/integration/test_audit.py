@@ -16,7 +16,7 @@ import botocore
 import pytest
 
 import images
-from conftest import ContainerTools, registry_credentials, require_tool, run
+from conftest import ContainerTools, processes, registry_credentials, require_tool, run
 from regclient import Registry
 
 OTHER_ACCOUNT = "210987654321"
@@ -433,12 +433,14 @@ def test_metrics_count_records(srv, ecr):
     from prometheus_client.parser import text_string_to_metric_families
 
     def written():
-        text = requests.get(srv.url + "/metrics", timeout=10).text
-        for fam in text_string_to_metric_families(text):
-            for sample in fam.samples:
-                if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
-                    return sample.value
-        return 0.0
+        """Records written by every process of the server (each counts its own)."""
+        n = 0.0
+        for p in processes(srv):
+            for fam in text_string_to_metric_families(requests.get(p.url + "/metrics", timeout=10).text):
+                for sample in fam.samples:
+                    if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
+                        n += sample.value
+        return n
 
     before = written()
     ecr.create_repository(repositoryName=name("counted"))
@@ -446,17 +448,19 @@ def test_metrics_count_records(srv, ecr):
 
 
 def audit_metrics(server):
-    """(records written, batches the group commit wrote) from /metrics."""
+    """(records written, batches the group commit wrote) from /metrics, summed over the server's
+    processes (each counts its own)."""
     import requests
     from prometheus_client.parser import text_string_to_metric_families
 
     written = batches = 0.0
-    for fam in text_string_to_metric_families(requests.get(server.url + "/metrics", timeout=10).text):
-        for sample in fam.samples:
-            if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
-                written = sample.value
-            elif sample.name == "berth_audit_commit_duration_seconds_count":
-                batches = sample.value
+    for p in processes(server):
+        for fam in text_string_to_metric_families(requests.get(p.url + "/metrics", timeout=10).text):
+            for sample in fam.samples:
+                if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
+                    written += sample.value
+                elif sample.name == "berth_audit_commit_duration_seconds_count":
+                    batches += sample.value
     return written, batches
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import images
 from conftest import create_repository, repo_name_for
+from datadir import upload_exists
 from regclient import Registry, assert_error, describe
 from test_ecr_repositories import AwsCli
 
@@ -151,8 +152,7 @@ def test_idle_upload_sessions_expire_with_their_files(berth_factory):
     assert r.status_code == 202, describe(r)
     busy = reg.start_upload(repo)
     busy_loc = reg.location(busy)
-    upload_file = srv.data_dir / "uploads" / idle_id
-    assert upload_file.exists()
+    assert upload_exists(srv, idle_id)
 
     # the busy session is written to every half second; the idle one is left alone
     deadline = time.monotonic() + 6
@@ -166,7 +166,7 @@ def test_idle_upload_sessions_expire_with_their_files(berth_factory):
         time.sleep(0.5)
 
     assert_error(reg.get(f"/v2/{repo}/blobs/uploads/{idle_id}"), 404, "BLOB_UPLOAD_UNKNOWN")
-    assert not upload_file.exists()
+    assert not upload_exists(srv, idle_id)
     r = reg.get(busy_loc)
     assert r.status_code == 204 and r.headers["Range"] == f"0-{offset - 1}", describe(r)
     data = b"y" * offset
