@@ -222,6 +222,7 @@ def test_migration_backfills_an_existing_database(berth_factory):
     db.execute("DROP TABLE pull_time_exclusions")
     # a later migration's index covers this migration's columns: it goes first, and is made again below
     db.execute("DROP INDEX manifests_lifecycle")
+    db.execute("DROP INDEX manifests_pushed")
     # an older berth stored an index's largest child manifest size as its image size
     db.execute("UPDATE manifests SET image_size = 1 WHERE digest = ?", (idx.digest,))
     for col in ("tag_count", "status", "archived_at", "activated_at", "annotations"):
@@ -232,6 +233,7 @@ def test_migration_backfills_an_existing_database(berth_factory):
     # the later migration that rebuilds the lifecycle index over this migration's columns
     db.execute("CREATE INDEX manifests_lifecycle ON manifests(repo_id)")
     db.executescript(migration_sql("lifecycle policies see the archive storage class"))
+    db.executescript(migration_sql("the console's Images tab, newest push first across pages"))
     assert db.execute("PRAGMA user_version").fetchone()[0] == version
     db.close()
 
