@@ -264,6 +264,16 @@ def test_sign_in_as_root_and_create_repository(console, ecr):
     row = console.el("table tbody tr").text
     assert repo["repositoryUri"] in row
     assert "Enabled" in row and "AES256" in row
+    # its copy button puts the URI itself on the clipboard (read back through the real clipboard)
+    origin = "/".join(console.d.current_url.split("/")[:3])
+    console.d.execute_cdp_cmd("Browser.grantPermissions", {"origin": origin, "permissions": [
+        "clipboardReadWrite", "clipboardSanitizedWrite"]})
+    console.el("table tbody tr button.copy").click()
+    console.wait_text("body", "Copied")
+    got = console.d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "navigator.clipboard.readText().then(done, (e) => done('failed: ' + e));")
+    assert got == repo["repositoryUri"]
     console.shot("repositories")
 
 
