@@ -338,6 +338,21 @@ def test_view_push_commands_and_run_them(console, ecr, ctools, berth, tmp_path):
         run(["bash", "-o", "pipefail", "-c", cmd], env=env, timeout=180, redact=[berth.secret])
     got = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": "latest"}])["imageDetails"]
     assert got and got[0]["imageTags"] == ["latest"]
+    # docker's: its login runs without a daemon (its build, tag and push need one: their text is checked)
+    console.click("#push-commands")
+    console.click("button[data-tool=docker]")
+    dcmds = [e.text for e in console.d.find_elements(By.CSS_SELECTOR, "code.cmd-docker")]
+    console.button("Close")
+    assert len(dcmds) == 4
+    assert dcmds[2] == f"docker tag {name}:latest {berth.host}/{name}:latest"
+    assert dcmds[3] == f"docker push {berth.host}/{name}:latest"
+    cfg = tmp_path / "docker-config"
+    cfg.mkdir()
+    (cfg / "config.json").write_text('{"auths":{}}\n')
+    denv = dict(env, HOME=str(tmp_path), DOCKER_CONFIG=str(cfg), DOCKER_HOST=f"unix://{tmp_path}/no-daemon.sock")
+    run(["bash", "-o", "pipefail", "-c", dcmds[0]], env=denv, timeout=180, redact=[berth.secret])
+    auths = json.loads((cfg / "config.json").read_text())["auths"]
+    assert list(auths) == [berth.host] and auths[berth.host]["auth"]
 
 
 def test_repository_policy_invalid_then_valid(console, ecr, iam, berth):
