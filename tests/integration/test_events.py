@@ -493,6 +493,8 @@ def test_kill_9_with_pending_deliveries_loses_none(berth_factory):
         rcv.stop()
 
 
+@pytest.mark.sqlite_only("on a database other servers share, a dead server's leases run out (5 minutes): another "
+                         "server may still hold them")
 def test_kill_9_during_a_delivery_does_not_hold_it_for_the_lease(berth_factory):
     """A server killed while a delivery is in flight (its job leased for five minutes) delivers it
     as soon as it is back: on a store no other server shares, a start frees its dead leases."""
