@@ -222,10 +222,8 @@ def test_key_pair_sign_in_sets_a_strict_cookie(berth):
 
 
 def test_secure_cookie_under_berths_own_tls(tmp_path):
-    from test_serve_admin import start, stop
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], timeout=60)
+    from test_serve_admin import self_signed, start, stop
+    cert, key = self_signed(tmp_path)
     p, url = start(tmp_path, ["--tls-cert", str(cert), "--tls-key", str(key)], scheme="https")
     try:
         s = requests.Session()

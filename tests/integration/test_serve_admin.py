@@ -53,10 +53,16 @@ def stop(p):
     assert p.wait(timeout=15) == 0
 
 
-def test_https_with_a_certificate(tmp_path):
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, made with openssl: (cert, key) paths."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], timeout=60)
+    return cert, key
+
+
+def test_https_with_a_certificate(tmp_path):
+    cert, key = self_signed(tmp_path)
     p, url = start(tmp_path, ["--tls-cert", str(cert), "--tls-key", str(key)], scheme="https")
     try:
         r = requests.get(url + "/v2/", verify=str(cert), timeout=10)
