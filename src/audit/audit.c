@@ -346,7 +346,7 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
 static void event_uuid(char out[37], int64_t ms)
 {
     unsigned char b[16];
-    random_bytes(b + 6, sizeof(b) - 6);
+    random_id_bytes(b + 6, sizeof(b) - 6);
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
@@ -551,10 +551,15 @@ int audit_record_in_transaction(const struct audit_call *a)
     }
     if (rc == 0) {
         /* moved once the caller commits (or found gone if it rolls back) */
+        /* the writer wakes for the first staged record (to start gathering)
+         * and for a batch's worth, not for each: a wake-up per write cost
+         * the write two context switches */
         pthread_mutex_lock(&q.lock);
+        bool wake = !q.staged || (q.nstaged < MOVE_BATCH && q.nstaged + (unsigned)n >= MOVE_BATCH);
         q.staged = true;
         q.nstaged += (unsigned)n;
-        pthread_cond_signal(&q.nonempty);
+        if (wake)
+            pthread_cond_signal(&q.nonempty);
         pthread_mutex_unlock(&q.lock);
     }
     /* counted before the commit: a failed commit fails the call, which is then recorded as such */
