@@ -660,3 +660,74 @@ def test_a_record_of_bytes_that_are_not_utf8_hides_no_other_record(srv, iam, ct)
         r = record(e)
         assert r["eventName"] == e["EventName"] and r["errorCode"] == "InvalidAction"
         assert r["userIdentity"]["userName"] == user and r["errorMessage"].startswith("Could not find operation")
+
+
+def audit_records_migration_sql():
+    """SQLite's text of AUDIT_RECORDS_MIGRATION in src/store/store.c (migration 19): its string literals
+    joined, with the macro's `integer` as INTEGER."""
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[2] / "src" / "store" / "store.c").read_text()
+    start = src.index("#define AUDIT_RECORDS_MIGRATION(integer)")
+    body = src[start:src.index("\n\n", start)].split("\n", 1)[1]
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\b(integer)\b', body)
+    return "".join(lit or "INTEGER" for lit, _ in parts)
+
+
+@pytest.mark.sqlite_only("takes berth.db back to SQLite's schema 18; PostgreSQL's migrate test starts from each version")
+def test_migration_keeps_indexed_and_staged_records(berth_factory):
+    """Migration 19 (audit_events and audit_pending into audit_records + audit_index): a record that
+    schema 18 had indexed and one it had staged but not yet indexed (audit_pending) are both found
+    by every lookup after the upgrade, newest first, with their resources."""
+    import sqlite3
+
+    srv = berth_factory()
+    ecr, ct = client(srv, "ecr"), client(srv, "cloudtrail")
+    old, staged = name("mig"), name("mig")
+    ecr.create_repository(repositoryName=old)
+    ecr.create_repository(repositoryName=staged)
+    assert len(by_name(ct, "CreateRepository")) == 2  # a lookup indexes what is staged
+    srv.stop()
+
+    # schema 18 as an older berth left it: records indexed in audit_events (with audit_resources rows),
+    # the newest write's record still staged in audit_pending (no resources rows yet)
+    db = sqlite3.connect(srv.data_dir / "berth.db")
+    cols = ("account_id, event_id, event_time, event_name, event_source, username, access_key_id, read_only, "
+            "resources, record")
+    (seq,) = db.execute("SELECT seq FROM audit_records WHERE resources LIKE ?", (f"%{staged}%",)).fetchone()
+    assert db.execute("SELECT count(*) FROM audit_index WHERE seq = ?", (seq,)).fetchone() == (1,)
+    db.executescript(
+        "DROP TABLE audit_index;"
+        "ALTER TABLE audit_records RENAME TO audit_events;"
+        "CREATE INDEX audit_events_account ON audit_events(account_id, seq);"
+        "CREATE INDEX audit_events_time ON audit_events(event_time);"
+        "CREATE INDEX audit_events_name ON audit_events(account_id, event_name, seq);"
+        "CREATE INDEX audit_events_user ON audit_events(account_id, username, seq);"
+        "CREATE INDEX audit_events_key ON audit_events(account_id, access_key_id, seq);"
+        "CREATE INDEX audit_events_id ON audit_events(event_id);"
+        "CREATE INDEX audit_events_source ON audit_events(account_id, event_source, seq);"
+        "CREATE INDEX audit_events_read_only ON audit_events(account_id, read_only, seq);"
+        "CREATE TABLE audit_pending(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+        " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
+        " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL, resources TEXT NOT NULL, record TEXT NOT NULL);")
+    db.execute(f"INSERT INTO audit_pending({cols}) SELECT {cols} FROM audit_events WHERE seq >= ?", (seq,))
+    db.execute("DELETE FROM audit_events WHERE seq >= ?", (seq,))
+    db.execute("DELETE FROM audit_resources WHERE seq >= ?", (seq,))
+    db.commit()
+    assert db.execute("SELECT count(*) FROM audit_pending").fetchone()[0] >= 1
+    db.executescript(audit_records_migration_sql())
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_events', 'audit_pending')").fetchone() \
+        == (0,)
+    db.close()
+
+    srv.start()
+    ct = client(srv, "cloudtrail")
+    for repo in (old, staged):
+        got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+        assert [(e["EventName"], e["Resources"]) for e in got] == \
+            [("CreateRepository", [{"ResourceType": "AWS::ECR::Repository", "ResourceName": repo}])], repo
+    created = by_name(ct, "CreateRepository")
+    assert [e["Resources"][0]["ResourceName"] for e in created] == [staged, old]
+    got = events(ct, LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": created[0]["EventId"]}])
+    assert [e["EventId"] for e in got] == [created[0]["EventId"]]
+    srv.stop()
