@@ -460,14 +460,19 @@ int auth_precheck_sigv4(struct request *r, const char *const *services, int prot
 {
     struct sigv4_result res;
     struct request_gen g = {0};
-    return check_sigv4(r, NULL, services, protocol, &res, fail, &g);
+    int rc = check_sigv4(r, NULL, services, protocol, &res, fail, &g);
+    if (rc == 0 && g.have && g.gen)
+        r->auth_generation = g.gen;
+    return rc;
 }
 
 int auth_identify_sigv4(struct request *r, const char *payload_sha256, const char *const *services, int protocol,
                         struct principal *out, struct auth_failure *fail)
 {
     struct sigv4_result res;
-    struct request_gen g = {0};
+    /* the precheck's generation: one read of it per request (a round trip
+     * on PostgreSQL), and one state the request is judged by */
+    struct request_gen g = {r->auth_generation, r->auth_generation != 0};
     int rc;
     if (check_sigv4(r, payload_sha256, services, protocol, &res, fail, &g) < 0)
         return E_UNAUTH;

@@ -75,6 +75,10 @@ struct request {
     bool completed_ok;
 
     char principal[704]; /* who, for the log line; never a secret */
+    /* the store's cache generation auth.c identified the caller at when it
+     * prechecked the headers (0: none yet): the identification after the
+     * body reads the same, so a request is judged by one state */
+    uint64_t auth_generation;
     char operation[64];  /* the API operation (ECR, IAM), for the log line; "" for /v2 */
     const char *route;   /* a static name of the /v2 route (or other endpoint), for metrics */
     /* the client's address and whether it reached berth over TLS; from a
