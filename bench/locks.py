@@ -19,13 +19,11 @@ machine's cores are shared with PostgreSQL and the clients, so compare the two b
 run; the waits are the part that does not depend on CPU speed.
 """
 import argparse
-import http.client
 import os
 import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
 import requests
@@ -48,32 +46,14 @@ def puts(servers, repos, n, clients):
         s = servers[i % len(servers)]
         makers[repo] = benchlib.tiny_blobs(s.url, repo, s.cred)
     run = "%x" % int(time.time() * 1000)
-    errors = []
 
-    def client(k):
+    def work(k):
         s, repo = servers[k % len(servers)], repos[k % len(repos)]
-        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
         headers = {"Content-Type": OCI_MANIFEST, "Authorization": "Basic " + s.basic}
-        bodies = [(i, makers[repo]("%s-%d" % (run, i))) for i in range(k, n, clients)]
-        for i, body in bodies:
-            conn.request("PUT", "/v2/%s/manifests/p%s-%d" % (repo, run, i), body, headers)
-            r = conn.getresponse()
-            r.read()
-            if r.status != 201:
-                errors.append("PUT manifest -> %d" % r.status)
-                break
-        conn.close()
+        return "127.0.0.1", s.port, headers, [("/v2/%s/manifests/p%s-%d" % (repo, run, i), makers[repo]("%s-%d" % (run, i)))
+                                              for i in range(k, n, clients)]
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    t = time.monotonic() - t0
-    if errors:
-        raise SystemExit("puts: " + errors[0])
-    return n / t
+    return benchlib.put_manifests(clients, work)
 
 
 class Server:

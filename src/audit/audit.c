@@ -10,12 +10,13 @@
  * leader of a group commit, so an uncontended write costs no hand-off to
  * another thread); otherwise it waits for the batch under way, which other
  * writes join while it commits. Reads only queue: one writer thread writes
- * what they leave, after gathering for a few milliseconds. On a database
- * several servers share (PostgreSQL) a read waits for its record as a
- * write does, without a sync: a lookup on another server cannot wait for
- * this server's queue, and must still see every call answered before it
- * was made (records also keep the order of calls made one after another
- * through different servers). A batch with a
+ * what they leave, after gathering for a few milliseconds. A lookup waits
+ * for what its own server queued before it (audit_sync); on a database
+ * several servers share (PostgreSQL), a read answered by another server
+ * shows there once that server's writer commits it, a few milliseconds
+ * later (CloudTrail's own event history takes minutes). A read waiting for
+ * its record there cost it a commit of its own: reads served at less than
+ * half the rate. A batch with a
  * write's record syncs the WAL before the write is answered (as every
  * acknowledged write in berth); one of reads' records alone commits without
  * a sync (synchronous=NORMAL), and reaches the disk with the next sync of
@@ -346,7 +347,7 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
 static void event_uuid(char out[37], int64_t ms)
 {
     unsigned char b[16];
-    random_bytes(b + 6, sizeof(b) - 6);
+    random_id_bytes(b + 6, sizeof(b) - 6);
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)((uint64_t)ms >> (8 * (5 - i)));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
@@ -397,7 +398,7 @@ static int in_transaction(bool full, int (*fn)(void *ctx), void *ctx)
     int rc = full ? 0 : store_audit_sync(false);
     /* records are rows of their own: the store's other writers go on
      * (store/audit.c says how moves and inserts stay in commit order) */
-    if (rc == 0 && (rc = store_begin_shared()) == 0) {
+    if (rc == 0 && (rc = full ? store_begin_shared() : store_begin_shared_unsynced()) == 0) {
         rc = fn(ctx);
         if (rc == 0)
             rc = store_commit();
@@ -436,6 +437,12 @@ static int write_batch(struct item **items, unsigned n)
     struct batch b = {items, n, false};
     for (unsigned i = 0; i < n && !b.full; i++)
         b.full = !items[i]->row.read_only;
+    if (store_is_shared()) {
+        const struct audit_row *rows[BATCH_MAX];
+        for (unsigned i = 0; i < n; i++)
+            rows[i] = &items[i]->row;
+        return store_audit_write_pg(rows, n, b.full);
+    }
     return in_transaction(b.full, insert_batch, &b);
 }
 
@@ -523,10 +530,7 @@ void audit_record(const struct audit_call *a)
         uint64_t seq = push(item_new(a, a->resource_account, event_id, request_id, ms));
         last = seq ? seq : last;
     }
-    /* a read's record too when other servers share the database: a lookup
-     * there waits for its own queue (audit_sync), not this one's, and
-     * would miss a call answered here before it was made */
-    if ((!a->read_only || store_is_shared()) && last)
+    if (!a->read_only && last)
         wait_committed(last);
 }
 
@@ -551,10 +555,15 @@ int audit_record_in_transaction(const struct audit_call *a)
     }
     if (rc == 0) {
         /* moved once the caller commits (or found gone if it rolls back) */
+        /* the writer wakes for the first staged record (to start gathering)
+         * and for a batch's worth, not for each: a wake-up per write cost
+         * the write two context switches */
         pthread_mutex_lock(&q.lock);
+        bool wake = !q.staged || (q.nstaged < MOVE_BATCH && q.nstaged + (unsigned)n >= MOVE_BATCH);
         q.staged = true;
         q.nstaged += (unsigned)n;
-        pthread_cond_signal(&q.nonempty);
+        if (wake)
+            pthread_cond_signal(&q.nonempty);
         pthread_mutex_unlock(&q.lock);
     }
     /* counted before the commit: a failed commit fails the call, which is then recorded as such */

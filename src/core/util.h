@@ -14,6 +14,9 @@
 
 /* Fills out with n cryptographically random bytes. */
 void random_bytes(void *out, size_t n);
+/* The same for identifiers that must be unique and unguessable but are not
+ * keys (UUIDs): cheaper, from a per-thread pool. */
+void random_id_bytes(void *out, size_t n);
 /* Writes 2*n lowercase hex characters and a NUL. */
 void hex_encode(char *out, const void *data, size_t n);
 /* The value of one hex digit (either case), or -1. */

@@ -23,24 +23,34 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "store/internal.h"
 
 int store_audit_sync(bool full)
 {
-    return db_done(db_stmt(full ? DB_SQL("PRAGMA synchronous=FULL", "SET synchronous_commit TO on")
-                                     : DB_SQL("PRAGMA synchronous=NORMAL", "SET synchronous_commit TO off")), "audit sync mode");
+    /* PostgreSQL's is the transaction's own (store_begin_shared_unsynced()) */
+    if (db_is_pg())
+        return 0;
+    return db_done(db_stmt(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"), "audit sync mode");
 }
 
 /* Binds a row's columns as ?1..?10 (account_id to record); *zres_out is
  * the resources' JSON, for the caller to free after the statement ran. */
-static void bind_row(struct db_statement *st, const struct audit_row *row, char **zres_out)
+/* A row's resources as the JSON array kept with the record. */
+static char *resources_json(const struct audit_row *row)
 {
     json_t *res = json_array();
     for (int i = 0; i < row->nresources; i++)
         json_array_append_new(res, json_pack("[s,s]", row->resources[i].type, row->resources[i].name));
-    *zres_out = json_dumps(res, JSON_COMPACT);
+    char *z = json_dumps(res, JSON_COMPACT);
     json_decref(res);
+    return z;
+}
+
+static void bind_row(struct db_statement *st, const struct audit_row *row, char **zres_out)
+{
+    *zres_out = resources_json(row);
     db_bind_text(st, 1, row->account_id);
     db_bind_text(st, 2, row->event_id);
     db_bind_int64(st, 3, row->event_ms);
@@ -67,6 +77,48 @@ int store_audit_stage(const struct audit_row *row)
     bind_row(st, row, &zres);
     int rc = db_done(st, "staged audit event");
     free(zres);
+    return rc;
+}
+
+/* PostgreSQL: a batch's rows staged in a transaction of their own, in one
+ * round trip: BEGIN, the registry key shared (as store_begin_shared()),
+ * the commit mode, one INSERT of every row (seqs in the rows' order, each
+ * in audit_unindexed too) and COMMIT, as one script of quoted literals.
+ * A statement per row and per step would cost a read's record (whose
+ * answer waits for it here: audit.c says why) several round trips. */
+int store_audit_write_pg(const struct audit_row *const *rows, unsigned n, bool synced)
+{
+    struct buf b;
+    int rc = 0;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_puts(&b, "BEGIN; " DB_PG_REGISTRY_SHARED "; ");
+    if (!synced)
+        buf_puts(&b, "SET LOCAL synchronous_commit TO off; ");
+    buf_puts(&b, "WITH r AS (INSERT INTO audit_records(" EVENT_COLUMNS ") VALUES ");
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        const struct audit_row *row = rows[i];
+        char *zres = resources_json(row);
+        const char *text[] = {row->account_id, row->event_id};
+        const char *more[] = {row->event_name, row->event_source, row->username, row->access_key_id};
+        buf_puts(&b, i ? ", (" : "(");
+        for (size_t k = 0; k < 2 && rc == 0; k++)
+            if ((rc = db_pg_append_literal(&b, text[k])) == 0)
+                buf_puts(&b, ", ");
+        buf_printf(&b, "%lld, ", (long long)row->event_ms);
+        for (size_t k = 0; k < 4 && rc == 0; k++)
+            if ((rc = db_pg_append_literal(&b, more[k])) == 0)
+                buf_puts(&b, ", ");
+        buf_printf(&b, "%d, ", row->read_only ? 1 : 0);
+        if (rc == 0 && (rc = db_pg_append_literal(&b, zres)) == 0)
+            buf_puts(&b, ", ");
+        if (rc == 0 && (rc = db_pg_append_literal(&b, row->record)) == 0)
+            buf_puts(&b, ")");
+        free(zres);
+    }
+    buf_puts(&b, " RETURNING seq) INSERT INTO audit_unindexed(seq) SELECT seq FROM r ORDER BY seq; COMMIT");
+    if (rc == 0)
+        rc = db_pg_transaction(b.ptr, "staged audit events");
+    buf_release(&b);
     return rc;
 }
 

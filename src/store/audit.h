@@ -39,8 +39,14 @@ struct audit_row {
  * store's default: COMMIT waits for the WAL to reach the disk) or not
  * (synchronous=NORMAL: a commit is in the WAL file, which survives the
  * process being killed, and reaches the disk with the next sync of the WAL,
- * any FULL commit or a checkpoint). Outside a transaction. */
+ * any FULL commit or a checkpoint). Outside a transaction. SQLite's only:
+ * on PostgreSQL a transaction says it (store_begin_shared_unsynced()). */
 int store_audit_sync(bool full);
+
+/* PostgreSQL: stages rows (n >= 1) in a transaction of their own, in one
+ * round trip; synced: its commit waits for the WAL flush (a write's record
+ * among them), else synchronous_commit is off for it. */
+int store_audit_write_pg(const struct audit_row *const *rows, unsigned n, bool synced);
 
 /* Stages a row in the caller's transaction: one row into the table of
  * records, which has no index but its key, so that a transaction pays for

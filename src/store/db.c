@@ -587,14 +587,87 @@ static bool pg_conn_lost(void)
     return false;
 }
 
+/* A write in a transaction runs under a savepoint, so that its failure
+ * leaves the transaction as SQLite leaves it (the statement undone, the
+ * rest kept). SAVEPOINT, the statement and RELEASE go in one round trip
+ * (libpq's pipeline mode): three would triple a write's waits for the
+ * server. The statement's result goes in st->res; -1 with pg_state and
+ * pg_message set when the savepoint or its release failed or the
+ * connection did. After a failure of the statement itself, the pipeline
+ * skipped the release and the caller rolls back to the savepoint. */
+static int pg_run_guarded(struct db_statement *st)
+{
+    PGresult *res[3] = {NULL, NULL, NULL};
+    bool sent = PQenterPipelineMode(tpg) == 1 &&
+                PQsendQueryParams(tpg, "SAVEPOINT db_stmt", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+                PQsendQueryPrepared(tpg, st->name, st->nparams, (const char *const *)st->val, st->len, st->fmt, 0) == 1 &&
+                PQsendQueryParams(tpg, "RELEASE SAVEPOINT db_stmt", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+                PQpipelineSync(tpg) == 1;
+    /* each query's results end with a NULL; the sync's result ends it all */
+    for (int slot = 0, nulls = 0; sent;) {
+        PGresult *r = PQgetResult(tpg);
+        if (!r) {
+            slot++;
+            if (++nulls > 4 || PQstatus(tpg) == CONNECTION_BAD)
+                break; /* the connection went: no sync will come */
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (slot < 3 && !res[slot])
+            res[slot] = r;
+        else
+            PQclear(r);
+    }
+    bool stuck = PQexitPipelineMode(tpg) != 1; /* results left unread */
+    int rc = 0;
+    if (!sent || !res[0] || PQresultStatus(res[0]) != PGRES_COMMAND_OK) {
+        pg_note(res[0]);
+        rc = -1;
+    } else if (PQresultStatus(res[1]) == PGRES_COMMAND_OK || PQresultStatus(res[1]) == PGRES_TUPLES_OK) {
+        if (!res[2] || PQresultStatus(res[2]) != PGRES_COMMAND_OK) {
+            pg_note(res[2]);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && !res[1]) { /* the connection went before the statement's answer */
+        pg_note(NULL);
+        rc = -1;
+    }
+    if (stuck) {
+        /* never used again: the transaction is lost (txn_lost()), and the
+         * next one starts on a new connection */
+        PQfinish(tpg);
+        tpg = NULL;
+        snprintf(pg_state, sizeof(pg_state), "08006");
+        unreachable = true;
+        rc = -1;
+    }
+    st->res = rc == 0 ? res[1] : NULL;
+    if (rc < 0)
+        PQclear(res[1]);
+    PQclear(res[0]);
+    PQclear(res[2]);
+    return rc;
+}
+
 /* Runs a prepared statement on PostgreSQL: DB_ROW/DB_DONE for its first
  * row, DB_ERROR with pg_state and pg_message set. */
 static int pg_run(struct db_statement *st)
 {
     bool savepoint = st->write && txn_open;
-    if (savepoint && pg_exec("SAVEPOINT db_stmt") < 0)
-        return DB_ERROR;
-    st->res = PQexecPrepared(tpg, st->name, st->nparams, (const char *const *)st->val, st->len, st->fmt, 0);
+    if (savepoint) {
+        if (pg_run_guarded(st) < 0) {
+            if (PQstatus(tpg) == CONNECTION_BAD && !txn_open)
+                pg_drop();
+            return DB_ERROR;
+        }
+    } else {
+        st->res = PQexecPrepared(tpg, st->name, st->nparams, (const char *const *)st->val, st->len, st->fmt, 0);
+    }
     ExecStatusType s = PQresultStatus(st->res);
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         pg_note(st->res);
@@ -608,8 +681,6 @@ static int pg_run(struct db_statement *st)
     }
     const char *n = PQcmdTuples(st->res);
     pg_changes = n && *n ? strtoll(n, NULL, 10) : 0;
-    if (savepoint && pg_exec("RELEASE SAVEPOINT db_stmt") < 0)
-        return DB_ERROR;
     st->row = 0;
     return PQntuples(st->res) > 0 ? DB_ROW : DB_DONE;
 }
@@ -919,6 +990,57 @@ void store_close_thread(void)
  * is arbitrary but fixed: "berth" in ASCII. */
 #define PG_WRITER_LOCK "SELECT pg_advisory_xact_lock(1650553460)"
 
+/* Runs script (statements without parameters, the first a BEGIN) in one
+ * round trip on PostgreSQL; on a failure, rolls back what it opened. */
+static int pg_script(const char *script, const char *what)
+{
+    no_statement = false;
+    if (!db_connect()) {
+        no_statement = true;
+        return db_error(what);
+    }
+    if (pg_exec(script) == 0)
+        return 0;
+    /* BEGIN may have opened the transaction that a later statement failed in */
+    if (tpg && PQstatus(tpg) != CONNECTION_BAD && PQtransactionStatus(tpg) != PQTRANS_IDLE)
+        pg_exec("ROLLBACK");
+    int rc = db_error(what);
+    if (PQstatus(tpg) == CONNECTION_BAD)
+        pg_drop();
+    return rc;
+}
+
+int db_begin_write_with(const char *sql, const char *what)
+{
+    if (!pg || !sql)
+        return db_begin_write();
+    char q[512];
+    if ((size_t)snprintf(q, sizeof(q), "BEGIN; %s", sql) >= sizeof(q))
+        return error_set(E_ERROR, "database: %s: statement too long", what);
+    if (pg_script(q, what) < 0)
+        return -1;
+    txn_open = true;
+    return 0;
+}
+
+int db_pg_transaction(const char *script, const char *what)
+{
+    assert(pg && !txn_open);
+    return pg_script(script, what);
+}
+
+int db_pg_append_literal(struct buf *b, const char *z)
+{
+    if (!db_connect())
+        return error_set(E_UNAVAILABLE, "%s", open_error);
+    char *lit = PQescapeLiteral(tpg, z, strlen(z));
+    if (!lit)
+        return error_set(E_ERROR, "database: quoting a value: %s", PQerrorMessage(tpg));
+    int rc = buf_puts(b, lit);
+    PQfreemem(lit);
+    return rc < 0 ? error_set(E_TOOBIG, "database: a statement too long") : 0;
+}
+
 int db_begin_write(void)
 {
     int rc = db_done(db_stmt(pg ? "BEGIN" : "BEGIN IMMEDIATE"), "begin");
@@ -929,9 +1051,7 @@ int db_begin_write(void)
 int store_begin(void)
 {
     int64_t t0 = mono_us();
-    int rc = db_begin_write();
-    if (rc == 0 && pg && (rc = db_done(db_stmt(PG_WRITER_LOCK), "begin")) < 0)
-        store_rollback();
+    int rc = db_begin_write_with(PG_WRITER_LOCK, "begin");
     if (rc == 0)
         db_lock_waited("registry", mono_us() - t0);
     return rc;

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 /* db_step() results */
 #define DB_ROW 100
 #define DB_DONE 101
@@ -101,6 +103,20 @@ int db_begin_read(void);
  * BEGIN IMMEDIATE (its single writer's lock), PostgreSQL's BEGIN. Only
  * store_begin() and store/locks.c, which take the locks, call it. */
 int db_begin_write(void);
+/* The same, then sql (statements without parameters: advisory locks, SET
+ * LOCAL) in the same round trip on PostgreSQL; sql is ignored on SQLite. */
+int db_begin_write_with(const char *sql, const char *what);
+/* The registry key shared (store/locks.h), which a scoped writer takes
+ * first on PostgreSQL. */
+#define DB_PG_REGISTRY_SHARED "SELECT pg_advisory_xact_lock_shared(1650553460)"
+/* PostgreSQL: runs script, a whole transaction ("BEGIN; ...; COMMIT") of
+ * statements without parameters, in one round trip, outside any other
+ * transaction of the thread's; on a failure rolls back what it opened (an
+ * error as a statement's). */
+int db_pg_transaction(const char *script, const char *what);
+/* PostgreSQL: appends z to b as a string literal, quoted for this
+ * connection (PQescapeLiteral), for db_pg_transaction()'s scripts. */
+int db_pg_append_literal(struct buf *b, const char *z);
 /* Counts us microseconds spent starting a write transaction of scope
  * (berth_store_lock_wait_seconds). */
 void db_lock_waited(const char *scope, int64_t us);

@@ -46,6 +46,11 @@ int store_begin_repo(int64_t repo_id);
 int store_begin_account(const char *account_id);
 /* A write transaction that excludes only store_begin()'s writers. */
 int store_begin_shared(void);
+/* The same, whose commit on PostgreSQL does not wait for the WAL to reach
+ * the disk (synchronous_commit off: what a crash may lose is the last
+ * moments' commits, never a committed state's consistency). On SQLite,
+ * store_begin_shared(): its sync is the connection's setting. */
+int store_begin_shared_unsynced(void);
 /* A write transaction that excludes the other writers of the named
  * scope ("vulndb": the vulnerability database's tables). */
 int store_begin_named(const char *name);

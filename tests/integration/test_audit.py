@@ -9,7 +9,6 @@ import json
 import os
 import re
 import time
-import uuid
 
 import boto3
 import botocore
@@ -56,6 +55,19 @@ def events(ct, **kw):
         token = page.get("NextToken")
         if not token:
             return out
+
+
+def settled(lookup, n, seconds=10):
+    """lookup()'s events once there are n of them or more (its last answer after `seconds`). A read's
+    record is committed a few milliseconds after its answer; a lookup through the same server waits
+    for it, one through another server of the registry (make test-scale) sees it once that server's
+    audit writer committed it (docs/operations.md, "Audit trail")."""
+    deadline = time.time() + seconds
+    while True:
+        got = lookup()
+        if len(got) >= n or time.time() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 def by_name(ct, name):
@@ -127,7 +139,8 @@ def test_ecr_errors_and_denials_are_recorded(srv, ecr, iam):
     missing = name("absent")
     with pytest.raises(botocore.exceptions.ClientError):
         ecr.describe_repositories(repositoryNames=[missing])
-    got = lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={missing}")["Events"]
+    got = settled(lambda: lookup_cli(srv, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={missing}")
+                  ["Events"], 1)
     r = record(got[0])
     assert r["eventName"] == "DescribeRepositories" and r["readOnly"] is True
     assert r["errorCode"] == "RepositoryNotFoundException" and missing in r["errorMessage"]
@@ -155,7 +168,7 @@ def test_iam_calls_are_recorded(srv, iam, ct):
     iam.get_user(UserName=user)
     with pytest.raises(botocore.exceptions.ClientError):
         iam.get_user(UserName=user + "-missing")
-    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": user}])
+    got = settled(lambda: events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": user}]), 2)
     assert [e["EventName"] for e in got] == ["GetUser", "CreateUser"]
     create = record(got[1])
     assert create["eventSource"] == "iam.amazonaws.com" and create["readOnly"] is False
@@ -219,7 +232,7 @@ def test_each_lookup_attribute(srv, ct, iam):
     def look(key, value):
         return events(ct, LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}])
 
-    mine = look("Username", user)
+    mine = settled(lambda: look("Username", user), 2)
     assert [e["EventName"] for e in mine] == ["DescribeRepositories", "CreateRepository"]
     assert all(e["Username"] == user and e["AccessKeyId"] == k["AccessKeyId"] for e in mine)
     assert [e["EventId"] for e in look("AccessKeyId", k["AccessKeyId"])] == [e["EventId"] for e in mine]
@@ -271,9 +284,10 @@ def test_time_range(srv, ct, ecr):
 def test_pagination(srv, ct, ecr):
     repo = name("paged")
     ecr.create_repository(repositoryName=repo)
-    for _ in range(6):
-        ecr.describe_repositories(repositoryNames=[repo])
     attr = [{"AttributeKey": "ResourceName", "AttributeValue": repo}]
+    for i in range(6):  # each recorded before the next: in call order through any server
+        ecr.describe_repositories(repositoryNames=[repo])
+        settled(lambda: events(ct, LookupAttributes=attr), i + 2)
     pages, token = [], None
     while True:
         page = ct.lookup_events(LookupAttributes=attr, MaxResults=3, **({"NextToken": token} if token else {}))
@@ -292,6 +306,7 @@ def test_pagination(srv, ct, ecr):
     # the default page is 50
     for _ in range(50):
         ecr.describe_repositories(repositoryNames=[repo])
+    settled(lambda: events(ct, LookupAttributes=attr), 57)
     page = ct.lookup_events(LookupAttributes=attr)
     assert len(page["Events"]) == 50 and page["NextToken"]
     assert len(ct.lookup_events(LookupAttributes=attr, NextToken=page["NextToken"])["Events"]) == 7
@@ -318,7 +333,10 @@ def test_secrets_never_appear_in_any_record(srv, iam, ct):
     b64 = json.loads(token)["authorizationData"][0]["authorizationToken"]
     # the registry login itself (a /v2 write with the password as Basic credentials)
     Registry(srv, auth=("AWS", password)).push_image(name("secrets"), images.make_image(label="s"), tag="x")
+    t0 = time.time()
     every = events(ct)
+    while not any(e["EventName"] == "GetAuthorizationToken" for e in every) and time.time() < t0 + 10:
+        every = events(ct)  # a read's record, perhaps through the other server (settled())
     text = "\n".join(json.dumps(e, default=str) for e in every)
     assert any(e["EventName"] == "CreateAccessKey" for e in every)
     assert any(e["EventName"] == "GetAuthorizationToken" for e in every)
@@ -352,7 +370,8 @@ def test_lookup_needs_cloudtrail_permission(srv, iam):
             env=cli_env(srv, k["AccessKeyId"], k["SecretAccessKey"]), check=False)
     assert p.returncode != 0 and "AccessDeniedException" in p.stderr
     iam.attach_user_policy(UserName=user, PolicyArn=CT_READ_ONLY)
-    got = uct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": user}])["Events"]
+    got = settled(lambda: uct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": user}])
+                  ["Events"], 2)
     # its own denied lookups are in the trail too
     assert got and got[-1]["EventName"] == "LookupEvents"
     assert json.loads(got[-1]["CloudTrailEvent"])["errorCode"] == "AccessDeniedException"
@@ -645,14 +664,16 @@ def test_a_record_of_bytes_that_are_not_utf8_hides_no_other_record(srv, iam, ct)
     iam.create_user(UserName=user)
     k = iam.create_access_key(UserName=user)["AccessKey"]
     uiam = client(srv, "iam", k["AccessKeyId"], k["SecretAccessKey"])
-    for _ in range(2):  # denied, and recorded
+    attr = [{"AttributeKey": "Username", "AttributeValue": user}]
+    for i in range(2):  # denied, and recorded (each before the next call: in call order through any server)
         with pytest.raises(botocore.exceptions.ClientError):
             uiam.get_user(UserName=user)
-    for action in (b"Get\xff\xfeUser", b"\xc3\x28x", b"Zap\xed\xa0\x80"):
+        settled(lambda: events(ct, LookupAttributes=attr), i + 1)
+    for i, action in enumerate((b"Get\xff\xfeUser", b"\xc3\x28x", b"Zap\xed\xa0\x80")):
         r = signed_post(srv, "iam", b"Action=" + action + b"&Version=2010-05-08",
                         {"Content-Type": "application/x-www-form-urlencoded"}, k["AccessKeyId"], k["SecretAccessKey"])
         assert r.status_code == 400 and b"InvalidAction" in r.content
-    attr = [{"AttributeKey": "Username", "AttributeValue": user}]
+        settled(lambda: events(ct, LookupAttributes=attr), i + 3)
     pages, token = [], None
     while True:
         page = ct.lookup_events(LookupAttributes=attr, MaxResults=2, **({"NextToken": token} if token else {}))
@@ -667,3 +688,74 @@ def test_a_record_of_bytes_that_are_not_utf8_hides_no_other_record(srv, iam, ct)
         r = record(e)
         assert r["eventName"] == e["EventName"] and r["errorCode"] == "InvalidAction"
         assert r["userIdentity"]["userName"] == user and r["errorMessage"].startswith("Could not find operation")
+
+
+def audit_records_migration_sql():
+    """SQLite's text of AUDIT_RECORDS_MIGRATION in src/store/store.c (migration 19): its string literals
+    joined, with the macro's `integer` as INTEGER."""
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[2] / "src" / "store" / "store.c").read_text()
+    start = src.index("#define AUDIT_RECORDS_MIGRATION(integer)")
+    body = src[start:src.index("\n\n", start)].split("\n", 1)[1]
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\b(integer)\b', body)
+    return "".join(lit or "INTEGER" for lit, _ in parts)
+
+
+@pytest.mark.sqlite_only("takes berth.db back to SQLite's schema 18; PostgreSQL's migrate test starts from each version")
+def test_migration_keeps_indexed_and_staged_records(berth_factory):
+    """Migration 19 (audit_events and audit_pending into audit_records + audit_index): a record that
+    schema 18 had indexed and one it had staged but not yet indexed (audit_pending) are both found
+    by every lookup after the upgrade, newest first, with their resources."""
+    import sqlite3
+
+    srv = berth_factory()
+    ecr, ct = client(srv, "ecr"), client(srv, "cloudtrail")
+    old, staged = name("mig"), name("mig")
+    ecr.create_repository(repositoryName=old)
+    ecr.create_repository(repositoryName=staged)
+    assert len(by_name(ct, "CreateRepository")) == 2  # a lookup indexes what is staged
+    srv.stop()
+
+    # schema 18 as an older berth left it: records indexed in audit_events (with audit_resources rows),
+    # the newest write's record still staged in audit_pending (no resources rows yet)
+    db = sqlite3.connect(srv.data_dir / "berth.db")
+    cols = ("account_id, event_id, event_time, event_name, event_source, username, access_key_id, read_only, "
+            "resources, record")
+    (seq,) = db.execute("SELECT seq FROM audit_records WHERE resources LIKE ?", (f"%{staged}%",)).fetchone()
+    assert db.execute("SELECT count(*) FROM audit_index WHERE seq = ?", (seq,)).fetchone() == (1,)
+    db.executescript(
+        "DROP TABLE audit_index;"
+        "ALTER TABLE audit_records RENAME TO audit_events;"
+        "CREATE INDEX audit_events_account ON audit_events(account_id, seq);"
+        "CREATE INDEX audit_events_time ON audit_events(event_time);"
+        "CREATE INDEX audit_events_name ON audit_events(account_id, event_name, seq);"
+        "CREATE INDEX audit_events_user ON audit_events(account_id, username, seq);"
+        "CREATE INDEX audit_events_key ON audit_events(account_id, access_key_id, seq);"
+        "CREATE INDEX audit_events_id ON audit_events(event_id);"
+        "CREATE INDEX audit_events_source ON audit_events(account_id, event_source, seq);"
+        "CREATE INDEX audit_events_read_only ON audit_events(account_id, read_only, seq);"
+        "CREATE TABLE audit_pending(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+        " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
+        " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL, resources TEXT NOT NULL, record TEXT NOT NULL);")
+    db.execute(f"INSERT INTO audit_pending({cols}) SELECT {cols} FROM audit_events WHERE seq >= ?", (seq,))
+    db.execute("DELETE FROM audit_events WHERE seq >= ?", (seq,))
+    db.execute("DELETE FROM audit_resources WHERE seq >= ?", (seq,))
+    db.commit()
+    assert db.execute("SELECT count(*) FROM audit_pending").fetchone()[0] >= 1
+    db.executescript(audit_records_migration_sql())
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_events', 'audit_pending')").fetchone() \
+        == (0,)
+    db.close()
+
+    srv.start()
+    ct = client(srv, "cloudtrail")
+    for repo in (old, staged):
+        got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+        assert [(e["EventName"], e["Resources"]) for e in got] == \
+            [("CreateRepository", [{"ResourceType": "AWS::ECR::Repository", "ResourceName": repo}])], repo
+    created = by_name(ct, "CreateRepository")
+    assert [e["Resources"][0]["ResourceName"] for e in created] == [staged, old]
+    got = events(ct, LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": created[0]["EventId"]}])
+    assert [e["EventId"] for e in got] == [created[0]["EventId"]]
+    srv.stop()
