@@ -124,7 +124,24 @@ int store_job_done(const struct job *j, int64_t next_run)
     int rc = store_begin_shared();
     if (rc < 0)
         return rc;
-    struct db_statement *st = db_stmt(
+    struct db_statement *st;
+    /* On PostgreSQL the row is locked first, so that the UPDATE and the
+     * DELETE below each read it as the last enqueue left it. Unlocked, each
+     * read it as of its own start: an enqueue that marked it again while
+     * the UPDATE began was passed by, the DELETE waited for that enqueue
+     * and then passed the row by too (no longer again = 0), and the job
+     * stayed leased to this finished worker, its new work with it, until
+     * the lease ran out. On SQLite this transaction is the only writer. */
+    if (db_is_pg()) {
+        int64_t n;
+        st = db_stmt("SELECT count(*) FROM (SELECT id FROM jobs WHERE id = ?1 FOR UPDATE) AS j");
+        db_bind_int64(st, 1, j->id);
+        if ((rc = db_count(st, &n, "finish job")) < 0) {
+            store_rollback();
+            return rc;
+        }
+    }
+    st = db_stmt(
         "UPDATE jobs SET owner = '', lease_until = 0, attempts = 0, last_error = NULL,"
         " run_at = CASE WHEN again <> 0 THEN run_at ELSE ?3 END, again = 0"
         " WHERE id = ?1 AND owner = ?2 AND (again <> 0 OR period_ms > 0)");

@@ -73,10 +73,15 @@ def pytest_configure(config):
     if FRONT and (DATABASE != "postgresql" or os.environ.get("BERTH_TEST_BLOB_STORE") != "s3"):
         raise pytest.UsageError("BERTH_TEST_FRONT=nginx needs BERTH_TEST_DATABASE=postgresql and BERTH_TEST_BLOB_STORE=s3 "
                                 "(two servers share one database and one bucket)")
-    if DATABASE == "postgresql" and not os.environ.get("TESTPG_URL"):
+    if DATABASE == "postgresql":
         sys.path.insert(0, str(HERE))
         import pgserver
-        pgserver.start_for_session(os.environ.get("BERTH_BIN", str(DEFAULT_BIN)))
+        if not os.environ.get("TESTPG_URL"):
+            pgserver.start_for_session(os.environ.get("BERTH_BIN", str(DEFAULT_BIN)))
+        else:
+            # a pytest-xdist worker: the controller started the server (the `pg` fixture and
+            # test_readme.py use it, rather than a server of their own or none)
+            pgserver.attach_for_session()
 
 
 def pytest_unconfigure(config):
@@ -476,6 +481,21 @@ def processes(server) -> list:
     """The berth processes a server is: its two under BERTH_TEST_FRONT=nginx, else itself. For
     tests of what each process holds (its metrics, its signals), with each one's url and proc."""
     return list(getattr(server, "members", [server]))
+
+
+# A client's own address, not the trusted proxy's: under BERTH_TEST_FRONT=nginx every berth trusts
+# 127.0.0.1 (nginx's address) as its proxy, and treats its connections as a proxy's (it believes
+# X-Forwarded-For, and drains up to 64 MiB of a body before an early answer). All of 127/8 is
+# loopback on Linux.
+CLIENT_ADDRESS = "127.0.0.2"
+
+
+def direct_connection(server, timeout=10) -> socket.socket:
+    """A raw TCP connection to a berth process of the server itself (its first, behind no proxy)
+    from CLIENT_ADDRESS: for tests of what berth does with a client's connection, which a proxy
+    in front would meet instead."""
+    return socket.create_connection(("127.0.0.1", processes(server)[0].port), timeout=timeout,
+                                    source_address=(CLIENT_ADDRESS, 0))
 
 
 class ExternalServer:

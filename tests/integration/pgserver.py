@@ -125,6 +125,17 @@ def start_for_session(real_bin: str):
     return SERVER
 
 
+def attach_for_session():
+    """The server that the session's controller started (start_for_session), as seen from a
+    pytest-xdist worker, which inherits its environment but not SERVER: enough to create
+    databases and run psql on it; the controller stops it, not this. None without one."""
+    global SERVER
+    if SERVER is None and os.environ.get("TESTPG_PORT"):
+        SERVER = PostgresServer()
+        SERVER.port = int(os.environ["TESTPG_PORT"])
+    return SERVER
+
+
 def stop_for_session():
-    if SERVER:
+    if SERVER and SERVER.dir:
         SERVER.cleanup()

@@ -3,8 +3,11 @@ exhaustion"), against a server of the test's own whose memory is read from /proc
 
 - What the headers show to be refused is refused before the body: a missing or malformed
   signature, a wrong scope, an unknown key, a stale date, an unknown operation, a body longer
-  than the operation takes (and for IAM's form bodies, the signature's part of that). 64 unsigned 28 MiB POSTs that send a little and stall are answered
-  at once and add < 64 MiB to the server's memory.
+  than the operation takes (and for IAM's form bodies, the signature's part of that). 64 unsigned
+  28 MiB POSTs that send a little and stall are answered at once and add < 64 MiB to the server's
+  memory. These raw sockets speak to a berth process itself from a client's address
+  (conftest.direct_connection): a trusted proxy's request is answered after its body, which berth
+  drains first (make test-scale puts nginx in front, and 127.0.0.1 is its trusted address).
 - UploadLayerPart is not buffered: 8 concurrent signed 20 MiB parts add < 160 MiB to the
   server's peak memory, and the layers arrive intact (CompleteLayerUpload checks the digest).
 - A part is written to its session only once it is accepted: a part whose signature fails
@@ -18,7 +21,6 @@ import hashlib
 import json
 import os
 import select
-import socket
 import threading
 import time
 
@@ -31,7 +33,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import processes
+from conftest import direct_connection, processes
 from test_sigv4 import signed
 
 PREFIX = "AmazonEC2ContainerRegistry_V20150921."
@@ -209,14 +211,15 @@ def test_unsigned_posts_that_stall_are_refused_at_once_and_cost_little_memory(sr
     n, declared = 64, 28 * MiB
     headers = {"X-Amz-Target": PREFIX + "UploadLayerPart", "Content-Type": "application/x-amz-json-1.1"}
     # berth itself, not a proxy in front of it (which would meet these clients instead, streaming
-    # their bodies on; make test-scale): one process, on whatever database and blob store it has
-    srv = processes(srv)[0]
+    # their bodies on; make test-scale): one process, on whatever database and blob store it has,
+    # from a client's address (direct_connection)
+    whole, srv = srv, processes(srv)[0]
     before = memory(srv)
     reset_peak(srv)
     socks = []
     try:
         for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s = direct_connection(whole)
             s.sendall(head(srv, headers, declared))
             send_quietly(s, b'{"layerPartBlob":"' + b"A" * 16384)
             socks.append(s)
@@ -284,7 +287,7 @@ def test_refused_from_the_headers_before_the_body(srv, case):
     """Each of these is answered (with the error the request would get after its body) while
     not one byte of the declared body has been sent."""
     declared, status, etype, msg = HEADER_CASES[case]
-    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+    with direct_connection(srv) as s:
         s.sendall(head(srv, _case_headers(srv, case), declared))
         answers = await_answers([s], timeout=5)
     assert answers, f"{case}: no answer before the body"
@@ -304,7 +307,7 @@ def test_iam_refuses_from_the_headers_too(srv, signed):
                          headers=dict(headers))
         SigV4Auth(Credentials("AKIAUNKNOWNKEY000000", "x" * 40), "iam", "us-east-1").add_auth(req)
         headers = dict(req.headers.items())
-    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+    with direct_connection(srv) as s:
         s.sendall(head(srv, headers, MiB))
         answers = await_answers([s], timeout=5)
     assert answers, "no answer before the body"

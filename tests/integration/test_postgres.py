@@ -319,3 +319,100 @@ def test_migrate_moves_a_sqlite_registry_to_postgresql_without_losing_an_image(p
     assert sorted(t for d in listed for t in d["imageTags"]) == ["t0", "t1", "t2"]
     untagged = ecr(new).list_images(repositoryName="move/r0", filter={"tagStatus": "UNTAGGED"})["imageIds"]
     assert len(untagged) == len(index.children)
+
+
+class HeldReceiver:
+    """A webhook receiver on loopback that holds every POST until release() (then answers 200):
+    a delivery job of berth's stays running, its lease held, for as long as the test likes."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.gate = threading.Event()
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.arrived.set()
+                receiver.gate.wait(60)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def release(self):
+        self.gate.set()
+
+    def close(self):
+        self.gate.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_job_queued_again_while_it_finishes_runs_again(registry):
+    """Work queued for a job while it runs marks it to run again (jobs.again), which the worker
+    that finishes it must see. On PostgreSQL the finish (an UPDATE of the job if marked, then a
+    DELETE of it if not) once read the row as it was before a concurrent enqueue committed: the
+    UPDATE passed the row by, the DELETE waited for the enqueue and then passed it by too, and the
+    job stayed leased to its finished worker for the whole lease (5 minutes), its new work with it
+    (make test-scale: a push's webhook event, and the lifecycle actions after it, never came).
+    Here the enqueue is held open in a transaction of the test's while the job finishes."""
+    import psycopg2
+
+    a, = registry(1)
+    receiver = HeldReceiver()
+    db = None
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+        p = subprocess.run([real_binary(), "admin", "webhook", "add", receiver.url, "--data", str(a.data_dir),
+                            "--database", registry.url, "--key-file", str(registry.key)],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert p.returncode == 0, p.stderr
+        repo = create_repository("again/app", a)
+        Registry(a).push_image(repo, images.make_image(label="again"), tag="v1")
+        assert receiver.arrived.wait(30), "the push's event was not sent"
+        key = f"{p.stdout.split()[0]} {a.account_id}/{repo}"
+
+        db = psycopg2.connect(registry.url)
+        cur = db.cursor()
+        now = int(time.time() * 1000)
+        # what jobs_enqueue writes for a job that is running (store_job_enqueue), uncommitted
+        cur.execute("UPDATE jobs SET again = 1, run_at = %s WHERE kind = 'webhook' AND key = %s AND lease_until > %s",
+                    (now, key, now))
+        assert cur.rowcount == 1, "the delivery job is not running"
+        receiver.release()
+        # the worker finishing the job waits for this transaction's row lock
+        watch = psycopg2.connect(registry.url)
+        watch.autocommit = True
+        deadline = time.monotonic() + 20
+        while True:
+            w = watch.cursor()
+            w.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                      " AND wait_event_type = 'Lock' AND query ILIKE '%jobs%'")
+            if w.fetchone()[0] >= 1:
+                break
+            assert time.monotonic() < deadline, "the job's finish never met the open enqueue"
+            time.sleep(0.05)
+        db.commit()
+        # the job is free again at once and runs (nothing more to send), then is gone
+        deadline = time.monotonic() + 15
+        while True:
+            w.execute("SELECT owner, lease_until, again FROM jobs WHERE kind = 'webhook' AND key = %s", (key,))
+            row = w.fetchone()
+            if row is None:
+                break
+            assert time.monotonic() < deadline, f"the job is still held after it finished: {row}"
+            time.sleep(0.1)
+        watch.close()
+    finally:
+        if db is not None:
+            db.close()
+        receiver.close()
