@@ -138,7 +138,8 @@ json_t *audit_redact(json_t *doc)
         snprintf(note, sizeof(note), "(%zu bytes, not recorded)", json_string_length(doc));
         return json_string(note);
     }
-    return doc ? json_deep_copy(doc) : json_null();
+    /* a scalar is shared, not copied: the record only reads it */
+    return doc ? json_incref(doc) : json_null();
 }
 
 /* ---- records ---- */
@@ -207,13 +208,26 @@ void audit_add_resource(struct audit_call *a, const char *type, const char *name
     a->resources[a->nresources++] = (struct audit_resource){type, name};
 }
 
+/* Whether the n bytes at z are well-formed UTF-8. */
+static bool valid_utf8(const char *z, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)z, *end = p + n;
+    while (p < end) {
+        size_t k = utf8_sequence(p);
+        if (!k)
+            return false;
+        p += k;
+    }
+    return true;
+}
+
 /* A copy of z cut to at most max bytes, at a character's start, and made
  * valid UTF-8. */
 static char *cut_utf8(const char *z, size_t max)
 {
     size_t n = z ? strlen(z) : 0;
     if (n <= max)
-        return audit_utf8(z);
+        return valid_utf8(z, n) ? xstrdup(z ? z : "") : audit_utf8(z);
     while (max && ((unsigned char)z[max] & 0xc0) == 0x80)
         max--;
     char *head = xstrndup(z, max), *clean = audit_utf8(head);
@@ -225,6 +239,9 @@ static char *cut_utf8(const char *z, size_t max)
  * not, and a field would go missing), at most max bytes of it. */
 static json_t *jstr_max(const char *z, size_t max)
 {
+    size_t n = z ? strlen(z) : 0;
+    if (n <= max && valid_utf8(z, n))
+        return json_stringn_nocheck(z ? z : "", n);
     char *clean = cut_utf8(z, max);
     json_t *j = json_string(clean);
     free(clean);
