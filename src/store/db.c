@@ -1025,7 +1025,8 @@ int db_begin_write_with(const char *sql, const char *what)
 
 int db_pg_transaction(const char *script, const char *what)
 {
-    assert(pg && !txn_open);
+    if (!pg || txn_open)
+        return error_set(E_ERROR, "database: %s: not a PostgreSQL connection outside a transaction", what);
     return pg_script(script, what);
 }
 
