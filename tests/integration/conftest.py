@@ -483,6 +483,41 @@ def processes(server) -> list:
     return list(getattr(server, "members", [server]))
 
 
+def process_metrics(server, name, **labels) -> list:
+    """For each of the server's processes (each counts its own), the sum of its /metrics samples
+    called name whose labels include labels, read with a real Prometheus text parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = []
+    for p in processes(server):
+        n = 0.0
+        for fam in text_string_to_metric_families(requests.get(p.url + "/metrics", timeout=10).text):
+            for sample in fam.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    n += sample.value
+        out.append(n)
+    return out
+
+
+def migration_sql(marker) -> str:
+    """The SQLite text of the migration in src/store/store.c whose comment says marker: its string
+    literals joined, or, for a migration written as a macro (NAME("INTEGER")), the macro's literals
+    with its parameter as the argument. Later migrations of other areas follow an area's, so a test
+    cannot rewind user_version to re-run one; it runs the same SQL on a database taken back to the
+    schema before it."""
+    src = (Path(__file__).resolve().parents[2] / "src" / "store" / "store.c").read_text()
+    start = src.index("*/", src.index(marker)) + 2
+    end = min(src.index("/* ", start), src.index("};", start))
+    literal = r'"((?:[^"\\]|\\.)*)"'
+    call = re.match(r"\s*([A-Z_]+)\(" + literal + r"\)", src[start:end])
+    if not call:
+        return "".join(re.findall(literal, src[start:end]))
+    define = src.index(f"#define {call.group(1)}(")
+    param = re.match(r"#define \w+\((\w+)\)", src[define:]).group(1)
+    body = src[define:src.index("\n\n", define)].split("\n", 1)[1]
+    return "".join(call.group(2) if word else lit for lit, word in re.findall(literal + rf"|\b({param})\b", body))
+
+
 # A client's own address, not the trusted proxy's: under BERTH_TEST_FRONT=nginx every berth trusts
 # 127.0.0.1 (nginx's address) as its proxy, and treats its connections as a proxy's (it believes
 # X-Forwarded-For, and drains up to 64 MiB of a body before an early answer). All of 127/8 is

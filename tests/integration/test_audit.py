@@ -15,7 +15,7 @@ import botocore
 import pytest
 
 import images
-from conftest import ContainerTools, processes, registry_credentials, require_tool, run
+from conftest import ContainerTools, migration_sql, process_metrics, registry_credentials, require_tool, run
 from regclient import Registry
 
 OTHER_ACCOUNT = "210987654321"
@@ -448,18 +448,8 @@ def test_retention_prunes_old_records(berth_factory):
 
 
 def test_metrics_count_records(srv, ecr):
-    import requests
-    from prometheus_client.parser import text_string_to_metric_families
-
     def written():
-        """Records written by every process of the server (each counts its own)."""
-        n = 0.0
-        for p in processes(srv):
-            for fam in text_string_to_metric_families(requests.get(p.url + "/metrics", timeout=10).text):
-                for sample in fam.samples:
-                    if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
-                        n += sample.value
-        return n
+        return sum(process_metrics(srv, "berth_audit_records_total", result="written"))
 
     before = written()
     ecr.create_repository(repositoryName=name("counted"))
@@ -469,19 +459,8 @@ def test_metrics_count_records(srv, ecr):
 def audit_metrics(server):
     """(records written, batches the group commit wrote) from /metrics, summed over the server's
     processes (each counts its own)."""
-    import requests
-    from prometheus_client.parser import text_string_to_metric_families
-
-    written = batches = 0.0
-    for p in processes(server):
-        for fam in text_string_to_metric_families(requests.get(p.url + "/metrics", timeout=10).text):
-            for sample in fam.samples:
-                if sample.name == "berth_audit_records_total" and sample.labels.get("result") == "written":
-                    written += sample.value
-                elif sample.name == "berth_audit_commit_duration_seconds_count":
-                    batches += sample.value
-    return written, batches
-
+    return (sum(process_metrics(server, "berth_audit_records_total", result="written")),
+            sum(process_metrics(server, "berth_audit_commit_duration_seconds_count")))
 
 def test_v2_writes_are_recorded_in_their_own_transaction(srv, ct):
     """A /v2 write's record goes into the image service's transaction that commits the write: one
@@ -524,19 +503,7 @@ def test_v2_writes_are_recorded_in_their_own_transaction(srv, ct):
 def index_batches(server):
     """Transactions that indexed staged records, from /metrics: one count for each of the server's
     processes (each indexes what is staged, its own or another's, and counts its own)."""
-    import requests
-    from prometheus_client.parser import text_string_to_metric_families
-
-    counts = []
-    for p in processes(server):
-        n = 0.0
-        for fam in text_string_to_metric_families(requests.get(p.url + "/metrics", timeout=10).text):
-            for sample in fam.samples:
-                if sample.name == "berth_audit_index_batches_total":
-                    n += sample.value
-        counts.append(n)
-    return counts
-
+    return process_metrics(server, "berth_audit_index_batches_total")
 
 def test_steady_writes_are_indexed_many_to_a_transaction(srv, ecr, ct):
     """The writer indexes staged records a second after the first of them: one client's steady
@@ -690,18 +657,6 @@ def test_a_record_of_bytes_that_are_not_utf8_hides_no_other_record(srv, iam, ct)
         assert r["userIdentity"]["userName"] == user and r["errorMessage"].startswith("Could not find operation")
 
 
-def audit_records_migration_sql():
-    """SQLite's text of AUDIT_RECORDS_MIGRATION in src/store/store.c (migration 19): its string literals
-    joined, with the macro's `integer` as INTEGER."""
-    from pathlib import Path
-
-    src = (Path(__file__).resolve().parents[2] / "src" / "store" / "store.c").read_text()
-    start = src.index("#define AUDIT_RECORDS_MIGRATION(integer)")
-    body = src[start:src.index("\n\n", start)].split("\n", 1)[1]
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\b(integer)\b', body)
-    return "".join(lit or "INTEGER" for lit, _ in parts)
-
-
 @pytest.mark.sqlite_only("takes berth.db back to SQLite's schema 18; PostgreSQL's migrate test starts from each version")
 def test_migration_keeps_indexed_and_staged_records(berth_factory):
     """Migration 19 (audit_events and audit_pending into audit_records + audit_index): a record that
@@ -724,26 +679,18 @@ def test_migration_keeps_indexed_and_staged_records(berth_factory):
             "resources, record")
     (seq,) = db.execute("SELECT seq FROM audit_records WHERE resources LIKE ?", (f"%{staged}%",)).fetchone()
     assert db.execute("SELECT count(*) FROM audit_index WHERE seq = ?", (seq,)).fetchone() == (1,)
-    db.executescript(
-        "DROP TABLE audit_index;"
-        "ALTER TABLE audit_records RENAME TO audit_events;"
-        "CREATE INDEX audit_events_account ON audit_events(account_id, seq);"
-        "CREATE INDEX audit_events_time ON audit_events(event_time);"
-        "CREATE INDEX audit_events_name ON audit_events(account_id, event_name, seq);"
-        "CREATE INDEX audit_events_user ON audit_events(account_id, username, seq);"
-        "CREATE INDEX audit_events_key ON audit_events(account_id, access_key_id, seq);"
-        "CREATE INDEX audit_events_id ON audit_events(event_id);"
-        "CREATE INDEX audit_events_source ON audit_events(account_id, event_source, seq);"
-        "CREATE INDEX audit_events_read_only ON audit_events(account_id, read_only, seq);"
-        "CREATE TABLE audit_pending(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, event_id TEXT NOT NULL,"
-        " event_time INTEGER NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL, username TEXT NOT NULL,"
-        " access_key_id TEXT NOT NULL, read_only INTEGER NOT NULL, resources TEXT NOT NULL, record TEXT NOT NULL);")
+    # migration 14's indexes of audit_events and migration 15's audit_pending, as store.c writes them
+    events_indexes = [q for q in migration_sql("14: the audit trail").split(";")
+                      if q.startswith("CREATE INDEX audit_events_")]
+    assert len(events_indexes) == 8
+    db.executescript("DROP TABLE audit_index; ALTER TABLE audit_records RENAME TO audit_events;"
+                     + ";".join(events_indexes) + ";" + migration_sql("15: records of writes staged"))
     db.execute(f"INSERT INTO audit_pending({cols}) SELECT {cols} FROM audit_events WHERE seq >= ?", (seq,))
     db.execute("DELETE FROM audit_events WHERE seq >= ?", (seq,))
     db.execute("DELETE FROM audit_resources WHERE seq >= ?", (seq,))
     db.commit()
     assert db.execute("SELECT count(*) FROM audit_pending").fetchone()[0] >= 1
-    db.executescript(audit_records_migration_sql())
+    db.executescript(migration_sql("19: the audit trail's records are written once"))
     assert db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_events', 'audit_pending')").fetchone() \
         == (0,)
     db.close()

@@ -4,9 +4,7 @@ put, referrers' annotations stored at put, /v2 tags/list cut into default pages 
 and the migration that backfills all of it into an existing database.
 """
 
-import re
 import sqlite3
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -14,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 import images
-from conftest import token
+from conftest import migration_sql, token
 from regclient import Registry, describe
 from test_image_status import ecr_raw
 
@@ -178,18 +176,6 @@ def test_referrers_pages_with_type_filter_and_annotations(reg, berth):
     assert {g["digest"]: g["annotations"] for g in got} == want
     r = reg.get(f"/v2/{repo}/referrers/{subject.digest}", params={"artifactType": "application/vnd.example.b.v1"})
     assert {m["digest"]: m["annotations"] for m in r.json()["manifests"]} == want
-
-
-def migration_sql(marker):
-    """The SQL of the migration in src/store/store.c whose comment says marker (its string literals,
-    joined). Later migrations of other areas follow this area's, so the test cannot rewind user_version
-    to re-run it; it runs the same SQL on a database taken back to the schema before it."""
-    src = (Path(__file__).resolve().parents[2] / "src" / "store" / "store.c").read_text()
-    start = src.index(marker)
-    start = src.index("*/", start) + 2
-    end = src.index("/* ", start)
-    end = min(end, src.index("};", start))
-    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', src[start:end]))
 
 
 @pytest.mark.sqlite_only("takes berth.db back to an older SQLite schema; PostgreSQL's schema starts at this version")
