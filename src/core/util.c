@@ -75,8 +75,7 @@ void random_id_bytes(void *out, size_t n)
         random_bytes(pool, sizeof(pool));
         used = 0;
     }
-    memcpy(out, pool + used, n);
-    OPENSSL_cleanse(pool + used, n); /* handed out once */
+    memcpy(out, pool + used, n); /* each byte handed out once */
     used += n;
 }
 
