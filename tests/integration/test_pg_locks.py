@@ -142,17 +142,20 @@ def test_a_held_write_blocks_its_repository_and_every_unscoped_write_but_not_ano
     held.start()
     wait_for_hold(a, holds_before + 1)
     t_hold = time.monotonic()
-    # another repository, through the other server: every step commits while A's put is open
+    # another repository, through the other server: every step commits while A's put is open.
+    # It runs before the waiting writes start: a write waiting for a lock holds its HTTP worker
+    # thread, and the other connections that thread serves wait with it (a limit of berth's
+    # threading, not of the locks; see issue 12's note)
     free = Timed(lambda: reg_b.push_image(other_repo, free_img, tag="v1"))
     free.start()
+    free.join(HOLD_MS / 1000 * 3)
+    assert free.error is None, free.error
+    assert held.is_alive(), "the held put ended before the push to the other repository did"
     # writes to the held repository wait for A's commit
     same = Timed(lambda: reg_b.put_manifest(held_repo, "second", second.manifest, second.media_type))
     delete = Timed(lambda: reg_b.delete(f"/v2/{held_repo}/manifests/{victim.digest}"))
     for t in (same, delete):
         t.start()
-    free.join(HOLD_MS / 1000 * 3)
-    assert free.error is None, free.error
-    assert held.is_alive(), "the held put ended before the push to the other repository did"
     # a write that excludes every writer waits too (and, queued, so would every later writer:
     # PostgreSQL grants a shared lock only behind the exclusive requests already waiting)
     unscoped = Timed(lambda: ecr(b).put_image_tag_mutability(repositoryName=other_repo,
@@ -205,7 +208,10 @@ def test_a_tag_overwrite_queued_behind_a_change_to_immutable_is_refused(pair):
     for t in (held, setting, overwrite):
         t.join(60)
         assert t.error is None, t.error
-    assert held.ended < setting.ended <= overwrite.ended + 0.05
+    # the setting commits once the held put has (it waits for the registry key the put holds shared);
+    # its answer may reach the client a few milliseconds before the put's, which still has its
+    # response to send
+    assert held.ended - 0.05 < setting.ended <= overwrite.ended + 0.05
     assert held.result.status_code == 201, describe(held.result)
     r = overwrite.result
     assert r.status_code == 400 and error_codes(r) == ["TAG_INVALID"], describe(r)
