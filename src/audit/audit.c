@@ -66,6 +66,10 @@
  * most): what a caller sent names resources before it is validated, and a
  * queued record must not hold a request body's worth of them. */
 #define COLUMN_MAX 2048
+/* A compact record's member for its resources' account when that is not
+ * the recipient's (a call on another account's resources, in the caller's
+ * history); never in a record that a lookup returns. */
+#define RESOURCE_ACCOUNT "resourceAccountId"
 #define PRUNE_JOB "audit-prune"
 #define PRUNE_BATCH 5000
 #define WRITE_TRIES 3
@@ -144,40 +148,13 @@ json_t *audit_redact(json_t *doc)
 
 /* ---- records ---- */
 
-/* The length of the well-formed UTF-8 sequence at p (jansson's rules), or
- * 0 when there is none. */
-static size_t utf8_sequence(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n;
-    uint32_t v;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, v = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, v = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, v = c & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
-            return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
-
 char *audit_utf8(const char *z)
 {
     const unsigned char *p = (const unsigned char *)(z ? z : "");
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
     while (*p) {
-        size_t n = utf8_sequence(p);
+        size_t n = utf8_sequence_len(p);
         if (n) {
             buf_put(&b, p, n);
             p += n;
@@ -213,7 +190,7 @@ static bool valid_utf8(const char *z, size_t n)
 {
     const unsigned char *p = (const unsigned char *)z, *end = p + n;
     while (p < end) {
-        size_t k = utf8_sequence(p);
+        size_t k = utf8_sequence_len(p);
         if (!k)
             return false;
         p += k;
@@ -235,42 +212,169 @@ static char *cut_utf8(const char *z, size_t max)
     return clean;
 }
 
-/* A JSON string of z made valid UTF-8 (json_string() refuses what is
- * not, and a field would go missing), at most max bytes of it. */
-static json_t *jstr_max(const char *z, size_t max)
-{
-    size_t n = z ? strlen(z) : 0;
-    if (n <= max && valid_utf8(z, n))
-        return json_stringn_nocheck(z ? z : "", n);
-    char *clean = cut_utf8(z, max);
-    json_t *j = json_string(clean);
-    free(clean);
-    return j;
-}
-
-static json_t *jstr(const char *z)
-{
-    return jstr_max(z, STRING_MAX);
-}
-
 void audit_in_transaction_enable(bool on)
 {
     q.in_transaction = on;
 }
 
-static json_t *user_identity(const struct audit_call *a)
+/* ---- the record's JSON ----
+ *
+ * Written straight into a buffer, byte for byte as jansson's
+ * json_dumps(JSON_COMPACT) writes the record's tree (tests/unit/audit
+ * compares the two), with the secrets redacted on the way: no tree, no
+ * copy of the call's parameters, no dump. A record is stored compact: only
+ * what varies from call to call (who, from where, the parameters and the
+ * answer, the request ID, the region); the fields that are constant or kept
+ * in the row's own columns (eventVersion, eventTime, eventSource,
+ * eventName, eventID, readOnly, resources, eventType, managementEvent,
+ * recipientAccountId, eventCategory) are put back around them when the
+ * record is read (audit_event_json()), at their places, so that a lookup
+ * returns the same bytes as if the whole record had been stored. That
+ * makes the row, which a write's synced commit carries, about half as
+ * long. */
+
+/* z (NULL: "") as jstr_max(z, max) made it: cut to max bytes at a
+ * character's start, made valid UTF-8 (a sequence that the cut splits is
+ * replaced, as in cut_utf8()'s copy: buf_put_json_string() stops at n). */
+static void put_text(struct buf *b, const char *z, size_t max)
+{
+    size_t n = z ? strlen(z) : 0;
+    if (n > max) {
+        n = max;
+        while (n && ((unsigned char)z[n] & 0xc0) == 0x80)
+            n--;
+    }
+    buf_put_json_string(b, z ? z : "", n);
+}
+
+/* audit_redact(v) as JSON, without the copy (NULL: null). */
+static void put_redacted(struct buf *b, json_t *v)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+    bool first = true;
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT:
+        buf_putc(b, '{');
+        json_object_foreach(v, key, x) {
+            if (!first)
+                buf_putc(b, ',');
+            first = false;
+            buf_put_json_string(b, key, strlen(key));
+            buf_putc(b, ':');
+            if (secret_key(key))
+                buf_puts(b, "\"" AUDIT_HIDDEN "\"");
+            else
+                put_redacted(b, x);
+        }
+        buf_putc(b, '}');
+        break;
+    case JSON_ARRAY:
+        buf_putc(b, '[');
+        json_array_foreach(v, i, x) {
+            if (i)
+                buf_putc(b, ',');
+            put_redacted(b, x);
+        }
+        buf_putc(b, ']');
+        break;
+    case JSON_STRING:
+        if (json_string_length(v) > STRING_MAX)
+            buf_printf(b, "\"(%zu bytes, not recorded)\"", json_string_length(v));
+        else
+            buf_put_json_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL: { /* jansson's own digits (rare in a call) */
+        char *z = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        buf_puts(b, z ? z : "null");
+        free(z);
+        break;
+    }
+    case JSON_TRUE:
+        buf_puts(b, "true");
+        break;
+    case JSON_FALSE:
+        buf_puts(b, "false");
+        break;
+    case JSON_NULL:
+        buf_puts(b, "null");
+        break;
+    }
+}
+
+static void put_member(struct buf *b, const char *key, const char *z)
+{
+    buf_puts(b, ",\"");
+    buf_puts(b, key);
+    buf_puts(b, "\":");
+    put_text(b, z, STRING_MAX);
+}
+
+static void put_identity(struct buf *b, const struct audit_call *a)
 {
     const struct principal *p = a->who;
-    if (a->service_event)
-        return json_pack("{s:s,s:s}", "accountId", p->account_id, "invokedBy", "AWS Internal");
-    const char *arn = a->caller_arn ? a->caller_arn : p->arn;
-    json_t *u = json_pack("{s:s,s:o,s:o,s:o}", "type", p->is_root || p->anonymous ? "Root" : "IAMUser", "principalId",
-                          jstr(p->user_id[0] ? p->user_id : p->account_id), "arn", jstr(arn), "accountId", jstr(p->account_id));
+    if (a->service_event) {
+        buf_puts(b, "{\"accountId\":");
+        put_text(b, p->account_id, SIZE_MAX);
+        buf_puts(b, ",\"invokedBy\":\"AWS Internal\"}");
+        return;
+    }
+    buf_puts(b, p->is_root || p->anonymous ? "{\"type\":\"Root\"" : "{\"type\":\"IAMUser\"");
+    put_member(b, "principalId", p->user_id[0] ? p->user_id : p->account_id);
+    put_member(b, "arn", a->caller_arn ? a->caller_arn : p->arn);
+    put_member(b, "accountId", p->account_id);
     if (p->access_key_id[0])
-        json_object_set_new(u, "accessKeyId", jstr(p->access_key_id));
+        put_member(b, "accessKeyId", p->access_key_id);
     if (!p->is_root && p->user_name[0])
-        json_object_set_new(u, "userName", jstr(p->user_name));
-    return u;
+        put_member(b, "userName", p->user_name);
+    buf_putc(b, '}');
+}
+
+/* The record's fields from eventTime to eventName, and from eventID to the
+ * end (but serviceEventDetails), from what the row keeps of them. */
+static void put_time_to_name(struct buf *b, int64_t ms, const char *source, const char *name)
+{
+    char when[32];
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    buf_printf(b, ",\"eventTime\":\"%s\"", when);
+    put_member(b, "eventSource", source);
+    put_member(b, "eventName", name);
+}
+
+static void put_id_to_type(struct buf *b, const char *event_id, bool read_only, const struct audit_resource *res, int nres,
+                           const char *res_account_json, const char *res_account, bool service)
+{
+    put_member(b, "eventID", event_id);
+    buf_puts(b, read_only ? ",\"readOnly\":true" : ",\"readOnly\":false");
+    if (nres) {
+        buf_puts(b, ",\"resources\":[");
+        for (int i = 0; i < nres; i++) {
+            buf_puts(b, i ? ",{\"accountId\":" : "{\"accountId\":");
+            if (res_account_json)
+                buf_puts(b, res_account_json);
+            else
+                put_text(b, res_account, STRING_MAX);
+            put_member(b, "type", res[i].type);
+            put_member(b, "name", res[i].name);
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+    }
+    buf_puts(b, service ? ",\"eventType\":\"AwsServiceEvent\"" : ",\"eventType\":\"AwsApiCall\"");
+}
+
+static void put_tail(struct buf *b, const char *recipient)
+{
+    buf_puts(b, ",\"managementEvent\":true");
+    put_member(b, "recipientAccountId", recipient);
+    buf_puts(b, ",\"eventCategory\":\"Management\"}");
 }
 
 static char *own(struct item *it, const char *z)
@@ -286,61 +390,58 @@ static void item_free(struct item *it)
     free(it);
 }
 
+/* The record of a call (compact: without what the row keeps, for
+ * audit_event_json() to put back), from the row's columns. */
+static void put_record(struct buf *b, const struct audit_call *a, const struct audit_row *row, const char *recipient,
+                       const char *event_id, const char *request_id, bool compact)
+{
+    const char *ua = a->r ? http_header(a->r, "User-Agent") : NULL, *ip = a->r ? a->r->client_ip : "";
+    const char *res_account = a->resource_account ? a->resource_account : a->who->account_id;
+    if (a->service_event)
+        ua = ip = "AWS Internal";
+    buf_puts(b, compact ? "{\"userIdentity\":" : "{\"eventVersion\":\"1.08\",\"userIdentity\":");
+    put_identity(b, a);
+    if (!compact)
+        put_time_to_name(b, row->event_ms, a->source, a->name);
+    put_member(b, "awsRegion", auth_region());
+    put_member(b, "sourceIPAddress", ip);
+    put_member(b, "userAgent", ua);
+    if (a->error_code) {
+        put_member(b, "errorCode", a->error_code);
+        put_member(b, "errorMessage", a->error_message);
+    }
+    buf_puts(b, ",\"requestParameters\":");
+    put_redacted(b, a->request);
+    /* as CloudTrail: what a write answered; a read's answer is not recorded */
+    buf_puts(b, ",\"responseElements\":");
+    put_redacted(b, a->response && !a->error_code && !a->read_only ? a->response : NULL);
+    if (a->additional) {
+        buf_puts(b, ",\"additionalEventData\":");
+        put_redacted(b, a->additional);
+    }
+    put_member(b, "requestID", request_id);
+    if (!compact)
+        put_id_to_type(b, event_id, a->read_only, row->resources, row->nresources, NULL, res_account,
+                       a->service_event != NULL);
+    else if (row->nresources && strcmp(res_account, recipient) != 0)
+        put_member(b, RESOURCE_ACCOUNT, res_account);
+    if (a->service_event) {
+        buf_puts(b, ",\"serviceEventDetails\":");
+        put_redacted(b, a->service_event);
+    }
+    if (compact)
+        buf_putc(b, '}');
+    else
+        put_tail(b, recipient);
+}
+
 /* The record of a call for one account's history (recipient). */
 static struct item *item_new(const struct audit_call *a, const char *recipient, const char *event_id, const char *request_id,
                              int64_t ms)
 {
     struct item *it = xcalloc(1, sizeof(*it));
-    char when[32];
-    const char *ua = a->r ? http_header(a->r, "User-Agent") : NULL, *ip = a->r ? a->r->client_ip : "";
-    if (a->service_event)
-        ua = ip = "AWS Internal";
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    json_t *rec = json_object();
-    json_object_set_new(rec, "eventVersion", json_string("1.08"));
-    json_object_set_new(rec, "userIdentity", user_identity(a));
-    json_object_set_new(rec, "eventTime", json_string(when));
-    json_object_set_new(rec, "eventSource", jstr(a->source));
-    json_object_set_new(rec, "eventName", jstr(a->name));
-    json_object_set_new(rec, "awsRegion", jstr(auth_region()));
-    json_object_set_new(rec, "sourceIPAddress", jstr(ip));
-    json_object_set_new(rec, "userAgent", jstr(ua));
-    if (a->error_code) {
-        json_object_set_new(rec, "errorCode", jstr(a->error_code));
-        json_object_set_new(rec, "errorMessage", jstr(a->error_message));
-    }
-    json_object_set_new(rec, "requestParameters", a->request ? audit_redact(a->request) : json_null());
-    /* as CloudTrail: what a write answered; a read's answer is not recorded */
-    json_object_set_new(rec, "responseElements",
-                        a->response && !a->error_code && !a->read_only ? audit_redact(a->response) : json_null());
-    if (a->additional)
-        json_object_set_new(rec, "additionalEventData", audit_redact(a->additional));
-    json_object_set_new(rec, "requestID", jstr(request_id));
-    json_object_set_new(rec, "eventID", jstr(event_id));
-    json_object_set_new(rec, "readOnly", json_boolean(a->read_only));
-    if (a->nresources) {
-        json_t *res = json_array();
-        for (int i = 0; i < a->nresources; i++)
-            json_array_append_new(res, json_pack("{s:o,s:o,s:o}", "accountId",
-                                                 jstr(a->resource_account ? a->resource_account : a->who->account_id), "type",
-                                                 jstr_max(a->resources[i].type, COLUMN_MAX), "name",
-                                                 jstr_max(a->resources[i].name, COLUMN_MAX)));
-        json_object_set_new(rec, "resources", res);
-    }
-    json_object_set_new(rec, "eventType", json_string(a->service_event ? "AwsServiceEvent" : "AwsApiCall"));
-    if (a->service_event)
-        json_object_set_new(rec, "serviceEventDetails", audit_redact(a->service_event));
-    json_object_set_new(rec, "managementEvent", json_true());
-    json_object_set_new(rec, "recipientAccountId", jstr(recipient));
-    json_object_set_new(rec, "eventCategory", json_string("Management"));
-    char *z = json_dumps(rec, JSON_COMPACT);
-    json_decref(rec);
-
     struct audit_row *row = &it->row;
+    struct buf b;
     row->account_id = own(it, recipient);
     row->event_id = own(it, event_id);
     row->event_ms = ms;
@@ -352,8 +453,125 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
     for (int i = 0; i < a->nresources; i++)
         row->resources[i] = (struct audit_resource){own(it, a->resources[i].type), own(it, a->resources[i].name)};
     row->nresources = a->nresources;
-    row->record = it->owned[it->nowned++] = z;
+    /* compact when the columns hold what the record would (they keep
+     * COLUMN_MAX bytes of each string, the record STRING_MAX) */
+    bool compact = strlen(a->name) <= COLUMN_MAX && strlen(a->source) <= COLUMN_MAX && strlen(recipient) <= COLUMN_MAX &&
+                   strlen(event_id) <= COLUMN_MAX;
+    buf_init(&b, BUF_UNLIMITED);
+    put_record(&b, a, row, recipient, event_id, request_id, compact);
+    row->record = it->owned[it->nowned++] = buf_detach(&b);
     return it;
+}
+
+/* The end of the JSON value at p, as put_record() writes them (no
+ * white space), or NULL when there is none. */
+static const char *value_end(const char *p)
+{
+    int depth = 0;
+    do {
+        switch (*p) {
+        case '\0':
+            return NULL;
+        case '"':
+            for (p++; *p != '"'; p++)
+                if (!*p || (*p == '\\' && !*++p))
+                    return NULL;
+            p++;
+            break;
+        case '{':
+        case '[':
+            depth++;
+            p++;
+            break;
+        case '}':
+        case ']':
+            if (--depth < 0)
+                return NULL;
+            p++;
+            break;
+        default: /* within a value, or a number, true, false or null */
+            if (depth)
+                p++;
+            else
+                while (*p && !strchr(",}]", *p))
+                    p++;
+        }
+    } while (depth > 0);
+    return p;
+}
+
+/* One member of a compact record: "key":value, the value at val. */
+struct member {
+    const char *base, *val;
+    size_t len;
+};
+
+#define MEMBERS_MAX 16
+
+/* The members of a compact record, in order; their count, or -1 when z is
+ * not one. */
+static int members(const char *z, struct member *out)
+{
+    int n = 0;
+    const char *p = z;
+    if (*p++ != '{')
+        return -1;
+    while (*p == '"' && n < MEMBERS_MAX) {
+        const char *key = p, *colon = value_end(p);
+        if (!colon || *colon != ':' || !(p = value_end(colon + 1)))
+            return -1;
+        out[n++] = (struct member){key, colon + 1, (size_t)(p - key)};
+        if (*p == ',')
+            p++;
+        else
+            break;
+    }
+    return *p == '}' && p[1] == '\0' ? n : -1;
+}
+
+static bool member_is(const struct member *m, const char *key)
+{
+    size_t n = strlen(key);
+    return m->base[0] == '"' && strncmp(m->base + 1, key, n) == 0 && m->base[n + 1] == '"' && m->val == m->base + n + 3;
+}
+
+char *audit_event_json(const struct audit_row *row)
+{
+    static const char compact[] = "{\"userIdentity\":";
+    struct member m[MEMBERS_MAX];
+    const struct member *res_account = NULL, *service = NULL;
+    const char *z = row->record ? row->record : "";
+    int n;
+    /* a record stored whole: written before records were compact, or one
+     * whose columns are cut (put_record()) */
+    if (strncmp(z, compact, sizeof(compact) - 1) != 0 || (n = members(z, m)) < 1 || !member_is(&m[0], "userIdentity"))
+        return xstrdup(z);
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_puts(&b, "{\"eventVersion\":\"1.08\",");
+    buf_put(&b, m[0].base, m[0].len);
+    put_time_to_name(&b, row->event_ms, row->event_source, row->event_name);
+    for (int i = 1; i < n; i++) {
+        if (member_is(&m[i], RESOURCE_ACCOUNT)) {
+            res_account = &m[i];
+        } else if (member_is(&m[i], "serviceEventDetails")) {
+            service = &m[i];
+        } else {
+            buf_putc(&b, ',');
+            buf_put(&b, m[i].base, m[i].len);
+        }
+    }
+    char *account = res_account ? xstrndup(res_account->val, res_account->len - (size_t)(res_account->val - res_account->base))
+                                : NULL;
+    put_id_to_type(&b, row->event_id, row->read_only, row->resources, row->nresources, account, row->account_id,
+                   service != NULL);
+    free(account);
+    if (service) {
+        buf_putc(&b, ',');
+        buf_put(&b, service->base, service->len);
+    }
+    put_tail(&b, row->account_id);
+    return buf_detach(&b);
 }
 
 /* An eventID: a UUID of version 7 (RFC 9562), the time in milliseconds

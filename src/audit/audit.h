@@ -89,6 +89,11 @@ void audit_in_transaction_enable(bool on);
 /* Adds a resource to a call unless it is there already or the list is full. */
 void audit_add_resource(struct audit_call *a, const char *type, const char *name);
 
+/* The CloudTrail event JSON of a row that store_audit_lookup() found:
+ * its record with the fields that the row's columns hold put back (a
+ * record is stored without them). Caller frees. */
+char *audit_event_json(const struct audit_row *row);
+
 /* Is an operation read-only, by its name (Get, List, Describe, BatchGet,
  * BatchCheck, Lookup, Simulate, ...)? */
 bool audit_read_only(const char *operation);

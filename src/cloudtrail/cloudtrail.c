@@ -142,13 +142,15 @@ static int event_row(void *ctx, const struct audit_row *row)
 {
     json_t *events = ctx;
     json_t *resources = json_array();
+    char *record = audit_event_json(row);
     for (int i = 0; i < row->nresources; i++)
         json_array_append_new(resources, json_pack("{s:o,s:o}", "ResourceType", row_string(row->resources[i].type),
                                                    "ResourceName", row_string(row->resources[i].name)));
     json_t *e = json_pack("{s:o,s:o,s:s,s:f,s:o,s:o,s:o}", "EventId", row_string(row->event_id), "EventName",
                           row_string(row->event_name), "ReadOnly", row->read_only ? "true" : "false", "EventTime",
                           (double)row->event_ms / 1000.0, "EventSource", row_string(row->event_source), "Resources", resources,
-                          "CloudTrailEvent", row_string(row->record));
+                          "CloudTrailEvent", row_string(record));
+    free(record);
     if (row->access_key_id[0])
         json_object_set_new(e, "AccessKeyId", row_string(row->access_key_id));
     if (row->username[0])

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
 
 #include "core/alloc.h"
@@ -147,5 +148,64 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     rc = buf_vprintf(b, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+/* The length of the well-formed UTF-8 sequence at p (jansson's rules), or
+ * 0 when there is none. */
+size_t utf8_sequence_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n;
+    uint32_t v;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, v = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, v = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, v = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    return n;
+}
+
+int buf_put_json_string(struct buf *b, const char *z, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)z, *end = p + n, *run = p;
+    int rc = buf_putc(b, '"');
+    while (p < end && rc == 0) {
+        unsigned c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t k = c >= 0x80 ? utf8_sequence_len(p) : 0;
+        if (k && k <= (size_t)(end - p)) {
+            p += k;
+            continue;
+        }
+        char esc[7] = {'\\', (char)c, 0};
+        if (c >= 0x80)
+            memcpy(esc, "\xef\xbf\xbd", 4); /* U+FFFD */
+        else if (c < '\b' || c == '\v' || (c > '\r' && c < 0x20))
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+        else if (c < 0x20)
+            esc[1] = "btnvfr"[c - '\b'];
+        if ((rc = buf_put(b, run, (size_t)(p - run))) == 0)
+            rc = buf_puts(b, esc);
+        run = ++p;
+    }
+    if (rc == 0 && (rc = buf_put(b, run, (size_t)(p - run))) == 0)
+        rc = buf_putc(b, '"');
     return rc;
 }

@@ -48,4 +48,15 @@ int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, surrogates or code points past U+10FFFF; jansson's rules), or 0
+ * when none begins there. Reads up to its first byte that does not continue
+ * a sequence (a NUL does not). */
+size_t utf8_sequence_len(const unsigned char *p);
+/* Appends n bytes of z as a JSON string, escaped as jansson's json_dumps()
+ * escapes ('"', '\\', control characters; nothing else); a byte that begins
+ * no well-formed UTF-8 sequence becomes U+FFFD, where jansson would refuse
+ * the string. z[n] must be readable (a NUL). */
+int buf_put_json_string(struct buf *b, const char *z, size_t n);
+
 #endif

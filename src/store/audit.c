@@ -35,19 +35,26 @@ int store_audit_sync(bool full)
     return db_done(db_stmt(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"), "audit sync mode");
 }
 
-/* Binds a row's columns as ?1..?10 (account_id to record); *zres_out is
- * the resources' JSON, for the caller to free after the statement ran. */
-/* A row's resources as the JSON array kept with the record. */
+/* A row's resources as the JSON array kept with the record, [[type,name],...]
+ * (written by hand: a write's record pays for it on its request thread). */
 static char *resources_json(const struct audit_row *row)
 {
-    json_t *res = json_array();
-    for (int i = 0; i < row->nresources; i++)
-        json_array_append_new(res, json_pack("[s,s]", row->resources[i].type, row->resources[i].name));
-    char *z = json_dumps(res, JSON_COMPACT);
-    json_decref(res);
-    return z;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_putc(&b, '[');
+    for (int i = 0; i < row->nresources; i++) {
+        buf_puts(&b, i ? ",[" : "[");
+        buf_put_json_string(&b, row->resources[i].type, strlen(row->resources[i].type));
+        buf_putc(&b, ',');
+        buf_put_json_string(&b, row->resources[i].name, strlen(row->resources[i].name));
+        buf_putc(&b, ']');
+    }
+    buf_putc(&b, ']');
+    return buf_detach(&b);
 }
 
+/* Binds a row's columns as ?1..?10 (account_id to record); *zres_out is
+ * the resources' JSON, for the caller to free after the statement ran. */
 static void bind_row(struct db_statement *st, const struct audit_row *row, char **zres_out)
 {
     *zres_out = resources_json(row);
