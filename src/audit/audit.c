@@ -111,13 +111,20 @@ bool audit_enabled(void)
 
 /* ---- redaction ---- */
 
-static const char *const secret_keys[] = {"authorizationToken", "secretAccessKey", "password", "oldPassword", "newPassword",
-                                          "sessionToken", "privateKey", "layerPartBlob", "secret", NULL};
+#define SECRET(z) {z, sizeof(z) - 1}
+static const struct {
+    const char *z;
+    size_t n;
+} secret_keys[] = {SECRET("authorizationToken"), SECRET("secretAccessKey"), SECRET("password"), SECRET("oldPassword"),
+                   SECRET("newPassword"),        SECRET("sessionToken"),    SECRET("privateKey"), SECRET("layerPartBlob"),
+                   SECRET("secret")};
 
 static bool secret_key(const char *key)
 {
-    for (const char *const *k = secret_keys; *k; k++)
-        if (strcasecmp(key, *k) == 0)
+    /* every key of a record comes here: its length first */
+    size_t n = strlen(key);
+    for (size_t i = 0; i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++)
+        if (n == secret_keys[i].n && strcasecmp(key, secret_keys[i].z) == 0)
             return true;
     return false;
 }

@@ -706,3 +706,51 @@ def test_migration_keeps_indexed_and_staged_records(berth_factory):
     got = events(ct, LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": created[0]["EventId"]}])
     assert [e["EventId"] for e in got] == [created[0]["EventId"]]
     srv.stop()
+
+
+# CloudTrail's fields in the order a record has them (a call without an error, additional data or a service event)
+RECORD_FIELDS = ["eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
+                 "userAgent", "requestParameters", "responseElements", "requestID", "eventID", "readOnly", "resources",
+                 "eventType", "managementEvent", "recipientAccountId", "eventCategory"]
+
+
+@pytest.mark.sqlite_only("edits berth.db's rows directly")
+def test_compact_records_and_whole_records_of_earlier_versions(berth_factory):
+    """A record is stored compact (what varies per call) and put back together at lookup, CloudTrail's
+    fields in CloudTrail's order (tests/unit/audit/record.c pins the bytes against the jansson tree that
+    earlier versions dumped); a record that an earlier version stored whole is returned as stored."""
+    import sqlite3
+
+    srv = berth_factory()
+    ecr, ct = client(srv, "ecr"), client(srv, "cloudtrail")
+    repo = name("whole")
+    ecr.create_repository(repositoryName=repo)
+    [e] = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    text = e["CloudTrailEvent"]
+    assert [k for k, _ in json.loads(text, object_pairs_hook=lambda kv: kv)] == RECORD_FIELDS
+    srv.stop()
+
+    db = sqlite3.connect(srv.data_dir / "berth.db")
+    (seq, stored) = db.execute("SELECT seq, record FROM audit_records r JOIN audit_index i USING (seq) "
+                               "WHERE i.event_id = ?", (e["EventId"],)).fetchone()
+    assert stored.startswith('{"userIdentity":') and len(stored) < len(text) * 0.7, stored
+    for field in ("eventVersion", "eventTime", "eventSource", "eventName", "eventID", "readOnly", "resources",
+                  "eventType", "managementEvent", "recipientAccountId", "eventCategory"):
+        assert f'"{field}":' not in stored, field
+    # as an earlier version stored it: whole (with a name that a rebuild from the columns would not give)
+    whole = text.replace('"eventName":"CreateRepository"', '"eventName":"CreateRepositoryAsStored"')
+    assert whole != text
+    db.execute("UPDATE audit_records SET record = ? WHERE seq = ?", (whole, seq))
+    db.commit()
+    db.close()
+
+    srv.start()
+    ct = client(srv, "cloudtrail")
+    [again] = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    assert again["CloudTrailEvent"] == whole
+    ecr = client(srv, "ecr")
+    ecr.delete_repository(repositoryName=repo)
+    got = events(ct, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": repo}])
+    assert [x["EventName"] for x in got] == ["DeleteRepository", "CreateRepository"]
+    assert record(got[0])["requestParameters"] == {"repositoryName": repo}
+    srv.stop()
