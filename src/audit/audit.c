@@ -79,6 +79,7 @@ struct item {
     struct audit_row row;
     char *owned[8 + 2 * AUDIT_RESOURCES_MAX];
     int nowned;
+    bool borrow; /* the row's strings may be the call's own */
     uint64_t seq;
 };
 
@@ -384,16 +385,27 @@ static void put_tail(struct buf *b, const char *recipient)
     buf_puts(b, ",\"eventCategory\":\"Management\"}");
 }
 
-static char *own(struct item *it, const char *z)
+/* A column's string: z cut to COLUMN_MAX and made valid UTF-8, a copy
+ * unless the item may borrow z as it is. */
+static const char *own(struct item *it, const char *z)
 {
+    size_t n = z ? strlen(z) : 0;
+    if (it->borrow && z && n <= COLUMN_MAX && valid_utf8(z, n))
+        return z;
     assert(it->nowned < (int)(sizeof(it->owned) / sizeof(it->owned[0])));
     return it->owned[it->nowned++] = cut_utf8(z, COLUMN_MAX);
 }
 
-static void item_free(struct item *it)
+static void item_release(struct item *it)
 {
     for (int i = 0; i < it->nowned; i++)
         free(it->owned[i]);
+    it->nowned = 0;
+}
+
+static void item_free(struct item *it)
+{
+    item_release(it);
     free(it);
 }
 
@@ -442,13 +454,15 @@ static void put_record(struct buf *b, const struct audit_call *a, const struct a
         put_tail(b, recipient);
 }
 
-/* The record of a call for one account's history (recipient). */
-static struct item *item_new(const struct audit_call *a, const char *recipient, const char *event_id, const char *request_id,
-                             int64_t ms)
+/* The record of a call for one account's history (recipient), into it;
+ * borrow: its row may point into a (a record staged at once, not queued). */
+static void item_init(struct item *it, bool borrow, const struct audit_call *a, const char *recipient, const char *event_id,
+                      const char *request_id, int64_t ms)
 {
-    struct item *it = xcalloc(1, sizeof(*it));
     struct audit_row *row = &it->row;
     struct buf b;
+    memset(it, 0, sizeof(*it));
+    it->borrow = borrow;
     row->account_id = own(it, recipient);
     row->event_id = own(it, event_id);
     row->event_ms = ms;
@@ -467,6 +481,13 @@ static struct item *item_new(const struct audit_call *a, const char *recipient, 
     buf_init(&b, BUF_UNLIMITED);
     put_record(&b, a, row, recipient, event_id, request_id, compact);
     row->record = it->owned[it->nowned++] = buf_detach(&b);
+}
+
+static struct item *item_new(const struct audit_call *a, const char *recipient, const char *event_id, const char *request_id,
+                             int64_t ms)
+{
+    struct item *it = xmalloc(sizeof(*it));
+    item_init(it, false, a, recipient, event_id, request_id, ms);
     return it;
 }
 
@@ -791,9 +812,10 @@ int audit_record_in_transaction(const struct audit_call *a)
     const char *recipients[2] = {a->who->account_id, a->resource_account};
     int n = a->resource_account && strcmp(a->resource_account, a->who->account_id) != 0 ? 2 : 1;
     for (int i = 0; i < n && rc == 0; i++) {
-        struct item *it = item_new(a, recipients[i], event_id, request_id, ms);
-        rc = store_audit_stage(&it->row);
-        item_free(it);
+        struct item it;
+        item_init(&it, true, a, recipients[i], event_id, request_id, ms);
+        rc = store_audit_stage(&it.row);
+        item_release(&it);
     }
     if (rc == 0) {
         /* moved once the caller commits (or found gone if it rolls back) */
