@@ -5,7 +5,7 @@
  * written to the store many to a transaction (group commit), in queue
  * order; the number of the last one written is published.
  *
- * A write waits for its number: if no batch is being written it writes one
+ * A write that succeeded waits for its number: if no batch is being written it writes one
  * itself, everything queued so far, on its own thread and connection (the
  * leader of a group commit, so an uncontended write costs no hand-off to
  * another thread); otherwise it waits for the batch under way, which other
@@ -793,7 +793,10 @@ void audit_record(const struct audit_call *a)
         uint64_t seq = push(item_new(a, a->resource_account, event_id, request_id, ms));
         last = seq ? seq : last;
     }
-    if (!a->read_only && last)
+    /* a failed call wrote nothing: its record need not be on the disk
+     * before its answer, which may leave from an HTTP thread (a refusal
+     * before the body), where nothing may wait for the store's locks */
+    if (!a->read_only && !a->error_code && last)
         wait_committed(last);
 }
 

@@ -75,7 +75,8 @@ struct audit_call {
 };
 
 /* Records a call (nothing when auditing is off or not started). Waits for
- * the record to be committed unless a->read_only; call it outside any store
+ * the record to be committed when it is a write that succeeded (a read's
+ * or a failed call's is written within a second); call it outside any store
  * transaction of the calling thread (it may write the batch on its own
  * connection). */
 void audit_record(const struct audit_call *a);

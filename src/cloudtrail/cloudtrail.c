@@ -272,6 +272,11 @@ static void ct_run(struct request *r, const struct principal *as)
     json_decref(c.out);
 }
 
+static void ct_run_signed(struct request *r)
+{
+    ct_run(r, NULL);
+}
+
 static void ct_finish(struct request *r)
 {
     if (r->body_error == E_BUSY) {
@@ -282,7 +287,9 @@ static void ct_finish(struct request *r)
         send_error(r, 413, "SerializationException", "the request body is larger than CloudTrail accepts");
         return;
     }
-    ct_run(r, NULL);
+    /* a lookup first indexes the records staged before it: a write, which
+     * may wait for its lock */
+    http_defer(r, ct_run_signed);
 }
 
 void cloudtrail_serve_as(struct request *r, const struct principal *who)

@@ -486,7 +486,7 @@ static void console_begin(struct request *r)
     }
 }
 
-static void console_finish(struct request *r)
+static void console_run(struct request *r)
 {
     struct console_req *q = r->state;
     if (r->body_error == E_BUSY) {
@@ -494,6 +494,16 @@ static void console_finish(struct request *r)
         return;
     }
     q->route->finish(r, q);
+}
+
+/* A POST (signing in or out, a change, or a call of the APIs, which may
+ * write) runs on a defer thread, where a wait for a lock holds up no one. */
+static void console_finish(struct request *r)
+{
+    if (r->body_error || strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+        console_run(r);
+    else
+        http_defer(r, console_run);
 }
 
 const struct surface console_surface = {

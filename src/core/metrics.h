@@ -31,6 +31,7 @@ extern struct metric_family metric_http_duration;      /* histogram {surface, op
 extern struct metric_family metric_http_received;      /* counter {surface}: request body bytes */
 extern struct metric_family metric_http_sent;          /* counter {surface}: response body bytes */
 extern struct metric_family metric_http_in_flight;     /* gauge: requests begun and not completed */
+extern struct metric_family metric_http_defer_threads; /* gauge: threads of the servers' defer pools */
 extern struct metric_family metric_http_connections;   /* counter: connections accepted */
 /* store/store.c */
 extern struct metric_family metric_store_step;         /* histogram: one sqlite3_step() */

@@ -79,6 +79,18 @@ void random_id_bytes(void *out, size_t n)
     used += n;
 }
 
+static _Thread_local bool waits_forbidden;
+
+void thread_forbid_waits(bool forbid)
+{
+    waits_forbidden = forbid;
+}
+
+bool thread_waits_forbidden(void)
+{
+    return waits_forbidden;
+}
+
 void uuid_v4(char out[37])
 {
     unsigned char b[16];

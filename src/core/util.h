@@ -45,6 +45,12 @@ void format_time_iso(char out[32], int64_t ms);
 /* RFC 7231 HTTP date. */
 void format_time_http(char out[40], int64_t ms);
 
+/* Marks the calling thread as one that serves many clients in turn (an HTTP
+ * event loop), where nothing may wait for a lock: the store says so in its
+ * log when a write transaction begins on it anyway (see http_defer()). */
+void thread_forbid_waits(bool forbid);
+bool thread_waits_forbidden(void);
+
 /* Parses a whole decimal non-negative integer with bounds; E_INVALID otherwise. */
 int parse_u64(struct slice s, uint64_t max, uint64_t *out);
 

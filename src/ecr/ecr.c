@@ -547,7 +547,7 @@ static void ecr_finish(struct request *r)
     }
     const char *target = http_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
     const struct ecr_op *op = op_find(slice_from(target));
-    if (op && op->slow)
+    if (op && (op->writes || op->waits))
         http_defer(r, ecr_run);
     else
         ecr_run(r);
@@ -570,7 +570,7 @@ static int console_call(struct request *r)
         send_error(r, 400, "UnknownOperationException", "");
         return -1;
     }
-    if (op && (op->slow || strcmp(op->name, STREAMED_OP) == 0)) {
+    if (op && (strcmp(op->name, STREAMED_OP) == 0 || strcmp(op->name, "CompleteLayerUpload") == 0)) {
         send_error(r, 400, "UnsupportedOperationException", "layer uploads go through the registry API, not the console");
         return -1;
     }

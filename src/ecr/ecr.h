@@ -81,10 +81,12 @@ struct ecr_op {
      * writes). Handlers that manage their own transactions (image put and
      * delete, layer uploads) are not marked. */
     bool writes;
-    /* The handler may take long (it copies a part into its session, or
-     * verifies, fsyncs and renames a whole layer): it runs on a defer
-     * thread (http_defer), not on the HTTP thread. */
-    bool slow;
+    /* The handler may wait: it writes in transactions of its own (which
+     * may wait for their locks), or takes long (it copies a part into its
+     * session, or verifies, fsyncs and renames a whole layer). It runs on a
+     * defer thread (http_defer), not on the HTTP thread, as every writing
+     * operation does. */
+    bool waits;
 };
 
 extern const struct ecr_op ecr_ops[];

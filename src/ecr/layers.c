@@ -118,7 +118,7 @@ int op_batch_check_layer_availability(struct ecr_call *c)
          * and treat a failure as an error. mediaType is left out: the store
          * does not record the media type a manifest gave a blob, and a guess
          * from the bytes would be worse than nothing. */
-        rc = image_blob_check(&repo, d, &size);
+        rc = image_blob_check(&repo, d, true, &size);
         if (rc == E_NOTFOUND) {
             json_array_append_new(layers, json_pack("{s:s,s:s}", "layerDigest", d, "layerAvailability", "UNAVAILABLE"));
             rc = 0;

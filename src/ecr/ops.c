@@ -2,7 +2,9 @@
  * The operation table of the ECR control plane: operation name, handler,
  * the IAM action the operation is authorized as, what that action is
  * checked on (the repository named in the input, the registry, or "*"),
- * and whether the handler runs in one write transaction of the dispatcher.
+ * whether the handler runs in one write transaction of the dispatcher, and
+ * whether it may wait otherwise (writes of its own, long disk work). Both
+ * kinds run on a defer thread.
  * Operations of the model that are not in this table answer
  * UnsupportedOperationException naming the operation.
  */
@@ -27,10 +29,10 @@ const struct ecr_op ecr_ops[] = {
     {"ListImages", op_list_images, "ecr:ListImages", RES_REPOSITORY, false, false},
     {"DescribeImages", op_describe_images, "ecr:DescribeImages", RES_REPOSITORY, false, false},
     {"BatchGetImage", op_batch_get_image, "ecr:BatchGetImage", RES_REPOSITORY, false, false},
-    {"PutImage", op_put_image, "ecr:PutImage", RES_REPOSITORY, false, false},
-    {"BatchDeleteImage", op_batch_delete_image, "ecr:BatchDeleteImage", RES_REPOSITORY, false, false},
+    {"PutImage", op_put_image, "ecr:PutImage", RES_REPOSITORY, false, true},
+    {"BatchDeleteImage", op_batch_delete_image, "ecr:BatchDeleteImage", RES_REPOSITORY, false, true},
     {"ListImageReferrers", op_list_image_referrers, "ecr:BatchGetImage", RES_REPOSITORY, false, false},
-    {"UpdateImageStorageClass", op_update_image_storage_class, "ecr:UpdateImageStorageClass", RES_REPOSITORY, false, false},
+    {"UpdateImageStorageClass", op_update_image_storage_class, "ecr:UpdateImageStorageClass", RES_REPOSITORY, false, true},
     {"RegisterPullTimeUpdateExclusion", op_register_pull_time_update_exclusion, "ecr:RegisterPullTimeUpdateExclusion",
      RES_REGISTRY, true, false},
     {"DeregisterPullTimeUpdateExclusion", op_deregister_pull_time_update_exclusion, "ecr:DeregisterPullTimeUpdateExclusion",
@@ -38,9 +40,9 @@ const struct ecr_op ecr_ops[] = {
     {"ListPullTimeUpdateExclusions", op_list_pull_time_update_exclusions, "ecr:ListPullTimeUpdateExclusions", RES_REGISTRY,
      false, false},
 
-    {"BatchCheckLayerAvailability", op_batch_check_layer_availability, "ecr:BatchCheckLayerAvailability", RES_REPOSITORY, false, false},
+    {"BatchCheckLayerAvailability", op_batch_check_layer_availability, "ecr:BatchCheckLayerAvailability", RES_REPOSITORY, false, true},
     {"GetDownloadUrlForLayer", op_get_download_url_for_layer, "ecr:GetDownloadUrlForLayer", RES_REPOSITORY, false, false},
-    {"InitiateLayerUpload", op_initiate_layer_upload, "ecr:InitiateLayerUpload", RES_REPOSITORY, false, false},
+    {"InitiateLayerUpload", op_initiate_layer_upload, "ecr:InitiateLayerUpload", RES_REPOSITORY, false, true},
     {"UploadLayerPart", op_upload_layer_part, "ecr:UploadLayerPart", RES_REPOSITORY, false, true},
     {"CompleteLayerUpload", op_complete_layer_upload, "ecr:CompleteLayerUpload", RES_REPOSITORY, false, true},
 
@@ -50,7 +52,7 @@ const struct ecr_op ecr_ops[] = {
      RES_REGISTRY, true, false},
     {"BatchGetRepositoryScanningConfiguration", op_batch_get_repository_scanning_configuration,
      "ecr:BatchGetRepositoryScanningConfiguration", RES_NAMES, false, false},
-    {"StartImageScan", op_start_image_scan, "ecr:StartImageScan", RES_REPOSITORY, false, false},
+    {"StartImageScan", op_start_image_scan, "ecr:StartImageScan", RES_REPOSITORY, false, true},
     {"DescribeImageScanFindings", op_describe_image_scan_findings, "ecr:DescribeImageScanFindings", RES_REPOSITORY, false,
      false},
 
@@ -65,7 +67,7 @@ const struct ecr_op ecr_ops[] = {
     {"GetLifecyclePolicy", op_get_lifecycle_policy, "ecr:GetLifecyclePolicy", RES_REPOSITORY, false, false},
     {"DeleteLifecyclePolicy", op_delete_lifecycle_policy, "ecr:DeleteLifecyclePolicy", RES_REPOSITORY, true, false},
     {"StartLifecyclePolicyPreview", op_start_lifecycle_policy_preview, "ecr:StartLifecyclePolicyPreview", RES_REPOSITORY,
-     false, false},
+     false, true},
     {"GetLifecyclePolicyPreview", op_get_lifecycle_policy_preview, "ecr:GetLifecyclePolicyPreview", RES_REPOSITORY, false,
      false},
 };

@@ -43,7 +43,10 @@
 #define DEFAULT_HEADER_TIMEOUT_S 60
 #define DEFAULT_MAX_CONNECTIONS 2048
 #define DEFAULT_BODY_BUDGET (256ull << 20)
-#define DEFAULT_DEFER_THREADS 4
+/* The defer pool: threads started as work arrives, up to the most; the
+ * first few start with the server. */
+#define DEFAULT_DEFER_THREADS 32
+#define DEFER_THREADS_AT_START 4
 /* How long a new plain-HTTP socket may stay silent before libmicrohttpd gets
  * it anyway: clients that send a TLS ClientHello do so at once. */
 #define SNIFF_US 1000000
@@ -147,13 +150,16 @@ struct server {
     _Atomic uint64_t budget_used;
     uint64_t budget_max;
 
-    /* http_defer() */
+    /* http_defer(): a queue of requests and the threads that take them,
+     * started as needed (a thread waiting for a lock must not hold up work
+     * that needs none) and kept until the server stops */
     pthread_mutex_t defer_lock;
     pthread_cond_t defer_cond;
     struct request *defer_head, *defer_tail;
+    unsigned defer_queued, defer_idle;
     bool defer_stopping;
     pthread_t *defer_threads;
-    unsigned ndefer;
+    unsigned ndefer, defer_max;
 };
 
 /* ---- the body budget ---------------------------------------------------- */
@@ -450,14 +456,33 @@ static void defer_run(struct request *r)
     r->defer_done = true;
 }
 
-/* Suspends the connection and hands the request to the defer pool; while
- * the server stops, runs the work here instead. */
+static void *defer_loop(void *arg);
+
+/* Starts one more defer thread unless the pool is full; with defer_lock
+ * held. */
+static int defer_grow(struct server *s)
+{
+    if (s->ndefer == s->defer_max)
+        return error_set(E_BUSY, "every defer thread is busy");
+    if (pthread_create(&s->defer_threads[s->ndefer], NULL, defer_loop, s) != 0)
+        return error_set(E_ERROR, "cannot start a defer thread");
+    s->ndefer++;
+    metric_add(metric_get(&metric_http_defer_threads, NULL), 1);
+    return 0;
+}
+
+/* Suspends the connection and hands the request to the defer pool, which
+ * grows when every thread it has is taken (the work may wait for a lock
+ * for seconds: the next request may need none); while the server stops,
+ * runs the work here instead. */
 static enum MHD_Result defer_start(struct server *s, struct request *r)
 {
     pthread_mutex_lock(&s->defer_lock);
     if (s->defer_stopping) {
         pthread_mutex_unlock(&s->defer_lock);
+        thread_forbid_waits(false);
         defer_run(r);
+        thread_forbid_waits(true);
         return queue(r);
     }
     MHD_suspend_connection(r->conn);
@@ -467,6 +492,9 @@ static enum MHD_Result defer_start(struct server *s, struct request *r)
     else
         s->defer_head = r;
     s->defer_tail = r;
+    s->defer_queued++;
+    if (s->defer_queued > s->defer_idle && defer_grow(s) < 0 && s->ndefer < s->defer_max)
+        log_warn("http: %s; the request waits for a running one", error_message());
     pthread_cond_signal(&s->defer_cond);
     pthread_mutex_unlock(&s->defer_lock);
     return MHD_YES;
@@ -475,24 +503,28 @@ static enum MHD_Result defer_start(struct server *s, struct request *r)
 static void *defer_loop(void *arg)
 {
     struct server *s = arg;
+    pthread_mutex_lock(&s->defer_lock);
     for (;;) {
-        pthread_mutex_lock(&s->defer_lock);
+        s->defer_idle++;
         while (!s->defer_head && !s->defer_stopping)
             pthread_cond_wait(&s->defer_cond, &s->defer_lock);
+        s->defer_idle--;
         struct request *r = s->defer_head;
-        if (!r) {
-            pthread_mutex_unlock(&s->defer_lock);
-            return NULL;
-        }
+        if (!r)
+            break;
         s->defer_head = r->defer_next;
         if (!s->defer_head)
             s->defer_tail = NULL;
+        s->defer_queued--;
         pthread_mutex_unlock(&s->defer_lock);
         /* once resumed, the daemon may complete and free r at any moment */
         struct MHD_Connection *conn = r->conn;
         defer_run(r);
         MHD_resume_connection(conn);
+        pthread_mutex_lock(&s->defer_lock);
     }
+    pthread_mutex_unlock(&s->defer_lock);
+    return NULL;
 }
 
 void http_defer(struct request *r, void (*work)(struct request *r))
@@ -524,6 +556,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct server *s = cls;
     struct request *r = *con_cls;
 
+    thread_forbid_waits(true);
     if (!r) {
         watch_disarm(s, watch_of(conn));
         r = request_new(s, conn, method, url);
@@ -1000,9 +1033,11 @@ static void defer_stop(struct server *s)
     pthread_mutex_lock(&s->defer_lock);
     s->defer_stopping = true;
     pthread_cond_broadcast(&s->defer_cond);
+    unsigned n = s->ndefer; /* no thread starts once stopping */
     pthread_mutex_unlock(&s->defer_lock);
-    for (unsigned i = 0; i < s->ndefer; i++)
+    for (unsigned i = 0; i < n; i++)
         pthread_join(s->defer_threads[i], NULL);
+    metric_add(metric_get(&metric_http_defer_threads, NULL), -(int64_t)n);
     s->ndefer = 0;
 }
 
@@ -1047,14 +1082,17 @@ int server_start(struct server **out, const struct server_options *opt)
     }
     raise_fd_limit(max_conn);
 
-    unsigned nthreads = opt->defer_threads ? opt->defer_threads : DEFAULT_DEFER_THREADS;
-    s->defer_threads = xcalloc(nthreads, sizeof(*s->defer_threads));
-    for (; s->ndefer < nthreads; s->ndefer++)
-        if (pthread_create(&s->defer_threads[s->ndefer], NULL, defer_loop, s) != 0) {
-            defer_stop(s);
-            server_free(s);
-            return error_set(E_ERROR, "cannot start the defer threads");
-        }
+    s->defer_max = opt->defer_threads ? opt->defer_threads : DEFAULT_DEFER_THREADS;
+    s->defer_threads = xcalloc(s->defer_max, sizeof(*s->defer_threads));
+    pthread_mutex_lock(&s->defer_lock);
+    while (s->ndefer < s->defer_max && s->ndefer < DEFER_THREADS_AT_START && (rc = defer_grow(s)) == 0)
+        ;
+    pthread_mutex_unlock(&s->defer_lock);
+    if (rc < 0) {
+        defer_stop(s);
+        server_free(s);
+        return rc;
+    }
 
     /* ITC: MHD_quiesce_daemon() needs it with TLS, where the daemon listens */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |

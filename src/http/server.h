@@ -14,8 +14,8 @@
  * No thread that serves connections waits on one client: sockets are
  * accepted and sniffed (TLS handshakes on the plain port) by one epoll
  * thread, a client has header_timeout seconds to send a request's headers,
- * and long work (a big fsync, re-hashing) is moved off the HTTP threads
- * with http_defer().
+ * and work that may wait (a write, which waits for its locks; a big
+ * fsync, re-hashing) is moved off the HTTP threads with http_defer().
  *
  * Buffered bodies (BODY_BUFFER) draw on one budget of bytes shared by every
  * request of the server: the Content-Length is reserved when the headers
@@ -110,7 +110,7 @@ struct server_options {
     unsigned max_connections;        /* open connections; 2048 */
     unsigned max_connections_per_ip; /* 0: no per-address limit */
     uint64_t body_budget_bytes;      /* buffered request bytes, all requests; 256 MiB */
-    unsigned defer_threads;          /* workers of http_defer(); 4 */
+    unsigned defer_threads;          /* most threads of http_defer(), started as needed; 32 */
     const char *trusted_proxies;     /* addresses/networks whose X-Forwarded-* count; NULL: none */
 };
 
@@ -144,8 +144,12 @@ const char *http_response_header(struct request *r, const char *name);
  * suspends the connection; work(r) runs on one of the server's defer
  * threads and must install the response with http_respond*(); then the
  * connection is resumed and the response sent. Other connections of the
- * HTTP thread are served meanwhile. r stays valid until work returns even if
- * the client has gone; while the server stops, work runs in place.
+ * HTTP thread are served meanwhile. The pool grows while every thread it
+ * has is busy (work waiting for a lock must not hold up work that needs
+ * none), up to server_options.defer_threads. r stays valid until work
+ * returns even if the client has gone; while the server stops, work runs
+ * in place. Every write of the store runs so: one that begins on an HTTP
+ * thread is logged as a bug (thread_forbid_waits()).
  */
 void http_defer(struct request *r, void (*work)(struct request *r));
 

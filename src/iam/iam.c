@@ -618,9 +618,19 @@ static int run(struct iam_call *c)
 
 static void iam_run(struct request *r, const struct principal *as);
 
-static void iam_finish(struct request *r)
+static void iam_run_signed(struct request *r)
 {
     iam_run(r, NULL);
+}
+
+/* Every call runs on a defer thread: which one writes (and may wait for
+ * the registry's lock) is known only once its form is parsed. */
+static void iam_finish(struct request *r)
+{
+    if (r->body_error) /* answered at once (perhaps before the body comes: no room) */
+        iam_run(r, NULL);
+    else
+        http_defer(r, iam_run_signed);
 }
 
 void iam_serve_as(struct request *r, const struct principal *who)

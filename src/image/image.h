@@ -121,8 +121,12 @@ int image_blob_open(const char *digest, int *fd_out, uint64_t *size_out);
 /* Is the blob in repo (E_NOTFOUND when not), for a client that will refer
  * to it (HEAD, BatchCheckLayerAvailability)? When a GC review of the link
  * is pending it restarts it, so the answer "present" stays true for at
- * least nine tenths of the review delay (see blob/gc.c). */
-int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size_out);
+ * least nine tenths of the review delay (see blob/gc.c). That is a write,
+ * which may wait for the repository's lock: unless may_wait, it returns
+ * IMAGE_CHECK_WRITES instead, for the caller to call again where a wait
+ * holds up no one (http_defer()). */
+#define IMAGE_CHECK_WRITES 1
+int image_blob_check(const struct repo *repo, const char *digest, bool may_wait, uint64_t *size_out);
 /* Are the blob's bytes there (E_NOTFOUND when not)? */
 int image_blob_present(const char *digest);
 /* Are blobs in an object store, so that clients may download them from

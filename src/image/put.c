@@ -9,6 +9,7 @@
 #include "image/image.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "events/events.h"
 #include "image/internal.h"
 #include "image/manifest.h"
+#include "image/reference.h"
 #include "image/scanning.h"
 #include "jobs/jobs.h"
 #include "store/locks.h"
@@ -56,22 +58,35 @@ bool image_tag_immutable(const struct repo *repo, const char *tag)
     return false;
 }
 
-/* A test's hook for the store's locking (tests/integration/test_pg_locks.py):
- * with BERTH_TEST_PUT_HOLD="TAG=MS" in the environment, a put of exactly
- * that tag waits MS milliseconds in its open transaction before it
- * commits, holding its locks. */
-static void test_hold(const char *tag)
+/* A test's hook for the store's locking (tests/integration/test_pg_locks.py,
+ * test_defer.py): with BERTH_TEST_PUT_HOLD="TAG=MS" in the environment
+ * (read once), a put of exactly that tag waits MS milliseconds in its open
+ * transaction before it commits, holding its locks. */
+static char hold_tag[TAG_MAX + 1];
+static long hold_ms;
+static pthread_once_t hold_once = PTHREAD_ONCE_INIT;
+
+static void hold_read(void)
 {
     const char *z = getenv("BERTH_TEST_PUT_HOLD");
-    const char *eq = z && tag ? strrchr(z, '=') : NULL;
-    if (!eq || (size_t)(eq - z) != strlen(tag) || strncmp(z, tag, strlen(tag)) != 0)
-        return;
+    const char *eq = z ? strrchr(z, '=') : NULL;
     char *end;
+    if (!eq || (size_t)(eq - z) > TAG_MAX)
+        return;
     long ms = strtol(eq + 1, &end, 10);
     if (*end || ms <= 0 || ms > 60000)
         return;
-    log_warn("test hook: holding the put of tag '%s' for %ld ms", tag, ms);
-    struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+    snprintf(hold_tag, sizeof(hold_tag), "%.*s", (int)(eq - z), z);
+    hold_ms = ms;
+}
+
+static void test_hold(const char *tag)
+{
+    pthread_once(&hold_once, hold_read);
+    if (!hold_ms || !tag || strcmp(tag, hold_tag) != 0)
+        return;
+    log_warn("test hook: holding the put of tag '%s' for %ld ms", tag, hold_ms);
+    struct timespec ts = {hold_ms / 1000, hold_ms % 1000 * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }

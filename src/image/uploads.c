@@ -95,7 +95,7 @@ int image_blob_open_range(const char *digest, uint64_t first, uint64_t len, int 
     return blob_open_range(digest, first, len, fd_out, size_out);
 }
 
-int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size_out)
+int image_blob_check(const struct repo *repo, const char *digest, bool may_wait, uint64_t *size_out)
 {
     int64_t review_ms, now = now_ms(), delay = image_limits()->gc_delay_ms;
     int rc = store_gc_link_get(repo->id, digest, size_out, &review_ms);
@@ -103,6 +103,8 @@ int image_blob_check(const struct repo *repo, const char *digest, uint64_t *size
      * most one write per tenth */
     if (rc < 0 || review_ms == 0 || delay <= 0 || review_ms >= now - delay / 10)
         return rc;
+    if (!may_wait)
+        return IMAGE_CHECK_WRITES;
     if ((rc = store_begin_repo(repo->id)) < 0)
         return rc;
     if ((rc = store_gc_link_touch(repo->id, digest, now)) == 0 && (rc = store_commit()) == 0)

@@ -99,16 +99,34 @@ static void get_remote(struct request *r, const char *digest, uint64_t size)
     http_set_header(r, "Cache-Control", "max-age=31536000");
 }
 
+static void blobs_answer(struct request *r, bool may_wait);
+
+/* A HEAD whose check writes (blobs_answer()), on a defer thread. */
+static void blobs_head_deferred(struct request *r)
+{
+    blobs_answer(r, true);
+}
+
 void blobs_get(struct request *r)
+{
+    struct v2 *v = r->state;
+    if (check_digest(r, v->ref) < 0)
+        return;
+    blobs_answer(r, false);
+}
+
+static void blobs_answer(struct request *r, bool may_wait)
 {
     struct v2 *v = r->state;
     uint64_t size, first = 0, last = 0;
     int fd, rc;
-    if (check_digest(r, v->ref) < 0)
-        return;
     /* a HEAD is a push asking whether to upload: the answer must hold */
-    rc = strcmp(r->method, "HEAD") == 0 ? image_blob_check(&v->repo, v->ref, &size)
+    rc = strcmp(r->method, "HEAD") == 0 ? image_blob_check(&v->repo, v->ref, may_wait, &size)
                                         : store_blob_linked(v->repo.id, v->ref, &size);
+    if (rc == IMAGE_CHECK_WRITES) {
+        http_defer(r, blobs_head_deferred);
+        return;
+    }
     if (rc < 0) {
         reg_error_from(r, rc, RE_BLOB_UNKNOWN);
         return;

@@ -232,6 +232,9 @@ struct route {
     const char *method;
     const char *name; /* for metrics (the operation label) */
     const char *action; /* ecr:<Action> checked before the handler; NULL: the handler checks */
+    /* begin: once the headers are in (NULL: nothing to do then); finish:
+     * after the body, on a defer thread (every route with one writes, and a
+     * write may wait for its repository's lock) */
     void (*begin)(struct request *r);
     void (*finish)(struct request *r);
     /* a write: the event its audit record has (the ECR operation ECR's own
@@ -243,17 +246,17 @@ static const struct route routes[] = {
     {V2_MANIFEST, "GET", "GetManifest", "ecr:BatchGetImage", manifests_get, NULL, NULL},
     {V2_MANIFEST, "HEAD", "HeadManifest", "ecr:BatchGetImage", manifests_get, NULL, NULL},
     {V2_MANIFEST, "PUT", "PutManifest", "ecr:PutImage", manifests_put_begin, manifests_put_finish, "PutImage"},
-    {V2_MANIFEST, "DELETE", "DeleteManifest", "ecr:BatchDeleteImage", manifests_delete, NULL, "BatchDeleteImage"},
+    {V2_MANIFEST, "DELETE", "DeleteManifest", "ecr:BatchDeleteImage", NULL, manifests_delete, "BatchDeleteImage"},
     {V2_BLOB, "GET", "GetBlob", "ecr:GetDownloadUrlForLayer", blobs_get, NULL, NULL},
     {V2_BLOB, "HEAD", "HeadBlob", "ecr:BatchCheckLayerAvailability", blobs_get, NULL, NULL},
-    {V2_BLOB, "DELETE", "DeleteBlob", "ecr:BatchDeleteImage", blobs_delete, NULL, "BatchDeleteImage"},
+    {V2_BLOB, "DELETE", "DeleteBlob", "ecr:BatchDeleteImage", NULL, blobs_delete, "BatchDeleteImage"},
     /* a POST completes an upload only with ?digest= (monolithic) or ?mount= */
     {V2_UPLOAD_START, "POST", "StartUpload", "ecr:InitiateLayerUpload", uploads_start, uploads_start_finish,
      "CompleteLayerUpload"},
     {V2_UPLOAD, "PATCH", "PatchUpload", "ecr:UploadLayerPart", uploads_patch, uploads_patch_finish, NULL},
     {V2_UPLOAD, "PUT", "CompleteUpload", "ecr:CompleteLayerUpload", uploads_put, uploads_put_finish, "CompleteLayerUpload"},
     {V2_UPLOAD, "GET", "GetUploadStatus", "ecr:UploadLayerPart", uploads_status, NULL, NULL},
-    {V2_UPLOAD, "DELETE", "CancelUpload", "ecr:UploadLayerPart", uploads_cancel, NULL, NULL},
+    {V2_UPLOAD, "DELETE", "CancelUpload", "ecr:UploadLayerPart", NULL, uploads_cancel, NULL},
     {V2_TAGS, "GET", "ListTags", "ecr:ListImages", tags_list, NULL, NULL},
     {V2_REFERRERS, "GET", "ListReferrers", "ecr:BatchGetImage", referrers_list, NULL, NULL},
 };
@@ -370,8 +373,9 @@ static void v2_begin(struct request *r)
     if (reg_load_repo(r) < 0)
         return;
     v->finish = rt->finish;
-    rt->begin(r);
-    if (!r->resp && !rt->finish)
+    if (rt->begin)
+        rt->begin(r);
+    if (!r->resp && !rt->finish && !r->defer_work)
         reg_error(r, RE_INTERNAL, NULL);
 }
 
@@ -379,7 +383,11 @@ static void v2_finish(struct request *r)
 {
     struct v2 *v = r->state;
     if (v && v->finish) {
-        v->finish(r);
+        /* a body that failed (perhaps before it came: no room) is answered at once */
+        if (r->body_error)
+            v->finish(r);
+        else
+            http_defer(r, v->finish);
         return;
     }
     reg_error(r, RE_UNSUPPORTED, "this request takes no body");

@@ -87,26 +87,38 @@ static bool try_mount(struct request *r, const char *digest, const char *from)
     return ok;
 }
 
+static void start_session(struct request *r);
+
+/* A mount, on a defer thread: it writes the link in the repository's
+ * transaction, which may wait for its lock. */
+static void start_mount(struct request *r)
+{
+    const char *from = http_query(r, "from");
+    if (!from || !try_mount(r, http_query(r, "mount"), from))
+        start_session(r); /* not mountable: a fresh session (202), as the spec allows */
+}
+
 void uploads_start(struct request *r)
 {
-    struct v2 *v = r->state;
-    const char *mount = http_query(r, "mount"), *from = http_query(r, "from");
-    const char *digest = http_query(r, "digest");
-    int rc;
-
-    if (mount) {
-        if (digest_validate(slice_from(mount), NULL) < 0) {
-            reg_error(r, RE_DIGEST_INVALID, error_message());
-            return;
-        }
-        if (from && try_mount(r, mount, from))
-            return;
-        /* not mountable: fall through to a fresh session (202) */
-    }
-    if (digest && (rc = digest_validate(slice_from(digest), NULL)) < 0) {
+    const char *mount = http_query(r, "mount"), *digest = http_query(r, "digest");
+    if ((mount && digest_validate(slice_from(mount), NULL) < 0) ||
+        (digest && digest_validate(slice_from(digest), NULL) < 0)) {
         reg_error(r, RE_DIGEST_INVALID, error_message());
         return;
     }
+    if (mount)
+        http_defer(r, start_mount);
+    else
+        start_session(r);
+}
+
+/* A new session: a monolithic one takes the body as its blob (committed by
+ * uploads_start_finish()); any other answers 202 with where to send it. */
+static void start_session(struct request *r)
+{
+    struct v2 *v = r->state;
+    const char *mount = http_query(r, "mount"), *digest = http_query(r, "digest");
+    int rc;
     char id[37];
     if ((rc = image_upload_start(id, &v->repo)) < 0) {
         reg_error_from(r, rc, RE_BLOB_UPLOAD_UNKNOWN);
@@ -137,15 +149,7 @@ static void cancel_new_session(struct v2 *v)
     image_upload_cancel(&v->repo, v->up.id);
 }
 
-/* A monolithic POST's commit, on a defer thread (it fsyncs the blob). */
-static void start_commit(struct request *r)
-{
-    struct v2 *v = r->state;
-    commit_session(r, http_query(r, "digest"));
-    if (v->up_open)
-        cancel_new_session(v);
-}
-
+/* A monolithic POST's commit (it fsyncs the blob). */
 void uploads_start_finish(struct request *r)
 {
     struct v2 *v = r->state;
@@ -154,7 +158,9 @@ void uploads_start_finish(struct request *r)
         reg_error_from(r, r->body_error, RE_BLOB_UPLOAD_INVALID);
         return;
     }
-    http_defer(r, start_commit);
+    commit_session(r, http_query(r, "digest"));
+    if (v->up_open)
+        cancel_new_session(v);
 }
 
 /* Opens the session named in the path; answers and returns <0 if it can't. */
@@ -271,14 +277,6 @@ void uploads_put(struct request *r)
     r->on_body = uploads_on_body;
 }
 
-/* The closing PUT's commit, on a defer thread: verifying (hashing the
- * file again after a restart), fsyncing and renaming a blob of gigabytes
- * must not hold up the other connections of an HTTP thread. */
-static void put_commit(struct request *r)
-{
-    commit_session(r, http_query(r, "digest"));
-}
-
 void uploads_put_finish(struct request *r)
 {
     struct v2 *v = r->state;
@@ -291,7 +289,9 @@ void uploads_put_finish(struct request *r)
         reg_error(r, RE_RANGE_INVALID, "chunk length does not match Content-Range");
         return;
     }
-    http_defer(r, put_commit);
+    /* verifying (hashing the file again after a restart), fsyncing and
+     * renaming a blob of gigabytes: on a defer thread, as every finish */
+    commit_session(r, http_query(r, "digest"));
 }
 
 void uploads_status(struct request *r)

@@ -685,6 +685,21 @@ static int pg_run(struct db_statement *st)
     return PQntuples(st->res) > 0 ? DB_ROW : DB_DONE;
 }
 
+/* A write transaction may wait for its locks (PostgreSQL's advisory locks,
+ * held until another transaction commits, or SQLite's write lock), which
+ * on an HTTP thread holds up every connection that thread serves: they run
+ * on defer threads (http_defer()). One that does not is a bug, said in the
+ * log (the integration tests fail on it). A single statement outside a
+ * transaction (an upload session's row) waits at most for the write lock
+ * on SQLite, for the transaction that holds it to commit. */
+static void check_may_wait(const char *what)
+{
+    if (thread_waits_forbidden())
+        log_error("BUG: database: %s: a write began on an HTTP thread (it may wait for a lock, holding up the "
+                  "thread's other connections)",
+                  what);
+}
+
 static int step_raw(struct db_statement *st)
 {
     if (!pg)
@@ -1014,6 +1029,7 @@ int db_begin_write_with(const char *sql, const char *what)
 {
     if (!pg || !sql)
         return db_begin_write();
+    check_may_wait(what);
     char q[512];
     if ((size_t)snprintf(q, sizeof(q), "BEGIN; %s", sql) >= sizeof(q))
         return error_set(E_ERROR, "database: %s: statement too long", what);
@@ -1044,6 +1060,7 @@ int db_pg_append_literal(struct buf *b, const char *z)
 
 int db_begin_write(void)
 {
+    check_may_wait("begin");
     int rc = db_done(db_stmt(pg ? "BEGIN" : "BEGIN IMMEDIATE"), "begin");
     txn_open = rc == 0;
     return rc;

@@ -361,7 +361,7 @@ class BerthServer:
     def sanitizer_reports(self) -> list:
         text = self.log_text()
         return [m for m in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                            "ThreadSanitizer", "Segmentation fault") if m in text]
+                            "ThreadSanitizer", "Segmentation fault", "BUG:") if m in text]
 
 
 class ServerPair:
@@ -683,7 +683,9 @@ def _stop_servers(servers):
             srv.close()
         reports = srv.sanitizer_reports()
         if reports or crashed or rc not in (0, -signal.SIGTERM, None):
-            problems.append(f"berth on {srv.host} exited with status {rc}; log mentions {reports}\n{srv.log_tail(200)}")
+            bugs = [line for line in srv.log_text().splitlines() if "BUG:" in line][:10]
+            problems.append(f"berth on {srv.host} exited with status {rc}; log mentions {reports}\n{srv.log_tail(200)}"
+                            + "".join(f"\n{line}" for line in bugs))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
 

@@ -30,11 +30,12 @@ import requests
 import images
 from datadir import fsck, pull_problems
 from regclient import Registry, describe, error_codes
-from workload import image_with_layers, shared_layers
+from workload import Timed, image_with_layers, shared_layers, wait_for_hold
 
 HOLD_MS = 4000
 HOLD_TAG = "held"
 MAX_REPOS = 40
+WAITING_PUTS = 6  # more than the 4 defer threads a server starts with
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,8 +46,8 @@ def ecr(server):
 
 
 class Pair:
-    """Servers A (with the hold hook) and B on one fresh database, one key file and one blob
-    directory (two hosts sharing a file system), jobs on A only."""
+    """Servers A (with the hold hook) and B (one HTTP thread) on one fresh database, one key file
+    and one blob directory (two hosts sharing a file system), jobs on A only."""
 
     def __init__(self, pg, berth_factory, base):
         self.pg, self.db = pg, "locks_" + images.token(10).lower()
@@ -58,7 +59,8 @@ class Pair:
                      "--gc-review-delay-seconds", "0"]
         self.a = berth_factory(data_dir=base / "a", extra_env={**self.env, "BERTH_TEST_PUT_HOLD": f"{HOLD_TAG}={HOLD_MS}"},
                                extra_args=self.args)
-        self.b = berth_factory(data_dir=base / "b", extra_env=self.env, extra_args=[*self.args, "--job-workers", "0"])
+        self.b = berth_factory(data_dir=base / "b", extra_env=self.env,
+                               extra_args=[*self.args, "--job-workers", "0", "--threads", "1"])
 
     def waiting_exclusive(self) -> int:
         """Transactions waiting for the registry key exclusively (store_begin())."""
@@ -89,6 +91,12 @@ def new_repo(server, name, **kw):
     return name
 
 
+def defer_threads(server) -> int:
+    """berth_http_defer_threads on the server's /metrics: the defer threads it has started."""
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    return int(float(re.search(r"^berth_http_defer_threads (\S+)$", text, re.M).group(1)))
+
+
 def lock_waits(server, scope):
     """(count, seconds) of berth_store_lock_wait_seconds{scope} on the server's /metrics."""
     text = requests.get(server.url + "/metrics", timeout=10).text
@@ -99,77 +107,72 @@ def lock_waits(server, scope):
     return got["count"], got["sum"]
 
 
-class Timed(threading.Thread):
-    """Runs fn on a thread; .result, .started and .ended (monotonic) once it returns."""
-
-    def __init__(self, fn):
-        super().__init__(daemon=True)
-        self.fn, self.result, self.error, self.ended = fn, None, None, None
-
-    def run(self):
-        self.started = time.monotonic()
-        try:
-            self.result = self.fn()
-        except Exception as e:  # reported by the test that reads it
-            self.error = e
-        self.ended = time.monotonic()
-
-
-def wait_for_hold(server, n):
-    """Until the server's log says its n-th held put is waiting in its transaction."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if server.log_text().count(f"holding the put of tag '{HOLD_TAG}'") >= n:
-            return
-        time.sleep(0.05)
-    pytest.fail("the held put never reached its commit")
+def waiting_for_repository_keys(pair) -> int:
+    """Transactions waiting for a repository's key (store_begin_repo(): the pair of keys
+    1650553464 and the repository's)."""
+    out = pair.pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                       " AND objsubid = 2 AND classid = 1650553464", db=pair.db).stdout
+    return int(out.strip())
 
 
 def test_a_held_write_blocks_its_repository_and_every_unscoped_write_but_not_another_repository(pair):
+    """B serves every connection on one HTTP thread (--threads 1), and more writes wait for the
+    held repository than B starts defer threads with (4): the push to another repository through
+    B still completes while they wait. Writes wait on defer threads, started as needed, never on
+    the HTTP thread that serves other connections too (before, the first waiting write stopped
+    every connection of its thread until the held put committed)."""
     a, b = pair.a, pair.b
     held_repo, other_repo = new_repo(a, "held"), new_repo(a, "other")
     reg_a, reg_b = Registry(a), Registry(b)
-    held_img, second, free_img = (images.make_image(label=f"locks-{x}") for x in ("held", "second", "free"))
-    for img in (held_img, second):
+    held_img, free_img = (images.make_image(label=f"locks-{x}") for x in ("held", "free"))
+    queued = [images.make_image(label=f"locks-queued-{i}") for i in range(WAITING_PUTS)]
+    for img in (held_img, *queued):
         for blob in img.blobs:
             reg_b.push_blob(held_repo, blob)
     victim = images.make_image(label="locks-victim")
     reg_b.push_image(held_repo, victim, tag="victim")
     holds_before = a.log_text().count(f"holding the put of tag '{HOLD_TAG}'")
     waits_before = lock_waits(b, "repository")
+    threads_before = defer_threads(b)
 
     held = Timed(lambda: reg_a.put_manifest(held_repo, HOLD_TAG, held_img.manifest, held_img.media_type))
     held.start()
-    wait_for_hold(a, holds_before + 1)
+    wait_for_hold(a, HOLD_TAG, holds_before + 1)
     t_hold = time.monotonic()
-    # another repository, through the other server: every step commits while A's put is open.
-    # It runs before the waiting writes start: a write waiting for a lock holds its HTTP worker
-    # thread, and the other connections that thread serves wait with it (a limit of berth's
-    # threading, not of the locks; see issue 12's note)
+    # writes to the held repository through B wait for A's commit
+    same = [Timed(functools.partial(reg_b.put_manifest, held_repo, f"queued-{i}", img.manifest, img.media_type))
+            for i, img in enumerate(queued)]
+    delete = Timed(lambda: reg_b.delete(f"/v2/{held_repo}/manifests/{victim.digest}"))
+    for t in (*same, delete):
+        t.start()
+    deadline = time.monotonic() + HOLD_MS / 1000 / 2
+    while waiting_for_repository_keys(pair) < len(same) + 1:
+        assert time.monotonic() < deadline, f"only {waiting_for_repository_keys(pair)} writes wait for the key"
+        time.sleep(0.05)
+    # another repository, through B meanwhile: every step commits while A's put is open
     free = Timed(lambda: reg_b.push_image(other_repo, free_img, tag="v1"))
     free.start()
     free.join(HOLD_MS / 1000 * 3)
     assert free.error is None, free.error
-    assert held.is_alive(), "the held put ended before the push to the other repository did"
-    # writes to the held repository wait for A's commit
-    same = Timed(lambda: reg_b.put_manifest(held_repo, "second", second.manifest, second.media_type))
-    delete = Timed(lambda: reg_b.delete(f"/v2/{held_repo}/manifests/{victim.digest}"))
-    for t in (same, delete):
-        t.start()
+    assert held.is_alive(), f"the push to another repository took {free.ended - t_hold:.2f}s, past the hold"
+    # B started defer threads for the waiting writes and the push's
+    assert defer_threads(b) > max(threads_before, len(same) + 1), (threads_before, defer_threads(b))
     # a write that excludes every writer waits too (and, queued, so would every later writer:
     # PostgreSQL grants a shared lock only behind the exclusive requests already waiting)
     unscoped = Timed(lambda: ecr(b).put_image_tag_mutability(repositoryName=other_repo,
                                                               imageTagMutability="IMMUTABLE"))
     unscoped.start()
-    for t in (held, same, delete, unscoped):
+    for t in (held, *same, delete, unscoped):
         t.join(60)
         assert t.error is None, t.error
     assert held.result.status_code == 201, describe(held.result)
     print(f"push to another repository: {free.ended - t_hold:.2f}s; held put: {held.ended - t_hold:.2f}s")
     # the conflicting writes did: none ended before the held put committed
-    for name, t in (("put to the held repository", same), ("delete there", delete), ("unscoped write", unscoped)):
+    for name, t in (*((f"put {i} to the held repository", t) for i, t in enumerate(same)),
+                    ("delete there", delete), ("unscoped write", unscoped)):
         assert t.ended >= held.ended - 0.05, f"{name} ended {held.ended - t.ended:.2f}s before the held put"
-    assert same.result.status_code == 201, describe(same.result)
+    for t in same:
+        assert t.result.status_code == 201, describe(t.result)
     assert delete.result.status_code == 202, describe(delete.result)
     assert reg_a.get_manifest(other_repo, "v1").status_code == 200
     assert reg_a.get_manifest(held_repo, victim.digest).status_code == 404
@@ -195,7 +198,7 @@ def test_a_tag_overwrite_queued_behind_a_change_to_immutable_is_refused(pair):
     holds_before = a.log_text().count(f"holding the put of tag '{HOLD_TAG}'")
     held = Timed(lambda: reg_a.put_manifest(repo, HOLD_TAG, held_img.manifest, held_img.media_type))
     held.start()
-    wait_for_hold(a, holds_before + 1)
+    wait_for_hold(a, HOLD_TAG, holds_before + 1)
     setting = Timed(lambda: client.put_image_tag_mutability(repositoryName=repo, imageTagMutability="IMMUTABLE"))
     setting.start()
     deadline = time.monotonic() + 10

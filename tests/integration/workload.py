@@ -5,6 +5,7 @@ what was deleted, which is what the tests judge the server by afterwards.
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -207,3 +208,30 @@ def require(cond, msg):
     or its tools, rather than the server, went wrong."""
     if not cond:
         pytest.fail(msg, pytrace=False)
+
+
+class Timed(threading.Thread):
+    """Runs fn on a thread; .result, .started and .ended (monotonic) once it returns."""
+
+    def __init__(self, fn):
+        super().__init__(daemon=True)
+        self.fn, self.result, self.error, self.ended = fn, None, None, None
+
+    def run(self):
+        self.started = time.monotonic()
+        try:
+            self.result = self.fn()
+        except Exception as e:  # reported by the test that reads it
+            self.error = e
+        self.ended = time.monotonic()
+
+
+def wait_for_hold(server, tag, n):
+    """Until the server's log says its n-th put of `tag` held by the test hook BERTH_TEST_PUT_HOLD
+    (src/image/put.c) waits in its open transaction."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if server.log_text().count(f"holding the put of tag '{tag}'") >= n:
+            return
+        time.sleep(0.05)
+    pytest.fail("the held put never reached its commit")

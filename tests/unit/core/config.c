@@ -261,7 +261,7 @@ static void test_client_limits(void **state)
     assert_int_equal(c.max_connections, 2048);
     assert_int_equal(c.max_connections_per_ip, 0);
     assert_int_equal(c.body_buffer_budget_mb, 256);
-    assert_int_equal(c.defer_threads, 4);
+    assert_int_equal(c.defer_threads, 32);
 
     write_file("client-header-timeout = 15\nmax-connections-per-ip = 64\n");
     assert_int_equal(config_load_file(&c, path), 0);
