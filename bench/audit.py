@@ -21,8 +21,8 @@ Prints the medians and the on/off ratio of each (1.00: recording costs nothing),
 cost the server in CPU time and in bytes written to files (from /proc/PID/stat and
 /proc/PID/io: the request's own transaction and the audit writer's work together), which
 other load on the machine hardly changes, and how much of that CPU the request threads spent
-(libmicrohttpd's "MHD-worker" threads: the request path itself) apart from the background threads
-(the audit writer among them). --syscalls runs each server under strace (which slows it: read
+(every thread but the main one and the audit writer: libmicrohttpd's "MHD-worker" threads and the
+defer threads that run writes, the request path itself) apart from the audit writer's. --syscalls runs each server under strace (which slows it: read
 its counts, not its rates) and prints the fsyncs per request and the bytes per request written
 to SQLite's WAL and to the database file (checkpoints), on the request threads and in all.
 --postgresql runs berth on a throw-away PostgreSQL server with durable commits
@@ -184,6 +184,14 @@ def puts(base, repo, n, clients, cred):
     return float(p.stdout.split()[-1])
 
 
+def request_thread(comm, tid, pid):
+    """Is the thread on the request path: any but the main thread and the audit writer (which names
+    itself)? Requests are served on libmicrohttpd's MHD-worker threads and, since writes moved there, on
+    the defer pool's threads (src/http/server.c), which have no name of their own; the other background
+    threads (maintenance, the listener) are idle in these loops."""
+    return tid != str(pid) and comm.strip() != "audit-writer"
+
+
 def usage(pid, pg=None):
     """(CPU seconds, of them on request threads, bytes written) of the server so far, and of
     PostgreSQL's processes when pg (the postmaster's pid) is given."""
@@ -195,7 +203,7 @@ def usage(pid, pg=None):
         except OSError:  # a thread that just ended
             continue
         cpu += t
-        if comm.startswith("MHD-"):  # libmicrohttpd's threads: where requests are served
+        if request_thread(comm, tid, pid):
             req += t
     io = dict(line.split(": ") for line in open("/proc/%d/io" % pid).read().splitlines())
     wchar = int(io["wchar"])
@@ -223,7 +231,7 @@ def syscalls(lines, pid):
                 comm[tid] = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
             except OSError:
                 comm[tid] = ""
-        on_req = comm[tid].startswith("MHD-")
+        on_req = request_thread(comm[tid], tid, pid)
         call = rest.split("(", 1)[0]
         path = rest.split("<", 1)[1].split(">", 1)[0] if "<" in rest else ""
         if call in ("fsync", "fdatasync"):
