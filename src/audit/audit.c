@@ -1,7 +1,9 @@
 /*
- * This module implements the audit trail of audit.h: it builds a call's
- * CloudTrail record on the caller's thread (redacting secrets) and pushes
- * it onto a bounded queue. Records are numbered as they are queued and
+ * This module implements the audit trail of audit.h: it writes a call's
+ * CloudTrail record on the caller's thread, compact (what varies per call;
+ * audit_event_json() puts the rest back at lookup) and by hand into a
+ * buffer, redacting secrets, and stages it in the write's own transaction
+ * or pushes it onto a bounded queue. Records are numbered as they are queued and
  * written to the store many to a transaction (group commit), in queue
  * order; the number of the last one written is published.
  *

@@ -1,8 +1,9 @@
 /*
  * This module implements the audit trail's rows of store/audit.h on
  * SQLite and PostgreSQL. A record is written once, into audit_records
- * (the record's JSON with its attributes, and no index but its key), by the
- * transaction that stages it; the audit writer indexes records later, many
+ * (its text as audit/ writes it, with its attributes, and no index but
+ * its key), by the transaction that stages it; the audit writer indexes
+ * records later, many
  * to a transaction: a narrow row per record in audit_index (the attributes
  * a lookup filters on, an index per attribute) and a row per resource in
  * audit_resources (so a lookup by resource uses an index). The resources

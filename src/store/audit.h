@@ -32,7 +32,7 @@ struct audit_row {
     bool read_only;
     struct audit_resource resources[AUDIT_RESOURCES_MAX];
     int nresources;
-    const char *record; /* the CloudTrail event as JSON */
+    const char *record; /* the CloudTrail event as audit/ stores it (audit_event_json() makes the whole event of it) */
 };
 
 /* Sets how this thread's connection commits: full (synchronous=FULL, the
