@@ -150,16 +150,30 @@ struct server {
     _Atomic uint64_t budget_used;
     uint64_t budget_max;
 
-    /* http_defer(): a queue of requests and the threads that take them,
-     * started as needed (a thread waiting for a lock must not hold up work
-     * that needs none) and kept until the server stops */
+    /* http_defer(): the threads that run requests' work, started as needed
+     * (a thread waiting for a lock must not hold up work that needs none)
+     * and kept until the server stops; the idle ones on a stack, and the
+     * requests no thread was free for in a queue */
     pthread_mutex_t defer_lock;
-    pthread_cond_t defer_cond;
-    struct request *defer_head, *defer_tail;
-    unsigned defer_queued, defer_idle;
-    bool defer_stopping;
-    pthread_t *defer_threads;
+    struct defer_thread *defer_threads;
     unsigned ndefer, defer_max;
+    struct defer_thread *defer_idle;
+    struct request *defer_head, *defer_tail;
+    bool defer_stopping;
+};
+
+/* A thread of the defer pool. An idle one waits on its own condition for
+ * work handed to it, so that the thread idle the shortest time takes the
+ * next request: its store connection's page cache and the CPU's caches are
+ * the warmest (SQLite drops a connection's cache whenever another one has
+ * written since its last transaction: with one client, every write would
+ * otherwise go to a colder connection than the last). */
+struct defer_thread {
+    struct server *s;
+    pthread_t id;
+    pthread_cond_t wake;
+    struct request *work;           /* handed over while idle */
+    struct defer_thread *next_idle; /* on defer_idle */
 };
 
 /* ---- the body budget ---------------------------------------------------- */
@@ -464,17 +478,22 @@ static int defer_grow(struct server *s)
 {
     if (s->ndefer == s->defer_max)
         return error_set(E_BUSY, "every defer thread is busy");
-    if (pthread_create(&s->defer_threads[s->ndefer], NULL, defer_loop, s) != 0)
+    struct defer_thread *t = &s->defer_threads[s->ndefer];
+    t->s = s;
+    pthread_cond_init(&t->wake, NULL);
+    if (pthread_create(&t->id, NULL, defer_loop, t) != 0) {
+        pthread_cond_destroy(&t->wake);
         return error_set(E_ERROR, "cannot start a defer thread");
+    }
     s->ndefer++;
     metric_add(metric_get(&metric_http_defer_threads, NULL), 1);
     return 0;
 }
 
-/* Suspends the connection and hands the request to the defer pool, which
- * grows when every thread it has is taken (the work may wait for a lock
- * for seconds: the next request may need none); while the server stops,
- * runs the work here instead. */
+/* Suspends the connection and hands the request to the idle defer thread
+ * that became idle last; with none idle, queues it and starts another
+ * thread (the work under way may wait for a lock for seconds: this request
+ * may need none). While the server stops, runs the work here instead. */
 static enum MHD_Result defer_start(struct server *s, struct request *r)
 {
     pthread_mutex_lock(&s->defer_lock);
@@ -486,36 +505,55 @@ static enum MHD_Result defer_start(struct server *s, struct request *r)
         return queue(r);
     }
     MHD_suspend_connection(r->conn);
-    r->defer_next = NULL;
-    if (s->defer_tail)
-        s->defer_tail->defer_next = r;
-    else
-        s->defer_head = r;
-    s->defer_tail = r;
-    s->defer_queued++;
-    if (s->defer_queued > s->defer_idle && defer_grow(s) < 0 && s->ndefer < s->defer_max)
-        log_warn("http: %s; the request waits for a running one", error_message());
-    pthread_cond_signal(&s->defer_cond);
+    struct defer_thread *t = s->defer_idle;
+    if (t) {
+        s->defer_idle = t->next_idle;
+        t->work = r;
+        pthread_cond_signal(&t->wake);
+    } else {
+        r->defer_next = NULL;
+        if (s->defer_tail)
+            s->defer_tail->defer_next = r;
+        else
+            s->defer_head = r;
+        s->defer_tail = r;
+        if (defer_grow(s) < 0 && s->ndefer < s->defer_max)
+            log_warn("http: %s; the request waits for a running one", error_message());
+    }
     pthread_mutex_unlock(&s->defer_lock);
     return MHD_YES;
 }
 
-static void *defer_loop(void *arg)
+/* The next request for thread t: the oldest queued one, or one handed to
+ * it once idle; NULL when the server stops. With defer_lock held. */
+static struct request *defer_next(struct defer_thread *t)
 {
-    struct server *s = arg;
-    pthread_mutex_lock(&s->defer_lock);
-    for (;;) {
-        s->defer_idle++;
-        while (!s->defer_head && !s->defer_stopping)
-            pthread_cond_wait(&s->defer_cond, &s->defer_lock);
-        s->defer_idle--;
-        struct request *r = s->defer_head;
-        if (!r)
-            break;
+    struct server *s = t->s;
+    struct request *r = s->defer_head;
+    if (r) {
         s->defer_head = r->defer_next;
         if (!s->defer_head)
             s->defer_tail = NULL;
-        s->defer_queued--;
+        return r;
+    }
+    if (s->defer_stopping)
+        return NULL;
+    t->next_idle = s->defer_idle;
+    s->defer_idle = t;
+    while (!t->work && !s->defer_stopping)
+        pthread_cond_wait(&t->wake, &s->defer_lock);
+    r = t->work; /* work handed over before the stop is still done */
+    t->work = NULL;
+    return r;
+}
+
+static void *defer_loop(void *arg)
+{
+    struct defer_thread *t = arg;
+    struct server *s = t->s;
+    struct request *r;
+    pthread_mutex_lock(&s->defer_lock);
+    while ((r = defer_next(t)) != NULL) {
         pthread_mutex_unlock(&s->defer_lock);
         /* once resumed, the daemon may complete and free r at any moment */
         struct MHD_Connection *conn = r->conn;
@@ -1020,7 +1058,6 @@ static void server_free(struct server *s)
         close(s->wake_fd);
     pthread_mutex_destroy(&s->watch_lock);
     pthread_mutex_destroy(&s->defer_lock);
-    pthread_cond_destroy(&s->defer_cond);
     free(s->defer_threads);
     free(s->tls_cert);
     free(s->tls_key);
@@ -1032,11 +1069,14 @@ static void defer_stop(struct server *s)
 {
     pthread_mutex_lock(&s->defer_lock);
     s->defer_stopping = true;
-    pthread_cond_broadcast(&s->defer_cond);
     unsigned n = s->ndefer; /* no thread starts once stopping */
-    pthread_mutex_unlock(&s->defer_lock);
     for (unsigned i = 0; i < n; i++)
-        pthread_join(s->defer_threads[i], NULL);
+        pthread_cond_signal(&s->defer_threads[i].wake);
+    pthread_mutex_unlock(&s->defer_lock);
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(s->defer_threads[i].id, NULL);
+        pthread_cond_destroy(&s->defer_threads[i].wake);
+    }
     metric_add(metric_get(&metric_http_defer_threads, NULL), -(int64_t)n);
     s->ndefer = 0;
 }
@@ -1068,7 +1108,6 @@ int server_start(struct server **out, const struct server_options *opt)
     s->plain = !(opt->tls_cert_file && *opt->tls_cert_file);
     pthread_mutex_init(&s->watch_lock, NULL);
     pthread_mutex_init(&s->defer_lock, NULL);
-    pthread_cond_init(&s->defer_cond, NULL);
     unsigned header_timeout_s = opt->header_timeout_s ? opt->header_timeout_s : DEFAULT_HEADER_TIMEOUT_S;
     unsigned max_conn = opt->max_connections ? opt->max_connections : DEFAULT_MAX_CONNECTIONS;
     s->header_timeout_us = (int64_t)header_timeout_s * 1000000;

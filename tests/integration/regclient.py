@@ -203,9 +203,17 @@ def raw_http(server, method, path, headers, body_iter=(), auth=DEFAULT, timeout=
     data = b""
     try:
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sent = 0
         for piece in body_iter:
             s.sendall(piece)
-        s.shutdown(socket.SHUT_WR)
+            sent += len(piece)
+        # a request sent whole waits for its answer with the connection open, as real clients do
+        # (a server may take a client's half-close for going away, as nginx does); one cut short
+        # is half-closed, so that the server sees where it ends
+        lower = {k.lower(): v for k, v in headers.items()}
+        declared = None if "transfer-encoding" in lower else int(lower.get("content-length", 0))
+        if declared != sent:
+            s.shutdown(socket.SHUT_WR)
     except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
         pass
     try:
