@@ -139,11 +139,13 @@ def _events(trace_text):
 
 
 def _unsynced_before(trace_text, is_point):
-    """Lines where is_point(name, path, rest) holds while the database has writes (to the WAL or the
-    main file) that no fsync/fdatasync of it has followed yet: what power loss there would undo."""
+    """Lines where is_point(name, path, rest) holds while the database's WAL has writes that no
+    fsync/fdatasync of it has followed yet: what power loss there would undo. Writes to the main
+    file are a checkpoint's copies of frames SQLite synced in the WAL first (another thread may
+    checkpoint while a response leaves): power loss mid-checkpoint undoes nothing."""
     dirty, found = None, []
     for name, path, rest in _events(trace_text):
-        if path.endswith(("berth.db-wal", "berth.db")) and name in ("pwrite64", "write", "writev", "pwritev"):
+        if path.endswith("berth.db-wal") and name in ("pwrite64", "write", "writev", "pwritev"):
             dirty = dirty or f"{name}({path})"
         elif path.endswith(("berth.db-wal", "berth.db")) and name in ("fsync", "fdatasync"):
             dirty = None
