@@ -1,6 +1,7 @@
 /*
  * The berth command line: `berth serve`, `berth admin ...`, `berth version`.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,16 +44,6 @@
 #include "store/vulndb.h"
 
 #define BERTH_VERSION "0.1.0"
-
-static volatile sig_atomic_t stopping, reopen_log;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        reopen_log = 1;
-    else
-        stopping = 1;
-}
 
 static void usage(void)
 {
@@ -173,6 +164,17 @@ static int open_data(struct config *cfg)
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg;
+    /* SIGINT, SIGTERM and SIGHUP are taken by the main thread alone, with
+     * sigwait() below: blocked here, before any thread starts, so every
+     * thread inherits the mask. (A handler with pause() lost them: the
+     * kernel may run the handler on any thread, or between the flag's test
+     * and pause(), and the main thread slept on.) */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             serve_usage();
@@ -263,22 +265,16 @@ static int cmd_serve(int argc, char **argv)
         server_stop(srv);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_info("berth %s listening on %s%s (region %s, data %s)", BERTH_VERSION, cfg.tls_cert[0] ? "https://" : "http://",
              cfg.listen, cfg.region, cfg.data_dir);
     log_info("metadata database %s", store_database());
     if (metrics_apart)
         log_info("metrics on http://%s/metrics", cfg.metrics_listen);
-    while (!stopping) {
-        pause();
-        if (reopen_log) {
-            reopen_log = 0;
+    for (int sig = 0; sig != SIGINT && sig != SIGTERM;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
             if (log_reopen() < 0)
                 fprintf(stderr, "berth: %s\n", error_message());
             else
