@@ -19,6 +19,7 @@
 #include "audit/audit.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "principal.h"
 #include "tmpdir.h"
 
 static char dir[64];
@@ -125,21 +126,6 @@ static void test_read_only(void **state)
     assert_false(audit_read_only("InitiateLayerUpload"));
 }
 
-static void principal(struct principal *p, const char *account, const char *user)
-{
-    memset(p, 0, sizeof(*p));
-    snprintf(p->account_id, sizeof(p->account_id), "%s", account);
-    snprintf(p->access_key_id, sizeof(p->access_key_id), "AKIA%s", user ? "USER" : "ROOT");
-    if (user) {
-        snprintf(p->user_name, sizeof(p->user_name), "%s", user);
-        snprintf(p->user_id, sizeof(p->user_id), "AIDAEXAMPLE");
-        snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:user/%s", account, user);
-    } else {
-        p->is_root = true;
-        snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:root", account);
-    }
-}
-
 struct collected {
     int n;
     char names[64][64];
@@ -175,7 +161,7 @@ static void *writer(void *arg)
 {
     struct principal p;
     char name[32];
-    principal(&p, "111122223333", NULL);
+    test_principal(&p, "111122223333", NULL);
     for (int i = 0; i < 25; i++) {
         snprintf(name, sizeof(name), "PutThing%d", (int)(intptr_t)arg);
         struct audit_call a = {.source = AUDIT_SOURCE_ECR, .name = name, .read_only = i % 2, .who = &p};
@@ -190,8 +176,8 @@ static void test_record_and_lookup(void **state)
     (void)state;
     struct collected c;
     struct principal root, user;
-    principal(&root, "111122223333", NULL);
-    principal(&user, "111122223333", "alice");
+    test_principal(&root, "111122223333", NULL);
+    test_principal(&user, "111122223333", "alice");
 
     json_t *req = json_pack("{s:s}", "repositoryName", "team/web");
     json_t *resp = json_pack("{s:{s:s}}", "authorizationData", "authorizationToken", "QVdTOnNlY3JldA==");
@@ -291,7 +277,7 @@ static void test_long_strings_are_cut(void **state)
 {
     (void)state;
     struct principal p;
-    principal(&p, "444455556666", NULL);
+    test_principal(&p, "444455556666", NULL);
     size_t n = 100000;
     char *name = malloc(n + 1), *op = malloc(n + 1);
     memset(name, 'n', n);

@@ -22,6 +22,7 @@
 #include "audit/audit.c"
 #undef http_header
 
+#include "principal.h"
 #include "tmpdir.h"
 
 static const char *user_agent;
@@ -120,21 +121,6 @@ static char *reference_record(const struct audit_call *a, const char *recipient,
 
 /* ---- calls ---- */
 
-static void principal(struct principal *p, const char *account, const char *user)
-{
-    memset(p, 0, sizeof(*p));
-    snprintf(p->account_id, sizeof(p->account_id), "%s", account);
-    snprintf(p->access_key_id, sizeof(p->access_key_id), "AKIA%s", user ? "USER" : "ROOT");
-    if (user) {
-        snprintf(p->user_name, sizeof(p->user_name), "%s", user);
-        snprintf(p->user_id, sizeof(p->user_id), "AIDAEXAMPLE");
-        snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:user/%s", account, user);
-    } else {
-        p->is_root = true;
-        snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:root", account);
-    }
-}
-
 #define NCALLS 12
 
 struct calls {
@@ -148,9 +134,9 @@ struct calls {
 static void calls_init(struct calls *c)
 {
     memset(c, 0, sizeof(*c));
-    principal(&c->root, "111122223333", NULL);
-    principal(&c->user, "111122223333", "al\xc3\xa9x\"q");
-    principal(&c->anon, "444455556666", NULL);
+    test_principal(&c->root, "111122223333", NULL);
+    test_principal(&c->user, "111122223333", "al\xc3\xa9x\"q");
+    test_principal(&c->anon, "444455556666", NULL);
     c->anon.anonymous = true;
     c->anon.is_root = false;
     c->anon.access_key_id[0] = '\0';
@@ -288,7 +274,7 @@ static void test_every_short_string(void **state)
 {
     (void)state;
     struct principal p;
-    principal(&p, "111122223333", "bob");
+    test_principal(&p, "111122223333", "bob");
     struct request req;
     memset(&req, 0, sizeof(req));
     /* a third byte at each edge of the ranges that decide a sequence */
