@@ -14,12 +14,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "policy/arn.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static int inside(struct slice f, struct slice z)
 {

@@ -15,12 +15,7 @@
 #include "auth/signin.h"
 #include "console/console.h"
 #include "core/error.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static void check_cookie(const uint8_t *data, size_t size)
 {

@@ -16,12 +16,7 @@
 #include "core/error.h"
 #include "scan/cvss.h"
 #include "scan/vulndb.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static void check_ranges(const char *z)
 {

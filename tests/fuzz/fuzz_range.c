@@ -13,12 +13,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "registry/range.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,12 +15,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "image/reference.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static bool inside(struct slice part, struct slice all)
 {

@@ -15,12 +15,7 @@
 
 #include "blob/s3.h"
 #include "core/error.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static int listed(void *ctx, const char *key, int64_t mtime_ms)
 {

@@ -14,14 +14,9 @@
 #include "auth/basic.h"
 #include "auth/token.h"
 #include "core/error.h"
+#include "check.h"
 
 #define NOW 1800000000
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
 
 static const unsigned char key[TOKEN_KEY_LEN] = "berth-fuzz-token-key-0123456789";
 

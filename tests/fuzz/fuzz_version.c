@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "scan/version.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static int sign(int v)
 {

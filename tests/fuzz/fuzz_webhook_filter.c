@@ -15,12 +15,7 @@
 
 #include "core/error.h"
 #include "events/events.h"
-
-#define CHECK(cond)                                                                                                        \
-    do {                                                                                                                   \
-        if (!(cond))                                                                                                       \
-            abort();                                                                                                       \
-    } while (0)
+#include "check.h"
 
 /* Does every condition of an accepted filter name the value it would have
  * to match (no prefix), for the event's own values? */
