@@ -7,6 +7,8 @@
 #                 10,000 stored inventories against the vulnerability database (make bench-vulndb alone)
 #   make bench-lifecycle  lifecycle evaluation of a 100,000-image repository
 #   make bench-audit      manifest GETs, pushes and ECR calls with the audit trail off and on
+#   make bench-upload     1 GiB uploads against the disk's limits (bench/upload.py;
+#                         BENCH_UPLOAD_ARGS="--before-bin PATH" compares a build)
 #   make bench-multi      PostgreSQL + Ceph RGW against SQLite + filesystem, two servers against one,
 #                         and the read cache on and off (bench/multi.py)
 #   make bench-locks      manifest PUTs through two servers on PostgreSQL, to several repositories and
@@ -47,7 +49,7 @@ FUZZ    := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | so
 REPLAY  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ))
 FUZZBIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 
-.PHONY: all deps run test test-pg test-scale test-console-scale unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi bench-locks fuzz fuzz-long clean deb test-deb
+.PHONY: all deps run test test-pg test-scale test-console-scale unit replay integration integration-s3 bench bench-vulndb bench-lifecycle bench-listing bench-gc bench-scan bench-audit bench-multi bench-locks bench-upload fuzz fuzz-long clean deb test-deb
 all: $(B)/berth
 
 deps:
@@ -149,7 +151,7 @@ test: deps
 # GC); about 20 minutes. Each part also has its own target.
 bench: deps $(B)/berth $(B)/bench/vulndb_rematch $(B)/bench/lifecycle $(B)/bench/scan_layers
 	bash bench/run.sh
-	$(MAKE) bench-lifecycle bench-listing bench-scan bench-vulndb bench-gc bench-audit
+	$(MAKE) bench-lifecycle bench-listing bench-scan bench-vulndb bench-gc bench-audit bench-upload
 
 bench-listing: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/listing.py
@@ -165,6 +167,9 @@ bench-multi: $(B)/berth
 
 bench-locks: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/locks.py $(BENCH_LOCKS_ARGS)
+
+bench-upload: $(B)/berth
+	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/upload.py $(BENCH_UPLOAD_ARGS)
 
 bench-gc: $(B)/berth
 	BERTH_BIN=$(CURDIR)/$(B)/berth /usr/bin/python3 bench/gc.py
