@@ -148,7 +148,8 @@ test: deps
 
 # The whole benchmark: berth against Distribution and the machine (bench/run.sh),
 # then background work at scale (lifecycle, listing, scanning, re-matching,
-# GC); about 20 minutes. Each part also has its own target.
+# GC), then the audit trail's cost and uploads against the disk (bench-audit and
+# bench-upload, a few minutes each). Each part also has its own target.
 bench: deps $(B)/berth $(B)/bench/vulndb_rematch $(B)/bench/lifecycle $(B)/bench/scan_layers
 	bash bench/run.sh
 	$(MAKE) bench-lifecycle bench-listing bench-scan bench-vulndb bench-gc bench-audit bench-upload
