@@ -739,9 +739,6 @@ def pytest_runtest_makereport(item, call):
 # Entering the registry: the two helpers that change when ECR-style auth lands
 # ---------------------------------------------------------------------------------------
 
-_ECR_PASSWORDS = {}
-
-
 def registry_credentials(server, access_key=None, secret=None):
     """(user, password) for HTTP Basic on /v2 as the given principal (default: the root key).
 
@@ -753,16 +750,19 @@ def registry_credentials(server, access_key=None, secret=None):
     if os.environ.get("BERTH_TEST_AUTH") == "basic-key":
         # Only for pointing the suite at another registry (e.g. Distribution with htpasswd).
         return (access_key, secret)
-    key = (server.url, access_key)
-    if key not in _ECR_PASSWORDS:
+    # Per server object, not per address: a later server in this worker may get the same port
+    # with another signing key, and a password cached by address would be stale there.
+    passwords = server.__dict__.setdefault("_ecr_passwords", {})
+    key = (access_key, secret)
+    if key not in passwords:
         env = dict(os.environ, AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret,
                    AWS_DEFAULT_REGION=server.region, AWS_CONFIG_FILE="/dev/null",
                    AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         env.pop("AWS_SESSION_TOKEN", None)
         p = run(["aws", "ecr", "get-login-password", "--endpoint-url", server.url, "--region", server.region],
                 env=env, timeout=60, redact=[secret])
-        _ECR_PASSWORDS[key] = p.stdout.strip()
-    return ("AWS", _ECR_PASSWORDS[key])
+        passwords[key] = p.stdout.strip()
+    return ("AWS", passwords[key])
 
 
 _ECR_CLIENTS = {}
@@ -773,7 +773,7 @@ def create_repository(name, server):
     in ECR (a push to a missing one is NAME_UNKNOWN), so this is ecr.create_repository."""
     import boto3
 
-    key = (server.url, server.access_key)
+    key = (server.url, server.access_key, server.secret)
     if key not in _ECR_CLIENTS:
         _ECR_CLIENTS[key] = boto3.client("ecr", endpoint_url=server.url, region_name=server.region,
                                          aws_access_key_id=server.access_key,

@@ -1,13 +1,14 @@
 """GET /v2/ and authentication on /v2: challenges, bad credentials, other principals (curl and requests)."""
 
 import base64
+import os
 
 import boto3
 import botocore.config
 import pytest
 import requests
 
-from conftest import registry_credentials, run, token
+from conftest import DEFAULT_BIN, BerthServer, registry_credentials, run, token
 from regclient import Registry, assert_error, describe
 
 
@@ -60,6 +61,24 @@ def test_login_token_of_another_server_is_401(berth, berth_factory):
     assert password != registry_credentials(berth)[1]
     r = requests.get(berth.url + "/v2/", auth=(user, password), timeout=10)
     assert_error(r, 401, "UNAUTHORIZED")
+
+
+def test_helper_password_is_per_server_not_per_port(tmp_path):
+    """The suite's cached login password belongs to one server: another berth later started on
+    the same port has its own signing key (CI once failed when a worker reused a port)."""
+    binary = os.environ.get("BERTH_BIN", DEFAULT_BIN)
+    first = BerthServer(binary, tmp_path / "first").start()
+    try:
+        assert Registry(first).get("/v2/").status_code == 200
+    finally:
+        first.stop()
+    second = BerthServer(binary, tmp_path / "second", port=first.port).start()
+    try:
+        assert second.url == first.url
+        r = Registry(second).get("/v2/")
+        assert r.status_code == 200, describe(r)
+    finally:
+        second.stop()
 
 
 def test_wrong_password_is_401(berth):
