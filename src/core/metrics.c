@@ -76,6 +76,9 @@ struct metric_family metric_http_in_flight = {"berth_http_requests_in_flight", "
 struct metric_family metric_http_defer_threads = {"berth_http_defer_threads",
                                                   "Threads that run requests' work off the HTTP threads (started as needed)",
                                                   GAUGE, {NULL}, NULL, 1, NULL, {0}};
+struct metric_family metric_http_body_budget = {"berth_http_body_buffer_bytes",
+                                                "Bytes of request bodies held in memory or reserved for them (the limit is --body-buffer-budget-mb)",
+                                                GAUGE, {NULL}, NULL, 1, NULL, {0}};
 struct metric_family metric_http_connections = {"berth_http_connections_total", "Client connections accepted", COUNTER,
                                                 {NULL}, NULL, 1, NULL, {0}};
 struct metric_family metric_store_step = {"berth_store_step_duration_seconds",
@@ -109,7 +112,7 @@ struct metric_family metric_audit_index = {"berth_audit_index_batches_total",
 /* The order of the exposition. */
 static struct metric_family *const families[] = {
     &metric_http_requests, &metric_http_duration, &metric_http_received, &metric_http_sent, &metric_http_in_flight,
-    &metric_http_defer_threads, &metric_http_connections, &metric_store_step, &metric_store_lock_wait, &metric_store_cache, &metric_jobs_run, &metric_jobs_failed, &metric_job_duration,
+    &metric_http_defer_threads, &metric_http_body_budget, &metric_http_connections, &metric_store_step, &metric_store_lock_wait, &metric_store_cache, &metric_jobs_run, &metric_jobs_failed, &metric_job_duration,
     &metric_audit_records, &metric_audit_commit, &metric_audit_index,
 };
 

@@ -32,6 +32,7 @@ extern struct metric_family metric_http_received;      /* counter {surface}: req
 extern struct metric_family metric_http_sent;          /* counter {surface}: response body bytes */
 extern struct metric_family metric_http_in_flight;     /* gauge: requests begun and not completed */
 extern struct metric_family metric_http_defer_threads; /* gauge: threads of the servers' defer pools */
+extern struct metric_family metric_http_body_budget;   /* gauge: request body bytes buffered or reserved */
 extern struct metric_family metric_http_connections;   /* counter: connections accepted */
 /* store/store.c */
 extern struct metric_family metric_store_step;         /* histogram: one sqlite3_step() */

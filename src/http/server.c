@@ -185,13 +185,16 @@ static bool budget_take(struct server *s, uint64_t n)
         if (n > s->budget_max - cur)
             return false;
     } while (!atomic_compare_exchange_weak(&s->budget_used, &cur, cur + n));
+    metric_add(metric_get(&metric_http_body_budget, NULL), (int64_t)n);
     return true;
 }
 
 static void budget_give(struct server *s, uint64_t n)
 {
-    if (n)
-        atomic_fetch_sub(&s->budget_used, n);
+    if (!n)
+        return;
+    atomic_fetch_sub(&s->budget_used, n);
+    metric_add(metric_get(&metric_http_body_budget, NULL), -(int64_t)n);
 }
 
 static int budget_exhausted(struct server *s)

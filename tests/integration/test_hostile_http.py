@@ -241,6 +241,23 @@ def read_until_closed(s):
     return int(head.split()[1]), head.decode(errors="replace"), body
 
 
+def body_buffer_bytes(server) -> int:
+    """The server's berth_http_body_buffer_bytes gauge."""
+    r = requests.get(server.url + "/metrics", timeout=10)
+    m = re.search(r"^berth_http_body_buffer_bytes (\S+)$", r.text, re.M)
+    assert r.status_code == 200 and m, describe(r)
+    return int(float(m.group(1)))
+
+
+def await_body_buffer(server, ok, what, timeout=20):
+    """Waits until ok(the gauge) holds. A request's share goes back when the server has finished
+    with it, which can be just after its client read the answer."""
+    deadline = time.monotonic() + timeout
+    while not ok(n := body_buffer_bytes(server)):
+        assert time.monotonic() < deadline, f"{what}: berth_http_body_buffer_bytes is still {n}"
+        time.sleep(0.02)
+
+
 def test_buffered_bodies_share_one_budget(berth_factory):
     from conftest import registry_credentials
 
@@ -272,7 +289,6 @@ def test_buffered_bodies_share_one_budget(berth_factory):
         raw_http(server, "PUT", put_path, {**mt, "Content-Length": str(900 << 10)}, held_body())))
     hold.start()
     try:
-        time.sleep(0.3)
         # signed, so that it gets past the check IAM makes of the headers before the body
         form = "Action=ListUsers&Version=2010-05-08&Pad=" + "p" * (200 << 10)
         req = AWSRequest(method="POST", url=server.url + "/", data=form.encode(),
@@ -280,6 +296,9 @@ def test_buffered_bodies_share_one_budget(berth_factory):
         SigV4Auth(Credentials(server.access_key, server.secret), "iam", "us-east-1").add_auth(req)
         iam_headers = {k: v for k, v in req.headers.items() if k.lower() != "host"}
         iam_headers["Content-Length"] = str(len(form))
+        # no request can probe the budget without taking its share (the held request would then
+        # not fit), so wait on the gauge until the held request has reserved its 900 KiB
+        await_body_buffer(server, lambda n: n == 900 << 10, "the held request reserved its body")
         st, hd, bd = raw_http(server, "POST", "/", iam_headers, [form.encode()], auth=(None, None))
         assert st == 503, (st, bd)
         assert b"<Code>ServiceUnavailable</Code>" in bd, bd
@@ -293,6 +312,7 @@ def test_buffered_bodies_share_one_budget(berth_factory):
     # the held request completes normally (its body is not a manifest) and gives its share back
     st, hd, bd = held[0]
     assert st == 400 and b"MANIFEST_INVALID" in bd, (st, bd)
+    await_body_buffer(server, lambda n: n == 0, "every request gave its share back")
     st, hd, bd = raw_http(server, "PUT", put_path, {**mt, "Content-Length": str(900 << 10)}, [b"{" * (900 << 10)])
     assert st == 400 and b"MANIFEST_INVALID" in bd, (st, bd)
 
@@ -300,10 +320,13 @@ def test_buffered_bodies_share_one_budget(berth_factory):
     def chunked(n):
         yield b"%x\r\n" % n + b"{" * n + b"\r\n0\r\n\r\n"
 
+    await_body_buffer(server, lambda n: n == 0, "the 900 KiB request gave its share back")
     st, hd, bd = raw_http(server, "PUT", put_path, {**mt, "Transfer-Encoding": "chunked"}, chunked(3 << 19))
     assert st == 429 and b"TOOMANYREQUESTS" in bd, (st, bd)
+    await_body_buffer(server, lambda n: n == 0, "the refused chunked request gave its share back")
     st, hd, bd = raw_http(server, "PUT", put_path, {**mt, "Transfer-Encoding": "chunked"}, chunked(1 << 19))
     assert st == 400 and b"MANIFEST_INVALID" in bd, (st, bd)
+    await_body_buffer(server, lambda n: n == 0, "the 512 KiB chunked request gave its share back")
 
 
 def test_budget_bounds_memory_of_stalled_bodies(berth_factory):
