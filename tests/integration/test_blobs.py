@@ -102,6 +102,37 @@ def test_unsatisfiable_range_is_416(reg, repo):
     assert r.headers.get("Content-Range") == f"bytes */{b.size}", describe(r)
 
 
+def test_blob_file_cut_short_while_sent_ends_the_connection(berth_factory, tmp_path):
+    """A blob file that shrinks while it is being sent (damage from outside berth) is neither
+    padded nor waited on: the client gets the bytes there were, then the connection closes short
+    of the Content-Length, and the server goes on serving."""
+    from conftest import create_repository
+    from datadir import blob_file
+
+    data = tmp_path / "data"
+    srv = berth_factory(data_dir=data, extra_env={"BERTH_BLOB_STORE": f"file:{data}/blobs"})
+    repo = create_repository("short/file", srv)
+    reg = Registry(srv)
+    b, other = blob_of(48 << 20), blob_of(1000)      # far more than the loopback's socket buffers
+    reg.push_blob(repo, b)
+    reg.push_blob(repo, other)
+
+    r = reg.get(f"/v2/{repo}/blobs/{b.digest}", stream=True)
+    assert r.status_code == 200 and int(r.headers["Content-Length"]) == b.size, describe(r)
+    got = bytearray(r.raw.read(65536))
+    with open(blob_file(srv, b.digest), "r+b") as f:
+        f.truncate(1 << 20)
+    t0 = time.monotonic()
+    while piece := r.raw.read(65536):                # b"": the server closed the connection
+        got += piece
+    assert time.monotonic() - t0 < 10
+    assert len(got) < b.size and bytes(got) == b.data[:len(got)], len(got)
+
+    r = reg.get(f"/v2/{repo}/blobs/{other.digest}")
+    assert r.status_code == 200 and r.content == other.data, describe(r)
+    assert "response body: unexpected end of file" in srv.log_text()
+
+
 def test_delete_blob(reg, repo):
     b = blob_of(300)
     reg.push_blob(repo, b)
