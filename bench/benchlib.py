@@ -301,6 +301,13 @@ def render(results_path, out_md):
     lines.append("| disk write (dd %d MiB, conv=fdatasync, best of 2), MB/s | %s |" % (int(r.get("dd_mb", size)), fmt(disk)))
     lines.append("| berth upload / min(SHA-256, disk) (target ≥ 70%%) | %s %s |" % (
         "n/a" if frac is None else "%.0f%%" % (frac * 100), verdict(None if frac is None else frac >= 0.70)))
+    ngx_on, ngx_off = num(r, "machine.nginx_sendfile_on_mbps"), num(r, "machine.nginx_sendfile_off_mbps")
+    lines.append("| nginx serving berth's copy of the %d MiB blob, sendfile on, MB/s (best of %s) | %s |" % (size, reps, fmt(ngx_on)))
+    lines.append("| nginx serving it, sendfile off (read + write), MB/s (best of %s) | %s |" % (reps, fmt(ngx_off)))
+    ngx = max([v for v in (ngx_on, ngx_off) if v is not None], default=None)
+    dfrac = None if ngx is None or bd is None else bd / ngx
+    lines.append("| berth download / the faster nginx (target ≥ 90%%) | %s %s |" % (
+        "n/a" if dfrac is None else "%.0f%%" % (dfrac * 100), verdict(None if dfrac is None else dfrac >= 0.90)))
     notes = []
     for k, v in sorted(r.items()):
         if k.endswith(".note"):

@@ -419,6 +419,45 @@ for s in "${S1[@]}"; do
     put "$(prefix_of "$s").download_mbps" "$(max_of "${vals[@]}")"
 done
 
+# The machine's limit for serving a file over the loopback: nginx serving berth's stored copy of
+# the same blob, with sendfile and by copying (read + write), best of $REPS each.
+nginx_download() {   # file sendfile(on|off) -> prints MB/s, best of $REPS
+    local file=$1 sf=$2 dir="$WORK/nginx-$2" port pid i v vals=()
+    mkdir -p "$dir/root" && ln -sf "$file" "$dir/root/blob" || return 1
+    port=$("$PY" "$LIB" freeport)
+    {
+        [ "$(id -u)" = 0 ] && echo "user root;"   # berth's data directory is the caller's alone
+        echo "daemon off; worker_processes 1; pid $dir/nginx.pid; error_log $dir/error.log;"
+        echo "events {}"
+        echo "http { access_log off; sendfile $sf; client_body_temp_path $dir; proxy_temp_path $dir;"
+        echo "  fastcgi_temp_path $dir; uwsgi_temp_path $dir; scgi_temp_path $dir;"
+        echo "  server { listen 127.0.0.1:$port; root $dir/root; } }"
+    } >"$dir/nginx.conf"
+    nginx -c "$dir/nginx.conf" -e "$dir/error.log" 2>>"$dir/error.log" &
+    pid=$!
+    for i in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    for i in $(seq 1 "$REPS"); do
+        v=$(curl -sS --max-time 600 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/blob" |
+            awk -v want="$(stat -L -c %s "$file")" '$1==200 && $2==want && $3>0 {printf "%.0f", $2/$3/1e6}')
+        [ -n "$v" ] && vals+=("$v")
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    [ ${#vals[@]} -gt 0 ] && max_of "${vals[@]}"
+}
+BERTH_BLOB_FILE=
+if [ -n "${LAST_OK_berth_auth:-}" ]; then
+    hex=${LAST_OK_berth_auth#sha256:}
+    BERTH_BLOB_FILE="$WORK/berth-auth/data/blobs/sha256/${hex:0:2}/$hex"
+fi
+if ! command -v nginx >/dev/null; then warn machine.nginx "nginx is not installed (scripts/deps.sh installs it)"
+elif [ ! -f "$BERTH_BLOB_FILE" ]; then warn machine.nginx "no blob file of berth's to serve"
+else
+    for sf in on off; do
+        if v=$(nginx_download "$BERTH_BLOB_FILE" $sf); then note "nginx, sendfile $sf: $v MB/s"; put "machine.nginx_sendfile_${sf}_mbps" "$v"
+        else warn machine.nginx "nginx with sendfile $sf did not serve the blob (see $WORK/nginx-$sf/error.log)"; fi
+    done
+fi
+
 say "-- (c) skopeo push / pull of ${LAYERS}×${LAYER_MB} MiB image"
 for s in "${S1[@]}"; do
     if v=$(skopeo_push "$s"); then
