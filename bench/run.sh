@@ -235,16 +235,21 @@ upload_blob() {   # server repo file digest
     "$PY" "$LIB" mbps "$size" "$t"
 }
 
-# (b) download to /dev/null; prints MB/s if status 200 and the size matches.
-download_blob() {   # server repo digest size
-    local s=$1 repo=$2 digest=$3 size=$4 out code t n
-    out=$(curl -sS -L $(curl_auth "$s") --max-time 600 -o /dev/null -w '%{http_code} %{time_total} %{size_download}' \
-              "${URL[$s]}/v2/$repo/blobs/$digest") || return 1
+# A timed GET to /dev/null; prints MB/s if status 200 and the size matches.
+timed_get() {   # url size [curl options...]
+    local url=$1 size=$2 out code t n
+    shift 2
+    out=$(curl -sS -L "$@" --max-time 600 -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "$url") || return 1
     read -r code t n <<<"$out"
     if [ "$code" != 200 ] || [ "$n" != "$size" ]; then
-        echo "GET blob -> $code, $n bytes (expected 200, $size bytes)" >&2; return 1
+        echo "GET $url -> $code, $n bytes (expected 200, $size bytes)" >&2; return 1
     fi
     "$PY" "$LIB" mbps "$size" "$t"
+}
+
+# (b) download to /dev/null
+download_blob() {   # server repo digest size
+    timed_get "${URL[$1]}/v2/$2/blobs/$3" "$4" $(curl_auth "$1")
 }
 
 verify_blob() {   # server repo digest: untimed full read, checks the content digest
@@ -437,9 +442,7 @@ nginx_download() {   # file sendfile(on|off) -> prints MB/s, best of $REPS
     pid=$!
     for i in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
     for i in $(seq 1 "$REPS"); do
-        v=$(curl -sS --max-time 600 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/blob" |
-            awk -v want="$(stat -L -c %s "$file")" '$1==200 && $2==want && $3>0 {printf "%.0f", $2/$3/1e6}')
-        [ -n "$v" ] && vals+=("$v")
+        v=$(timed_get "http://127.0.0.1:$port/blob" "$(stat -L -c %s "$file")") && vals+=("$v")
     done
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     [ ${#vals[@]} -gt 0 ] && max_of "${vals[@]}"

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 
 import images
+from conftest import create_repository
+from datadir import blob_file
 from regclient import Registry, assert_error, describe, raw_http
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -106,9 +108,6 @@ def test_blob_file_cut_short_while_sent_ends_the_connection(berth_factory, tmp_p
     """A blob file that shrinks while it is being sent (damage from outside berth) is neither
     padded nor waited on: the client gets the bytes there were, then the connection closes short
     of the Content-Length, and the server goes on serving."""
-    from conftest import create_repository
-    from datadir import blob_file
-
     data = tmp_path / "data"
     srv = berth_factory(data_dir=data, extra_env={"BERTH_BLOB_STORE": f"file:{data}/blobs"})
     repo = create_repository("short/file", srv)
@@ -449,8 +448,6 @@ def test_invalid_repository_name_is_name_invalid(reg, name):
 
 @pytest.mark.parametrize("name", ["ab", "team-a/web-app", "a1/b2/c3/d4", "x.y_z-w/v", "n" * 200])
 def test_valid_repository_names_are_accepted(reg, name):
-    from conftest import create_repository
-
     name = name if len(name) > 20 else f"{name}-{os.urandom(2).hex()}"
     create_repository(name, reg.server)
     b = blob_of(10)

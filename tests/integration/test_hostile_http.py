@@ -28,7 +28,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 import images
-from conftest import create_repository, repo_name_for
+from conftest import create_repository, process_metrics, repo_name_for
 from regclient import Registry, assert_error, describe, raw_http
 
 TLS_CLIENT_HELLO = bytes([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00])
@@ -241,19 +241,11 @@ def read_until_closed(s):
     return int(head.split()[1]), head.decode(errors="replace"), body
 
 
-def body_buffer_bytes(server) -> int:
-    """The server's berth_http_body_buffer_bytes gauge."""
-    r = requests.get(server.url + "/metrics", timeout=10)
-    m = re.search(r"^berth_http_body_buffer_bytes (\S+)$", r.text, re.M)
-    assert r.status_code == 200 and m, describe(r)
-    return int(float(m.group(1)))
-
-
 def await_body_buffer(server, ok, what, timeout=20):
-    """Waits until ok(the gauge) holds. A request's share goes back when the server has finished
-    with it, which can be just after its client read the answer."""
+    """Waits until ok(the server's berth_http_body_buffer_bytes gauge) holds. A request's share goes
+    back when the server has finished with it, which can be just after its client read the answer."""
     deadline = time.monotonic() + timeout
-    while not ok(n := body_buffer_bytes(server)):
+    while not ok(n := sum(process_metrics(server, "berth_http_body_buffer_bytes"))):
         assert time.monotonic() < deadline, f"{what}: berth_http_body_buffer_bytes is still {n}"
         time.sleep(0.02)
 
